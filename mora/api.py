@@ -1,0 +1,94 @@
+"""The library API: what the CLI and the tests call. Each function runs the passes in order and
+returns the diagnostics with the result; none of them prints or exits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mora.checker import Program, check
+from mora.diagnostics import Diagnostics
+from mora.loader import load_project
+
+
+@dataclass
+class CheckResult:
+    program: Program | None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class CompileResult:
+    program: Program | None
+    compiled: object | None  # mora.evaluator.Compiled
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def check_project(path: Path) -> CheckResult:
+    """Parse and check a project: no site, no secrets, no files written."""
+    diags = Diagnostics()
+    loaded = load_project(path, diags)
+    if not loaded.modules:
+        return CheckResult(None, diags)
+    program = check(loaded, diags)
+    return CheckResult(program, diags)
+
+
+def compile_project(
+    path: Path,
+    *,
+    domain: str | None = None,
+    sets: list[str] | None = None,
+    site_file: Path | None = None,
+    provider: object | None = None,
+    secrets_path: Path | None = None,
+) -> CompileResult:
+    """Check a project and evaluate it against a site.
+
+    `provider` supplies secret values; when None, the site's encrypted store is opened (see
+    `mora.secrets`), at `secrets_path` or the default place for this project and site.
+    """
+    from mora.evaluator import evaluate
+    from mora.site import load_site
+
+    checked = check_project(path)
+    diags = checked.diagnostics
+    if checked.program is None or diags.has_errors:
+        return CompileResult(checked.program, None, diags)
+    program = checked.program
+    site = load_site(site_file, domain, list(sets or []), diags)
+    if provider is None and (program.secrets or program.inputs):
+        provider = open_provider(program, site_file, secrets_path, diags)
+        if provider is None:
+            return CompileResult(program, None, diags)
+    compiled = evaluate(program, site, provider, diags)  # type: ignore[arg-type]
+    return CompileResult(program, compiled, diags)
+
+
+def open_provider(
+    program: Program, site_file: Path | None, secrets_path: Path | None, diags: Diagnostics
+) -> object | None:
+    """The site's secret store as a provider; problems become diagnostics."""
+    from mora.secrets.errors import SecretsError
+    from mora.secrets.provider import StoreProvider
+
+    try:
+        store = open_store(program, site_file, secrets_path)
+    except SecretsError as err:
+        diags.error("E0504", str(err), None, help=err.help)
+        return None
+    return StoreProvider(store)
+
+
+def open_store(program: Program, site_file: Path | None, secrets_path: Path | None) -> object:
+    from mora.secrets.commands import default_store_path
+    from mora.secrets.store import SecretStore
+
+    path = default_store_path(
+        project_dir=program.root,
+        project_name=program.name,
+        site_file=site_file,
+        explicit=secrets_path,
+        cwd=Path.cwd(),
+    )
+    return SecretStore.open(path)

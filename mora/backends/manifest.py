@@ -1,0 +1,13 @@
+"""The manifest backend: `manifest.json`, the resolved project in one versioned JSON document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mora.evaluator import Compiled
+from mora.model import manifest_json
+from mora.output import write_file
+
+
+def write_manifest(compiled: Compiled, out: Path) -> Path:
+    return write_file(out / "manifest.json", manifest_json(compiled.manifest))

@@ -1,0 +1,182 @@
+"""Built-in functions callable in expressions: their signatures (for the checker) and the
+renderers of config-file formats (for the evaluator).
+
+Secret generators (`password()`, `bcrypt()`...) are not here: they live in
+`mora.secrets.generators` and may only appear as the value of a `secret` declaration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mora import types as T
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: T.Type
+    required: bool = False
+    secret_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple[Param, ...]
+    returns: T.Type
+    doc: str
+    taints: bool = False  # the result is secret when an argument is
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function(
+            "volume",
+            (Param("size", T.SIZE), Param("name", T.STRING)),
+            T.MOUNT,
+            "persistent state: a PersistentVolumeClaim, a named podman volume",
+        ),
+        Function(
+            "bind",
+            (Param("path", T.PATH, required=True), Param("readonly", T.BOOL)),
+            T.MOUNT,
+            "a directory of the host mounted into the container",
+        ),
+        Function("tmpfs", (Param("size", T.SIZE),), T.MOUNT, "scratch space in memory"),
+        Function(
+            "yaml",
+            (Param("value", T.ANY, required=True, secret_ok=True),),
+            T.FILE,
+            "a YAML document",
+            taints=True,
+        ),
+        Function(
+            "json",
+            (Param("value", T.ANY, required=True, secret_ok=True),),
+            T.FILE,
+            "a JSON document",
+            taints=True,
+        ),
+        Function(
+            "toml",
+            (Param("value", T.map_of(T.ANY), required=True, secret_ok=True),),
+            T.FILE,
+            "a TOML document (a map of keys and tables)",
+            taints=True,
+        ),
+        Function(
+            "ini",
+            (Param("value", T.map_of(T.ANY), required=True, secret_ok=True),),
+            T.FILE,
+            "an INI file (a map of sections, each a map of keys)",
+            taints=True,
+        ),
+        Function(
+            "text",
+            (Param("value", T.STRING, required=True, secret_ok=True),),
+            T.FILE,
+            "a file with exactly this text",
+            taints=True,
+        ),
+        Function(
+            "join",
+            (
+                Param("items", T.list_of(T.STRING), required=True, secret_ok=True),
+                Param("separator", T.STRING),
+            ),
+            T.STRING,
+            "the items joined with a separator (default `,`)",
+            taints=True,
+        ),
+    )
+}
+
+
+# --- renderers (pure: plain values in, text out) -------------------------------------------------
+
+
+def render_yaml(value: object) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(value, sort_keys=True, default_flow_style=False, allow_unicode=True))
+
+
+def render_json(value: object) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "-_" for c in key):
+        return key
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sorted(value.items()))
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def render_toml(value: Mapping[str, object]) -> str:
+    """TOML with scalars first and sub-maps as [tables] (nested tables as dotted headers)."""
+    lines: list[str] = []
+
+    def table(prefix: list[str], data: Mapping[str, object]) -> None:
+        scalars = {k: v for k, v in data.items() if not isinstance(v, Mapping)}
+        tables = {k: v for k, v in data.items() if isinstance(v, Mapping)}
+        if prefix and (scalars or not tables):
+            if lines:
+                lines.append("")
+            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
+        for k in sorted(scalars):
+            lines.append(f"{_toml_key(k)} = {_toml_value(scalars[k])}")
+        for k in sorted(tables):
+            sub = tables[k]
+            assert isinstance(sub, Mapping)
+            table([*prefix, k], sub)
+
+    table([], value)
+    return "\n".join(lines) + "\n"
+
+
+def _ini_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_ini_value(v) for v in value)
+    text = str(value)
+    if "\n" in text:
+        raise ValueError("INI values cannot span lines")
+    return text
+
+
+def render_ini(value: Mapping[str, object]) -> str:
+    """INI: top-level scalars first (no section), then one [section] per sub-map."""
+    lines: list[str] = []
+    for k in sorted(k for k, v in value.items() if not isinstance(v, Mapping)):
+        lines.append(f"{k} = {_ini_value(value[k])}")
+    for section in sorted(k for k, v in value.items() if isinstance(v, Mapping)):
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        body = value[section]
+        assert isinstance(body, Mapping)
+        for k in sorted(body):
+            lines.append(f"{k} = {_ini_value(body[k])}")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"yaml": render_yaml, "json": render_json, "toml": render_toml, "ini": render_ini}

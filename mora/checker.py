@@ -1,0 +1,1597 @@
+"""Checking: declarations, names, types, taint and graph rules, with no site and no secrets.
+
+Input: the parsed modules of one project. Output: a `Program` (symbol tables over the untouched
+AST) that the evaluator walks, plus diagnostics. The checker never evaluates site-dependent
+values, never touches secrets and never writes files; `mora check` is exactly this pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mora import ast
+from mora import types as T
+from mora.builtins import FUNCTIONS
+from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.loader import LoadedProject
+from mora.source import Span
+
+# Diagnostic codes, one place, so the reference in docs/ can list them.
+E_DUPLICATE = "E0201"
+E_UNKNOWN_NAME = "E0202"
+E_UNKNOWN_PARAM = "E0203"
+E_UNKNOWN_SERVICE = "E0204"
+E_UNKNOWN_SECRET = "E0205"
+E_UNKNOWN_INPUT = "E0206"
+E_UNKNOWN_ATTR = "E0207"
+E_UNKNOWN_FUNCTION = "E0208"
+E_UNKNOWN_TYPE = "E0209"
+E_BAD_REF = "E0210"
+E_TYPE = "E0301"
+E_SECRET_LEAK = "E0302"
+E_IMAGE = "E0303"
+E_PORT = "E0304"
+E_VALUE = "E0305"
+E_ARGS = "E0306"
+E_MISSING_ATTR = "E0307"
+E_LITERAL = "E0308"
+E_CYCLE = "E0401"
+E_SUBDOMAIN_CLASH = "E0402"
+E_PORT_CLASH = "E0403"
+E_PROJECT = "E0404"
+W_UNUSED_PARAM = "W0001"
+W_UNUSED_SECRET = "W0002"
+W_UNUSED_INPUT = "W0003"
+W_IMAGE_TAG = "W0004"
+
+_LEAK_HELP = (
+    "secrets reach a container only through `environment` or `files`, where mora delivers "
+    "them as a Kubernetes Secret or a podman secret"
+)
+
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+SERVICE_ATTRS = (
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "ports",
+    "volumes",
+    "files",
+    "depends_on",
+    "healthcheck",
+    "restart",
+    "user",
+    "labels",
+    "devices",
+    "subdomain",
+)
+_BLOCK_ATTRS = ("environment", "ports", "volumes", "files", "healthcheck", "labels")
+HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
+PORT_KEYS = ("target", "published", "protocol")
+INPUT_ATTRS = ("after", "prompt", "description")
+SERVICE_FIELDS = ("name", "host", "url", "internal_url", "ports")
+PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
+
+
+# --- symbols -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParamSym:
+    decl: ast.ParamDecl
+    type: T.Type
+
+
+@dataclass
+class SecretSym:
+    decl: ast.SecretDecl
+    generator: str | None
+    parts: tuple[str, ...] = ("value",)
+    public_parts: frozenset[str] = frozenset()
+
+
+@dataclass
+class InputSym:
+    decl: ast.InputDecl
+    type: T.Type
+    service: str | None  # the service that declared (and needs) it
+
+
+@dataclass
+class TemplateSym:
+    decl: ast.TemplateDecl
+    params: dict[str, tuple[T.Type, ast.TemplateParam]] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceSym:
+    decl: ast.ServiceDecl
+    body: ast.Body  # its own body, or its template's
+    template: TemplateSym | None = None
+
+    @property
+    def name(self) -> str:
+        return self.decl.name.text
+
+
+@dataclass
+class Program:
+    """The checked project: symbol tables in source order, over the AST."""
+
+    name: str
+    root: Path
+    params: dict[str, ParamSym] = field(default_factory=dict)
+    secrets: dict[str, SecretSym] = field(default_factory=dict)
+    inputs: dict[str, InputSym] = field(default_factory=dict)
+    services: dict[str, ServiceSym] = field(default_factory=dict)
+    templates: dict[str, TemplateSym] = field(default_factory=dict)
+
+
+# --- body helpers shared with the evaluator ------------------------------------------------------
+
+
+def iter_entries(body: ast.Body) -> Iterator[ast.Attr | ast.Block | ast.InputDecl]:
+    """Every entry of a body, descending into both branches of `if` (for static questions)."""
+    for entry in body.entries:
+        if isinstance(entry, ast.IfEntry):
+            yield from _iter_if(entry)
+        else:
+            yield entry
+
+
+def _iter_if(entry: ast.IfEntry) -> Iterator[ast.Attr | ast.Block | ast.InputDecl]:
+    yield from iter_entries(entry.then)
+    if isinstance(entry.otherwise, ast.Body):
+        yield from iter_entries(entry.otherwise)
+    elif isinstance(entry.otherwise, ast.IfEntry):
+        yield from _iter_if(entry.otherwise)
+
+
+def static_keys(body: ast.Body, attr: str) -> list[ast.Key]:
+    """Keys of a block attribute (e.g. the port names), over every branch."""
+    keys: list[ast.Key] = []
+    for entry in iter_entries(body):
+        if isinstance(entry, ast.Block) and entry.key.text == attr:
+            keys += [e.key for e in iter_entries(entry.body) if not isinstance(e, ast.InputDecl)]
+        elif isinstance(entry, ast.Attr) and entry.key.text == attr:
+            if isinstance(entry.value, ast.MapExpr):
+                keys += [e.key for e in entry.value.entries]
+    return keys
+
+
+def has_attr(body: ast.Body, attr: str) -> bool:
+    return any(
+        isinstance(e, ast.Attr | ast.Block) and e.key.text == attr for e in iter_entries(body)
+    )
+
+
+def secret_names_in(expr: ast.Expr | ast.Body | None) -> list[str]:
+    """Names of secrets and inputs an expression mentions (for diagnostics that name them)."""
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, ast.Ref):
+            if len(node.parts) >= 2 and node.parts[0].text in ("secret", "input", "args"):
+                out.append(f"{node.parts[0].text}.{node.parts[1].text}")
+        elif isinstance(node, tuple | list):
+            for n in node:
+                walk(n)
+        elif hasattr(node, "__dataclass_fields__") and not isinstance(node, Span):
+            for name in node.__dataclass_fields__:
+                if name != "span":
+                    walk(getattr(node, name))
+
+    walk(expr)
+    return sorted(set(out))
+
+
+# --- the checker ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    """Where an expression sits: which service (for `self`), which template (for `args`)."""
+
+    service: ServiceSym | None = None
+    template: TemplateSym | None = None
+
+
+class Checker:
+    def __init__(self, loaded: LoadedProject, diags: Diagnostics) -> None:
+        self.loaded = loaded
+        self.diags = diags
+        self.program = Program(name="", root=loaded.root)
+        self.used: set[tuple[str, str]] = set()
+        self._generators: dict[str, object] | None = None
+
+    # --- entry point -----------------------------------------------------------------------------
+    def run(self) -> Program:
+        self._collect()
+        p = self.program
+        for sym in p.params.values():
+            self._check_param(sym)
+        for sym in p.secrets.values():
+            self._check_secret(sym)
+        for tmpl in p.templates.values():
+            self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
+        for svc in p.services.values():
+            if svc.decl.instance is not None:
+                self._check_instance(svc)
+            else:
+                self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
+        for inp in p.inputs.values():
+            self._check_input(inp)
+        self._check_graph()
+        self._check_static_clashes()
+        self._report_unused()
+        return p
+
+    # --- declarations ----------------------------------------------------------------------------
+    def _collect(self) -> None:
+        p = self.program
+        seen: dict[str, tuple[str, ast.Name]] = {}
+        project_decl: ast.ProjectDecl | None = None
+        for module in self.loaded.modules:
+            is_stdlib = module.file.path in self.loaded.stdlib_modules
+            for decl in module.decls:
+                if isinstance(decl, ast.ProjectDecl):
+                    if is_stdlib:
+                        continue
+                    if project_decl is not None and project_decl.name.text != decl.name.text:
+                        self.diags.error(
+                            E_PROJECT,
+                            "the project is named twice",
+                            decl.name.span,
+                            f"named `{decl.name.text}` here",
+                            labels=[Label(project_decl.name.span, "first named here")],
+                        )
+                    project_decl = project_decl or decl
+                    continue
+                if isinstance(decl, ast.ImportDecl):
+                    continue
+                self._declare(decl, seen)
+                if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
+                    for entry in iter_entries(decl.body):
+                        if isinstance(entry, ast.InputDecl):
+                            self._declare(entry, seen, service=decl.name.text)
+        if project_decl is not None:
+            p.name = project_decl.name.text
+        else:
+            p.name = _name_from_path(self.loaded.root)
+        for svc in p.services.values():
+            if svc.decl.instance is not None:
+                tname = svc.decl.instance.func.dotted
+                tmpl = p.templates.get(tname)
+                if tmpl is None:
+                    self.diags.error(
+                        E_UNKNOWN_FUNCTION,
+                        f"unknown template `{tname}`",
+                        svc.decl.instance.func.span,
+                        "no template of this name",
+                        help=did_you_mean(tname, p.templates)
+                        or "define it with `template NAME(...) { ... }` or import a module",
+                    )
+                else:
+                    svc.template = tmpl
+                    svc.body = tmpl.decl.body
+
+    def _declare(
+        self, decl: ast.Decl, seen: dict[str, tuple[str, ast.Name]], service: str | None = None
+    ) -> None:
+        p = self.program
+        kind, _table = {
+            ast.ParamDecl: ("param", p.params),
+            ast.SecretDecl: ("secret", p.secrets),
+            ast.InputDecl: ("input", p.inputs),
+            ast.ServiceDecl: ("service", p.services),
+            ast.TemplateDecl: ("template", p.templates),
+        }[type(decl)]
+        name: ast.Name = decl.name  # type: ignore[union-attr]
+        key = f"{kind}:{name.text}" if kind in ("param", "secret", "input") else f"svc:{name.text}"
+        if key in seen:
+            _first_kind, first = seen[key]
+            self.diags.error(
+                E_DUPLICATE,
+                f"{kind} `{name.text}` is defined more than once",
+                name.span,
+                "defined again here",
+                labels=[Label(first.span, "first defined here")],
+                help="rename one of them",
+            )
+            return
+        seen[key] = (kind, name)
+        if isinstance(decl, ast.ParamDecl):
+            p.params[name.text] = ParamSym(decl, self._param_type(decl.type))
+        elif isinstance(decl, ast.SecretDecl):
+            p.secrets[name.text] = SecretSym(decl, None)
+        elif isinstance(decl, ast.InputDecl):
+            p.inputs[name.text] = InputSym(decl, self._input_type(decl.type), service)
+        elif isinstance(decl, ast.ServiceDecl):
+            p.services[name.text] = ServiceSym(decl, decl.body or ast.Body((), decl.span))
+        elif isinstance(decl, ast.TemplateDecl):
+            tmpl = TemplateSym(decl)
+            for tp in decl.params:
+                if tp.name.text in tmpl.params:
+                    self.diags.error(
+                        E_DUPLICATE,
+                        f"template parameter `{tp.name.text}` is declared twice",
+                        tp.name.span,
+                        "declared again here",
+                        labels=[Label(tmpl.params[tp.name.text][1].name.span, "first here")],
+                    )
+                    continue
+                tmpl.params[tp.name.text] = (self._param_type(tp.type, template=True), tp)
+            p.templates[name.text] = tmpl
+
+    # --- types -----------------------------------------------------------------------------------
+    def _param_type(self, texpr: ast.TypeExpr, template: bool = False) -> T.Type:
+        name = texpr.name.text
+        allowed = (*PARAM_TYPES, "secret", "service") if template else PARAM_TYPES
+        if name == "secret" and not template:
+            self.diags.error(
+                E_UNKNOWN_TYPE,
+                "a param cannot be a secret",
+                texpr.span,
+                "site params are plain values",
+                help="declare `secret NAME` (generated, or set with `mora secrets set NAME`)",
+            )
+            return T.ANY
+        if name not in allowed:
+            self.diags.error(
+                E_UNKNOWN_TYPE,
+                f"unknown type `{name}`",
+                texpr.name.span,
+                "not a type",
+                help=did_you_mean(name, allowed) or "types: " + ", ".join(allowed),
+            )
+            return T.ANY
+        if name == "secret":
+            return T.SECRET_STRING
+        if name == "enum":
+            values = tuple(a.plain for a in texpr.args if isinstance(a, ast.StringLit))
+            if not values or len(values) != len(texpr.args):
+                self.diags.error(
+                    E_UNKNOWN_TYPE,
+                    "`enum` takes its allowed values as strings",
+                    texpr.span,
+                    'like enum("debug", "info")',
+                )
+                return T.ANY
+            return T.Type("enum", values=values)
+        if name in ("list", "map"):
+            if len(texpr.args) != 1 or not isinstance(texpr.args[0], ast.TypeExpr):
+                self.diags.error(
+                    E_UNKNOWN_TYPE,
+                    f"`{name}` takes one element type",
+                    texpr.span,
+                    f"like {name}(string)",
+                )
+                return T.Type(name, (T.ANY,))
+            return T.Type(name, (self._param_type(texpr.args[0], template),))
+        if texpr.args:
+            self.diags.error(
+                E_UNKNOWN_TYPE, f"`{name}` takes no arguments", texpr.span, "remove the brackets"
+            )
+        return T.SERVICE if name == "service" else T.Type(name)
+
+    def _input_type(self, texpr: ast.TypeExpr) -> T.Type:
+        if texpr.name.text == "secret" and not texpr.args:
+            return T.SECRET_STRING
+        return self._param_type(texpr)
+
+    def _check_param(self, sym: ParamSym) -> None:
+        if sym.decl.default is not None:
+            self.expect(sym.decl.default, sym.type, _Ctx(), "a param default", secret_ok=False)
+
+    def _check_secret(self, sym: SecretSym) -> None:
+        value = sym.decl.value
+        if value is None:
+            return  # set by hand: `mora secrets set NAME`
+        if not isinstance(value, ast.Call):
+            self.diags.error(
+                E_TYPE,
+                "a secret's value is a generator call",
+                value.span,
+                "not a generator call",
+                help="like `password(length: 32)`, `hex(16)` or `bcrypt(secret.admin)`; "
+                "to set a value by hand, declare `secret NAME` and run `mora secrets set NAME`",
+            )
+            return
+        gens = self.generators()
+        gname = value.func.dotted
+        gen = gens.get(gname)
+        if gen is None:
+            self.diags.error(
+                E_UNKNOWN_FUNCTION,
+                f"unknown secret generator `{gname}`",
+                value.func.span,
+                "not a generator",
+                help=did_you_mean(gname, gens) or "generators: " + ", ".join(sorted(gens)),
+            )
+            return
+        sym.generator = gname
+        sym.parts = tuple(gen.parts)  # type: ignore[attr-defined]
+        sym.public_parts = frozenset(gen.public_parts)  # type: ignore[attr-defined]
+        params = [
+            _ParamView(p.name, _generator_param_type(p.type), p.required)  # type: ignore[attr-defined]
+            for p in gen.params  # type: ignore[attr-defined]
+        ]
+        bound = self._bind_args(value, params, f"`{gname}()`")
+        for pname, arg in bound.items():
+            ptype = next(p.type for p in params if p.name == pname)
+            if ptype.secret:
+                self._expect_secret_ref(arg.value, sym)
+            else:
+                self.expect(arg.value, ptype, _Ctx(), f"argument `{pname}`", secret_ok=False)
+
+    def _expect_secret_ref(self, expr: ast.Expr, sym: SecretSym) -> None:
+        if (
+            isinstance(expr, ast.Ref)
+            and len(expr.parts) in (2, 3)
+            and expr.parts[0].text == "secret"
+        ):
+            self.type_of(expr, _Ctx())
+            if expr.parts[1].text == sym.decl.name.text:
+                self.diags.error(
+                    E_CYCLE, "a secret cannot be derived from itself", expr.span, "this is itself"
+                )
+            return
+        self.diags.error(
+            E_TYPE,
+            "expected a reference to another secret",
+            expr.span,
+            "not `secret.NAME`",
+            help="derived secrets take their source as `secret.NAME` (or `secret.NAME.part`)",
+        )
+
+    def generators(self) -> dict[str, object]:
+        if self._generators is None:
+            try:
+                from mora.secrets.generators import GENERATORS
+
+                self._generators = dict(GENERATORS)
+            except ImportError:  # the secrets package is optional for the core
+                self._generators = {}
+        return self._generators
+
+    # --- services --------------------------------------------------------------------------------
+    def _check_instance(self, svc: ServiceSym) -> None:
+        call = svc.decl.instance
+        assert call is not None
+        if svc.template is None:
+            for arg in call.args:
+                self.type_of(arg.value, _Ctx())
+            return
+        params = [
+            _ParamView(n, t, tp.default is None) for n, (t, tp) in svc.template.params.items()
+        ]
+        bound = self._bind_args(call, params, f"template `{svc.template.decl.name.text}`")
+        for pname, arg in bound.items():
+            ptype, tp = svc.template.params[pname]
+            self.expect(
+                arg.value,
+                ptype,
+                _Ctx(),
+                f"argument `{pname}`",
+                secret_ok=ptype.secret,
+                declared=tp.type.span,
+            )
+
+    def _check_body(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
+        seen: dict[str, Span] = {}
+        self._check_entries(body, ctx, seen)
+        if "image" not in seen and (service_name is not None or ctx.template is not None):
+            what = f"service `{service_name}`" if service_name else "this template"
+            name_span = (
+                ctx.service.decl.name.span if ctx.service else ctx.template.decl.name.span  # type: ignore[union-attr]
+            )
+            self.diags.error(
+                E_MISSING_ATTR,
+                f"{what} has no `image`",
+                name_span,
+                "needs an image",
+                help='add `image = "registry/name:tag"`',
+            )
+
+    def _check_entries(self, body: ast.Body, ctx: _Ctx, seen: dict[str, Span]) -> None:
+        for entry in body.entries:
+            if isinstance(entry, ast.IfEntry):
+                self._check_if(entry, ctx, seen)
+            elif isinstance(entry, ast.InputDecl):
+                continue  # declared at collection, checked with the inputs
+            else:
+                self._check_service_attr(entry, ctx, seen)
+
+    def _check_if(self, entry: ast.IfEntry, ctx: _Ctx, seen: dict[str, Span]) -> None:
+        self.expect(entry.condition, T.BOOL, ctx, "an `if` condition", secret_ok=False)
+        branch_seen = dict(seen)
+        self._check_entries(entry.then, ctx, branch_seen)
+        other_seen = dict(seen)
+        if isinstance(entry.otherwise, ast.Body):
+            self._check_entries(entry.otherwise, ctx, other_seen)
+        elif isinstance(entry.otherwise, ast.IfEntry):
+            self._check_if(entry.otherwise, ctx, other_seen)
+        seen.update(branch_seen)
+        seen.update(other_seen)
+
+    def _check_service_attr(
+        self, entry: ast.Attr | ast.Block, ctx: _Ctx, seen: dict[str, Span]
+    ) -> None:
+        key = entry.key.text
+        if key not in SERVICE_ATTRS:
+            self.diags.error(
+                E_UNKNOWN_ATTR,
+                f"unknown service attribute `{key}`",
+                entry.key.span,
+                "not a service attribute",
+                help=did_you_mean(key, SERVICE_ATTRS)
+                or "service attributes: " + ", ".join(SERVICE_ATTRS),
+            )
+            return
+        if key in seen:
+            self.diags.error(
+                E_DUPLICATE,
+                f"`{key}` is set more than once",
+                entry.key.span,
+                "set again here",
+                labels=[Label(seen[key], "first set here")],
+            )
+            return
+        seen[key] = entry.key.span
+        if isinstance(entry, ast.Block) and key not in _BLOCK_ATTRS:
+            self.diags.error(
+                E_TYPE,
+                f"`{key}` is a value, not a block",
+                entry.key.span,
+                f"write `{key} = ...`",
+            )
+            return
+        if key in _BLOCK_ATTRS:
+            for k, value, span in self._map_items(entry, ctx):
+                self._check_block_item(key, k, value, span, ctx)
+            return
+        assert isinstance(entry, ast.Attr)
+        value = entry.value
+        if key == "image":
+            t = self.expect(value, T.STRING, ctx, "`image`", secret_ok=False)
+            if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
+                problem = T.check_image(value.plain)
+                if problem:
+                    self.diags.error(E_IMAGE, "invalid image reference", value.span, problem)
+                elif not T.image_has_tag(value.plain):
+                    self.diags.warning(
+                        W_IMAGE_TAG,
+                        "image has no tag",
+                        value.span,
+                        "will pull whatever `latest` is today",
+                        help="pin a version, e.g. `" + value.plain + ":1.2.3`, so deploys repeat",
+                    )
+        elif key in ("command", "entrypoint"):
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, f"`{key}`")
+            if not (T.assignable(t, T.STRING) or T.assignable(t, T.list_of(T.STRING))):
+                self._mismatch(value, "a string or a list of strings", t)
+        elif key == "depends_on":
+            self.expect(value, T.list_of(T.SERVICE), ctx, "`depends_on`", secret_ok=False)
+        elif key == "restart":
+            self.expect(value, T.Type("enum", values=RESTART_POLICIES), ctx, "`restart`", False)
+        elif key == "user":
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "`user`")
+            if not (T.assignable(t, T.STRING) or T.assignable(t, T.INT)):
+                self._mismatch(value, 'a string like "1000:1000" or a number', t)
+        elif key == "devices":
+            self.expect(value, T.list_of(T.PATH), ctx, "`devices`", secret_ok=False)
+        elif key == "subdomain":
+            t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
+            if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
+                if not T.is_dns_label_path(value.plain):
+                    self.diags.error(
+                        E_VALUE,
+                        f"`{value.plain}` is not a valid subdomain",
+                        value.span,
+                        "lower-case letters, digits and `-`, labels separated by `.`",
+                    )
+            has_ports = static_keys(
+                ctx.service.body if ctx.service else ctx.template.decl.body, "ports"
+            )  # type: ignore[union-attr]
+            names = [k.text for k in has_ports]
+            if names and "http" not in names and len(set(names)) > 1:
+                self.diags.error(
+                    E_MISSING_ATTR,
+                    "which port does the subdomain route to?",
+                    entry.key.span,
+                    f"the service has ports {', '.join(sorted(set(names)))}",
+                    help="name the web port `http`; the subdomain routes there",
+                )
+            elif not names:
+                self.diags.error(
+                    E_MISSING_ATTR,
+                    "a service with a subdomain needs a port",
+                    entry.key.span,
+                    "nothing to route to",
+                    help="add `ports { http = 8080 }` with the port the web UI listens on",
+                )
+
+    def _map_items(
+        self, entry: ast.Attr | ast.Block, ctx: _Ctx
+    ) -> Iterator[tuple[ast.Key, ast.Expr | ast.Body, Span]]:
+        """Items of a block-like attribute, written as a block or as a map expression."""
+        if isinstance(entry, ast.Block):
+            yield from self._block_items(entry.body, ctx)
+            return
+        if isinstance(entry.value, ast.MapExpr):
+            for me in entry.value.entries:
+                yield me.key, me.value, me.span
+            return
+        t = self.type_of(entry.value, ctx)
+        if t.kind not in ("map", "any"):
+            self._mismatch(entry.value, f"a block `{entry.key.text} {{ ... }}` or a map", t)
+
+    def _block_items(
+        self, body: ast.Body, ctx: _Ctx
+    ) -> Iterator[tuple[ast.Key, ast.Expr | ast.Body, Span]]:
+        seen: dict[str, Span] = {}
+        for entry in body.entries:
+            if isinstance(entry, ast.IfEntry):
+                self.expect(entry.condition, T.BOOL, ctx, "an `if` condition", secret_ok=False)
+                yield from self._block_items(entry.then, ctx)
+                other = entry.otherwise
+                while isinstance(other, ast.IfEntry):
+                    self.expect(other.condition, T.BOOL, ctx, "an `if` condition", False)
+                    yield from self._block_items(other.then, ctx)
+                    other = other.otherwise
+                if isinstance(other, ast.Body):
+                    yield from self._block_items(other, ctx)
+                continue
+            if isinstance(entry, ast.InputDecl):
+                self.diags.error(
+                    E_TYPE, "`input` belongs in a service body", entry.span, "not allowed here"
+                )
+                continue
+            if entry.key.text in seen:
+                self.diags.error(
+                    E_DUPLICATE,
+                    f"`{entry.key.text}` is set more than once",
+                    entry.key.span,
+                    "set again here",
+                    labels=[Label(seen[entry.key.text], "first set here")],
+                )
+                continue
+            seen[entry.key.text] = entry.key.span
+            yield entry.key, entry.value if isinstance(entry, ast.Attr) else entry.body, entry.span
+
+    def _check_block_item(
+        self, block: str, key: ast.Key, value: ast.Expr | ast.Body, span: Span, ctx: _Ctx
+    ) -> None:
+        if isinstance(value, ast.Body):
+            if block == "ports":
+                self._check_port_map(key, list(self._block_items(value, ctx)), ctx)
+                return
+            self.diags.error(
+                E_TYPE,
+                f"`{key.text}` is a value, not a block",
+                key.span,
+                f"write `{key.text} = ...`",
+            )
+            return
+        if block == "environment":
+            t = self.type_of(value, ctx)
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string, number or bool", t)
+            if not _is_env_name(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a valid environment variable name",
+                    key.span,
+                    "letters, digits and `_`, not starting with a digit",
+                )
+        elif block == "labels":
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a label")
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string", t)
+        elif block == "ports":
+            if isinstance(value, ast.MapExpr):
+                self._check_port_map(key, [(e.key, e.value, e.span) for e in value.entries], ctx)
+            else:
+                self.expect(value, T.PORT, ctx, f"port `{key.text}`", secret_ok=False)
+            if not _is_port_name(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a valid port name",
+                    key.span,
+                    "lower-case letters, digits and `-`, at most 15 characters",
+                )
+        elif block == "volumes":
+            self._check_container_path(key)
+            self.expect(value, T.MOUNT, ctx, f"volume `{key.text}`", secret_ok=False)
+        elif block == "files":
+            self._check_container_path(key)
+            t = self.type_of(value, ctx)
+            if not (t.kind in ("file", "any") or T.assignable(t, T.STRING)):
+                self._mismatch(value, "file contents (a string, or yaml()/json()/toml()/ini())", t)
+        elif block == "healthcheck":
+            self._check_healthcheck_item(key, value, ctx)
+
+    def _check_port_map(
+        self, name: ast.Key, items: list[tuple[ast.Key, ast.Expr | ast.Body, Span]], ctx: _Ctx
+    ) -> None:
+        keys = {k.text for k, _, _ in items}
+        for k, v, _ in items:
+            if k.text not in PORT_KEYS:
+                self.diags.error(
+                    E_UNKNOWN_ATTR,
+                    f"unknown port setting `{k.text}`",
+                    k.span,
+                    "not a port setting",
+                    help=did_you_mean(k.text, PORT_KEYS)
+                    or "port settings: " + ", ".join(PORT_KEYS),
+                )
+            elif isinstance(v, ast.Body):
+                self.diags.error(E_TYPE, f"`{k.text}` is a value", k.span, "not a block")
+            elif k.text == "protocol":
+                self.expect(v, T.Type("enum", values=("tcp", "udp")), ctx, "`protocol`", False)
+            else:
+                self.expect(v, T.PORT, ctx, f"`{k.text}`", secret_ok=False)
+        if "target" not in keys:
+            self.diags.error(
+                E_MISSING_ATTR,
+                f"port `{name.text}` has no `target`",
+                name.span,
+                "the container port is missing",
+                help='like `{ target: 53, published: 53, protocol: "udp" }`',
+            )
+
+    def _check_healthcheck_item(self, key: ast.Key, value: ast.Expr, ctx: _Ctx) -> None:
+        k = key.text
+        if k not in HEALTHCHECK_KEYS:
+            self.diags.error(
+                E_UNKNOWN_ATTR,
+                f"unknown healthcheck setting `{k}`",
+                key.span,
+                "not a healthcheck setting",
+                help=did_you_mean(k, HEALTHCHECK_KEYS)
+                or "healthcheck settings: " + ", ".join(HEALTHCHECK_KEYS),
+            )
+        elif k == "test":
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a healthcheck command")
+            if not (T.assignable(t, T.STRING) or T.assignable(t, T.list_of(T.STRING))):
+                self._mismatch(value, "a command: a string or a list of strings", t)
+        elif k == "retries":
+            self.expect(value, T.INT, ctx, "`retries`", secret_ok=False)
+        else:
+            self.expect(value, T.DURATION, ctx, f"`{k}`", secret_ok=False)
+
+    def _check_container_path(self, key: ast.Key) -> None:
+        if not key.text.startswith("/"):
+            self.diags.error(
+                E_VALUE,
+                f"`{key.text}` is not an absolute path in the container",
+                key.span,
+                "must start with `/`",
+                help=f'write "/{key.text}"' if key.text else None,
+            )
+
+    # --- inputs ----------------------------------------------------------------------------------
+    def _check_input(self, inp: InputSym) -> None:
+        seen: dict[str, Span] = {}
+        for entry in inp.decl.body.entries:
+            if not isinstance(entry, ast.Attr):
+                self.diags.error(
+                    E_TYPE, "an input takes `after`, `prompt` and `description`", entry.span, "here"
+                )
+                continue
+            k = entry.key.text
+            if k not in INPUT_ATTRS:
+                self.diags.error(
+                    E_UNKNOWN_ATTR,
+                    f"unknown input setting `{k}`",
+                    entry.key.span,
+                    "not an input setting",
+                    help=did_you_mean(k, INPUT_ATTRS)
+                    or "input settings: " + ", ".join(INPUT_ATTRS),
+                )
+                continue
+            if k in seen:
+                self.diags.error(
+                    E_DUPLICATE,
+                    f"`{k}` is set more than once",
+                    entry.key.span,
+                    "set again here",
+                    labels=[Label(seen[k], "first set here")],
+                )
+                continue
+            seen[k] = entry.key.span
+            if k == "after":
+                t = self.type_of(entry.value, _Ctx())
+                if not (T.assignable(t, T.SERVICE) or T.assignable(t, T.list_of(T.SERVICE))):
+                    self._mismatch(entry.value, "a service or a list of services", t)
+            else:
+                self.expect(entry.value, T.STRING, _Ctx(), f"`{k}`", secret_ok=False)
+        if "prompt" not in seen:
+            self.diags.error(
+                E_MISSING_ATTR,
+                f"input `{inp.decl.name.text}` has no `prompt`",
+                inp.decl.name.span,
+                "the person answering needs to know what to do",
+                help='add `prompt = "Open ${svc.url}/settings, create an API key, paste it here"`',
+            )
+
+    # --- expressions -----------------------------------------------------------------------------
+    def expect(
+        self,
+        expr: ast.Expr,
+        expected: T.Type,
+        ctx: _Ctx,
+        what: str,
+        secret_ok: bool,
+        declared: Span | None = None,
+    ) -> T.Type | None:
+        """Check `expr` against `expected`; returns its type, or None after reporting."""
+        t = self.type_of(expr, ctx, expected)
+        if t.kind == "any":
+            return t
+        if not secret_ok and t.secret:
+            self._leak(expr, what)
+            return None
+        if not T.assignable(t, expected) and not self._literal_fits(expr, expected):
+            labels = [Label(declared, "expected because of this")] if declared else []
+            self._mismatch(expr, f"`{expected.public()}`", t, labels=labels)
+            return None
+        self._check_literal_value(expr, expected)
+        return t
+
+    def _literal_fits(self, expr: ast.Expr, expected: T.Type) -> bool:
+        """String literals stand for paths, e-mails, enums...; their format is checked apart."""
+        if isinstance(expr, ast.StringLit) and expr.is_plain:
+            return expected.kind in ("path", "email", "hostname", "url", "enum", "size", "duration")
+        if isinstance(expr, ast.IntLit):
+            return expected.kind == "port"
+        if isinstance(expr, ast.ListExpr) and expected.kind == "list" and expected.args:
+            return all(
+                T.assignable(self.type_of(i.value, _Ctx()), expected.args[0])
+                or self._literal_fits(i.value, expected.args[0])
+                for i in expr.items
+            )
+        return False
+
+    def _check_literal_value(self, expr: ast.Expr, expected: T.Type) -> None:
+        if isinstance(expr, ast.ListExpr) and expected.kind == "list" and expected.args:
+            for item in expr.items:
+                self._check_literal_value(item.value, expected.args[0])
+            return
+        value: object
+        if isinstance(expr, ast.StringLit) and expr.is_plain:
+            value = expr.plain
+        elif isinstance(expr, ast.IntLit):
+            value = expr.value
+        else:
+            return
+        if expected.kind == "enum":
+            if value not in expected.values:
+                self.diags.error(
+                    E_VALUE,
+                    f"`{value}` is not one of " + ", ".join(f"`{v}`" for v in expected.values),
+                    expr.span,
+                    "not an allowed value",
+                    help=did_you_mean(str(value), expected.values),
+                )
+            return
+        problem = T.check_literal(expected.kind, value)
+        if problem:
+            code = E_PORT if expected.kind == "port" else E_LITERAL
+            self.diags.error(code, problem, expr.span, f"not a valid {expected.kind}")
+
+    def type_of(self, expr: ast.Expr, ctx: _Ctx, hint: T.Type | None = None) -> T.Type:
+        if isinstance(expr, ast.StringLit):
+            secret = False
+            for part in expr.parts:
+                if isinstance(part, str):
+                    continue
+                t = self.type_of(part, ctx)
+                secret = secret or t.secret
+                if not T.is_stringy(t):
+                    self._mismatch(part, "something that reads as text", t)
+            return T.STRING.tainted(secret)
+        if isinstance(expr, ast.IntLit):
+            return T.INT
+        if isinstance(expr, ast.BoolLit):
+            return T.BOOL
+        if isinstance(expr, ast.UnitLit):
+            if T.parse_duration(expr.text) is not None:
+                return T.DURATION
+            if T.parse_size(expr.text) is not None:
+                return T.SIZE
+            self.diags.error(
+                E_LITERAL,
+                f"`{expr.text}` is neither a size nor a duration",
+                expr.span,
+                "unknown unit",
+                help="sizes: Ki Mi Gi Ti (or k M G T), like `10Gi`; durations: ms s m h d, like `30s`",
+            )
+            return T.ANY
+        if isinstance(expr, ast.ListExpr):
+            elem_hint = hint.args[0] if hint and hint.kind == "list" and hint.args else None
+            types = []
+            for item in expr.items:
+                types.append(self.type_of(item.value, ctx, elem_hint))
+                if item.condition is not None:
+                    self.expect(item.condition, T.BOOL, ctx, "a list condition", secret_ok=False)
+            elem = _unify(types)
+            return T.list_of(elem).tainted(any(t.secret for t in types))
+        if isinstance(expr, ast.MapExpr):
+            types = []
+            seen: dict[str, Span] = {}
+            for e in expr.entries:
+                if e.key.text in seen:
+                    self.diags.error(
+                        E_DUPLICATE,
+                        f"key `{e.key.text}` appears twice",
+                        e.key.span,
+                        "again here",
+                        labels=[Label(seen[e.key.text], "first here")],
+                    )
+                seen[e.key.text] = e.key.span
+                types.append(self.type_of(e.value, ctx))
+            return T.map_of(_unify(types)).tainted(any(t.secret for t in types))
+        if isinstance(expr, ast.Ref):
+            return self._type_of_ref(expr, ctx)
+        if isinstance(expr, ast.Call):
+            return self._type_of_call(expr, ctx)
+        if isinstance(expr, ast.Unary):
+            self.expect(expr.operand, T.BOOL, ctx, "`!`", secret_ok=False)
+            return T.BOOL
+        if isinstance(expr, ast.Binary):
+            if expr.op in ("&&", "||"):
+                self.expect(expr.left, T.BOOL, ctx, f"`{expr.op}`", secret_ok=False)
+                self.expect(expr.right, T.BOOL, ctx, f"`{expr.op}`", secret_ok=False)
+                return T.BOOL
+            left = self.type_of(expr.left, ctx)
+            right = self.type_of(expr.right, ctx)
+            if left.secret or right.secret:
+                self._leak(expr, "a comparison")
+            elif not (T.assignable(left, right) or T.assignable(right, left)):
+                if not (
+                    self._literal_fits(expr.right, left) or self._literal_fits(expr.left, right)
+                ):
+                    self.diags.error(
+                        E_TYPE,
+                        f"cannot compare `{left}` with `{right}`",
+                        expr.span,
+                        "these never compare equal",
+                    )
+            return T.BOOL
+        return T.ANY
+
+    def _type_of_ref(self, ref: ast.Ref, ctx: _Ctx) -> T.Type:
+        p = self.program
+        head = ref.parts[0].text
+        rest = ref.parts[1:]
+
+        def need_member(kind: str) -> bool:
+            if not rest:
+                self.diags.error(
+                    E_BAD_REF,
+                    f"`{head}` needs a name after it",
+                    ref.span,
+                    f"like `{head}.NAME`",
+                )
+                return False
+            return True
+
+        if head == "param":
+            if not need_member("param"):
+                return T.ANY
+            name = rest[0]
+            sym = p.params.get(name.text)
+            if sym is None:
+                return self._unknown(E_UNKNOWN_PARAM, "param", name, p.params)
+            self.used.add(("param", name.text))
+            return self._no_more(ref, 2, sym.type)
+        if head == "secret":
+            if not need_member("secret"):
+                return T.ANY
+            name = rest[0]
+            ssym = p.secrets.get(name.text)
+            if ssym is None:
+                return self._unknown(E_UNKNOWN_SECRET, "secret", name, p.secrets)
+            self.used.add(("secret", name.text))
+            if ssym.decl.value is not None and ssym.generator is None:
+                self._check_secret_early(ssym)
+            if len(rest) == 1:
+                if len(ssym.parts) > 1:
+                    self.diags.error(
+                        E_BAD_REF,
+                        f"secret `{name.text}` has several parts; pick one",
+                        ref.span,
+                        "which part?",
+                        help="parts: " + ", ".join(f"`secret.{name.text}.{x}`" for x in ssym.parts),
+                    )
+                    return T.ANY
+                return T.SECRET_STRING
+            part = rest[1]
+            if part.text not in ssym.parts:
+                self.diags.error(
+                    E_BAD_REF,
+                    f"secret `{name.text}` has no part `{part.text}`",
+                    part.span,
+                    "unknown part",
+                    help=did_you_mean(part.text, ssym.parts) or "parts: " + ", ".join(ssym.parts),
+                )
+                return T.ANY
+            t = T.STRING if part.text in ssym.public_parts else T.SECRET_STRING
+            return self._no_more(ref, 3, t)
+        if head == "input":
+            if not need_member("input"):
+                return T.ANY
+            name = rest[0]
+            isym = p.inputs.get(name.text)
+            if isym is None:
+                return self._unknown(E_UNKNOWN_INPUT, "input", name, p.inputs)
+            self.used.add(("input", name.text))
+            return self._no_more(ref, 2, isym.type)
+        if head == "site":
+            if not need_member("site"):
+                return T.ANY
+            if rest[0].text != "domain":
+                self.diags.error(
+                    E_BAD_REF,
+                    f"unknown site value `{rest[0].text}`",
+                    rest[0].span,
+                    "the site provides `site.domain`",
+                    help="other site values are params: declare `param NAME: TYPE`",
+                )
+                return T.ANY
+            return self._no_more(ref, 2, T.HOSTNAME)
+        if head == "args":
+            if ctx.template is None:
+                self.diags.error(
+                    E_BAD_REF, "`args` is only defined inside a template", ref.span, "not here"
+                )
+                return T.ANY
+            if not need_member("args"):
+                return T.ANY
+            name = rest[0]
+            entry = ctx.template.params.get(name.text)
+            if entry is None:
+                return self._unknown(
+                    E_UNKNOWN_NAME, "template parameter", name, ctx.template.params
+                )
+            return self._no_more(ref, 2, entry[0])
+        if head == "self":
+            body = (
+                ctx.service.body
+                if ctx.service
+                else ctx.template.decl.body
+                if ctx.template
+                else None
+            )
+            if body is None:
+                self.diags.error(
+                    E_BAD_REF, "`self` is only defined inside a service", ref.span, "not here"
+                )
+                return T.ANY
+            if not rest:
+                return T.SERVICE
+            return self._service_field(ref, rest, body, "self")
+        svc = p.services.get(head)
+        if svc is not None:
+            if not rest:
+                return T.SERVICE
+            return self._service_field(ref, rest, svc.body, head)
+        candidates = [*p.services, "param", "secret", "input", "site"]
+        if ctx.template is not None:
+            candidates += ["args", "self"]
+        self.diags.error(
+            E_UNKNOWN_SERVICE if not rest or rest[0].text in SERVICE_FIELDS else E_UNKNOWN_NAME,
+            f"unknown service `{head}`"
+            if not rest or rest[0].text in SERVICE_FIELDS
+            else f"unknown name `{head}`",
+            ref.parts[0].span,
+            "not defined in this project",
+            help=did_you_mean(head, candidates)
+            or (
+                f"param, secret and input values are written `param.{head}`, `secret.{head}`..."
+                if head in p.params or head in p.secrets or head in p.inputs
+                else None
+            ),
+        )
+        return T.ANY
+
+    def _check_secret_early(self, sym: SecretSym) -> None:
+        """A secret referenced before its own check ran: resolve its parts first."""
+        value = sym.decl.value
+        if isinstance(value, ast.Call):
+            gen = self.generators().get(value.func.dotted)
+            if gen is not None:
+                sym.parts = tuple(gen.parts)  # type: ignore[attr-defined]
+                sym.public_parts = frozenset(gen.public_parts)  # type: ignore[attr-defined]
+
+    def _service_field(
+        self, ref: ast.Ref, rest: tuple[ast.Name, ...], body: ast.Body, owner: str
+    ) -> T.Type:
+        field_ = rest[0]
+        if field_.text not in SERVICE_FIELDS:
+            self.diags.error(
+                E_BAD_REF,
+                f"a service has no field `{field_.text}`",
+                field_.span,
+                "unknown field",
+                help=did_you_mean(field_.text, SERVICE_FIELDS)
+                or "service fields: " + ", ".join(SERVICE_FIELDS),
+            )
+            return T.ANY
+        if field_.text in ("url", "host") and not has_attr(body, "subdomain"):
+            self.diags.error(
+                E_BAD_REF,
+                f"`{owner}` has no subdomain, so it has no `{field_.text}`",
+                ref.span,
+                "not reachable from outside",
+                help=f"use `{owner}.internal_url` inside the project, or give it a `subdomain`",
+            )
+            return T.ANY
+        if field_.text == "ports":
+            names = [k.text for k in static_keys(body, "ports")]
+            if len(rest) != 2:
+                self.diags.error(
+                    E_BAD_REF,
+                    "name the port",
+                    ref.span,
+                    f"like `{owner}.ports.{names[0] if names else 'http'}`",
+                )
+                return T.ANY
+            if rest[1].text not in names:
+                self.diags.error(
+                    E_BAD_REF,
+                    f"`{owner}` has no port `{rest[1].text}`",
+                    rest[1].span,
+                    "unknown port",
+                    help=did_you_mean(rest[1].text, names)
+                    or ("its ports: " + ", ".join(names) if names else "it declares no ports"),
+                )
+                return T.ANY
+            return T.PORT
+        if field_.text == "internal_url" and not static_keys(body, "ports"):
+            self.diags.error(
+                E_BAD_REF,
+                f"`{owner}` has no ports, so it has no `internal_url`",
+                ref.span,
+                "nothing to connect to",
+            )
+            return T.ANY
+        result = {"name": T.STRING, "host": T.HOSTNAME, "url": T.URL, "internal_url": T.URL}
+        return self._no_more(ref, 2, result[field_.text])
+
+    def _no_more(self, ref: ast.Ref, length: int, t: T.Type) -> T.Type:
+        if len(ref.parts) > length:
+            extra = ref.parts[length]
+            self.diags.error(
+                E_BAD_REF,
+                f"`{'.'.join(p.text for p in ref.parts[:length])}` has no field `{extra.text}`",
+                extra.span,
+                "nothing to look up here",
+            )
+            return T.ANY
+        return t
+
+    def _unknown(self, code: str, kind: str, name: ast.Name, known: Iterable[str]) -> T.Type:
+        self.diags.error(
+            code,
+            f"unknown {kind} `{name.text}`",
+            name.span,
+            "not defined in this project",
+            help=did_you_mean(name.text, known),
+        )
+        return T.ANY
+
+    def _type_of_call(self, call: ast.Call, ctx: _Ctx) -> T.Type:
+        fname = call.func.dotted
+        fn = FUNCTIONS.get(fname)
+        if fn is None:
+            if fname in self.generators():
+                self.diags.error(
+                    E_UNKNOWN_FUNCTION,
+                    f"`{fname}()` generates a secret; declare it",
+                    call.span,
+                    "generators belong in a `secret` declaration",
+                    help=f"write `secret NAME = {call.span.text()}` and use `secret.NAME` here",
+                )
+            elif fname in self.program.templates:
+                self.diags.error(
+                    E_UNKNOWN_FUNCTION,
+                    f"`{fname}` is a template; instantiate it as a service",
+                    call.span,
+                    "not a value",
+                    help=f"write `service NAME = {call.span.text()}`",
+                )
+            else:
+                self.diags.error(
+                    E_UNKNOWN_FUNCTION,
+                    f"unknown function `{fname}`",
+                    call.func.span,
+                    "not a function",
+                    help=did_you_mean(fname, FUNCTIONS)
+                    or "functions: " + ", ".join(sorted(FUNCTIONS)),
+                )
+            for arg in call.args:
+                self.type_of(arg.value, ctx)
+            return T.ANY
+        params = [_ParamView(p.name, p.type, p.required) for p in fn.params]
+        bound = self._bind_args(call, params, f"`{fname}()`")
+        secret = False
+        for pname, arg in bound.items():
+            param = next(p for p in fn.params if p.name == pname)
+            t = self.expect(arg.value, param.type, ctx, f"argument `{pname}`", param.secret_ok)
+            secret = secret or bool(t and t.secret)
+        return fn.returns.tainted(secret and fn.taints)
+
+    def _bind_args(self, call: ast.Call, params: list[_ParamView], what: str) -> dict[str, ast.Arg]:
+        """Match positional and named arguments to parameters, reporting every mismatch."""
+        bound: dict[str, ast.Arg] = {}
+        names = [p.name for p in params]
+        positional = True
+        for i, arg in enumerate(call.args):
+            if arg.name is None:
+                if not positional:
+                    self.diags.error(
+                        E_ARGS,
+                        "positional argument after a named one",
+                        arg.span,
+                        "name this argument",
+                        help=f"{what} takes: " + ", ".join(names),
+                    )
+                    continue
+                if i >= len(params):
+                    self.diags.error(
+                        E_ARGS,
+                        f"{what} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}",
+                        arg.span,
+                        "one too many",
+                    )
+                    self.type_of(arg.value, _Ctx())
+                    continue
+                bound[params[i].name] = arg
+                continue
+            positional = False
+            pname = arg.name.text
+            if pname not in names:
+                self.diags.error(
+                    E_ARGS,
+                    f"{what} has no parameter `{pname}`",
+                    arg.name.span,
+                    "unknown parameter",
+                    help=did_you_mean(pname, names)
+                    or (f"{what} takes: " + ", ".join(names) if names else f"{what} takes none"),
+                )
+                self.type_of(arg.value, _Ctx())
+                continue
+            if pname in bound:
+                self.diags.error(
+                    E_ARGS,
+                    f"`{pname}` is given twice",
+                    arg.span,
+                    "given again here",
+                    labels=[Label(bound[pname].span, "first given here")],
+                )
+                continue
+            bound[pname] = arg
+        missing = [p.name for p in params if p.required and p.name not in bound]
+        if missing:
+            self.diags.error(
+                E_ARGS,
+                f"{what} is missing " + ", ".join(f"`{m}`" for m in missing),
+                call.span,
+                "required argument" + ("s" if len(missing) > 1 else "") + " missing",
+            )
+        return bound
+
+    # --- reporting helpers -----------------------------------------------------------------------
+    def _mismatch(
+        self, expr: ast.Expr, expected: str, found: T.Type, labels: Iterable[Label] = ()
+    ) -> None:
+        self.diags.error(
+            E_TYPE,
+            f"type mismatch: expected {expected}, found `{found.public()}`",
+            expr.span,
+            f"this is `{found.public()}`",
+            labels=labels,
+        )
+
+    def _no_secret(self, t: T.Type, expr: ast.Expr, what: str) -> None:
+        if t.secret:
+            self._leak(expr, what)
+
+    def _leak(self, expr: ast.Expr, what: str) -> None:
+        names = secret_names_in(expr)
+        self.diags.error(
+            E_SECRET_LEAK,
+            f"secret value in {what}",
+            expr.span,
+            "contains " + ", ".join(f"`{n}`" for n in names) if names else "this is secret",
+            help=_LEAK_HELP,
+        )
+
+    # --- graph rules -----------------------------------------------------------------------------
+    def service_deps(self, svc: ServiceSym) -> list[tuple[str, Span]]:
+        """The services `svc` waits for: `depends_on` entries and the `after` of its inputs."""
+        deps: list[tuple[str, Span]] = []
+        args = (
+            {a.name.text: a.value for a in svc.decl.instance.args if a.name}
+            if svc.decl.instance
+            else {}
+        )
+        if svc.template and svc.decl.instance:
+            for i, a in enumerate(svc.decl.instance.args):
+                if a.name is None and i < len(svc.template.params):
+                    args[list(svc.template.params)[i]] = a.value
+        for entry in iter_entries(svc.body):
+            if isinstance(entry, ast.Attr) and entry.key.text == "depends_on":
+                for ref in _refs_in(entry.value, args):
+                    if ref.parts[0].text in self.program.services and len(ref.parts) == 1:
+                        deps.append((ref.parts[0].text, ref.span))
+        for inp in self.program.inputs.values():
+            if inp.service == svc.name:
+                for entry in inp.decl.body.entries:
+                    if isinstance(entry, ast.Attr) and entry.key.text == "after":
+                        for ref in _refs_in(entry.value, {}):
+                            if ref.parts[0].text in self.program.services:
+                                deps.append((ref.parts[0].text, ref.span))
+        return deps
+
+    def _check_graph(self) -> None:
+        graph = {name: self.service_deps(svc) for name, svc in self.program.services.items()}
+        for cycle in find_cycles({n: [d for d, _ in ds] for n, ds in graph.items()}):
+            path = " -> ".join([*cycle, cycle[0]])
+            labels = []
+            for a, b in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
+                span = next(s for d, s in graph[a] if d == b)
+                labels.append(Label(span, f"`{a}` waits for `{b}`"))
+            first = labels[0]
+            self.diags.error(
+                E_CYCLE,
+                f"dependency cycle: {path}",
+                first.span,
+                first.message,
+                labels=labels[1:],
+                help="services start in dependency order; remove one of these dependencies",
+            )
+
+    def _check_static_clashes(self) -> None:
+        hosts: list[tuple[str, str, Span]] = []
+        published: list[tuple[str, str, Span]] = []
+        for svc in self.program.services.values():
+            if svc.decl.instance is not None:
+                continue
+            for entry in iter_entries(svc.body):
+                if isinstance(entry, ast.Attr) and entry.key.text == "subdomain":
+                    if isinstance(entry.value, ast.StringLit) and entry.value.is_plain:
+                        hosts.append((entry.value.plain, svc.name, entry.value.span))
+            for port_key, value in _static_port_entries(svc.body):
+                if isinstance(value, ast.MapExpr):
+                    fields = {e.key.text: e.value for e in value.entries}
+                    pub = fields.get("published")
+                    proto = fields.get("protocol")
+                    proto_text = (
+                        proto.plain
+                        if isinstance(proto, ast.StringLit) and proto.is_plain
+                        else "tcp"
+                    )
+                    if isinstance(pub, ast.IntLit):
+                        published.append((f"{pub.value}/{proto_text}", svc.name, pub.span))
+                del port_key
+        report_clashes(self.diags, hosts, E_SUBDOMAIN_CLASH, "subdomain")
+        report_clashes(self.diags, published, E_PORT_CLASH, "published host port")
+
+    def _report_unused(self) -> None:
+        p = self.program
+        for name, sym in p.params.items():
+            if ("param", name) not in self.used:
+                self.diags.warning(
+                    W_UNUSED_PARAM,
+                    f"param `{name}` is never used",
+                    sym.decl.name.span,
+                    "declared here",
+                    help="remove it, or use it as `param." + name + "`",
+                )
+        derived_sources = {
+            r.parts[1].text
+            for s in p.secrets.values()
+            if isinstance(s.decl.value, ast.Call)
+            for a in s.decl.value.args
+            for r in _refs_in(a.value, {})
+            if r.parts[0].text == "secret" and len(r.parts) > 1
+        }
+        for name, ssym in p.secrets.items():
+            if ("secret", name) not in self.used and name not in derived_sources:
+                self.diags.warning(
+                    W_UNUSED_SECRET,
+                    f"secret `{name}` is never used",
+                    ssym.decl.name.span,
+                    "declared here",
+                    help="remove it, or use it as `secret." + name + "`",
+                )
+        for name, isym in p.inputs.items():
+            if ("input", name) not in self.used:
+                self.diags.warning(
+                    W_UNUSED_INPUT,
+                    f"input `{name}` is never used",
+                    isym.decl.name.span,
+                    "declared here",
+                    help="remove it, or use it as `input." + name + "`",
+                )
+
+
+@dataclass(frozen=True)
+class _ParamView:
+    name: str
+    type: T.Type
+    required: bool
+
+
+def _generator_param_type(text: str) -> T.Type:
+    return {
+        "int": T.INT,
+        "string": T.STRING,
+        "bool": T.BOOL,
+        "list(string)": T.list_of(T.STRING),
+        "secret": T.SECRET_STRING,
+    }.get(text, T.ANY)
+
+
+def _unify(types: list[T.Type]) -> T.Type:
+    kinds = {t.public() for t in types if t.kind != "any"}
+    if not kinds:
+        return T.ANY
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    if all(T.assignable(k, T.STRING) for k in kinds):
+        return T.STRING
+    if all(T.assignable(k, T.INT) for k in kinds):
+        return T.INT
+    return T.ANY
+
+
+def _refs_in(expr: ast.Expr, args: dict[str, ast.Expr]) -> list[ast.Ref]:
+    """References in an expression; `args.x` is replaced by the template argument's expression."""
+    out: list[ast.Ref] = []
+    if isinstance(expr, ast.Ref):
+        if expr.parts[0].text == "args" and len(expr.parts) == 2 and expr.parts[1].text in args:
+            out += _refs_in(args[expr.parts[1].text], {})
+        else:
+            out.append(expr)
+    elif isinstance(expr, ast.ListExpr):
+        for item in expr.items:
+            out += _refs_in(item.value, args)
+    return out
+
+
+def _static_port_entries(body: ast.Body) -> Iterator[tuple[str, ast.Expr]]:
+    for entry in iter_entries(body):
+        if isinstance(entry, ast.Block) and entry.key.text == "ports":
+            for e in iter_entries(entry.body):
+                if isinstance(e, ast.Attr):
+                    yield e.key.text, e.value
+        elif isinstance(entry, ast.Attr) and entry.key.text == "ports":
+            if isinstance(entry.value, ast.MapExpr):
+                for me in entry.value.entries:
+                    yield me.key.text, me.value
+
+
+def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Each elementary cycle once (by its strongly connected component), in a stable order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+
+    def connect(v: str) -> None:
+        nonlocal counter
+        work = [(v, iter(graph.get(v, [])))]
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for w in children:
+                if w not in graph:
+                    continue
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(graph.get(w, []))))
+                    advanced = True
+                    break
+                if w in on_stack:
+                    low[node] = min(low[node], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                components.append(comp)
+
+    for v in graph:
+        if v not in index:
+            connect(v)
+    cycles: list[list[str]] = []
+    for comp in components:
+        members = set(comp)
+        if len(comp) == 1 and comp[0] not in graph.get(comp[0], []):
+            continue
+        # Walk one concrete cycle inside the component, starting from its first name in order.
+        start = min(comp, key=list(graph).index)
+        path = [start]
+        seen = {start}
+        node = start
+        while True:
+            nxt = next(w for w in graph[node] if w in members)
+            if nxt == start or nxt in seen:
+                if nxt != start:
+                    path = path[path.index(nxt) :]
+                break
+            path.append(nxt)
+            seen.add(nxt)
+            node = nxt
+        cycles.append(path)
+    return cycles
+
+
+def report_clashes(
+    diags: Diagnostics, claims: list[tuple[str, str, Span]], code: str, what: str
+) -> None:
+    """Two services claiming one host name or host port: an error at the second claim."""
+    first: dict[str, tuple[str, Span]] = {}
+    for value, owner, span in claims:
+        if value in first and first[value][0] != owner:
+            other, other_span = first[value]
+            diags.error(
+                code,
+                f"{what} `{value}` is claimed by both `{other}` and `{owner}`",
+                span,
+                f"claimed by `{owner}` here",
+                labels=[Label(other_span, f"already claimed by `{other}`")],
+                help=f"give each service its own {what}",
+            )
+        else:
+            first.setdefault(value, (owner, span))
+
+
+def _is_env_name(text: str) -> bool:
+    return bool(text) and not text[0].isdigit() and all(c.isalnum() or c == "_" for c in text)
+
+
+def _is_port_name(text: str) -> bool:
+    return (
+        0 < len(text) <= 15
+        and text[0].isalpha()
+        and all(c.islower() or c.isdigit() or c == "-" for c in text)
+    )
+
+
+def _name_from_path(path: Path) -> str:
+    name = "".join(c if c.isalnum() else "-" for c in path.name.lower()).strip("-")
+    return name or "project"
+
+
+def check(loaded: LoadedProject, diags: Diagnostics) -> Program:
+    """Check a loaded project; problems go to `diags`."""
+    return Checker(loaded, diags).run()

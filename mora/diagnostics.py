@@ -1,0 +1,246 @@
+"""Diagnostics: what every pass reports instead of raising.
+
+A pass appends `Diagnostic`s to a `Diagnostics` collection and carries on, so one run shows every
+problem. Rendering is one format everywhere (text for people, JSON for editors and CI).
+Messages never contain secret values: passes only ever name secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from mora.source import Span
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Label:
+    """A secondary span with its own short message (e.g. "first defined here")."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    span: Span | None
+    label: str = ""
+    labels: tuple[Label, ...] = ()
+    help: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, str]:
+        if self.span is None:
+            return ("", 0, self.code)
+        return (self.span.file.path, self.span.start, self.code)
+
+
+@dataclass
+class Diagnostics:
+    """An ordered collection that passes append to; never raises on its own."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        label: str = "",
+        *,
+        labels: Iterable[Label] = (),
+        help: str | None = None,
+        notes: Iterable[str] = (),
+    ) -> None:
+        self.items.append(
+            Diagnostic(
+                Severity.ERROR, code, message, span, label, tuple(labels), help, tuple(notes)
+            )
+        )
+
+    def warning(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        label: str = "",
+        *,
+        labels: Iterable[Label] = (),
+        help: str | None = None,
+        notes: Iterable[str] = (),
+    ) -> None:
+        self.items.append(
+            Diagnostic(
+                Severity.WARNING, code, message, span, label, tuple(labels), help, tuple(notes)
+            )
+        )
+
+    def extend(self, other: Iterable[Diagnostic]) -> None:
+        self.items.extend(other)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """Stable, file-then-position order, duplicates (same code and span) removed."""
+        seen: set[tuple[object, ...]] = set()
+        out: list[Diagnostic] = []
+        for d in sorted(self.items, key=Diagnostic.sort_key):
+            key = (d.code, d.message, d.sort_key())
+            if key not in seen:
+                seen.add(key)
+                out.append(d)
+        return out
+
+
+# --- did-you-mean --------------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str, limit: int = 3) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance, stopping early past `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate nearest to `name`, if it is plausibly a typo of it."""
+    best: tuple[int, str] | None = None
+    limit = max(1, min(3, len(name) // 3))
+    for cand in sorted(set(candidates)):
+        if cand == name:
+            continue
+        d = edit_distance(name.lower(), cand.lower(), limit)
+        if d <= limit and (best is None or d < best[0]):
+            best = (d, cand)
+    return best[1] if best else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    guess = closest(name, candidates)
+    return f"did you mean `{guess}`?" if guess else None
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _gutter_width(d: Diagnostic) -> int:
+    lines = [d.span.line] if d.span else []
+    lines += [lab.span.line for lab in d.labels]
+    return len(str(max(lines))) if lines else 1
+
+
+def _snippet(span: Span, message: str, width: int, mark: str) -> list[str]:
+    line, col = span.file.line_col(span.start)
+    end_line, end_col = span.file.line_col(max(span.end, span.start))
+    text = span.file.line_text(line).expandtabs(1)
+    if end_line != line:
+        end_col = len(text) + 1
+    length = max(1, end_col - col)
+    pad = " " * width
+    caret = " " * (col - 1) + mark * length
+    return [
+        f"{pad} |",
+        f"{str(line).rjust(width)} | {text}",
+        f"{pad} | {caret}{(' ' + message) if message else ''}",
+    ]
+
+
+def render_text(d: Diagnostic) -> str:
+    """The human format: header, location, source line with a caret span, labels, help."""
+    out = [f"{d.severity.value}[{d.code}]: {d.message}"]
+    width = _gutter_width(d)
+    pad = " " * width
+    if d.span is not None:
+        out.append(f"{pad}--> {d.span.location()}")
+        out.extend(_snippet(d.span, d.label, width, "^"))
+    for lab in d.labels:
+        if d.span is None or lab.span.file is not d.span.file:
+            out.append(f"{pad}::: {lab.span.location()}")
+        out.extend(_snippet(lab.span, lab.message, width, "-"))
+    for note in d.notes:
+        out.append(f"{pad} = note: {note}")
+    if d.help:
+        out.append(f"{pad} = help: {d.help}")
+    return "\n".join(out)
+
+
+def summary(diags: Iterable[Diagnostic]) -> str:
+    items = list(diags)
+    errors = sum(1 for d in items if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in items if d.severity is Severity.WARNING)
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return ", ".join(parts) if parts else "no problems"
+
+
+def _span_json(span: Span) -> dict[str, object]:
+    line, col = span.file.line_col(span.start)
+    end_line, end_col = span.file.line_col(span.end)
+    return {
+        "file": span.file.path,
+        "line": line,
+        "column": col,
+        "end_line": end_line,
+        "end_column": end_col,
+    }
+
+
+def to_json(d: Diagnostic) -> dict[str, object]:
+    return {
+        "severity": d.severity.value,
+        "code": d.code,
+        "message": d.message,
+        "span": _span_json(d.span) if d.span else None,
+        "label": d.label,
+        "labels": [{"span": _span_json(lab.span), "message": lab.message} for lab in d.labels],
+        "help": d.help,
+        "notes": list(d.notes),
+    }
+
+
+def render_json(diags: Iterable[Diagnostic]) -> str:
+    items = list(diags)
+    doc = {
+        "diagnostics": [to_json(d) for d in items],
+        "errors": sum(1 for d in items if d.is_error),
+        "warnings": sum(1 for d in items if d.severity is Severity.WARNING),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)

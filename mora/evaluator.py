@@ -1,0 +1,873 @@
+"""Evaluation: a checked `Program` + a `Site` + secret values -> the resolved `Manifest`.
+
+Values carry their taint: anything computed from a secret is a `Secret` (its text plus the names
+it came from), anything computed from an unanswered input is `Pending`. At the leaves
+(environment values, files) secret text is moved into `material`, keyed by a stable name, and the
+manifest keeps only that name; pending values keep only the input names. Diagnostics name secrets,
+never show their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mora import ast
+from mora import model as M
+from mora import types as T
+from mora.builtins import RENDERERS
+from mora.checker import (
+    E_PORT_CLASH,
+    E_SUBDOMAIN_CLASH,
+    Program,
+    ServiceSym,
+    report_clashes,
+    static_keys,
+)
+from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.site import Site, coerce
+from mora.source import Span
+
+E_MISSING_PARAM = "E0502"
+E_NO_DOMAIN = "E0503"
+E_SECRETS = "E0504"
+E_EVAL = "E0505"
+W_UNKNOWN_SITE_PARAM = "W0501"
+W_ORPHANED_SECRET = "W0502"
+W_STALE_SECRET = "W0503"
+
+INPUT_PREFIX = "input."  # inputs live in the site store as `input.NAME`
+
+
+# --- tainted values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Text that contains secret material. `repr` never shows the text."""
+
+    value: str
+    sources: frozenset[str]
+
+    def __repr__(self) -> str:
+        return f"Secret(<hidden>, sources={sorted(self.sources)})"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A value that needs inputs a person has not answered yet."""
+
+    inputs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    kind: str  # "size" | "duration"
+    amount: float
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    name: str
+
+
+@dataclass(frozen=True)
+class MountVal:
+    kind: str
+    size: str | None = None
+    name: str | None = None
+    host_path: str | None = None
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class FileVal:
+    format: str
+    content: str | Secret | Pending
+
+
+# --- the secret provider interface (filled by mora.secrets) --------------------------------------
+
+
+class Resolution(Protocol):
+    values: Mapping[str, Mapping[str, str]]
+    missing: list[str]
+    orphaned: list[str]
+    stale: list[str]
+
+
+class Provider(Protocol):
+    def resolve(self, requests: Any) -> Resolution: ...
+
+
+@dataclass
+class Compiled:
+    """The manifest plus what the secret-bearing backends need; `material` never leaves memory
+    except into a Kubernetes Secret / podman secret file."""
+
+    manifest: M.Manifest
+    material: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Compiled(project={self.manifest.project!r}, material=<{len(self.material)} hidden>)"
+
+
+class _Abort(Exception):
+    """An evaluation problem already reported; skip the rest of the current item."""
+
+
+@dataclass
+class _Scope:
+    service: ServiceSym | None = None
+    args: dict[str, object] = field(default_factory=dict)
+
+
+class Evaluator:
+    def __init__(
+        self, program: Program, site: Site, provider: Provider | None, diags: Diagnostics
+    ) -> None:
+        self.program = program
+        self.site = site
+        self.provider = provider
+        self.diags = diags
+        self.params: dict[str, object] = {}
+        self.secret_values: dict[str, Mapping[str, str]] = {}
+        self.inputs: dict[str, str] = {}
+        self.material: dict[str, str] = {}
+        self._routing: dict[str, tuple[str | None, dict[str, int], str | None]] = {}
+        self._routing_busy: set[str] = set()
+        self._template_args: dict[str, dict[str, object]] = {}
+
+    # --- entry point -----------------------------------------------------------------------------
+    def run(self) -> Compiled | None:
+        self._resolve_params()
+        domain = self.site.domain
+        if not domain:
+            self.diags.error(
+                E_NO_DOMAIN,
+                "no domain for this site",
+                None,
+                help="pass `--domain example.org`, or set `domain:` in the site file",
+            )
+        self._resolve_secrets()
+        if self.diags.has_errors:
+            return None
+        assert domain is not None
+        self.domain = domain
+        services: dict[str, M.Service] = {}
+        for name, svc in self.program.services.items():
+            try:
+                services[name] = self._service(svc)
+            except _Abort:
+                continue
+        self._check_clashes(services)
+        if self.diags.has_errors:
+            return None
+        manifest = M.Manifest(
+            project=self.program.name,
+            domain=domain,
+            params={k: _jsonable(v) for k, v in sorted(self.params.items())},
+            services=dict(sorted(services.items())),
+            secrets={
+                name: M.SecretInfo(
+                    name=name,
+                    generator=s.generator,
+                    parts=list(s.parts),
+                    public_parts=sorted(s.public_parts),
+                )
+                for name, s in sorted(self.program.secrets.items())
+            },
+            inputs={name: self._input(name) for name in sorted(self.program.inputs)},
+        )
+        return Compiled(manifest, dict(sorted(self.material.items())))
+
+    # --- params ----------------------------------------------------------------------------------
+    def _resolve_params(self) -> None:
+        given = self.site.params
+        for name, sym in self.program.params.items():
+            if name in given:
+                sv = given[name]
+                value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
+                if problem:
+                    self.diags.error(
+                        E_MISSING_PARAM,
+                        f"invalid value for param `{name}` from {sv.origin}: {problem}",
+                        sym.decl.name.span,
+                        f"declared as `{sym.type}`",
+                    )
+                    continue
+                self.params[name] = value
+            elif sym.decl.default is not None:
+                try:
+                    self.params[name] = self._eval(sym.decl.default, _Scope())
+                except _Abort:
+                    continue
+            else:
+                example = _example(sym.type)
+                self.diags.error(
+                    E_MISSING_PARAM,
+                    f"missing required param `{name}` (`{sym.type}`)",
+                    sym.decl.name.span,
+                    "the site must give a value",
+                    help=f"pass `--set {name}={example}`, or in the site file: "
+                    f"`params: {{{name}: {example}}}`",
+                )
+        for name, sv in given.items():
+            if name not in self.program.params:
+                self.diags.warning(
+                    W_UNKNOWN_SITE_PARAM,
+                    f"{sv.origin} sets `{name}`, which the project does not declare",
+                    None,
+                    help=did_you_mean(name, self.program.params),
+                )
+
+    # --- secrets and inputs ----------------------------------------------------------------------
+    def _resolve_secrets(self) -> None:
+        if not self.program.secrets and not self.program.inputs:
+            return
+        if self.provider is None:
+            self.diags.error(E_SECRETS, "no secret store to take secret values from", None)
+            return
+        from mora.secrets.provider import SecretRef, SecretRequest
+
+        requests = []
+        for name, sym in self.program.secrets.items():
+            args: dict[str, object] = {}
+            sources: dict[str, SecretRef] = {}
+            call = sym.decl.value
+            if isinstance(call, ast.Call) and sym.generator is not None:
+                from mora.secrets.generators import GENERATORS
+
+                gen = GENERATORS[sym.generator]
+                for i, arg in enumerate(call.args):
+                    pname = arg.name.text if arg.name else gen.params[i].name
+                    value = arg.value
+                    if (
+                        isinstance(value, ast.Ref)
+                        and value.parts[0].text == "secret"
+                        and len(value.parts) >= 2
+                    ):
+                        part = value.parts[2].text if len(value.parts) > 2 else None
+                        sources[pname] = SecretRef(value.parts[1].text, part)
+                        continue
+                    try:
+                        args[pname] = _jsonable(self._eval(value, _Scope()))
+                    except _Abort:
+                        return
+            requests.append(SecretRequest(name, sym.generator, args, sources))
+        for name in self.program.inputs:
+            requests.append(SecretRequest(INPUT_PREFIX + name, None, {}, {}))
+        from mora.secrets.errors import SecretsError
+
+        try:
+            resolution = self.provider.resolve(requests)
+        except SecretsError as err:
+            sym = self.program.secrets.get(err.secret or "")
+            self.diags.error(
+                E_SECRETS,
+                str(err),
+                sym.decl.name.span if sym else None,
+                "this secret" if sym else "",
+                help=err.help,
+            )
+            return
+        for name, parts in resolution.values.items():
+            if name.startswith(INPUT_PREFIX):
+                self.inputs[name[len(INPUT_PREFIX) :]] = parts.get("value", "")
+            else:
+                self.secret_values[name] = parts
+        for name in resolution.missing:
+            if name.startswith(INPUT_PREFIX):
+                continue  # unanswered inputs make their users pending, not errors
+            sym = self.program.secrets[name]
+            self.diags.error(
+                E_SECRETS,
+                f"secret `{name}` has no value yet",
+                sym.decl.name.span,
+                "declared without a generator",
+                help=f"set it with `mora secrets set {name}` (reads the value from stdin)",
+            )
+        for name in resolution.orphaned:
+            self.diags.warning(
+                W_ORPHANED_SECRET,
+                f"the site store keeps `{name}`, which the project no longer declares",
+                None,
+                help="`mora secrets prune` removes it",
+            )
+        for name in resolution.stale:
+            sym = self.program.secrets.get(name)
+            self.diags.warning(
+                W_STALE_SECRET,
+                f"secret `{name}` was generated with other settings; the stored value is kept",
+                sym.decl.name.span if sym else None,
+                "declaration changed",
+                help=f"`mora secrets rotate {name}` generates it anew with these settings",
+            )
+
+    def _input(self, name: str) -> M.Input:
+        sym = self.program.inputs[name]
+        after: list[str] = []
+        prompt: str | None = None
+        description: str | None = None
+        for entry in sym.decl.body.entries:
+            if not isinstance(entry, ast.Attr):
+                continue
+            try:
+                value = self._eval(entry.value, _Scope())
+            except _Abort:
+                continue
+            if entry.key.text == "after":
+                items = value if isinstance(value, list) else [value]
+                after = [v.name for v in items if isinstance(v, ServiceRef)]
+            elif entry.key.text == "prompt":
+                prompt = _plain_text(value)
+            elif entry.key.text == "description":
+                description = _plain_text(value)
+        return M.Input(
+            name=name,
+            type=str(sym.type.public()) if sym.type.kind != "string" or not sym.type.secret
+            else "secret",
+            service=sym.service,
+            after=after,
+            prompt=prompt,
+            description=description,
+            answered=name in self.inputs,
+        )
+
+    # --- services --------------------------------------------------------------------------------
+    def _scope_for(self, svc: ServiceSym) -> _Scope:
+        if svc.template is None or svc.decl.instance is None:
+            return _Scope(service=svc)
+        if svc.name not in self._template_args:
+            args: dict[str, object] = {}
+            names = list(svc.template.params)
+            for i, arg in enumerate(svc.decl.instance.args):
+                pname = arg.name.text if arg.name else names[i]
+                args[pname] = self._eval(arg.value, _Scope())
+            for pname, (_t, tp) in svc.template.params.items():
+                if pname not in args and tp.default is not None:
+                    args[pname] = self._eval(tp.default, _Scope())
+            self._template_args[svc.name] = args
+        return _Scope(service=svc, args=self._template_args[svc.name])
+
+    def _attrs(self, body: ast.Body, scope: _Scope) -> Iterator[ast.Attr | ast.Block]:
+        """The entries that apply for this site: `if` branches chosen by their conditions."""
+        for entry in body.entries:
+            if isinstance(entry, ast.IfEntry):
+                yield from self._attrs(self._branch(entry, scope), scope)
+            elif isinstance(entry, ast.Attr | ast.Block):
+                yield entry
+
+    def _branch(self, entry: ast.IfEntry, scope: _Scope) -> ast.Body:
+        node: ast.IfEntry | ast.Body | None = entry
+        while isinstance(node, ast.IfEntry):
+            cond = self._eval(node.condition, scope)
+            if cond is True:
+                return node.then
+            node = node.otherwise
+        return node if isinstance(node, ast.Body) else ast.Body((), entry.span)
+
+    def _items(self, entry: ast.Attr | ast.Block, scope: _Scope) -> list[tuple[str, object, Span]]:
+        """Key/value pairs of a block attribute, whether written as a block or as a map."""
+        if isinstance(entry, ast.Block):
+            out: list[tuple[str, object, Span]] = []
+            for e in self._attrs(entry.body, scope):
+                if isinstance(e, ast.Block):
+                    out.append((e.key.text, dict(
+                        (k, v) for k, v, _ in self._items(e, scope)
+                    ), e.span))
+                else:
+                    out.append((e.key.text, self._eval(e.value, scope), e.value.span))
+            return out
+        value = self._eval(entry.value, scope)
+        if isinstance(value, dict):
+            return [(k, v, entry.value.span) for k, v in value.items()]
+        return []
+
+    def _routing_of(self, name: str) -> tuple[str | None, dict[str, int], str | None]:
+        """(subdomain, port numbers by name, routed port name) of a service, computed once."""
+        if name in self._routing:
+            return self._routing[name]
+        svc = self.program.services[name]
+        if name in self._routing_busy:
+            self.diags.error(
+                E_EVAL,
+                f"the subdomain or ports of `{name}` depend on themselves",
+                svc.decl.name.span,
+                "here",
+            )
+            raise _Abort
+        self._routing_busy.add(name)
+        try:
+            scope = self._scope_for(svc)
+            subdomain: str | None = None
+            ports: dict[str, int] = {}
+            for entry in self._attrs(svc.body, scope):
+                if entry.key.text == "subdomain" and isinstance(entry, ast.Attr):
+                    value = self._eval(entry.value, scope)
+                    subdomain = self._public_text(value, entry.value.span, "`subdomain`")
+                    if not T.is_dns_label_path(subdomain):
+                        self.diags.error(
+                            E_EVAL,
+                            f"`{subdomain}` is not a valid subdomain",
+                            entry.value.span,
+                            "evaluates to this",
+                        )
+                        raise _Abort
+                elif entry.key.text == "ports":
+                    for pname, pval, _span in self._items(entry, scope):
+                        ports[pname] = int(
+                            pval["target"] if isinstance(pval, dict) else pval  # type: ignore[arg-type]
+                        )
+            route = "http" if "http" in ports else (next(iter(ports)) if len(ports) == 1 else None)
+            self._routing[name] = (subdomain, ports, route)
+            return self._routing[name]
+        finally:
+            self._routing_busy.discard(name)
+
+    def _service(self, svc: ServiceSym) -> M.Service:
+        scope = self._scope_for(svc)
+        subdomain, port_numbers, route = self._routing_of(svc.name)
+        data: dict[str, Any] = {
+            "name": svc.name,
+            "template": svc.template.decl.name.text if svc.template else None,
+        }
+        pending: set[str] = set()
+        for entry in self._attrs(svc.body, scope):
+            key = entry.key.text
+            if key == "environment":
+                env: dict[str, M.Value] = {}
+                for var, value, span in self._items(entry, scope):
+                    env[var] = self._deliver(value, f"{svc.name}/env/{var}", span, pending)
+                data["environment"] = dict(sorted(env.items()))
+            elif key == "files":
+                files = []
+                for path, value, span in self._items(entry, scope):
+                    fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
+                    delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
+                    files.append(
+                        M.File(
+                            path=path,
+                            format=fv.format,  # type: ignore[arg-type]
+                            content=delivered.value,
+                            secret=delivered.secret,
+                            sources=delivered.sources,
+                            pending=delivered.pending,
+                        )
+                    )
+                data["files"] = sorted(files, key=lambda f: f.path)
+            elif key == "ports":
+                ports = []
+                for pname, value, _span in self._items(entry, scope):
+                    if isinstance(value, dict):
+                        ports.append(
+                            M.Port(
+                                name=pname,
+                                target=value["target"],
+                                published=value.get("published"),
+                                protocol=value.get("protocol", "tcp"),
+                            )
+                        )
+                    else:
+                        ports.append(M.Port(name=pname, target=int(value)))  # type: ignore[call-overload]
+                data["ports"] = sorted(ports, key=lambda p: p.name)
+            elif key == "volumes":
+                mounts = []
+                for path, value, _span in self._items(entry, scope):
+                    assert isinstance(value, MountVal)
+                    name = value.name
+                    if value.kind == "volume" and name is None:
+                        name = f"{svc.name}-{_slug(path)}"
+                    mounts.append(
+                        M.Mount(
+                            path=path,
+                            kind=value.kind,  # type: ignore[arg-type]
+                            name=name,
+                            size=value.size,
+                            host_path=value.host_path,
+                            readonly=value.readonly,
+                        )
+                    )
+                data["volumes"] = sorted(mounts, key=lambda m: m.path)
+            elif key == "healthcheck":
+                hc = {k: v for k, v, _ in self._items(entry, scope)}
+                test = hc.get("test", [])
+                data["healthcheck"] = M.Healthcheck(
+                    test=_command(test),
+                    interval_seconds=_seconds(hc.get("interval")),
+                    timeout_seconds=_seconds(hc.get("timeout")),
+                    start_period_seconds=_seconds(hc.get("start_period")),
+                    retries=hc.get("retries"),  # type: ignore[arg-type]
+                )
+            elif key == "labels":
+                data["labels"] = {
+                    k: self._public_text(v, span, "a label")
+                    for k, v, span in sorted(self._items(entry, scope))
+                }
+            else:
+                assert isinstance(entry, ast.Attr)
+                value = self._eval(entry.value, scope)
+                if key in ("command", "entrypoint"):
+                    data[key] = _command(value)
+                elif key == "depends_on":
+                    data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
+                elif key == "devices":
+                    data[key] = [str(v) for v in value]  # type: ignore[attr-defined]
+                elif key == "subdomain":
+                    continue
+                elif key == "image":
+                    data[key] = self._public_text(value, entry.value.span, "`image`")
+                    problem = T.check_image(data[key])
+                    if problem:
+                        self.diags.error(
+                            "E0303", "invalid image reference", entry.value.span, problem
+                        )
+                else:
+                    data[key] = self._public_text(value, entry.value.span, f"`{key}`")
+        if subdomain is not None:
+            host = f"{subdomain}.{self.domain}"
+            data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)
+        if route is not None:
+            data["internal_url"] = f"http://{svc.name}:{port_numbers[route]}"
+        elif port_numbers:
+            first = sorted(port_numbers)[0]
+            data["internal_url"] = f"http://{svc.name}:{port_numbers[first]}"
+        data["inputs"] = sorted(n for n, i in self.program.inputs.items() if i.service == svc.name)
+        data["pending_inputs"] = sorted(pending)
+        if "image" not in data:
+            raise _Abort
+        return M.Service(**data)
+
+    def _deliver(self, value: object, key: str, span: Span, pending: set[str]) -> M.Value:
+        """A leaf value for a container: plain text, secret material by name, or pending."""
+        if isinstance(value, Pending):
+            pending |= value.inputs
+            return M.Value(pending=sorted(value.inputs))
+        if isinstance(value, Secret):
+            self.material[key] = value.value
+            return M.Value(secret=key, sources=sorted(value.sources))
+        if isinstance(value, FileVal):
+            return self._deliver(value.content, key, span, pending)
+        return M.Value(value=_text(value))
+
+    def _public_text(self, value: object, span: Span, what: str) -> str:
+        if isinstance(value, Secret):
+            # The checker rejects this statically; values only get here through a template.
+            self.diags.error("E0302", f"secret value in {what}", span, "this is secret")
+            raise _Abort
+        if isinstance(value, Pending):
+            self.diags.error(
+                E_EVAL,
+                f"{what} needs an input that is not answered yet",
+                span,
+                "needs " + ", ".join(sorted(value.inputs)),
+                help="inputs can be used in `environment` and `files`",
+            )
+            raise _Abort
+        return _text(value)
+
+    def _check_clashes(self, services: dict[str, M.Service]) -> None:
+        hosts = []
+        published = []
+        for name, svc in services.items():
+            decl_span = self.program.services[name].decl.name.span
+            if svc.host:
+                hosts.append((svc.host, name, decl_span))
+            for port in svc.ports:
+                if port.published:
+                    published.append((f"{port.published}/{port.protocol}", name, decl_span))
+        # Only clashes the checker could not see (computed values) are new here; the
+        # diagnostics collection drops exact duplicates when rendered.
+        before = len(self.diags)
+        report_clashes(self.diags, hosts, E_SUBDOMAIN_CLASH, "host")
+        report_clashes(self.diags, published, E_PORT_CLASH, "published host port")
+        del before
+
+    # --- expressions -----------------------------------------------------------------------------
+    def _eval(self, expr: ast.Expr, scope: _Scope) -> object:
+        if isinstance(expr, ast.StringLit):
+            return self._eval_string(expr, scope)
+        if isinstance(expr, ast.IntLit | ast.BoolLit):
+            return expr.value
+        if isinstance(expr, ast.UnitLit):
+            seconds = T.parse_duration(expr.text)
+            if seconds is not None:
+                return Unit(expr.text, "duration", seconds)
+            return Unit(expr.text, "size", float(T.parse_size(expr.text) or 0))
+        if isinstance(expr, ast.ListExpr):
+            items = []
+            for item in expr.items:
+                if item.condition is not None and self._eval(item.condition, scope) is not True:
+                    continue
+                items.append(self._eval(item.value, scope))
+            return items
+        if isinstance(expr, ast.MapExpr):
+            return {e.key.text: self._eval(e.value, scope) for e in expr.entries}
+        if isinstance(expr, ast.Ref):
+            return self._eval_ref(expr, scope)
+        if isinstance(expr, ast.Call):
+            return self._eval_call(expr, scope)
+        if isinstance(expr, ast.Unary):
+            return not self._eval(expr.operand, scope)
+        if isinstance(expr, ast.Binary):
+            if expr.op == "&&":
+                return self._eval(expr.left, scope) is True and self._eval(expr.right, scope) is True
+            if expr.op == "||":
+                return self._eval(expr.left, scope) is True or self._eval(expr.right, scope) is True
+            left = _plain(self._eval(expr.left, scope))
+            right = _plain(self._eval(expr.right, scope))
+            return (left == right) if expr.op == "==" else (left != right)
+        raise _Abort
+
+    def _eval_string(self, expr: ast.StringLit, scope: _Scope) -> object:
+        pieces: list[str] = []
+        sources: set[str] = set()
+        pending: set[str] = set()
+        for part in expr.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = self._eval(part, scope)
+            if isinstance(value, Pending):
+                pending |= value.inputs
+            elif isinstance(value, Secret):
+                sources |= value.sources
+                pieces.append(value.value)
+            else:
+                pieces.append(_text(value))
+        if pending:
+            return Pending(frozenset(pending))
+        text = "".join(pieces)
+        return Secret(text, frozenset(sources)) if sources else text
+
+    def _eval_ref(self, ref: ast.Ref, scope: _Scope) -> object:
+        head = ref.parts[0].text
+        names = [p.text for p in ref.parts[1:]]
+        if head == "param":
+            return self.params.get(names[0])
+        if head == "secret":
+            parts = self.secret_values.get(names[0])
+            if parts is None:
+                raise _Abort
+            part = names[1] if len(names) > 1 else "value"
+            sym = self.program.secrets[names[0]]
+            if part in sym.public_parts:
+                return parts[part]
+            return Secret(parts[part], frozenset({f"secret.{names[0]}"}))
+        if head == "input":
+            sym = self.program.inputs[names[0]]
+            if names[0] not in self.inputs:
+                return Pending(frozenset({names[0]}))
+            raw = self.inputs[names[0]]
+            if sym.type.secret:
+                return Secret(raw, frozenset({f"input.{names[0]}"}))
+            value, problem = coerce(raw, sym.type, from_text=True)
+            if problem:
+                self.diags.error(
+                    E_EVAL,
+                    f"the stored answer to input `{names[0]}` is not valid: {problem}",
+                    ref.span,
+                    "used here",
+                    help=f"answer it again with `mora secrets set {INPUT_PREFIX}{names[0]}`",
+                )
+                raise _Abort
+            return value
+        if head == "site":
+            return self.domain if hasattr(self, "domain") else self.site.domain
+        if head == "args":
+            return scope.args.get(names[0])
+        if head == "self":
+            target = scope.service.name if scope.service else None
+        else:
+            target = head
+        if target is None:
+            raise _Abort
+        if not names:
+            return ServiceRef(target)
+        subdomain, ports, route = self._routing_of(target)
+        field_ = names[0]
+        if field_ == "name":
+            return target
+        if field_ == "ports":
+            return ports[names[1]]
+        if field_ in ("host", "url"):
+            if subdomain is None:
+                self.diags.error(
+                    E_EVAL,
+                    f"`{target}` has no subdomain for this site, so it has no `{field_}`",
+                    ref.span,
+                    "used here",
+                )
+                raise _Abort
+            host = f"{subdomain}.{self.site.domain}"
+            return host if field_ == "host" else f"https://{host}"
+        if field_ == "internal_url":
+            port = ports.get(route or "") or (ports[sorted(ports)[0]] if ports else None)
+            if port is None:
+                raise _Abort
+            return f"http://{target}:{port}"
+        raise _Abort
+
+    def _eval_call(self, call: ast.Call, scope: _Scope) -> object:
+        fname = call.func.dotted
+        from mora.builtins import FUNCTIONS
+
+        fn = FUNCTIONS[fname]
+        names = [p.name for p in fn.params]
+        args: dict[str, object] = {}
+        for i, arg in enumerate(call.args):
+            args[arg.name.text if arg.name else names[i]] = self._eval(arg.value, scope)
+        if fname == "volume":
+            size = args.get("size")
+            return MountVal("volume", size=str(size) if size is not None else None,
+                            name=_opt_text(args.get("name")))
+        if fname == "bind":
+            return MountVal(
+                "bind",
+                host_path=_text(args["path"]),
+                readonly=bool(args.get("readonly", False)),
+            )
+        if fname == "tmpfs":
+            size = args.get("size")
+            return MountVal("tmpfs", size=str(size) if size is not None else None)
+        if fname == "join":
+            items = args["items"]
+            sep = _text(args.get("separator", ","))
+            return self._combine(items, lambda plain: sep.join(_text(v) for v in plain))
+        if fname == "text":
+            return FileVal("text", self._combine(args["value"], _text))  # type: ignore[arg-type]
+        render = RENDERERS[fname]
+
+        def rendered(plain: object) -> str:
+            try:
+                return render(plain)  # type: ignore[arg-type]
+            except (TypeError, ValueError) as err:
+                self.diags.error(E_EVAL, f"cannot render {fname}: {err}", call.span, "here")
+                raise _Abort from None
+
+        return FileVal(fname, self._combine(args["value"], rendered))  # type: ignore[arg-type]
+
+    def _combine(self, value: object, fn: Any) -> object:
+        """Apply `fn` to the plain form of a structure, carrying taint and pendency over."""
+        sources: set[str] = set()
+        pending: set[str] = set()
+        _collect_taint(value, sources, pending)
+        if pending:
+            return Pending(frozenset(pending))
+        out = fn(_plain(value))
+        return Secret(out, frozenset(sources)) if sources else out
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _collect_taint(value: object, sources: set[str], pending: set[str]) -> None:
+    if isinstance(value, Secret):
+        sources |= value.sources
+    elif isinstance(value, Pending):
+        pending |= value.inputs
+    elif isinstance(value, list):
+        for v in value:
+            _collect_taint(v, sources, pending)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_taint(v, sources, pending)
+
+
+def _plain(value: object) -> object:
+    """The underlying data, secrets unwrapped (only for rendering into secret material)."""
+    if isinstance(value, Secret):
+        return value.value
+    if isinstance(value, Unit):
+        return value.text
+    if isinstance(value, ServiceRef):
+        return value.name
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Secret):
+        raise TypeError("secret text must be delivered as a secret")
+    if isinstance(value, ServiceRef):
+        return value.name
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _opt_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _plain_text(value: object) -> str | None:
+    if isinstance(value, Secret | Pending):
+        return None
+    return _text(value)
+
+
+def _command(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    import shlex
+
+    return shlex.split(_text(value))
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, Unit):
+        return value.amount
+    return None
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, Unit | ServiceRef):
+        return _plain(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _slug(path: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in path.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return slug or "root"
+
+
+def _example(t: T.Type) -> str:
+    return {
+        "email": "you@example.org",
+        "bool": "true",
+        "int": "1",
+        "port": "8080",
+        "path": "/srv/data",
+        "hostname": "host.example.org",
+        "url": "https://example.org",
+        "duration": "30s",
+        "size": "10Gi",
+        "enum": t.values[0] if t.values else "VALUE",
+        "list": "a,b",
+    }.get(t.kind, "VALUE")
+
+
+def evaluate(
+    program: Program, site: Site, provider: Provider | None, diags: Diagnostics
+) -> Compiled | None:
+    """Resolve a checked program against a site; None when errors were reported."""
+    return Evaluator(program, site, provider, diags).run()
+
+
+__all__ = ["Compiled", "Label", "evaluate", "static_keys"]

@@ -1,0 +1,152 @@
+"""The resolved model: what the evaluator produces and the only thing backends and the plan read.
+
+Pydantic models, so the manifest's JSON Schema is derived from the same classes that write it.
+Secret *values* are never part of these models: a value that contains a secret appears as a
+`secret` reference (the name of a piece of secret material) plus the declared secrets it was made
+from. The material itself travels beside the manifest in `Compiled.material`, for the backends
+that must deliver it (Kubernetes Secrets, podman secrets), and is never serialized here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_FORMAT = "mora-manifest"
+MANIFEST_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Value(_Model):
+    """A text value delivered to a container: plain, secret (by reference) or pending an input."""
+
+    value: str | None = Field(None, description="the plain value; absent when secret or pending")
+    secret: str | None = Field(None, description="name of the secret material holding the value")
+    sources: list[str] = Field(
+        default_factory=list, description="declared secrets and inputs the value is made from"
+    )
+    pending: list[str] = Field(
+        default_factory=list, description="inputs not answered yet; the value is unknown"
+    )
+
+
+class Port(_Model):
+    name: str
+    target: int = Field(ge=1, le=65535, description="the port the container listens on")
+    published: int | None = Field(None, ge=1, le=65535, description="the host port, if published")
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class Mount(_Model):
+    path: str = Field(description="where it appears in the container")
+    kind: Literal["volume", "bind", "tmpfs"]
+    name: str | None = Field(None, description="volume name (kind volume)")
+    size: str | None = Field(None, description="requested size as a quantity, like 10Gi")
+    host_path: str | None = Field(None, description="the host directory (kind bind)")
+    readonly: bool = False
+
+
+class File(_Model):
+    path: str = Field(description="where the file appears in the container")
+    format: Literal["text", "yaml", "json", "toml", "ini"]
+    content: str | None = Field(None, description="the file's text, when it holds no secret")
+    secret: str | None = Field(None, description="secret material holding the text")
+    sources: list[str] = Field(default_factory=list)
+    pending: list[str] = Field(default_factory=list)
+
+
+class Healthcheck(_Model):
+    test: list[str]
+    interval_seconds: float | None = None
+    timeout_seconds: float | None = None
+    start_period_seconds: float | None = None
+    retries: int | None = None
+
+
+class Service(_Model):
+    name: str
+    template: str | None = Field(None, description="the template it was made from, if any")
+    image: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: dict[str, Value] = Field(default_factory=dict)
+    ports: list[Port] = Field(default_factory=list)
+    volumes: list[Mount] = Field(default_factory=list)
+    files: list[File] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    healthcheck: Healthcheck | None = None
+    restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
+    user: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    devices: list[str] = Field(default_factory=list)
+    subdomain: str | None = None
+    host: str | None = Field(None, description="the public host name, subdomain.domain")
+    url: str | None = Field(None, description="the public URL, https://host")
+    internal_url: str | None = Field(None, description="URL inside the project network")
+    route_port: str | None = Field(None, description="the port name the subdomain routes to")
+    inputs: list[str] = Field(
+        default_factory=list, description="inputs this service declares (a person provides them)"
+    )
+    pending_inputs: list[str] = Field(
+        default_factory=list, description="inputs it uses that are not answered yet"
+    )
+
+
+class SecretInfo(_Model):
+    """What the manifest says about a declared secret: never its value."""
+
+    name: str
+    generator: str | None = Field(None, description="the generator, or none when set by hand")
+    parts: list[str]
+    public_parts: list[str] = Field(default_factory=list)
+
+
+class Input(_Model):
+    name: str
+    type: str
+    service: str | None = Field(None, description="the service that declares it")
+    after: list[str] = Field(default_factory=list, description="services that must run first")
+    prompt: str | None = Field(None, description="what to tell the person, URLs filled in")
+    description: str | None = None
+    answered: bool
+
+
+class Manifest(_Model):
+    """One project compiled against one site."""
+
+    format: Literal["mora-manifest"] = MANIFEST_FORMAT
+    version: Literal[1] = MANIFEST_VERSION
+    project: str
+    domain: str
+    params: dict[str, object] = Field(
+        default_factory=dict, description="the site's value of every param (none are secret)"
+    )
+    services: dict[str, Service] = Field(default_factory=dict)
+    secrets: dict[str, SecretInfo] = Field(default_factory=dict)
+    inputs: dict[str, Input] = Field(default_factory=dict)
+
+
+def manifest_json(manifest: Manifest) -> str:
+    """The canonical bytes of a manifest: sorted keys, two-space indent, trailing newline."""
+    import json
+
+    # Defaults (empty lists, false flags, tcp) are left out to keep diffs small; the format and
+    # version always stay, so a reader can tell what it holds.
+    data = manifest.model_dump(mode="json", exclude_defaults=True)
+    data["format"] = manifest.format
+    data["version"] = manifest.version
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def manifest_schema() -> str:
+    """The published JSON Schema of the manifest."""
+    import json
+
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"mora-manifest-v{MANIFEST_VERSION}.schema.json"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,526 @@
+"""Parsing: source text -> `mora.ast.Module`, with syntax errors as diagnostics.
+
+The LALR parser is built once per process from `grammar/mora.lark` and cached on disk (Lark's own
+cache, keyed by the grammar's hash), so `mora check` does not pay for grammar analysis on every
+run. The AST is built inline while parsing (no intermediate parse tree).
+
+Recovery: when a file has a syntax error, it is re-parsed declaration by declaration (split at
+lines that start with a top-level keyword), so one run reports an error per broken declaration
+and the healthy declarations still reach the checker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+# Lark is imported lazily (inside `_parser`), but its names are needed for the transformer class.
+import lark
+from lark import Token, Transformer, v_args
+
+from mora import ast
+from mora.diagnostics import Diagnostics
+from mora.source import SourceFile, Span
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
+_DECL_START = re.compile(r"^(project|import|param|secret|input|service|template)\b", re.M)
+
+# Words a user knows, for the terminals Lark names in "expected ..." sets.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "INT": "a number",
+    "UNIT_NUMBER": "a size or duration (like `10Gi` or `30s`)",
+    "COMPARE": "`==` or `!=`",
+    "$END": "the end of the file",
+}
+
+
+class _Builder(Transformer[Token, Any]):
+    """Turns Lark's rule callbacks into AST nodes with spans."""
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.file: SourceFile = SourceFile("<none>", "")
+        self.base = 0
+        self.diagnostics = Diagnostics()
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, self.base, self.base)
+        return Span(self.file, self.base + meta.start_pos, self.base + meta.end_pos)
+
+    def _tok(self, tok: Token) -> Span:
+        start = self.base + (tok.start_pos or 0)
+        return Span(self.file, start, start + len(tok.value))
+
+    def _name(self, tok: Token) -> ast.Name:
+        return ast.Name(str(tok), self._tok(tok))
+
+    # --- declarations ----------------------------------------------------------------------------
+    @v_args(meta=True)
+    def start(self, meta: Any, decls: list[ast.Decl]) -> tuple[ast.Decl, ...]:
+        return tuple(decls)
+
+    @v_args(meta=True)
+    def expression(self, meta: Any, children: list[ast.Expr]) -> ast.Expr:
+        return children[0]
+
+    @v_args(meta=True)
+    def project_decl(self, meta: Any, c: list[Any]) -> ast.ProjectDecl:
+        return ast.ProjectDecl(self._name(c[0]), self._span(meta))
+
+    @v_args(meta=True)
+    def import_decl(self, meta: Any, c: list[Any]) -> ast.ImportDecl:
+        target, alias = c
+        if isinstance(target, Token):
+            lit = self._string(target)
+            text, is_path = lit.plain, True
+        else:
+            text, is_path = target.dotted, False
+        return ast.ImportDecl(
+            text, is_path, self._name(alias) if alias is not None else None, self._span(meta)
+        )
+
+    @v_args(meta=True)
+    def param_decl(self, meta: Any, c: list[Any]) -> ast.ParamDecl:
+        return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def secret_decl(self, meta: Any, c: list[Any]) -> ast.SecretDecl:
+        return ast.SecretDecl(self._name(c[0]), c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def input_decl(self, meta: Any, c: list[Any]) -> ast.InputDecl:
+        return ast.InputDecl(self._name(c[0]), c[1], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def service_block(self, meta: Any, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(self._name(c[0]), c[1], None, self._span(meta))
+
+    @v_args(meta=True)
+    def service_instance(self, meta: Any, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(self._name(c[0]), None, c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def template_decl(self, meta: Any, c: list[Any]) -> ast.TemplateDecl:
+        name, *params, body = c
+        return ast.TemplateDecl(
+            self._name(name), tuple(p for p in params if p is not None), body, self._span(meta)
+        )
+
+    @v_args(meta=True)
+    def template_param(self, meta: Any, c: list[Any]) -> ast.TemplateParam:
+        return ast.TemplateParam(self._name(c[0]), c[1], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def type_expr(self, meta: Any, c: list[Any]) -> ast.TypeExpr:
+        name, *args = c
+        out: list[ast.TypeExpr | ast.StringLit] = []
+        for a in args:
+            if a is None:
+                continue
+            out.append(self._string(a) if isinstance(a, Token) else a)
+        return ast.TypeExpr(self._name(name), tuple(out), self._span(meta))
+
+    # --- blocks ----------------------------------------------------------------------------------
+    @v_args(meta=True)
+    def body(self, meta: Any, c: list[Any]) -> ast.Body:
+        return ast.Body(tuple(c), self._span(meta))
+
+    @v_args(meta=True)
+    def attr(self, meta: Any, c: list[Any]) -> ast.Attr:
+        return ast.Attr(c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def block(self, meta: Any, c: list[Any]) -> ast.Block:
+        return ast.Block(c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def if_entry(self, meta: Any, c: list[Any]) -> ast.IfEntry:
+        cond, then, *rest = c
+        otherwise = rest[0] if rest else None
+        return ast.IfEntry(cond, then, otherwise, self._span(meta))
+
+    @v_args(meta=True)
+    def map_key(self, meta: Any, c: list[Token]) -> ast.Key:
+        return self._key(c[0])
+
+    @v_args(meta=True)
+    def key(self, meta: Any, c: list[Token]) -> ast.Key:
+        return self._key(c[0])
+
+    def _key(self, tok: Token) -> ast.Key:
+        if tok.type == "STRING":
+            return ast.Key(self._string(tok).plain, True, self._tok(tok))
+        return ast.Key(str(tok), False, self._tok(tok))
+
+    # --- expressions -----------------------------------------------------------------------------
+    @v_args(meta=True)
+    def or_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary("||", c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def and_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary("&&", c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def not_op(self, meta: Any, c: list[Any]) -> ast.Unary:
+        return ast.Unary("!", c[0], self._span(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(str(c[1]), c[0], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def dotted(self, meta: Any, c: list[Token]) -> ast.Ref:
+        return ast.Ref(tuple(self._name(t) for t in c), self._span(meta))
+
+    @v_args(meta=True)
+    def reference(self, meta: Any, c: list[ast.Ref]) -> ast.Ref:
+        return c[0]
+
+    @v_args(meta=True)
+    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+        func, *args = c
+        return ast.Call(func, tuple(a for a in args if a is not None), self._span(meta))
+
+    @v_args(meta=True)
+    def positional_arg(self, meta: Any, c: list[Any]) -> ast.Arg:
+        return ast.Arg(None, c[0], self._span(meta))
+
+    @v_args(meta=True)
+    def named_arg(self, meta: Any, c: list[Any]) -> ast.Arg:
+        return ast.Arg(self._name(c[0]), c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def list(self, meta: Any, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(i for i in c if i is not None), self._span(meta))
+
+    @v_args(meta=True)
+    def list_item(self, meta: Any, c: list[Any]) -> ast.ListItem:
+        return ast.ListItem(c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def map(self, meta: Any, c: list[Any]) -> ast.MapExpr:
+        return ast.MapExpr(tuple(e for e in c if e is not None), self._span(meta))
+
+    @v_args(meta=True)
+    def map_entry(self, meta: Any, c: list[Any]) -> ast.MapEntry:
+        return ast.MapEntry(c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def string(self, meta: Any, c: list[Token]) -> ast.StringLit:
+        return self._string(c[0])
+
+    @v_args(meta=True)
+    def long_string(self, meta: Any, c: list[Token]) -> ast.StringLit:
+        return self._string(c[0], long=True)
+
+    @v_args(meta=True)
+    def int(self, meta: Any, c: list[Token]) -> ast.IntLit:
+        return ast.IntLit(int(c[0]), self._tok(c[0]))
+
+    @v_args(meta=True)
+    def unit_number(self, meta: Any, c: list[Token]) -> ast.UnitLit:
+        return ast.UnitLit(str(c[0]), self._tok(c[0]))
+
+    @v_args(meta=True)
+    def true(self, meta: Any, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(True, self._span(meta))
+
+    @v_args(meta=True)
+    def false(self, meta: Any, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(False, self._span(meta))
+
+    # --- strings ---------------------------------------------------------------------------------
+    def _string(self, tok: Token, long: bool = False) -> ast.StringLit:
+        """Unescape a string token and parse its `${...}` interpolations."""
+        raw = str(tok)
+        quote = 3 if long else 1
+        body_start = self.base + (tok.start_pos or 0) + quote
+        body = raw[quote:-quote]
+        parts: list[str | ast.Expr] = []
+        text: list[str] = []
+        i = 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and i + 1 < len(body):
+                esc = body[i + 1]
+                if esc in _ESCAPES:
+                    text.append(_ESCAPES[esc])
+                else:
+                    self.diagnostics.error(
+                        "E0003",
+                        f"unknown escape sequence `\\{esc}`",
+                        Span(self.file, body_start + i, body_start + i + 2),
+                        "not a known escape",
+                        help='known escapes: \\n \\t \\r \\" \\\\ \\$',
+                    )
+                    text.append(esc)
+                i += 2
+                continue
+            if ch == "$" and body.startswith("${", i):
+                end = _matching_brace(body, i + 1)
+                if end < 0:
+                    self.diagnostics.error(
+                        "E0004",
+                        "unterminated `${` in string",
+                        Span(self.file, body_start + i, body_start + i + 2),
+                        "this `${` is never closed",
+                        help="close the interpolation with `}`, or write `\\${` for a literal `${`",
+                    )
+                    text.append(body[i:])
+                    break
+                if text:
+                    parts.append("".join(text))
+                    text = []
+                expr = self._interpolation(body[i + 2 : end], body_start + i + 2)
+                if expr is not None:
+                    parts.append(expr)
+                i = end + 1
+                continue
+            text.append(ch)
+            i += 1
+        if text:
+            parts.append("".join(text))
+        if long and parts and isinstance(parts[0], str):
+            parts = _dedent_parts(parts)
+        return ast.StringLit(tuple(parts), self._tok(tok))
+
+    def _interpolation(self, text: str, offset: int) -> ast.Expr | None:
+        if not text.strip():
+            self.diagnostics.error(
+                "E0004",
+                "empty interpolation `${}`",
+                Span(self.file, offset - 2, offset + len(text) + 1),
+                "nothing to interpolate",
+            )
+            return None
+        saved = self.base
+        self.base = offset
+        try:
+            result: ast.Expr = self.transform(_parser().parse(text, start="expression"))
+            return result
+        except lark.exceptions.UnexpectedInput as err:
+            _report_syntax_error(err, self.file, offset, len(text), self.diagnostics)
+            return None
+        finally:
+            self.base = saved
+
+
+def _matching_brace(text: str, open_at: int) -> int:
+    """Index of the `}` closing the `{` at `open_at`, skipping nested strings and braces."""
+    depth = 0
+    i = open_at
+    in_string = False
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _dedent_parts(parts: list[str | ast.Expr]) -> list[str | ast.Expr]:
+    """Triple-quoted strings: drop the first newline and the common indentation of the lines."""
+    joined = "".join(p if isinstance(p, str) else "\x00" for p in parts)
+    if joined.startswith("\n"):
+        joined = joined[1:]
+    lines = joined.split("\n")
+    indents = [len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip(" ")]
+    strip = min(indents) if indents else 0
+    joined = "\n".join(ln[strip:] if ln.strip(" ") else ln.lstrip(" ") for ln in lines)
+    exprs = iter(p for p in parts if not isinstance(p, str))
+    out: list[str | ast.Expr] = []
+    for i, chunk in enumerate(joined.split("\x00")):
+        if i:
+            out.append(next(exprs))
+        if chunk:
+            out.append(chunk)
+    return out
+
+
+# --- the parser ----------------------------------------------------------------------------------
+
+
+def _cache_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "mora" / f"grammar-lark{lark.__version__}.cache")
+
+
+_BUILDER = _Builder()
+
+
+@cache
+def _parser() -> lark.Lark:
+    from mora.resources import grammar_path
+
+    kwargs: dict[str, Any] = dict(
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start=["start", "expression"],
+    )
+    grammar = grammar_path().read_text(encoding="utf-8")
+    cache_file = _cache_path()
+    try:
+        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+        return lark.Lark(grammar, cache=cache_file, **kwargs)
+    except OSError:
+        return lark.Lark(grammar, **kwargs)
+
+
+_VALUE_STARTS = {"STRING", "INT", "LSQB"}
+
+
+def _describe_expected(expected: set[str] | frozenset[str]) -> str:
+    if set(expected) >= _VALUE_STARTS:
+        return "a value (a string, number, list, map, reference or call)"
+    words: list[str] = []
+    parser = _parser()
+    for name in sorted(expected):
+        if name in _TERMINAL_WORDS:
+            word = _TERMINAL_WORDS[name]
+        else:
+            try:
+                term = parser.get_terminal(name)
+                pattern = term.pattern
+                word = f"`{pattern.value}`" if pattern.type == "str" else name.lower()
+            except KeyError:
+                word = name.lower()
+        if word not in words:
+            words.append(word)
+    if not words:
+        return "something else"
+    if len(words) == 1:
+        return words[0]
+    if len(words) > 8:
+        words = [*words[:7], "..."]
+        return "one of " + ", ".join(words)
+    return "one of " + ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _token_words(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type in ("STRING", "LONG_STRING"):
+        return "string"
+    return f"`{tok.value}`"
+
+
+def _report_syntax_error(
+    err: lark.exceptions.UnexpectedInput,
+    file: SourceFile,
+    base: int,
+    length: int,
+    diags: Diagnostics,
+) -> None:
+    """One diagnostic for a Lark error, in words a user knows."""
+    if isinstance(err, lark.exceptions.UnexpectedCharacters):
+        pos = base + err.pos_in_stream
+        ch = file.text[pos : pos + 1]
+        if ch == '"':
+            diags.error(
+                "E0002",
+                "unterminated string",
+                Span(file, pos, min(pos + 1, len(file.text))),
+                "this string is never closed on its line",
+                help='close it with `"`; for text over several lines use """triple quotes"""',
+            )
+            return
+        diags.error(
+            "E0001",
+            f"unexpected character `{ch}`" if ch.strip() else "unexpected character",
+            Span(file, pos, pos + 1),
+            f"expected {_describe_expected(err.allowed or set())}",
+        )
+        return
+    if isinstance(err, lark.exceptions.UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            pos = base + length
+            span = Span(file, max(pos - 1, 0), pos) if pos else Span(file, 0, 0)
+            diags.error(
+                "E0001",
+                "unexpected end of file",
+                span,
+                f"expected {_describe_expected(err.expected)}",
+                help="a `{`, `[` or `(` may be missing its closing bracket",
+            )
+            return
+        start = base + (tok.start_pos or 0)
+        expected = err.expected
+        help = None
+        if tok.type == "NAME" and "EQUAL" in expected and "COLON" in expected:
+            help = "block entries are `key = value`; map entries are `key: value`"
+        elif "RBRACE" in expected and tok.type in ("NAME", "STRING"):
+            help = None
+        diags.error(
+            "E0001",
+            f"unexpected {_token_words(tok)}",
+            Span(file, start, start + len(tok.value)),
+            f"expected {_describe_expected(expected)}",
+            help=help,
+        )
+        return
+    diags.error("E0001", "syntax error", Span(file, base, base + 1))
+
+
+def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
+    """Parse a whole file as one expression (used for `--set` values and tests)."""
+    _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, diags
+    try:
+        result: ast.Expr = _BUILDER.transform(_parser().parse(file.text, start="expression"))
+        return result
+    except lark.exceptions.UnexpectedInput as err:
+        _report_syntax_error(err, file, 0, len(file.text), diags)
+        return None
+
+
+def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
+    """Parse one file. Syntax errors go to `diags`; the healthy declarations are returned."""
+    parser = _parser()
+    _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, Diagnostics()
+    try:
+        decls: tuple[ast.Decl, ...] = _BUILDER.transform(parser.parse(file.text, start="start"))
+        diags.extend(_BUILDER.diagnostics)
+        return ast.Module(file, decls)
+    except lark.exceptions.UnexpectedInput:
+        pass
+    # Recovery: parse each top-level declaration on its own.
+    starts = [m.start() for m in _DECL_START.finditer(file.text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    starts.append(len(file.text))
+    out: list[ast.Decl] = []
+    _BUILDER.diagnostics = Diagnostics()
+    for begin, end in itertools.pairwise(starts):
+        chunk = file.text[begin:end]
+        if not chunk.strip():
+            continue
+        _BUILDER.base = begin
+        try:
+            out.extend(_BUILDER.transform(parser.parse(chunk, start="start")))
+        except lark.exceptions.UnexpectedInput as err:
+            _report_syntax_error(err, file, begin, len(chunk.rstrip()), _BUILDER.diagnostics)
+    diags.extend(_BUILDER.diagnostics)
+    return ast.Module(file, tuple(out))

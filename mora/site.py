@@ -1,0 +1,182 @@
+"""The site: who instantiates a project (domain, param values), never part of the shared project.
+
+Precedence, highest first: `--set key=value`, then `--domain`, then the site file (YAML), then
+the param's default in the project. Values from the command line are text and are read as the
+param's declared type; values from the site file keep their YAML types and are checked the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mora import types as T
+from mora.diagnostics import Diagnostics
+
+E_SITE = "E0501"
+
+
+@dataclass(frozen=True)
+class SiteValue:
+    value: object
+    origin: str  # "--set", "the site file <path>"
+
+
+@dataclass
+class Site:
+    domain: str | None = None
+    domain_origin: str = ""
+    params: dict[str, SiteValue] = field(default_factory=dict)
+    file: Path | None = None
+
+
+def load_site(
+    site_file: Path | None,
+    domain: str | None,
+    sets: list[str],
+    diags: Diagnostics,
+) -> Site:
+    """Merge the site file, `--domain` and `--set` (in rising precedence)."""
+    site = Site(file=site_file)
+    if site_file is not None:
+        _read_site_file(site, site_file, diags)
+    if domain is not None:
+        site.domain, site.domain_origin = domain, "--domain"
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            diags.error(
+                E_SITE,
+                f"`--set {item}` is not `name=value`",
+                None,
+                help="like `--set timezone=Europe/Berlin`",
+            )
+            continue
+        if key == "domain":
+            site.domain, site.domain_origin = raw, "--set"
+            continue
+        site.params[key] = SiteValue(raw, "--set")
+    if site.domain is not None:
+        problem = T.check_literal("hostname", site.domain)
+        if problem:
+            diags.error(E_SITE, f"invalid domain from {site.domain_origin}: {problem}", None)
+            site.domain = None
+    return site
+
+
+def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
+    import yaml
+
+    origin = f"the site file {path}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        diags.error(E_SITE, f"cannot read site file `{path}`: {err.strerror}", None)
+        return
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        diags.error(E_SITE, f"site file `{path}` is not valid YAML{at}", None)
+        return
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        diags.error(E_SITE, f"site file `{path}` must be a map with `domain` and `params`", None)
+        return
+    for key in data:
+        if key not in ("domain", "params"):
+            diags.error(
+                E_SITE,
+                f"unknown key `{key}` in site file `{path}`",
+                None,
+                help="a site file has `domain:` and `params:`",
+            )
+    if "domain" in data:
+        if isinstance(data["domain"], str):
+            site.domain, site.domain_origin = data["domain"], origin
+        else:
+            diags.error(E_SITE, f"`domain` in `{path}` must be a string", None)
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        diags.error(E_SITE, f"`params` in `{path}` must be a map of name: value", None)
+        return
+    for key, value in params.items():
+        site.params[str(key)] = SiteValue(value, origin)
+
+
+# --- reading a site value as a declared type -----------------------------------------------------
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce(value: object, t: T.Type, from_text: bool) -> tuple[object, str | None]:
+    """The value as type `t`, or an explanation of why it is not one (never raises)."""
+    kind = t.kind
+    if kind == "any":
+        return value, None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value, None
+        if from_text and isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE, None
+        return value, "expected true or false"
+    if kind in ("int", "port"):
+        if isinstance(value, str) and from_text:
+            try:
+                value = int(value.strip())
+            except ValueError:
+                return value, "expected a whole number"
+        if isinstance(value, bool) or not isinstance(value, int):
+            return value, "expected a whole number"
+        return value, T.check_literal(kind, value)
+    if kind in ("list", "map"):
+        elem = t.args[0] if t.args else T.ANY
+        if from_text and isinstance(value, str):
+            value = _parse_text_collection(value, kind)
+            if value is None:
+                return value, f"expected a {kind} (YAML or JSON syntax)"
+        if kind == "list":
+            if not isinstance(value, list):
+                return value, "expected a list"
+            out_list = []
+            for item in value:
+                v, problem = coerce(item, elem, from_text=False)
+                if problem:
+                    return value, f"list item: {problem}"
+                out_list.append(v)
+            return out_list, None
+        if not isinstance(value, dict):
+            return value, "expected a map"
+        out_map = {}
+        for k, item in value.items():
+            v, problem = coerce(item, elem, from_text=False)
+            if problem:
+                return value, f"`{k}`: {problem}"
+            out_map[str(k)] = v
+        return out_map, None
+    # text kinds
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value, "expected text"
+    text = str(value)
+    if kind == "enum":
+        if text not in t.values:
+            return text, "expected one of " + ", ".join(t.values)
+        return text, None
+    return text, T.check_literal(kind, text)
+
+
+def _parse_text_collection(text: str, kind: str) -> object | None:
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = None
+    if kind == "list" and not isinstance(parsed, list):
+        # a bare comma-separated list: a,b,c
+        return [p.strip() for p in text.split(",")] if text.strip() else []
+    if kind == "map" and not isinstance(parsed, dict):
+        return None
+    return parsed

@@ -1,0 +1,83 @@
+"""Source text and spans: the ground floor every pass builds on.
+
+A `Span` is a byte-free, character-offset range into one `SourceFile`; line and column are computed
+on demand so that nodes stay small and cheap to create.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One file's text, with a line index for offset -> (line, column) look-ups."""
+
+    path: str
+    text: str
+    _line_starts: list[int] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        starts = [0]
+        for i, ch in enumerate(self.text):
+            if ch == "\n":
+                starts.append(i + 1)
+        self._line_starts = starts
+
+    @classmethod
+    def read(cls, path: Path, display: str | None = None) -> SourceFile:
+        data = path.read_bytes()
+        text = data.decode("utf-8", errors="replace")
+        return cls(display or str(path), text)
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset."""
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        if line < 1 or line > len(self._line_starts):
+            return ""
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+
+    def offset_of(self, line: int, column: int) -> int:
+        """Character offset of a 1-based line and column (clamped to the text)."""
+        line = max(1, min(line, len(self._line_starts)))
+        return min(self._line_starts[line - 1] + max(column - 1, 0), len(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range [start, end) of character offsets in one source file."""
+
+    file: SourceFile
+    start: int
+    end: int
+
+    @property
+    def line(self) -> int:
+        return self.file.line_col(self.start)[0]
+
+    @property
+    def column(self) -> int:
+        return self.file.line_col(self.start)[1]
+
+    def location(self) -> str:
+        line, col = self.file.line_col(self.start)
+        return f"{self.file.path}:{line}:{col}"
+
+    def text(self) -> str:
+        return self.file.text[self.start : self.end]
+
+    def to(self, other: Span) -> Span:
+        """The span covering both, for nodes built from several tokens."""
+        return Span(self.file, min(self.start, other.start), max(self.end, other.end))
+
+    def __repr__(self) -> str:
+        return f"Span({self.location()}+{self.end - self.start})"

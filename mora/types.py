@@ -1,0 +1,226 @@
+"""The type language and literal validation.
+
+Types are small frozen values. `secret` is not a separate kind but a taint flag carried by every
+type: a value that contains a secret is a secret. Literal checkers (sizes, durations, ports,
+e-mail, host names, URLs, image references) live here so the checker and the site loader agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+# Scalar kinds and what they may be used as (their supertypes).
+SCALARS = ("string", "int", "bool", "port", "path", "email", "hostname", "url", "duration", "size")
+_SUPER = {
+    "port": "int",
+    "path": "string",
+    "email": "string",
+    "hostname": "string",
+    "url": "string",
+    "enum": "string",
+}
+# Kinds the checker uses internally: a service reference, a mount (volume/bind/tmpfs), a rendered
+# config file, and `any` (unknown after an error: never reported twice).
+INTERNAL = ("service", "mount", "file", "any")
+
+
+@dataclass(frozen=True)
+class Type:
+    kind: str
+    args: tuple[Type, ...] = ()
+    values: tuple[str, ...] = ()  # enum members
+    secret: bool = False
+
+    def tainted(self, secret: bool = True) -> Type:
+        return replace(self, secret=self.secret or secret)
+
+    def public(self) -> Type:
+        return replace(self, secret=False)
+
+    def __str__(self) -> str:
+        if self.kind in ("list", "map"):
+            base = f"{self.kind}({self.args[0]})" if self.args else self.kind
+        elif self.kind == "enum":
+            base = "enum(" + ", ".join(f'"{v}"' for v in self.values) + ")"
+        else:
+            base = self.kind
+        return f"secret {base}" if self.secret and self.kind != "secret" else base
+
+
+STRING = Type("string")
+INT = Type("int")
+BOOL = Type("bool")
+PORT = Type("port")
+PATH = Type("path")
+HOSTNAME = Type("hostname")
+URL = Type("url")
+DURATION = Type("duration")
+SIZE = Type("size")
+ANY = Type("any")
+SERVICE = Type("service")
+MOUNT = Type("mount")
+FILE = Type("file")
+SECRET_STRING = Type("string", secret=True)
+
+
+def list_of(t: Type) -> Type:
+    return Type("list", (t,))
+
+
+def map_of(t: Type) -> Type:
+    return Type("map", (t,))
+
+
+def is_stringy(t: Type) -> bool:
+    """Values that render as text in a string or an environment variable."""
+    return t.kind in (
+        "string",
+        "int",
+        "bool",
+        "port",
+        "path",
+        "email",
+        "hostname",
+        "url",
+        "enum",
+        "duration",
+        "size",
+        "any",
+    )
+
+
+def assignable(src: Type, dst: Type) -> bool:
+    """Whether a value of type `src` may be used where `dst` is expected (taint aside)."""
+    if src.kind == "any" or dst.kind == "any":
+        return True
+    if dst.kind in ("list", "map"):
+        if src.kind != dst.kind:
+            return False
+        if not src.args or not dst.args:
+            return True
+        return assignable(src.args[0], dst.args[0])
+    if dst.kind == "enum":
+        return src.kind == "enum" and set(src.values) <= set(dst.values)
+    kind = src.kind
+    while True:
+        if kind == dst.kind:
+            return True
+        if kind not in _SUPER:
+            return False
+        kind = _SUPER[kind]
+
+
+# --- literal validation --------------------------------------------------------------------------
+
+_SIZE_UNITS = {
+    "": 1,
+    "k": 1000,
+    "K": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "P": 1000**5,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+    "Pi": 1024**5,
+}
+_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d))+$")
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+_DNS_LABEL_ANY_CASE = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(
+    rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DNS_LABEL_ANY_CASE}(?:\.{_DNS_LABEL_ANY_CASE})+$"
+)
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#]+(?:[/?#]\S*)?$", re.I)
+
+# Image references as the container tools read them: [host[:port]/]path[:tag][@digest].
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    rf"(?:{_DNS_LABEL_ANY_CASE}(?:\.{_DNS_LABEL_ANY_CASE})*(?::[0-9]+)?"
+    r"|\[[0-9a-fA-F:]+\](?::[0-9]+)?)"
+)
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_IMAGE_RE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$"
+)
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes in a Kubernetes-style quantity (`10Gi`, `512M`, `1.5Gi`), or None if malformed."""
+    m = _SIZE_RE.match(text.strip())
+    if not m or m.group(2) not in _SIZE_UNITS:
+        return None
+    value = float(m.group(1)) * _SIZE_UNITS[m.group(2)]
+    if value != int(value):
+        return None
+    return int(value)
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration (`30s`, `5m`, `1h30m`, `500ms`), or None if malformed."""
+    text = text.strip()
+    if not _DURATION_RE.match(text):
+        return None
+    return sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def is_size_unit(text: str) -> bool:
+    m = _SIZE_RE.match(text)
+    return bool(m) and m.group(2) in _SIZE_UNITS and m.group(2) != ""
+
+
+def check_literal(kind: str, value: object) -> str | None:
+    """Why `value` is not a valid `kind`, or None when it is."""
+    if kind == "port":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "a port is a whole number"
+        if not 1 <= value <= 65535:
+            return f"port {value} is out of range (1-65535)"
+        return None
+    if not isinstance(value, str):
+        return None
+    if kind == "size" and parse_size(value) is None:
+        return f"`{value}` is not a size (use a number with Ki, Mi, Gi, Ti or k, M, G, T)"
+    if kind == "duration" and parse_duration(value) is None:
+        return f"`{value}` is not a duration (use ms, s, m, h or d, like `30s` or `1h30m`)"
+    if kind == "email" and not _EMAIL_RE.match(value):
+        return f"`{value}` is not an e-mail address"
+    if kind == "hostname" and not _HOSTNAME_RE.match(value):
+        return f"`{value}` is not a valid host name (lower-case letters, digits, `-` and `.`)"
+    if kind == "url" and not _URL_RE.match(value):
+        return f"`{value}` is not a URL (like `https://example.org/path`)"
+    if kind == "path" and not value.startswith("/"):
+        return f"`{value}` is not an absolute path"
+    return None
+
+
+def check_image(ref: str) -> str | None:
+    """Why `ref` is not a valid container image reference, or None."""
+    if not ref:
+        return "the image reference is empty"
+    if ref != ref.strip() or any(c.isspace() for c in ref):
+        return "an image reference cannot contain spaces"
+    if not _IMAGE_RE.match(ref):
+        if any(c.isupper() for c in ref.split("@")[0].rsplit(":", 1)[0].split("/", 1)[-1]):
+            return "image repository names must be lower case"
+        return f"`{ref}` is not a valid image reference ([registry/]name[:tag][@digest])"
+    return None
+
+
+def image_has_tag(ref: str) -> bool:
+    if "@" in ref:
+        return True
+    last = ref.rsplit("/", 1)[-1]
+    return ":" in last
+
+
+def is_dns_label_path(text: str) -> bool:
+    """A subdomain: one or more DNS labels (`sonarr`, `media.home`)."""
+    return bool(_HOSTNAME_RE.match(text))
