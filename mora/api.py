@@ -92,3 +92,45 @@ def open_store(program: Program, site_file: Path | None, secrets_path: Path | No
         cwd=Path.cwd(),
     )
     return SecretStore.open(path)
+
+
+@dataclass
+class SiteSecrets:
+    """What `mora secrets ...` works on: the declared requests and the site's store."""
+
+    program: Program | None
+    requests: list[object] = field(default_factory=list)
+    store: object | None = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def site_secrets(
+    path: Path,
+    *,
+    domain: str | None = None,
+    sets: list[str] | None = None,
+    site_file: Path | None = None,
+    secrets_path: Path | None = None,
+) -> SiteSecrets:
+    """Check the project, resolve the site's params, and open the same store `compile` uses."""
+    from mora.evaluator import Evaluator
+    from mora.secrets.errors import SecretsError
+    from mora.site import load_site
+
+    checked = check_project(path)
+    diags = checked.diagnostics
+    program = checked.program
+    if program is None or diags.has_errors:
+        return SiteSecrets(program, [], None, diags)
+    site = load_site(site_file, domain, list(sets or []), diags)
+    evaluator = Evaluator(program, site, None, diags)
+    evaluator.resolve_params()
+    requests = evaluator.secret_requests()
+    if requests is None or diags.has_errors:
+        return SiteSecrets(program, [], None, diags)
+    try:
+        store = open_store(program, site_file, secrets_path)
+    except SecretsError as err:
+        diags.error("E0504", str(err), None, help=err.help)
+        return SiteSecrets(program, requests, None, diags)
+    return SiteSecrets(program, requests, store, diags)

@@ -54,17 +54,19 @@ def cli() -> None:
 
 
 @cli.command("check")
-@_PROJECT
+@click.argument("projects", type=click.Path(path_type=Path), nargs=-1)
 @_FORMAT
-def check_cmd(project: Path, fmt: str) -> None:
-    """Parse and check PROJECT (a directory of .mora files, or one file).
+def check_cmd(projects: tuple[Path, ...], fmt: str) -> None:
+    """Parse and check each PROJECT (a directory of .mora files, or one file; default: .).
 
     Needs no site and touches no secrets: made for pre-commit hooks and CI.
     """
     from mora.api import check_project
 
-    result = check_project(project)
-    sys.exit(_report(result.diagnostics, fmt, quiet_ok=False))
+    diags = Diagnostics()
+    for project in projects or (Path("."),):
+        diags.extend(check_project(project).diagnostics)
+    sys.exit(_report(diags, fmt, quiet_ok=False))
 
 
 @cli.command("compile")
@@ -143,6 +145,165 @@ def compile_cmd(
         for target in not_built:
             click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
     sys.exit(code)
+
+
+# --- mora secrets --------------------------------------------------------------------------------
+
+_SITE_OPTIONS = [
+    click.option("--domain", help="The site's domain (if generator arguments use it)."),
+    click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a param."),
+    click.option(
+        "--site", "site_file", type=click.Path(path_type=Path, dir_okay=False), help="Site file."
+    ),
+    click.option(
+        "--secrets",
+        "secrets_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The site's secret store (default: as `mora compile` finds it).",
+    ),
+]
+
+
+def _site_options(fn):  # type: ignore[no-untyped-def]
+    for option in reversed(_SITE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _open_site_secrets(project: Path, **site: object):  # type: ignore[no-untyped-def]
+    """The declared requests and the store, or exit 1 with the diagnostics."""
+    from mora.api import site_secrets
+
+    result = site_secrets(project, **site)  # type: ignore[arg-type]
+    if result.store is None or result.diagnostics.has_errors:
+        _report(result.diagnostics, "text")
+        sys.exit(EXIT_ERRORS)
+    return result
+
+
+def _secrets_errors(fn):  # type: ignore[no-untyped-def]
+    """Secrets problems (wrong key, unknown name...) end as one clear line, exit 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        from mora.secrets.errors import SecretsError
+
+        try:
+            return fn(*args, **kwargs)
+        except SecretsError as err:
+            click.echo(f"error: {err}", err=True)
+            if err.help:
+                click.echo(f"  = help: {err.help}", err=True)
+            sys.exit(EXIT_ERRORS)
+
+    return wrapper
+
+
+def _store_name(name: str, requests: list[object]) -> str:
+    """`jellyfin_key` names the input `input.jellyfin_key` when no secret has that name."""
+    from mora.evaluator import INPUT_PREFIX
+
+    names = {r.name for r in requests}  # type: ignore[attr-defined]
+    if name not in names and INPUT_PREFIX + name in names:
+        return INPUT_PREFIX + name
+    return name
+
+
+@cli.group("secrets")
+def secrets_group() -> None:
+    """Inspect and manage the site's secret store (values are never printed unless asked)."""
+
+
+@secrets_group.command("list")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_list(project: Path, **site: object) -> None:
+    """List declared and stored secrets: names, kinds, dates, status; never values."""
+    from mora.secrets.commands import list_entries
+
+    result = _open_site_secrets(project, **site)
+    rows = list_entries(result.store, result.requests)  # type: ignore[arg-type]
+    header = ("NAME", "KIND", "GENERATOR", "STATUS", "CREATED", "ROTATED")
+    table = [header] + [
+        (r.name, r.kind or "-", r.generator or "-", r.status, r.created or "-", r.rotated or "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@secrets_group.command("show")
+@click.argument("name")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_show(name: str, project: Path, **site: object) -> None:
+    """Print the value of NAME (or NAME.PART). Explicit on purpose: it shows a secret."""
+    from mora.secrets.commands import show
+
+    result = _open_site_secrets(project, **site)
+    base, _, part = name.partition(".")
+    if base == "input" and part:
+        base, part = name, ""
+    click.echo(show(result.store, _store_name(base, result.requests), part or None))  # type: ignore[arg-type]
+
+
+@secrets_group.command("set")
+@click.argument("name")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_set(name: str, project: Path, **site: object) -> None:
+    """Set NAME from stdin (or a prompt that does not echo): inputs and imported values."""
+    from mora.evaluator import INPUT_PREFIX
+    from mora.secrets.commands import set_value
+
+    result = _open_site_secrets(project, **site)
+    key = _store_name(name, result.requests)
+    if sys.stdin.isatty():
+        value = click.prompt(f"value for {key}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read()
+        if value.endswith("\n"):
+            value = value[:-1]
+    kind = "input" if key.startswith(INPUT_PREFIX) else "set"
+    changed = set_value(result.store, key, value, kind=kind, requests=result.requests)  # type: ignore[arg-type]
+    click.echo(f"{key}: {'stored' if changed else 'unchanged'}", err=True)
+
+
+@secrets_group.command("rotate")
+@click.argument("name")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_rotate(name: str, project: Path, **site: object) -> None:
+    """Generate NAME anew and re-derive what depends on it (then recompile)."""
+    from mora.secrets.commands import rotate
+
+    result = _open_site_secrets(project, **site)
+    rederived = rotate(result.store, name, result.requests)  # type: ignore[arg-type]
+    click.echo(f"rotated {name}", err=True)
+    for dep in rederived:
+        click.echo(f"re-derived {dep}", err=True)
+
+
+@secrets_group.command("prune")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_prune(project: Path, **site: object) -> None:
+    """Remove stored secrets the project no longer declares."""
+    from mora.secrets.commands import prune
+
+    result = _open_site_secrets(project, **site)
+    removed = prune(result.store, result.requests)  # type: ignore[arg-type]
+    for name in removed:
+        click.echo(f"removed {name}", err=True)
+    if not removed:
+        click.echo("nothing to prune", err=True)
 
 
 @cli.command("schema")

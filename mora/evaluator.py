@@ -114,7 +114,9 @@ class Compiled:
     material: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return f"Compiled(project={self.manifest.project!r}, material=<{len(self.material)} hidden>)"
+        return (
+            f"Compiled(project={self.manifest.project!r}, material=<{len(self.material)} hidden>)"
+        )
 
 
 class _Abort(Exception):
@@ -142,11 +144,13 @@ class Evaluator:
         self._routing: dict[str, tuple[str | None, dict[str, int], str | None]] = {}
         self._routing_busy: set[str] = set()
         self._template_args: dict[str, dict[str, object]] = {}
+        self.domain = site.domain or ""
 
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Compiled | None:
-        self._resolve_params()
+        self.resolve_params()
         domain = self.site.domain
+        self.domain = domain or ""
         if not domain:
             self.diags.error(
                 E_NO_DOMAIN,
@@ -158,7 +162,6 @@ class Evaluator:
         if self.diags.has_errors:
             return None
         assert domain is not None
-        self.domain = domain
         services: dict[str, M.Service] = {}
         for name, svc in self.program.services.items():
             try:
@@ -187,7 +190,7 @@ class Evaluator:
         return Compiled(manifest, dict(sorted(self.material.items())))
 
     # --- params ----------------------------------------------------------------------------------
-    def _resolve_params(self) -> None:
+    def resolve_params(self) -> None:
         given = self.site.params
         for name, sym in self.program.params.items():
             if name in given:
@@ -227,12 +230,9 @@ class Evaluator:
                 )
 
     # --- secrets and inputs ----------------------------------------------------------------------
-    def _resolve_secrets(self) -> None:
-        if not self.program.secrets and not self.program.inputs:
-            return
-        if self.provider is None:
-            self.diags.error(E_SECRETS, "no secret store to take secret values from", None)
-            return
+    def secret_requests(self) -> list[Any] | None:
+        """What the store is asked for: every declared secret (with its evaluated arguments)
+        and every input (as `input.NAME`). None when an argument could not be evaluated."""
         from mora.secrets.provider import SecretRef, SecretRequest
 
         requests = []
@@ -258,10 +258,21 @@ class Evaluator:
                     try:
                         args[pname] = _jsonable(self._eval(value, _Scope()))
                     except _Abort:
-                        return
+                        return None
             requests.append(SecretRequest(name, sym.generator, args, sources))
         for name in self.program.inputs:
             requests.append(SecretRequest(INPUT_PREFIX + name, None, {}, {}))
+        return requests
+
+    def _resolve_secrets(self) -> None:
+        if not self.program.secrets and not self.program.inputs:
+            return
+        if self.provider is None:
+            self.diags.error(E_SECRETS, "no secret store to take secret values from", None)
+            return
+        requests = self.secret_requests()
+        if requests is None:
+            return
         from mora.secrets.errors import SecretsError
 
         try:
@@ -276,6 +287,15 @@ class Evaluator:
                 help=err.help,
             )
             return
+        for gen_err in getattr(resolution, "errors", []):
+            sym = self.program.secrets.get(gen_err.secret or "")
+            self.diags.error(
+                E_SECRETS,
+                str(gen_err),
+                sym.decl.value.span if sym and sym.decl.value else None,
+                "cannot generate this secret",
+                help=gen_err.help,
+            )
         for name, parts in resolution.values.items():
             if name.startswith(INPUT_PREFIX):
                 self.inputs[name[len(INPUT_PREFIX) :]] = parts.get("value", "")
@@ -330,7 +350,8 @@ class Evaluator:
                 description = _plain_text(value)
         return M.Input(
             name=name,
-            type=str(sym.type.public()) if sym.type.kind != "string" or not sym.type.secret
+            type=str(sym.type.public())
+            if sym.type.kind != "string" or not sym.type.secret
             else "secret",
             service=sym.service,
             after=after,
@@ -378,9 +399,9 @@ class Evaluator:
             out: list[tuple[str, object, Span]] = []
             for e in self._attrs(entry.body, scope):
                 if isinstance(e, ast.Block):
-                    out.append((e.key.text, dict(
-                        (k, v) for k, v, _ in self._items(e, scope)
-                    ), e.span))
+                    out.append(
+                        (e.key.text, dict((k, v) for k, v, _ in self._items(e, scope)), e.span)
+                    )
                 else:
                     out.append((e.key.text, self._eval(e.value, scope), e.value.span))
             return out
@@ -616,7 +637,9 @@ class Evaluator:
             return not self._eval(expr.operand, scope)
         if isinstance(expr, ast.Binary):
             if expr.op == "&&":
-                return self._eval(expr.left, scope) is True and self._eval(expr.right, scope) is True
+                return (
+                    self._eval(expr.left, scope) is True and self._eval(expr.right, scope) is True
+                )
             if expr.op == "||":
                 return self._eval(expr.left, scope) is True or self._eval(expr.right, scope) is True
             left = _plain(self._eval(expr.left, scope))
@@ -678,13 +701,10 @@ class Evaluator:
                 raise _Abort
             return value
         if head == "site":
-            return self.domain if hasattr(self, "domain") else self.site.domain
+            return self.domain
         if head == "args":
             return scope.args.get(names[0])
-        if head == "self":
-            target = scope.service.name if scope.service else None
-        else:
-            target = head
+        target = (scope.service.name if scope.service else None) if head == "self" else head
         if target is None:
             raise _Abort
         if not names:
@@ -704,7 +724,7 @@ class Evaluator:
                     "used here",
                 )
                 raise _Abort
-            host = f"{subdomain}.{self.site.domain}"
+            host = f"{subdomain}.{self.domain}"
             return host if field_ == "host" else f"https://{host}"
         if field_ == "internal_url":
             port = ports.get(route or "") or (ports[sorted(ports)[0]] if ports else None)
@@ -724,8 +744,11 @@ class Evaluator:
             args[arg.name.text if arg.name else names[i]] = self._eval(arg.value, scope)
         if fname == "volume":
             size = args.get("size")
-            return MountVal("volume", size=str(size) if size is not None else None,
-                            name=_opt_text(args.get("name")))
+            return MountVal(
+                "volume",
+                size=str(size) if size is not None else None,
+                name=_opt_text(args.get("name")),
+            )
         if fname == "bind":
             return MountVal(
                 "bind",

@@ -20,13 +20,14 @@ from typing import Any
 
 # Lark is imported lazily (inside `_parser`), but its names are needed for the transformer class.
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer
 
 from mora import ast
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile, Span
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
+_SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 _DECL_START = re.compile(r"^(project|import|param|secret|input|service|template)\b", re.M)
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
@@ -41,7 +42,7 @@ _TERMINAL_WORDS = {
 }
 
 
-class _Builder(Transformer[Token, Any]):
+class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no parse tree
     """Turns Lark's rule callbacks into AST nodes with spans."""
 
     def __init__(self) -> None:
@@ -51,10 +52,25 @@ class _Builder(Transformer[Token, Any]):
         self.diagnostics = Diagnostics()
 
     # --- helpers ---------------------------------------------------------------------------------
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
+    def _cover(self, children: list[Any]) -> Span:
+        """The span from the first to the last child (tokens are relative to `base`)."""
+        start = end = -1
+        for child in children:
+            if isinstance(child, Token):
+                if child.start_pos is None:
+                    continue
+                lo = self.base + child.start_pos
+                hi = lo + len(child.value)
+            elif child is not None and hasattr(child, "span"):
+                lo, hi = child.span.start, child.span.end
+            else:
+                continue
+            if start < 0 or lo < start:
+                start = lo
+            end = max(end, hi)
+        if start < 0:
             return Span(self.file, self.base, self.base)
-        return Span(self.file, self.base + meta.start_pos, self.base + meta.end_pos)
+        return Span(self.file, start, end)
 
     def _tok(self, tok: Token) -> Span:
         start = self.base + (tok.start_pos or 0)
@@ -64,20 +80,16 @@ class _Builder(Transformer[Token, Any]):
         return ast.Name(str(tok), self._tok(tok))
 
     # --- declarations ----------------------------------------------------------------------------
-    @v_args(meta=True)
-    def start(self, meta: Any, decls: list[ast.Decl]) -> tuple[ast.Decl, ...]:
+    def start(self, decls: list[ast.Decl]) -> tuple[ast.Decl, ...]:
         return tuple(decls)
 
-    @v_args(meta=True)
-    def expression(self, meta: Any, children: list[ast.Expr]) -> ast.Expr:
+    def expression(self, children: list[ast.Expr]) -> ast.Expr:
         return children[0]
 
-    @v_args(meta=True)
-    def project_decl(self, meta: Any, c: list[Any]) -> ast.ProjectDecl:
-        return ast.ProjectDecl(self._name(c[0]), self._span(meta))
+    def project_decl(self, c: list[Any]) -> ast.ProjectDecl:
+        return ast.ProjectDecl(self._name(c[0]), self._cover(c))
 
-    @v_args(meta=True)
-    def import_decl(self, meta: Any, c: list[Any]) -> ast.ImportDecl:
+    def import_decl(self, c: list[Any]) -> ast.ImportDecl:
         target, alias = c
         if isinstance(target, Token):
             lit = self._string(target)
@@ -85,75 +97,61 @@ class _Builder(Transformer[Token, Any]):
         else:
             text, is_path = target.dotted, False
         return ast.ImportDecl(
-            text, is_path, self._name(alias) if alias is not None else None, self._span(meta)
+            text, is_path, self._name(alias) if alias is not None else None, self._cover(c)
         )
 
-    @v_args(meta=True)
-    def param_decl(self, meta: Any, c: list[Any]) -> ast.ParamDecl:
-        return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._span(meta))
+    def param_decl(self, c: list[Any]) -> ast.ParamDecl:
+        return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._cover(c))
 
-    @v_args(meta=True)
-    def secret_decl(self, meta: Any, c: list[Any]) -> ast.SecretDecl:
-        return ast.SecretDecl(self._name(c[0]), c[1], self._span(meta))
+    def secret_decl(self, c: list[Any]) -> ast.SecretDecl:
+        return ast.SecretDecl(self._name(c[0]), c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def input_decl(self, meta: Any, c: list[Any]) -> ast.InputDecl:
-        return ast.InputDecl(self._name(c[0]), c[1], c[2], self._span(meta))
+    def input_decl(self, c: list[Any]) -> ast.InputDecl:
+        return ast.InputDecl(self._name(c[0]), c[1], c[2], self._cover(c))
 
-    @v_args(meta=True)
-    def service_block(self, meta: Any, c: list[Any]) -> ast.ServiceDecl:
-        return ast.ServiceDecl(self._name(c[0]), c[1], None, self._span(meta))
+    def service_block(self, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(self._name(c[0]), c[1], None, self._cover(c))
 
-    @v_args(meta=True)
-    def service_instance(self, meta: Any, c: list[Any]) -> ast.ServiceDecl:
-        return ast.ServiceDecl(self._name(c[0]), None, c[1], self._span(meta))
+    def service_instance(self, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(self._name(c[0]), None, c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def template_decl(self, meta: Any, c: list[Any]) -> ast.TemplateDecl:
+    def template_decl(self, c: list[Any]) -> ast.TemplateDecl:
         name, *params, body = c
         return ast.TemplateDecl(
-            self._name(name), tuple(p for p in params if p is not None), body, self._span(meta)
+            self._name(name), tuple(p for p in params if p is not None), body, self._cover(c)
         )
 
-    @v_args(meta=True)
-    def template_param(self, meta: Any, c: list[Any]) -> ast.TemplateParam:
-        return ast.TemplateParam(self._name(c[0]), c[1], c[2], self._span(meta))
+    def template_param(self, c: list[Any]) -> ast.TemplateParam:
+        return ast.TemplateParam(self._name(c[0]), c[1], c[2], self._cover(c))
 
-    @v_args(meta=True)
-    def type_expr(self, meta: Any, c: list[Any]) -> ast.TypeExpr:
+    def type_expr(self, c: list[Any]) -> ast.TypeExpr:
         name, *args = c
         out: list[ast.TypeExpr | ast.StringLit] = []
         for a in args:
-            if a is None:
+            if a is None or (isinstance(a, Token) and a.type == "RPAR"):
                 continue
             out.append(self._string(a) if isinstance(a, Token) else a)
-        return ast.TypeExpr(self._name(name), tuple(out), self._span(meta))
+        return ast.TypeExpr(self._name(name), tuple(out), self._cover(c))
 
     # --- blocks ----------------------------------------------------------------------------------
-    @v_args(meta=True)
-    def body(self, meta: Any, c: list[Any]) -> ast.Body:
-        return ast.Body(tuple(c), self._span(meta))
+    def body(self, c: list[Any]) -> ast.Body:
+        return ast.Body(tuple(c[1:-1]), self._cover(c))
 
-    @v_args(meta=True)
-    def attr(self, meta: Any, c: list[Any]) -> ast.Attr:
-        return ast.Attr(c[0], c[1], self._span(meta))
+    def attr(self, c: list[Any]) -> ast.Attr:
+        return ast.Attr(c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def block(self, meta: Any, c: list[Any]) -> ast.Block:
-        return ast.Block(c[0], c[1], self._span(meta))
+    def block(self, c: list[Any]) -> ast.Block:
+        return ast.Block(c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def if_entry(self, meta: Any, c: list[Any]) -> ast.IfEntry:
+    def if_entry(self, c: list[Any]) -> ast.IfEntry:
         cond, then, *rest = c
         otherwise = rest[0] if rest else None
-        return ast.IfEntry(cond, then, otherwise, self._span(meta))
+        return ast.IfEntry(cond, then, otherwise, self._cover(c))
 
-    @v_args(meta=True)
-    def map_key(self, meta: Any, c: list[Token]) -> ast.Key:
+    def map_key(self, c: list[Token]) -> ast.Key:
         return self._key(c[0])
 
-    @v_args(meta=True)
-    def key(self, meta: Any, c: list[Token]) -> ast.Key:
+    def key(self, c: list[Token]) -> ast.Key:
         return self._key(c[0])
 
     def _key(self, tok: Token) -> ast.Key:
@@ -162,82 +160,63 @@ class _Builder(Transformer[Token, Any]):
         return ast.Key(str(tok), False, self._tok(tok))
 
     # --- expressions -----------------------------------------------------------------------------
-    @v_args(meta=True)
-    def or_op(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary("||", c[0], c[1], self._span(meta))
+    def or_op(self, c: list[Any]) -> ast.Binary:
+        return ast.Binary("||", c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def and_op(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary("&&", c[0], c[1], self._span(meta))
+    def and_op(self, c: list[Any]) -> ast.Binary:
+        return ast.Binary("&&", c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def not_op(self, meta: Any, c: list[Any]) -> ast.Unary:
-        return ast.Unary("!", c[0], self._span(meta))
+    def not_op(self, c: list[Any]) -> ast.Unary:
+        return ast.Unary("!", c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def compare(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(str(c[1]), c[0], c[2], self._span(meta))
+    def compare(self, c: list[Any]) -> ast.Binary:
+        return ast.Binary(str(c[1]), c[0], c[2], self._cover(c))
 
-    @v_args(meta=True)
-    def dotted(self, meta: Any, c: list[Token]) -> ast.Ref:
-        return ast.Ref(tuple(self._name(t) for t in c), self._span(meta))
+    def dotted(self, c: list[Token]) -> ast.Ref:
+        return ast.Ref(tuple(self._name(t) for t in c), self._cover(c))
 
-    @v_args(meta=True)
-    def reference(self, meta: Any, c: list[ast.Ref]) -> ast.Ref:
+    def reference(self, c: list[ast.Ref]) -> ast.Ref:
         return c[0]
 
-    @v_args(meta=True)
-    def call(self, meta: Any, c: list[Any]) -> ast.Call:
-        func, *args = c
-        return ast.Call(func, tuple(a for a in args if a is not None), self._span(meta))
+    def call(self, c: list[Any]) -> ast.Call:
+        func, *args, _close = c
+        return ast.Call(func, tuple(a for a in args if a is not None), self._cover(c))
 
-    @v_args(meta=True)
-    def positional_arg(self, meta: Any, c: list[Any]) -> ast.Arg:
-        return ast.Arg(None, c[0], self._span(meta))
+    def positional_arg(self, c: list[Any]) -> ast.Arg:
+        return ast.Arg(None, c[0], self._cover(c))
 
-    @v_args(meta=True)
-    def named_arg(self, meta: Any, c: list[Any]) -> ast.Arg:
-        return ast.Arg(self._name(c[0]), c[1], self._span(meta))
+    def named_arg(self, c: list[Any]) -> ast.Arg:
+        return ast.Arg(self._name(c[0]), c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def list(self, meta: Any, c: list[Any]) -> ast.ListExpr:
-        return ast.ListExpr(tuple(i for i in c if i is not None), self._span(meta))
+    def list(self, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(i for i in c[1:-1] if i is not None), self._cover(c))
 
-    @v_args(meta=True)
-    def list_item(self, meta: Any, c: list[Any]) -> ast.ListItem:
-        return ast.ListItem(c[0], c[1], self._span(meta))
+    def list_item(self, c: list[Any]) -> ast.ListItem:
+        return ast.ListItem(c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def map(self, meta: Any, c: list[Any]) -> ast.MapExpr:
-        return ast.MapExpr(tuple(e for e in c if e is not None), self._span(meta))
+    def map(self, c: list[Any]) -> ast.MapExpr:
+        return ast.MapExpr(tuple(e for e in c[1:-1] if e is not None), self._cover(c))
 
-    @v_args(meta=True)
-    def map_entry(self, meta: Any, c: list[Any]) -> ast.MapEntry:
-        return ast.MapEntry(c[0], c[1], self._span(meta))
+    def map_entry(self, c: list[Any]) -> ast.MapEntry:
+        return ast.MapEntry(c[0], c[1], self._cover(c))
 
-    @v_args(meta=True)
-    def string(self, meta: Any, c: list[Token]) -> ast.StringLit:
+    def string(self, c: list[Token]) -> ast.StringLit:
         return self._string(c[0])
 
-    @v_args(meta=True)
-    def long_string(self, meta: Any, c: list[Token]) -> ast.StringLit:
+    def long_string(self, c: list[Token]) -> ast.StringLit:
         return self._string(c[0], long=True)
 
-    @v_args(meta=True)
-    def int(self, meta: Any, c: list[Token]) -> ast.IntLit:
+    def int(self, c: list[Token]) -> ast.IntLit:
         return ast.IntLit(int(c[0]), self._tok(c[0]))
 
-    @v_args(meta=True)
-    def unit_number(self, meta: Any, c: list[Token]) -> ast.UnitLit:
+    def unit_number(self, c: list[Token]) -> ast.UnitLit:
         return ast.UnitLit(str(c[0]), self._tok(c[0]))
 
-    @v_args(meta=True)
-    def true(self, meta: Any, c: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(True, self._span(meta))
+    def true(self, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(True, self._cover(c))
 
-    @v_args(meta=True)
-    def false(self, meta: Any, c: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(False, self._span(meta))
+    def false(self, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(False, self._cover(c))
 
     # --- strings ---------------------------------------------------------------------------------
     def _string(self, tok: Token, long: bool = False) -> ast.StringLit:
@@ -246,6 +225,8 @@ class _Builder(Transformer[Token, Any]):
         quote = 3 if long else 1
         body_start = self.base + (tok.start_pos or 0) + quote
         body = raw[quote:-quote]
+        if not long and "\\" not in body and "$" not in body:
+            return ast.StringLit((body,) if body else (), self._tok(tok))
         parts: list[str | ast.Expr] = []
         text: list[str] = []
         i = 0
@@ -303,13 +284,23 @@ class _Builder(Transformer[Token, Any]):
                 "nothing to interpolate",
             )
             return None
+        simple = _SIMPLE_REF.fullmatch(text)
+        if simple:  # most interpolations are plain references: no parser round trip
+            names = []
+            for m in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text):
+                names.append(
+                    ast.Name(m.group(), Span(self.file, offset + m.start(), offset + m.end()))
+                )
+            return ast.Ref(tuple(names), Span(self.file, names[0].span.start, names[-1].span.end))
         saved = self.base
         self.base = offset
         try:
-            result: ast.Expr = self.transform(_parser().parse(text, start="expression"))
+            result: ast.Expr = _parser().parse(text, start="expression")
             return result
         except lark.exceptions.UnexpectedInput as err:
-            _report_syntax_error(err, self.file, offset, len(text), self.diagnostics)
+            _report_syntax_error(
+                err, self.file, offset, len(text), self.diagnostics, interpolation=True
+            )
             return None
         finally:
             self.base = saved
@@ -376,9 +367,9 @@ def _parser() -> lark.Lark:
     kwargs: dict[str, Any] = dict(
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
         maybe_placeholders=True,
         start=["start", "expression"],
+        transformer=_BUILDER,
     )
     grammar = grammar_path().read_text(encoding="utf-8")
     cache_file = _cache_path()
@@ -433,6 +424,7 @@ def _report_syntax_error(
     base: int,
     length: int,
     diags: Diagnostics,
+    interpolation: bool = False,
 ) -> None:
     """One diagnostic for a Lark error, in words a user knows."""
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
@@ -456,6 +448,15 @@ def _report_syntax_error(
         return
     if isinstance(err, lark.exceptions.UnexpectedToken):
         tok = err.token
+        if tok.type == "$END" and interpolation:
+            pos = base + length  # the closing `}` of `${...}`
+            diags.error(
+                "E0004",
+                "incomplete expression in `${...}`",
+                Span(file, pos, pos + 1),
+                f"expected {_describe_expected(err.expected)} before this",
+            )
+            return
         if tok.type == "$END":
             pos = base + length
             span = Span(file, max(pos - 1, 0), pos) if pos else Span(file, 0, 0)
@@ -489,7 +490,7 @@ def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
     """Parse a whole file as one expression (used for `--set` values and tests)."""
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, diags
     try:
-        result: ast.Expr = _BUILDER.transform(_parser().parse(file.text, start="expression"))
+        result: ast.Expr = _parser().parse(file.text, start="expression")
         return result
     except lark.exceptions.UnexpectedInput as err:
         _report_syntax_error(err, file, 0, len(file.text), diags)
@@ -501,7 +502,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     parser = _parser()
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, Diagnostics()
     try:
-        decls: tuple[ast.Decl, ...] = _BUILDER.transform(parser.parse(file.text, start="start"))
+        decls: tuple[ast.Decl, ...] = parser.parse(file.text, start="start")
         diags.extend(_BUILDER.diagnostics)
         return ast.Module(file, decls)
     except lark.exceptions.UnexpectedInput:
@@ -519,7 +520,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
             continue
         _BUILDER.base = begin
         try:
-            out.extend(_BUILDER.transform(parser.parse(chunk, start="start")))
+            out.extend(parser.parse(chunk, start="start"))
         except lark.exceptions.UnexpectedInput as err:
             _report_syntax_error(err, file, begin, len(chunk.rstrip()), _BUILDER.diagnostics)
     diags.extend(_BUILDER.diagnostics)

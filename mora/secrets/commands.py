@@ -147,9 +147,9 @@ def rotate(store: SecretStore, name: str, requests: Sequence[SecretRequest]) -> 
     for error in result.errors:
         raise error
     if name not in result.changed:
-        blocked = ", ".join(f"`{n}`" for n in result.blocked) or "its sources"
+        waiting = ", ".join(f"`{n}`" for n in result.missing) or "a secret it derives from"
         raise CommandError(
-            f"cannot rotate `{name}`: {blocked} has no value yet",
+            f"cannot rotate `{name}`: it derives from {waiting}, which has no value yet",
             secret=name,
             help="answer the missing inputs first (`mora secrets set` or `mora setup`)",
         )

@@ -264,9 +264,9 @@ def _check_type(gen: str, param: GeneratorParam, value: object) -> object:
     elif param.type == "bool":
         bad = not isinstance(value, bool)
     elif param.type == "list(string)":
-        bad = not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value)
-        if not bad:
-            return list(value)  # type: ignore[arg-type]
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return list(value)
+        bad = True
     if bad:
         raise GeneratorError(
             f"{gen}(): `{param.name}` must be {_type_words(param.type)}, got {_describe(value)}"
@@ -444,8 +444,8 @@ def _check_htpasswd(args: Mapping[str, Any]) -> None:
 
 def _htpasswd(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
     secret = _source("htpasswd", src, "source")
-    # $2y$ is what `htpasswd -B` writes: Apache's own apr-util, nginx (libxcrypt), Traefik and
-    # Caddy (Go's bcrypt) all read it, while older apr-util builds reject $2b$.
+    # $2y$ is what Apache's `htpasswd -B` writes, so every htpasswd reader takes it: apr-util,
+    # nginx (libxcrypt), Traefik and Caddy (Go's bcrypt); $2b$ is newer and less widely known.
     return {"value": f"{args['user']}:" + _bcrypt_hash("htpasswd", secret, args["cost"], "2y", ent)}
 
 
@@ -559,11 +559,12 @@ def _serial(ent: Entropy) -> int:
 def _key_pem(key: Any) -> str:
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(
+    pem: bytes = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    ).decode("ascii")
+    )
+    return pem.decode("ascii")
 
 
 def _cert_pem(cert: x509.Certificate) -> str:
@@ -957,7 +958,7 @@ def _catalogue() -> dict[str, Generator]:
                 _P(
                     "permitted_domains",
                     "list(string)",
-                    [],
+                    (),
                     doc="if given, the CA may only sign names under these domains",
                 ),
             ),

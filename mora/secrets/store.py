@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mora.secrets.errors import StoreError
+from mora.secrets.generators import GENERATORS
 
 __all__ = [
     "CIPHER",
@@ -142,6 +143,10 @@ class Entry:
         created, rotated = data["created"], data["rotated"]
         if not isinstance(created, str) or not (rotated is None or isinstance(rotated, str)):
             raise bad("dates")
+        gen = GENERATORS.get(generator) if generator else None
+        if gen is not None:  # the file stores keys sorted; give parts back in declared order
+            rank = {part: i for i, part in enumerate(gen.parts)}
+            parts = dict(sorted(parts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
         return cls(
             name=name,
             kind=kind,
