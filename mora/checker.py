@@ -67,8 +67,33 @@ SERVICE_ATTRS = (
     "labels",
     "devices",
     "subdomain",
+    "resources",
+    "security",
+    "stateful",
+    "placement",
+    "auto_update",
 )
-_BLOCK_ATTRS = ("environment", "ports", "volumes", "files", "healthcheck", "labels")
+_BLOCK_ATTRS = (
+    "environment",
+    "ports",
+    "volumes",
+    "files",
+    "healthcheck",
+    "labels",
+    "resources",
+    "security",
+)
+RESOURCE_KEYS = ("cpu", "memory", "cpu_limit", "memory_limit")
+SECURITY_KEYS = (
+    "run_as_root",
+    "run_as_user",
+    "read_only_root",
+    "capabilities_add",
+    "privileged",
+    "reason",
+)
+# Settings that loosen the secure defaults: each needs a `reason` next to it in the source.
+SECURITY_RELAXING = ("run_as_root", "capabilities_add", "privileged")
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
 PORT_KEYS = ("target", "published", "protocol")
 INPUT_ATTRS = ("after", "prompt", "description")
@@ -552,6 +577,8 @@ class Checker:
         if key in _BLOCK_ATTRS:
             for k, value, span in self._map_items(entry, ctx):
                 self._check_block_item(key, k, value, span, ctx)
+            if key == "security":
+                self._check_security_reason(entry)
             return
         assert isinstance(entry, ast.Attr)
         value = entry.value
@@ -585,6 +612,10 @@ class Checker:
                 self._mismatch(value, 'a string like "1000:1000" or a number', t)
         elif key == "devices":
             self.expect(value, T.list_of(T.PATH), ctx, "`devices`", secret_ok=False)
+        elif key in ("stateful", "auto_update"):
+            self.expect(value, T.BOOL, ctx, f"`{key}`", secret_ok=False)
+        elif key == "placement":
+            self.expect(value, T.list_of(T.STRING), ctx, "`placement`", secret_ok=False)
         elif key == "subdomain":
             t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
@@ -716,6 +747,10 @@ class Checker:
                 self._mismatch(value, "file contents (a string, or yaml()/json()/toml()/ini())", t)
         elif block == "healthcheck":
             self._check_healthcheck_item(key, value, ctx)
+        elif block == "resources":
+            self._check_setting(key, value, ctx, RESOURCE_KEYS, "resource")
+        elif block == "security":
+            self._check_setting(key, value, ctx, SECURITY_KEYS, "security")
 
     def _check_port_map(
         self, name: ast.Key, items: list[tuple[ast.Key, ast.Expr | ast.Body, Span]], ctx: _Ctx
@@ -744,6 +779,55 @@ class Checker:
                 name.span,
                 "the container port is missing",
                 help='like `{ target: 53, published: 53, protocol: "udp" }`',
+            )
+
+    def _check_setting(
+        self, key: ast.Key, value: ast.Expr, ctx: _Ctx, known: tuple[str, ...], what: str
+    ) -> None:
+        k = key.text
+        if k not in known:
+            self.diags.error(
+                E_UNKNOWN_ATTR,
+                f"unknown {what} setting `{k}`",
+                key.span,
+                f"not a {what} setting",
+                help=did_you_mean(k, known) or f"{what} settings: " + ", ".join(known),
+            )
+            return
+        if k in ("cpu", "cpu_limit"):
+            t = self.expect(value, T.STRING, ctx, f"`{k}`", secret_ok=False)
+            if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
+                if not _is_cpu_quantity(value.plain):
+                    self.diags.error(
+                        E_LITERAL,
+                        f"`{value.plain}` is not a CPU amount",
+                        value.span,
+                        'like "500m" (half a core) or "2"',
+                    )
+        elif k in ("memory", "memory_limit"):
+            self.expect(value, T.SIZE, ctx, f"`{k}`", secret_ok=False)
+        elif k in ("run_as_root", "read_only_root", "privileged"):
+            self.expect(value, T.BOOL, ctx, f"`{k}`", secret_ok=False)
+        elif k == "run_as_user":
+            self.expect(value, T.INT, ctx, f"`{k}`", secret_ok=False)
+        elif k == "capabilities_add":
+            self.expect(value, T.list_of(T.STRING), ctx, f"`{k}`", secret_ok=False)
+        elif k == "reason":
+            self.expect(value, T.STRING, ctx, "`reason`", secret_ok=False)
+
+    def _check_security_reason(self, entry: ast.Attr | ast.Block) -> None:
+        """Loosening a secure default must say why, in the source, next to it."""
+        if not isinstance(entry, ast.Block):
+            return
+        keys = {e.key.text: e for e in iter_entries(entry.body) if not isinstance(e, ast.InputDecl)}
+        relaxed = [k for k in SECURITY_RELAXING if k in keys]
+        if relaxed and "reason" not in keys:
+            self.diags.error(
+                E_MISSING_ATTR,
+                "relaxing a secure default needs a `reason`",
+                keys[relaxed[0]].key.span,
+                "relaxed here",
+                help='add `reason = "why this image needs it"` to the security block',
             )
 
     def _check_healthcheck_item(self, key: ast.Key, value: ast.Expr, ctx: _Ctx) -> None:
@@ -1573,6 +1657,12 @@ def report_clashes(
             )
         else:
             first.setdefault(value, (owner, span))
+
+
+def _is_cpu_quantity(text: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[0-9]+(\.[0-9]+)?m?", text)) and text not in ("0", "0m")
 
 
 def _is_env_name(text: str) -> bool:

@@ -186,6 +186,8 @@ class Evaluator:
                 for name, s in sorted(self.program.secrets.items())
             },
             inputs={name: self._input(name) for name in sorted(self.program.inputs)},
+            hosts=[M.Host(**h) for h in self.site.hosts],  # type: ignore[arg-type]
+            targets={k: v for k, v in sorted(self.site.targets.items())},
         )
         return Compiled(manifest, dict(sorted(self.material.items())))
 
@@ -525,6 +527,17 @@ class Evaluator:
                     start_period_seconds=_seconds(hc.get("start_period")),
                     retries=hc.get("retries"),  # type: ignore[arg-type]
                 )
+            elif key in ("resources", "security"):
+                settings = {}
+                for k, v, span in self._items(entry, scope):
+                    if isinstance(v, Unit):
+                        v = v.text
+                    elif isinstance(v, list):
+                        v = [self._public_text(x, span, f"`{k}`") for x in v]
+                    elif isinstance(v, str):
+                        v = self._public_text(v, span, f"`{k}`")
+                    settings[k] = v
+                data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
             elif key == "labels":
                 data["labels"] = {
                     k: self._public_text(v, span, "a label")
@@ -537,8 +550,10 @@ class Evaluator:
                     data[key] = _command(value)
                 elif key == "depends_on":
                     data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
-                elif key == "devices":
+                elif key in ("devices", "placement"):
                     data[key] = [str(v) for v in value]  # type: ignore[attr-defined]
+                elif key in ("stateful", "auto_update"):
+                    data[key] = value is True
                 elif key == "subdomain":
                     continue
                 elif key == "image":

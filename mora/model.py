@@ -67,6 +67,24 @@ class Healthcheck(_Model):
     retries: int | None = None
 
 
+class Resources(_Model):
+    cpu: str | None = Field(None, description="CPU request, like 250m")
+    memory: str | None = Field(None, description="memory request, like 256Mi")
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+
+
+class Security(_Model):
+    """Secure defaults, and what a service loosens (always with a reason)."""
+
+    run_as_root: bool = Field(False, description="the image must start as root")
+    run_as_user: int | None = None
+    read_only_root: bool = False
+    privileged: bool = False
+    capabilities_add: list[str] = Field(default_factory=list)
+    reason: str | None = Field(None, description="why the defaults are loosened")
+
+
 class Service(_Model):
     name: str
     template: str | None = Field(None, description="the template it was made from, if any")
@@ -88,6 +106,13 @@ class Service(_Model):
     url: str | None = Field(None, description="the public URL, https://host")
     internal_url: str | None = Field(None, description="URL inside the project network")
     route_port: str | None = Field(None, description="the port name the subdomain routes to")
+    resources: Resources | None = None
+    security: Security = Field(default_factory=Security)
+    stateful: bool = Field(False, description="keeps per-instance state: a StatefulSet")
+    placement: list[str] = Field(
+        default_factory=list, description="host tags this service may run on (podman hosts)"
+    )
+    auto_update: bool = Field(False, description="let podman auto-update pull new images")
     inputs: list[str] = Field(
         default_factory=list, description="inputs this service declares (a person provides them)"
     )
@@ -115,6 +140,14 @@ class Input(_Model):
     answered: bool
 
 
+class Host(_Model):
+    """A podman host of the site's inventory."""
+
+    name: str
+    address: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
 class Manifest(_Model):
     """One project compiled against one site."""
 
@@ -128,6 +161,11 @@ class Manifest(_Model):
     services: dict[str, Service] = Field(default_factory=dict)
     secrets: dict[str, SecretInfo] = Field(default_factory=dict)
     inputs: dict[str, Input] = Field(default_factory=dict)
+    hosts: list[Host] = Field(default_factory=list, description="the site's podman hosts")
+    targets: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        description="per-target site settings (kubernetes, podman), checked by each backend",
+    )
 
 
 def manifest_json(manifest: Manifest) -> str:

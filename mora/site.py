@@ -14,6 +14,8 @@ from mora import types as T
 from mora.diagnostics import Diagnostics
 
 E_SITE = "E0501"
+TARGET_SECTIONS = ("kubernetes", "podman")
+SITE_KEYS = ("domain", "params", *TARGET_SECTIONS, "hosts")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Site:
     domain_origin: str = ""
     params: dict[str, SiteValue] = field(default_factory=dict)
     file: Path | None = None
+    # Per-target settings (`kubernetes:`, `podman:`), validated by their backends.
+    targets: dict[str, dict[str, object]] = field(default_factory=dict)
+    # The podman hosts inventory: name, address, tags.
+    hosts: list[dict[str, object]] = field(default_factory=list)
 
 
 def load_site(
@@ -85,13 +91,24 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
         diags.error(E_SITE, f"site file `{path}` must be a map with `domain` and `params`", None)
         return
     for key in data:
-        if key not in ("domain", "params"):
+        if key not in SITE_KEYS:
             diags.error(
                 E_SITE,
                 f"unknown key `{key}` in site file `{path}`",
                 None,
-                help="a site file has `domain:` and `params:`",
+                help="a site file has " + ", ".join(f"`{k}:`" for k in SITE_KEYS),
             )
+    for target in TARGET_SECTIONS:
+        section = data.get(target)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            diags.error(E_SITE, f"`{target}` in `{path}` must be a map of settings", None)
+            continue
+        site.targets[target] = {str(k): v for k, v in section.items()}
+    hosts = data.get("hosts")
+    if hosts is not None:
+        _read_hosts(site, hosts, path, diags)
     if "domain" in data:
         if isinstance(data["domain"], str):
             site.domain, site.domain_origin = data["domain"], origin
@@ -103,6 +120,35 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
         return
     for key, value in params.items():
         site.params[str(key)] = SiteValue(value, origin)
+
+
+def _read_hosts(site: Site, hosts: object, path: Path, diags: Diagnostics) -> None:
+    if not isinstance(hosts, list):
+        diags.error(E_SITE, f"`hosts` in `{path}` must be a list", None)
+        return
+    seen: set[str] = set()
+    for i, host in enumerate(hosts):
+        if not isinstance(host, dict) or not isinstance(host.get("name"), str):
+            diags.error(E_SITE, f"host #{i + 1} in `{path}` needs a `name`", None)
+            continue
+        name = host["name"]
+        unknown = set(host) - {"name", "address", "tags"}
+        if unknown:
+            diags.error(
+                E_SITE,
+                f"host `{name}` in `{path}` has unknown keys: {', '.join(sorted(unknown))}",
+                None,
+                help="a host has `name`, `address` and `tags`",
+            )
+        tags = host.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            diags.error(E_SITE, f"`tags` of host `{name}` must be a list of names", None)
+            tags = []
+        if name in seen:
+            diags.error(E_SITE, f"host `{name}` is listed twice in `{path}`", None)
+            continue
+        seen.add(name)
+        site.hosts.append({"name": name, "address": host.get("address"), "tags": tags})
 
 
 # --- reading a site value as a declared type -----------------------------------------------------

@@ -4,23 +4,37 @@ Importing this package is cheap (standard library only): cryptography, bcrypt an
 loaded when a value is actually generated, encrypted or decrypted.
 """
 
-from mora.secrets.errors import (
-    CommandError,
-    GeneratorError,
-    ProviderError,
-    SecretsError,
-    StoreError,
-)
-from mora.secrets.generators import GENERATORS, Generator, GeneratorParam
-from mora.secrets.provider import (
-    MemoryProvider,
-    Resolution,
-    SecretProvider,
-    SecretRef,
-    SecretRequest,
-    StoreProvider,
-)
-from mora.secrets.store import KEY_ENV, Entry, SecretStore
+import importlib
+from typing import Any
+
+# Names resolve on first use (PEP 562), so `import mora.secrets.generators` on every
+# `mora check` does not also load the store and the provider.
+_HOME = {
+    "CommandError": "errors",
+    "GeneratorError": "errors",
+    "ProviderError": "errors",
+    "SecretsError": "errors",
+    "StoreError": "errors",
+    "GENERATORS": "generators",
+    "Generator": "generators",
+    "GeneratorParam": "generators",
+    "MemoryProvider": "provider",
+    "Resolution": "provider",
+    "SecretProvider": "provider",
+    "SecretRef": "provider",
+    "SecretRequest": "provider",
+    "StoreProvider": "provider",
+    "KEY_ENV": "store",
+    "Entry": "store",
+    "SecretStore": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"mora.secrets.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'mora.secrets' has no attribute {name!r}")
+
 
 __all__ = [
     "GENERATORS",
