@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mora import ast
 from mora import types as T
@@ -116,6 +117,7 @@ class SecretSym:
     generator: str | None
     parts: tuple[str, ...] = ("value",)
     public_parts: frozenset[str] = frozenset()
+    instance: str | None = None  # set for a template's secret: the instance that owns this copy
 
 
 @dataclass
@@ -123,12 +125,16 @@ class InputSym:
     decl: ast.InputDecl
     type: T.Type
     service: str | None  # the service that declared (and needs) it
+    instance: bool = False  # declared in a template: named `<service>_<name>`
 
 
 @dataclass
 class TemplateSym:
     decl: ast.TemplateDecl
     params: dict[str, tuple[T.Type, ast.TemplateParam]] = field(default_factory=dict)
+    # Secrets and inputs declared in the body: each instance gets its own `<service>_<name>`.
+    secrets: dict[str, SecretSym] = field(default_factory=dict)
+    inputs: dict[str, InputSym] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,8 +210,8 @@ def secret_names_in(expr: ast.Expr | ast.Body | None) -> list[str]:
         elif isinstance(node, tuple | list):
             for n in node:
                 walk(n)
-        elif hasattr(node, "__dataclass_fields__") and not isinstance(node, Span):
-            for name in node.__dataclass_fields__:
+        elif isinstance(node, ast.Node):
+            for name in node._fields:
                 if name != "span":
                     walk(getattr(node, name))
 
@@ -239,16 +245,25 @@ class Checker:
         for sym in p.params.values():
             self._check_param(sym)
         for sym in p.secrets.values():
-            self._check_secret(sym)
+            if sym.instance is None:
+                self._check_secret(sym)
         for tmpl in p.templates.values():
+            for sym in tmpl.secrets.values():
+                self._check_secret(sym)
             self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
+            for isym in tmpl.inputs.values():
+                self._check_input(isym, _Ctx(template=tmpl))
+        for sym in p.secrets.values():
+            if sym.instance is not None:  # a copy: same generator and parts as its template's
+                self._check_secret_early(sym)
         for svc in p.services.values():
             if svc.decl.instance is not None:
                 self._check_instance(svc)
             else:
                 self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
         for inp in p.inputs.values():
-            self._check_input(inp)
+            if not inp.instance:
+                self._check_input(inp, _Ctx())
         self._check_graph()
         self._check_static_clashes()
         self._report_unused()
@@ -279,9 +294,11 @@ class Checker:
                     continue
                 self._declare(decl, seen)
                 if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
-                    for entry in iter_entries(decl.body):
-                        if isinstance(entry, ast.InputDecl):
+                    for entry in decl.body.entries:
+                        if isinstance(entry, ast.InputDecl | ast.SecretDecl):
                             self._declare(entry, seen, service=decl.name.text)
+                if isinstance(decl, ast.TemplateDecl) and decl.name.text in p.templates:
+                    self._collect_template_locals(p.templates[decl.name.text])
         if project_decl is not None:
             p.name = project_decl.name.text
         else:
@@ -302,10 +319,42 @@ class Checker:
                 else:
                     svc.template = tmpl
                     svc.body = tmpl.decl.body
+                    for entry in tmpl.decl.body.entries:
+                        if isinstance(entry, ast.InputDecl | ast.SecretDecl):
+                            self._declare(entry, seen, service=svc.name, instance=True)
+
+    def _collect_template_locals(self, tmpl: TemplateSym) -> None:
+        for entry in tmpl.decl.body.entries:
+            name = getattr(entry, "name", None)
+            if isinstance(entry, ast.SecretDecl):
+                table: dict[str, Any] = tmpl.secrets
+            elif isinstance(entry, ast.InputDecl):
+                table = tmpl.inputs
+            else:
+                continue
+            assert name is not None
+            if name.text in table:
+                self.diags.error(
+                    E_DUPLICATE,
+                    f"`{name.text}` is declared twice in this template",
+                    name.span,
+                    "declared again here",
+                    labels=[Label(table[name.text].decl.name.span, "first declared here")],
+                )
+            elif isinstance(entry, ast.SecretDecl):
+                tmpl.secrets[name.text] = SecretSym(entry, None)
+            else:
+                tmpl.inputs[name.text] = InputSym(entry, self._input_type(entry.type), None, True)
 
     def _declare(
-        self, decl: ast.Decl, seen: dict[str, tuple[str, ast.Name]], service: str | None = None
+        self,
+        decl: ast.Decl,
+        seen: dict[str, tuple[str, ast.Name]],
+        service: str | None = None,
+        instance: bool = False,
     ) -> None:
+        """Add a declaration to the tables; a template's secrets and inputs are added once per
+        instance, as `<instance>_<name>`."""
         p = self.program
         kind, _table = {
             ast.ParamDecl: ("param", p.params),
@@ -315,6 +364,8 @@ class Checker:
             ast.TemplateDecl: ("template", p.templates),
         }[type(decl)]
         name: ast.Name = decl.name  # type: ignore[union-attr]
+        if instance:
+            name = ast.Name(f"{service}_{name.text}", name.span)
         key = f"{kind}:{name.text}" if kind in ("param", "secret", "input") else f"svc:{name.text}"
         if key in seen:
             _first_kind, first = seen[key]
@@ -331,9 +382,9 @@ class Checker:
         if isinstance(decl, ast.ParamDecl):
             p.params[name.text] = ParamSym(decl, self._param_type(decl.type))
         elif isinstance(decl, ast.SecretDecl):
-            p.secrets[name.text] = SecretSym(decl, None)
+            p.secrets[name.text] = SecretSym(decl, None, instance=service if instance else None)
         elif isinstance(decl, ast.InputDecl):
-            p.inputs[name.text] = InputSym(decl, self._input_type(decl.type), service)
+            p.inputs[name.text] = InputSym(decl, self._input_type(decl.type), service, instance)
         elif isinstance(decl, ast.ServiceDecl):
             p.services[name.text] = ServiceSym(decl, decl.body or ast.Body((), decl.span))
         elif isinstance(decl, ast.TemplateDecl):
@@ -525,8 +576,8 @@ class Checker:
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
                 self._check_if(entry, ctx, seen)
-            elif isinstance(entry, ast.InputDecl):
-                continue  # declared at collection, checked with the inputs
+            elif isinstance(entry, ast.InputDecl | ast.SecretDecl):
+                continue  # declared at collection, checked with the inputs and secrets
             else:
                 self._check_service_attr(entry, ctx, seen)
 
@@ -862,7 +913,7 @@ class Checker:
             )
 
     # --- inputs ----------------------------------------------------------------------------------
-    def _check_input(self, inp: InputSym) -> None:
+    def _check_input(self, inp: InputSym, ctx: _Ctx) -> None:
         seen: dict[str, Span] = {}
         for entry in inp.decl.body.entries:
             if not isinstance(entry, ast.Attr):
@@ -892,11 +943,11 @@ class Checker:
                 continue
             seen[k] = entry.key.span
             if k == "after":
-                t = self.type_of(entry.value, _Ctx())
+                t = self.type_of(entry.value, ctx)
                 if not (T.assignable(t, T.SERVICE) or T.assignable(t, T.list_of(T.SERVICE))):
                     self._mismatch(entry.value, "a service or a list of services", t)
             else:
-                self.expect(entry.value, T.STRING, _Ctx(), f"`{k}`", secret_ok=False)
+                self.expect(entry.value, T.STRING, ctx, f"`{k}`", secret_ok=False)
         if "prompt" not in seen:
             self.diags.error(
                 E_MISSING_ATTR,
@@ -1081,7 +1132,7 @@ class Checker:
             if not need_member("secret"):
                 return T.ANY
             name = rest[0]
-            ssym = p.secrets.get(name.text)
+            ssym = self._local(ctx, "secrets", name.text) or p.secrets.get(name.text)
             if ssym is None:
                 return self._unknown(E_UNKNOWN_SECRET, "secret", name, p.secrets)
             self.used.add(("secret", name.text))
@@ -1114,7 +1165,7 @@ class Checker:
             if not need_member("input"):
                 return T.ANY
             name = rest[0]
-            isym = p.inputs.get(name.text)
+            isym = self._local(ctx, "inputs", name.text) or p.inputs.get(name.text)
             if isym is None:
                 return self._unknown(E_UNKNOWN_INPUT, "input", name, p.inputs)
             self.used.add(("input", name.text))
@@ -1187,12 +1238,23 @@ class Checker:
         )
         return T.ANY
 
+    def _local(self, ctx: _Ctx, table: str, name: str) -> Any:
+        """A template's own secret or input, when checking inside that template."""
+        if ctx.template is None:
+            return None
+        found = getattr(ctx.template, table).get(name)
+        if found is not None:
+            self.used.add((table[:-1], f"{ctx.template.decl.name.text}.{name}"))
+        return found
+
     def _check_secret_early(self, sym: SecretSym) -> None:
         """A secret referenced before its own check ran: resolve its parts first."""
         value = sym.decl.value
         if isinstance(value, ast.Call):
             gen = self.generators().get(value.func.dotted)
             if gen is not None:
+                if sym.instance is not None:
+                    sym.generator = value.func.dotted
                 sym.parts = tuple(gen.parts)  # type: ignore[attr-defined]
                 sym.public_parts = frozenset(gen.public_parts)  # type: ignore[attr-defined]
 
@@ -1422,7 +1484,7 @@ class Checker:
             if inp.service == svc.name:
                 for entry in inp.decl.body.entries:
                     if isinstance(entry, ast.Attr) and entry.key.text == "after":
-                        for ref in _refs_in(entry.value, {}):
+                        for ref in _refs_in(entry.value, args):
                             if ref.parts[0].text in self.program.services:
                                 deps.append((ref.parts[0].text, ref.span))
         return deps
@@ -1491,6 +1553,8 @@ class Checker:
             if r.parts[0].text == "secret" and len(r.parts) > 1
         }
         for name, ssym in p.secrets.items():
+            if ssym.instance is not None:
+                continue  # a template's secret: part of what the template sets up
             if ("secret", name) not in self.used and name not in derived_sources:
                 self.diags.warning(
                     W_UNUSED_SECRET,
@@ -1500,6 +1564,8 @@ class Checker:
                     help="remove it, or use it as `secret." + name + "`",
                 )
         for name, isym in p.inputs.items():
+            if isym.instance:
+                continue
             if ("input", name) not in self.used:
                 self.diags.warning(
                     W_UNUSED_INPUT,

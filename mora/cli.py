@@ -108,6 +108,11 @@ def check_cmd(projects: tuple[Path, ...], fmt: str) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The site's secret store (default: next to the site file, else ./.mora/).",
 )
+@click.option(
+    "--no-secrets",
+    is_flag=True,
+    help="Leave secret-bearing files out (for GitOps that delivers secrets another way).",
+)
 @_FORMAT
 def compile_cmd(
     project: Path,
@@ -117,11 +122,12 @@ def compile_cmd(
     out_dir: Path,
     targets: tuple[str, ...],
     secrets_path: Path | None,
+    no_secrets: bool,
     fmt: str,
 ) -> None:
     """Compile PROJECT against a site into OUT (manifest.json and the chosen targets)."""
     from mora.api import compile_project
-    from mora.backends import BACKENDS, TARGETS, NotBuilt
+    from mora.backends import TARGETS, NotBuilt, Options, write_target
 
     result = compile_project(
         project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
@@ -136,7 +142,13 @@ def compile_cmd(
         if target not in wanted:
             continue
         try:
-            written += BACKENDS[target](result.compiled, out_dir, {})  # type: ignore[arg-type]
+            written += write_target(
+                target,
+                result.compiled,  # type: ignore[arg-type]
+                out_dir,
+                Options(no_secrets=no_secrets),
+                diags,
+            )
         except NotBuilt:
             not_built.append(target)
     code = _report(diags, fmt, quiet_ok=True)

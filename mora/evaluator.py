@@ -242,6 +242,14 @@ class Evaluator:
             args: dict[str, object] = {}
             sources: dict[str, SecretRef] = {}
             call = sym.decl.value
+            try:
+                scope = (
+                    self._scope_for(self.program.services[sym.instance])
+                    if sym.instance
+                    else _Scope()
+                )
+            except _Abort:
+                return None
             if isinstance(call, ast.Call) and sym.generator is not None:
                 from mora.secrets.generators import GENERATORS
 
@@ -255,10 +263,11 @@ class Evaluator:
                         and len(value.parts) >= 2
                     ):
                         part = value.parts[2].text if len(value.parts) > 2 else None
-                        sources[pname] = SecretRef(value.parts[1].text, part)
+                        source = self._own(scope, "secrets", value.parts[1].text)
+                        sources[pname] = SecretRef(source, part)
                         continue
                     try:
-                        args[pname] = _jsonable(self._eval(value, _Scope()))
+                        args[pname] = _jsonable(self._eval(value, scope))
                     except _Abort:
                         return None
             requests.append(SecretRequest(name, sym.generator, args, sources))
@@ -331,8 +340,21 @@ class Evaluator:
                 help=f"`mora secrets rotate {name}` generates it anew with these settings",
             )
 
+    def _own(self, scope: _Scope, table: str, local: str) -> str:
+        """The global name of `secret.x` / `input.x` as written inside a template instance."""
+        svc = scope.service
+        if svc is not None and svc.template is not None and local in getattr(svc.template, table):
+            return f"{svc.name}_{local}"
+        return local
+
     def _input(self, name: str) -> M.Input:
         sym = self.program.inputs[name]
+        scope = _Scope()
+        if sym.instance and sym.service:
+            try:
+                scope = self._scope_for(self.program.services[sym.service])
+            except _Abort:
+                pass
         after: list[str] = []
         prompt: str | None = None
         description: str | None = None
@@ -340,7 +362,7 @@ class Evaluator:
             if not isinstance(entry, ast.Attr):
                 continue
             try:
-                value = self._eval(entry.value, _Scope())
+                value = self._eval(entry.value, scope)
             except _Abort:
                 continue
             if entry.key.text == "after":
@@ -689,29 +711,31 @@ class Evaluator:
         if head == "param":
             return self.params.get(names[0])
         if head == "secret":
-            parts = self.secret_values.get(names[0])
+            name = self._own(scope, "secrets", names[0])
+            parts = self.secret_values.get(name)
             if parts is None:
                 raise _Abort
             part = names[1] if len(names) > 1 else "value"
-            sym = self.program.secrets[names[0]]
+            sym = self.program.secrets[name]
             if part in sym.public_parts:
                 return parts[part]
-            return Secret(parts[part], frozenset({f"secret.{names[0]}"}))
+            return Secret(parts[part], frozenset({f"secret.{name}"}))
         if head == "input":
-            sym = self.program.inputs[names[0]]
-            if names[0] not in self.inputs:
-                return Pending(frozenset({names[0]}))
-            raw = self.inputs[names[0]]
-            if sym.type.secret:
-                return Secret(raw, frozenset({f"input.{names[0]}"}))
-            value, problem = coerce(raw, sym.type, from_text=True)
+            name = self._own(scope, "inputs", names[0])
+            isym = self.program.inputs[name]
+            if name not in self.inputs:
+                return Pending(frozenset({name}))
+            raw = self.inputs[name]
+            if isym.type.secret:
+                return Secret(raw, frozenset({f"input.{name}"}))
+            value, problem = coerce(raw, isym.type, from_text=True)
             if problem:
                 self.diags.error(
                     E_EVAL,
-                    f"the stored answer to input `{names[0]}` is not valid: {problem}",
+                    f"the stored answer to input `{name}` is not valid: {problem}",
                     ref.span,
                     "used here",
-                    help=f"answer it again with `mora secrets set {INPUT_PREFIX}{names[0]}`",
+                    help=f"answer it again with `mora secrets set {INPUT_PREFIX}{name}`",
                 )
                 raise _Abort
             return value

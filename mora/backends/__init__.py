@@ -1,43 +1,42 @@
 """Backends: each turns the resolved model into files under the output directory.
 
-They read only `mora.model` (via `Compiled`), never syntax. The manifest is always written.
+They read only `mora.model` (through `Compiled`), never syntax, and report problems as
+diagnostics. Each backend module has `write(compiled, out, options, diags) -> list[Path]`, is
+imported only when its target is asked for, and writes below `out/<target>/` (the manifest
+backend writes `out/manifest.json`). The manifest is always written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
+from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
 
 TARGETS = ("manifest", "kubernetes", "quadlet", "podman")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says about the outputs (site settings live in the manifest)."""
+
+    no_secrets: bool = False  # leave secret-bearing files out (GitOps delivers them otherwise)
 
 
 class NotBuilt(Exception):
     """A backend that does not exist yet; the CLI says so and still writes the manifest."""
 
 
-def _kubernetes(compiled: Compiled, out: Path, options: dict[str, object]) -> list[Path]:
-    raise NotBuilt("kubernetes")
-
-
-def _quadlet(compiled: Compiled, out: Path, options: dict[str, object]) -> list[Path]:
-    raise NotBuilt("quadlet")
-
-
-def _podman(compiled: Compiled, out: Path, options: dict[str, object]) -> list[Path]:
-    raise NotBuilt("podman")
-
-
-def _manifest(compiled: Compiled, out: Path, options: dict[str, object]) -> list[Path]:
-    from mora.backends.manifest import write_manifest
-
-    return [write_manifest(compiled, out)]
-
-
-BACKENDS: dict[str, Callable[[Compiled, Path, dict[str, object]], list[Path]]] = {
-    "manifest": _manifest,
-    "kubernetes": _kubernetes,
-    "quadlet": _quadlet,
-    "podman": _podman,
-}
+def write_target(
+    target: str, compiled: Compiled, out: Path, options: Options, diags: Diagnostics
+) -> list[Path]:
+    try:
+        module = importlib.import_module(f"mora.backends.{target}")
+    except ModuleNotFoundError as err:
+        if err.name == f"mora.backends.{target}":
+            raise NotBuilt(target) from None
+        raise
+    written: list[Path] = module.write(compiled, out, options, diags)
+    return written

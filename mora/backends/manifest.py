@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
 from mora.model import manifest_json
 from mora.output import write_file
 
 
-def write_manifest(compiled: Compiled, out: Path) -> Path:
-    return write_file(out / "manifest.json", manifest_json(compiled.manifest))
+def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+    return [write_file(out / "manifest.json", manifest_json(compiled.manifest))]
