@@ -24,7 +24,9 @@ class Node:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = tuple(k for k in cls.__dict__.get("__annotations__", {}) if not k.startswith("_"))
+        # The class's own annotations, in order (inspect is not imported here: start-up cost).
+        annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+        own = tuple(k for k in annotations if not k.startswith("_"))
         cls._fields = own
         cls.__match_args__ = own  # type: ignore[misc]
 

@@ -9,6 +9,7 @@ never show their values.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -351,10 +352,8 @@ class Evaluator:
         sym = self.program.inputs[name]
         scope = _Scope()
         if sym.instance and sym.service:
-            try:
+            with contextlib.suppress(_Abort):
                 scope = self._scope_for(self.program.services[sym.service])
-            except _Abort:
-                pass
         after: list[str] = []
         prompt: str | None = None
         description: str | None = None
