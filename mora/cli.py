@@ -127,7 +127,6 @@ def compile_cmd(
 ) -> None:
     """Compile PROJECT against a site into OUT (manifest.json and the chosen targets)."""
     from mora.api import compile_project
-    from mora.backends import TARGETS, NotBuilt, Options, write_target
 
     result = compile_project(
         project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
@@ -135,6 +134,19 @@ def compile_cmd(
     diags = result.diagnostics
     if result.compiled is None or diags.has_errors:
         sys.exit(_report(diags, fmt))
+    written, not_built = _write_outputs(result.compiled, out_dir, targets, no_secrets, diags)
+    code = _report(diags, fmt, quiet_ok=True)
+    if fmt == "text":
+        _say_written(written, not_built, out_dir)
+    sys.exit(code)
+
+
+def _write_outputs(
+    compiled: object, out_dir: Path, targets: tuple[str, ...], no_secrets: bool, diags: Diagnostics
+) -> tuple[list[Path], list[str]]:
+    """Run the chosen backends (the manifest always); returns files written and missing targets."""
+    from mora.backends import TARGETS, NotBuilt, Options, write_target
+
     wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
     written: list[Path] = []
     not_built: list[str] = []
@@ -144,19 +156,20 @@ def compile_cmd(
         try:
             written += write_target(
                 target,
-                result.compiled,  # type: ignore[arg-type]
+                compiled,
                 out_dir,
                 Options(no_secrets=no_secrets),
-                diags,
+                diags,  # type: ignore[arg-type]
             )
         except NotBuilt:
             not_built.append(target)
-    code = _report(diags, fmt, quiet_ok=True)
-    if fmt == "text":
-        click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
-        for target in not_built:
-            click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
-    sys.exit(code)
+    return written, not_built
+
+
+def _say_written(written: list[Path], not_built: list[str], out_dir: Path) -> None:
+    click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
+    for target in not_built:
+        click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
 
 
 # --- mora secrets --------------------------------------------------------------------------------
@@ -316,6 +329,127 @@ def secrets_prune(project: Path, **site: object) -> None:
         click.echo(f"removed {name}", err=True)
     if not removed:
         click.echo("nothing to prune", err=True)
+
+
+@cli.command("plan")
+@_PROJECT
+@_site_options
+@_FORMAT
+def plan_cmd(project: Path, fmt: str, **site: object) -> None:
+    """Show the deployment stages: what to deploy in which order, and what to ask a person."""
+    from mora.api import compile_project
+    from mora.plan import build_plan, render_plan
+
+    result = compile_project(project, **site)  # type: ignore[arg-type]
+    if result.compiled is None or result.diagnostics.has_errors:
+        sys.exit(_report(result.diagnostics, "text"))
+    plan = build_plan(result.compiled.manifest)  # type: ignore[attr-defined]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    else:
+        _report(result.diagnostics, "text", quiet_ok=True)
+        click.echo(render_plan(plan), nl=False)
+
+
+@cli.command("setup")
+@_PROJECT
+@_site_options
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Answers as YAML (input name: value) instead of asking.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Where to write the recompiled outputs.",
+)
+@_secrets_errors
+def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: object) -> None:
+    """Walk the pending inputs in stage order, store the answers, and recompile.
+
+    Answers come from --answers FILE, else from standard input (one line per question, in
+    plan order) when it is not a terminal, else from a prompt that does not echo secrets.
+    Running it again asks only what is still missing.
+    """
+    from mora.api import compile_project, open_store
+    from mora.evaluator import INPUT_PREFIX
+    from mora.plan import build_plan
+    from mora.secrets.commands import set_value
+
+    result = compile_project(project, **site)  # type: ignore[arg-type]
+    if result.compiled is None or result.diagnostics.has_errors:
+        sys.exit(_report(result.diagnostics, "text"))
+    plan = build_plan(result.compiled.manifest)  # type: ignore[attr-defined]
+    questions = plan.pending_inputs
+    if not questions:
+        click.echo("nothing to ask: every input is answered", err=True)
+    answers = _load_answers(answers_file)
+    store = open_store(
+        result.program,  # type: ignore[arg-type]
+        site.get("site_file"),  # type: ignore[arg-type]
+        site.get("secrets_path"),  # type: ignore[arg-type]
+    )
+    interactive = answers is None and sys.stdin.isatty()
+    stored = 0
+    for stage in plan.stages:
+        if stage.kind == "deploy":
+            if any(q for q in questions) and interactive:
+                click.echo(f"stage {stage.index}: deploy {', '.join(stage.services)}", err=True)
+            continue
+        for q in stage.inputs:
+            if answers is not None:
+                value = answers.get(q.name)
+            elif interactive:
+                click.echo(f"\n{q.name}" + (f" (for {q.service})" if q.service else ""), err=True)
+                if q.prompt:
+                    click.echo(f"  {q.prompt}", err=True)
+                value = click.prompt(
+                    "  answer (empty to skip)",
+                    default="",
+                    show_default=False,
+                    hide_input=q.type == "secret",
+                    err=True,
+                )
+            else:
+                line = sys.stdin.readline()
+                value = line.rstrip("\n") if line else None
+            if not value:
+                click.echo(f"{q.name}: skipped (still pending)", err=True)
+                continue
+            set_value(store, INPUT_PREFIX + q.name, value, kind="input")  # type: ignore[arg-type]
+            stored += 1
+            click.echo(f"{q.name}: stored", err=True)
+    recompiled = compile_project(project, **site)  # type: ignore[arg-type]
+    diags = recompiled.diagnostics
+    if recompiled.compiled is None or diags.has_errors:
+        sys.exit(_report(diags, "text"))
+    written, not_built = _write_outputs(recompiled.compiled, out_dir, ("all",), False, diags)
+    _report(diags, "text", quiet_ok=True)
+    _say_written(written, not_built, out_dir)
+    left = build_plan(recompiled.compiled.manifest).pending_inputs  # type: ignore[attr-defined]
+    click.echo(
+        f"{stored} answer(s) stored; "
+        + (f"{len(left)} input(s) still pending" if left else "every input is answered"),
+        err=True,
+    )
+
+
+def _load_answers(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise click.UsageError(f"{path} must be a YAML map of input name: answer")
+    return {str(k): str(v) for k, v in data.items() if v is not None}
 
 
 @cli.command("schema")

@@ -1,0 +1,120 @@
+"""The plan and the setup wizard, driven as a user would: through stdin and an answers file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mora.plan import build_plan
+from tests.unit.helpers import compile_src
+
+REPO = Path(__file__).resolve().parent.parent
+
+STACK = """
+service db { image = "docker.io/library/postgres:16.4" ports { pg = 5432 } }
+service jellyfin { image = "docker.io/jellyfin/jellyfin:10.9.11" subdomain = "tv"
+  ports { http = 8096 } depends_on = [db] }
+service janitorr {
+  image = "ghcr.io/schaka/janitorr:v1.6.0"
+  input jellyfin_key: secret {
+    after = jellyfin
+    prompt = "Open ${jellyfin.url}/web/#/dashboard/keys, create a key, paste it here"
+  }
+  environment { JELLYFIN_KEY = input.jellyfin_key }
+}
+"""
+
+
+def test_stages_follow_dependencies_and_inputs(tmp_path: Path) -> None:
+    manifest = compile_src(tmp_path, STACK).compiled.manifest  # type: ignore[union-attr]
+    plan = build_plan(manifest)
+    assert [(s.kind, s.services or [q.name for q in s.inputs]) for s in plan.stages] == [
+        ("deploy", ["db"]),
+        ("deploy", ["jellyfin"]),
+        ("input", ["jellyfin_key"]),
+        ("deploy", ["janitorr"]),
+    ]
+    (question,) = plan.pending_inputs
+    assert question.prompt == (
+        "Open https://tv.example.org/web/#/dashboard/keys, create a key, paste it here"
+    )
+    assert plan.held == ["janitorr"]
+
+
+def test_answered_inputs_leave_only_new_steps(tmp_path: Path) -> None:
+    grown = (
+        STACK
+        + """
+    service seerr {
+      image = "ghcr.io/fallenbagel/jellyseerr:2.0.1"
+      input seerr_key: secret { after = jellyfin prompt = "key for seerr" }
+      environment { KEY = input.seerr_key }
+    }
+    """
+    )
+    result = compile_src(tmp_path, grown, answers={"input.jellyfin_key": "k1"})
+    plan = build_plan(result.compiled.manifest)  # type: ignore[union-attr]
+    assert [q.name for q in plan.pending_inputs] == ["seerr_key"]
+    assert plan.answered == ["jellyfin_key"]
+    assert plan.held == ["seerr"]
+
+
+def _mora(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "mora.cli", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "stack.mora").write_text(STACK)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text("domain: example.org\n")
+    return site
+
+
+def test_plan_cli_text_and_json(tmp_path: Path) -> None:
+    site = _project(tmp_path)
+    text = _mora(["plan", "../project", "--site", "site.yaml"], site)
+    assert text.returncode == 0, text.stderr
+    assert "3. ask a person:" in text.stdout and "jellyfin_key for janitorr" in text.stdout
+    doc = json.loads(
+        _mora(["plan", "../project", "--site", "site.yaml", "--format", "json"], site).stdout
+    )
+    assert [s["kind"] for s in doc["stages"]] == ["deploy", "deploy", "input", "deploy"]
+
+
+def test_setup_through_stdin_then_asks_nothing_more(tmp_path: Path) -> None:
+    site = _project(tmp_path)
+    secret_answer = "sk-this-is-the-jellyfin-key"
+    first = _mora(["setup", "../project", "--site", "site.yaml"], site, stdin=secret_answer + "\n")
+    assert first.returncode == 0, first.stderr
+    assert "jellyfin_key: stored" in first.stderr
+    assert secret_answer not in first.stdout + first.stderr
+    manifest = json.loads((site / "build" / "manifest.json").read_text())
+    assert manifest["inputs"]["jellyfin_key"]["answered"] is True
+    assert manifest["services"]["janitorr"]["environment"]["JELLYFIN_KEY"]["secret"]
+    assert secret_answer not in (site / "build" / "manifest.json").read_text()
+    again = _mora(["setup", "../project", "--site", "site.yaml"], site)
+    assert "nothing to ask" in again.stderr
+
+
+def test_setup_from_an_answers_file(tmp_path: Path) -> None:
+    site = _project(tmp_path)
+    (site / "answers.yaml").write_text("jellyfin_key: from-file\n")
+    proc = _mora(["setup", "../project", "--site", "site.yaml", "--answers", "answers.yaml"], site)
+    assert proc.returncode == 0, proc.stderr
+    shown = _mora(["secrets", "show", "jellyfin_key", "../project", "--site", "site.yaml"], site)
+    assert shown.stdout.strip() == "from-file"
