@@ -100,7 +100,12 @@ def main() -> None:
 
     example = REPO / "projects" / "media"
     cmd = [sys.executable, "-m", "mora.cli", "check", str(example)]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # Installed packages run from compiled bytecode; measure that, whatever this shell says.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(REPO)
+    import compileall
+
+    compileall.compile_dir(REPO / "mora", quiet=1)
     subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm the grammar cache
     walls = []
     for _ in range(max(5, args.repeat)):
@@ -116,7 +121,9 @@ def main() -> None:
         walls = []
         for _ in range(5):
             t = time.perf_counter()
-            subprocess.run([str(mora_bin), "check", str(example)], capture_output=True, check=True)
+            subprocess.run(
+                [str(mora_bin), "check", str(example)], env=env, capture_output=True, check=True
+            )
             walls.append(time.perf_counter() - t)
         print(f"mora check projects/media: best {min(walls) * 1000:.0f} ms wall (console script)")
 

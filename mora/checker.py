@@ -496,12 +496,28 @@ class Checker:
             for p in gen.params  # type: ignore[attr-defined]
         ]
         bound = self._bind_args(value, params, f"`{gname}()`")
+        literal: dict[str, object] = {}
+        all_literal = True
+        before = len(self.diags)
         for pname, arg in bound.items():
             ptype = next(p.type for p in params if p.name == pname)
             if ptype.secret:
                 self._expect_secret_ref(arg.value, sym)
+                continue
+            self.expect(arg.value, ptype, _Ctx(), f"argument `{pname}`", secret_ok=False)
+            lit = _literal_value(arg.value)
+            if lit is None:
+                all_literal = False
             else:
-                self.expect(arg.value, ptype, _Ctx(), f"argument `{pname}`", secret_ok=False)
+                literal[pname] = lit
+        if all_literal and len(self.diags) == before:
+            # Literal arguments can be checked now, so `mora check` catches `password(length: 3)`.
+            from mora.secrets.errors import GeneratorError
+
+            try:
+                gen.normalize_args(literal)  # type: ignore[attr-defined]
+            except GeneratorError as err:
+                self.diags.error(E_VALUE, str(err), value.span, "invalid arguments", help=err.help)
 
     def _expect_secret_ref(self, expr: ast.Expr, sym: SecretSym) -> None:
         if (
@@ -1581,6 +1597,18 @@ class _ParamView:
     name: str
     type: T.Type
     required: bool
+
+
+def _literal_value(expr: ast.Expr) -> object | None:
+    """The Python value of a literal expression, or None when it is not a plain literal."""
+    if isinstance(expr, ast.IntLit | ast.BoolLit):
+        return expr.value
+    if isinstance(expr, ast.StringLit) and expr.is_plain:
+        return expr.plain
+    if isinstance(expr, ast.ListExpr) and all(i.condition is None for i in expr.items):
+        items = [_literal_value(i.value) for i in expr.items]
+        return None if any(i is None for i in items) else items
+    return None
 
 
 def _generator_param_type(text: str) -> T.Type:

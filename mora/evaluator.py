@@ -24,9 +24,8 @@ from mora.checker import (
     Program,
     ServiceSym,
     report_clashes,
-    static_keys,
 )
-from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.diagnostics import Diagnostics, did_you_mean
 from mora.site import Site, coerce
 from mora.source import Span
 
@@ -638,12 +637,10 @@ class Evaluator:
             for port in svc.ports:
                 if port.published:
                     published.append((f"{port.published}/{port.protocol}", name, decl_span))
-        # Only clashes the checker could not see (computed values) are new here; the
-        # diagnostics collection drops exact duplicates when rendered.
-        before = len(self.diags)
+        # The checker already saw clashes between literal values; here computed ones (from
+        # params or template arguments) show up too.
         report_clashes(self.diags, hosts, E_SUBDOMAIN_CLASH, "host")
         report_clashes(self.diags, published, E_PORT_CLASH, "published host port")
-        del before
 
     # --- expressions -----------------------------------------------------------------------------
     def _eval(self, expr: ast.Expr, scope: _Scope) -> object:
@@ -931,4 +928,3 @@ def evaluate(
     return Evaluator(program, site, provider, diags).run()
 
 
-__all__ = ["Compiled", "Label", "evaluate", "static_keys"]
