@@ -274,7 +274,9 @@ Decl = ProjectDecl | ImportDecl | ParamDecl | SecretDecl | InputDecl | ServiceDe
 
 
 class Module(Node):
-    """One parsed file."""
+    """One parsed file. `broken` names the declarations lost to syntax errors, (kind, name), so
+    later passes do not report their uses as unknown."""
 
     file: SourceFile
     decls: tuple[Decl, ...]
+    broken: tuple[tuple[str, str], ...]

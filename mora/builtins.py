@@ -153,6 +153,8 @@ def render_toml(value: Mapping[str, object]) -> str:
 
 
 def _ini_value(value: object) -> str:
+    if isinstance(value, Mapping):
+        raise ValueError("INI sections cannot nest: a section holds keys with plain values")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

@@ -15,7 +15,7 @@ from typing import Any
 from mora import ast
 from mora import types as T
 from mora.builtins import FUNCTIONS
-from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
 from mora.loader import LoadedProject
 from mora.source import Span
 
@@ -38,6 +38,7 @@ E_VALUE = "E0305"
 E_ARGS = "E0306"
 E_MISSING_ATTR = "E0307"
 E_LITERAL = "E0308"
+E_RESERVED = "E0211"
 E_CYCLE = "E0401"
 E_SUBDOMAIN_CLASH = "E0402"
 E_PORT_CLASH = "E0403"
@@ -52,6 +53,14 @@ _LEAK_HELP = (
     "them as a Kubernetes Secret or a podman secret"
 )
 
+RESERVED = {
+    "param": "site's params",
+    "secret": "project's secrets",
+    "input": "project's inputs",
+    "site": "site",
+    "args": "template's arguments",
+    "self": "service itself",
+}
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 SERVICE_ATTRS = (
     "image",
@@ -98,7 +107,7 @@ SECURITY_RELAXING = ("run_as_root", "capabilities_add", "privileged")
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
 PORT_KEYS = ("target", "published", "protocol")
 INPUT_ATTRS = ("after", "prompt", "description")
-SERVICE_FIELDS = ("name", "host", "url", "internal_url", "ports")
+SERVICE_FIELDS = ("name", "host", "url", "internal_host", "internal_url", "ports")
 PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
 
 
@@ -236,6 +245,10 @@ class Checker:
         self.diags = diags
         self.program = Program(name="", root=loaded.root)
         self.used: set[tuple[str, str]] = set()
+        # Bodies of duplicate services: not in the tables, but still checked for mistakes.
+        self._shadowed: list[ServiceSym] = []
+        # Declarations lost to syntax errors: their uses are not reported as unknown.
+        self.broken: set[tuple[str, str]] = {b for m in loaded.modules for b in m.broken}
         self._generators: dict[str, object] | None = None
 
     # --- entry point -----------------------------------------------------------------------------
@@ -248,8 +261,14 @@ class Checker:
             if sym.instance is None:
                 self._check_secret(sym)
         for tmpl in p.templates.values():
+            for ptype, tp in tmpl.params.values():
+                if tp.default is not None:
+                    self.expect(
+                        tp.default, ptype, _Ctx(), f"the default of `{tp.name.text}`",
+                        secret_ok=ptype.secret, declared=tp.type.span,
+                    )
             for sym in tmpl.secrets.values():
-                self._check_secret(sym)
+                self._check_secret(sym, _Ctx(template=tmpl))
             self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
             for isym in tmpl.inputs.values():
                 self._check_input(isym, _Ctx(template=tmpl))
@@ -261,6 +280,8 @@ class Checker:
                 self._check_instance(svc)
             else:
                 self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
+        for dup in self._shadowed:
+            self._check_body(dup.body, _Ctx(service=dup), service_name=dup.name)
         for inp in p.inputs.values():
             if not inp.instance:
                 self._check_input(inp, _Ctx())
@@ -367,8 +388,29 @@ class Checker:
         if instance:
             name = ast.Name(f"{service}_{name.text}", name.span)
         key = f"{kind}:{name.text}" if kind in ("param", "secret", "input") else f"svc:{name.text}"
+        if kind in ("service", "template") and name.text in RESERVED:
+            self.diags.error(
+                E_RESERVED,
+                f"`{name.text}` is a reserved word and cannot name a {kind}",
+                name.span,
+                "reserved",
+                help=f"`{name.text}.x` always means the {RESERVED[name.text]}; pick another name",
+            )
+            return
         if key in seen:
             _first_kind, first = seen[key]
+            if instance:
+                self.diags.error(
+                    E_DUPLICATE,
+                    f"{kind} `{name.text}` is defined more than once",
+                    first.span,
+                    "defined here",
+                    labels=[Label(decl.name.span, f"the template's `{decl.name.text}` "  # type: ignore[union-attr]
+                                  f"becomes `{name.text}` for service `{service}`")],
+                    help=f"a template's {kind}s are named `<service>_<name>` per instance; "
+                    "rename one of them",
+                )
+                return
             self.diags.error(
                 E_DUPLICATE,
                 f"{kind} `{name.text}` is defined more than once",
@@ -377,6 +419,8 @@ class Checker:
                 labels=[Label(first.span, "first defined here")],
                 help="rename one of them",
             )
+            if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
+                self._shadowed.append(ServiceSym(decl, decl.body))
             return
         seen[key] = (kind, name)
         if isinstance(decl, ast.ParamDecl):
@@ -462,7 +506,8 @@ class Checker:
         if sym.decl.default is not None:
             self.expect(sym.decl.default, sym.type, _Ctx(), "a param default", secret_ok=False)
 
-    def _check_secret(self, sym: SecretSym) -> None:
+    def _check_secret(self, sym: SecretSym, ctx: _Ctx | None = None) -> None:
+        ctx = ctx or _Ctx()
         value = sym.decl.value
         if value is None:
             return  # set by hand: `mora secrets set NAME`
@@ -502,9 +547,9 @@ class Checker:
         for pname, arg in bound.items():
             ptype = next(p.type for p in params if p.name == pname)
             if ptype.secret:
-                self._expect_secret_ref(arg.value, sym)
+                self._expect_secret_ref(arg.value, sym, ctx)
                 continue
-            self.expect(arg.value, ptype, _Ctx(), f"argument `{pname}`", secret_ok=False)
+            self.expect(arg.value, ptype, ctx, f"argument `{pname}`", secret_ok=False)
             lit = _literal_value(arg.value)
             if lit is None:
                 all_literal = False
@@ -519,13 +564,21 @@ class Checker:
             except GeneratorError as err:
                 self.diags.error(E_VALUE, str(err), value.span, "invalid arguments", help=err.help)
 
-    def _expect_secret_ref(self, expr: ast.Expr, sym: SecretSym) -> None:
+    def _expect_secret_ref(self, expr: ast.Expr, sym: SecretSym, ctx: _Ctx) -> None:
         if (
             isinstance(expr, ast.Ref)
             and len(expr.parts) in (2, 3)
             and expr.parts[0].text == "secret"
         ):
-            self.type_of(expr, _Ctx())
+            if len(expr.parts) == 3:
+                self.type_of(expr, ctx)
+            else:  # the whole secret, all its parts (e.g. a CA for tls_cert)
+                name = expr.parts[1]
+                if self._local(ctx, "secrets", name.text) is None:
+                    if name.text not in self.program.secrets:
+                        self._unknown(E_UNKNOWN_SECRET, "secret", name, self.program.secrets)
+                    else:
+                        self.used.add(("secret", name.text))
             if expr.parts[1].text == sym.decl.name.text:
                 self.diags.error(
                     E_CYCLE, "a secret cannot be derived from itself", expr.span, "this is itself"
@@ -630,9 +683,12 @@ class Checker:
                 entry.key.span,
                 "set again here",
                 labels=[Label(seen[key], "first set here")],
+                help=f"to add entries only in some cases, put the `if` inside one `{key}` block"
+                if key in _BLOCK_ATTRS
+                else None,
             )
-            return
-        seen[key] = entry.key.span
+        else:
+            seen[key] = entry.key.span
         if isinstance(entry, ast.Block) and key not in _BLOCK_ATTRS:
             self.diags.error(
                 E_TYPE,
@@ -664,10 +720,7 @@ class Checker:
                         help="pin a version, e.g. `" + value.plain + ":1.2.3`, so deploys repeat",
                     )
         elif key in ("command", "entrypoint"):
-            t = self.type_of(value, ctx)
-            self._no_secret(t, value, f"`{key}`")
-            if not (T.assignable(t, T.STRING) or T.assignable(t, T.list_of(T.STRING))):
-                self._mismatch(value, "a string or a list of strings", t)
+            self._check_command(value, ctx, f"`{key}`")
         elif key == "depends_on":
             self.expect(value, T.list_of(T.SERVICE), ctx, "`depends_on`", secret_ok=False)
         elif key == "restart":
@@ -909,14 +962,31 @@ class Checker:
                 or "healthcheck settings: " + ", ".join(HEALTHCHECK_KEYS),
             )
         elif k == "test":
-            t = self.type_of(value, ctx)
-            self._no_secret(t, value, "a healthcheck command")
-            if not (T.assignable(t, T.STRING) or T.assignable(t, T.list_of(T.STRING))):
-                self._mismatch(value, "a command: a string or a list of strings", t)
+            self._check_command(value, ctx, "a healthcheck command")
         elif k == "retries":
             self.expect(value, T.INT, ctx, "`retries`", secret_ok=False)
         else:
             self.expect(value, T.DURATION, ctx, f"`{k}`", secret_ok=False)
+
+    def _check_command(self, value: ast.Expr, ctx: _Ctx, what: str) -> None:
+        """A command line: a string (run by a shell) or a list of words; words may be numbers."""
+        items = value.items if isinstance(value, ast.ListExpr) else None
+        if items is None:
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, what)
+            if t.kind == "list" and t.args and T.is_stringy(t.args[0]):
+                return
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string or a list of strings", t)
+            return
+        for item in items:
+            if item.condition is not None:
+                self.expect(item.condition, T.BOOL, ctx, "a list condition", secret_ok=False)
+            t = self.type_of(item.value, ctx)
+            if t.secret:
+                self._leak(item.value, what)
+            elif not T.is_stringy(t):
+                self._mismatch(item.value, "a string (one word of the command)", t)
 
     def _check_container_path(self, key: ast.Key) -> None:
         if not key.text.startswith("/"):
@@ -959,9 +1029,18 @@ class Checker:
                 continue
             seen[k] = entry.key.span
             if k == "after":
-                t = self.type_of(entry.value, ctx)
-                if not (T.assignable(t, T.SERVICE) or T.assignable(t, T.list_of(T.SERVICE))):
-                    self._mismatch(entry.value, "a service or a list of services", t)
+                value = entry.value
+                if isinstance(value, ast.ListExpr):
+                    self.expect(value, T.list_of(T.SERVICE), ctx, "`after`", secret_ok=False)
+                elif isinstance(value, ast.StringLit) and value.is_plain:
+                    self._expect_items(
+                        ast.ListExpr((ast.ListItem(value, None, value.span),), value.span),
+                        T.list_of(T.SERVICE), ctx, "`after`", False, None,
+                    )
+                else:
+                    t = self.type_of(value, ctx)
+                    if not (T.assignable(t, T.SERVICE) or T.assignable(t, T.list_of(T.SERVICE))):
+                        self._mismatch(value, "a service or a list of services", t)
             else:
                 self.expect(entry.value, T.STRING, ctx, f"`{k}`", secret_ok=False)
         if "prompt" not in seen:
@@ -984,6 +1063,8 @@ class Checker:
         declared: Span | None = None,
     ) -> T.Type | None:
         """Check `expr` against `expected`; returns its type, or None after reporting."""
+        if isinstance(expr, ast.ListExpr) and expected.kind == "list" and expected.args:
+            return self._expect_items(expr, expected, ctx, what, secret_ok, declared)
         t = self.type_of(expr, ctx, expected)
         if t.kind == "any":
             return t
@@ -997,25 +1078,49 @@ class Checker:
         self._check_literal_value(expr, expected)
         return t
 
+    def _expect_items(
+        self,
+        expr: ast.ListExpr,
+        expected: T.Type,
+        ctx: _Ctx,
+        what: str,
+        secret_ok: bool,
+        declared: Span | None,
+    ) -> T.Type | None:
+        """A list literal against `list(T)`: every item on its own, so one bad item is named."""
+        elem = expected.args[0]
+        ok = True
+        secret = False
+        for item in expr.items:
+            if item.condition is not None:
+                self.expect(item.condition, T.BOOL, ctx, "a list condition", secret_ok=False)
+            if isinstance(item.value, ast.StringLit) and item.value.is_plain and elem.kind == "service":
+                name = item.value.plain
+                self.diags.error(
+                    E_TYPE,
+                    f"type mismatch: expected a service, found the string \"{name}\"",
+                    item.value.span,
+                    "this is `string`",
+                    help=f"refer to the service by name, without quotes: `{name}`"
+                    if name in self.program.services
+                    else did_you_mean(name, self.program.services),
+                )
+                ok = False
+                continue
+            t = self.expect(item.value, elem, ctx, what, secret_ok, declared)
+            ok = ok and t is not None
+            secret = secret or bool(t and t.secret)
+        return expected.tainted(secret) if ok else None
+
     def _literal_fits(self, expr: ast.Expr, expected: T.Type) -> bool:
         """String literals stand for paths, e-mails, enums...; their format is checked apart."""
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             return expected.kind in ("path", "email", "hostname", "url", "enum", "size", "duration")
         if isinstance(expr, ast.IntLit):
             return expected.kind == "port"
-        if isinstance(expr, ast.ListExpr) and expected.kind == "list" and expected.args:
-            return all(
-                T.assignable(self.type_of(i.value, _Ctx()), expected.args[0])
-                or self._literal_fits(i.value, expected.args[0])
-                for i in expr.items
-            )
         return False
 
     def _check_literal_value(self, expr: ast.Expr, expected: T.Type) -> None:
-        if isinstance(expr, ast.ListExpr) and expected.kind == "list" and expected.args:
-            for item in expr.items:
-                self._check_literal_value(item.value, expected.args[0])
-            return
         value: object
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             value = expr.plain
@@ -1104,6 +1209,10 @@ class Checker:
                 return T.BOOL
             left = self.type_of(expr.left, ctx)
             right = self.type_of(expr.right, ctx)
+            if left.kind == "enum":
+                self._check_literal_value(expr.right, left)
+            if right.kind == "enum":
+                self._check_literal_value(expr.left, right)
             if left.secret or right.secret:
                 self._leak(expr, "a comparison")
             elif not (T.assignable(left, right) or T.assignable(right, left)):
@@ -1210,8 +1319,14 @@ class Checker:
             name = rest[0]
             entry = ctx.template.params.get(name.text)
             if entry is None:
+                params = list(ctx.template.params)
                 return self._unknown(
-                    E_UNKNOWN_NAME, "template parameter", name, ctx.template.params
+                    E_UNKNOWN_NAME,
+                    "template parameter",
+                    name,
+                    params,
+                    where="not a parameter of this template",
+                    listing="its parameters: " + ", ".join(params) if params else "it has none",
                 )
             return self._no_more(ref, 2, entry[0])
         if head == "self":
@@ -1235,6 +1350,8 @@ class Checker:
             if not rest:
                 return T.SERVICE
             return self._service_field(ref, rest, svc.body, head)
+        if ("service", head) in self.broken or ("template", head) in self.broken:
+            return T.ANY
         candidates = [*p.services, "param", "secret", "input", "site"]
         if ctx.template is not None:
             candidates += ["args", "self"]
@@ -1245,12 +1362,7 @@ class Checker:
             else f"unknown name `{head}`",
             ref.parts[0].span,
             "not defined in this project",
-            help=did_you_mean(head, candidates)
-            or (
-                f"param, secret and input values are written `param.{head}`, `secret.{head}`..."
-                if head in p.params or head in p.secrets or head in p.inputs
-                else None
-            ),
+            help=_kind_hint(head, p) or did_you_mean(head, candidates),
         )
         return T.ANY
 
@@ -1326,7 +1438,13 @@ class Checker:
                 "nothing to connect to",
             )
             return T.ANY
-        result = {"name": T.STRING, "host": T.HOSTNAME, "url": T.URL, "internal_url": T.URL}
+        result = {
+            "name": T.STRING,
+            "host": T.HOSTNAME,
+            "url": T.URL,
+            "internal_host": T.HOSTNAME,
+            "internal_url": T.URL,
+        }
         return self._no_more(ref, 2, result[field_.text])
 
     def _no_more(self, ref: ast.Ref, length: int, t: T.Type) -> T.Type:
@@ -1341,13 +1459,23 @@ class Checker:
             return T.ANY
         return t
 
-    def _unknown(self, code: str, kind: str, name: ast.Name, known: Iterable[str]) -> T.Type:
+    def _unknown(
+        self,
+        code: str,
+        kind: str,
+        name: ast.Name,
+        known: Iterable[str],
+        where: str = "not defined in this project",
+        listing: str | None = None,
+    ) -> T.Type:
+        if (kind, name.text) in self.broken:
+            return T.ANY  # its declaration has a syntax error, reported already
         self.diags.error(
             code,
             f"unknown {kind} `{name.text}`",
             name.span,
-            "not defined in this project",
-            help=did_you_mean(name.text, known),
+            where,
+            help=did_you_mean(name.text, known) or listing,
         )
         return T.ANY
 
@@ -1385,6 +1513,9 @@ class Checker:
             return T.ANY
         params = [_ParamView(p.name, p.type, p.required) for p in fn.params]
         bound = self._bind_args(call, params, f"`{fname}()`")
+        if fn.returns.kind == "file":
+            for arg in bound.values():
+                self._check_renderable(arg.value, fname)
         secret = False
         for pname, arg in bound.items():
             param = next(p for p in fn.params if p.name == pname)
@@ -1392,9 +1523,25 @@ class Checker:
             secret = secret or bool(t and t.secret)
         return fn.returns.tainted(secret and fn.taints)
 
+    def _check_renderable(self, expr: ast.Expr, fname: str) -> None:
+        """Config files hold data: a mount or another file inside yaml()/json()... is a mistake."""
+        for node in _walk(expr):
+            if isinstance(node, ast.Call) and node.func.dotted in FUNCTIONS:
+                inner = FUNCTIONS[node.func.dotted].returns.kind
+                if inner in ("mount", "file"):
+                    what = "a volume" if inner == "mount" else "a file"
+                    self.diags.error(
+                        E_TYPE,
+                        f"{what} cannot be written into a {fname} file",
+                        node.span,
+                        "not data",
+                        help=f"`{fname}()` takes strings, numbers, booleans, lists and maps",
+                    )
+
     def _bind_args(self, call: ast.Call, params: list[_ParamView], what: str) -> dict[str, ast.Arg]:
         """Match positional and named arguments to parameters, reporting every mismatch."""
         bound: dict[str, ast.Arg] = {}
+        misspelled: set[str] = set()  # parameters an unknown name was probably meant for
         names = [p.name for p in params]
         positional = True
         for i, arg in enumerate(call.args):
@@ -1422,13 +1569,17 @@ class Checker:
             positional = False
             pname = arg.name.text
             if pname not in names:
+                guess = closest(pname, [n for n in names if n not in bound])
+                if guess is not None:
+                    misspelled.add(guess)
                 self.diags.error(
                     E_ARGS,
                     f"{what} has no parameter `{pname}`",
                     arg.name.span,
                     "unknown parameter",
-                    help=did_you_mean(pname, names)
-                    or (f"{what} takes: " + ", ".join(names) if names else f"{what} takes none"),
+                    help=f"did you mean `{guess}`?"
+                    if guess
+                    else (f"{what} takes: " + ", ".join(names) if names else f"{what} takes none"),
                 )
                 self.type_of(arg.value, _Ctx())
                 continue
@@ -1442,7 +1593,9 @@ class Checker:
                 )
                 continue
             bound[pname] = arg
-        missing = [p.name for p in params if p.required and p.name not in bound]
+        missing = [
+            p.name for p in params if p.required and p.name not in bound and p.name not in misspelled
+        ]
         if missing:
             self.diags.error(
                 E_ARGS,
@@ -1491,18 +1644,35 @@ class Checker:
             for i, a in enumerate(svc.decl.instance.args):
                 if a.name is None and i < len(svc.template.params):
                     args[list(svc.template.params)[i]] = a.value
+        def target(ref: ast.Ref) -> str | None:
+            name = svc.name if ref.parts[0].text == "self" else ref.parts[0].text
+            return name if len(ref.parts) == 1 and name in self.program.services else None
+
         for entry in iter_entries(svc.body):
             if isinstance(entry, ast.Attr) and entry.key.text == "depends_on":
                 for ref in _refs_in(entry.value, args):
-                    if ref.parts[0].text in self.program.services and len(ref.parts) == 1:
-                        deps.append((ref.parts[0].text, ref.span))
+                    if (name := target(ref)) is not None:
+                        deps.append((name, ref.span))
         for inp in self.program.inputs.values():
-            if inp.service == svc.name:
-                for entry in inp.decl.body.entries:
-                    if isinstance(entry, ast.Attr) and entry.key.text == "after":
-                        for ref in _refs_in(entry.value, args):
-                            if ref.parts[0].text in self.program.services:
-                                deps.append((ref.parts[0].text, ref.span))
+            if inp.service != svc.name:
+                continue
+            for entry in inp.decl.body.entries:
+                if not (isinstance(entry, ast.Attr) and entry.key.text == "after"):
+                    continue
+                for ref in _refs_in(entry.value, args):
+                    name = target(ref)
+                    if name == svc.name:
+                        self.diags.error(
+                            E_CYCLE,
+                            f"input `{inp.decl.name.text}` of `{svc.name}` waits for "
+                            f"`{svc.name}` itself",
+                            ref.span,
+                            "its own service",
+                            help="a service waiting for its own input could never start; "
+                            "`after` names the service where the person gets the value",
+                        )
+                    elif name is not None:
+                        deps.append((name, ref.span))
         return deps
 
     def _check_graph(self) -> None:
@@ -1550,6 +1720,8 @@ class Checker:
         report_clashes(self.diags, published, E_PORT_CLASH, "published host port")
 
     def _report_unused(self) -> None:
+        if self.broken or any(d.code.startswith("E000") for d in self.diags):
+            return  # uses may sit in text a syntax error dropped: no false "never used"
         p = self.program
         for name, sym in p.params.items():
             if ("param", name) not in self.used:
@@ -1597,6 +1769,28 @@ class _ParamView:
     name: str
     type: T.Type
     required: bool
+
+
+def _kind_hint(name: str, p: Program) -> str | None:
+    """`timezone` where `param.timezone` was meant: say which kind of thing it is."""
+    for kind, table in (("param", p.params), ("secret", p.secrets), ("input", p.inputs)):
+        if name in table:
+            return f"`{name}` is a {kind}: write `{kind}.{name}`"
+    return None
+
+
+def _walk(expr: ast.Expr) -> Iterator[ast.Expr]:
+    """The expression and every expression inside it (not into interpolated strings' text)."""
+    yield expr
+    if isinstance(expr, ast.ListExpr):
+        for item in expr.items:
+            yield from _walk(item.value)
+    elif isinstance(expr, ast.MapExpr):
+        for e in expr.entries:
+            yield from _walk(e.value)
+    elif isinstance(expr, ast.Call):
+        for a in expr.args:
+            yield from _walk(a.value)
 
 
 def _literal_value(expr: ast.Expr) -> object | None:

@@ -140,7 +140,7 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate nearest to `name`, if it is plausibly a typo of it."""
     best: tuple[int, str] | None = None
-    limit = max(1, min(3, len(name) // 3))
+    limit = max(1, min(3, len(name) // 5))
     for cand in sorted(set(candidates)):
         if cand == name:
             continue

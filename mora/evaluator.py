@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from mora import ast
 from mora import model as M
 from mora import types as T
@@ -25,7 +27,7 @@ from mora.checker import (
     ServiceSym,
     report_clashes,
 )
-from mora.diagnostics import Diagnostics, did_you_mean
+from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.site import Site, coerce
 from mora.source import Span
 
@@ -33,6 +35,7 @@ E_MISSING_PARAM = "E0502"
 E_NO_DOMAIN = "E0503"
 E_SECRETS = "E0504"
 E_EVAL = "E0505"
+E_SITE_VALUE = "E0506"
 W_UNKNOWN_SITE_PARAM = "W0501"
 W_ORPHANED_SECRET = "W0502"
 W_STALE_SECRET = "W0503"
@@ -143,6 +146,8 @@ class Evaluator:
         self.material: dict[str, str] = {}
         self._routing: dict[str, tuple[str | None, dict[str, int], str | None]] = {}
         self._routing_busy: set[str] = set()
+        self._ports: dict[str, dict[str, int]] = {}
+        self._ports_busy: set[str] = set()
         self._template_args: dict[str, dict[str, object]] = {}
         self.domain = site.domain or ""
 
@@ -151,7 +156,7 @@ class Evaluator:
         self.resolve_params()
         domain = self.site.domain
         self.domain = domain or ""
-        if not domain:
+        if not domain and not self.site.domain_invalid:
             self.diags.error(
                 E_NO_DOMAIN,
                 "no domain for this site",
@@ -199,11 +204,14 @@ class Evaluator:
                 sv = given[name]
                 value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
                 if problem:
+                    shown = _show_value(sv.value)
+                    declared = Label(sym.decl.type.span, f"`{name}` is declared `{sym.type}` here")
                     self.diags.error(
-                        E_MISSING_PARAM,
-                        f"invalid value for param `{name}` from {sv.origin}: {problem}",
-                        sym.decl.name.span,
-                        f"declared as `{sym.type}`",
+                        E_SITE_VALUE,
+                        f"invalid value {shown} for param `{name}` from {sv.origin}: {problem}",
+                        sv.span or sym.decl.name.span,
+                        problem if sv.span else f"declared as `{sym.type}`",
+                        labels=[declared] if sv.span else [],
                     )
                     continue
                 self.params[name] = value
@@ -219,7 +227,7 @@ class Evaluator:
                     f"missing required param `{name}` (`{sym.type}`)",
                     sym.decl.name.span,
                     "the site must give a value",
-                    help=f"pass `--set {name}={example}`, or in the site file: "
+                    help=f"pass `--set {name}={_shell_quote(example)}`, or in the site file: "
                     f"`params: {{{name}: {example}}}`",
                 )
         for name, sv in given.items():
@@ -432,24 +440,52 @@ class Evaluator:
             return [(k, v, entry.value.span) for k, v in value.items()]
         return []
 
+    def _ports_of(self, name: str) -> dict[str, int]:
+        """Port numbers by name of a service, computed once (other services refer to them)."""
+        if name in self._ports:
+            return self._ports[name]
+        svc = self.program.services[name]
+        if name in self._ports_busy:
+            self.diags.error(
+                E_EVAL,
+                f"the ports of `{name}` depend on themselves",
+                svc.decl.name.span,
+                "in this service",
+            )
+            raise _Abort
+        self._ports_busy.add(name)
+        try:
+            scope = self._scope_for(svc)
+            ports: dict[str, int] = {}
+            for entry in self._attrs(svc.body, scope):
+                if entry.key.text == "ports":
+                    for pname, pval, _span in self._items(entry, scope):
+                        target = pval.get("target") if isinstance(pval, dict) else pval
+                        if isinstance(target, int) and not isinstance(target, bool):
+                            ports[pname] = target
+            self._ports[name] = ports
+            return ports
+        finally:
+            self._ports_busy.discard(name)
+
     def _routing_of(self, name: str) -> tuple[str | None, dict[str, int], str | None]:
         """(subdomain, port numbers by name, routed port name) of a service, computed once."""
         if name in self._routing:
             return self._routing[name]
         svc = self.program.services[name]
+        ports = self._ports_of(name)
         if name in self._routing_busy:
             self.diags.error(
                 E_EVAL,
-                f"the subdomain or ports of `{name}` depend on themselves",
+                f"the subdomain of `{name}` depends on itself",
                 svc.decl.name.span,
-                "here",
+                "in this service",
             )
             raise _Abort
         self._routing_busy.add(name)
         try:
             scope = self._scope_for(svc)
             subdomain: str | None = None
-            ports: dict[str, int] = {}
             for entry in self._attrs(svc.body, scope):
                 if entry.key.text == "subdomain" and isinstance(entry, ast.Attr):
                     value = self._eval(entry.value, scope)
@@ -462,11 +498,6 @@ class Evaluator:
                             "evaluates to this",
                         )
                         raise _Abort
-                elif entry.key.text == "ports":
-                    for pname, pval, _span in self._items(entry, scope):
-                        ports[pname] = int(
-                            pval["target"] if isinstance(pval, dict) else pval  # type: ignore[arg-type]
-                        )
             route = "http" if "http" in ports else (next(iter(ports)) if len(ports) == 1 else None)
             self._routing[name] = (subdomain, ports, route)
             return self._routing[name]
@@ -481,110 +512,162 @@ class Evaluator:
             "template": svc.template.decl.name.text if svc.template else None,
         }
         pending: set[str] = set()
+        failed = False
         for entry in self._attrs(svc.body, scope):
-            key = entry.key.text
-            if key == "environment":
-                env: dict[str, M.Value] = {}
-                for var, value, span in self._items(entry, scope):
-                    env[var] = self._deliver(value, f"{svc.name}/env/{var}", span, pending)
-                data["environment"] = dict(sorted(env.items()))
-            elif key == "files":
-                files = []
-                for path, value, span in self._items(entry, scope):
-                    fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
-                    delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
-                    files.append(
-                        M.File(
-                            path=path,
-                            format=fv.format,  # type: ignore[arg-type]
-                            content=delivered.value,
-                            secret=delivered.secret,
-                            sources=delivered.sources,
-                            pending=delivered.pending,
-                        )
+            try:
+                self._attribute(svc, entry, scope, data, pending)
+            except _Abort:
+                failed = True  # reported; go on so every problem of the service shows
+            except ValidationError as err:
+                self._invalid(err, entry.span)
+                failed = True
+        if failed:
+            raise _Abort
+        self._finish_service(svc, data, pending, subdomain, port_numbers, route)
+        try:
+            return M.Service(**data)
+        except ValidationError as err:
+            self._invalid(err, svc.decl.name.span)
+            raise _Abort from None
+
+    def _invalid(self, err: ValidationError, span: Span) -> None:
+        """A value the model refuses (e.g. a port out of range from a template argument)."""
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        self.diags.error(
+            E_EVAL,
+            f"invalid value{f' for `{where}`' if where else ''}: {first.get('msg', 'rejected')}",
+            span,
+            "evaluates to an invalid value",
+        )
+
+    def _attribute(
+        self,
+        svc: ServiceSym,
+        entry: ast.Attr | ast.Block,
+        scope: _Scope,
+        data: dict[str, Any],
+        pending: set[str],
+    ) -> None:
+        """Evaluate one service attribute into `data` (the fields of `model.Service`)."""
+        key = entry.key.text
+        if key == "environment":
+            env: dict[str, M.Value] = {}
+            for var, value, span in self._items(entry, scope):
+                env[var] = self._deliver(value, f"{svc.name}/env/{var}", span, pending)
+            data["environment"] = dict(sorted(env.items()))
+        elif key == "files":
+            files = []
+            for path, value, span in self._items(entry, scope):
+                fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
+                delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
+                files.append(
+                    M.File(
+                        path=path,
+                        format=fv.format,  # type: ignore[arg-type]
+                        content=delivered.value,
+                        secret=delivered.secret,
+                        sources=delivered.sources,
+                        pending=delivered.pending,
                     )
-                data["files"] = sorted(files, key=lambda f: f.path)
-            elif key == "ports":
-                ports = []
-                for pname, value, _span in self._items(entry, scope):
-                    if isinstance(value, dict):
-                        ports.append(
-                            M.Port(
-                                name=pname,
-                                target=value["target"],
-                                published=value.get("published"),
-                                protocol=value.get("protocol", "tcp"),
-                            )
-                        )
-                    else:
-                        ports.append(M.Port(name=pname, target=int(value)))  # type: ignore[call-overload]
-                data["ports"] = sorted(ports, key=lambda p: p.name)
-            elif key == "volumes":
-                mounts = []
-                for path, value, _span in self._items(entry, scope):
-                    assert isinstance(value, MountVal)
-                    name = value.name
-                    if value.kind == "volume" and name is None:
-                        name = f"{svc.name}-{_slug(path)}"
-                    mounts.append(
-                        M.Mount(
-                            path=path,
-                            kind=value.kind,  # type: ignore[arg-type]
-                            name=name,
-                            size=value.size,
-                            host_path=value.host_path,
-                            readonly=value.readonly,
-                        )
-                    )
-                data["volumes"] = sorted(mounts, key=lambda m: m.path)
-            elif key == "healthcheck":
-                hc = {k: v for k, v, _ in self._items(entry, scope)}
-                test = hc.get("test", [])
-                data["healthcheck"] = M.Healthcheck(
-                    test=_command(test),
-                    interval_seconds=_seconds(hc.get("interval")),
-                    timeout_seconds=_seconds(hc.get("timeout")),
-                    start_period_seconds=_seconds(hc.get("start_period")),
-                    retries=hc.get("retries"),  # type: ignore[arg-type]
                 )
-            elif key in ("resources", "security"):
-                settings = {}
-                for k, v, span in self._items(entry, scope):
-                    if isinstance(v, Unit):
-                        v = v.text
-                    elif isinstance(v, list):
-                        v = [self._public_text(x, span, f"`{k}`") for x in v]
-                    elif isinstance(v, str):
-                        v = self._public_text(v, span, f"`{k}`")
-                    settings[k] = v
-                data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
-            elif key == "labels":
-                data["labels"] = {
-                    k: self._public_text(v, span, "a label")
-                    for k, v, span in sorted(self._items(entry, scope))
-                }
-            else:
-                assert isinstance(entry, ast.Attr)
-                value = self._eval(entry.value, scope)
-                if key in ("command", "entrypoint"):
-                    data[key] = _command(value)
-                elif key == "depends_on":
-                    data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
-                elif key in ("devices", "placement"):
-                    data[key] = [str(v) for v in value]  # type: ignore[attr-defined]
-                elif key in ("stateful", "auto_update"):
-                    data[key] = value is True
-                elif key == "subdomain":
-                    continue
-                elif key == "image":
-                    data[key] = self._public_text(value, entry.value.span, "`image`")
-                    problem = T.check_image(data[key])
-                    if problem:
-                        self.diags.error(
-                            "E0303", "invalid image reference", entry.value.span, problem
+            data["files"] = sorted(files, key=lambda f: f.path)
+        elif key == "ports":
+            ports = []
+            for pname, value, _span in self._items(entry, scope):
+                if isinstance(value, dict):
+                    ports.append(
+                        M.Port(
+                            name=pname,
+                            target=value["target"],
+                            published=value.get("published"),
+                            protocol=value.get("protocol", "tcp"),
                         )
+                    )
                 else:
-                    data[key] = self._public_text(value, entry.value.span, f"`{key}`")
+                    ports.append(M.Port(name=pname, target=int(value)))  # type: ignore[call-overload]
+            data["ports"] = sorted(ports, key=lambda p: p.name)
+        elif key == "volumes":
+            mounts = []
+            for path, value, _span in self._items(entry, scope):
+                assert isinstance(value, MountVal)
+                name = value.name
+                if value.kind == "volume" and name is None:
+                    name = f"{svc.name}-{_slug(path)}"
+                mounts.append(
+                    M.Mount(
+                        path=path,
+                        kind=value.kind,  # type: ignore[arg-type]
+                        name=name,
+                        size=value.size,
+                        host_path=value.host_path,
+                        readonly=value.readonly,
+                    )
+                )
+            data["volumes"] = sorted(mounts, key=lambda m: m.path)
+        elif key == "healthcheck":
+            items = self._items(entry, scope)
+            hc = {k: v for k, v, _ in items}
+            span = next((sp for k, _, sp in items if k == "test"), entry.span)
+            data["healthcheck"] = M.Healthcheck(
+                test=self._health_test(hc.get("test", []), span),
+                interval_seconds=_seconds(hc.get("interval")),
+                timeout_seconds=_seconds(hc.get("timeout")),
+                start_period_seconds=_seconds(hc.get("start_period")),
+                retries=hc.get("retries"),  # type: ignore[arg-type]
+            )
+        elif key in ("resources", "security"):
+            settings = {}
+            for k, v, span in self._items(entry, scope):
+                if isinstance(v, Unit):
+                    v = v.text
+                elif isinstance(v, list):
+                    v = [self._public_text(x, span, f"`{k}`") for x in v]
+                elif isinstance(v, str):
+                    v = self._public_text(v, span, f"`{k}`")
+                settings[k] = v
+            data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
+        elif key == "labels":
+            data["labels"] = {
+                k: self._public_text(v, span, "a label")
+                for k, v, span in sorted(self._items(entry, scope))
+            }
+        else:
+            assert isinstance(entry, ast.Attr)
+            value = self._eval(entry.value, scope)
+            if key in ("command", "entrypoint"):
+                data[key] = self._words(value, entry.value.span, f"`{key}`")
+            elif key == "depends_on":
+                data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
+            elif key in ("devices", "placement"):
+                data[key] = [
+                    self._public_text(v, entry.value.span, f"`{key}`")
+                    for v in value  # type: ignore[attr-defined]
+                ]
+            elif key in ("stateful", "auto_update"):
+                data[key] = value is True
+            elif key == "subdomain":
+                return  # evaluated with the routing, see _routing_of
+            elif key == "image":
+                data[key] = self._public_text(value, entry.value.span, "`image`")
+                problem = T.check_image(data[key])
+                if problem:
+                    self.diags.error(
+                        "E0303", "invalid image reference", entry.value.span, problem
+                    )
+            else:
+                data[key] = self._public_text(value, entry.value.span, f"`{key}`")
+
+    def _finish_service(
+        self,
+        svc: ServiceSym,
+        data: dict[str, Any],
+        pending: set[str],
+        subdomain: str | None,
+        port_numbers: dict[str, int],
+        route: str | None,
+    ) -> None:
+        """The derived fields: public host and URLs, internal URL, inputs."""
         if subdomain is not None:
             host = f"{subdomain}.{self.domain}"
             data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)
@@ -597,7 +680,6 @@ class Evaluator:
         data["pending_inputs"] = sorted(pending)
         if "image" not in data:
             raise _Abort
-        return M.Service(**data)
 
     def _deliver(self, value: object, key: str, span: Span, pending: set[str]) -> M.Value:
         """A leaf value for a container: plain text, secret material by name, or pending."""
@@ -610,6 +692,28 @@ class Evaluator:
         if isinstance(value, FileVal):
             return self._deliver(value.content, key, span, pending)
         return M.Value(value=_text(value))
+
+    def _words(self, value: object, span: Span, what: str) -> list[str]:
+        """A command line as words: a list as it is, a string split the way a shell would."""
+        if isinstance(value, list):
+            return [self._public_text(v, span, what) for v in value]
+        import shlex
+
+        text = self._public_text(value, span, what)
+        try:
+            return shlex.split(text)
+        except ValueError as err:
+            self.diags.error(E_EVAL, f"cannot split {what} into words: {err}", span, "here")
+            raise _Abort from None
+
+    def _health_test(self, value: object, span: Span) -> list[str]:
+        """Compose's forms: a string runs in a shell (`CMD-SHELL`); a list is `CMD` words."""
+        if isinstance(value, list):
+            words = [self._public_text(v, span, "a healthcheck command") for v in value]
+            if words and words[0] in ("CMD", "CMD-SHELL", "NONE"):
+                return words
+            return ["CMD", *words]
+        return ["CMD-SHELL", self._public_text(value, span, "a healthcheck command")]
 
     def _public_text(self, value: object, span: Span, what: str) -> str:
         if isinstance(value, Secret):
@@ -624,6 +728,9 @@ class Evaluator:
                 "needs " + ", ".join(sorted(value.inputs)),
                 help="inputs can be used in `environment` and `files`",
             )
+            raise _Abort
+        if isinstance(value, MountVal | FileVal | list | dict):
+            self.diags.error(E_EVAL, f"{what} must be text here", span, "not text")
             raise _Abort
         return _text(value)
 
@@ -744,12 +851,18 @@ class Evaluator:
             raise _Abort
         if not names:
             return ServiceRef(target)
-        subdomain, ports, route = self._routing_of(target)
         field_ = names[0]
-        if field_ == "name":
+        if field_ in ("name", "internal_host"):
             return target
         if field_ == "ports":
+            ports = self._ports_of(target)
+            if names[1] not in ports:
+                self.diags.error(
+                    E_EVAL, f"`{target}` has no port `{names[1]}` for this site", ref.span, "here"
+                )
+                raise _Abort
             return ports[names[1]]
+        subdomain, ports, route = self._routing_of(target)
         if field_ in ("host", "url"):
             if subdomain is None:
                 self.diags.error(
@@ -874,14 +987,6 @@ def _plain_text(value: object) -> str | None:
     return _text(value)
 
 
-def _command(value: object) -> list[str]:
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    import shlex
-
-    return shlex.split(_text(value))
-
-
 def _seconds(value: object) -> float | None:
     if isinstance(value, Unit):
         return value.amount
@@ -896,6 +1001,16 @@ def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+def _shell_quote(text: str) -> str:
+    return f"'{text}'" if any(c in text for c in " []{}") else text
+
+
+def _show_value(value: object) -> str:
+    """A site value for a message (params are never secret), kept short."""
+    text = repr(value) if not isinstance(value, str) else f"`{value}`"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _slug(path: str) -> str:
@@ -917,7 +1032,8 @@ def _example(t: T.Type) -> str:
         "duration": "30s",
         "size": "10Gi",
         "enum": t.values[0] if t.values else "VALUE",
-        "list": "a,b",
+        "list": "[a, b]",
+        "map": "{a: b}",
     }.get(t.kind, "VALUE")
 
 

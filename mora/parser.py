@@ -23,11 +23,12 @@ import lark
 from lark import Token, Transformer
 
 from mora import ast
-from mora.diagnostics import Diagnostics
+from mora.diagnostics import Diagnostics, Label
 from mora.source import SourceFile, Span
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
+_DECL_NAME = re.compile(r"(param|secret|input|service|template)\s+([A-Za-z_][A-Za-z0-9_]*)")
 _DECL_START = re.compile(r"^(project|import|param|secret|input|service|template)\b", re.M)
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
@@ -430,6 +431,15 @@ def _report_syntax_error(
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         pos = base + err.pos_in_stream
         ch = file.text[pos : pos + 1]
+        if file.text.startswith('"""', pos):
+            diags.error(
+                "E0002",
+                "unterminated triple-quoted string",
+                Span(file, pos, pos + 3),
+                'this `"""` is never closed',
+                help='close it with `"""`',
+            )
+            return
         if ch == '"':
             diags.error(
                 "E0002",
@@ -439,11 +449,25 @@ def _report_syntax_error(
                 help='close it with `"`; for text over several lines use """triple quotes"""',
             )
             return
+        help = None
+        if ch == "-" and pos > 0 and (file.text[pos - 1].isalnum() or file.text[pos - 1] == "_"):
+            word_start = pos
+            while word_start > 0 and (
+                file.text[word_start - 1].isalnum() or file.text[word_start - 1] in "_-"
+            ):
+                word_start -= 1
+            word_end = pos
+            while word_end < len(file.text) and (
+                file.text[word_end].isalnum() or file.text[word_end] in "_-"
+            ):
+                word_end += 1
+            help = f'names with `-` must be quoted: "{file.text[word_start:word_end]}"'
         diags.error(
             "E0001",
             f"unexpected character `{ch}`" if ch.strip() else "unexpected character",
             Span(file, pos, pos + 1),
             f"expected {_describe_expected(err.allowed or set())}",
+            help=help,
         )
         return
     if isinstance(err, lark.exceptions.UnexpectedToken):
@@ -460,21 +484,29 @@ def _report_syntax_error(
         if tok.type == "$END":
             pos = base + length
             span = Span(file, max(pos - 1, 0), pos) if pos else Span(file, 0, 0)
+            labels = _unclosed_labels(file, base, pos)
             diags.error(
                 "E0001",
                 "unexpected end of file",
                 span,
                 f"expected {_describe_expected(err.expected)}",
-                help="a `{`, `[` or `(` may be missing its closing bracket",
+                labels=labels,
+                help="close the bracket marked above"
+                if labels
+                else "a `{`, `[` or `(` may be missing its closing bracket",
             )
             return
         start = base + (tok.start_pos or 0)
         expected = err.expected
         help = None
-        if tok.type == "NAME" and "EQUAL" in expected and "COLON" in expected:
-            help = "block entries are `key = value`; map entries are `key: value`"
-        elif "RBRACE" in expected and tok.type in ("NAME", "STRING"):
-            help = None
+        if tok.type == "COLON" and "EQUAL" in expected:
+            help = "entries of a block are `key = value`; `:` is for maps and named arguments"
+        elif tok.type == "EQUAL" and "COLON" in expected:
+            help = "named arguments and map entries use `:`, like `length: 24`"
+        elif tok.type == "EQUAL" and "COMPARE" in expected:
+            help = "compare with `==`"
+        elif tok.type == "STRING" and "LBRACE" in expected and "EQUAL" in expected:
+            help = "is an `=` missing?"
         diags.error(
             "E0001",
             f"unexpected {_token_words(tok)}",
@@ -484,6 +516,41 @@ def _report_syntax_error(
         )
         return
     diags.error("E0001", "syntax error", Span(file, base, base + 1))
+
+
+_CLOSERS = {"{": "}", "[": "]", "(": ")"}
+
+
+def _unclosed_labels(file: SourceFile, base: int, end: int) -> list[Label]:
+    """Label the innermost bracket left open before `end` (skipping strings and comments)."""
+    text = file.text
+    stack: list[int] = []
+    i = base
+    while i < end:
+        ch = text[i]
+        if ch == "#" or text.startswith("//", i):
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+            continue
+        if text.startswith('"""', i):
+            close = text.find('"""', i + 3)
+            i = end if close < 0 else close + 3
+            continue
+        if ch == '"':
+            j = i + 1
+            while j < end and text[j] not in '"\n':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in _CLOSERS:
+            stack.append(i)
+        elif ch in ")]}" and stack and _CLOSERS[text[stack[-1]]] == ch:
+            stack.pop()
+        i += 1
+    if not stack:
+        return []
+    at = stack[-1]
+    return [Label(Span(file, at, at + 1), f"this `{text[at]}` is never closed")]
 
 
 def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
@@ -504,7 +571,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     try:
         decls: tuple[ast.Decl, ...] = parser.parse(file.text, start="start")
         diags.extend(_BUILDER.diagnostics)
-        return ast.Module(file, decls)
+        return ast.Module(file, decls, ())
     except lark.exceptions.UnexpectedInput:
         pass
     # Recovery: parse each top-level declaration on its own.
@@ -513,6 +580,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
         starts.insert(0, 0)
     starts.append(len(file.text))
     out: list[ast.Decl] = []
+    broken: list[tuple[str, str]] = []
     _BUILDER.diagnostics = Diagnostics()
     for begin, end in itertools.pairwise(starts):
         chunk = file.text[begin:end]
@@ -523,5 +591,8 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
             out.extend(parser.parse(chunk, start="start"))
         except lark.exceptions.UnexpectedInput as err:
             _report_syntax_error(err, file, begin, len(chunk.rstrip()), _BUILDER.diagnostics)
+            named = _DECL_NAME.match(chunk)
+            if named:
+                broken.append((named.group(1), named.group(2)))
     diags.extend(_BUILDER.diagnostics)
-    return ast.Module(file, tuple(out))
+    return ast.Module(file, tuple(out), tuple(broken))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mora import types as T
 from mora.diagnostics import Diagnostics
+from mora.source import SourceFile, Span
 
 E_SITE = "E0501"
 TARGET_SECTIONS = ("kubernetes", "podman")
@@ -22,12 +23,15 @@ SITE_KEYS = ("domain", "params", *TARGET_SECTIONS, "hosts")
 class SiteValue:
     value: object
     origin: str  # "--set", "the site file <path>"
+    span: Span | None = None  # where in the site file, for diagnostics with a caret
 
 
 @dataclass
 class Site:
     domain: str | None = None
     domain_origin: str = ""
+    domain_invalid: bool = False  # reported already: do not also say "no domain"
+    domain_span: Span | None = None
     params: dict[str, SiteValue] = field(default_factory=dict)
     file: Path | None = None
     # Per-target settings (`kubernetes:`, `podman:`), validated by their backends.
@@ -66,8 +70,14 @@ def load_site(
     if site.domain is not None:
         problem = T.check_literal("hostname", site.domain)
         if problem:
-            diags.error(E_SITE, f"invalid domain from {site.domain_origin}: {problem}", None)
+            diags.error(
+                E_SITE,
+                f"invalid domain from {site.domain_origin}: {problem}",
+                site.domain_span if site.domain_origin != "--domain" else None,
+                "not a domain",
+            )
             site.domain = None
+            site.domain_invalid = True
     return site
 
 
@@ -76,7 +86,9 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
 
     origin = f"the site file {path}"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        spans = _value_spans(SourceFile(str(path), text), yaml.compose(text))
     except OSError as err:
         diags.error(E_SITE, f"cannot read site file `{path}`: {err.strerror}", None)
         return
@@ -112,6 +124,7 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
     if "domain" in data:
         if isinstance(data["domain"], str):
             site.domain, site.domain_origin = data["domain"], origin
+            site.domain_span = spans.get(("domain",))
         else:
             diags.error(E_SITE, f"`domain` in `{path}` must be a string", None)
     params = data.get("params") or {}
@@ -119,7 +132,27 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
         diags.error(E_SITE, f"`params` in `{path}` must be a map of name: value", None)
         return
     for key, value in params.items():
-        site.params[str(key)] = SiteValue(value, origin)
+        site.params[str(key)] = SiteValue(value, origin, spans.get(("params", str(key))))
+
+
+def _value_spans(file: SourceFile, node: object) -> dict[tuple[str, ...], Span]:
+    """Where each top-level value and each `params:` value sits in the site file."""
+    import yaml
+
+    spans: dict[tuple[str, ...], Span] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return spans
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        spans[(key.value,)] = Span(file, value.start_mark.index, value.end_mark.index)
+        if key.value == "params" and isinstance(value, yaml.MappingNode):
+            for pkey, pvalue in value.value:
+                if isinstance(pkey, yaml.ScalarNode):
+                    spans[("params", pkey.value)] = Span(
+                        file, pvalue.start_mark.index, pvalue.end_mark.index
+                    )
+    return spans
 
 
 def _read_hosts(site: Site, hosts: object, path: Path, diags: Diagnostics) -> None:
@@ -179,10 +212,13 @@ def coerce(value: object, t: T.Type, from_text: bool) -> tuple[object, str | Non
         return value, T.check_literal(kind, value)
     if kind in ("list", "map"):
         elem = t.args[0] if t.args else T.ANY
-        if from_text and isinstance(value, str):
-            value = _parse_text_collection(value, kind)
-            if value is None:
-                return value, f"expected a {kind} (YAML or JSON syntax)"
+        if isinstance(value, str) and (from_text or kind == "list"):
+            parsed = _parse_text_collection(value, kind)
+            if parsed is None:
+                return value, f"expected a {kind}, like " + (
+                    "`a,b` or `[a, b]`" if kind == "list" else "`{a: 1, b: 2}`"
+                )
+            value = parsed
         if kind == "list":
             if not isinstance(value, list):
                 return value, "expected a list"
@@ -214,15 +250,17 @@ def coerce(value: object, t: T.Type, from_text: bool) -> tuple[object, str | Non
 
 
 def _parse_text_collection(text: str, kind: str) -> object | None:
+    """`[a, b]` / `{a: 1}` in YAML (flow) syntax, or for lists a bare `a,b,c`."""
     import yaml
 
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError:
-        parsed = None
-    if kind == "list" and not isinstance(parsed, list):
-        # a bare comma-separated list: a,b,c
-        return [p.strip() for p in text.split(",")] if text.strip() else []
-    if kind == "map" and not isinstance(parsed, dict):
-        return None
-    return parsed
+    stripped = text.strip()
+    if stripped.startswith(("[", "{")):
+        try:
+            parsed = yaml.safe_load(stripped)
+        except yaml.YAMLError:
+            return None
+        expected = list if kind == "list" else dict
+        return parsed if isinstance(parsed, expected) else None
+    if kind == "list":
+        return [p.strip() for p in stripped.split(",")] if stripped else []
+    return None

@@ -49,7 +49,7 @@ def test_missing_required_params_are_all_listed(tmp_path: Path) -> None:
 def test_invalid_site_value_is_reported_with_its_origin(tmp_path: Path) -> None:
     src = f"param p: port = 80\nservice a {{ {IMG} ports {{ http = param.p }} }}"
     (d,) = errors(compile_src(tmp_path, src, sets=["p=99999"]).diagnostics)
-    assert d.code == "E0502" and "--set" in d.message and "out of range" in d.message
+    assert d.code == "E0506" and "--set" in d.message and "out of range" in d.message
 
 
 def test_site_file_then_domain_then_set(tmp_path: Path) -> None:

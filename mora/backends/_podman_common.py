@@ -1,0 +1,888 @@
+"""What the quadlet and podman backends share: site settings, hosts, names, and container options.
+
+Both backends deploy the same containers; they differ only in how they are started (systemd units
+made by quadlet, or a shell script of `podman run`). This module turns the resolved model into a
+`Deployment`: per host, the containers in dependency order, each with its options (`Opt`, which
+knows both its quadlet key and its `podman run` arguments), named volumes, and the files that
+become podman secrets (`Delivery`: secret values and config files alike).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mora import types as T
+from mora.diagnostics import Diagnostic, Diagnostics, Severity, did_you_mean
+from mora.evaluator import Compiled
+from mora.model import File, Host, Manifest, Mount, Port, Security, Service
+
+# --- diagnostics ---------------------------------------------------------------------------------
+
+E_SETTING = "E0701"  # a `podman:` site setting is invalid
+W_SETTING = "W0701"  # a `podman:` site setting is unknown
+E_PLACEMENT = "E0702"  # no host has the tags a service's placement asks for
+W_CROSS_HOST_DEP = "W0703"  # depends_on across hosts: systemd cannot order it
+W_CROSS_HOST_REF = "W0704"  # a service uses another host's service by its internal name
+E_UNWRITABLE = "E0705"  # a value podman or a unit file cannot take (path with a comma, ...)
+N_PENDING = "W0706"  # (a note) a service left out: its inputs are not answered yet
+E_PROXY_PORT = "E0707"  # a service publishes the reverse proxy's ports
+N_NO_HEALTH_WAIT = "W0708"  # (a note) the podman version cannot wait for a health check
+W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its own CA
+W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
+E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
+
+
+def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
+    """A note (Diagnostics has error and warning helpers only)."""
+    diags.extend([Diagnostic(Severity.NOTE, code, message, None, help=help)])
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """A podman version, compared numerically (5.10 > 5.9)."""
+
+    major: int
+    minor: int
+    patch: int = 0
+
+    @classmethod
+    def parse(cls, value: object) -> Version | None:
+        if isinstance(value, bool):
+            return None
+        text = str(value).strip()
+        m = re.fullmatch(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
+        if not m:
+            return None
+        return cls(int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch else "")
+
+
+QUADLET_FIRST = Version(4, 4)  # the first podman with quadlet
+DEFAULT_VERSION = Version(5, 0)
+PROXY_IMAGE = "docker.io/library/caddy:2.8.4"
+SETTINGS = (
+    "version",
+    "rootless",
+    "acme_email",
+    "proxy",
+    "proxy_image",
+    "http_port",
+    "https_port",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`targets.podman` of the site, checked."""
+
+    version: Version = DEFAULT_VERSION
+    rootless: bool = False
+    acme_email: str | None = None
+    proxy: bool = True
+    proxy_image: str = PROXY_IMAGE
+    http_port: int = 80
+    https_port: int = 443
+
+
+def read_settings(manifest: Manifest, diags: Diagnostics) -> Settings:
+    """The podman site settings; invalid ones are reported and replaced by their default."""
+    raw = manifest.targets.get("podman", {})
+    values: dict[str, object] = {}
+    where = "in the site's `podman:` settings"
+    for key in sorted(raw):
+        if key not in SETTINGS:
+            diags.warning(
+                W_SETTING,
+                f"unknown setting `{key}` {where}",
+                None,
+                help=did_you_mean(key, SETTINGS) or "podman settings: " + ", ".join(SETTINGS),
+            )
+    if "version" in raw:
+        version = Version.parse(raw["version"])
+        if version is None:
+            diags.error(
+                E_SETTING,
+                f"`version` {where} is not a podman version: {raw['version']!r}",
+                None,
+                help='like `version: "5.4"` (quote it: YAML reads 5.10 as the number 5.1)',
+            )
+        else:
+            values["version"] = version
+    for key in ("rootless", "proxy"):
+        if key in raw:
+            if isinstance(raw[key], bool):
+                values[key] = raw[key]
+            else:
+                diags.error(E_SETTING, f"`{key}` {where} must be true or false", None)
+    if raw.get("acme_email") is not None:
+        email = raw["acme_email"]
+        problem = T.check_literal("email", email) if isinstance(email, str) else "not text"
+        if problem or not isinstance(email, str) or re.search(r"[\s{}\"#]", email):
+            diags.error(E_SETTING, f"`acme_email` {where} is not an e-mail address", None)
+        else:
+            values["acme_email"] = email
+    if "proxy_image" in raw:
+        image = raw["proxy_image"]
+        if not isinstance(image, str) or T.check_image(image):
+            diags.error(E_SETTING, f"`proxy_image` {where} is not an image reference", None)
+        else:
+            values["proxy_image"] = image
+    for key in ("http_port", "https_port"):
+        if key in raw:
+            port = raw[key]
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                diags.error(E_SETTING, f"`{key}` {where} must be a port (1-65535)", None)
+            else:
+                values[key] = port
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+# --- the version table ---------------------------------------------------------------------------
+
+# The first podman release whose quadlet accepts each key we write. 4.4 is the key set of quadlet
+# in podman v4.4 (checked against its source); keys that came later are dated conservatively (at
+# the latest release we could confirm them in), so an older host gets `PodmanArgs=` instead.
+KEY_SINCE: dict[str, Version] = {
+    **{
+        k: QUADLET_FIRST
+        for k in (
+            "AddCapability",
+            "AddDevice",
+            "ContainerName",
+            "DropCapability",
+            "Environment",
+            "Exec",
+            "Group",
+            "Image",
+            "Label",
+            "Network",
+            "NoNewPrivileges",
+            "PodmanArgs",
+            "PublishPort",
+            "ReadOnly",
+            "User",
+            "Volume",
+        )
+    },
+    **{
+        k: Version(5, 0)
+        for k in (
+            "AutoUpdate",
+            "Entrypoint",
+            "HealthCmd",
+            "HealthInterval",
+            "HealthRetries",
+            "HealthStartPeriod",
+            "HealthTimeout",
+            "NetworkName",
+            "Notify=healthy",
+            "Secret",
+            "Tmpfs",
+            "VolumeName",
+            "User=name",  # 4.x reads User= as a number only
+            "secret create --replace",
+        )
+    },
+    "NetworkAlias": Version(5, 2),
+    "Memory": Version(5, 5),
+}
+
+
+def supports(version: Version, key: str) -> bool:
+    return version >= KEY_SINCE[key]
+
+
+# --- hosts and placement -------------------------------------------------------------------------
+
+LOCAL = Host(name="local")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def site_hosts(manifest: Manifest, diags: Diagnostics) -> list[Host]:
+    """The site's hosts (those whose name can be a directory), or one host `local`."""
+    hosts = []
+    for host in manifest.hosts:
+        if not _NAME.fullmatch(host.name) or len(host.name) > 128:
+            diags.error(
+                E_HOST_NAME,
+                f"host name `{host.name}` cannot name an output folder",
+                None,
+                help="use letters, digits, `-`, `_` and `.`",
+            )
+            continue
+        hosts.append(host)
+    return hosts or [LOCAL]
+
+
+def place(manifest: Manifest, hosts: list[Host], diags: Diagnostics) -> dict[str, Host]:
+    """Service name -> host: the first host (in site order) whose tags include the placement."""
+    placed: dict[str, Host] = {}
+    inventory = bool(manifest.hosts)
+    for name, svc in sorted(manifest.services.items()):
+        wanted = set(svc.placement)
+        if not wanted or not inventory:
+            placed[name] = hosts[0]
+            continue
+        match = next((h for h in hosts if wanted <= set(h.tags)), None)
+        if match is None:
+            diags.error(
+                E_PLACEMENT,
+                f"no host has the tags {_tags(wanted)} that `{name}`'s placement asks for",
+                None,
+                help="tag a host in the site's `hosts:` list, or change `placement`",
+            )
+            continue
+        placed[name] = match
+    return placed
+
+
+def _tags(tags: Iterable[str]) -> str:
+    return ", ".join(f"`{t}`" for t in sorted(tags))
+
+
+# --- what gets deployed --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One container option: its quadlet key and value, and the same as `podman run` arguments.
+
+    `kind` is how quadlet reads the key: `raw` (verbatim), `words` (split and unquoted like an
+    Exec line), `strv` (split, unquoted, no escapes). `key` None: there is no key, only args.
+    """
+
+    key: str | None
+    value: str
+    args: tuple[str, ...]
+    kind: str = "raw"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A podman secret made from a file beside the script: a secret value or a config file."""
+
+    name: str
+    path: str  # relative to the host's output folder
+    text: str
+    secret: bool  # holds secret material (0600; left out with --no-secrets)
+
+
+@dataclass
+class Container:
+    service: Service
+    name: str  # container name and unit base name: <project>-<service>
+    alias: str  # its name on the project network: the service name
+    opts: list[Opt] = field(default_factory=list)
+    volumes: list[tuple[str, Mount]] = field(default_factory=list)  # (podman volume, mount)
+    binds: list[Mount] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)  # container names on the same host
+    wait_healthy: list[str] = field(default_factory=list)  # ... of those with a health check
+    notify_healthy: bool = False  # a container on this host waits for it to be healthy
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+@dataclass
+class HostDeployment:
+    host: Host
+    containers: list[Container] = field(default_factory=list)  # dependency order
+    volumes: list[str] = field(default_factory=list)  # podman volume names (project-prefixed)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        seen: dict[str, Delivery] = {}
+        for c in self.containers:
+            for d in c.deliveries:
+                seen[d.name] = d
+        return [seen[k] for k in sorted(seen)]
+
+
+@dataclass
+class Deployment:
+    project: str
+    settings: Settings
+    hosts: list[HostDeployment]
+
+
+PROXY = "mora-proxy"  # the reverse proxy's service name (a hyphen: no mora service is named so)
+
+
+def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: bool) -> Deployment:
+    """The containers per host; `one_host` puts every service on a single host (podman/)."""
+    manifest = compiled.manifest
+    project = manifest.project
+    hosts = [LOCAL] if one_host else site_hosts(manifest, diags)
+    placed = {n: hosts[0] for n in manifest.services} if one_host else place(manifest, hosts, diags)
+    left_out = _left_out(manifest, diags)
+    deployed = {n: h for n, h in placed.items() if n not in left_out}
+    if not one_host:
+        _cross_host_checks(compiled, deployed, diags)
+    result = Deployment(project, settings, [])
+    for host in hosts:
+        names = sorted(n for n, h in deployed.items() if h.name == host.name)
+        if not names:
+            continue
+        hd = HostDeployment(host)
+        services = [manifest.services[n] for n in _dependency_order(manifest, names)]
+        waited = {
+            dep
+            for svc in services
+            for dep in deps(svc)
+            if dep in names and manifest.services[dep].healthcheck is not None
+        }
+        for svc in services:
+            c = _container(compiled, svc, settings, diags, deployed, host)
+            if c is None:
+                continue
+            c.requires = [f"{project}-{d}" for d in deps(svc) if d in names]
+            c.wait_healthy = [f"{project}-{d}" for d in deps(svc) if d in waited]
+            c.notify_healthy = svc.name in waited
+            hd.containers.append(c)
+        proxy = _proxy(compiled, settings, services, host, diags)
+        if proxy is not None:
+            hd.containers.append(proxy)
+        hd.volumes = sorted({v for c in hd.containers for v, _ in c.volumes})
+        result.hosts.append(hd)
+    _shared_volume_check(result, diags)
+    return result
+
+
+def deps(svc: Service) -> list[str]:
+    """The services `svc` depends on (a service listing itself is no dependency)."""
+    return [d for d in svc.depends_on if d != svc.name]
+
+
+def _left_out(manifest: Manifest, diags: Diagnostics) -> set[str]:
+    """Services whose inputs are not answered: deploying them would start them with empty keys."""
+    out = set()
+    for name, svc in sorted(manifest.services.items()):
+        if svc.pending_inputs:
+            out.add(name)
+            note(
+                diags,
+                N_PENDING,
+                f"`{name}` is left out of the podman outputs until its inputs are answered: "
+                + ", ".join(f"`{i}`" for i in svc.pending_inputs),
+                help="run `mora setup` (or `mora plan` to see the steps), then compile again",
+            )
+    for name, svc in sorted(manifest.services.items()):
+        missing = [d for d in deps(svc) if d in out]
+        if name not in out and missing:
+            note(
+                diags,
+                N_PENDING,
+                f"`{name}` is deployed without its dependencies "
+                + ", ".join(f"`{d}`" for d in missing)
+                + ", which wait for inputs",
+            )
+    return out
+
+
+def _dependency_order(manifest: Manifest, names: list[str]) -> list[str]:
+    """Dependencies first, ties by name (depends_on has no cycles: the checker sees to it)."""
+    done: list[str] = []
+    pending = sorted(names)
+    while pending:
+        ready = [
+            n
+            for n in pending
+            if all(d in done or d not in names for d in deps(manifest.services[n]))
+        ]
+        if not ready:  # not reachable for checked input; keep going rather than loop forever
+            ready = pending[:1]
+        done.append(ready[0])
+        pending.remove(ready[0])
+    return done
+
+
+# --- one container -------------------------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f,:\"]")
+
+
+def _container(
+    compiled: Compiled,
+    svc: Service,
+    settings: Settings,
+    diags: Diagnostics,
+    deployed: dict[str, Host],
+    host: Host,
+) -> Container | None:
+    project = compiled.manifest.project
+    c = Container(svc, f"{project}-{svc.name}", svc.name)
+    ok = True
+
+    def bad(message: str, help: str | None = None) -> None:
+        nonlocal ok
+        ok = False
+        diags.error(E_UNWRITABLE, f"`{svc.name}`: {message}", None, help=help)
+
+    opts = c.opts
+    opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
+    labels = {"mora.project": project, "mora.service": svc.name, **svc.labels}
+    for key, value in sorted(labels.items()):
+        if "=" in key or not key.strip():
+            bad(f"label name `{key}` cannot hold `=` or be blank")
+            continue
+        opts.append(Opt("Label", f"{key}={value}", (f"--label={key}={value}",), "words"))
+    for key, val in sorted(svc.environment.items()):
+        if not _ENV_NAME.fullmatch(key):
+            bad(f"environment variable name `{key}` cannot be passed to podman")
+            continue
+        if val.secret is not None:
+            text = compiled.material.get(val.secret)
+            if text is None:
+                bad(f"the secret value of `{key}` is missing")
+                continue
+            d = Delivery(f"{c.name}-env-{key}", f"secrets/{c.name}-env-{key}", text, True)
+            c.deliveries.append(d)
+            spec = f"{d.name},type=env,target={key}"
+            opts.append(Opt("Secret", spec, (f"--secret={spec}",), "words"))
+        elif val.value is not None:
+            opts.append(
+                Opt("Environment", f"{key}={val.value}", (f"--env={key}={val.value}",), "words")
+            )
+    for f in sorted(svc.files, key=lambda f: f.path):
+        fd = _file_delivery(compiled, c.name, f)
+        if fd is None:
+            bad(f"the contents of `{f.path}` are missing")
+            continue
+        if not f.path.startswith("/") or _UNSAFE_PATH.search(f.path):
+            bad(f"file path `{f.path}` cannot be a podman secret target (no `,` `:` or quotes)")
+            continue
+        c.deliveries.append(fd)
+        spec = f"{fd.name},type=mount,target={f.path}"
+        opts.append(Opt("Secret", spec, (f"--secret={spec}",), "words"))
+    for m in sorted(svc.volumes, key=lambda m: m.path):
+        if _UNSAFE_PATH.search(m.path) or (m.host_path and _UNSAFE_PATH.search(m.host_path)):
+            bad(f"mount `{m.path}` has a path podman cannot mount (no `,` `:` or quotes)")
+            continue
+        if m.kind == "volume":
+            vol = f"{project}-{m.name or svc.name}"
+            if not _NAME.fullmatch(vol):
+                bad(f"volume name `{m.name}` cannot name a podman volume")
+                continue
+            c.volumes.append((vol, m))
+        elif m.kind == "bind":
+            c.binds.append(m)
+        else:
+            size = _size(m.size) if m.size else None
+            spec = m.path + (f":size={size}" if size else "")
+            opts.append(Opt("Tmpfs", spec, (f"--tmpfs={spec}",)))
+    for port in sorted(svc.ports, key=lambda p: (p.target, p.protocol, p.name)):
+        if port.published is not None:
+            spec = f"{port.published}:{port.target}/{port.protocol}"
+            opts.append(Opt("PublishPort", spec, (f"--publish={spec}",)))
+    for device in svc.devices:
+        opts.append(Opt("AddDevice", device, (f"--device={device}",), "strv"))
+    for name, addr in _add_hosts(compiled, svc, deployed, host):
+        opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
+    opts.extend(_user_opts(svc))
+    opts.extend(_health_opts(svc))
+    opts.extend(_security_opts(svc.security))
+    opts.extend(_resource_opts(svc))
+    if svc.auto_update:
+        opts.append(Opt("AutoUpdate", "registry", ("--label=io.containers.autoupdate=registry",)))
+    if svc.entrypoint:
+        ep = svc.entrypoint[0] if len(svc.entrypoint) == 1 else _json(svc.entrypoint)
+        opts.append(Opt("Entrypoint", ep, (f"--entrypoint={ep}",)))
+    if svc.command is not None and any(a == "" for a in svc.command):
+        bad("an empty argument in `command` cannot be written into a quadlet unit")
+    return c if ok else None
+
+
+def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | None:
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f.path).strip("-.")[:60] or "file"
+    digest = hashlib.sha256(f.path.encode()).hexdigest()[:6]
+    name = f"{container}-file-{slug}-{digest}"
+    if f.secret is not None:
+        text = compiled.material.get(f.secret)
+        return None if text is None else Delivery(name, f"secrets/{name}", text, True)
+    if f.content is None:
+        return None
+    return Delivery(name, f"files/{name}", f.content, False)
+
+
+def _user_opts(svc: Service) -> list[Opt]:
+    user = svc.user
+    if user is None and svc.security.run_as_user is not None:
+        user = str(svc.security.run_as_user)
+    if user is None:
+        return []
+    return [Opt("User", user, (f"--user={user}",))]
+
+
+def _health_opts(svc: Service) -> list[Opt]:
+    hc = svc.healthcheck
+    if hc is None:
+        return []
+    cmd = health_command(hc.test)
+    if cmd is None:
+        return []
+    opts = [Opt("HealthCmd", cmd, (f"--health-cmd={cmd}",))]
+    for key, flag, seconds in (
+        ("HealthInterval", "--health-interval", hc.interval_seconds),
+        ("HealthTimeout", "--health-timeout", hc.timeout_seconds),
+        ("HealthStartPeriod", "--health-start-period", hc.start_period_seconds),
+    ):
+        if seconds is not None:
+            d = go_duration(seconds)
+            opts.append(Opt(key, d, (f"{flag}={d}",)))
+    if hc.retries is not None:
+        opts.append(Opt("HealthRetries", str(hc.retries), (f"--health-retries={hc.retries}",)))
+    return opts
+
+
+def _security_opts(sec: Security) -> list[Opt]:
+    if sec.privileged:
+        return [Opt(None, "", ("--privileged",))]
+    opts = [Opt("NoNewPrivileges", "true", ("--security-opt=no-new-privileges",))]
+    if not sec.run_as_root:
+        # Without run_as_root, no capabilities but those asked for; with it, podman's defaults
+        # (CHOWN, SETUID, ... that images which start as root and drop to a user rely on).
+        opts.append(Opt("DropCapability", "ALL", ("--cap-drop=all",), "strv"))
+    for cap in sorted(set(sec.capabilities_add)):
+        opts.append(Opt("AddCapability", cap, (f"--cap-add={cap}",), "strv"))
+    if sec.read_only_root:
+        opts.append(Opt("ReadOnly", "true", ("--read-only",)))
+    return opts
+
+
+def _resource_opts(svc: Service) -> list[Opt]:
+    res = svc.resources
+    if res is None:
+        return []
+    opts = []
+    if res.memory_limit:
+        size = _size(res.memory_limit)
+        if size:
+            opts.append(Opt("Memory", size, (f"--memory={size}",)))
+    if res.cpu_limit:
+        cpus = podman_cpus(res.cpu_limit)
+        if cpus:
+            opts.append(Opt(None, "", (f"--cpus={cpus}",)))
+    return opts
+
+
+def _json(items: list[str]) -> str:
+    return json.dumps(items, ensure_ascii=True, separators=(",", ":"))
+
+
+def health_command(test: list[str]) -> str | None:
+    """The `--health-cmd` text: a shell line, or a JSON array for the exec form."""
+    if not test:
+        return None
+    kind = test[0].upper()
+    if kind == "NONE":
+        return "none"
+    if kind == "CMD-SHELL":
+        line = " ".join(test[1:])
+        first = line.split(" ", 1)[0].upper()
+        if line.startswith("[") or first in ("CMD", "CMD-SHELL", "NONE"):
+            return _json(["/bin/sh", "-c", line])  # podman would misread the plain text
+        return line
+    args = test[1:] if kind == "CMD" else test
+    if not args:
+        return None
+    # podman reads a JSON array of more than one word as exec form, one word as a shell line.
+    return _json(args) if len(args) > 1 else args[0]
+
+
+def go_duration(seconds: float) -> str:
+    """A duration podman reads: `10s`, `1m30s` is written `90s`, fractions as `500ms`."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
+
+
+def _size(quantity: str) -> str | None:
+    """A size for podman (`--memory`, tmpfs `size=`): `1Gi` -> `1g`, else bytes."""
+    n = T.parse_size(quantity)
+    if n is None or n <= 0:
+        return None
+    for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
+
+
+def podman_cpus(quantity: str) -> str | None:
+    """`--cpus` from a Kubernetes-style CPU amount: `500m` -> `0.5`, `2` -> `2`."""
+    text = quantity.strip()
+    try:
+        cores = int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        return None
+    if cores <= 0:
+        return None
+    return f"{cores:.3f}".rstrip("0").rstrip(".")
+
+
+# --- across hosts --------------------------------------------------------------------------------
+
+
+def _texts(compiled: Compiled, svc: Service) -> list[str]:
+    """Every text the service is given (plain and secret; only searched, never shown)."""
+    out = [v.value for v in svc.environment.values() if v.value is not None]
+    out += [compiled.material.get(v.secret, "") for v in svc.environment.values() if v.secret]
+    out += [f.content for f in svc.files if f.content is not None]
+    out += [compiled.material.get(f.secret, "") for f in svc.files if f.secret]
+    return out
+
+
+def _mentions(compiled: Compiled, svc: Service, other: Service) -> list[Port]:
+    """The ports of `other` that `svc` reaches by its internal name (`other:port`)."""
+    texts = _texts(compiled, svc)
+    return [
+        p
+        for p in other.ports
+        if any(
+            re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(other.name)}:{p.target}(?!\d)", t)
+            for t in texts
+        )
+    ]
+
+
+def _uses(compiled: Compiled, svc: Service, other: Service) -> bool:
+    return other.name in svc.depends_on or bool(_mentions(compiled, svc, other))
+
+
+def _add_hosts(
+    compiled: Compiled, svc: Service, deployed: dict[str, Host], host: Host
+) -> list[tuple[str, str]]:
+    """`name:address` entries that make a service on another host resolve to that host."""
+    out = []
+    for name, other_host in sorted(deployed.items()):
+        if other_host.name == host.name or not other_host.address:
+            continue
+        other = compiled.manifest.services[name]
+        if _uses(compiled, svc, other) and re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", other_host.address):
+            out.append((name, other_host.address))
+    return out
+
+
+def _cross_host_checks(compiled: Compiled, deployed: dict[str, Host], diags: Diagnostics) -> None:
+    services = compiled.manifest.services
+    for name, host in sorted(deployed.items()):
+        svc = services[name]
+        for dep in deps(svc):
+            dep_host = deployed.get(dep)
+            if dep_host is not None and dep_host.name != host.name:
+                diags.warning(
+                    W_CROSS_HOST_DEP,
+                    f"`{name}` (host `{host.name}`) depends on `{dep}` (host `{dep_host.name}`):"
+                    " systemd cannot order units across machines",
+                    None,
+                    help=f"start `{dep}` on `{dep_host.name}` first, or give both the same"
+                    " placement",
+                )
+        for other_name, other_host in sorted(deployed.items()):
+            if other_host.name == host.name:
+                continue
+            other = services[other_name]
+            for port in _mentions(compiled, svc, other):
+                what = (
+                    f"`{name}` (host `{host.name}`) uses `{other_name}:{port.target}`, which runs"
+                    f" on host `{other_host.name}`"
+                )
+                if port.published == port.target and other_host.address:
+                    note(
+                        diags,
+                        W_CROSS_HOST_REF,
+                        f"{what}: it reaches {other_host.address}:{port.target}, the published"
+                        " port, through an /etc/hosts entry (--add-host)",
+                    )
+                    continue
+                where = other_host.address or f"`{other_host.name}` (give the host an `address`)"
+                diags.warning(
+                    W_CROSS_HOST_REF,
+                    f"{what}: the project network does not span hosts, so it cannot reach it",
+                    None,
+                    help=f"publish the port on {where}: `ports {{ {port.name} = {{ target:"
+                    f" {port.target}, published: {port.target} }} }}`",
+                )
+
+
+def _shared_volume_check(deployment: Deployment, diags: Diagnostics) -> None:
+    where: dict[str, set[str]] = {}
+    for hd in deployment.hosts:
+        for vol in hd.volumes:
+            where.setdefault(vol, set()).add(hd.host.name)
+    for vol, hosts in sorted(where.items()):
+        if len(hosts) > 1:
+            diags.warning(
+                W_SHARED_VOLUME,
+                f"volume `{vol}` is used on hosts {_tags(hosts)}: each host gets its own copy",
+                None,
+                help="place the services that share it on one host",
+            )
+
+
+# --- the reverse proxy ---------------------------------------------------------------------------
+
+
+def _proxy(
+    compiled: Compiled,
+    settings: Settings,
+    services: list[Service],
+    host: Host,
+    diags: Diagnostics,
+) -> Container | None:
+    """A Caddy container serving the subdomains of this host's services, with TLS."""
+    if not settings.proxy:
+        return None
+    routes = []
+    for svc in services:
+        if svc.host and svc.route_port:
+            port = next((p for p in svc.ports if p.name == svc.route_port), None)
+            if port is not None:
+                routes.append((svc.host, svc.name, port.target))
+    if not routes:
+        return None
+    for svc in services:
+        for p in svc.ports:
+            taken = {(settings.http_port, "tcp"), (settings.https_port, "tcp")}
+            taken.add((settings.https_port, "udp"))
+            if (p.published, p.protocol) in taken:
+                diags.error(
+                    E_PROXY_PORT,
+                    f"`{svc.name}` publishes port {p.published} on host `{host.name}`, where the"
+                    " reverse proxy serves the subdomains",
+                    None,
+                    help="publish another port, or set `http_port`/`https_port` in the site's"
+                    " `podman:` settings",
+                )
+    if settings.acme_email is None:
+        diags.warning(
+            W_TLS_INTERNAL,
+            "no `acme_email` in the site's `podman:` settings: the reverse proxy serves"
+            " certificates from its own local CA, which browsers do not trust",
+            None,
+            help="set `podman: { acme_email: you@example.org }` for Let's Encrypt certificates",
+        )
+    project = compiled.manifest.project
+    caddyfile = caddyfile_text(project, host.name, settings.acme_email, sorted(routes))
+    svc = Service(
+        name=PROXY,
+        image=settings.proxy_image,
+        ports=[
+            Port(name="http", target=80, published=settings.http_port),
+            Port(name="https", target=443, published=settings.https_port),
+            Port(name="http3", target=443, published=settings.https_port, protocol="udp"),
+        ],
+        volumes=[
+            Mount(path="/config", kind="volume", name=f"{PROXY}-config"),
+            Mount(path="/data", kind="volume", name=f"{PROXY}-data"),
+        ],
+        files=[File(path="/etc/caddy/Caddyfile", format="text", content=caddyfile)],
+        restart="always",
+        security=Security(capabilities_add=["NET_BIND_SERVICE"]),
+    )
+    proxy_compiled = Compiled(compiled.manifest, {})
+    return _container(proxy_compiled, svc, settings, diags, {}, host)
+
+
+def caddyfile_text(
+    project: str, host: str, email: str | None, routes: list[tuple[str, str, int]]
+) -> str:
+    """The Caddyfile: one site block per subdomain, proxied to the service on the network."""
+    lines = [f"# Generated by mora from project `{project}` for host `{host}`; do not edit.", "{"]
+    if email:
+        lines.append(f"\temail {email}")
+    else:
+        lines.append("\tlocal_certs")
+    lines.append("}")
+    for site, alias, port in routes:
+        lines += ["", f"{site} {{", f"\treverse_proxy {alias}:{port}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- output folders ------------------------------------------------------------------------------
+
+
+GENERATED = "# Generated by mora"
+OWNED_DIRS = ("secrets", "files")  # folders whose every file a backend writes
+
+
+def remove_stale(root: Path, keep: Iterable[Path]) -> None:
+    """Delete what an earlier compile wrote and this one did not (a removed service's units).
+
+    Only files carrying the `# Generated by mora` line, or inside `secrets/` and `files/`, are
+    ours: anything else (a drop-in `x.container.d/override.conf` you added) is left alone.
+    """
+    if not root.is_dir():
+        return
+    kept = {p.resolve() for p in keep}
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_symlink() or not path.is_file() or path.resolve() in kept:
+            continue
+        owned = path.parent.name in OWNED_DIRS
+        if not owned:
+            try:
+                with path.open("rb") as f:
+                    head = f.read(256)
+            except OSError:
+                continue
+            # Units start with the marker; scripts with `#!/bin/sh` and then the marker.
+            owned = any(line.startswith(GENERATED.encode()) for line in head.split(b"\n")[:2])
+        if owned:
+            path.unlink()
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            if path.name in OWNED_DIRS or path.parent == root:  # a host's folder
+                path.rmdir()
+
+
+# --- shell scripts -------------------------------------------------------------------------------
+
+SECRET_FUNCTION = """\
+# create NAME FILE: (re)create the podman secret NAME from FILE, beside this script.
+create() {{
+\tif [ ! -f "$2" ]; then
+\t\techo "$0: $2 is missing (compiled with --no-secrets? put the file there)" >&2
+\t\texit 1
+\tfi
+{body}
+}}
+"""
+
+
+def secret_function(replace: bool) -> str:
+    """The shell function that makes a podman secret idempotently (podman 4.x has no --replace)."""
+    if replace:
+        body = '\t"$podman" secret create --replace "$1" "$2" >/dev/null'
+    else:
+        body = (
+            '\t"$podman" secret rm "$1" >/dev/null 2>&1 || true\n'
+            '\t"$podman" secret create "$1" "$2" >/dev/null'
+        )
+    return SECRET_FUNCTION.format(body=body)
+
+
+def secrets_script(project: str, host: str, deliveries: list[Delivery], replace: bool) -> str:
+    """secrets.sh: creates every podman secret a host's units use, from the files beside it."""
+    lines = [
+        "#!/bin/sh",
+        f"# Generated by mora from project `{project}` for host `{host}`; do not edit.",
+        "# Creates the podman secrets the units use (secret values and config files) from the",
+        "# files beside this script. Run it as the user that runs the units, before",
+        "# `systemctl daemon-reload`, and again after every compile (then restart the services).",
+        "set -eu",
+        'cd "$(dirname "$0")"',
+        'podman="${PODMAN:-podman}"',
+        "",
+        secret_function(replace),
+    ]
+    lines += [f"create {shlex.quote(d.name)} {shlex.quote(d.path)}" for d in deliveries]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,256 @@
+"""The objects around a workload: Namespace, Services, Ingress, volumes, ConfigMap, Secret.
+
+Each function returns one plain dict (one YAML document); names and keys come from the
+service's plan so the workload that mounts or dials them agrees.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from mora.diagnostics import Diagnostics
+from mora.model import File
+
+from .naming import claim_name, dns_label, size_bytes, size_quantity, with_suffix
+from .plan import ServicePlan
+from .settings import Settings
+
+E_ROUTE = "E0603"
+W_DUPLICATE_PORT = "W0609"
+
+DEFAULT_VOLUME_SIZE = "1Gi"
+
+ANNOTATION_ISSUER = "cert-manager.io/cluster-issuer"
+
+
+def metadata(
+    name: str, namespace: str | None, labels: dict[str, str], **annotations: str
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The project's namespace. Pod Security warns (never blocks) about pods that need more
+    than `restricted`, so `kubectl apply` shows every relaxation."""
+    meta = metadata(name, None, labels)
+    meta["labels"].update(
+        {
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
+        }
+    )
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def _service_ports(plan: ServicePlan, published: bool, diags: Diagnostics) -> list[dict[str, Any]]:
+    ports = []
+    seen: set[tuple[int, str]] = set()
+    names: set[str] = set()
+    for port in plan.svc.ports:
+        number = port.published if published else port.target
+        if number is None:
+            continue
+        key = (number, port.protocol)
+        if key in seen:
+            diags.warning(
+                W_DUPLICATE_PORT,
+                f"service `{plan.svc.name}`: port `{port.name}` repeats {number}/{port.protocol}",
+                None,
+                help="a Kubernetes Service lists each port and protocol once; it is left out",
+            )
+            continue
+        seen.add(key)
+        name = dns_label(port.name, fallback="port")
+        if name in names:
+            name = dns_label(f"{name}-{port.protocol}", fallback="port")
+        names.add(name)
+        ports.append(
+            {
+                "name": name,
+                "port": number,
+                "protocol": port.protocol.upper(),
+                "targetPort": port.target,
+            }
+        )
+    return ports
+
+
+def cluster_service(plan: ServicePlan, diags: Diagnostics) -> dict[str, Any] | None:
+    """The in-cluster Service: its name is the host name in `internal_url`.
+
+    A StatefulSet needs a governing Service even without ports: then it is headless.
+    """
+    ports = _service_ports(plan, published=False, diags=diags)
+    spec: dict[str, Any] = {"selector": dict(plan.selector), "type": "ClusterIP"}
+    if ports:
+        spec["ports"] = ports
+    elif plan.svc.stateful:
+        spec["clusterIP"] = "None"
+    else:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(plan.name, plan.namespace, plan.labels),
+        "spec": spec,
+    }
+
+
+def published_service(plan: ServicePlan) -> dict[str, Any] | None:
+    """Published host ports as a LoadBalancer Service; k3s's ServiceLB opens them on the nodes."""
+    ports = _service_ports(plan, published=True, diags=Diagnostics())
+    if not ports:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(with_suffix(plan.name, "published"), plan.namespace, plan.labels),
+        "spec": {"ports": ports, "selector": dict(plan.selector), "type": "LoadBalancer"},
+    }
+
+
+def network_policy(plan: ServicePlan) -> dict[str, Any]:
+    """Let traffic in only on the ports the service declares (from anywhere: the ingress
+    controller, ServiceLB and the other services all need them); everything else is dropped.
+
+    Who may talk to whom is not in the model (references are not network edges), so the policy
+    does not guess at sources. A service without ports accepts no connections at all.
+    """
+    ports = []
+    for key in sorted({(p.target, p.protocol) for p in plan.svc.ports}):
+        ports.append({"port": key[0], "protocol": key[1].upper()})
+    rules = [{"ports": ports}] if ports else []
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(plan.name, plan.namespace, plan.labels),
+        "spec": {
+            "ingress": rules,
+            "podSelector": {"matchLabels": dict(plan.selector)},
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def ingress(plan: ServicePlan, settings: Settings, diags: Diagnostics) -> dict[str, Any] | None:
+    """The service's subdomain: HTTPS at `service.host`, the certificate from cert-manager."""
+    svc = plan.svc
+    if not svc.host:
+        return None
+    port = next((p for p in svc.ports if p.name == svc.route_port), None)
+    if port is None or port.protocol != "tcp":
+        diags.error(
+            E_ROUTE,
+            f"subdomain `{svc.subdomain}` of `{svc.name}` needs an HTTP (TCP) port to route to",
+            None,
+            help="name the web port `http`",
+        )
+        return None
+    annotations = {}
+    if settings.cluster_issuer:
+        annotations[ANNOTATION_ISSUER] = settings.cluster_issuer
+    backend = {"service": {"name": plan.name, "port": {"number": port.target}}}
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": svc.host,
+                "http": {"paths": [{"backend": backend, "path": "/", "pathType": "Prefix"}]},
+            }
+        ],
+        "tls": [{"hosts": [svc.host], "secretName": with_suffix(plan.name, "tls")}],
+    }
+    if settings.ingress_class:
+        spec["ingressClassName"] = settings.ingress_class
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata(plan.name, plan.namespace, plan.labels, **annotations),
+        "spec": spec,
+    }
+
+
+def claims(
+    plans: dict[str, ServicePlan], settings: Settings
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """One PersistentVolumeClaim per named volume and namespace, as large as its largest use."""
+    sizes: dict[tuple[str, str], str] = {}
+    owners: dict[tuple[str, str], ServicePlan] = {}
+    for plan in plans.values():
+        for mount in plan.svc.volumes:
+            if mount.kind != "volume":
+                continue
+            key = (plan.namespace, claim_name(mount.name or f"{plan.name}-{mount.path}"))
+            size = size_quantity(mount.size) if mount.size else None
+            size = size or DEFAULT_VOLUME_SIZE
+            old = sizes.get(key)
+            if old is None or (size_bytes(size) or 0) > (size_bytes(old) or 0):
+                sizes[key] = size
+            owners.setdefault(key, plan)
+    out = {}
+    for key in sorted(sizes):
+        ns, name = key
+        labels = dict(owners[key].labels)
+        spec: dict[str, Any] = {
+            # local-path and most homelab storage only do RWO (several pods on one node still may)
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": sizes[key]}},
+        }
+        if settings.storage_class:
+            spec["storageClassName"] = settings.storage_class
+        out[key] = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": metadata(name, ns, labels),
+            "spec": spec,
+        }
+    return out
+
+
+def config_data(plan: ServicePlan) -> dict[str, str]:
+    files: dict[str, File] = {f.path: f for f in plan.svc.files}
+    return {key: files[path].content or "" for path, key in sorted(plan.config_files.items())}
+
+
+def config_map(plan: ServicePlan, data: dict[str, str]) -> dict[str, Any] | None:
+    if not data:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(plan.config_name, plan.namespace, plan.labels),
+        "data": data,
+    }
+
+
+class MissingMaterial(Exception):
+    """A secret reference with no material: an evaluator bug, reported, never guessed."""
+
+
+def secret(plan: ServicePlan, material: dict[str, str]) -> dict[str, Any] | None:
+    """The service's Secret (base64 `data`, so any bytes and line endings survive)."""
+    refs: dict[str, str] = {}
+    for var, key in plan.secret_env.items():
+        refs[key] = plan.svc.environment[var].secret or ""
+    files = {f.path: f for f in plan.svc.files}
+    for path, key in plan.secret_files.items():
+        refs[key] = files[path].secret or ""
+    if not refs:
+        return None
+    data = {}
+    for key, ref in sorted(refs.items()):
+        if ref not in material:
+            raise MissingMaterial(ref)
+        data[key] = base64.b64encode(material[ref].encode("utf-8")).decode("ascii")
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(plan.secret_name, plan.namespace, plan.labels),
+        "type": "Opaque",
+        "data": data,
+    }

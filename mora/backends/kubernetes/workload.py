@@ -1,0 +1,528 @@
+"""The Deployment or StatefulSet of a service: its pod template, with mora's secure defaults.
+
+Secure by default, loosened only where the source says so (and then with its reason on the pod):
+no privilege escalation, every capability dropped, the runtime's seccomp profile, non-root, no
+service-account token, bounded resources. Containers start after their dependencies answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from mora.diagnostics import Diagnostics
+from mora.model import Healthcheck, Service
+
+from .naming import (
+    claim_name,
+    cpu_millis,
+    dns_label,
+    image_tag,
+    is_annotation_key,
+    is_label_value,
+    joined,
+    port_name,
+    pull_policy,
+    size_bytes,
+    size_quantity,
+    whole_seconds,
+)
+from .plan import LABEL, ServicePlan
+from .settings import Settings
+
+E_RESOURCES = "E0604"
+E_ROOT_USER = "E0605"
+W_HOST_PATH = "W0603"
+W_DEVICE = "W0604"
+W_PENDING = "W0605"
+W_NO_WAIT = "W0606"
+W_USER = "W0607"
+W_ANNOTATION = "W0608"
+
+ANNOTATION = "mora.dev/"
+
+DEFAULT_CPU = "50m"
+DEFAULT_MEMORY = "64Mi"
+DEFAULT_MEMORY_LIMIT = "1Gi"
+
+# Docker's healthcheck defaults, so a check means the same thing on every backend.
+HC_INTERVAL = 30
+HC_TIMEOUT = 30
+HC_RETRIES = 3
+
+# The busybox loop that holds a pod until a dependency's Service answers. The Service only has
+# endpoints for ready pods, so an open port means "ready", not just "started". $1 host, $2 port.
+WAIT_SECONDS = 300
+WAIT_SCRIPT = (
+    'i=0; until nc -z -w 2 "$1" "$2"; do i=$((i+2)); '
+    f'if [ "$i" -ge {WAIT_SECONDS} ]; then '
+    'echo "timed out waiting for $1:$2" >&2; exit 1; fi; '
+    'echo "waiting for $1:$2"; sleep 2; done'
+)
+WAIT_USER = 65534  # nobody: the wait loop needs no privileges at all
+
+# Tokens that only mean something to a shell (a test written as one string and split into words).
+_SHELL_TOKENS = {"|", "||", "&", "&&", ";", ">", ">>", "<", "2>", "2>&1", "1>&2", ">&2", "!"}
+
+
+@dataclass
+class Workload:
+    kind: str  # Deployment | StatefulSet
+    doc: dict[str, Any]
+
+
+def build_workload(
+    plan: ServicePlan,
+    plans: dict[str, ServicePlan],
+    settings: Settings,
+    config_data: dict[str, str],
+    diags: Diagnostics,
+) -> Workload:
+    """The Deployment (StatefulSet when `stateful`) that runs one service."""
+    svc = plan.svc
+    kind = "StatefulSet" if svc.stateful else "Deployment"
+    labels = dict(plan.labels)
+    tag = image_tag(svc.image)
+    if tag and is_label_value(tag):
+        labels[LABEL + "version"] = tag  # never in the selector: it changes with every update
+    pod_annotations: dict[str, str] = {}
+    volumes: dict[str, dict[str, Any]] = {}
+    mounts: list[dict[str, Any]] = []
+    _storage(plan, volumes, mounts, pod_annotations, diags)
+    _files(plan, volumes, mounts, config_data, pod_annotations)
+    _devices(plan, volumes, mounts, pod_annotations, diags)
+    security, pod_security = _security(plan, diags)
+    if svc.security.reason:
+        pod_annotations[ANNOTATION + "security-reason"] = svc.security.reason
+    _user_labels(plan, pod_annotations, diags)
+
+    container: dict[str, Any] = {
+        "name": plan.name,
+        "image": svc.image,
+        "imagePullPolicy": pull_policy(svc.image),
+        "resources": _resources(plan, diags),
+        "securityContext": security,
+    }
+    if svc.entrypoint:
+        container["command"] = list(svc.entrypoint)
+    if svc.command:
+        container["args"] = list(svc.command)
+    env = _env(plan)
+    if env:
+        container["env"] = env
+    ports = _container_ports(svc)
+    if ports:
+        container["ports"] = ports
+    if mounts:
+        container["volumeMounts"] = sorted(mounts, key=lambda m: (m["mountPath"], m["name"]))
+    container.update(_probes(svc))
+
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        # Docker-link style variables (DB_PORT=tcp://...) confuse apps that read *_PORT.
+        "enableServiceLinks": False,
+        "containers": [container],
+        "securityContext": pod_security,
+    }
+    init = _init_containers(plan, plans, settings, diags)
+    if init:
+        pod_spec["initContainers"] = init
+    if volumes:
+        pod_spec["volumes"] = [volumes[name] for name in sorted(volumes)]
+    template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": pod_spec}
+    if pod_annotations:
+        template["metadata"]["annotations"] = pod_annotations
+
+    metadata: dict[str, Any] = {"name": plan.name, "namespace": plan.namespace, "labels": labels}
+    replicas = 1
+    if plan.pending:
+        replicas = 0
+        pending = ", ".join(svc.pending_inputs)
+        metadata["annotations"] = {ANNOTATION + "pending-inputs": pending}
+        diags.warning(
+            W_PENDING,
+            f"service `{svc.name}` waits for inputs ({pending}): it is written with 0 replicas",
+            None,
+            help="answer them with `mora setup`, then compile again to start it",
+        )
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "revisionHistoryLimit": 3,
+        "selector": {"matchLabels": dict(plan.selector)},
+        "template": template,
+    }
+    if kind == "StatefulSet":
+        spec["serviceName"] = plan.name
+    elif any(m.kind in ("volume", "bind") for m in svc.volumes):
+        # Two pods on one data directory (a database!) is worse than a short gap in service.
+        spec["strategy"] = {"type": "Recreate"}
+    doc = {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec}
+    return Workload(kind, doc)
+
+
+# --- container parts -----------------------------------------------------------------------------
+
+
+def _env(plan: ServicePlan) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = []
+    for var, value in sorted(plan.svc.environment.items()):
+        if value.pending:
+            continue  # the service is not started until its inputs are answered
+        if value.secret is not None:
+            ref = {"name": plan.secret_name, "key": plan.secret_env[var]}
+            env.append({"name": var, "valueFrom": {"secretKeyRef": ref}})
+        else:
+            env.append({"name": var, "value": value.value or ""})
+    return env
+
+
+def _container_ports(svc: Service) -> list[dict[str, Any]]:
+    ports = []
+    seen: set[tuple[int, str]] = set()
+    for port in svc.ports:
+        key = (port.target, port.protocol)
+        if key in seen:
+            continue
+        seen.add(key)
+        entry: dict[str, Any] = {"containerPort": port.target, "protocol": port.protocol.upper()}
+        name = port_name(port.name)
+        if name:
+            entry["name"] = name
+        ports.append(entry)
+    return ports
+
+
+def _resources(plan: ServicePlan, diags: Diagnostics) -> dict[str, Any]:
+    """Requests and limits: the service's own, else small requests and a 1Gi memory ceiling.
+
+    No CPU limit unless asked: throttling a transcoder hurts more than it protects a homelab.
+    """
+    res = plan.svc.resources
+    cpu = (res.cpu if res else None) or DEFAULT_CPU
+    cpu_limit = res.cpu_limit if res else None
+    memory = size_quantity((res.memory if res else None) or DEFAULT_MEMORY) or DEFAULT_MEMORY
+    limit_text = res.memory_limit if res else None
+    memory_limit = size_quantity(limit_text) if limit_text else None
+    if memory_limit is None:
+        # The ceiling must not undercut a larger request.
+        bigger = (size_bytes(memory) or 0) > (size_bytes(DEFAULT_MEMORY_LIMIT) or 0)
+        memory_limit = memory if bigger else DEFAULT_MEMORY_LIMIT
+    elif (size_bytes(memory) or 0) > (size_bytes(memory_limit) or 0):
+        diags.error(
+            E_RESOURCES,
+            f"service `{plan.svc.name}` requests {memory} memory but is limited to {memory_limit}",
+            None,
+            help="raise `memory_limit` or lower `memory` in its resources block",
+        )
+    limits: dict[str, str] = {"memory": memory_limit}
+    if cpu_limit:
+        limits["cpu"] = cpu_limit
+        if (cpu_millis(cpu) or 0) > (cpu_millis(cpu_limit) or 0):
+            diags.error(
+                E_RESOURCES,
+                f"service `{plan.svc.name}` requests {cpu} CPU but is limited to {cpu_limit}",
+                None,
+                help="raise `cpu_limit` or lower `cpu` in its resources block",
+            )
+    return {"limits": limits, "requests": {"cpu": cpu, "memory": memory}}
+
+
+def _ids(plan: ServicePlan, diags: Diagnostics) -> tuple[int | None, int | None]:
+    """The numeric user and group to run as: `security.run_as_user`, else a numeric `user`."""
+    svc = plan.svc
+    uid: int | None = None
+    gid: int | None = None
+    if svc.user:
+        user, _, group = svc.user.partition(":")
+        if user.isdigit() and (not group or group.isdigit()):
+            uid = int(user)
+            gid = int(group) if group else None
+        else:
+            diags.warning(
+                W_USER,
+                f"service `{svc.name}` runs as user `{svc.user}`, which Kubernetes cannot use",
+                None,
+                help='Kubernetes needs numbers: `user = "1000:1000"` (the image\'s user is kept)',
+            )
+    if svc.security.run_as_user is not None:
+        uid = svc.security.run_as_user
+    return uid, gid
+
+
+def _security(plan: ServicePlan, diags: Diagnostics) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Container and pod securityContext: the secure defaults minus what the source loosens."""
+    sec = plan.svc.security
+    uid, gid = _ids(plan, diags)
+    if uid == 0 and not sec.run_as_root:
+        diags.error(
+            E_ROOT_USER,
+            f"service `{plan.svc.name}` runs as user 0 (root) without saying so",
+            None,
+            help='add `security { run_as_root = true, reason = "..." }` if the image needs it',
+        )
+    caps = sorted({c.upper().removeprefix("CAP_") for c in sec.capabilities_add})
+    capabilities: dict[str, Any] = {"drop": ["ALL"]}
+    if caps:
+        capabilities["add"] = caps
+    # Kubernetes refuses allowPrivilegeEscalation=false next to privileged or CAP_SYS_ADMIN.
+    escalation = sec.privileged or "SYS_ADMIN" in caps
+    container: dict[str, Any] = {
+        "allowPrivilegeEscalation": escalation,
+        "capabilities": capabilities,
+        "privileged": sec.privileged,
+        "readOnlyRootFilesystem": sec.read_only_root,
+        "runAsNonRoot": not sec.run_as_root,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if uid is not None:
+        container["runAsUser"] = uid
+    if gid is not None:
+        container["runAsGroup"] = gid
+    pod: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if not sec.run_as_root:
+        pod["runAsNonRoot"] = True
+    return container, pod
+
+
+def _user_labels(plan: ServicePlan, annotations: dict[str, str], diags: Diagnostics) -> None:
+    """Compose-style container labels become pod annotations (their values are free text)."""
+    for key, value in sorted(plan.svc.labels.items()):
+        if is_annotation_key(key):
+            annotations[key] = value
+        else:
+            diags.warning(
+                W_ANNOTATION,
+                f"label `{key}` of service `{plan.svc.name}` is not a valid Kubernetes key",
+                None,
+                help="keys are `[prefix/]name`, the name of letters, digits, `-`, `_` and `.`",
+            )
+
+
+# --- probes --------------------------------------------------------------------------------------
+
+
+def exec_command(test: list[str]) -> list[str] | None:
+    """A compose healthcheck test as an exec argv; None for `NONE` (checks switched off)."""
+    if not test:
+        return None
+    head, rest = test[0], test[1:]
+    if head == "NONE":
+        return None
+    if head == "CMD":
+        return rest or None
+    if head == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(rest)] if rest else None
+    if any(token in _SHELL_TOKENS for token in test):
+        # A one-string test that was split into words: give the shell back its operators.
+        line = " ".join(t if t in _SHELL_TOKENS else shlex.quote(t) for t in test)
+        return ["/bin/sh", "-c", line]
+    return list(test)
+
+
+def _probes(svc: Service) -> dict[str, Any]:
+    hc = svc.healthcheck
+    if hc is not None:
+        return _healthcheck_probes(hc)
+    port = next((p for p in svc.ports if p.protocol == "tcp" and p.name == svc.route_port), None)
+    port = port or next((p for p in svc.ports if p.protocol == "tcp"), None)
+    if port is None:
+        return {}
+    # No declared check: an open port is the honest minimum. The startup probe gives a slow
+    # first start (migrations) five minutes before liveness may restart the container.
+    socket = {"tcpSocket": {"port": port.target}}
+    return {
+        "livenessProbe": {
+            **socket,
+            "periodSeconds": 20,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            **socket,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "startupProbe": {
+            **socket,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 30,
+        },
+    }
+
+
+def _healthcheck_probes(hc: Healthcheck) -> dict[str, Any]:
+    command = exec_command(hc.test)
+    if command is None:
+        return {}
+    period = whole_seconds(hc.interval_seconds, HC_INTERVAL)
+    probe: dict[str, Any] = {
+        "exec": {"command": command},
+        "periodSeconds": period,
+        "timeoutSeconds": whole_seconds(hc.timeout_seconds, min(HC_TIMEOUT, period)),
+        "failureThreshold": max(1, hc.retries if hc.retries is not None else HC_RETRIES),
+    }
+    if hc.start_period_seconds:
+        probe["initialDelaySeconds"] = whole_seconds(hc.start_period_seconds, 0, minimum=0)
+    return {"livenessProbe": dict(probe), "readinessProbe": dict(probe)}
+
+
+# --- start order ---------------------------------------------------------------------------------
+
+
+def wait_security() -> dict[str, Any]:
+    """The init containers' securityContext: the strict default, never a service's relaxation."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": WAIT_USER,
+        "runAsNonRoot": True,
+        "runAsUser": WAIT_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _init_containers(
+    plan: ServicePlan, plans: dict[str, ServicePlan], settings: Settings, diags: Diagnostics
+) -> list[dict[str, Any]]:
+    """One init container per dependency, waiting until its Service accepts connections."""
+    out = []
+    for dep_name in plan.svc.depends_on:
+        dep = plans.get(dep_name)
+        if dep is None or dep_name == plan.svc.name:
+            continue
+        port = dep.wait_port()
+        if port is None:
+            diags.warning(
+                W_NO_WAIT,
+                f"`{plan.svc.name}` depends on `{dep_name}`, which has no TCP port to wait for",
+                None,
+                help="Kubernetes starts both at once; give the dependency a port or a health check",
+            )
+            continue
+        host = dep.address(plan.namespace)
+        out.append(
+            {
+                "name": joined("wait-for", dep.name),
+                "image": settings.init_image,
+                "imagePullPolicy": pull_policy(settings.init_image),
+                "command": ["sh", "-c", WAIT_SCRIPT, "wait-for", host, str(port.target)],
+                "resources": {
+                    "limits": {"memory": "32Mi"},
+                    "requests": {"cpu": "10m", "memory": "16Mi"},
+                },
+                "securityContext": wait_security(),
+            }
+        )
+    return out
+
+
+# --- volumes -------------------------------------------------------------------------------------
+
+
+def _slug(path: str) -> str:
+    return dns_label(path.strip("/") or "root", fallback="p")
+
+
+def _storage(
+    plan: ServicePlan,
+    volumes: dict[str, dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    annotations: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    host_paths = []
+    for mount in plan.svc.volumes:
+        if mount.kind == "volume":
+            claim = claim_name(mount.name or f"{plan.name}-{mount.path}")
+            name = joined("data", claim)
+            volumes[name] = {"name": name, "persistentVolumeClaim": {"claimName": claim}}
+        elif mount.kind == "tmpfs":
+            name = joined("tmp", _slug(mount.path))
+            empty: dict[str, Any] = {"medium": "Memory"}
+            size = size_quantity(mount.size) if mount.size else None
+            if size:
+                empty["sizeLimit"] = size
+            volumes[name] = {"name": name, "emptyDir": empty}
+        else:
+            name = joined("host", _slug(mount.path))
+            volumes[name] = {"name": name, "hostPath": {"path": mount.host_path or "/"}}
+            host_paths.append(f"{mount.host_path}:{mount.path}")
+        entry: dict[str, Any] = {"name": name, "mountPath": mount.path}
+        if mount.readonly:
+            entry["readOnly"] = True
+        mounts.append(entry)
+    if host_paths:
+        annotations[ANNOTATION + "host-paths"] = ", ".join(host_paths)
+        diags.warning(
+            W_HOST_PATH,
+            f"service `{plan.svc.name}` mounts host directories: {', '.join(host_paths)}",
+            None,
+            help=(
+                "a hostPath ties the pod to nodes that have the directory; on a cluster of "
+                "several nodes pin it (nodeSelector) or use a volume"
+            ),
+        )
+
+
+def _files(
+    plan: ServicePlan,
+    volumes: dict[str, dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    config_data: dict[str, str],
+    annotations: dict[str, str],
+) -> None:
+    """Files as single keys of the ConfigMap / Secret, mounted read-only with subPath."""
+    if plan.config_files:
+        volumes["files"] = {
+            "name": "files",
+            "configMap": {"name": plan.config_name, "defaultMode": 0o444},
+        }
+        for path, key in sorted(plan.config_files.items()):
+            mounts.append({"name": "files", "mountPath": path, "subPath": key, "readOnly": True})
+        # subPath mounts never see updates: a new digest rolls the pods instead.
+        digest = hashlib.sha256(json.dumps(config_data, sort_keys=True).encode()).hexdigest()
+        annotations[ANNOTATION + "files-sha256"] = digest
+    if plan.secret_files:
+        # 0444: without an fsGroup a non-root user could not read a 0400 root-owned file.
+        volumes["secrets"] = {
+            "name": "secrets",
+            "secret": {"secretName": plan.secret_name, "defaultMode": 0o444},
+        }
+        for path, key in sorted(plan.secret_files.items()):
+            mounts.append({"name": "secrets", "mountPath": path, "subPath": key, "readOnly": True})
+
+
+def _devices(
+    plan: ServicePlan,
+    volumes: dict[str, dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    annotations: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    devices = sorted(set(plan.svc.devices))
+    if not devices:
+        return
+    for device in devices:
+        name = joined("dev", _slug(device))
+        volumes[name] = {"name": name, "hostPath": {"path": device}}
+        mounts.append({"name": name, "mountPath": device})
+    annotations[ANNOTATION + "devices"] = ", ".join(devices)
+    if not plan.svc.security.privileged:
+        diags.warning(
+            W_DEVICE,
+            f"service `{plan.svc.name}` uses devices ({', '.join(devices)}) that an unprivileged "
+            "pod cannot open",
+            None,
+            help=(
+                "Kubernetes mounts them but the device cgroup denies access: install the "
+                "device plugin for the hardware (e.g. Intel's GPU plugin) or set "
+                '`security { privileged = true, reason = "..." }`'
+            ),
+        )
