@@ -264,8 +264,12 @@ class Checker:
             for ptype, tp in tmpl.params.values():
                 if tp.default is not None:
                     self.expect(
-                        tp.default, ptype, _Ctx(), f"the default of `{tp.name.text}`",
-                        secret_ok=ptype.secret, declared=tp.type.span,
+                        tp.default,
+                        ptype,
+                        _Ctx(),
+                        f"the default of `{tp.name.text}`",
+                        secret_ok=ptype.secret,
+                        declared=tp.type.span,
                     )
             for sym in tmpl.secrets.values():
                 self._check_secret(sym, _Ctx(template=tmpl))
@@ -405,8 +409,13 @@ class Checker:
                     f"{kind} `{name.text}` is defined more than once",
                     first.span,
                     "defined here",
-                    labels=[Label(decl.name.span, f"the template's `{decl.name.text}` "  # type: ignore[union-attr]
-                                  f"becomes `{name.text}` for service `{service}`")],
+                    labels=[
+                        Label(
+                            decl.name.span,
+                            f"the template's `{decl.name.text}` "  # type: ignore[union-attr]
+                            f"becomes `{name.text}` for service `{service}`",
+                        )
+                    ],
                     help=f"a template's {kind}s are named `<service>_<name>` per instance; "
                     "rename one of them",
                 )
@@ -1035,7 +1044,11 @@ class Checker:
                 elif isinstance(value, ast.StringLit) and value.is_plain:
                     self._expect_items(
                         ast.ListExpr((ast.ListItem(value, None, value.span),), value.span),
-                        T.list_of(T.SERVICE), ctx, "`after`", False, None,
+                        T.list_of(T.SERVICE),
+                        ctx,
+                        "`after`",
+                        False,
+                        None,
                     )
                 else:
                     t = self.type_of(value, ctx)
@@ -1094,11 +1107,15 @@ class Checker:
         for item in expr.items:
             if item.condition is not None:
                 self.expect(item.condition, T.BOOL, ctx, "a list condition", secret_ok=False)
-            if isinstance(item.value, ast.StringLit) and item.value.is_plain and elem.kind == "service":
+            if (
+                isinstance(item.value, ast.StringLit)
+                and item.value.is_plain
+                and elem.kind == "service"
+            ):
                 name = item.value.plain
                 self.diags.error(
                     E_TYPE,
-                    f"type mismatch: expected a service, found the string \"{name}\"",
+                    f'type mismatch: expected a service, found the string "{name}"',
                     item.value.span,
                     "this is `string`",
                     help=f"refer to the service by name, without quotes: `{name}`"
@@ -1594,7 +1611,9 @@ class Checker:
                 continue
             bound[pname] = arg
         missing = [
-            p.name for p in params if p.required and p.name not in bound and p.name not in misspelled
+            p.name
+            for p in params
+            if p.required and p.name not in bound and p.name not in misspelled
         ]
         if missing:
             self.diags.error(
@@ -1644,6 +1663,7 @@ class Checker:
             for i, a in enumerate(svc.decl.instance.args):
                 if a.name is None and i < len(svc.template.params):
                     args[list(svc.template.params)[i]] = a.value
+
         def target(ref: ast.Ref) -> str | None:
             name = svc.name if ref.parts[0].text == "self" else ref.parts[0].text
             return name if len(ref.parts) == 1 and name in self.program.services else None

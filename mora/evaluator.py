@@ -129,7 +129,7 @@ class _Abort(Exception):
 @dataclass
 class _Scope:
     service: ServiceSym | None = None
-    args: dict[str, object] = field(default_factory=dict)
+    args: Mapping[str, ast.Expr] = field(default_factory=dict)  # a template instance's arguments
 
 
 class Evaluator:
@@ -148,7 +148,9 @@ class Evaluator:
         self._routing_busy: set[str] = set()
         self._ports: dict[str, dict[str, int]] = {}
         self._ports_busy: set[str] = set()
-        self._template_args: dict[str, dict[str, object]] = {}
+        self._template_args: dict[str, dict[str, ast.Expr]] = {}
+        self._arg_values: dict[tuple[str, str], object] = {}
+        self._arg_busy: set[tuple[str, str]] = set()
         self.domain = site.domain or ""
 
     # --- entry point -----------------------------------------------------------------------------
@@ -169,10 +171,18 @@ class Evaluator:
         assert domain is not None
         services: dict[str, M.Service] = {}
         for name, svc in self.program.services.items():
+            errors_before = self._errors()
             try:
                 services[name] = self._service(svc)
             except _Abort:
-                continue
+                if self._errors() == errors_before:  # never drop a service without saying why
+                    self.diags.error(
+                        E_EVAL,
+                        f"service `{name}` could not be evaluated",
+                        svc.decl.name.span,
+                        "left out of the output",
+                        help="this is a bug in mora if no other error explains it; please report",
+                    )
         self._check_clashes(services)
         if self.diags.has_errors:
             return None
@@ -274,9 +284,17 @@ class Evaluator:
                         source = self._own(scope, "secrets", value.parts[1].text)
                         sources[pname] = SecretRef(source, part)
                         continue
+                    errors_before = self._errors()
                     try:
                         args[pname] = _jsonable(self._eval(value, scope))
                     except _Abort:
+                        if self._errors() == errors_before:
+                            self.diags.error(
+                                E_EVAL,
+                                f"cannot evaluate the arguments of secret `{name}`",
+                                value.span,
+                                "here",
+                            )
                         return None
             requests.append(SecretRequest(name, sym.generator, args, sources))
         for name in self.program.inputs:
@@ -392,19 +410,41 @@ class Evaluator:
 
     # --- services --------------------------------------------------------------------------------
     def _scope_for(self, svc: ServiceSym) -> _Scope:
+        """Where a service's body is evaluated. A template instance's arguments are kept as
+        expressions and evaluated on first use, so an argument naming a secret does not need
+        the secret before secrets are resolved, and two instances may refer to each other."""
         if svc.template is None or svc.decl.instance is None:
             return _Scope(service=svc)
         if svc.name not in self._template_args:
-            args: dict[str, object] = {}
+            exprs: dict[str, ast.Expr] = {}
             names = list(svc.template.params)
             for i, arg in enumerate(svc.decl.instance.args):
-                pname = arg.name.text if arg.name else names[i]
-                args[pname] = self._eval(arg.value, _Scope())
+                exprs[arg.name.text if arg.name else names[i]] = arg.value
             for pname, (_t, tp) in svc.template.params.items():
-                if pname not in args and tp.default is not None:
-                    args[pname] = self._eval(tp.default, _Scope())
-            self._template_args[svc.name] = args
+                if pname not in exprs and tp.default is not None:
+                    exprs[pname] = tp.default
+            self._template_args[svc.name] = exprs
         return _Scope(service=svc, args=self._template_args[svc.name])
+
+    def _arg(self, scope: _Scope, name: str) -> object:
+        """A template argument's value, evaluated once per instance."""
+        svc = scope.service
+        key = (svc.name if svc else "", name)
+        if key in self._arg_values:
+            return self._arg_values[key]
+        expr = scope.args.get(name)
+        if expr is None:
+            return None
+        if key in self._arg_busy:
+            self.diags.error(E_EVAL, f"argument `{name}` depends on itself", expr.span, "here")
+            raise _Abort
+        self._arg_busy.add(key)
+        try:
+            value = self._eval(expr, _Scope())  # type: ignore[arg-type]
+        finally:
+            self._arg_busy.discard(key)
+        self._arg_values[key] = value
+        return value
 
     def _attrs(self, body: ast.Body, scope: _Scope) -> Iterator[ast.Attr | ast.Block]:
         """The entries that apply for this site: `if` branches chosen by their conditions."""
@@ -530,6 +570,9 @@ class Evaluator:
             self._invalid(err, svc.decl.name.span)
             raise _Abort from None
 
+    def _errors(self) -> int:
+        return sum(1 for d in self.diags if d.is_error)
+
     def _invalid(self, err: ValidationError, span: Span) -> None:
         """A value the model refuses (e.g. a port out of range from a template argument)."""
         first = err.errors()[0]
@@ -652,9 +695,7 @@ class Evaluator:
                 data[key] = self._public_text(value, entry.value.span, "`image`")
                 problem = T.check_image(data[key])
                 if problem:
-                    self.diags.error(
-                        "E0303", "invalid image reference", entry.value.span, problem
-                    )
+                    self.diags.error("E0303", "invalid image reference", entry.value.span, problem)
             else:
                 data[key] = self._public_text(value, entry.value.span, f"`{key}`")
 
@@ -845,7 +886,7 @@ class Evaluator:
         if head == "site":
             return self.domain
         if head == "args":
-            return scope.args.get(names[0])
+            return self._arg(scope, names[0])
         target = (scope.service.name if scope.service else None) if head == "self" else head
         if target is None:
             raise _Abort
@@ -1042,5 +1083,3 @@ def evaluate(
 ) -> Compiled | None:
     """Resolve a checked program against a site; None when errors were reported."""
     return Evaluator(program, site, provider, diags).run()
-
-

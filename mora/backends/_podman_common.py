@@ -10,6 +10,7 @@ become podman secrets (`Delivery`: secret values and config files alike).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import shlex
@@ -658,17 +659,25 @@ def _uses(compiled: Compiled, svc: Service, other: Service) -> bool:
     return other.name in svc.depends_on or bool(_mentions(compiled, svc, other))
 
 
+def host_ip(host: Host) -> str | None:
+    """The host's address when it is an IP address (what `--add-host` takes), else None."""
+    try:
+        return str(ipaddress.ip_address((host.address or "").strip("[]")))
+    except ValueError:
+        return None
+
+
 def _add_hosts(
     compiled: Compiled, svc: Service, deployed: dict[str, Host], host: Host
 ) -> list[tuple[str, str]]:
     """`name:address` entries that make a service on another host resolve to that host."""
     out = []
     for name, other_host in sorted(deployed.items()):
-        if other_host.name == host.name or not other_host.address:
+        ip = host_ip(other_host)
+        if other_host.name == host.name or ip is None:
             continue
-        other = compiled.manifest.services[name]
-        if _uses(compiled, svc, other) and re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", other_host.address):
-            out.append((name, other_host.address))
+        if _uses(compiled, svc, compiled.manifest.services[name]):
+            out.append((name, ip))
     return out
 
 
@@ -696,15 +705,20 @@ def _cross_host_checks(compiled: Compiled, deployed: dict[str, Host], diags: Dia
                     f"`{name}` (host `{host.name}`) uses `{other_name}:{port.target}`, which runs"
                     f" on host `{other_host.name}`"
                 )
-                if port.published == port.target and other_host.address:
+                ip = host_ip(other_host)
+                if port.published == port.target and ip is not None:
                     note(
                         diags,
                         W_CROSS_HOST_REF,
-                        f"{what}: it reaches {other_host.address}:{port.target}, the published"
+                        f"{what}: it reaches {ip}:{port.target}, the published"
                         " port, through an /etc/hosts entry (--add-host)",
                     )
                     continue
-                where = other_host.address or f"`{other_host.name}` (give the host an `address`)"
+                where = (
+                    f"`{other_host.name}` and give that host an IP `address` in the site"
+                    if ip is None
+                    else ip
+                )
                 diags.warning(
                     W_CROSS_HOST_REF,
                     f"{what}: the project network does not span hosts, so it cannot reach it",

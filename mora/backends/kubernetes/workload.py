@@ -97,6 +97,7 @@ def build_workload(
     security, pod_security = _security(plan, diags)
     if svc.security.reason:
         pod_annotations[ANNOTATION + "security-reason"] = svc.security.reason
+    skips = relaxation_skips(svc)
     _user_labels(plan, pod_annotations, diags)
 
     container: dict[str, Any] = {
@@ -137,11 +138,14 @@ def build_workload(
         template["metadata"]["annotations"] = pod_annotations
 
     metadata: dict[str, Any] = {"name": plan.name, "namespace": plan.namespace, "labels": labels}
+    if skips:
+        metadata["annotations"] = dict(skips)
+        template["metadata"].setdefault("annotations", {}).update(skips)
     replicas = 1
     if plan.pending:
         replicas = 0
         pending = ", ".join(svc.pending_inputs)
-        metadata["annotations"] = {ANNOTATION + "pending-inputs": pending}
+        metadata.setdefault("annotations", {})[ANNOTATION + "pending-inputs"] = pending
         diags.warning(
             W_PENDING,
             f"service `{svc.name}` waits for inputs ({pending}): it is written with 0 replicas",
@@ -164,6 +168,33 @@ def build_workload(
 
 
 # --- container parts -----------------------------------------------------------------------------
+
+# The checkov checks that a declared relaxation fails on purpose, by what the service loosens.
+# The service's `security { reason = ... }` is required by the checker for each of them, and it
+# goes into the skip annotation, so a reviewer reads why next to the object.
+_RELAXED_CHECKS = {
+    "run_as_root": ("CKV_K8S_23",),  # admission of root containers
+    "capabilities_add": ("CKV_K8S_25",),  # added capabilities
+    "privileged": ("CKV_K8S_16",),  # privileged containers
+}
+
+
+def relaxation_skips(svc: Service) -> dict[str, str]:
+    """`checkov.io/skipN` annotations for the relaxations this service declares (with reason)."""
+    sec = svc.security
+    reason = " ".join((sec.reason or "").split())
+    if not reason:
+        return {}
+    relaxed = {
+        "run_as_root": sec.run_as_root,
+        "capabilities_add": bool(sec.capabilities_add),
+        "privileged": sec.privileged,
+    }
+    checks = [c for key, on in relaxed.items() if on for c in _RELAXED_CHECKS[key]]
+    return {
+        f"checkov.io/skip{i}": f"{check}=declared in the service: {reason}"
+        for i, check in enumerate(checks, 1)
+    }
 
 
 def _env(plan: ServicePlan) -> list[dict[str, Any]]:

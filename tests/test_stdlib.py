@@ -1,0 +1,183 @@
+"""The standard library (stdlib/*.mora) and the example projects (projects/*).
+
+Golden tests: each stdlib module has a small project under tests/stdlib/<module>/input/ that
+instantiates its templates. It is compiled against example.org with seeded secrets, and compared
+to `expected.manifest.json` (the manifest) and `expected.material.json` (the secret material the
+backends deliver: rendered secret files and secret environment values, generated from the seed).
+An optional `answers.yaml` answers the inputs. MORA_UPDATE_GOLDEN=1 rewrites the expected files
+(read the diff before committing).
+
+Every project under projects/ must check with no diagnostic at all (not even a warning) and
+compile to a manifest that holds every service it declares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mora.api import check_project, compile_project
+from mora.diagnostics import render_text
+from mora.model import manifest_json
+from mora.secrets.provider import MemoryProvider
+
+REPO = Path(__file__).resolve().parent.parent
+STDLIB = REPO / "stdlib"
+GOLDEN = Path(__file__).resolve().parent / "stdlib"
+PROJECTS = REPO / "projects"
+DOCS = REPO / "docs" / "stdlib"
+UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
+DOMAIN = "example.org"
+
+
+def _modules() -> list[str]:
+    return sorted(p.stem for p in STDLIB.glob("*.mora"))
+
+
+def _projects() -> list[str]:
+    return sorted(p.name for p in PROJECTS.iterdir() if p.is_dir() and any(p.glob("*.mora")))
+
+
+def _answers(case: Path) -> dict[str, str]:
+    path = case / "answers.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+
+    return {str(k): str(v) for k, v in (yaml.safe_load(path.read_text()) or {}).items()}
+
+
+def _compile(project: Path, answers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    provider = MemoryProvider(seed=b"stdlib", values=answers or {})
+    return compile_project(project, domain=DOMAIN, provider=provider)
+
+
+def _diagnostics(result: object) -> str:
+    return "\n\n".join(render_text(d) for d in result.diagnostics.sorted())  # type: ignore[attr-defined]
+
+
+def _missing_services(result: object) -> list[str]:
+    """Services the project declares but the manifest lacks (a compile must drop none)."""
+    declared = set(result.program.services)  # type: ignore[attr-defined]
+    compiled = set(result.compiled.manifest.services)  # type: ignore[attr-defined]
+    return sorted(declared - compiled)
+
+
+def _compare(path: Path, actual: str) -> None:
+    if UPDATE:
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    assert actual == expected, (
+        f"{path.relative_to(REPO)} differs (MORA_UPDATE_GOLDEN=1 rewrites it)"
+    )
+
+
+# --- the standard library ------------------------------------------------------------------------
+
+
+def test_every_module_has_a_golden_case_and_a_reference_page() -> None:
+    modules = _modules()
+    assert modules, "stdlib/ has no modules"
+    assert [m for m in modules if not (GOLDEN / m / "input").is_dir()] == []
+    assert [m for m in modules if not (DOCS / f"{m}.md").is_file()] == []
+    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == modules
+
+
+def test_every_module_checks_on_its_own() -> None:
+    """A module is only templates: importing it alone gives no diagnostic."""
+    for module in _modules():
+        diags = check_project(STDLIB / f"{module}.mora").diagnostics
+        assert not list(diags.sorted()), f"{module}: " + "\n".join(
+            d.message for d in diags.sorted()
+        )
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_module_golden(module: str) -> None:
+    case = GOLDEN / module
+    result = _compile(case / "input", _answers(case))
+    assert result.compiled is not None and not _diagnostics(result), _diagnostics(result)
+    assert _missing_services(result) == [], (
+        "the compile dropped services without a diagnostic: "
+        "a template with its own `secret` given a secret argument (see the report)"
+    )
+    manifest = result.compiled.manifest
+    templates = {s.template for s in manifest.services.values()} - {None}
+    assert templates, f"the {module} case instantiates no template"
+    _compare(case / "expected.manifest.json", manifest_json(manifest))
+    material = json.dumps(result.compiled.material, indent=2, sort_keys=True, ensure_ascii=False)
+    _compare(case / "expected.material.json", material + "\n")
+
+
+def test_a_template_with_its_own_secret_takes_a_secret_argument(tmp_path: Path) -> None:
+    """The pattern most stdlib templates rely on: Sonarr generates its API key and is given the
+    database password. Evaluating the instance's arguments must not need the secrets it is
+    asked to generate."""
+    (tmp_path / "main.mora").write_text(
+        """
+        secret db_password = password(length: 20)
+        template app(db_password: secret) {
+          image = "docker.io/library/busybox:1.36"
+          secret api_key = hex(16)
+          environment { KEY = secret.api_key  DB = args.db_password }
+        }
+        service a = app(db_password: secret.db_password)
+        """
+    )
+    result = _compile(tmp_path)
+    assert result.compiled is not None, _diagnostics(result)
+    assert list(result.compiled.manifest.services) == ["a"], (
+        "service `a` was dropped without a diagnostic: Evaluator.secret_requests() evaluates "
+        "every argument of the instance that owns `a_api_key`, `secret.db_password` has no "
+        "value yet at that point, and the _Abort makes secret_requests() return None"
+    )
+
+
+def test_template_secrets_are_named_after_the_instance() -> None:
+    """`secret api_key` in the sonarr template is `secret.<instance>_api_key` in the project."""
+    result = _compile(GOLDEN / "sonarr" / "input")
+    assert result.compiled is not None, _diagnostics(result)
+    manifest = result.compiled.manifest
+    assert "tv_api_key" in manifest.secrets
+    env = manifest.services["tv"].environment["SONARR__AUTH__APIKEY"]
+    assert env.sources == ["secret.tv_api_key"] and env.value is None
+
+
+def test_input_prompts_carry_the_real_urls() -> None:
+    result = _compile(GOLDEN / "janitorr" / "input")
+    assert result.compiled is not None, _diagnostics(result)
+    inputs = result.compiled.manifest.inputs
+    key = inputs["janitor_jellyfin_api_key"]
+    assert key.after == ["watch"] and not key.answered
+    assert "https://watch.example.org/web/#/dashboard/keys" in (key.prompt or "")
+    assert "https://requests.example.org/settings/main" in (
+        inputs["janitor_seerr_api_key"].prompt or ""
+    )
+    janitor = result.compiled.manifest.services["janitor"]
+    assert janitor.files[0].pending == sorted(inputs)
+
+
+# --- the example projects ------------------------------------------------------------------------
+
+
+def test_there_are_example_projects() -> None:
+    assert {"media", "identity", "homelab"} <= set(_projects())
+
+
+@pytest.mark.parametrize("project", _projects())
+def test_project_checks_without_any_diagnostic(project: str) -> None:
+    diags = check_project(PROJECTS / project).diagnostics
+    assert not list(diags.sorted()), "\n\n".join(render_text(d) for d in diags.sorted())
+
+
+@pytest.mark.parametrize("project", _projects())
+def test_project_compiles_every_service(project: str) -> None:
+    result = _compile(PROJECTS / project)
+    assert result.compiled is not None and not _diagnostics(result), _diagnostics(result)
+    assert _missing_services(result) == []
+    for name, svc in result.compiled.manifest.services.items():
+        assert svc.image.split("/")[-1].count(":") == 1, f"{name}: image without a pinned tag"
