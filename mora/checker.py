@@ -268,7 +268,7 @@ class Checker:
                         ptype,
                         _Ctx(),
                         f"the default of `{tp.name.text}`",
-                        secret_ok=ptype.secret,
+                        secret_ok=_holds_secret(ptype),
                         declared=tp.type.span,
                     )
             for sym in tmpl.secrets.values():
@@ -391,7 +391,7 @@ class Checker:
         name: ast.Name = decl.name  # type: ignore[union-attr]
         if instance:
             name = ast.Name(f"{service}_{name.text}", name.span)
-        key = f"{kind}:{name.text}" if kind in ("param", "secret", "input") else f"svc:{name.text}"
+        key = f"{kind}:{name.text}"  # templates and services have separate namespaces
         if kind in ("service", "template") and name.text in RESERVED:
             self.diags.error(
                 E_RESERVED,
@@ -630,7 +630,7 @@ class Checker:
                 ptype,
                 _Ctx(),
                 f"argument `{pname}`",
-                secret_ok=ptype.secret,
+                secret_ok=_holds_secret(ptype),
                 declared=tp.type.span,
             )
 
@@ -1345,7 +1345,9 @@ class Checker:
                     where="not a parameter of this template",
                     listing="its parameters: " + ", ".join(params) if params else "it has none",
                 )
-            return self._no_more(ref, 2, entry[0])
+            if entry[0].kind == "service" and len(rest) > 1:
+                return self._any_service_field(ref, rest[1:])
+            return self._no_more(ref, 2, entry[0].tainted(_holds_secret(entry[0])))
         if head == "self":
             body = (
                 ctx.service.body
@@ -1402,6 +1404,35 @@ class Checker:
                     sym.generator = value.func.dotted
                 sym.parts = tuple(gen.parts)  # type: ignore[attr-defined]
                 sym.public_parts = frozenset(gen.public_parts)  # type: ignore[attr-defined]
+
+    def _any_service_field(self, ref: ast.Ref, rest: tuple[ast.Name, ...]) -> T.Type:
+        """A field of a service passed to a template: which service is known per instance only,
+        so the field name is checked here and its presence when the instance is evaluated."""
+        field_ = rest[0]
+        if field_.text not in SERVICE_FIELDS:
+            self.diags.error(
+                E_BAD_REF,
+                f"a service has no field `{field_.text}`",
+                field_.span,
+                "unknown field",
+                help=did_you_mean(field_.text, SERVICE_FIELDS)
+                or "service fields: " + ", ".join(SERVICE_FIELDS),
+            )
+            return T.ANY
+        if field_.text == "ports":
+            if len(rest) != 2:
+                self.diags.error(E_BAD_REF, "name the port", ref.span, "like `.ports.http`")
+                return T.ANY
+            return T.PORT
+        if len(rest) > 1:
+            return self._no_more(ref, len(ref.parts) - len(rest) + 1, T.ANY)
+        return {
+            "name": T.STRING,
+            "host": T.HOSTNAME,
+            "url": T.URL,
+            "internal_host": T.HOSTNAME,
+            "internal_url": T.URL,
+        }[field_.text]
 
     def _service_field(
         self, ref: ast.Ref, rest: tuple[ast.Name, ...], body: ast.Body, owner: str
@@ -1789,6 +1820,11 @@ class _ParamView:
     name: str
     type: T.Type
     required: bool
+
+
+def _holds_secret(t: T.Type) -> bool:
+    """`secret`, `list(secret)`, `map(secret)`...: a parameter declared to carry secrets."""
+    return t.secret or any(_holds_secret(a) for a in t.args)
 
 
 def _kind_hint(name: str, p: Program) -> str | None:

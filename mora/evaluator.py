@@ -886,8 +886,13 @@ class Evaluator:
         if head == "site":
             return self.domain
         if head == "args":
-            return self._arg(scope, names[0])
-        target = (scope.service.name if scope.service else None) if head == "self" else head
+            value = self._arg(scope, names[0])
+            if len(names) == 1 or not isinstance(value, ServiceRef):
+                return value
+            target: str | None = value.name  # `args.db.internal_url`: a field of the service
+            names = names[1:]
+        else:
+            target = (scope.service.name if scope.service else None) if head == "self" else head
         if target is None:
             raise _Abort
         if not names:

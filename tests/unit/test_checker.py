@@ -186,3 +186,33 @@ def test_all_errors_of_a_run_are_reported(tmp_path: Path) -> None:
     service c {{ image = "Bad" }}
     """
     assert codes(check_src(tmp_path, src).diagnostics) == ["E0204", "E0204", "E0203", "E0303"]
+
+
+def test_templates_and_services_have_separate_names(tmp_path: Path) -> None:
+    src = f"template db() {{ {IMG} ports {{ pg = 5432 }} }}\nservice db = db()"
+    assert codes(check_src(tmp_path, src).diagnostics) == []
+
+
+def test_service_arguments_expose_service_fields(tmp_path: Path) -> None:
+    src = f"""
+    template app(db: service) {{ {IMG}
+      environment {{ URL = args.db.internal_url PORT = args.db.ports.pg BAD = args.db.nope }} }}
+    service db {{ {IMG} ports {{ pg = 5432 }} }}
+    service a = app(db: db)
+    """
+    (d,) = errors(check_src(tmp_path, src).diagnostics)
+    assert d.code == "E0210" and d.span is not None and d.span.text() == "nope"
+
+
+def test_structured_template_params_may_carry_secrets_but_stay_secret(tmp_path: Path) -> None:
+    src = f"""
+    secret s = password()
+    template app(clients: list(map(secret)), keys: list(secret)) {{ {IMG}
+      files {{ "/c.yaml" = yaml({{ clients: args.clients }}) }}
+      environment {{ KEYS = join(args.keys) }}
+      labels {{ leak = join(args.keys) }}
+    }}
+    service a = app(clients: [{{ id: "x", secret: secret.s }}], keys: [secret.s])
+    """
+    (d,) = errors(check_src(tmp_path, src).diagnostics)
+    assert d.code == "E0302" and d.span is not None and d.span.text() == "join(args.keys)"
