@@ -90,6 +90,18 @@ class Diagnostics:
             )
         )
 
+    def note(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        label: str = "",
+        *,
+        help: str | None = None,
+    ) -> None:
+        """Information worth knowing that is not a problem (never fails a run)."""
+        self.items.append(Diagnostic(Severity.NOTE, code, message, span, label, (), help))
+
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)
 
@@ -203,12 +215,17 @@ def summary(diags: Iterable[Diagnostic]) -> str:
     items = list(diags)
     errors = sum(1 for d in items if d.severity is Severity.ERROR)
     warnings = sum(1 for d in items if d.severity is Severity.WARNING)
+    notes = sum(1 for d in items if d.severity is Severity.NOTE)
     parts = []
     if errors:
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    return ", ".join(parts) if parts else "no problems"
+    if notes:
+        parts.append(f"{notes} note{'s' if notes != 1 else ''}")
+    if not errors and not warnings:
+        return "no problems" + (f" ({parts[0]})" if parts else "")
+    return ", ".join(parts)
 
 
 def _span_json(span: Span) -> dict[str, object]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora import types as T
-from mora.diagnostics import Diagnostic, Diagnostics, Severity, did_you_mean
+from mora.diagnostics import Diagnostics, did_you_mean
 from mora.evaluator import Compiled
 from mora.model import File, Host, Manifest, Mount, Port, Security, Service
 
@@ -40,8 +40,7 @@ E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
 
 
 def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
-    """A note (Diagnostics has error and warning helpers only)."""
-    diags.extend([Diagnostic(Severity.NOTE, code, message, None, help=help)])
+    diags.note(code, message, None, help=help)
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -778,7 +777,7 @@ def _proxy(
                     " `podman:` settings",
                 )
     if settings.acme_email is None:
-        diags.warning(
+        diags.note(
             W_TLS_INTERNAL,
             "no `acme_email` in the site's `podman:` settings: the reverse proxy serves"
             " certificates from its own local CA, which browsers do not trust",

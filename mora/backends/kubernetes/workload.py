@@ -491,7 +491,7 @@ def _storage(
         mounts.append(entry)
     if host_paths:
         annotations[ANNOTATION + "host-paths"] = ", ".join(host_paths)
-        diags.warning(
+        diags.note(  # declared on purpose with bind(): worth knowing, not a problem
             W_HOST_PATH,
             f"service `{plan.svc.name}` mounts host directories: {', '.join(host_paths)}",
             None,
