@@ -9,16 +9,14 @@ need them, so `mora check` starts fast.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from mora import __version__
-from mora.diagnostics import Diagnostics, render_json, render_text, summary
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from mora.diagnostics import Diagnostics
+from mora.main import EXIT_ERRORS, main, report, run_check
 
 _FORMAT = click.option(
     "--format",
@@ -32,15 +30,7 @@ _PROJECT = click.argument("project", type=click.Path(path_type=Path), default=".
 
 
 def _report(diags: Diagnostics, fmt: str, quiet_ok: bool = False) -> int:
-    items = diags.sorted()
-    if fmt == "json":
-        click.echo(render_json(items))
-    else:
-        for d in items:
-            click.echo(render_text(d) + "\n", err=True)
-        if items or not quiet_ok:
-            click.echo(summary(items), err=True)
-    return EXIT_ERRORS if diags.has_errors else EXIT_OK
+    return report(diags, fmt, quiet_ok)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,12 +51,7 @@ def check_cmd(projects: tuple[Path, ...], fmt: str) -> None:
 
     Needs no site and touches no secrets: made for pre-commit hooks and CI.
     """
-    from mora.api import check_project
-
-    diags = Diagnostics()
-    for project in projects or (Path("."),):
-        diags.extend(check_project(project).diagnostics)
-    sys.exit(_report(diags, fmt, quiet_ok=False))
+    sys.exit(run_check(list(projects), fmt))
 
 
 @cli.command("compile")
@@ -458,26 +443,6 @@ def schema_cmd() -> None:
     from mora.model import manifest_schema
 
     click.echo(manifest_schema(), nl=False)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: never lets a Python traceback reach the user."""
-    try:
-        cli.main(args=argv, prog_name="mora", standalone_mode=True)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as err:  # a bug in mora: say so briefly, never dump values
-        if os.environ.get("MORA_DEBUG"):
-            raise
-        click.echo(
-            f"internal error: {type(err).__name__} (a bug in mora; rerun with MORA_DEBUG=1 "
-            "for details and please report it)",
-            err=True,
-        )
-        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mora import ast
 from mora.diagnostics import Diagnostics, did_you_mean
-from mora.parser import parse_module
+from mora.parse_cache import load_module
 from mora.resources import stdlib_dir
 from mora.source import SourceFile
 
@@ -81,7 +81,7 @@ class _Loader:
         if text.startswith("\ufeff"):
             text = text[1:]
         file = SourceFile(display, text)
-        module = parse_module(file, self.diags)
+        module = load_module(file, self.diags)
         self.project.modules.append(module)
         if from_stdlib:
             self.project.stdlib_modules.add(display)

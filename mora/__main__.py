@@ -1,0 +1,5 @@
+"""`python -m mora` runs the command line."""
+
+from mora.main import main
+
+main()

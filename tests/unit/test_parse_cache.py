@@ -1,0 +1,86 @@
+"""The parse cache: a hit gives the same tree, a change is never served stale, damage is a miss."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mora import parse_cache
+from mora.diagnostics import Diagnostics
+from mora.parser import parse_module
+from mora.source import SourceFile
+
+SRC = 'service a { image = "docker.io/library/busybox:1.36" environment { A = "${param.x}" } }\n'
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _entries() -> list[Path]:
+    return sorted(parse_cache.cache_dir().glob("*.pickle"))
+
+
+def test_hit_returns_the_same_tree_with_this_runs_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MORA_NO_CACHE", raising=False)
+    before = set(_entries())
+    first = parse_cache.load_module(SourceFile("a.mora", SRC + "# hit\n"), Diagnostics())
+    assert len(set(_entries()) - before) == 1
+
+    def no_parsing(*_: object) -> None:
+        raise AssertionError("a cached file was parsed again")
+
+    monkeypatch.setattr(parse_cache, "_parse", no_parsing)
+    second = parse_cache.load_module(SourceFile("elsewhere/a.mora", SRC + "# hit\n"), Diagnostics())
+    monkeypatch.undo()
+    fresh = parse_module(SourceFile("a.mora", SRC + "# hit\n"), Diagnostics())
+    # Spans belong to their file, so compare the trees through their (location-bearing) reprs.
+    assert repr(second.decls).replace("elsewhere/a.mora", "a.mora") == repr(fresh.decls)
+    assert repr(first.decls) == repr(fresh.decls)
+    assert second.file.path == "elsewhere/a.mora"
+    span = second.decls[0].name.span  # type: ignore[union-attr]
+    assert span.location() == "elsewhere/a.mora:1:9"
+
+
+def test_changed_text_is_parsed_again() -> None:
+    a = parse_cache.load_module(SourceFile("a.mora", SRC), Diagnostics())
+    b = parse_cache.load_module(
+        SourceFile("a.mora", SRC.replace("busybox", "alpine")), Diagnostics()
+    )
+    assert repr(a.decls) != repr(b.decls)
+
+
+def test_files_with_errors_are_not_cached_and_report_every_time() -> None:
+    broken = "service a {\n"
+    for _ in range(2):
+        diags = Diagnostics()
+        parse_cache.load_module(SourceFile("b.mora", broken), diags)
+        assert [d.code for d in diags] == ["E0001"]
+
+
+def test_a_damaged_entry_is_a_miss() -> None:
+    text = SRC + "# damaged\n"
+    parse_cache.load_module(SourceFile("a.mora", text), Diagnostics())
+    entry = parse_cache.cache_dir() / f"{parse_cache._key(text)}.pickle"
+    entry.write_bytes(b"\x80\x05garbage")
+    module = parse_cache.load_module(SourceFile("a.mora", text), Diagnostics())
+    assert module.decls and module.decls[0].name.text == "a"  # type: ignore[union-attr]
+
+
+def test_mora_check_starts_without_click_or_lark_when_files_are_cached(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "a.mora").write_text(SRC.replace("${param.x}", "x"))
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    code = (
+        "import sys; from mora.main import main\n"
+        "try:\n    main(['check', sys.argv[1]])\nexcept SystemExit as e:\n"
+        "    loaded = [m for m in ('click', 'lark', 'pydantic', 'yaml') if m in sys.modules]\n"
+        "    print(e.code, loaded)\n"
+    )
+    for _ in range(2):  # the first run fills the cache
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(project)], env=env, capture_output=True, text=True
+        ).stdout
+    assert out.strip() == "0 []"
