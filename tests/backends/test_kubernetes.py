@@ -575,3 +575,38 @@ def test_checkov_only_allowed_failures(built: dict[str, list[Built]], tmp_path: 
     assert not unneeded, f"allow-list entries no longer needed (remove them): {unneeded}"
     summary = report["summary"]
     print(f"checkov: {summary['passed']} passed, {summary['failed']} failed (all allowed)")
+
+
+def test_wait_script_runs_with_a_minimal_busybox(tmp_path: Path) -> None:
+    """The init containers' wait loop: exits 0 once the port answers, keeps waiting before."""
+    import socket
+
+    from mora.backends.kubernetes.workload import WAIT_SCRIPT
+
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        from tests.toolchain import missing
+
+        missing("busybox (Debian's busybox-static)")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    script = WAIT_SCRIPT.replace("sleep 2", "sleep 0")
+    closed = subprocess.run(
+        [busybox, "sh", "-c", script.replace(" 300 ", " 2 "), "wait-for", "127.0.0.1", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert closed.returncode == 1 and "timed out" in closed.stderr
+    server.listen(5)
+    try:
+        opened = subprocess.run(
+            [busybox, "sh", "-c", script, "wait-for", "127.0.0.1", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        server.close()
+    assert opened.returncode == 0, opened.stderr

@@ -55,9 +55,12 @@ HC_RETRIES = 3
 
 # The busybox loop that holds a pod until a dependency's Service answers. The Service only has
 # endpoints for ready pods, so an open port means "ready", not just "started". $1 host, $2 port.
+# `nc -z` exists only in busybox builds with the extra nc options; the minimal nc instead runs
+# `-e true` once connected and exits 0 (tests/backends run this script with Debian's busybox).
 WAIT_SECONDS = 300
 WAIT_SCRIPT = (
-    'i=0; until nc -z -w 2 "$1" "$2"; do i=$((i+2)); '
+    'i=0; until nc -z -w 2 "$1" "$2" 2>/dev/null || nc -w 2 "$1" "$2" -e true 2>/dev/null; '
+    "do i=$((i+2)); "
     f'if [ "$i" -ge {WAIT_SECONDS} ]; then '
     'echo "timed out waiting for $1:$2" >&2; exit 1; fi; '
     'echo "waiting for $1:$2"; sleep 2; done'
