@@ -9,9 +9,12 @@ files from the current output (then read the diff before committing).
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from mora.api import check_project, compile_project
@@ -20,6 +23,16 @@ from mora.model import manifest_json
 from mora.secrets.provider import MemoryProvider
 
 CASES = Path(__file__).parent / "cases"
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
+
+
+@functools.cache
+def _schema() -> dict[str, object]:
+    """The published schema: every compiled case's manifest must validate against it."""
+    loaded: dict[str, object] = json.loads(SCHEMA.read_text())
+    return loaded
+
+
 UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
 
 
@@ -60,6 +73,8 @@ def test_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
             else ""
         )
         _compare(case / "expected.manifest.json", manifest)
+        if manifest:
+            jsonschema.validate(json.loads(manifest), _schema())
     else:
         diags = check_project(Path("input")).diagnostics
     text = "\n\n".join(render_text(d) for d in diags.sorted())
