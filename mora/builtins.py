@@ -85,7 +85,8 @@ FUNCTIONS: dict[str, Function] = {
         Function(
             "join",
             (
-                Param("items", T.list_of(T.STRING), required=True, secret_ok=True),
+                # any words: strings, numbers, ports, booleans (checked by the checker)
+                Param("items", T.list_of(T.ANY), required=True, secret_ok=True),
                 Param("separator", T.STRING),
             ),
             T.STRING,

@@ -7,6 +7,7 @@ values, never touches secrets and never writes files; `mora check` is exactly th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from mora.loader import LoadedProject
 from mora.source import Span
 
 # Diagnostic codes, one place, so the reference in docs/ can list them.
+E_IMPORT_ALIAS = "E0103"
 E_DUPLICATE = "E0201"
 E_UNKNOWN_NAME = "E0202"
 E_UNKNOWN_PARAM = "E0203"
@@ -173,7 +175,9 @@ class Program:
 # --- body helpers shared with the evaluator ------------------------------------------------------
 
 
-def iter_entries(body: ast.Body) -> Iterator[ast.Attr | ast.Block | ast.InputDecl]:
+def iter_entries(
+    body: ast.Body,
+) -> Iterator[ast.Attr | ast.Block | ast.InputDecl | ast.SecretDecl]:
     """Every entry of a body, descending into both branches of `if` (for static questions)."""
     for entry in body.entries:
         if isinstance(entry, ast.IfEntry):
@@ -182,7 +186,9 @@ def iter_entries(body: ast.Body) -> Iterator[ast.Attr | ast.Block | ast.InputDec
             yield entry
 
 
-def _iter_if(entry: ast.IfEntry) -> Iterator[ast.Attr | ast.Block | ast.InputDecl]:
+def _iter_if(
+    entry: ast.IfEntry,
+) -> Iterator[ast.Attr | ast.Block | ast.InputDecl | ast.SecretDecl]:
     yield from iter_entries(entry.then)
     if isinstance(entry.otherwise, ast.Body):
         yield from iter_entries(entry.otherwise)
@@ -195,7 +201,7 @@ def static_keys(body: ast.Body, attr: str) -> list[ast.Key]:
     keys: list[ast.Key] = []
     for entry in iter_entries(body):
         if isinstance(entry, ast.Block) and entry.key.text == attr:
-            keys += [e.key for e in iter_entries(entry.body) if not isinstance(e, ast.InputDecl)]
+            keys += [e.key for e in iter_entries(entry.body) if isinstance(e, ast.Attr | ast.Block)]
         elif isinstance(entry, ast.Attr) and entry.key.text == attr:
             if isinstance(entry.value, ast.MapExpr):
                 keys += [e.key for e in entry.value.entries]
@@ -316,6 +322,15 @@ class Checker:
                     project_decl = project_decl or decl
                     continue
                 if isinstance(decl, ast.ImportDecl):
+                    if decl.alias is not None:
+                        self.diags.error(
+                            E_IMPORT_ALIAS,
+                            "`import ... as NAME` is not supported yet",
+                            decl.alias.span,
+                            "no effect",
+                            help="imported declarations keep their own names; remove `as "
+                            f"{decl.alias.text}`",
+                        )
                     continue
                 self._declare(decl, seen)
                 if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
@@ -650,22 +665,34 @@ class Checker:
                 help='add `image = "registry/name:tag"`',
             )
 
-    def _check_entries(self, body: ast.Body, ctx: _Ctx, seen: dict[str, Span]) -> None:
+    def _check_entries(
+        self, body: ast.Body, ctx: _Ctx, seen: dict[str, Span], in_if: bool = False
+    ) -> None:
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
                 self._check_if(entry, ctx, seen)
             elif isinstance(entry, ast.InputDecl | ast.SecretDecl):
-                continue  # declared at collection, checked with the inputs and secrets
+                if in_if:
+                    kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
+                    self.diags.error(
+                        E_TYPE,
+                        f"a {kind} cannot be declared inside `if`",
+                        entry.name.span,
+                        "declared conditionally",
+                        help=f"declare the {kind} in the service body itself; only its uses "
+                        "can depend on a condition",
+                    )
+                # else: declared at collection, checked with the inputs and secrets
             else:
                 self._check_service_attr(entry, ctx, seen)
 
     def _check_if(self, entry: ast.IfEntry, ctx: _Ctx, seen: dict[str, Span]) -> None:
         self.expect(entry.condition, T.BOOL, ctx, "an `if` condition", secret_ok=False)
         branch_seen = dict(seen)
-        self._check_entries(entry.then, ctx, branch_seen)
+        self._check_entries(entry.then, ctx, branch_seen, in_if=True)
         other_seen = dict(seen)
         if isinstance(entry.otherwise, ast.Body):
-            self._check_entries(entry.otherwise, ctx, other_seen)
+            self._check_entries(entry.otherwise, ctx, other_seen, in_if=True)
         elif isinstance(entry.otherwise, ast.IfEntry):
             self._check_if(entry.otherwise, ctx, other_seen)
         seen.update(branch_seen)
@@ -807,9 +834,13 @@ class Checker:
                 if isinstance(other, ast.Body):
                     yield from self._block_items(other, ctx)
                 continue
-            if isinstance(entry, ast.InputDecl):
+            if isinstance(entry, ast.InputDecl | ast.SecretDecl):
+                kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
                 self.diags.error(
-                    E_TYPE, "`input` belongs in a service body", entry.span, "not allowed here"
+                    E_TYPE,
+                    f"`{kind}` belongs in a service body or at the top level",
+                    entry.name.span,
+                    "not allowed in this block",
                 )
                 continue
             if entry.key.text in seen:
@@ -946,9 +977,17 @@ class Checker:
 
     def _check_security_reason(self, entry: ast.Attr | ast.Block) -> None:
         """Loosening a secure default must say why, in the source, next to it."""
-        if not isinstance(entry, ast.Block):
+        keys: dict[str, ast.Attr | ast.Block | ast.MapEntry]
+        if isinstance(entry, ast.Block):
+            keys = {
+                e.key.text: e
+                for e in iter_entries(entry.body)
+                if isinstance(e, ast.Attr | ast.Block)
+            }
+        elif isinstance(entry.value, ast.MapExpr):
+            keys = {e.key.text: e for e in entry.value.entries}
+        else:
             return
-        keys = {e.key.text: e for e in iter_entries(entry.body) if not isinstance(e, ast.InputDecl)}
         relaxed = [k for k in SECURITY_RELAXING if k in keys]
         if relaxed and "reason" not in keys:
             self.diags.error(
@@ -978,7 +1017,8 @@ class Checker:
             self.expect(value, T.DURATION, ctx, f"`{k}`", secret_ok=False)
 
     def _check_command(self, value: ast.Expr, ctx: _Ctx, what: str) -> None:
-        """A command line: a string (run by a shell) or a list of words; words may be numbers."""
+        """A command line: a list of words (numbers allowed), or a string split into words the
+        way a shell would split it (no shell runs it: write ["sh", "-c", "..."] for that)."""
         items = value.items if isinstance(value, ast.ListExpr) else None
         if items is None:
             t = self.type_of(value, ctx)
@@ -1163,14 +1203,17 @@ class Checker:
     def type_of(self, expr: ast.Expr, ctx: _Ctx, hint: T.Type | None = None) -> T.Type:
         if isinstance(expr, ast.StringLit):
             secret = False
-            for part in expr.parts:
+            first: T.Type | None = None
+            for i, part in enumerate(expr.parts):
                 if isinstance(part, str):
                     continue
                 t = self.type_of(part, ctx)
+                if i == 0:
+                    first = t
                 secret = secret or t.secret
                 if not T.is_stringy(t):
                     self._mismatch(part, "something that reads as text", t)
-            return T.STRING.tainted(secret)
+            return _interpolated_type(expr, first).tainted(secret)
         if isinstance(expr, ast.IntLit):
             return T.INT
         if isinstance(expr, ast.BoolLit):
@@ -1569,6 +1612,9 @@ class Checker:
             param = next(p for p in fn.params if p.name == pname)
             t = self.expect(arg.value, param.type, ctx, f"argument `{pname}`", param.secret_ok)
             secret = secret or bool(t and t.secret)
+            if fname == "join" and pname == "items" and t is not None and t.args:
+                if not T.is_stringy(t.args[0]):
+                    self._mismatch(arg.value, "a list of strings, numbers or booleans", t)
         return fn.returns.tainted(secret and fn.taints)
 
     def _check_renderable(self, expr: ast.Expr, fname: str) -> None:
@@ -1820,6 +1866,23 @@ class _ParamView:
     name: str
     type: T.Type
     required: bool
+
+
+def _interpolated_type(expr: ast.StringLit, first: T.Type | None) -> T.Type:
+    """`"${param.root}/movies"` is a path and `"https://${x.host}/api"` a URL: an interpolated
+    string keeps the kind its beginning gives it (a plain string is checked as a literal)."""
+    if expr.is_plain:
+        return T.STRING
+    head = expr.parts[0]
+    if isinstance(head, str):
+        if head.startswith("/"):
+            return T.PATH
+        if re.match(r"[a-z][a-z0-9+.-]*://", head):
+            return T.URL
+        return T.STRING
+    if first is not None and first.kind in ("path", "url"):
+        return T.Type(first.kind)
+    return T.STRING
 
 
 def _holds_secret(t: T.Type) -> bool:

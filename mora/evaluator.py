@@ -149,6 +149,8 @@ class Evaluator:
         self._ports: dict[str, dict[str, int]] = {}
         self._ports_busy: set[str] = set()
         self._template_args: dict[str, dict[str, ast.Expr]] = {}
+        self._params_busy: set[str] = set()
+        self._params_failed: set[str] = set()
         self._arg_values: dict[tuple[str, str], object] = {}
         self._arg_busy: set[tuple[str, str]] = set()
         self.domain = site.domain or ""
@@ -207,39 +209,72 @@ class Evaluator:
         return Compiled(manifest, dict(sorted(self.material.items())))
 
     # --- params ----------------------------------------------------------------------------------
+    def _param(self, name: str) -> object:
+        """A param's value for this site, resolved on first use (defaults may use other params,
+        declared before or after). Raises _Abort when it has none (reported once)."""
+        if name in self.params:
+            return self.params[name]
+        if name in self._params_failed:
+            raise _Abort
+        sym = self.program.params[name]
+        if name in self._params_busy:
+            self.diags.error(
+                E_EVAL,
+                f"the default of param `{name}` depends on itself",
+                sym.decl.name.span,
+                "here",
+            )
+            self._params_failed.add(name)
+            raise _Abort
+        self._params_busy.add(name)
+        try:
+            value = self._param_value(name)
+        except _Abort:
+            self._params_failed.add(name)
+            raise
+        finally:
+            self._params_busy.discard(name)
+        self.params[name] = value
+        return value
+
+    def _param_value(self, name: str) -> object:
+        sym = self.program.params[name]
+        given = self.site.params
+        if name in given:
+            sv = given[name]
+            value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
+            if problem:
+                shown = _show_value(sv.value)
+                declared = Label(sym.decl.type.span, f"`{name}` is declared `{sym.type}` here")
+                self.diags.error(
+                    E_SITE_VALUE,
+                    f"invalid value {shown} for param `{name}` from {sv.origin}: {problem}",
+                    sv.span or sym.decl.name.span,
+                    problem if sv.span else f"declared as `{sym.type}`",
+                    labels=[declared] if sv.span else [],
+                )
+                raise _Abort
+            if sym.type.kind in ("duration", "size") and isinstance(value, str):
+                return _unit(value, sym.type.kind)
+            return value
+        if sym.decl.default is not None:
+            return self._eval(sym.decl.default, _Scope())
+        example = _example(sym.type)
+        self.diags.error(
+            E_MISSING_PARAM,
+            f"missing required param `{name}` (`{sym.type}`)",
+            sym.decl.name.span,
+            "the site must give a value",
+            help=f"pass `--set {name}={_shell_quote(example)}`, or in the site file: "
+            f"`params: {{{name}: {example}}}`",
+        )
+        raise _Abort
+
     def resolve_params(self) -> None:
         given = self.site.params
-        for name, sym in self.program.params.items():
-            if name in given:
-                sv = given[name]
-                value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
-                if problem:
-                    shown = _show_value(sv.value)
-                    declared = Label(sym.decl.type.span, f"`{name}` is declared `{sym.type}` here")
-                    self.diags.error(
-                        E_SITE_VALUE,
-                        f"invalid value {shown} for param `{name}` from {sv.origin}: {problem}",
-                        sv.span or sym.decl.name.span,
-                        problem if sv.span else f"declared as `{sym.type}`",
-                        labels=[declared] if sv.span else [],
-                    )
-                    continue
-                self.params[name] = value
-            elif sym.decl.default is not None:
-                try:
-                    self.params[name] = self._eval(sym.decl.default, _Scope())
-                except _Abort:
-                    continue
-            else:
-                example = _example(sym.type)
-                self.diags.error(
-                    E_MISSING_PARAM,
-                    f"missing required param `{name}` (`{sym.type}`)",
-                    sym.decl.name.span,
-                    "the site must give a value",
-                    help=f"pass `--set {name}={_shell_quote(example)}`, or in the site file: "
-                    f"`params: {{{name}: {example}}}`",
-                )
+        for name in self.program.params:
+            with contextlib.suppress(_Abort):
+                self._param(name)
         for name, sv in given.items():
             if name not in self.program.params:
                 self.diags.warning(
@@ -446,31 +481,46 @@ class Evaluator:
         self._arg_values[key] = value
         return value
 
-    def _attrs(self, body: ast.Body, scope: _Scope) -> Iterator[ast.Attr | ast.Block]:
-        """The entries that apply for this site: `if` branches chosen by their conditions."""
+    def _attrs(
+        self, body: ast.Body, scope: _Scope, pending: set[str] | None = None
+    ) -> Iterator[ast.Attr | ast.Block]:
+        """The entries that apply for this site: `if` branches chosen by their conditions.
+        A condition on an unanswered input applies no branch and adds to `pending`."""
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
-                yield from self._attrs(self._branch(entry, scope), scope)
+                yield from self._attrs(self._branch(entry, scope, pending), scope, pending)
             elif isinstance(entry, ast.Attr | ast.Block):
                 yield entry
 
-    def _branch(self, entry: ast.IfEntry, scope: _Scope) -> ast.Body:
+    def _branch(
+        self, entry: ast.IfEntry, scope: _Scope, pending: set[str] | None = None
+    ) -> ast.Body:
         node: ast.IfEntry | ast.Body | None = entry
         while isinstance(node, ast.IfEntry):
             cond = self._eval(node.condition, scope)
+            if isinstance(cond, Pending):
+                if pending is not None:
+                    pending |= cond.inputs
+                return ast.Body((), entry.span)
             if cond is True:
                 return node.then
             node = node.otherwise
         return node if isinstance(node, ast.Body) else ast.Body((), entry.span)
 
-    def _items(self, entry: ast.Attr | ast.Block, scope: _Scope) -> list[tuple[str, object, Span]]:
+    def _items(
+        self, entry: ast.Attr | ast.Block, scope: _Scope, pending: set[str] | None = None
+    ) -> list[tuple[str, object, Span]]:
         """Key/value pairs of a block attribute, whether written as a block or as a map."""
         if isinstance(entry, ast.Block):
             out: list[tuple[str, object, Span]] = []
-            for e in self._attrs(entry.body, scope):
+            for e in self._attrs(entry.body, scope, pending):
                 if isinstance(e, ast.Block):
                     out.append(
-                        (e.key.text, dict((k, v) for k, v, _ in self._items(e, scope)), e.span)
+                        (
+                            e.key.text,
+                            dict((k, v) for k, v, _ in self._items(e, scope, pending)),
+                            e.span,
+                        )
                     )
                 else:
                     out.append((e.key.text, self._eval(e.value, scope), e.value.span))
@@ -553,7 +603,7 @@ class Evaluator:
         }
         pending: set[str] = set()
         failed = False
-        for entry in self._attrs(svc.body, scope):
+        for entry in self._attrs(svc.body, scope, pending):
             try:
                 self._attribute(svc, entry, scope, data, pending)
             except _Abort:
@@ -596,12 +646,12 @@ class Evaluator:
         key = entry.key.text
         if key == "environment":
             env: dict[str, M.Value] = {}
-            for var, value, span in self._items(entry, scope):
+            for var, value, span in self._items(entry, scope, pending):
                 env[var] = self._deliver(value, f"{svc.name}/env/{var}", span, pending)
             data["environment"] = dict(sorted(env.items()))
         elif key == "files":
             files = []
-            for path, value, span in self._items(entry, scope):
+            for path, value, span in self._items(entry, scope, pending):
                 fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
                 delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
                 files.append(
@@ -617,7 +667,7 @@ class Evaluator:
             data["files"] = sorted(files, key=lambda f: f.path)
         elif key == "ports":
             ports = []
-            for pname, value, _span in self._items(entry, scope):
+            for pname, value, _span in self._items(entry, scope, pending):
                 if isinstance(value, dict):
                     ports.append(
                         M.Port(
@@ -632,7 +682,7 @@ class Evaluator:
             data["ports"] = sorted(ports, key=lambda p: p.name)
         elif key == "volumes":
             mounts = []
-            for path, value, _span in self._items(entry, scope):
+            for path, value, _span in self._items(entry, scope, pending):
                 assert isinstance(value, MountVal)
                 name = value.name
                 if value.kind == "volume" and name is None:
@@ -649,7 +699,7 @@ class Evaluator:
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
         elif key == "healthcheck":
-            items = self._items(entry, scope)
+            items = self._items(entry, scope, pending)
             hc = {k: v for k, v, _ in items}
             span = next((sp for k, _, sp in items if k == "test"), entry.span)
             data["healthcheck"] = M.Healthcheck(
@@ -661,7 +711,7 @@ class Evaluator:
             )
         elif key in ("resources", "security"):
             settings = {}
-            for k, v, span in self._items(entry, scope):
+            for k, v, span in self._items(entry, scope, pending):
                 if isinstance(v, Unit):
                     v = v.text
                 elif isinstance(v, list):
@@ -671,13 +721,21 @@ class Evaluator:
                 settings[k] = v
             data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
         elif key == "labels":
-            data["labels"] = {
-                k: self._public_text(v, span, "a label")
-                for k, v, span in sorted(self._items(entry, scope))
-            }
+            labels = {}
+            for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
+                if isinstance(v, Pending):  # known once answered: the service is held
+                    pending |= v.inputs
+                    continue
+                labels[k] = self._public_text(v, span, "a label")
+            data["labels"] = labels
         else:
             assert isinstance(entry, ast.Attr)
             value = self._eval(entry.value, scope)
+            waiting: set[str] = set()
+            _collect_taint(value, set(), waiting)
+            if waiting:  # known once a person answers: the service is held until then
+                pending |= waiting
+                return
             if key in ("command", "entrypoint"):
                 data[key] = self._words(value, entry.value.span, f"`{key}`")
             elif key == "depends_on":
@@ -804,8 +862,13 @@ class Evaluator:
         if isinstance(expr, ast.ListExpr):
             items = []
             for item in expr.items:
-                if item.condition is not None and self._eval(item.condition, scope) is not True:
-                    continue
+                if item.condition is not None:
+                    cond = self._eval(item.condition, scope)
+                    if isinstance(cond, Pending):
+                        items.append(cond)  # unknown until the input is answered
+                        continue
+                    if cond is not True:
+                        continue
                 items.append(self._eval(item.value, scope))
             return items
         if isinstance(expr, ast.MapExpr):
@@ -815,16 +878,19 @@ class Evaluator:
         if isinstance(expr, ast.Call):
             return self._eval_call(expr, scope)
         if isinstance(expr, ast.Unary):
-            return not self._eval(expr.operand, scope)
+            operand = self._eval(expr.operand, scope)
+            return operand if isinstance(operand, Pending) else not operand
         if isinstance(expr, ast.Binary):
+            left_value = self._eval(expr.left, scope)
+            right_value = self._eval(expr.right, scope)
+            waiting = [v for v in (left_value, right_value) if isinstance(v, Pending)]
+            if waiting:  # a condition on an unanswered input is itself unknown
+                return Pending(frozenset().union(*(w.inputs for w in waiting)))
             if expr.op == "&&":
-                return (
-                    self._eval(expr.left, scope) is True and self._eval(expr.right, scope) is True
-                )
+                return left_value is True and right_value is True
             if expr.op == "||":
-                return self._eval(expr.left, scope) is True or self._eval(expr.right, scope) is True
-            left = _plain(self._eval(expr.left, scope))
-            right = _plain(self._eval(expr.right, scope))
+                return left_value is True or right_value is True
+            left, right = _plain(left_value), _plain(right_value)
             return (left == right) if expr.op == "==" else (left != right)
         raise _Abort
 
@@ -853,7 +919,7 @@ class Evaluator:
         head = ref.parts[0].text
         names = [p.text for p in ref.parts[1:]]
         if head == "param":
-            return self.params.get(names[0])
+            return self._param(names[0])
         if head == "secret":
             name = self._own(scope, "secrets", names[0])
             parts = self.secret_values.get(name)
@@ -1047,6 +1113,11 @@ def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+def _unit(text: str, kind: str) -> Unit:
+    amount = T.parse_duration(text) if kind == "duration" else T.parse_size(text)
+    return Unit(text, kind, float(amount or 0))
 
 
 def _shell_quote(text: str) -> str:

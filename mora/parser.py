@@ -243,7 +243,7 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
                         f"unknown escape sequence `\\{esc}`",
                         Span(self.file, body_start + i, body_start + i + 2),
                         "not a known escape",
-                        help='known escapes: \\n \\t \\r \\" \\\\ \\$',
+                        help='known escapes: \\n \\t \\r \\0 \\" \\\\ \\$',
                     )
                     text.append(esc)
                 i += 2

@@ -212,19 +212,22 @@ def coerce(value: object, t: T.Type, from_text: bool) -> tuple[object, str | Non
         return value, T.check_literal(kind, value)
     if kind in ("list", "map"):
         elem = t.args[0] if t.args else T.ANY
+        items_from_text = False
         if isinstance(value, str) and (from_text or kind == "list"):
             parsed = _parse_text_collection(value, kind)
             if parsed is None:
                 return value, f"expected a {kind}, like " + (
                     "`a,b` or `[a, b]`" if kind == "list" else "`{a: 1, b: 2}`"
                 )
+            # `8080,9090` gives the words "8080" and "9090": read them as the element type.
+            items_from_text = not value.strip().startswith(("[", "{"))
             value = parsed
         if kind == "list":
             if not isinstance(value, list):
                 return value, "expected a list"
             out_list = []
             for item in value:
-                v, problem = coerce(item, elem, from_text=False)
+                v, problem = coerce(item, elem, from_text=items_from_text)
                 if problem:
                     return value, f"list item: {problem}"
                 out_list.append(v)

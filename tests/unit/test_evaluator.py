@@ -189,3 +189,47 @@ def test_compiling_twice_gives_identical_bytes(tmp_path: Path) -> None:
     second = compile_project(project, domain="example.org", provider=provider)
     assert manifest_json(manifest(first)) == manifest_json(manifest(second))
     assert first.compiled.material == second.compiled.material  # type: ignore[union-attr]
+
+
+def test_param_defaults_may_use_later_params_and_site_durations_are_durations(
+    tmp_path: Path,
+) -> None:
+    src = f"""
+    param first: string = "${{param.second}}-suffix"
+    param second: string = "two"
+    param hc: duration = 30s
+    param ports: list(port) = [80]
+    service a {{ {IMG} environment {{ F = param.first P = join(param.ports) }}
+      healthcheck {{ test = "true" interval = param.hc }} }}
+    """
+    m = manifest(compile_src(tmp_path, src, sets=["hc=45s", "ports=8080,9090"]))
+    svc = m.services["a"]
+    assert svc.environment["F"].value == "two-suffix"
+    assert svc.environment["P"].value == "8080,9090"
+    assert svc.healthcheck is not None and svc.healthcheck.interval_seconds == 45
+
+
+def test_a_condition_on_an_unanswered_input_holds_the_service(tmp_path: Path) -> None:
+    src = f"""
+    service a {{
+      {IMG}
+      input mode: string {{ prompt = "mode?" }}
+      if input.mode == "a" {{ user = "1" }} else {{ user = "2" }}
+      devices = ["/dev/dri" if input.mode == "gpu"]
+      environment {{ M = input.mode }}
+    }}
+    """
+    pending = manifest(compile_src(tmp_path, src))
+    assert pending.services["a"].user is None
+    assert pending.services["a"].pending_inputs == ["mode"]
+    answered = manifest(compile_src(tmp_path, src, answers={"input.mode": "a"}))
+    assert (answered.services["a"].user, answered.services["a"].devices) == ("1", [])
+
+
+def test_interpolated_paths_and_urls_keep_their_kind(tmp_path: Path) -> None:
+    src = f"""
+    param root: path = "/srv"
+    service a {{ {IMG} volumes {{ "/m" = bind("${{param.root}}/movies") }} }}
+    """
+    m = manifest(compile_src(tmp_path, src))
+    assert m.services["a"].volumes[0].host_path == "/srv/movies"
