@@ -698,19 +698,26 @@ class Checker:
         seen.update(branch_seen)
         seen.update(other_seen)
 
+    def _known(
+        self, name: str, span: Span, known: tuple[str, ...], what: str, code: str = ""
+    ) -> bool:
+        """Whether `name` is one of `known`; if not, an error with a did-you-mean or the list."""
+        if name in known:
+            return True
+        self.diags.error(
+            code or E_UNKNOWN_ATTR,
+            f"unknown {what} `{name}`",
+            span,
+            f"not a known {what}",
+            help=did_you_mean(name, known) or f"{what}s: " + ", ".join(known),
+        )
+        return False
+
     def _check_service_attr(
         self, entry: ast.Attr | ast.Block, ctx: _Ctx, seen: dict[str, Span]
     ) -> None:
         key = entry.key.text
-        if key not in SERVICE_ATTRS:
-            self.diags.error(
-                E_UNKNOWN_ATTR,
-                f"unknown service attribute `{key}`",
-                entry.key.span,
-                "not a service attribute",
-                help=did_you_mean(key, SERVICE_ATTRS)
-                or "service attributes: " + ", ".join(SERVICE_ATTRS),
-            )
+        if not self._known(key, entry.key.span, SERVICE_ATTRS, "service attribute"):
             return
         if key in seen:
             self.diags.error(
@@ -917,16 +924,9 @@ class Checker:
     ) -> None:
         keys = {k.text for k, _, _ in items}
         for k, v, _ in items:
-            if k.text not in PORT_KEYS:
-                self.diags.error(
-                    E_UNKNOWN_ATTR,
-                    f"unknown port setting `{k.text}`",
-                    k.span,
-                    "not a port setting",
-                    help=did_you_mean(k.text, PORT_KEYS)
-                    or "port settings: " + ", ".join(PORT_KEYS),
-                )
-            elif isinstance(v, ast.Body):
+            if not self._known(k.text, k.span, PORT_KEYS, "port setting"):
+                continue
+            if isinstance(v, ast.Body):
                 self.diags.error(E_TYPE, f"`{k.text}` is a value", k.span, "not a block")
             elif k.text == "protocol":
                 self.expect(v, T.Type("enum", values=("tcp", "udp")), ctx, "`protocol`", False)
@@ -945,14 +945,7 @@ class Checker:
         self, key: ast.Key, value: ast.Expr, ctx: _Ctx, known: tuple[str, ...], what: str
     ) -> None:
         k = key.text
-        if k not in known:
-            self.diags.error(
-                E_UNKNOWN_ATTR,
-                f"unknown {what} setting `{k}`",
-                key.span,
-                f"not a {what} setting",
-                help=did_you_mean(k, known) or f"{what} settings: " + ", ".join(known),
-            )
+        if not self._known(k, key.span, known, f"{what} setting"):
             return
         if k in ("cpu", "cpu_limit"):
             t = self.expect(value, T.STRING, ctx, f"`{k}`", secret_ok=False)
@@ -1000,16 +993,9 @@ class Checker:
 
     def _check_healthcheck_item(self, key: ast.Key, value: ast.Expr, ctx: _Ctx) -> None:
         k = key.text
-        if k not in HEALTHCHECK_KEYS:
-            self.diags.error(
-                E_UNKNOWN_ATTR,
-                f"unknown healthcheck setting `{k}`",
-                key.span,
-                "not a healthcheck setting",
-                help=did_you_mean(k, HEALTHCHECK_KEYS)
-                or "healthcheck settings: " + ", ".join(HEALTHCHECK_KEYS),
-            )
-        elif k == "test":
+        if not self._known(k, key.span, HEALTHCHECK_KEYS, "healthcheck setting"):
+            return
+        if k == "test":
             self._check_command(value, ctx, "a healthcheck command")
         elif k == "retries":
             self.expect(value, T.INT, ctx, "`retries`", secret_ok=False)
@@ -1057,15 +1043,7 @@ class Checker:
                 )
                 continue
             k = entry.key.text
-            if k not in INPUT_ATTRS:
-                self.diags.error(
-                    E_UNKNOWN_ATTR,
-                    f"unknown input setting `{k}`",
-                    entry.key.span,
-                    "not an input setting",
-                    help=did_you_mean(k, INPUT_ATTRS)
-                    or "input settings: " + ", ".join(INPUT_ATTRS),
-                )
+            if not self._known(k, entry.key.span, INPUT_ATTRS, "input setting"):
                 continue
             if k in seen:
                 self.diags.error(
@@ -1452,15 +1430,7 @@ class Checker:
         """A field of a service passed to a template: which service is known per instance only,
         so the field name is checked here and its presence when the instance is evaluated."""
         field_ = rest[0]
-        if field_.text not in SERVICE_FIELDS:
-            self.diags.error(
-                E_BAD_REF,
-                f"a service has no field `{field_.text}`",
-                field_.span,
-                "unknown field",
-                help=did_you_mean(field_.text, SERVICE_FIELDS)
-                or "service fields: " + ", ".join(SERVICE_FIELDS),
-            )
+        if not self._known(field_.text, field_.span, SERVICE_FIELDS, "service field", E_BAD_REF):
             return T.ANY
         if field_.text == "ports":
             if len(rest) != 2:
@@ -1481,15 +1451,7 @@ class Checker:
         self, ref: ast.Ref, rest: tuple[ast.Name, ...], body: ast.Body, owner: str
     ) -> T.Type:
         field_ = rest[0]
-        if field_.text not in SERVICE_FIELDS:
-            self.diags.error(
-                E_BAD_REF,
-                f"a service has no field `{field_.text}`",
-                field_.span,
-                "unknown field",
-                help=did_you_mean(field_.text, SERVICE_FIELDS)
-                or "service fields: " + ", ".join(SERVICE_FIELDS),
-            )
+        if not self._known(field_.text, field_.span, SERVICE_FIELDS, "service field", E_BAD_REF):
             return T.ANY
         if field_.text in ("url", "host") and not has_attr(body, "subdomain"):
             self.diags.error(

@@ -11,6 +11,7 @@ import enum
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from mora.source import Span
 
@@ -56,8 +57,9 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(
+    def add(
         self,
+        severity: Severity,
         code: str,
         message: str,
         span: Span | None,
@@ -68,39 +70,20 @@ class Diagnostics:
         notes: Iterable[str] = (),
     ) -> None:
         self.items.append(
-            Diagnostic(
-                Severity.ERROR, code, message, span, label, tuple(labels), help, tuple(notes)
-            )
+            Diagnostic(severity, code, message, span, label, tuple(labels), help, tuple(notes))
         )
+
+    def error(self, code: str, message: str, span: Span | None, label: str = "", **kw: Any) -> None:
+        self.add(Severity.ERROR, code, message, span, label, **kw)
 
     def warning(
-        self,
-        code: str,
-        message: str,
-        span: Span | None,
-        label: str = "",
-        *,
-        labels: Iterable[Label] = (),
-        help: str | None = None,
-        notes: Iterable[str] = (),
+        self, code: str, message: str, span: Span | None, label: str = "", **kw: Any
     ) -> None:
-        self.items.append(
-            Diagnostic(
-                Severity.WARNING, code, message, span, label, tuple(labels), help, tuple(notes)
-            )
-        )
+        self.add(Severity.WARNING, code, message, span, label, **kw)
 
-    def note(
-        self,
-        code: str,
-        message: str,
-        span: Span | None,
-        label: str = "",
-        *,
-        help: str | None = None,
-    ) -> None:
+    def note(self, code: str, message: str, span: Span | None, label: str = "", **kw: Any) -> None:
         """Information worth knowing that is not a problem (never fails a run)."""
-        self.items.append(Diagnostic(Severity.NOTE, code, message, span, label, (), help))
+        self.add(Severity.NOTE, code, message, span, label, **kw)
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)
