@@ -676,7 +676,8 @@ class Checker:
                     kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
                     self.diags.error(
                         E_TYPE,
-                        f"a {kind} cannot be declared inside `if`",
+                        f"{'an' if kind == 'input' else 'a'} {kind} cannot be declared "
+                        "inside `if`",
                         entry.name.span,
                         "declared conditionally",
                         help=f"declare the {kind} in the service body itself; only its uses "
@@ -1122,6 +1123,7 @@ class Checker:
         elem = expected.args[0]
         ok = True
         secret = False
+        found: list[T.Type] = []
         for item in expr.items:
             if item.condition is not None:
                 self.expect(item.condition, T.BOOL, ctx, "a list condition", secret_ok=False)
@@ -1145,7 +1147,13 @@ class Checker:
             t = self.expect(item.value, elem, ctx, what, secret_ok, declared)
             ok = ok and t is not None
             secret = secret or bool(t and t.secret)
-        return expected.tainted(secret) if ok else None
+            if t is not None:
+                found.append(t)
+        if not ok:
+            return None
+        # What the items are (e.g. maps passed where any value is allowed), not just what fits.
+        actual = _unify(found) if found and elem.kind == "any" else elem
+        return T.list_of(actual).tainted(secret)
 
     def _literal_fits(self, expr: ast.Expr, expected: T.Type) -> bool:
         """String literals stand for paths, e-mails, enums...; their format is checked apart."""

@@ -35,6 +35,20 @@ E_MISSING_PARAM = "E0502"
 E_NO_DOMAIN = "E0503"
 E_SECRETS = "E0504"
 E_EVAL = "E0505"
+# What shapes a deployment cannot wait for an input; everything else holds the service instead.
+_SHAPE_ATTRS = frozenset({"image", "subdomain", "restart", "stateful", "placement", "auto_update"})
+_SHAPE_BLOCKS = {
+    "ports": "port",
+    "volumes": "volume",
+    "healthcheck": "health check setting",
+    "resources": "resource",
+    "security": "security setting",
+}
+_PENDING_HELP = (
+    "an input may be used in environment, files, command, entrypoint, user, labels and "
+    "devices (the service waits for the answer); the image, ports, volumes, subdomain, "
+    "health check, resources and security are fixed before anyone answers"
+)
 E_SITE_VALUE = "E0506"
 W_UNKNOWN_SITE_PARAM = "W0501"
 W_ORPHANED_SECRET = "W0502"
@@ -644,6 +658,9 @@ class Evaluator:
     ) -> None:
         """Evaluate one service attribute into `data` (the fields of `model.Service`)."""
         key = entry.key.text
+        if key in _SHAPE_BLOCKS:
+            for item_key, value, span in self._items(entry, scope, pending):
+                self._no_pending(value, span, f"{_SHAPE_BLOCKS[key]} `{item_key}`")
         if key == "environment":
             env: dict[str, M.Value] = {}
             for var, value, span in self._items(entry, scope, pending):
@@ -733,6 +750,8 @@ class Evaluator:
             value = self._eval(entry.value, scope)
             waiting: set[str] = set()
             _collect_taint(value, set(), waiting)
+            if waiting and key in _SHAPE_ATTRS:
+                self._no_pending(value, entry.value.span, f"`{key}`")
             if waiting:  # known once a person answers: the service is held until then
                 pending |= waiting
                 return
@@ -792,6 +811,23 @@ class Evaluator:
             return self._deliver(value.content, key, span, pending)
         return M.Value(value=_text(value))
 
+    def _no_pending(self, value: object, span: Span, what: str) -> None:
+        """What shapes the deployment (image, ports, volumes...) cannot wait for a person."""
+        waiting: set[str] = set()
+        _collect_taint(value, set(), waiting)
+        if isinstance(value, MountVal):
+            for part in (value.size, value.name, value.host_path, value.readonly):
+                _collect_taint(part, set(), waiting)
+        if waiting:
+            self.diags.error(
+                E_EVAL,
+                f"{what} needs an input that is not answered yet",
+                span,
+                "needs " + ", ".join(sorted(waiting)),
+                help=_PENDING_HELP,
+            )
+            raise _Abort
+
     def _words(self, value: object, span: Span, what: str) -> list[str]:
         """A command line as words: a list as it is, a string split the way a shell would."""
         if isinstance(value, list):
@@ -825,7 +861,7 @@ class Evaluator:
                 f"{what} needs an input that is not answered yet",
                 span,
                 "needs " + ", ".join(sorted(value.inputs)),
-                help="inputs can be used in `environment` and `files`",
+                help=_PENDING_HELP,
             )
             raise _Abort
         if isinstance(value, MountVal | FileVal | list | dict):
@@ -1002,6 +1038,9 @@ class Evaluator:
         args: dict[str, object] = {}
         for i, arg in enumerate(call.args):
             args[arg.name.text if arg.name else names[i]] = self._eval(arg.value, scope)
+        waiting = [v for v in args.values() if isinstance(v, Pending)]
+        if waiting and fname in ("volume", "bind", "tmpfs", "join", "text"):
+            return Pending(frozenset().union(*(w.inputs for w in waiting)))
         if fname == "volume":
             size = args.get("size")
             return MountVal(

@@ -233,3 +233,22 @@ def test_interpolated_paths_and_urls_keep_their_kind(tmp_path: Path) -> None:
     """
     m = manifest(compile_src(tmp_path, src))
     assert m.services["a"].volumes[0].host_path == "/srv/movies"
+
+
+def test_what_shapes_a_deployment_cannot_wait_for_an_input(tmp_path: Path) -> None:
+    src = """
+    service a {
+      image = "docker.io/library/busybox:${input.tag}"
+      input tag: string { prompt = "tag?" }
+      input p: path { prompt = "path?" }
+      ports { http = 80 }
+      volumes { "/x" = bind(input.p) }
+      command = ["run", input.tag]
+    }
+    """
+    ds = errors(compile_src(tmp_path, src).diagnostics)
+    assert [d.message for d in ds] == [
+        "`image` needs an input that is not answered yet",
+        "volume `/x` needs an input that is not answered yet",
+    ]
+    assert all("environment, files, command" in (d.help or "") for d in ds)

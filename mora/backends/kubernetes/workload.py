@@ -295,7 +295,7 @@ def _security(plan: ServicePlan, diags: Diagnostics) -> tuple[dict[str, Any], di
             E_ROOT_USER,
             f"service `{plan.svc.name}` runs as user 0 (root) without saying so",
             None,
-            help='add `security { run_as_root = true, reason = "..." }` if the image needs it',
+            help='add `security { run_as_root = true reason = "..." }` if the image needs it',
         )
     caps = sorted({c.upper().removeprefix("CAP_") for c in sec.capabilities_add})
     capabilities: dict[str, Any] = {"drop": ["ALL"]}
@@ -557,6 +557,6 @@ def _devices(
             help=(
                 "Kubernetes mounts them but the device cgroup denies access: install the "
                 "device plugin for the hardware (e.g. Intel's GPU plugin) or set "
-                '`security { privileged = true, reason = "..." }`'
+                '`security { privileged = true reason = "..." }`'
             ),
         )
