@@ -676,8 +676,7 @@ class Checker:
                     kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
                     self.diags.error(
                         E_TYPE,
-                        f"{'an' if kind == 'input' else 'a'} {kind} cannot be declared "
-                        "inside `if`",
+                        f"{'an' if kind == 'input' else 'a'} {kind} cannot be declared inside `if`",
                         entry.name.span,
                         "declared conditionally",
                         help=f"declare the {kind} in the service body itself; only its uses "
@@ -1205,7 +1204,16 @@ class Checker:
         if isinstance(expr, ast.BoolLit):
             return T.BOOL
         if isinstance(expr, ast.UnitLit):
-            if T.parse_duration(expr.text) is not None:
+            seconds = T.parse_duration(expr.text)
+            if seconds is not None:
+                if seconds > T.MAX_DURATION_SECONDS:
+                    self.diags.error(
+                        E_LITERAL,
+                        f"`{expr.text}` is too long a duration",
+                        expr.span,
+                        f"at most {T.MAX_DURATION_SECONDS // 86400} days",
+                    )
+                    return T.ANY
                 return T.DURATION
             if T.parse_size(expr.text) is not None:
                 return T.SIZE

@@ -148,11 +148,16 @@ def _write_outputs(
             )
         except NotBuilt:
             not_built.append(target)
+        except OSError as err:  # an output directory that cannot be made or written
+            where = err.filename or out_dir
+            diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
+            break
     return written, not_built
 
 
 def _say_written(written: list[Path], not_built: list[str], out_dir: Path) -> None:
-    click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
+    if written:
+        click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
     for target in not_built:
         click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
 
@@ -220,6 +225,22 @@ def _store_name(name: str, requests: list[object]) -> str:
     return name
 
 
+def _require_declared(name: str, requests: list[object]) -> None:
+    """An unknown name is a mistake to point out, not a value still to be generated."""
+    from mora.diagnostics import did_you_mean
+
+    names = [r.name for r in requests]  # type: ignore[attr-defined]
+    if name not in names:
+        # inputs are stored as `input.NAME` but usually typed as plain NAME
+        guess = did_you_mean(name, [n.removeprefix("input.") for n in names])
+        click.echo(
+            f"error: no secret or input named `{name}` is declared"
+            + (f"; {guess}" if guess else ""),
+            err=True,
+        )
+        sys.exit(EXIT_ERRORS)
+
+
 @cli.group("secrets")
 def secrets_group() -> None:
     """Inspect and manage the site's secret store (values are never printed unless asked)."""
@@ -258,6 +279,7 @@ def secrets_show(name: str, project: Path, **site: object) -> None:
     base, _, part = name.partition(".")
     if base == "input" and part:
         base, part = name, ""
+    _require_declared(_store_name(base, result.requests), result.requests)
     click.echo(show(result.store, _store_name(base, result.requests), part or None))  # type: ignore[arg-type]
 
 
@@ -280,6 +302,11 @@ def secrets_set(name: str, project: Path, **site: object) -> None:
         if value.endswith("\n"):
             value = value[:-1]
     kind = "input" if key.startswith(INPUT_PREFIX) else "set"
+    if kind == "input":
+        problem = answer_problem(result.program, key.removeprefix(INPUT_PREFIX), value)
+        if problem is not None:
+            click.echo(f"error: not a valid answer to `{key}`: {problem}", err=True)
+            sys.exit(EXIT_ERRORS)
     changed = set_value(result.store, key, value, kind=kind, requests=result.requests)  # type: ignore[arg-type]
     click.echo(f"{key}: {'stored' if changed else 'unchanged'}", err=True)
 
@@ -294,6 +321,7 @@ def secrets_rotate(name: str, project: Path, **site: object) -> None:
     from mora.secrets.commands import rotate
 
     result = _open_site_secrets(project, **site)
+    _require_declared(name, result.requests)
     rederived = rotate(result.store, name, result.requests)  # type: ignore[arg-type]
     click.echo(f"rotated {name}", err=True)
     for dep in rederived:
@@ -327,7 +355,7 @@ def plan_cmd(project: Path, fmt: str, **site: object) -> None:
 
     result = compile_project(project, **site)  # type: ignore[arg-type]
     if result.compiled is None or result.diagnostics.has_errors:
-        sys.exit(_report(result.diagnostics, "text"))
+        sys.exit(_report(result.diagnostics, fmt))
     plan = build_plan(result.compiled.manifest)  # type: ignore[attr-defined]
     if fmt == "json":
         import json
@@ -375,7 +403,7 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
     questions = plan.pending_inputs
     if not questions:
         click.echo("nothing to ask: every input is answered", err=True)
-    answers = _load_answers(answers_file)
+    answers = _load_answers(answers_file, list(result.program.inputs))  # type: ignore[union-attr]
     store = open_store(
         result.program,  # type: ignore[arg-type]
         site.get("site_file"),  # type: ignore[arg-type]
@@ -383,6 +411,7 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
     )
     interactive = answers is None and sys.stdin.isatty()
     stored = 0
+    rejected = 0
     for stage in plan.stages:
         if stage.kind == "deploy":
             if any(q for q in questions) and interactive:
@@ -395,18 +424,30 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
                 click.echo(f"\n{q.name}" + (f" (for {q.service})" if q.service else ""), err=True)
                 if q.prompt:
                     click.echo(f"  {q.prompt}", err=True)
-                value = click.prompt(
-                    "  answer (empty to skip)",
-                    default="",
-                    show_default=False,
-                    hide_input=q.type == "secret",
-                    err=True,
-                )
+                while True:
+                    value = click.prompt(
+                        f"  answer ({q.type}; empty to skip)",
+                        default="",
+                        show_default=False,
+                        hide_input=q.type == "secret",
+                        err=True,
+                    )
+                    problem = answer_problem(result.program, q.name, value) if value else None
+                    if problem is None:
+                        break
+                    click.echo(f"  not a valid {q.type}: {problem}; try again", err=True)
             else:
                 line = sys.stdin.readline()
                 value = line.rstrip("\n") if line else None
             if not value:
                 click.echo(f"{q.name}: skipped (still pending)", err=True)
+                continue
+            problem = answer_problem(result.program, q.name, value)
+            if problem is not None:
+                click.echo(
+                    f"error: the answer to `{q.name}` is not a valid {q.type}: {problem}", err=True
+                )
+                rejected += 1
                 continue
             set_value(store, INPUT_PREFIX + q.name, value, kind="input")  # type: ignore[arg-type]
             stored += 1
@@ -424,17 +465,56 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
         + (f"{len(left)} input(s) still pending" if left else "every input is answered"),
         err=True,
     )
+    if rejected:
+        sys.exit(EXIT_ERRORS)
 
 
-def _load_answers(path: Path | None) -> dict[str, str] | None:
+def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
+    """Answers from a YAML map `input name: answer` (`input.NAME:` works too)."""
     if path is None:
         return None
     import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from mora.diagnostics import did_you_mean
+    from mora.evaluator import INPUT_PREFIX
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise click.UsageError(f"{path} is not valid YAML{at}") from None
     if not isinstance(data, dict):
         raise click.UsageError(f"{path} must be a YAML map of input name: answer")
-    return {str(k): str(v) for k, v in data.items() if v is not None}
+    answers: dict[str, str] = {}
+    for key, value in data.items():
+        name = str(key).removeprefix(INPUT_PREFIX)
+        if name not in known:
+            guess = did_you_mean(name, known)
+            click.echo(
+                f"warning: {path} answers `{name}`, which is no input of this project"
+                + (f"; {guess}" if guess else ""),
+                err=True,
+            )
+            continue
+        if isinstance(value, dict | list):
+            raise click.UsageError(
+                f"{path}: the answer to `{name}` must be text, not a {type(value).__name__}"
+            )
+        if value is not None:
+            answers[name] = "true" if value is True else "false" if value is False else str(value)
+    return answers
+
+
+def answer_problem(program: object, name: str, value: str) -> str | None:
+    """Why `value` does not fit input `name`'s declared type, or None."""
+    from mora.site import coerce
+
+    t = program.inputs[name].type  # type: ignore[attr-defined]
+    if t.secret and t.kind == "string":
+        return None
+    _value, problem = coerce(value, t, from_text=True)
+    return problem
 
 
 @cli.command("schema")

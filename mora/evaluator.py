@@ -181,6 +181,8 @@ class Evaluator:
                 None,
                 help="pass `--domain example.org`, or set `domain:` in the site file",
             )
+        if self.diags.has_errors:
+            return None  # a mistyped site must not create a store or generate secrets
         self._resolve_secrets()
         if self.diags.has_errors:
             return None

@@ -96,6 +96,7 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
         where = getattr(err, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
         diags.error(E_SITE, f"site file `{path}` is not valid YAML{at}", None)
+        site.domain_invalid = True  # reported: no second "no domain" error
         return
     if data is None:
         return

@@ -128,6 +128,8 @@ _SIZE_UNITS = {
     "Pi": 1024**5,
 }
 _SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
+# Durations end up in 32-bit fields (Kubernetes probe periods): keep them representable.
+MAX_DURATION_SECONDS = 2**31 - 1
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d)")
@@ -190,6 +192,8 @@ def check_literal(kind: str, value: object) -> str | None:
         return f"`{value}` is not a size (use a number with Ki, Mi, Gi, Ti or k, M, G, T)"
     if kind == "duration" and parse_duration(value) is None:
         return f"`{value}` is not a duration (use ms, s, m, h or d, like `30s` or `1h30m`)"
+    if kind == "duration" and (parse_duration(value) or 0) > MAX_DURATION_SECONDS:
+        return f"`{value}` is too long (at most {MAX_DURATION_SECONDS // 86400} days)"
     if kind == "email" and not _EMAIL_RE.match(value):
         return f"`{value}` is not an e-mail address"
     if kind == "hostname" and not _HOSTNAME_RE.match(value):

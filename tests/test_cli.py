@@ -112,3 +112,28 @@ def test_garbage_never_tracebacks(tmp_path: Path, data: bytes) -> None:
 def test_cli_runner_in_process_matches() -> None:
     result = CliRunner().invoke(cli, ["check", str(MEDIA)])
     assert result.exit_code == 0
+
+
+def test_a_failed_compile_creates_no_store_and_no_key(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.mora").write_text(
+        "param x: string\nsecret s = hex(16)\n"
+        'service a { image = "x:1" environment { S = secret.s X = param.x } }\n'
+    )
+    env_home = tmp_path / "home"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mora.cli", "compile", "p", "--domain", "example.org"],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(env_home)),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "missing required param `x`" in proc.stderr
+    assert not (tmp_path / ".mora").exists() and not env_home.exists()
+
+
+def test_an_unwritable_output_directory_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    proc = run("compile", str(MEDIA), "--domain", "example.org", "--out", "afile/sub", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "error[E0507]: cannot write" in proc.stderr and "internal error" not in proc.stderr

@@ -118,3 +118,54 @@ def test_setup_from_an_answers_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     shown = _mora(["secrets", "show", "jellyfin_key", "../project", "--site", "site.yaml"], site)
     assert shown.stdout.strip() == "from-file"
+
+
+TYPED = """
+service app {
+  image = "docker.io/library/busybox:1.36"
+  input admin: email { prompt = "admin e-mail?" }
+  input level: enum("low", "high") { prompt = "level?" }
+  environment { ADMIN = input.admin LEVEL = input.level }
+}
+"""
+
+
+def _typed_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.mora").write_text(TYPED)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text("domain: example.org\n")
+    return site
+
+
+def test_setup_rejects_answers_that_do_not_fit_the_input_type(tmp_path: Path) -> None:
+    site = _typed_project(tmp_path)
+    proc = _mora(["setup", "../project", "--site", "site.yaml"], site, stdin="not-an-email\nhigh\n")
+    assert proc.returncode == 1
+    assert "the answer to `admin` is not a valid email" in proc.stderr
+    assert "level: stored" in proc.stderr
+    plan = json.loads(
+        _mora(["plan", "../project", "--site", "site.yaml", "--format", "json"], site).stdout
+    )
+    assert [i["name"] for s in plan["stages"] for i in s.get("inputs", [])] == ["admin"]
+
+
+def test_answers_file_problems_are_reported_not_crashes(tmp_path: Path) -> None:
+    site = _typed_project(tmp_path)
+    (site / "bad.yaml").write_text("admin: [\n")
+    bad = _mora(["setup", "../project", "--site", "site.yaml", "--answers", "bad.yaml"], site)
+    assert bad.returncode == 2 and "is not valid YAML (line" in bad.stderr
+    (site / "typo.yaml").write_text("admn: me@example.org\ninput.level: low\n")
+    typo = _mora(["setup", "../project", "--site", "site.yaml", "--answers", "typo.yaml"], site)
+    assert "answers `admn`, which is no input of this project; did you mean `admin`?" in typo.stderr
+    assert "level: stored" in typo.stderr
+
+
+def test_secrets_commands_name_unknown_secrets(tmp_path: Path) -> None:
+    site = _project(tmp_path)
+    proc = _mora(["secrets", "show", "jellyfin_ky", "../project", "--site", "site.yaml"], site)
+    assert proc.returncode == 1
+    assert "no secret or input named `jellyfin_ky` is declared" in proc.stderr
+    assert "did you mean `jellyfin_key`?" in proc.stderr

@@ -610,3 +610,36 @@ def test_wait_script_runs_with_a_minimal_busybox(tmp_path: Path) -> None:
     finally:
         server.close()
     assert opened.returncode == 0, opened.stderr
+
+
+def test_a_dependency_held_for_inputs_is_not_waited_for(tmp_path: Path) -> None:
+    """Waiting for a 0-replica service would keep the pod in Init forever."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "main.mora").write_text(
+        """
+        service auth {
+          image = "docker.io/authelia/authelia:4.38.17"
+          ports { http = 9091 }
+          input key: secret { prompt = "signing key?" }
+          environment { KEY = input.key }
+        }
+        service db { image = "docker.io/library/postgres:16.4" ports { pg = 5432 } }
+        service app {
+          image = "ghcr.io/example/app:1.0.0"
+          ports { http = 80 }
+          depends_on = [auth, db]
+        }
+        """
+    )
+    compiled, diags = _compile(project, tmp_path / "out", domain="example.org")
+    assert compiled is not None
+    docs = {
+        (d["kind"], d["metadata"]["name"]): d
+        for _, d in _documents(tmp_path / "out")
+        if "metadata" in d  # kustomization.yaml has none
+    }
+    app = docs[("Deployment", "app")]["spec"]["template"]["spec"]
+    assert [c["name"] for c in app["initContainers"]] == ["wait-for-db"]
+    assert docs[("Deployment", "auth")]["spec"]["replicas"] == 0
+    assert [d.code for d in diags if d.code == "W0607"] == ["W0607"]

@@ -39,6 +39,7 @@ W_HOST_PATH = "W0603"
 W_DEVICE = "W0604"
 W_PENDING = "W0605"
 W_NO_WAIT = "W0606"
+W_HELD_DEPENDENCY = "W0607"
 W_USER = "W0607"
 W_ANNOTATION = "W0608"
 
@@ -430,6 +431,17 @@ def _init_containers(
     for dep_name in plan.svc.depends_on:
         dep = plans.get(dep_name)
         if dep is None or dep_name == plan.svc.name:
+            continue
+        if dep.pending and not plan.pending:
+            # Its dependency runs with 0 replicas until a person answers: waiting for it
+            # would hold this pod in Init forever (the podman backends do the same).
+            diags.warning(
+                W_HELD_DEPENDENCY,
+                f"`{plan.svc.name}` starts without waiting for `{dep_name}`, which waits for "
+                f"inputs ({', '.join(dep.svc.pending_inputs)})",
+                None,
+                help="answer them with `mora setup` and compile again to restore the order",
+            )
             continue
         port = dep.wait_port()
         if port is None:
