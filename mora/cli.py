@@ -258,7 +258,14 @@ def secrets_list(project: Path, **site: object) -> None:
     rows = list_entries(result.store, result.requests)  # type: ignore[arg-type]
     header = ("NAME", "KIND", "GENERATOR", "STATUS", "CREATED", "ROTATED")
     table = [header] + [
-        (r.name, r.kind or "-", r.generator or "-", r.status, r.created or "-", r.rotated or "-")
+        (
+            r.name,
+            r.kind or ("input" if r.name.startswith("input.") else "-"),
+            r.generator or "-",
+            r.status,
+            r.created or "-",
+            r.rotated or "-",
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

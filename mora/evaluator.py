@@ -529,17 +529,18 @@ class Evaluator:
         """Key/value pairs of a block attribute, whether written as a block or as a map."""
         if isinstance(entry, ast.Block):
             out: list[tuple[str, object, Span]] = []
+            failed = False
             for e in self._attrs(entry.body, scope, pending):
-                if isinstance(e, ast.Block):
-                    out.append(
-                        (
-                            e.key.text,
-                            dict((k, v) for k, v, _ in self._items(e, scope, pending)),
-                            e.span,
-                        )
-                    )
-                else:
-                    out.append((e.key.text, self._eval(e.value, scope), e.value.span))
+                try:
+                    if isinstance(e, ast.Block):
+                        inner = dict((k, v) for k, v, _ in self._items(e, scope, pending))
+                        out.append((e.key.text, inner, e.span))
+                    else:
+                        out.append((e.key.text, self._eval(e.value, scope), e.value.span))
+                except _Abort:
+                    failed = True  # reported; evaluate the other entries so all problems show
+            if failed:
+                raise _Abort
             return out
         value = self._eval(entry.value, scope)
         if isinstance(value, dict):

@@ -644,7 +644,8 @@ class SecretStore:
                 self._lock_depth -= 1
             return
         _make_private_dir(self.path.parent)
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        # Hidden, next to the store (flock needs the same file system).
+        lock_path = self.path.with_name("." + self.path.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:

@@ -199,7 +199,7 @@ def test_stale_temp_files_are_cleaned_under_the_lock(tmp_path: Path) -> None:
 def test_lock_timeout_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "s.secrets"
     make_store(path)
-    fd = os.open(tmp_path / "s.secrets.lock", os.O_RDWR)
+    fd = os.open(tmp_path / ".s.secrets.lock", os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         store = SecretStore.open(path, lock_timeout=0.2)
