@@ -128,7 +128,8 @@ def render_plan(plan: Plan) -> str:
             names = ", ".join(stage.services)
             lines.append(f"{stage.index}. deploy {names}")
             if held:
-                lines.append(f"   held until their inputs are answered: {', '.join(held)}")
+                whose = "its inputs are" if len(held) == 1 else "their inputs are"
+                lines.append(f"   held until {whose} answered: {', '.join(held)}")
         else:
             lines.append(f"{stage.index}. ask a person:")
             for q in stage.inputs:
