@@ -33,6 +33,7 @@ W_CROSS_HOST_REF = "W0704"  # a service uses another host's service by its inter
 E_UNWRITABLE = "E0705"  # a value podman or a unit file cannot take (path with a comma, ...)
 N_PENDING = "W0706"  # (a note) a service left out: its inputs are not answered yet
 E_PROXY_PORT = "E0707"  # a service publishes the reverse proxy's ports
+W_VERSION_NUMBER = "W0712"  # an unquoted version: YAML made it a float (5.10 -> 5.1)
 N_NO_HEALTH_WAIT = "W0708"  # (a note) the podman version cannot wait for a health check
 W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its own CA
 W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
@@ -119,6 +120,14 @@ def read_settings(manifest: Manifest, diags: Diagnostics) -> Settings:
             )
         else:
             values["version"] = version
+            if isinstance(raw["version"], float):
+                # YAML read an unquoted number: 5.10 arrives as 5.1, so say which one is used.
+                diags.warning(
+                    W_VERSION_NUMBER,
+                    f"`version` {where} is the number {raw['version']!r}: using podman {version}",
+                    None,
+                    help=f'quote it (`version: "{version}"`); YAML reads 5.10 as 5.1',
+                )
     for key in ("rootless", "proxy"):
         if key in raw:
             if isinstance(raw[key], bool):

@@ -746,3 +746,21 @@ def test_host_name_address_gets_no_add_host(tmp_path: Path) -> None:
     assert "--add-host" not in app
     warned = [d.message for d in diags if d.code == "W0704" and d.severity.value == "warning"]
     assert any("`db:5432`" in m for m in warned)
+
+
+def test_an_unquoted_version_number_is_named(tmp_path: Path) -> None:
+    """YAML reads `version: 5.10` as the float 5.1: say which version is used, and how to fix."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "a.mora").write_text('service a { image = "docker.io/library/busybox:1.36" }\n')
+    compiled = build(project, domain="example.org")
+    _written, diags = write_targets(
+        with_podman(compiled, version=5.10), tmp_path / "out", targets=("quadlet",)
+    )
+    (warning,) = [d for d in diags if d.code == "W0712"]
+    assert "the number 5.1: using podman 5.1" in warning.message
+    assert 'version: "5.1"' in (warning.help or "")
+    _written, quoted = write_targets(
+        with_podman(compiled, version="5.10"), tmp_path / "out2", targets=("quadlet",)
+    )
+    assert not [d for d in quoted if d.code == "W0712"]
