@@ -269,14 +269,7 @@ class Checker:
         for tmpl in p.templates.values():
             for ptype, tp in tmpl.params.values():
                 if tp.default is not None:
-                    self.expect(
-                        tp.default,
-                        ptype,
-                        _Ctx(),
-                        f"the default of `{tp.name.text}`",
-                        secret_ok=_holds_secret(ptype),
-                        declared=tp.type.span,
-                    )
+                    self._expect_param(tp.default, ptype, tp, f"the default of `{tp.name.text}`")
             for sym in tmpl.secrets.values():
                 self._check_secret(sym, _Ctx(template=tmpl))
             self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
@@ -640,14 +633,15 @@ class Checker:
         bound = self._bind_args(call, params, f"template `{svc.template.decl.name.text}`")
         for pname, arg in bound.items():
             ptype, tp = svc.template.params[pname]
-            self.expect(
-                arg.value,
-                ptype,
-                _Ctx(),
-                f"argument `{pname}`",
-                secret_ok=_holds_secret(ptype),
-                declared=tp.type.span,
-            )
+            self._expect_param(arg.value, ptype, tp, f"argument `{pname}`")
+
+    def _expect_param(
+        self, value: ast.Expr, ptype: T.Type, tp: ast.TemplateParam, what: str
+    ) -> None:
+        """A value for a template parameter (a default or an argument) against its type."""
+        self.expect(
+            value, ptype, _Ctx(), what, secret_ok=_holds_secret(ptype), declared=tp.type.span
+        )
 
     def _check_body(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
         seen: dict[str, Span] = {}

@@ -13,22 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from mora.cli import cli
+from tests.cli import run_mora
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = REPO / "projects" / "media"
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "mora.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    return run_mora(list(args), cwd, timeout=60)
 
 
 def test_check_example_is_clean() -> None:

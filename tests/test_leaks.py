@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mora.api import site_secrets
+from tests.cli import run_mora
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if p.is_dir())
@@ -20,15 +20,7 @@ PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if p.is_dir())
 def _mora(
     args: list[str], cwd: Path, env: dict[str, str], stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mora.cli", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_mora(args, cwd, env=env, stdin=stdin)
 
 
 @pytest.mark.parametrize("project", PROJECTS)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from mora.plan import build_plan
+from tests.cli import run_mora
 from tests.unit.helpers import compile_src
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,16 +62,7 @@ def test_answered_inputs_leave_only_new_steps(tmp_path: Path) -> None:
 
 
 def _mora(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "mora.cli", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_mora(args, cwd, stdin=stdin, timeout=120)
 
 
 def _project(tmp_path: Path) -> Path:
