@@ -105,6 +105,30 @@ def run_writer(
     )
 
 
+def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Everything a killed writer printed, including what an earlier `readline()` buffered."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()  # EOF once the process is dead; its stderr is tiny
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    return out, err
+
+
+def test_finish_keeps_lines_an_earlier_readline_buffered(tmp_path: Path) -> None:
+    """The reader keeps read-ahead: lines written together with "ready" are not lost."""
+    script = tmp_path / "burst.py"
+    script.write_text(
+        "import sys\nsys.stdout.write('ready\\n' + ''.join(f'{i}\\n' for i in range(500)))\n"
+    )
+    proc = subprocess.Popen(
+        [PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"  # buffers far more than this line
+    out, _ = finish(proc)
+    assert [int(line) for line in out.split()] == list(range(500))
+
+
 def test_sigkill_at_random_moments_never_loses_a_value(
     tmp_path: Path, isolated_env: Path, key_env: str
 ) -> None:
@@ -122,7 +146,10 @@ def test_sigkill_at_random_moments_never_loses_a_value(
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.25))
         proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+        # Read the rest through the same buffered reader `readline()` used: `communicate()`
+        # reads the pipe's fd directly and would drop lines that reader already holds, so a
+        # value the writer printed (and saved) would look "unexpected" under load.
+        out, err = finish(proc)
         assert proc.returncode == -signal.SIGKILL, err
         done = {int(line) for line in out.split()}
         committed |= done
