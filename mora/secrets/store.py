@@ -623,14 +623,23 @@ class SecretStore:
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(header))
         doc = {**header, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
         try:
-            _atomic_write(self.path, _render_envelope(doc))
+            _atomic_write(self._target(), _render_envelope(doc))
         except OSError as exc:
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from None
 
+    def _target(self) -> Path:
+        """The file the store really is: `--secrets link.secrets` writes through the link.
+
+        Replacing the link itself would turn it into a regular file and leave the real store
+        with the old values.
+        """
+        assert self.path is not None
+        return Path(os.path.realpath(self.path))
+
     def _remove_stale_temps(self) -> None:
         # Only called under the lock: any temp file left is from a writer that died.
-        assert self.path is not None
-        for tmp in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+        target = self._target()
+        for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
@@ -643,9 +652,11 @@ class SecretStore:
             finally:
                 self._lock_depth -= 1
             return
-        _make_private_dir(self.path.parent)
-        # Hidden, next to the store (flock needs the same file system).
-        lock_path = self.path.with_name("." + self.path.name + ".lock")
+        target = self._target()
+        _make_private_dir(target.parent)
+        # Hidden, next to the real store (flock needs the same file system; two names for one
+        # store must take one lock).
+        lock_path = target.with_name("." + target.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:

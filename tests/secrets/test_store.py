@@ -333,3 +333,28 @@ def test_envelope_with_wrong_shape_but_valid_json_is_refused(
     # compact JSON with identical content is still "not as mora wrote it"
     with pytest.raises(StoreError, match="truncated or modified"):
         _open_bytes(json.dumps(doc).encode(), tmp_path)
+
+
+def test_a_symlinked_store_is_written_through_and_locked_at_its_target(tmp_path: Path) -> None:
+    """`--secrets link.secrets`: the real store gets the value, the link stays a link."""
+    real = tmp_path / "real" / "home.secrets"
+    make_store(real)
+    link = tmp_path / "link.secrets"
+    link.symlink_to(real)
+    store = SecretStore.open(link)
+    store.set_value("db_password", "new-value")
+    assert store.save()
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert SecretStore.open(real).get("db_password").value() == "new-value"  # type: ignore[union-attr]
+    assert (real.parent / ".home.secrets.lock").exists()
+    assert not (tmp_path / ".link.secrets.lock").exists()
+    # the lock held on the real store's name blocks a writer that came through the link
+    fd = os.open(real.parent / ".home.secrets.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        blocked = SecretStore.open(link, lock_timeout=0.1)
+        blocked.set_value("x", "y")
+        with pytest.raises(StoreError, match="locked by another mora process"):
+            blocked.save()
+    finally:
+        os.close(fd)
