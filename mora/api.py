@@ -62,7 +62,36 @@ def compile_project(
         if provider is None:
             return CompileResult(program, None, diags)
     compiled = evaluate(program, site, provider, diags)  # type: ignore[arg-type]
+    note_new_store(getattr(provider, "store", None), diags)
     return CompileResult(program, compiled, diags)
+
+
+def note_new_store(store: object | None, diags: Diagnostics) -> None:
+    """Say once where a new store and its key went: a copied site file must not silently
+    start a new set of passwords."""
+    from mora.secrets.store import SecretStore
+
+    if not isinstance(store, SecretStore) or store.path is None:
+        return
+    if store.created_file:
+        store.created_file = False
+        diags.note(
+            "W0510",
+            f"created a new secret store {store.path} (namespace `{store.namespace}`); "
+            f"its key is in {store.key_location()}",
+            None,
+            help="back up the key with the store; if this site had secrets before, its old "
+            "store was not found here (pass --secrets PATH)",
+        )
+    migrated = store.migrated_from
+    if migrated is not None:
+        store.migrated_from = None
+        diags.note(
+            "W0511",
+            f"moved the secrets of `{store.namespace}` from {migrated} into the site store "
+            f"{store.path}; the old file is kept as {migrated}.migrated",
+            None,
+        )
 
 
 def open_provider(
@@ -80,18 +109,32 @@ def open_provider(
     return StoreProvider(store)
 
 
-def open_store(program: Program, site_file: Path | None, secrets_path: Path | None) -> object:
-    from mora.secrets.commands import default_store_path
+def open_store(
+    program: Program, site_file: Path | None, secrets_path: Path | None, *, adopt: bool = False
+) -> object:
+    """The site's store, opened on this project's namespace and bound to its identity.
+
+    Without --site/--secrets the store is `./.mora/site.secrets`; a store from before
+    namespaces at `./.mora/<project>.secrets` is moved into it once.
+    """
+    from mora.secrets.commands import default_store_path, legacy_store_path, migrate_legacy
+    from mora.secrets.identity import project_identity
     from mora.secrets.store import SecretStore
 
+    cwd = Path.cwd()
     path = default_store_path(
         project_dir=program.root,
         project_name=program.name,
         site_file=site_file,
         explicit=secrets_path,
-        cwd=Path.cwd(),
+        cwd=cwd,
     )
-    return SecretStore.open(path)
+    store = SecretStore.open(
+        path, namespace=program.name, identity=project_identity(program.root), adopt=adopt
+    )
+    if site_file is None and secrets_path is None:
+        migrate_legacy(store, legacy_store_path(program.name, cwd))
+    return store
 
 
 @dataclass
@@ -111,8 +154,11 @@ def site_secrets(
     sets: list[str] | None = None,
     site_file: Path | None = None,
     secrets_path: Path | None = None,
+    adopt: bool = False,
 ) -> SiteSecrets:
-    """Check the project, resolve the site's params, and open the same store `compile` uses."""
+    """Check the project, resolve the site's params, and open the same store `compile` uses.
+
+    `adopt` moves the project's namespace to this checkout (`mora secrets adopt`)."""
     from mora.evaluator import Evaluator
     from mora.secrets.errors import SecretsError
     from mora.site import load_site
@@ -129,7 +175,7 @@ def site_secrets(
     if requests is None or diags.has_errors:
         return SiteSecrets(program, [], None, diags)
     try:
-        store = open_store(program, site_file, secrets_path)
+        store = open_store(program, site_file, secrets_path, adopt=adopt)
     except SecretsError as err:
         diags.error("E0504", str(err), None, help=err.help)
         return SiteSecrets(program, requests, None, diags)

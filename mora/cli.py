@@ -302,6 +302,7 @@ def secrets_set(name: str, project: Path, **site: object) -> None:
 
     result = _open_site_secrets(project, **site)
     key = _store_name(name, result.requests)
+    _require_declared(key, result.requests)  # before reading a value, and never a KeyError
     if sys.stdin.isatty():
         value = click.prompt(f"value for {key}", hide_input=True, confirmation_prompt=True)
     else:
@@ -338,17 +339,59 @@ def secrets_rotate(name: str, project: Path, **site: object) -> None:
 @secrets_group.command("prune")
 @_PROJECT
 @_site_options
+@click.option("--yes", is_flag=True, help="Delete without asking (needed without a terminal).")
 @_secrets_errors
-def secrets_prune(project: Path, **site: object) -> None:
-    """Remove stored secrets the project no longer declares."""
-    from mora.secrets.commands import prune
+def secrets_prune(project: Path, yes: bool, **site: object) -> None:
+    """Remove stored secrets this project no longer declares (its namespace only).
+
+    Lists what it will delete and asks; without a terminal it needs --yes.
+    """
+    from mora.secrets.commands import orphans, prune
 
     result = _open_site_secrets(project, **site)
-    removed = prune(result.store, result.requests)  # type: ignore[arg-type]
+    store = result.store
+    doomed = orphans(store, result.requests)  # type: ignore[arg-type]
+    if not doomed:
+        click.echo("nothing to prune", err=True)
+        return
+    click.echo(
+        f"no longer declared by `{store.namespace}`, to be deleted from {store.path}:",  # type: ignore[attr-defined]
+        err=True,
+    )
+    for name in doomed:
+        click.echo(f"  {name}", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            click.echo("error: not deleting without confirmation: pass --yes", err=True)
+            sys.exit(EXIT_ERRORS)
+        if not click.confirm(f"delete {len(doomed)} secret(s)?", default=False, err=True):
+            click.echo("nothing deleted", err=True)
+            return
+    removed = prune(store, result.requests, only=doomed)  # type: ignore[arg-type]
     for name in removed:
         click.echo(f"removed {name}", err=True)
-    if not removed:
-        click.echo("nothing to prune", err=True)
+
+
+@secrets_group.command("adopt")
+@_PROJECT
+@_site_options
+@_secrets_errors
+def secrets_adopt(project: Path, **site: object) -> None:
+    """Move this project's namespace in the site store to this checkout (after a move).
+
+    The namespace was claimed by the project's directory (and Git origin) when it was first
+    used; a checkout elsewhere is refused until you adopt the namespace here.
+    """
+    result = _open_site_secrets(project, adopt=True, **site)
+    store = result.store
+    before = store.recorded_identity  # type: ignore[attr-defined]
+    store.save()  # type: ignore[attr-defined]
+    now = store.identity.describe()  # type: ignore[attr-defined]
+    ns, path = store.namespace, store.path  # type: ignore[attr-defined]
+    if before is None or before == store.identity:  # type: ignore[attr-defined]
+        click.echo(f"namespace `{ns}` in {path} belongs to {now}", err=True)
+    else:
+        click.echo(f"namespace `{ns}` in {path} moved from {before.describe()} to {now}", err=True)
 
 
 @cli.command("plan")

@@ -69,7 +69,7 @@ def test_compile_writes_a_manifest_valid_against_the_published_schema(tmp_path: 
     published = json.loads((REPO / "schemas" / "manifest.schema.json").read_text())
     assert published == schema, "schemas/manifest.schema.json is stale: run `mora schema`"
     # the secret store landed with the site, not in the shared project
-    assert (site / ".mora" / "media.secrets").exists()
+    assert (site / ".mora" / "site.secrets").exists()
     assert not list(MEDIA.glob("*.secrets"))
 
 

@@ -7,7 +7,7 @@ is what the person asked for.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +27,18 @@ from mora.secrets.store import SecretStore
 __all__ = [
     "Row",
     "default_store_path",
+    "legacy_store_path",
     "list_entries",
+    "migrate_legacy",
+    "orphans",
     "prune",
     "rotate",
     "set_value",
     "show",
 ]
+
+#: the store in `./.mora/` when there is no site file
+DEFAULT_SITE_STORE = "site.secrets"
 
 #: what `list_entries` reports per secret
 STATUSES = ("ok", "missing", "stale", "outdated", "orphaned")
@@ -210,11 +216,30 @@ def set_value(
     return changed
 
 
-def prune(store: SecretStore, requests: Sequence[SecretRequest]) -> list[str]:
-    """Remove stored secrets that nothing declares any more; returns their names. Saves."""
+def orphans(store: SecretStore, requests: Sequence[SecretRequest]) -> list[str]:
+    """Stored secrets of this namespace that the project no longer declares, sorted."""
+    declared = {req.name for req in requests}
+    return [name for name in store.names() if name not in declared]
+
+
+def prune(
+    store: SecretStore,
+    requests: Sequence[SecretRequest],
+    *,
+    only: Collection[str] | None = None,
+) -> list[str]:
+    """Remove stored secrets that nothing declares any more; returns their names. Saves.
+
+    Only the store's namespace (this project) is touched. With `only`, nothing outside it is
+    removed: what a person confirmed is all that goes.
+    """
     declared = {req.name for req in requests}
     with store.transaction():
-        removed = [name for name in store.names() if name not in declared]
+        removed = [
+            name
+            for name in store.names()
+            if name not in declared and (only is None or name in only)
+        ]
         for name in removed:
             store.remove(name)
     return removed
@@ -239,7 +264,8 @@ def default_store_path(
         path = site.parent / f"{site.stem}.secrets"
         how = f"next to the site file {site}"
     else:
-        path = _absolute(Path(".mora") / f"{project_name}.secrets", cwd)
+        # The site is "wherever you run mora from"; every project gets a namespace in it.
+        path = _absolute(Path(".mora") / DEFAULT_SITE_STORE, cwd)
         how = f"in {path.parent} (you ran mora from {cwd})"
     project = _absolute(project_dir, cwd)
     if path.resolve().is_relative_to(project.resolve()):
@@ -251,6 +277,34 @@ def default_store_path(
             f"directory (e.g. `cd {project.parent} && mora compile {project.name}`)",
         )
     return path
+
+
+def legacy_store_path(project_name: str, cwd: Path) -> Path:
+    """Where a store lived before namespaces when there was no site file: one per project."""
+    return _absolute(Path(".mora") / f"{project_name}.secrets", cwd)
+
+
+def migrate_legacy(store: SecretStore, legacy: Path) -> bool:
+    """Move a pre-namespace `./.mora/<project>.secrets` into `store`'s namespace, once.
+
+    Only when the namespace does not exist yet; values already in the namespace win. The old
+    file is renamed to `<name>.migrated`, never deleted. Sets `store.migrated_from`.
+    """
+    if store.path is None or store.namespace in store.namespaces:
+        return False
+    if os.path.realpath(legacy) == os.path.realpath(store.path) or not legacy.is_file():
+        return False
+    old = SecretStore.open(legacy, namespace=store.namespace)
+    with store.transaction():
+        if store.namespace in store.namespaces:  # another process migrated it meanwhile
+            return False
+        for name in old.names():
+            entry = old.get(name)
+            if entry is not None and store.get(name) is None:
+                store.put(entry)
+    os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
+    store.migrated_from = legacy
+    return True
 
 
 def _absolute(path: Path, cwd: Path) -> Path:

@@ -1,5 +1,9 @@
 """The encrypted per-site secret store: one AES-256-GCM encrypted JSON file per site.
 
+Inside it, each project has a namespace of its own, bound on first use to the project's identity
+(see `mora.secrets.identity`): a foreign project cannot read another's values by naming itself
+after it, and two projects sharing one site never see each other's secrets as orphans.
+
 Why it looks like this:
 - one key per store, kept outside any repository (or in an environment variable), so a shared
   project can never carry a site's secrets and a leaked store file is useless on its own;
@@ -29,9 +33,11 @@ from pathlib import Path
 
 from mora.secrets.errors import StoreError
 from mora.secrets.generators import GENERATORS
+from mora.secrets.identity import ProjectIdentity
 
 __all__ = [
     "CIPHER",
+    "DEFAULT_NAMESPACE",
     "FORMAT",
     "KEY_ENV",
     "KINDS",
@@ -43,7 +49,11 @@ __all__ = [
 ]
 
 FORMAT = "mora-secrets"
-VERSION = 1
+#: written by this mora; version 1 (one project per file, no namespaces) is read and migrated
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: the namespace of a store opened without naming one (library use, tests)
+DEFAULT_NAMESPACE = "default"
 CIPHER = "AES-256-GCM"
 KEY_ENV = "MORA_SECRETS_KEY"
 KEY_BYTES = 32
@@ -286,9 +296,14 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StoreError(f"{path} is not a mora secrets store (no `format: {FORMAT}`)")
     version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+    if (
+        not isinstance(version, int)
+        or isinstance(version, bool)
+        or version not in READABLE_VERSIONS
+    ):
         raise StoreError(
-            f"{path} is a version {version!r} secrets store; this mora reads version {VERSION}",
+            f"{path} is a version {version!r} secrets store; this mora reads versions "
+            + ", ".join(str(v) for v in READABLE_VERSIONS),
             help="use the mora release that wrote it, or a newer one",
         )
     if set(doc) != _ENVELOPE_KEYS or doc["cipher"] != CIPHER:
@@ -312,14 +327,63 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     return doc, raw_nonce, raw_ct
 
 
-def _parse_entries(path: Path, plaintext: bytes) -> dict[str, Entry]:
+@dataclass(frozen=True)
+class _Namespace:
+    """One project's part of a store: who claimed it (None: nobody yet) and its entries."""
+
+    identity: ProjectIdentity | None
+    entries: dict[str, Entry]
+
+
+def _parse_entries(path: Path, where: str, entries: object) -> dict[str, Entry]:
+    if not isinstance(entries, dict):
+        raise StoreError(f"{path}: decrypted content has an unexpected shape")
+    return {name: Entry.from_json(name, data, where) for name, data in entries.items()}
+
+
+def _parse_namespaces(
+    path: Path, plaintext: bytes, version: int, legacy_namespace: str
+) -> dict[str, _Namespace]:
+    """Namespaces of a decrypted store; a version 1 store is one unclaimed namespace."""
     try:
         doc = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise StoreError(f"{path}: decrypted content is not valid JSON") from None
-    if not isinstance(doc, dict) or set(doc) != {"entries"} or not isinstance(doc["entries"], dict):
-        raise StoreError(f"{path}: decrypted content has an unexpected shape")
-    return {name: Entry.from_json(name, data, str(path)) for name, data in doc["entries"].items()}
+    shape = f"{path}: decrypted content has an unexpected shape"
+    if version == 1:
+        # One project per file, as every store before namespaces: its entries become the
+        # namespace of the project opening it, claimed at the next write. No value is lost.
+        if not isinstance(doc, dict) or set(doc) != {"entries"}:
+            raise StoreError(shape)
+        return {legacy_namespace: _Namespace(None, _parse_entries(path, str(path), doc["entries"]))}
+    if not isinstance(doc, dict) or set(doc) != {"namespaces"}:
+        raise StoreError(shape)
+    spaces = doc["namespaces"]
+    if not isinstance(spaces, dict):
+        raise StoreError(shape)
+    out: dict[str, _Namespace] = {}
+    for ns, data in spaces.items():
+        if not ns or not isinstance(data, dict) or set(data) != {"entries", "identity"}:
+            raise StoreError(shape)
+        identity = None
+        if data["identity"] is not None:
+            identity = ProjectIdentity.from_json(data["identity"])
+            if identity is None:
+                raise StoreError(f"{path}: namespace `{ns}` has a malformed identity")
+        out[ns] = _Namespace(identity, _parse_entries(path, f"{path} [{ns}]", data["entries"]))
+    return out
+
+
+def _namespaces_json(spaces: Mapping[str, _Namespace]) -> dict[str, object]:
+    return {
+        "namespaces": {
+            ns: {
+                "entries": {n: space.entries[n].to_json() for n in sorted(space.entries)},
+                "identity": space.identity.to_json() if space.identity is not None else None,
+            }
+            for ns, space in sorted(spaces.items())
+        }
+    }
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -353,7 +417,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class SecretStore:
-    """A site's secrets: read once, changed in memory, written back atomically by `save()`."""
+    """One project's namespace in a site's store: read once, changed in memory, written back
+    atomically by `save()` (other namespaces in the file are kept as they are on disk).
+
+    With an `identity`, the namespace is bound to it: opening a namespace another project
+    claimed is refused unless `adopt` is set (a moved checkout), and the first write records it.
+    """
 
     def __init__(
         self,
@@ -362,8 +431,16 @@ class SecretStore:
         key_env: str | None = KEY_ENV,
         key_file: Path | None = None,
         lock_timeout: float = 60.0,
+        namespace: str = DEFAULT_NAMESPACE,
+        identity: ProjectIdentity | None = None,
+        adopt: bool = False,
     ) -> None:
+        if not isinstance(namespace, str) or not namespace:
+            raise StoreError("a secrets namespace needs a non-empty name")
         self.path = path
+        self.namespace = namespace
+        self.identity = identity
+        self._adopt = adopt
         self._key_env = key_env
         self._key_file = Path(key_file) if key_file is not None else None
         self._lock_timeout = lock_timeout
@@ -372,6 +449,16 @@ class SecretStore:
         self._base: dict[str, Entry] = {}
         self._changes: dict[str, Entry | None] = {}
         self._lock_depth = 0
+        #: the identity recorded for this namespace on disk (None: unclaimed or new)
+        self.recorded_identity: ProjectIdentity | None = None
+        #: the format version of the file as read (None: no file yet)
+        self.disk_version: int | None = None
+        #: the namespaces in the file as read, this one included
+        self.namespaces: list[str] = []
+        #: set by the `save()` that created the file (the CLI says so once)
+        self.created_file = False
+        #: a pre-namespace store moved into this one (see `commands.migrate_legacy`)
+        self.migrated_from: Path | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -383,17 +470,24 @@ class SecretStore:
         key_env: str | None = KEY_ENV,
         key_file: Path | str | None = None,
         lock_timeout: float = 60.0,
+        namespace: str = DEFAULT_NAMESPACE,
+        identity: ProjectIdentity | None = None,
+        adopt: bool = False,
     ) -> SecretStore:
         """Open (and decrypt) a store file; a missing file is an empty store.
 
         The key comes from the environment variable `key_env` if it is set, else from
         `key_file`, else from the default key file for this store (see `default_key_path`).
+        `namespace` and `identity` say whose part of the store this is (see the class).
         """
         store = cls(
             Path(path),
             key_env=key_env,
             key_file=Path(key_file) if key_file is not None else None,
             lock_timeout=lock_timeout,
+            namespace=namespace,
+            identity=identity,
+            adopt=adopt,
         )
         env_key = store._env_key()  # a malformed variable fails now, not at the first write
         if env_key is not None:
@@ -408,7 +502,7 @@ class SecretStore:
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "<memory>"
-        return f"SecretStore({where}, {len(self.names())} entries)"
+        return f"SecretStore({where} [{self.namespace}], {len(self.names())} entries)"
 
     @property
     def store_id(self) -> str | None:
@@ -417,8 +511,24 @@ class SecretStore:
 
     @property
     def dirty(self) -> bool:
-        """True if there are changes that `save()` has not written yet."""
-        return bool(self._changes)
+        """True if `save()` has something to write: changes, or a namespace to claim."""
+        return bool(self._changes) or self._claim_pending()
+
+    def key_location(self) -> str:
+        """Where this store's key is (for the note a new store gets); never the key itself."""
+        if self._store_id is None:
+            return "not created yet"
+        if "env" in self._keys:
+            return f"the environment variable {self._key_env}"
+        return str(self._key_path(self._store_id))
+
+    def _claim_pending(self) -> bool:
+        """An existing namespace that nobody claimed (a migrated store), or one to adopt."""
+        if self.identity is None or self.path is None or self.namespace not in self.namespaces:
+            return False
+        if self.recorded_identity is None:
+            return True
+        return self._adopt and self.recorded_identity != self.identity
 
     # -- reading -------------------------------------------------------------------------
 
@@ -492,9 +602,30 @@ class SecretStore:
             return
         disk = self._read_disk()
         if disk is None:
-            self._base = {}
-        else:
-            self._store_id, self._base = disk
+            self._base, self.recorded_identity = {}, None
+            self.disk_version, self.namespaces = None, []
+            return
+        self._store_id, self.disk_version, spaces = disk
+        space = spaces.get(self.namespace)
+        self._check_identity(space)
+        self._base = dict(space.entries) if space is not None else {}
+        self.recorded_identity = space.identity if space is not None else None
+        self.namespaces = sorted(spaces)
+
+    def _check_identity(self, space: _Namespace | None) -> None:
+        """Refuse a namespace another project claimed (unless adopting it)."""
+        if space is None or space.identity is None or self.identity is None or self._adopt:
+            return
+        if space.identity.matches(self.identity):
+            return
+        raise StoreError(
+            f"the secrets namespace `{self.namespace}` in {self.path} belongs to another "
+            f"project: it was claimed by {space.identity.describe()}; this project is "
+            f"{self.identity.describe()}",
+            help="if this is the same project, moved or checked out again, run "
+            "`mora secrets adopt` to move the namespace to it; otherwise rename this project "
+            "(its `project` line) or use another site's store (--site / --secrets)",
+        )
 
     def save(self) -> bool:
         """Write pending changes, merged onto the file's current content; False if no write.
@@ -502,7 +633,7 @@ class SecretStore:
         Runs under the store's lock and re-reads the file first, so values another process
         saved meanwhile are kept.
         """
-        if not self._changes:
+        if not self.dirty:
             return False
         if self.path is None:
             self._base = self._merged(self._base)
@@ -510,15 +641,30 @@ class SecretStore:
             return True
         with self._locked():
             disk = self._read_disk()
-            store_id, base = disk if disk is not None else (self._store_id, {})
+            store_id, version, spaces = disk if disk is not None else (self._store_id, None, {})
+            space = spaces.get(self.namespace)
+            self._check_identity(space)
+            base = dict(space.entries) if space is not None else {}
+            recorded = space.identity if space is not None else None
             merged = self._merged(base)
+            identity = recorded
+            if self.identity is not None and (recorded is None or self._adopt):
+                identity = self.identity
+            changed = merged != base or (space is not None and identity != recorded)
+            if space is None and not merged:
+                changed = False  # never create an empty namespace (or an empty file)
             wrote = False
-            if merged != base:
+            if changed:
                 if store_id is None:
                     store_id = secrets.token_hex(16)
-                self._write(store_id, self._key_for(store_id, create=True), merged)
+                spaces = {**spaces, self.namespace: _Namespace(identity, merged)}
+                self._write(store_id, self._key_for(store_id, create=True), spaces)
+                self.created_file = self.created_file or disk is None
+                version = VERSION
                 wrote = True
             self._store_id, self._base = store_id, merged
+            self.recorded_identity, self.disk_version = identity, version
+            self.namespaces = sorted({*spaces, self.namespace} if merged else spaces)
             self._changes.clear()
             return wrote
 
@@ -584,7 +730,7 @@ class SecretStore:
         self._keys[store_id] = key
         return key
 
-    def _read_disk(self) -> tuple[str, dict[str, Entry]] | None:
+    def _read_disk(self) -> tuple[str, int, dict[str, _Namespace]] | None:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -606,13 +752,14 @@ class SecretStore:
                 "or the file was modified",
                 help="mora will not regenerate secrets over a store it cannot read",
             ) from None
-        return store_id, _parse_entries(self.path, plaintext)
+        version = int(str(header["version"]))
+        return store_id, version, _parse_namespaces(self.path, plaintext, version, self.namespace)
 
-    def _write(self, store_id: str, key: bytes, entries: Mapping[str, Entry]) -> None:
+    def _write(self, store_id: str, key: bytes, spaces: Mapping[str, _Namespace]) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         assert self.path is not None
-        plaintext = _canonical({"entries": {n: entries[n].to_json() for n in sorted(entries)}})
+        plaintext = _canonical(_namespaces_json(spaces))
         header: dict[str, object] = {
             "cipher": CIPHER,
             "format": FORMAT,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
 import sys
 from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -17,3 +22,34 @@ def subprocess_env(config: Path, **extra: str) -> dict[str, str]:
     env["XDG_CONFIG_HOME"] = str(config)
     env.update(extra)
     return env
+
+
+def write_v1_store(path: Path, key: bytes, entries: dict[str, dict[str, object]]) -> None:
+    """A store exactly as the first format (one project per file) wrote it, per docs/secrets.md."""
+    header = {
+        "cipher": "AES-256-GCM",
+        "format": "mora-secrets",
+        "store_id": "ab" * 16,
+        "version": 1,
+    }
+    aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    plain = json.dumps({"entries": entries}, sort_keys=True, separators=(",", ":")).encode()
+    nonce = secrets.token_bytes(12)
+    doc = {
+        **header,
+        "nonce": base64.b64encode(nonce).decode(),
+        "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
+    }
+    path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+
+
+def v1_entry(value: str) -> dict[str, object]:
+    return {
+        "kind": "generated",
+        "generator": "password",
+        "args": {"alphabet": "alphanumeric", "chars": "", "length": 32},
+        "parts": {"value": value},
+        "source_fingerprints": {},
+        "created": "2025-01-01T00:00:00Z",
+        "rotated": None,
+    }

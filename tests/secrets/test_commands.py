@@ -161,7 +161,7 @@ def test_default_store_path(tmp_path: Path) -> None:
 
     repo_root = tmp_path / "repo"
     assert default_store_path(project, "media", None, None, repo_root) == (
-        repo_root / ".mora" / "media.secrets"
+        repo_root / ".mora" / "site.secrets"
     )
 
 

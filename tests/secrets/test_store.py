@@ -53,7 +53,7 @@ def test_file_layout_and_permissions(tmp_path: Path, isolated_env: Path) -> None
     raw = path.read_bytes()
     assert VALUE.encode() not in raw and b"db_password" not in raw and b"PRIV" not in raw
     doc = json.loads(raw)
-    assert doc["format"] == "mora-secrets" and doc["version"] == 1
+    assert doc["format"] == "mora-secrets" and doc["version"] == 2
     assert doc["cipher"] == "AES-256-GCM" and doc["store_id"] == store.store_id
     assert len(base64.b64decode(doc["nonce"])) == 12
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -319,7 +319,8 @@ def test_envelope_with_wrong_shape_but_valid_json_is_refused(
     monkeypatch.setenv("MORA_SECRETS_KEY", key)
     doc = json.loads(data)
     variants = [
-        {**doc, "version": 2},
+        {**doc, "version": 3},
+        {**doc, "version": 0},
         {**doc, "cipher": "ROT13"},
         {**doc, "store_id": "../../etc/passwd"},
         {**doc, "extra": 1},

@@ -1,0 +1,154 @@
+"""Who a project is, so a store namespace cannot be claimed by a project that only names itself.
+
+A project's `project media` line is text anyone can write. A namespace in a site's store is
+therefore bound, on first use, to where the project comes from: its resolved directory and, when
+it is a Git checkout, the origin remote (without credentials) plus the project's directory inside
+the repository. The origin is read from the repository's own config, which a clone makes and
+the project's files cannot change; it lets CI runners and a second checkout of the same repository
+share the namespace while a foreign repository that says `project media` is refused.
+
+Standard library only, no `git` process: this runs on every compile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
+
+_CONFIG_LIMIT = 1 << 20  # a Git config larger than this is not read (the origin is then unknown)
+_SECTION = re.compile(r'^\s*\[\s*remote\s+"origin"\s*\]\s*$')
+_ANY_SECTION = re.compile(r"^\s*\[")
+_URL = re.compile(r"^\s*url\s*=\s*(.*?)\s*$", re.IGNORECASE)
+_SCP = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
+
+
+@dataclass(frozen=True)
+class ProjectIdentity:
+    """Where a project comes from: its directory, and its Git origin and place in that repo."""
+
+    path: str
+    origin: str | None = None
+    subdir: str | None = None
+
+    def matches(self, other: ProjectIdentity) -> bool:
+        """Same directory, or the same repository (origin) and the same project inside it."""
+        if self.path == other.path:
+            return True
+        return self.origin is not None and (self.origin, self.subdir) == (
+            other.origin,
+            other.subdir,
+        )
+
+    def describe(self) -> str:
+        """One line for error messages: the directory and, if known, the repository."""
+        if self.origin is None:
+            return self.path
+        inside = f" ({self.subdir})" if self.subdir not in (None, ".") else ""
+        return f"{self.path}, repository {self.origin}{inside}"
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"origin": self.origin, "path": self.path, "subdir": self.subdir}
+
+    @classmethod
+    def from_json(cls, data: object) -> ProjectIdentity | None:
+        """The stored form back; None if it is not one (the caller reports a malformed store)."""
+        if not isinstance(data, dict) or set(data) != {"origin", "path", "subdir"}:
+            return None
+        path, origin, subdir = data["path"], data["origin"], data["subdir"]
+        if not isinstance(path, str) or not all(
+            v is None or isinstance(v, str) for v in (origin, subdir)
+        ):
+            return None
+        return cls(path=path, origin=origin, subdir=subdir)
+
+
+def normalize_origin(url: str) -> str | None:
+    """`git@host:o/r.git`, `https://user:token@Host/o/r/` -> `host/o/r`; None if unusable.
+
+    Credentials are dropped (they must never reach the store) and the forms Git accepts for
+    one repository compare equal.
+    """
+    url = url.strip()
+    if not url:
+        return None
+    if "://" in url:
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() == "file":
+            return None  # a local path says nothing about where the project comes from
+        host, _, path = rest.partition("/")
+        host = host.rpartition("@")[2]
+    else:
+        scp = _SCP.match(url)
+        if scp is None:
+            return None  # a local path
+        host, path = scp.group(1), scp.group(2)
+    host = host.lower()
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    if not host or not path:
+        return None
+    return f"{host}/{path}"
+
+
+def _git_dir(start: Path) -> tuple[Path, Path] | None:
+    """(work tree root, directory holding the repository's `config`) for `start`, if any."""
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return folder, dot_git
+        if dot_git.is_file():  # a worktree or submodule: `gitdir: <path>`
+            try:
+                text = dot_git.read_text(encoding="utf-8", errors="replace")[:4096]
+            except OSError:
+                return None
+            if not text.startswith("gitdir:"):
+                return None
+            git_dir = Path(text[len("gitdir:") :].strip().splitlines()[0])
+            if not git_dir.is_absolute():
+                git_dir = folder / git_dir
+            common = git_dir / "commondir"
+            if common.is_file():
+                try:
+                    rel = common.read_text(encoding="utf-8", errors="replace").strip()
+                except OSError:
+                    rel = ""
+                if rel:
+                    git_dir = git_dir / rel if not Path(rel).is_absolute() else Path(rel)
+            return folder, git_dir
+    return None
+
+
+def _origin_url(config: Path) -> str | None:
+    try:
+        with config.open("rb") as handle:
+            raw = handle.read(_CONFIG_LIMIT)
+    except OSError:
+        return None
+    in_origin = False
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        if _ANY_SECTION.match(line):
+            in_origin = bool(_SECTION.match(line))
+            continue
+        if in_origin and (m := _URL.match(line)):
+            return m.group(1).strip('"')
+    return None
+
+
+def project_identity(project_dir: Path) -> ProjectIdentity:
+    """The identity of the project in `project_dir` (resolved; symlinks followed)."""
+    root = Path(os.path.realpath(project_dir))
+    found = _git_dir(root)
+    if found is None:
+        return ProjectIdentity(path=str(root))
+    top, git_dir = found
+    url = _origin_url(git_dir / "config")
+    origin = normalize_origin(url) if url else None
+    if origin is None:
+        return ProjectIdentity(path=str(root))
+    subdir = root.relative_to(top).as_posix()
+    return ProjectIdentity(path=str(root), origin=origin, subdir=subdir)

@@ -1,0 +1,191 @@
+"""One store per site, a namespace per project, bound to the project's identity; v1 migration."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mora.secrets.errors import StoreError
+from mora.secrets.identity import ProjectIdentity, normalize_origin, project_identity
+from mora.secrets.store import SecretStore
+
+from .helpers import v1_entry, write_v1_store
+
+MEDIA = ProjectIdentity(path="/home/me/lab/media", origin="github.com/me/lab", subdir="media")
+MOVED = ProjectIdentity(path="/srv/ci/lab/media", origin="github.com/me/lab", subdir="media")
+FOREIGN = ProjectIdentity(path="/tmp/evil", origin="github.com/evil/media", subdir=".")
+LOCAL = ProjectIdentity(path="/home/me/notes")
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    raw = os.urandom(32)
+    monkeypatch.setenv("MORA_SECRETS_KEY", base64.b64encode(raw).decode())
+    return raw
+
+
+def open_ns(path: Path, ns: str, identity: ProjectIdentity, adopt: bool = False) -> SecretStore:
+    return SecretStore.open(path, namespace=ns, identity=identity, adopt=adopt)
+
+
+def test_two_projects_share_a_site_store_without_seeing_each_other(
+    tmp_path: Path, key: bytes
+) -> None:
+    path = tmp_path / "home.secrets"
+    media = open_ns(path, "media", MEDIA)
+    media.set_value("db_password", "media-db")
+    media.save()
+    notes = open_ns(path, "notes", LOCAL)
+    assert notes.names() == []  # media's secrets are not this project's orphans
+    notes.set_value("db_password", "notes-db")
+    notes.save()
+    again = open_ns(path, "media", MEDIA)
+    assert again.names() == ["db_password"]
+    assert again.get("db_password").value() == "media-db"  # type: ignore[union-attr]
+    assert again.namespaces == ["media", "notes"]
+    assert open_ns(path, "notes", LOCAL).get("db_password").value() == "notes-db"  # type: ignore[union-attr]
+
+
+def test_a_foreign_project_naming_itself_like_another_is_refused(
+    tmp_path: Path, key: bytes
+) -> None:
+    path = tmp_path / "home.secrets"
+    media = open_ns(path, "media", MEDIA)
+    media.set_value("db_password", "media-db")
+    media.save()
+    with pytest.raises(StoreError) as err:
+        open_ns(path, "media", FOREIGN)
+    message = str(err.value)
+    assert "belongs to another project" in message
+    assert MEDIA.path in message and FOREIGN.path in message
+    assert "github.com/evil/media" in message and "github.com/me/lab" in message
+    assert "mora secrets adopt" in (err.value.help or "")
+    assert "media-db" not in message
+
+
+def test_same_repository_elsewhere_shares_the_namespace(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "home.secrets"
+    media = open_ns(path, "media", MEDIA)
+    media.set_value("db_password", "media-db")
+    media.save()
+    ci = open_ns(path, "media", MOVED)  # CI runner / second checkout: same origin and subdir
+    assert ci.get("db_password").value() == "media-db"  # type: ignore[union-attr]
+    assert not ci.dirty and not ci.save()  # matching is not a reason to rewrite the store
+    assert ci.recorded_identity == MEDIA
+
+
+def test_adopt_moves_the_namespace_to_a_new_identity(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "home.secrets"
+    notes = open_ns(path, "notes", LOCAL)
+    notes.set_value("token", "t0k")
+    notes.save()
+    moved = ProjectIdentity(path="/home/me/elsewhere/notes")
+    with pytest.raises(StoreError, match="belongs to another project"):
+        open_ns(path, "notes", moved)
+    adopted = open_ns(path, "notes", moved, adopt=True)
+    assert adopted.dirty and adopted.save()
+    assert open_ns(path, "notes", moved).get("token").value() == "t0k"  # type: ignore[union-attr]
+    with pytest.raises(StoreError, match="belongs to another project"):
+        open_ns(path, "notes", LOCAL)
+
+
+def test_a_version_1_store_migrates_without_losing_a_value(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "home.secrets"
+    write_v1_store(path, key, {"db_password": v1_entry("old-db"), "api": v1_entry("old-api")})
+    store = open_ns(path, "media", MEDIA)
+    assert store.disk_version == 1
+    assert store.names() == ["api", "db_password"]
+    assert store.get("db_password").value() == "old-db"  # type: ignore[union-attr]
+    assert store.dirty  # the unclaimed namespace is claimed by the next write
+    assert store.save()
+    doc = json.loads(path.read_text())
+    assert doc["version"] == 2 and doc["store_id"] == "ab" * 16  # same store, same key
+    again = open_ns(path, "media", MEDIA)
+    assert again.disk_version == 2 and again.recorded_identity == MEDIA
+    assert {n: again.get(n).value() for n in again.names()} == {  # type: ignore[union-attr]
+        "api": "old-api",
+        "db_password": "old-db",
+    }
+    with pytest.raises(StoreError, match="belongs to another project"):
+        open_ns(path, "media", FOREIGN)
+
+
+def test_a_version_1_store_is_only_read_until_something_is_written(
+    tmp_path: Path, key: bytes
+) -> None:
+    path = tmp_path / "home.secrets"
+    write_v1_store(path, key, {"db_password": v1_entry("old-db")})
+    before = path.read_bytes()
+    store = SecretStore.open(path)  # no identity: library use, nothing to claim
+    assert store.get("db_password").value() == "old-db"  # type: ignore[union-attr]
+    assert not store.dirty and not store.save()
+    assert path.read_bytes() == before
+
+
+def test_malformed_namespace_content_is_refused(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "home.secrets"
+    header = {
+        "cipher": "AES-256-GCM",
+        "format": "mora-secrets",
+        "store_id": "cd" * 16,
+        "version": 2,
+    }
+    aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    for content in (
+        {"namespaces": {"m": {"entries": {}, "identity": {"path": 1}}}},
+        {"namespaces": {"": {"entries": {}, "identity": None}}},
+        {"namespaces": []},
+        {"entries": {}},
+    ):
+        nonce = secrets.token_bytes(12)
+        plain = json.dumps(content).encode()
+        doc = {
+            **header,
+            "nonce": base64.b64encode(nonce).decode(),
+            "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
+        }
+        path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+        with pytest.raises(StoreError):
+            SecretStore.open(path, namespace="m")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("git@github.com:me/lab.git", "github.com/me/lab"),
+        ("https://me:ghp_token@GitHub.com/me/lab/", "github.com/me/lab"),
+        ("ssh://git@github.com/me/lab.git", "github.com/me/lab"),
+        ("https://github.com/me/lab", "github.com/me/lab"),
+        ("/srv/git/lab", None),
+        ("file:///srv/git/lab", None),
+        ("", None),
+    ],
+)
+def test_origins_compare_equal_and_never_keep_credentials(url: str, expected: str | None) -> None:
+    assert normalize_origin(url) == expected
+
+
+def test_identity_of_a_checkout_reads_its_git_config(tmp_path: Path) -> None:
+    repo = tmp_path / "lab"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "config").write_text(
+        '[core]\n\tbare = false\n[remote "upstream"]\n\turl = https://x.org/other\n'
+        '[remote "origin"]\n\turl = https://me:secret@github.com/me/lab.git\n'
+    )
+    (repo / "projects" / "media").mkdir(parents=True)
+    ident = project_identity(repo / "projects" / "media")
+    assert ident == ProjectIdentity(
+        path=str((repo / "projects" / "media").resolve()),
+        origin="github.com/me/lab",
+        subdir="projects/media",
+    )
+    assert "secret" not in json.dumps(ident.to_json())
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert project_identity(plain) == ProjectIdentity(path=str(plain.resolve()))
