@@ -7,6 +7,7 @@ at import time: cryptography, bcrypt and argon2 are imported inside the function
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -820,6 +821,122 @@ def _wireguard(_args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) 
 
 
 # --------------------------------------------------------------------------------------------
+# RSA
+# --------------------------------------------------------------------------------------------
+
+RSA_SIZES = (2048, 3072, 4096)
+_RSA_E = 65537
+#: the product of the odd primes below 2000: one gcd sieves out most composite candidates
+_SMALL_PRIMES_PRODUCT = 1
+for _n in range(3, 2000, 2):
+    if all(_n % _d for _d in range(3, int(_n**0.5) + 1, 2)):
+        _SMALL_PRIMES_PRODUCT *= _n
+
+
+def _check_rsa(args: Mapping[str, Any]) -> None:
+    if args["bits"] not in RSA_SIZES:
+        raise GeneratorError(
+            f"rsa_key(): `bits` must be one of {', '.join(map(str, RSA_SIZES))}, "
+            f"not {args['bits']}"
+        )
+
+
+def _probably_prime(n: int, ent: Entropy, rounds: int) -> bool:
+    """Miller-Rabin with witnesses from `ent` (FIPS 186-5 B.3.1 round counts)."""
+    d, s = n - 1, 0
+    while not d & 1:
+        d >>= 1
+        s += 1
+    for _ in range(rounds):
+        a = 2 + ent.below(n - 3)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _seeded_prime(ent: Entropy, bits: int) -> int:
+    """A random `bits`-bit prime p with gcd(e, p-1) = 1, drawn only from `ent`."""
+    import math
+
+    rounds = 5 if bits <= 1024 else 4  # enough for random candidates of these sizes
+    while True:
+        # The top two bits set, so the product of two such primes has exactly 2*bits bits.
+        candidate = int.from_bytes(ent.token_bytes(bits // 8), "big") | (3 << (bits - 2)) | 1
+        if math.gcd(candidate, _SMALL_PRIMES_PRODUCT) != 1 or candidate % _RSA_E == 1:
+            continue
+        if _probably_prime(candidate, ent, rounds):
+            return candidate
+
+
+def _seeded_rsa(ent: Entropy, bits: int) -> Any:
+    """An RSA key made only from a seeded stream, so golden tests are reproducible.
+
+    OpenSSL's generator cannot be seeded; real keys never come here (see `_rsa_key`).
+    """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    half = bits // 2
+    p = _seeded_prime(ent, half)
+    q = p
+    while q == p:
+        q = _seeded_prime(ent, half)
+    p, q = max(p, q), min(p, q)
+    phi = (p - 1) * (q - 1)
+    d = pow(_RSA_E, -1, phi)
+    numbers = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=rsa.RSAPublicNumbers(_RSA_E, p * q),
+    )
+    return numbers.private_key()  # cryptography checks the numbers are consistent
+
+
+@functools.lru_cache(maxsize=16)
+def _seeded_rsa_cached(seed: bytes, bits: int) -> Any:
+    # One seeded key per (seed, size) per process: golden tests compile the same projects often.
+    return _seeded_rsa(SeededEntropy(seed, "rsa"), bits)
+
+
+def _b64url_int(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _rsa_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    bits = args["bits"]
+    if ent.seeded:
+        key = _seeded_rsa_cached(ent.token_bytes(32), bits)
+    else:
+        key = rsa.generate_private_key(public_exponent=_RSA_E, key_size=bits)
+    public = key.public_key()
+    public_pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+    numbers = public.public_numbers()
+    n, e = _b64url_int(numbers.n), _b64url_int(numbers.e)
+    # RFC 7638 thumbprint as the key id: stable for the key, the same wherever it is computed.
+    canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=")
+    jwk = {"alg": "RS256", "e": e, "kid": kid.decode("ascii"), "kty": "RSA", "n": n, "use": "sig"}
+    jwks = json.dumps({"keys": [jwk]}, separators=(",", ":"), sort_keys=True)
+    return {"private_key": _key_pem(key), "public_key": public_pem, "jwks": jwks}
+
+
+# --------------------------------------------------------------------------------------------
 # The catalogue
 # --------------------------------------------------------------------------------------------
 
@@ -990,6 +1107,16 @@ def _catalogue() -> dict[str, Generator]:
             "An Ed25519 SSH key pair: OpenSSH private key, `ssh-ed25519 AAAA... comment`.",
             _ssh_key,
             _check_ssh,
+        ),
+        Generator(
+            "rsa_key",
+            (_P("bits", "int", 2048, doc="key size: 2048, 3072 or 4096"),),
+            ("private_key", "public_key", "jwks"),
+            frozenset({"public_key", "jwks"}),
+            "An RSA key pair (e = 65537): private key as PKCS#8 PEM, public key as PEM "
+            "(SubjectPublicKeyInfo), and the public key as a JWKS (RS256, RFC 7638 kid).",
+            _rsa_key,
+            _check_rsa,
         ),
         Generator(
             "wireguard",

@@ -63,6 +63,7 @@ def test_catalogue_is_consistent() -> None:
     }
     assert GENERATORS["wireguard"].public_parts == {"public_key"}
     assert GENERATORS["tls_cert"].public_parts == {"cert", "chain"}
+    assert GENERATORS["rsa_key"].public_parts == {"public_key", "jwks"}
 
 
 def test_bind_maps_positional_and_named() -> None:
@@ -459,6 +460,52 @@ def test_wireguard_keys() -> None:
         .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
     assert derived == raw_public
+
+
+# -- RSA ------------------------------------------------------------------------------------
+
+
+def _b64url_int(text: str) -> int:
+    return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
+
+
+def _check_rsa_parts(parts: dict[str, str], bits: int) -> None:
+    """The private key is PKCS#8, the public PEM and the JWK are its public half, signatures verify."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    assert parts["private_key"].startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
+    key = serialization.load_pem_private_key(parts["private_key"].encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits
+    public = serialization.load_pem_public_key(parts["public_key"].encode())
+    assert public.public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    (jwk,) = json.loads(parts["jwks"])["keys"]
+    assert (jwk["kty"], jwk["alg"], jwk["use"], jwk["e"]) == ("RSA", "RS256", "sig", "AQAB")
+    from_jwk = rsa.RSAPublicNumbers(_b64url_int(jwk["e"]), _b64url_int(jwk["n"])).public_key()
+    thumb = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"))
+    kid = base64.urlsafe_b64encode(hashlib.sha256(thumb.encode()).digest()).rstrip(b"=")
+    assert jwk["kid"] == kid.decode()  # RFC 7638
+    signature = key.sign(b"token", padding.PKCS1v15(), hashes.SHA256())  # RS256
+    from_jwk.verify(signature, b"token", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_rsa_key_parts_fit_together() -> None:
+    _check_rsa_parts(gen("rsa_key"), 2048)
+
+
+def test_seeded_rsa_key_is_a_valid_key_of_the_asked_size() -> None:
+    # The seeded path builds the key from its primes; cryptography checks the numbers.
+    parts = GENERATORS["rsa_key"].generate({}, {}, entropy=SeededEntropy(b"rsa-test", "k"))
+    _check_rsa_parts(parts, 2048)
+
+
+def test_rsa_key_sizes() -> None:
+    assert GENERATORS["rsa_key"].normalize_args({}) == {"bits": 2048}
+    for bits in (2048, 3072, 4096):
+        assert GENERATORS["rsa_key"].normalize_args({"bits": bits}) == {"bits": bits}
+    for bad in (1024, 2047, 8192, 0):
+        with pytest.raises(GeneratorError, match="2048, 3072, 4096"):
+            GENERATORS["rsa_key"].normalize_args({"bits": bad})
 
 
 # -- reproducible runs ----------------------------------------------------------------------
