@@ -180,3 +180,119 @@ def site_secrets(
         diags.error("E0504", str(err), None, help=err.help)
         return SiteSecrets(program, requests, None, diags)
     return SiteSecrets(program, requests, store, diags)
+
+
+@dataclass
+class Consumer:
+    """A service whose delivered values change with a rotation: it must be restarted."""
+
+    service: str
+    #: what changed: `env NAME`, `file PATH`, `label KEY` (never a value)
+    changed: list[str]
+    #: init_only variables among them: name -> how the running instance takes the new value
+    init_only: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RotateResult:
+    """What `mora secrets rotate` did and what it means for the running services."""
+
+    rotated: list[str] = field(default_factory=list)  # the secret, then what was re-derived
+    consumers: list[Consumer] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def _init_only_hits(manifest: object, names: list[str]) -> list[tuple[str, str, str]]:
+    """(service, variable, how) for init_only variables made from any of `names`."""
+    refs = {f"secret.{n}" for n in names}
+    hits = []
+    for svc in manifest.services.values():  # type: ignore[attr-defined]
+        for var, how in svc.init_only.items():
+            value = svc.environment.get(var)
+            if value is not None and refs & set(value.sources):
+                hits.append((svc.name, var, how))
+    return hits
+
+
+def _delivered(compiled: object) -> dict[str, dict[str, str]]:
+    """service -> {what: fingerprint} for every value a container gets (plain or secret)."""
+    import hashlib
+
+    out: dict[str, dict[str, str]] = {}
+    material = compiled.material  # type: ignore[attr-defined]
+
+    def fp(text: str | None) -> str:
+        return hashlib.sha256((text or "").encode()).hexdigest()
+
+    for svc in compiled.manifest.services.values():  # type: ignore[attr-defined]
+        seen = out.setdefault(svc.name, {})
+        for var, value in svc.environment.items():
+            seen[f"env {var}"] = fp(material.get(value.secret) if value.secret else value.value)
+        for file in svc.files:
+            seen[f"file {file.path}"] = fp(
+                material.get(file.secret) if file.secret else file.content
+            )
+        for key, text in svc.labels.items():
+            seen[f"label {key}"] = fp(text)
+    return out
+
+
+def rotate_secret(
+    path: Path,
+    name: str,
+    *,
+    force: bool = False,
+    domain: str | None = None,
+    sets: list[str] | None = None,
+    site_file: Path | None = None,
+    secrets_path: Path | None = None,
+) -> RotateResult:
+    """Rotate `name` (and re-derive what comes from it), then say which services changed.
+
+    A secret that reaches an `init_only` variable (read only when a data directory is created,
+    like POSTGRES_PASSWORD) is refused unless `force`: the running server would keep the old
+    value while its clients get the new one. Raises `SecretsError` for what the person must fix.
+    """
+    from mora.secrets.commands import CommandError, rotate, rotation_set
+    from mora.secrets.provider import StoreProvider
+
+    site = {"domain": domain, "sets": sets, "site_file": site_file, "secrets_path": secrets_path}
+    opened = site_secrets(path, **site)  # type: ignore[arg-type]
+    result = RotateResult(diagnostics=opened.diagnostics)
+    if opened.store is None or opened.diagnostics.has_errors:
+        return result
+    store, requests = opened.store, opened.requests
+    provider = StoreProvider(store)  # type: ignore[arg-type]
+    before = compile_project(path, provider=provider, **site)  # type: ignore[arg-type]
+    if before.compiled is None:  # which services use it is unknown: fix the project first
+        result.diagnostics = before.diagnostics
+        return result
+    affected = rotation_set(requests, name) if name in {r.name for r in requests} else [name]  # type: ignore[attr-defined]
+    hits = _init_only_hits(before.compiled.manifest, affected)  # type: ignore[attr-defined]
+    if hits and not force:
+        where = "; ".join(f"`{var}` of {svc}" for svc, var, _how in hits)
+        raise CommandError(
+            f"`{name}` reaches {where}, which the image reads only when its data directory is "
+            "created: rotating it would leave the running service on the old value",
+            secret=name,
+            help=" / ".join(f"{svc}: {how}" for svc, _var, how in hits)
+            + f"; then run `mora secrets rotate {name} --force`",
+        )
+    rederived = rotate(store, name, requests)  # type: ignore[arg-type]
+    result.rotated = [name, *rederived]
+    after = compile_project(path, provider=provider, **site)  # type: ignore[arg-type]
+    result.diagnostics = after.diagnostics
+    if after.compiled is None:
+        return result
+    old, new = _delivered(before.compiled), _delivered(after.compiled)
+    init_only = {(svc, var): how for svc, var, how in hits}
+    for svc in sorted(new):
+        changed = sorted(k for k, v in new[svc].items() if old.get(svc, {}).get(k) != v)
+        if changed:
+            notes = {
+                k.removeprefix("env "): init_only[(svc, k.removeprefix("env "))]
+                for k in changed
+                if (svc, k.removeprefix("env ")) in init_only
+            }
+            result.consumers.append(Consumer(svc, changed, notes))
+    return result

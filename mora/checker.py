@@ -84,8 +84,10 @@ SERVICE_ATTRS = (
     "stateful",
     "placement",
     "auto_update",
+    "init_only",
 )
 _BLOCK_ATTRS = (
+    "init_only",
     "environment",
     "ports",
     "volumes",
@@ -880,6 +882,23 @@ class Checker:
                     f"`{key.text}` is not a valid environment variable name",
                     key.span,
                     "letters, digits and `_`, not starting with a digit",
+                )
+        elif block == "init_only":
+            # `NAME = "how a running instance takes a new value"`: NAME is an environment
+            # variable the image reads only when its data is first created (a database password).
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "an `init_only` note")
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string: how to change the value in a running instance", t)
+            body = ctx.service.body if ctx.service else ctx.template.decl.body  # type: ignore[union-attr]
+            env = [k.text for k in static_keys(body, "environment")]
+            if env and key.text not in env:
+                self.diags.error(
+                    E_VALUE,
+                    f"`init_only` names `{key.text}`, which this service's environment does not set",
+                    key.span,
+                    "not in `environment`",
+                    help=did_you_mean(key.text, env),
                 )
         elif block == "labels":
             t = self.type_of(value, ctx)

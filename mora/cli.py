@@ -323,17 +323,31 @@ def secrets_set(name: str, project: Path, **site: object) -> None:
 @click.argument("name")
 @_PROJECT
 @_site_options
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rotate even a value an image reads only when its data is created (init_only).",
+)
 @_secrets_errors
-def secrets_rotate(name: str, project: Path, **site: object) -> None:
-    """Generate NAME anew and re-derive what depends on it (then recompile)."""
-    from mora.secrets.commands import rotate
+def secrets_rotate(name: str, project: Path, force: bool, **site: object) -> None:
+    """Generate NAME anew, re-derive what depends on it, and list the services to restart."""
+    from mora.api import rotate_secret
 
-    result = _open_site_secrets(project, **site)
-    _require_declared(name, result.requests)
-    rederived = rotate(result.store, name, result.requests)  # type: ignore[arg-type]
+    result = rotate_secret(project, name, force=force, **site)  # type: ignore[arg-type]
+    if not result.rotated:
+        _report(result.diagnostics, "text")
+        sys.exit(EXIT_ERRORS)
     click.echo(f"rotated {name}", err=True)
-    for dep in rederived:
+    for dep in result.rotated[1:]:
         click.echo(f"re-derived {dep}", err=True)
+    if not result.consumers:
+        click.echo("no service uses it: nothing to restart", err=True)
+        return
+    click.echo("recompile and deploy, then restart these services:", err=True)
+    for consumer in result.consumers:
+        click.echo(f"  {consumer.service}: {', '.join(consumer.changed)}", err=True)
+        for var, how in consumer.init_only.items():
+            click.echo(f"    {var} is read only when the data is created: {how}", err=True)
 
 
 @secrets_group.command("prune")

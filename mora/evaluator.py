@@ -43,6 +43,7 @@ _SHAPE_BLOCKS = {
     "healthcheck": "health check setting",
     "resources": "resource",
     "security": "security setting",
+    "init_only": "`init_only` note",
 }
 _PENDING_HELP = (
     "an input may be used in environment, files, command, entrypoint, user, labels and "
@@ -740,6 +741,11 @@ class Evaluator:
                     v = self._public_text(v, span, f"`{k}`")
                 settings[k] = v
             data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
+        elif key == "init_only":
+            data["init_only"] = {
+                k: self._public_text(v, span, "an `init_only` note")
+                for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
+            }
         elif key == "labels":
             labels = {}
             for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
@@ -799,6 +805,9 @@ class Evaluator:
             data["internal_url"] = f"http://{svc.name}:{port_numbers[first]}"
         data["inputs"] = sorted(n for n, i in self.program.inputs.items() if i.service == svc.name)
         data["pending_inputs"] = sorted(pending)
+        if "init_only" in data:  # only variables this instance sets (an `if` may leave one out)
+            env = data.get("environment", {})
+            data["init_only"] = {k: v for k, v in data["init_only"].items() if k in env}
         if "image" not in data:
             raise _Abort
 

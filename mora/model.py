@@ -113,6 +113,11 @@ class Service(_Model):
         default_factory=list, description="host tags this service may run on (podman hosts)"
     )
     auto_update: bool = Field(False, description="let podman auto-update pull new images")
+    init_only: dict[str, str] = Field(
+        default_factory=dict,
+        description="environment variables the image reads only when its data is first "
+        "created: name -> how to change the value in a running instance",
+    )
     inputs: list[str] = Field(
         default_factory=list, description="inputs this service declares (a person provides them)"
     )

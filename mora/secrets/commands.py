@@ -33,9 +33,13 @@ __all__ = [
     "orphans",
     "prune",
     "rotate",
+    "rotation_set",
     "set_value",
     "show",
 ]
+
+#: how inputs are named in the store (the evaluator's INPUT_PREFIX; not imported from there)
+INPUT_PREFIX = "input."
 
 #: the store in `./.mora/` when there is no site file
 DEFAULT_SITE_STORE = "site.secrets"
@@ -127,6 +131,13 @@ def rotate(store: SecretStore, name: str, requests: Sequence[SecretRequest]) -> 
     """
     by_name = {req.name: req for req in requests}
     req = by_name.get(name)
+    input_name = name if name.startswith(INPUT_PREFIX) else INPUT_PREFIX + name
+    if (req is None or req.generator is None) and input_name in by_name:
+        raise CommandError(
+            f"`{name}` is an input: use `mora secrets set {input_name}`",
+            secret=name,
+            help="inputs hold answers a person gives; mora does not generate them",
+        )
     if req is None:
         if name in store:
             raise CommandError(
@@ -160,6 +171,11 @@ def rotate(store: SecretStore, name: str, requests: Sequence[SecretRequest]) -> 
             help="answer the missing inputs first (`mora secrets set` or `mora setup`)",
         )
     return [n for n in result.changed if n in dependents]
+
+
+def rotation_set(requests: Sequence[SecretRequest], name: str) -> list[str]:
+    """`name` and every secret derived from it: what a rotation gives new values."""
+    return [name, *dependents_of(requests, name)]
 
 
 def show(store: SecretStore, name: str, part: str | None = None) -> str:

@@ -836,8 +836,7 @@ for _n in range(3, 2000, 2):
 def _check_rsa(args: Mapping[str, Any]) -> None:
     if args["bits"] not in RSA_SIZES:
         raise GeneratorError(
-            f"rsa_key(): `bits` must be one of {', '.join(map(str, RSA_SIZES))}, "
-            f"not {args['bits']}"
+            f"rsa_key(): `bits` must be one of {', '.join(map(str, RSA_SIZES))}, not {args['bits']}"
         )
 
 
