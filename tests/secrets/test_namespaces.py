@@ -189,3 +189,19 @@ def test_identity_of_a_checkout_reads_its_git_config(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert project_identity(plain) == ProjectIdentity(path=str(plain.resolve()))
+
+
+def test_identity_of_a_git_worktree_reads_the_main_repository_config(tmp_path: Path) -> None:
+    main_git = tmp_path / "main" / ".git"
+    (main_git / "worktrees" / "wt").mkdir(parents=True)
+    (main_git / "config").write_text('[remote "origin"]\n  url = git@github.com:me/lab.git\n')
+    (main_git / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    work = tmp_path / "wt"
+    (work / "media").mkdir(parents=True)
+    (work / ".git").write_text(f"gitdir: {main_git / 'worktrees' / 'wt'}\n")
+    ident = project_identity(work / "media")
+    assert (ident.origin, ident.subdir) == ("github.com/me/lab", "media")
+    # a checkout elsewhere of the same repository shares the namespace; another repo does not
+    assert ident.matches(ProjectIdentity("/elsewhere/media", "github.com/me/lab", "media"))
+    assert not ident.matches(ProjectIdentity("/elsewhere/media", "github.com/evil/lab", "media"))
+    assert not ident.matches(ProjectIdentity("/elsewhere/x", "github.com/me/lab", "other"))
