@@ -146,3 +146,47 @@ def test_secrets_set_for_an_undeclared_input_is_a_diagnostic(
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "KeyError" not in proc.stderr
     assert "no secret or input named `input.nope`" in proc.stderr
+
+
+def _prune_at_a_terminal(site: Path, project: Path, env: dict[str, str], answer: bytes) -> str:
+    """`mora secrets prune` with a pseudo-terminal as stdin, answering the question."""
+    import pty
+    import subprocess
+    import sys
+
+    from tests.cli import REPO
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mora.cli", "secrets", "prune", str(project), "--site", "home.yaml"],
+        cwd=site,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    os.write(leader, answer)
+    _, err = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0, err
+    return err.decode()
+
+
+def test_prune_at_a_terminal_asks_and_deletes_only_on_yes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "home.yaml").write_text("domain: example.org\n")
+    media = make_project(tmp_path / "media", "media", "db_password")
+    proc = run_mora(["compile", str(media), "--out", "b", "--site", "home.yaml"], site, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (media / "main.mora").write_text(PROJECT.format(name="media", secret="other_password"))
+    declined = _prune_at_a_terminal(site, media, env, b"n\n")
+    assert "db_password" in declined and "delete 1 secret(s)?" in declined
+    assert "nothing deleted" in declined
+    assert "db_password" in SecretStore.open(site / "home.secrets", namespace="media")
+    accepted = _prune_at_a_terminal(site, media, env, b"y\n")
+    assert "removed db_password" in accepted
+    assert "db_password" not in SecretStore.open(site / "home.secrets", namespace="media")
