@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -386,6 +387,38 @@ def _namespaces_json(spaces: Mapping[str, _Namespace]) -> dict[str, object]:
     }
 
 
+#: a store larger than this is refused rather than read (`--secrets /dev/zero` must not eat memory)
+MAX_STORE_BYTES = 64 * 1024 * 1024
+
+
+def _read_store_file(path: Path) -> bytes | None:
+    """The file's bytes, None if it does not exist; only a regular file of bounded size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreError(f"cannot read {path}: not a regular file")
+        if info.st_size > MAX_STORE_BYTES:
+            raise StoreError(
+                f"{path} is larger than {MAX_STORE_BYTES // (1024 * 1024)} MiB: not a mora "
+                "secrets store"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_STORE_BYTES + 1)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_STORE_BYTES:
+        raise StoreError(f"{path} grew past the size limit while being read")
+    return data
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write a sibling temp file, fsync it, rename it over `path`, fsync the directory.
 
@@ -735,12 +768,9 @@ class SecretStore:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         assert self.path is not None
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
+        data = _read_store_file(self.path)
+        if data is None:
             return None
-        except OSError as exc:
-            raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
         header, nonce, ciphertext = _parse_envelope(self.path, data)
         store_id = str(header["store_id"])
         key = self._key_for(store_id, create=False)

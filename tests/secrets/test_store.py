@@ -359,3 +359,19 @@ def test_a_symlinked_store_is_written_through_and_locked_at_its_target(tmp_path:
             blocked.save()
     finally:
         os.close(fd)
+
+
+def test_a_device_a_fifo_or_a_huge_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """`--secrets /dev/zero` is one clear error, not a read without end."""
+    for special in (Path("/dev/zero"), Path("/dev/null")):
+        with pytest.raises(StoreError, match="not a regular file"):
+            SecretStore.open(special)
+    fifo = tmp_path / "pipe.secrets"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreError, match="not a regular file"):
+        SecretStore.open(fifo)  # would block forever waiting for a writer if it were opened
+    huge = tmp_path / "huge.secrets"
+    with huge.open("wb") as handle:
+        handle.truncate(65 * 1024 * 1024)  # sparse: no disk used
+    with pytest.raises(StoreError, match="larger than 64 MiB"):
+        SecretStore.open(huge)
