@@ -210,8 +210,13 @@ def _init_only_hits(manifest: object, names: list[str]) -> list[tuple[str, str, 
         for var, how in svc.init_only.items():
             value = svc.environment.get(var)
             if value is not None and refs & set(value.sources):
-                hits.append((svc.name, var, how))
+                hits.append((svc.name, var, _printable(how)))
     return hits
+
+
+def _printable(text: str) -> str:
+    """Template text for a terminal: control characters (ESC, OSC...) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _delivered(compiled: object) -> dict[str, dict[str, str]]:

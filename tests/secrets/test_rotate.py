@@ -130,3 +130,21 @@ service db {
     assert codes == ["E0302", "E0305"], [d.message for d in diags]
     typo = next(d for d in diags if d.code == "E0305")
     assert "`POSTGRES_PASWORD`" in typo.message and "POSTGRES_PASSWORD" in (typo.help or "")
+
+
+def test_rotate_suggests_a_close_name_and_escapes_template_text(
+    site: Path, env: dict[str, str]
+) -> None:
+    typo = mora(site, env, "secrets", "rotate", "api_kee")
+    assert typo.returncode == 1 and "did you mean `api_key`?" in typo.stderr
+    project = site.parent / "shop" / "main.mora"
+    project.write_text(
+        project.read_text().replace(
+            "  input ha_token",
+            '  init_only { API_KEY = "restart \x1b]52;c;evil\x07 it" }\n  input ha_token',
+        )
+    )
+    proc = mora(site, env, "secrets", "rotate", "api_key")
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]52;c;evil\\x07" in proc.stderr
