@@ -321,8 +321,11 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
         raise StoreError(modified) from None
     if len(raw_nonce) != NONCE_BYTES or len(raw_ct) < TAG_BYTES:
         raise StoreError(modified)
-    # Only the exact bytes mora writes are accepted: whitespace or base64 padding bits that
-    # JSON and base64 would tolerate are still a modification.
+    # base64 ignores the unused low bits of its last character: `Dls=` and `Dlv=` decode alike.
+    if _b64(raw_nonce) != nonce or _b64(raw_ct) != ciphertext:
+        raise StoreError(modified)
+    # Only the exact bytes mora writes are accepted: whitespace that JSON would tolerate is
+    # still a modification.
     if _render_envelope(doc) != data:
         raise StoreError(modified)
     return doc, raw_nonce, raw_ct

@@ -375,3 +375,29 @@ def test_a_device_a_fifo_or_a_huge_file_is_refused_without_reading_it(tmp_path: 
         handle.truncate(65 * 1024 * 1024)  # sparse: no disk used
     with pytest.raises(StoreError, match="larger than 64 MiB"):
         SecretStore.open(huge)
+
+
+def test_unused_base64_bits_in_the_ciphertext_are_a_modification(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """`Dls=` and `Dlv=` decode to the same bytes: the low bits of the last character before
+    padding are unused by base64, so only the canonical encoding mora writes is accepted."""
+    for extra in range(3):  # one of three plaintext lengths leaves base64 padding
+        path = tmp_path / f"s{extra}.secrets"
+        store = make_store(path)
+        store.set_value("pad", "x" * (1 + extra))
+        assert store.save()
+        doc = json.loads(path.read_text())
+        if doc["ciphertext"].endswith("="):
+            break
+    assert doc["ciphertext"].endswith("="), "no padded ciphertext to tamper with"
+    original = doc["ciphertext"]
+    text = original.rstrip("=")
+    padding = original[len(text) :]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = alphabet[alphabet.index(text[-1]) ^ 1]  # the lowest bit is unused under padding
+    forged = text[:-1] + twin + padding
+    assert forged != original and base64.b64decode(forged) == base64.b64decode(original)
+    path.write_text(path.read_text().replace(original, forged))
+    with pytest.raises(StoreError, match="modified"):
+        SecretStore.open(path)
