@@ -18,6 +18,7 @@ from mora import types as T
 from mora.builtins import FUNCTIONS
 from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
 from mora.loader import LoadedProject
+from mora.reserved import reserved_label
 from mora.source import Span
 
 # Diagnostic codes, one place, so the reference in docs/ can list them.
@@ -45,6 +46,9 @@ E_CYCLE = "E0401"
 E_SUBDOMAIN_CLASH = "E0402"
 E_PORT_CLASH = "E0403"
 E_PROJECT = "E0404"
+E_RESERVED_LABEL = "E0320"
+E_PATH = "E0321"
+E_HOST_MOUNT = "E0322"
 W_UNUSED_PARAM = "W0001"
 W_UNUSED_SECRET = "W0002"
 W_UNUSED_INPUT = "W0003"
@@ -882,6 +886,7 @@ class Checker:
                     "letters, digits and `_`, not starting with a digit",
                 )
         elif block == "labels":
+            self._check_label_key(key)
             t = self.type_of(value, ctx)
             self._no_secret(t, value, "a label")
             if not T.is_stringy(t):
@@ -1016,6 +1021,19 @@ class Checker:
                 self._leak(item.value, what)
             elif not T.is_stringy(t):
                 self._mismatch(item.value, "a string (one word of the command)", t)
+
+    def _check_label_key(self, key: ast.Key) -> None:
+        """A project's label may not replace a key mora (or checkov) reads: never an override."""
+        why = reserved_label(key.text)
+        if why:
+            self.diags.error(
+                E_RESERVED_LABEL,
+                f"label `{key.text}` is reserved",
+                key.span,
+                why,
+                help="mora writes this key itself; name the label under your own prefix, "
+                f'like "org.example/{re.split("[/.]", key.text)[-1]}"',
+            )
 
     def _check_container_path(self, key: ast.Key) -> None:
         if not key.text.startswith("/"):

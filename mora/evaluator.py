@@ -22,12 +22,14 @@ from mora import types as T
 from mora.builtins import RENDERERS
 from mora.checker import (
     E_PORT_CLASH,
+    E_RESERVED_LABEL,
     E_SUBDOMAIN_CLASH,
     Program,
     ServiceSym,
     report_clashes,
 )
 from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.reserved import reserved_label
 from mora.site import Site, coerce
 from mora.source import Span
 
@@ -745,6 +747,10 @@ class Evaluator:
             for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
                 if isinstance(v, Pending):  # known once answered: the service is held
                     pending |= v.inputs
+                    continue
+                why = reserved_label(k)
+                if why:  # a key computed at compile time: the checker saw only literal ones
+                    self.diags.error(E_RESERVED_LABEL, f"label `{k}` is reserved", span, why)
                     continue
                 labels[k] = self._public_text(v, span, "a label")
             data["labels"] = labels
