@@ -106,6 +106,7 @@ class MountVal:
     name: str | None = None
     host_path: str | None = None
     readonly: bool = False
+    reason: str | None = None  # why a bind may mount a system directory
 
 
 @dataclass(frozen=True)
@@ -741,6 +742,7 @@ class Evaluator:
                         size=value.size,
                         host_path=value.host_path,
                         readonly=value.readonly,
+                        reason=value.reason,
                     )
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
@@ -1123,7 +1125,8 @@ class Evaluator:
                 help=HOST_MOUNT_HELP,
             )
             raise _Abort
-        return MountVal("bind", host_path=normal_path(host_path), readonly=readonly)
+        reason = _text(args.get("reason", "")).strip() or None
+        return MountVal("bind", host_path=normal_path(host_path), readonly=readonly, reason=reason)
 
     def _combine(self, value: object, fn: Any) -> object:
         """Apply `fn` to the plain form of a structure, carrying taint and pendency over."""

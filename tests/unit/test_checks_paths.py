@@ -92,6 +92,8 @@ service backup {
 """
     result = compile_src(tmp_path, source, sets=["root=/"])
     assert not result.diagnostics.has_errors, codes(result.diagnostics)
+    (mount,) = result.compiled.manifest.services["backup"].volumes  # type: ignore[union-attr]
+    assert (mount.host_path, mount.reason) == ("/", "backs up the host")
     without = compile_src(
         tmp_path, source.replace(', reason: "backs up the host"', ""), sets=["root=/"]
     )
