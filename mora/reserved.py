@@ -77,7 +77,9 @@ def path_problem(path: str) -> str | None:
 def normal_path(path: str) -> str:
     """`path` without `.` segments, doubled or trailing slashes (`..` is refused elsewhere)."""
     simplified = posixpath.normpath(path)
-    return "/" if simplified == "//" else simplified
+    if simplified.startswith("//"):  # POSIX keeps exactly two leading slashes; Linux does not
+        simplified = "/" + simplified.lstrip("/")
+    return simplified
 
 
 #: Files a read-only bind may mount without a reason: the host's time zone, no secret in it.

@@ -23,6 +23,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
     [
         "/",
         "//",
+        "//etc",
+        "//etc/shadow",
+        "/./etc",
         "/etc",
         "/etc/",
         "/etc/ssl/private",
@@ -66,7 +69,14 @@ def test_dot_dot_is_refused(path: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "simplest"),
-    [("/a//b/", "/a/b"), ("/./a/./b", "/a/b"), ("//", "/"), ("/", "/"), ("/a...b", "/a...b")],
+    [
+        ("/a//b/", "/a/b"),
+        ("/./a/./b", "/a/b"),
+        ("//", "/"),
+        ("/", "/"),
+        ("//srv/x", "/srv/x"),
+        ("/a...b", "/a...b"),
+    ],
 )
 def test_simplest_form(path: str, simplest: str) -> None:
     assert path_problem(path) is None and normal_path(path) == simplest
