@@ -9,13 +9,16 @@ library and through the real command line.
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mora.diagnostics import Diagnostics, render_text
 from mora.site import SITE_MAX_BYTES, SITE_MAX_DEPTH, load_site
-from tests.cli import run_mora
+from tests.cli import REPO, run_mora
 
 PROJECT = """project home
 param timezone: string = "UTC"
@@ -52,20 +55,33 @@ def test_a_missing_site_file_is_one_error(project: Path, tmp_path: Path) -> None
 
 
 def test_dev_zero_is_refused_without_reading(project: Path, tmp_path: Path) -> None:
-    proc = run_mora(
-        ["compile", str(project), "--site", "/dev/zero", "--out", str(tmp_path / "out")],
+    """The real CLI, capped at 4 GiB of address space: reading /dev/zero would hit the cap."""
+    args = ["compile", str(project), "--site", "/dev/zero", "--out", str(tmp_path / "out")]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mora.cli", *args],
         cwd=tmp_path,
-        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     assert "is not a regular file" in proc.stderr and "internal error" not in proc.stderr
 
 
-def test_a_fifo_does_not_block(tmp_path: Path) -> None:
+def test_a_fifo_does_not_block(project: Path, tmp_path: Path) -> None:
+    """Through the CLI with a timeout: opening a fifo for reading used to wait for a writer."""
     fifo = tmp_path / "site.yaml"
     os.mkfifo(fifo)
-    (message,) = _site(fifo)
-    assert "not a regular file" in message
+    proc = run_mora(["compile", str(project), "--site", str(fifo)], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "is not a regular file" in proc.stderr, proc.stderr
 
 
 def test_a_huge_site_file_is_refused(tmp_path: Path) -> None:
