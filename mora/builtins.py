@@ -42,9 +42,13 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function(
             "bind",
-            (Param("path", T.PATH, required=True), Param("readonly", T.BOOL)),
+            (
+                Param("path", T.PATH, required=True),
+                Param("readonly", T.BOOL),
+                Param("reason", T.STRING),
+            ),
             T.MOUNT,
-            "a directory of the host mounted into the container",
+            "a directory of the host mounted into the container (a system directory needs a reason)",
         ),
         Function("tmpfs", (Param("size", T.SIZE),), T.MOUNT, "scratch space in memory"),
         Function(

@@ -18,6 +18,7 @@ from mora import types as T
 from mora.builtins import FUNCTIONS
 from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
 from mora.loader import LoadedProject
+from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.source import Span
 
 # Diagnostic codes, one place, so the reference in docs/ can list them.
@@ -45,10 +46,26 @@ E_CYCLE = "E0401"
 E_SUBDOMAIN_CLASH = "E0402"
 E_PORT_CLASH = "E0403"
 E_PROJECT = "E0404"
+E_RESERVED_LABEL = "E0320"
+E_PATH = "E0321"
+E_HOST_MOUNT = "E0322"
 W_UNUSED_PARAM = "W0001"
 W_UNUSED_SECRET = "W0002"
 W_UNUSED_INPUT = "W0003"
 W_IMAGE_TAG = "W0004"
+
+HOST_MOUNT_HELP = (
+    'mount a directory of your own (like "/srv/app"), or say why the service needs this one: '
+    '`bind(path, reason: "...")` (docs/security.md, "Host mounts")'
+)
+
+
+def host_mount_message(path: str, exposed: str) -> str:
+    """E0322's message: which system directory a bind would hand to the container."""
+    if exposed == "/" or normal_path(path) == exposed:
+        return f"binding `{path}` exposes the host's `{exposed}`"
+    return f"binding `{path}` exposes part of the host's `{exposed}`"
+
 
 _LEAK_HELP = (
     "secrets reach a container only through `environment` or `files`, where mora delivers "
@@ -737,8 +754,11 @@ class Checker:
             )
             return
         if key in _BLOCK_ATTRS:
+            paths: dict[str, ast.Key] = {}
             for k, value, span in self._map_items(entry, ctx):
                 self._check_block_item(key, k, value, span, ctx)
+                if key in ("volumes", "files") and not path_problem(k.text):
+                    self._same_path(k, paths)
             if key == "security":
                 self._check_security_reason(entry)
             return
@@ -771,6 +791,10 @@ class Checker:
                 self._mismatch(value, 'a string like "1000:1000" or a number', t)
         elif key == "devices":
             self.expect(value, T.list_of(T.PATH), ctx, "`devices`", secret_ok=False)
+            if isinstance(value, ast.ListExpr):
+                for item in value.items:
+                    if isinstance(item.value, ast.StringLit) and item.value.is_plain:
+                        self._check_device(item.value.plain, item.value.span)
         elif key in ("stateful", "auto_update"):
             self.expect(value, T.BOOL, ctx, f"`{key}`", secret_ok=False)
         elif key == "placement":
@@ -901,6 +925,7 @@ class Checker:
                     help=did_you_mean(key.text, env),
                 )
         elif block == "labels":
+            self._check_label_key(key)
             t = self.type_of(value, ctx)
             self._no_secret(t, value, "a label")
             if not T.is_stringy(t):
@@ -1036,6 +1061,19 @@ class Checker:
             elif not T.is_stringy(t):
                 self._mismatch(item.value, "a string (one word of the command)", t)
 
+    def _check_label_key(self, key: ast.Key) -> None:
+        """A project's label may not replace a key mora (or checkov) reads: never an override."""
+        why = reserved_label(key.text)
+        if why:
+            self.diags.error(
+                E_RESERVED_LABEL,
+                f"label `{key.text}` is reserved",
+                key.span,
+                why,
+                help="mora writes this key itself; name the label under your own prefix, "
+                f'like "org.example/{re.split("[/.]", key.text)[-1]}"',
+            )
+
     def _check_container_path(self, key: ast.Key) -> None:
         if not key.text.startswith("/"):
             self.diags.error(
@@ -1045,6 +1083,82 @@ class Checker:
                 "must start with `/`",
                 help=f'write "/{key.text}"' if key.text else None,
             )
+        elif path_problem(key.text):
+            self.diags.error(
+                E_PATH,
+                f"`{key.text}` has a `..` segment",
+                key.span,
+                "`..` is not allowed in a container path",
+                help=f'write the path it means, like "{normal_path(key.text)}"',
+            )
+
+    def _same_path(self, key: ast.Key, paths: dict[str, ast.Key]) -> None:
+        """`/data` and `/data/` (or `/./data`) are one place: mounted twice is a mistake."""
+        normal = normal_path(key.text)
+        first = paths.setdefault(normal, key)
+        if first is not key and first.text != key.text:
+            self.diags.error(
+                E_DUPLICATE,
+                f"`{key.text}` is the same path as `{first.text}`",
+                key.span,
+                f"also `{normal}`",
+                labels=[Label(first.span, "first here")],
+            )
+
+    def _check_device(self, path: str, span: Span) -> None:
+        """A device is a node under /dev: anything else would be a host mount without a reason."""
+        problem = path_problem(path)
+        if problem and path.startswith("/"):
+            self.diags.error(E_PATH, f"device `{path}`: {problem}", span, "here")
+        elif path.startswith("/") and not normal_path(path).startswith("/dev/"):
+            self.diags.error(
+                E_HOST_MOUNT,
+                f"device `{path}` is not under /dev",
+                span,
+                "not a device",
+                help="`devices` passes device nodes like /dev/dri; mount directories with `bind()`",
+            )
+
+    def _check_bind(self, call: ast.Call, bound: dict[str, ast.Arg]) -> None:
+        """A literal host path: no `..`, and a system directory only with a `reason`."""
+        path = bound.get("path")
+        if path is None or not isinstance(path.value, ast.StringLit) or not path.value.is_plain:
+            return  # computed: the evaluator checks the value
+        text = path.value.plain
+        if not text.startswith("/"):
+            return  # E0308 already
+        if path_problem(text):
+            self.diags.error(
+                E_PATH,
+                f"host path `{text}` has a `..` segment",
+                path.value.span,
+                "`..` is not allowed in a host path",
+                help=f'write the directory it means, like "{normal_path(text)}"',
+            )
+            return
+        ro_arg = bound.get("readonly")
+        readonly: bool | None = False
+        if ro_arg is not None:
+            readonly = ro_arg.value.value if isinstance(ro_arg.value, ast.BoolLit) else None
+        exposed = system_dir(text, readonly=bool(readonly))
+        if exposed is None or (readonly is None and system_dir(text, readonly=True) is None):
+            return  # ordinary, or decided by a readonly computed at compile time
+        reason = bound.get("reason")
+        blank = (
+            reason is not None
+            and isinstance(reason.value, ast.StringLit)
+            and reason.value.is_plain
+            and not reason.value.plain.strip()
+        )
+        if reason is not None and not blank:
+            return
+        self.diags.error(
+            E_HOST_MOUNT,
+            host_mount_message(text, exposed),
+            path.value.span,
+            "a system path of the host",
+            help=HOST_MOUNT_HELP,
+        )
 
     # --- inputs ----------------------------------------------------------------------------------
     def _check_input(self, inp: InputSym, ctx: _Ctx) -> None:
@@ -1598,6 +1712,8 @@ class Checker:
         if fn.returns.kind == "file":
             for arg in bound.values():
                 self._check_renderable(arg.value, fname)
+        if fname == "bind":
+            self._check_bind(call, bound)
         secret = False
         for pname, arg in bound.items():
             param = next(p for p in fn.params if p.name == pname)

@@ -21,13 +21,19 @@ from mora import model as M
 from mora import types as T
 from mora.builtins import RENDERERS
 from mora.checker import (
+    E_HOST_MOUNT,
+    E_PATH,
     E_PORT_CLASH,
+    E_RESERVED_LABEL,
     E_SUBDOMAIN_CLASH,
+    HOST_MOUNT_HELP,
     Program,
     ServiceSym,
+    host_mount_message,
     report_clashes,
 )
 from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.site import Site, coerce
 from mora.source import Span
 
@@ -101,6 +107,7 @@ class MountVal:
     name: str | None = None
     host_path: str | None = None
     readonly: bool = False
+    reason: str | None = None  # why a bind may mount a system directory
 
 
 @dataclass(frozen=True)
@@ -652,6 +659,24 @@ class Evaluator:
             "evaluates to an invalid value",
         )
 
+    def _container_path(self, path: str, span: Span) -> str:
+        """A volume or file path in its simplest form; `..` is refused (the checker saw literals)."""
+        problem = path_problem(path)
+        if problem:
+            self.diags.error(E_PATH, f"container path `{path}`: {problem}", span, "here")
+            raise _Abort
+        return normal_path(path)
+
+    def _device(self, path: str, span: Span) -> str:
+        """A device node under /dev (Kubernetes mounts it as a hostPath: nothing else may pass)."""
+        problem = path_problem(path)
+        if problem is None and not normal_path(path).startswith("/dev/"):
+            problem = "not a device under /dev"
+        if problem:
+            self.diags.error(E_HOST_MOUNT, f"device `{path}`: {problem}", span, "here")
+            raise _Abort
+        return normal_path(path)
+
     def _attribute(
         self,
         svc: ServiceSym,
@@ -673,6 +698,7 @@ class Evaluator:
         elif key == "files":
             files = []
             for path, value, span in self._items(entry, scope, pending):
+                path = self._container_path(path, span)
                 fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
                 delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
                 files.append(
@@ -703,8 +729,9 @@ class Evaluator:
             data["ports"] = sorted(ports, key=lambda p: p.name)
         elif key == "volumes":
             mounts = []
-            for path, value, _span in self._items(entry, scope, pending):
+            for path, value, span in self._items(entry, scope, pending):
                 assert isinstance(value, MountVal)
+                path = self._container_path(path, span)
                 name = value.name
                 if value.kind == "volume" and name is None:
                     name = f"{svc.name}-{_slug(path)}"
@@ -716,6 +743,7 @@ class Evaluator:
                         size=value.size,
                         host_path=value.host_path,
                         readonly=value.readonly,
+                        reason=value.reason,
                     )
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
@@ -752,6 +780,10 @@ class Evaluator:
                 if isinstance(v, Pending):  # known once answered: the service is held
                     pending |= v.inputs
                     continue
+                why = reserved_label(k)
+                if why:  # a key computed at compile time: the checker saw only literal ones
+                    self.diags.error(E_RESERVED_LABEL, f"label `{k}` is reserved", span, why)
+                    continue
                 labels[k] = self._public_text(v, span, "a label")
             data["labels"] = labels
         else:
@@ -773,6 +805,8 @@ class Evaluator:
                     self._public_text(v, entry.value.span, f"`{key}`")
                     for v in value  # type: ignore[attr-defined]
                 ]
+                if key == "devices":
+                    data[key] = [self._device(d, entry.value.span) for d in data[key]]
             elif key in ("stateful", "auto_update"):
                 data[key] = value is True
             elif key == "subdomain":
@@ -1061,11 +1095,7 @@ class Evaluator:
                 name=_opt_text(args.get("name")),
             )
         if fname == "bind":
-            return MountVal(
-                "bind",
-                host_path=_text(args["path"]),
-                readonly=bool(args.get("readonly", False)),
-            )
+            return self._bind(call, args)
         if fname == "tmpfs":
             size = args.get("size")
             return MountVal("tmpfs", size=str(size) if size is not None else None)
@@ -1085,6 +1115,27 @@ class Evaluator:
                 raise _Abort from None
 
         return FileVal(fname, self._combine(args["value"], rendered))  # type: ignore[arg-type]
+
+    def _bind(self, call: ast.Call, args: dict[str, object]) -> MountVal:
+        """A host directory as the site resolved it: no `..`, a system directory with a reason."""
+        host_path = _text(args["path"])
+        readonly = bool(args.get("readonly", False))
+        problem = path_problem(host_path)
+        if problem:
+            self.diags.error(E_PATH, f"host path `{host_path}`: {problem}", call.span, "here")
+            raise _Abort
+        exposed = system_dir(host_path, readonly)
+        if exposed is not None and not _text(args.get("reason", "")).strip():
+            self.diags.error(
+                E_HOST_MOUNT,
+                host_mount_message(host_path, exposed),
+                call.span,
+                "a system path of the host",
+                help=HOST_MOUNT_HELP,
+            )
+            raise _Abort
+        reason = _text(args.get("reason", "")).strip() or None
+        return MountVal("bind", host_path=normal_path(host_path), readonly=readonly, reason=reason)
 
     def _combine(self, value: object, fn: Any) -> object:
         """Apply `fn` to the plain form of a structure, carrying taint and pendency over."""

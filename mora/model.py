@@ -48,6 +48,7 @@ class Mount(_Model):
     size: str | None = Field(None, description="requested size as a quantity, like 10Gi")
     host_path: str | None = Field(None, description="the host directory (kind bind)")
     readonly: bool = False
+    reason: str | None = Field(None, description="why a bind needs a system directory of the host")
 
 
 class File(_Model):

@@ -439,7 +439,7 @@ def _container(
 
     opts = c.opts
     opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
-    labels = {"mora.project": project, "mora.service": svc.name, **svc.labels}
+    labels = {**svc.labels, "mora.project": project, "mora.service": svc.name}  # mora's win
     for key, value in sorted(labels.items()):
         if "=" in key or not key.strip():
             bad(f"label name `{key}` cannot hold `=` or be blank")

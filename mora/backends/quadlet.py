@@ -44,6 +44,8 @@ from mora.backends.systemd import (
     escape_exec,
     exec_word,
     exec_words,
+    mounts_for,
+    plain_mount_path,
     raw_value,
 )
 from mora.diagnostics import Diagnostics
@@ -146,7 +148,13 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
         u.add(C, "Volume", _raw(f"{vol}.volume:{m.path}" + (":ro" if m.readonly else ""), "mount"))
     for m in c.binds:
         spec = f"{m.host_path}:{m.path}" + (":ro" if m.readonly else "")
-        u.add(C, "Volume", _raw(spec, "bind mount"))
+        if plain_mount_path(m.host_path or ""):
+            u.add(C, "Volume", _raw(spec, "bind mount"))
+        else:
+            # quadlet would copy the host path verbatim into RequiresMountsFor=, where systemd
+            # splits it at spaces (or joins the next line after a `\`): say it ourselves, quoted.
+            u.add("Unit", "RequiresMountsFor", mounts_for(m.host_path or ""))
+            u.add(C, "PodmanArgs", exec_word(f"--volume={spec}"))
     for opt in c.opts:
         _emit(u, opt, version)
     if c.notify_healthy:

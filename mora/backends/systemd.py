@@ -89,6 +89,29 @@ def raw_value(text: str, *, exec_line: bool = True) -> str | None:
     return escape_exec(text) if exec_line else escape_specifiers(text)
 
 
+# A path systemd reads back unchanged from the space-separated list of `RequiresMountsFor=`:
+# no whitespace (the separator), quotes or backslashes (unquoting, escapes), no `$` (quadlet
+# copies `Volume=` there, where `$$` is not undone). `%` is fine once written `%%`.
+_MOUNTS_FOR_PLAIN = re.compile(r"[^\s\\'\"$\x00-\x1f\x7f]+")
+
+
+def plain_mount_path(path: str) -> bool:
+    """Whether quadlet may copy `path` into `RequiresMountsFor=` as it is (see `mounts_for`)."""
+    return bool(_MOUNTS_FOR_PLAIN.fullmatch(path))
+
+
+def mounts_for(path: str) -> str:
+    """One path as a word of `RequiresMountsFor=` (systemd.unit(5)): the list is split like a
+    command line (quotes, backslash escapes), then `%` specifiers are expanded. So `%` is doubled
+    and a path that needs it is double-quoted, each backslash and double quote escaped."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        raise UnitValueError("a control character cannot be written into RequiresMountsFor=")
+    text = escape_specifiers(path)
+    if plain_mount_path(path):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @dataclass
 class UnitFile:
     """An ordered unit file: a header comment and sections of `Key=value` lines."""

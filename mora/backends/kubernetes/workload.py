@@ -15,6 +15,7 @@ from typing import Any
 
 from mora.diagnostics import Diagnostics
 from mora.model import Healthcheck, Service
+from mora.reserved import reserved_label
 
 from .naming import (
     claim_name,
@@ -325,6 +326,8 @@ def _security(plan: ServicePlan, diags: Diagnostics) -> tuple[dict[str, Any], di
 def _user_labels(plan: ServicePlan, annotations: dict[str, str], diags: Diagnostics) -> None:
     """Compose-style container labels become pod annotations (their values are free text)."""
     for key, value in sorted(plan.svc.labels.items()):
+        if reserved_label(key) or key in annotations:
+            continue  # refused by the checker; never replace what mora wrote (or checkov reads)
         if is_annotation_key(key):
             annotations[key] = value
         else:
