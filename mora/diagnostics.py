@@ -162,7 +162,7 @@ def _gutter_width(d: Diagnostic) -> int:
 def _snippet(span: Span, message: str, width: int, mark: str) -> list[str]:
     line, col = span.file.line_col(span.start)
     end_line, end_col = span.file.line_col(max(span.end, span.start))
-    text = span.file.line_text(line).expandtabs(1)
+    text = span.file.line_text(line).expandtabs(1).rstrip()  # a masked line shows as empty
     if end_line != line:
         end_col = len(text) + 1
     length = max(1, end_col - col)
@@ -170,7 +170,7 @@ def _snippet(span: Span, message: str, width: int, mark: str) -> list[str]:
     caret = " " * (col - 1) + mark * length
     return [
         f"{pad} |",
-        f"{str(line).rjust(width)} | {text}",
+        f"{str(line).rjust(width)} | {text}".rstrip(),
         f"{pad} | {caret}{(' ' + message) if message else ''}",
     ]
 
