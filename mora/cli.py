@@ -131,6 +131,7 @@ def _write_outputs(
 ) -> tuple[list[Path], list[str]]:
     """Run the chosen backends (the manifest always); returns files written and missing targets."""
     from mora.backends import TARGETS, NotBuilt, Options, write_target
+    from mora.output import UnsafeOutput, sync
 
     wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
     written: list[Path] = []
@@ -148,10 +149,20 @@ def _write_outputs(
             )
         except NotBuilt:
             not_built.append(target)
+        except UnsafeOutput as err:
+            diags.error(
+                "E0508",
+                f"refusing to write `{err.path}`: {err.strerror}",
+                None,
+                help="mora never writes through a symlink below the output directory; remove it "
+                "(a shared project must not commit its build/ folder) or choose another --out",
+            )
+            break
         except OSError as err:  # an output directory that cannot be made or written
             where = err.filename or out_dir
             diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
             break
+    sync()  # one flush for every file written, instead of one per file
     return written, not_built
 
 
