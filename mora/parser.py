@@ -157,7 +157,19 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def _key(self, tok: Token) -> ast.Key:
         if tok.type == "STRING":
-            return ast.Key(self._string(tok).plain, True, self._tok(tok))
+            lit = self._string(tok)
+            if not lit.is_plain:  # a computed key would need the site: refused, never emptied
+                first = next(p for p in lit.parts if not isinstance(p, str))
+                self.diagnostics.error(
+                    "E0009",
+                    "`${...}` in a key: keys are fixed text",
+                    first.span,  # type: ignore[union-attr]
+                    "interpolated here",
+                    help="a key (a file path in `files`, an environment variable name, a map key) "
+                    "cannot depend on a value: put the varying part in the value, or write "
+                    "`\\${` for a literal `${`",
+                )
+            return ast.Key(lit.plain, True, self._tok(tok))
         return ast.Key(str(tok), False, self._tok(tok))
 
     # --- expressions -----------------------------------------------------------------------------
