@@ -97,7 +97,9 @@ def test_a_file_that_is_not_text_is_never_quoted(tmp_path: Path) -> None:
     runs = _check(Path("/proc/self/environ"), tmp_path)
     _assert_refused(runs, "E0007", "PATH=")
     project = _project(tmp_path, "")
-    (project / "bin.mora").write_bytes(b"param x: string = \"" + FAKE_KEY.encode() + b"\x1b]0;\x07\"\n")
+    (project / "bin.mora").write_bytes(
+        b'param x: string = "' + FAKE_KEY.encode() + b'\x1b]0;\x07"\n'
+    )
     (project / "latin1.mora").write_bytes(b"# \xe9 " + FAKE_KEY.encode() + b"\n")
     runs = _check(project, tmp_path)
     _assert_refused(runs, "E0007")
