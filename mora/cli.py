@@ -487,6 +487,9 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
         sys.exit(EXIT_ERRORS)
 
 
+MAX_ANSWERS_BYTES = 1024 * 1024
+
+
 def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
     """Answers from a YAML map `input name: answer` (`input.NAME:` works too)."""
     if path is None:
@@ -497,11 +500,24 @@ def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
     from mora.evaluator import INPUT_PREFIX
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with path.open("rb") as f:  # bounded: `--answers /dev/zero` must not fill the memory
+            raw = f.read(MAX_ANSWERS_BYTES + 1)
+    except OSError as err:
+        raise click.UsageError(f"cannot read {path}: {err.strerror}") from None
+    if len(raw) > MAX_ANSWERS_BYTES:
+        raise click.UsageError(f"{path} is larger than {MAX_ANSWERS_BYTES // 1024 // 1024} MiB")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except UnicodeDecodeError:
+        raise click.UsageError(f"{path} is not valid UTF-8") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
         raise click.UsageError(f"{path} is not valid YAML{at}") from None
+    except RecursionError:
+        raise click.UsageError(
+            f"{path} is nested too deeply: answers are one level, name: text"
+        ) from None
     if not isinstance(data, dict):
         raise click.UsageError(f"{path} must be a YAML map of input name: answer")
     answers: dict[str, str] = {}
