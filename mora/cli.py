@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from mora import __version__
-from mora.diagnostics import Diagnostics
+from mora.diagnostics import Diagnostics, printable
 from mora.main import EXIT_ERRORS, main, report, run_check
 
 _FORMAT = click.option(
@@ -440,8 +440,8 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
                 value = answers.get(q.name)
             elif interactive:
                 click.echo(f"\n{q.name}" + (f" (for {q.service})" if q.service else ""), err=True)
-                if q.prompt:
-                    click.echo(f"  {q.prompt}", err=True)
+                if q.prompt:  # may carry site values: control characters shown escaped
+                    click.echo(f"  {printable(q.prompt)}", err=True)
                 while True:
                     value = click.prompt(
                         f"  answer ({q.type}; empty to skip)",
@@ -453,7 +453,7 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
                     problem = answer_problem(result.program, q.name, value) if value else None
                     if problem is None:
                         break
-                    click.echo(f"  not a valid {q.type}: {problem}; try again", err=True)
+                    click.echo(f"  not a valid {q.type}: {printable(problem)}; try again", err=True)
             else:
                 line = sys.stdin.readline()
                 value = line.rstrip("\n") if line else None
@@ -463,7 +463,9 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
             problem = answer_problem(result.program, q.name, value)
             if problem is not None:
                 click.echo(
-                    f"error: the answer to `{q.name}` is not a valid {q.type}: {problem}", err=True
+                    f"error: the answer to `{q.name}` is not a valid {q.type}: "
+                    + printable(problem),
+                    err=True,
                 )
                 rejected += 1
                 continue
@@ -526,7 +528,7 @@ def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
         if name not in known:
             guess = did_you_mean(name, known)
             click.echo(
-                f"warning: {path} answers `{name}`, which is no input of this project"
+                f"warning: {path} answers `{printable(name)}`, which is no input of this project"
                 + (f"; {guess}" if guess else ""),
                 err=True,
             )
