@@ -278,26 +278,24 @@ class _Loader:
                         "E0101", f"`{decl.target}` has no .mora files", decl.span, "imported here"
                     )
                 return
-            if target.suffix != ".mora":
-                with_suffix = target.with_name(target.name + ".mora").resolve()
-                if target.exists() or not with_suffix.exists():
-                    if target.exists():
-                        self.diags.error(
-                            E_NOT_SOURCE,
-                            f"`{decl.target}` is not a .mora file",
-                            decl.span,
-                            "only .mora files can be imported",
-                        )
-                        return
-                else:
-                    if not inside(with_suffix, limit):
-                        self._outside(
-                            decl,
-                            "a symlink that leads outside the project",
-                            "a project reads only its own files: copy the file into the project",
-                        )
-                        return
-                    target = with_suffix
+            if target.suffix != ".mora" and not target.exists():  # `.mora` may be left out
+                named = target.with_name(target.name + ".mora").resolve()
+                if named.exists() and not inside(named, limit):
+                    self._outside(
+                        decl,
+                        "a symlink that leads outside the project",
+                        "a project reads only its own files: copy the file into the project",
+                    )
+                    return
+                target = named if named.exists() else target
+            if target.exists() and target.suffix != ".mora":
+                self.diags.error(
+                    E_NOT_SOURCE,
+                    f"`{decl.target}` is not a .mora file",
+                    decl.span,
+                    "only .mora files can be imported",
+                )
+                return
             if target.exists():
                 self.load_file(target, display_path(target), from_stdlib)
                 return

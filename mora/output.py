@@ -51,7 +51,15 @@ def _parts(rel: str | PurePosixPath) -> tuple[str, ...]:
 
 
 def _open_out(out: Path, create: bool) -> int:
-    """A descriptor of the output directory itself, refusing a symlink there too."""
+    """A descriptor of the output directory itself, refusing a symlink there too.
+
+    A relative `--out` (`build/site`) lies in the working directory, often the shared project's
+    checkout: no part of it may be a symlink either."""
+    prefix = Path()
+    for part in () if out.is_absolute() else out.parts:
+        prefix /= part
+        if part != ".." and prefix.is_symlink():
+            raise UnsafeOutput(prefix, "a symlink on the way to the output directory")
     if out.is_symlink():
         raise UnsafeOutput(out, "the output directory is a symlink (mora never writes through one)")
     if create:

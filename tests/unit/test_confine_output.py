@@ -81,6 +81,16 @@ def test_a_symlink_below_out_is_never_written_through(tmp_path: Path, link: str)
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_symlink_in_a_relative_out_path_is_refused(tmp_path: Path) -> None:
+    project = _project(tmp_path, "db")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "build").symlink_to(elsewhere)  # committed by the project, say
+    code, text = _compile(tmp_path, project, Path("build/site"))
+    assert code == 1 and "E0508" in text, text
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_stale_files_go_and_yours_stay(tmp_path: Path) -> None:
     project = _project(tmp_path, "db", "cache")
     out = tmp_path / "build"
