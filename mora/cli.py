@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from mora import __version__
-from mora.diagnostics import Diagnostics
+from mora.diagnostics import Diagnostics, printable
 from mora.main import EXIT_ERRORS, main, report, run_check
 
 _FORMAT = click.option(
@@ -131,6 +131,7 @@ def _write_outputs(
 ) -> tuple[list[Path], list[str]]:
     """Run the chosen backends (the manifest always); returns files written and missing targets."""
     from mora.backends import TARGETS, NotBuilt, Options, write_target
+    from mora.output import UnsafeOutput, sync
 
     wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
     written: list[Path] = []
@@ -148,10 +149,20 @@ def _write_outputs(
             )
         except NotBuilt:
             not_built.append(target)
+        except UnsafeOutput as err:
+            diags.error(
+                "E0508",
+                f"refusing to write `{err.path}`: {err.strerror}",
+                None,
+                help="mora never writes through a symlink below the output directory; remove it "
+                "(a shared project must not commit its build/ folder) or choose another --out",
+            )
+            break
         except OSError as err:  # an output directory that cannot be made or written
             where = err.filename or out_dir
             diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
             break
+    sync()  # one flush for every file written, instead of one per file
     return written, not_built
 
 
@@ -486,8 +497,8 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
                 value = answers.get(q.name)
             elif interactive:
                 click.echo(f"\n{q.name}" + (f" (for {q.service})" if q.service else ""), err=True)
-                if q.prompt:
-                    click.echo(f"  {q.prompt}", err=True)
+                if q.prompt:  # may carry site values: control characters shown escaped
+                    click.echo(f"  {printable(q.prompt)}", err=True)
                 while True:
                     value = click.prompt(
                         f"  answer ({q.type}; empty to skip)",
@@ -499,7 +510,7 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
                     problem = answer_problem(result.program, q.name, value) if value else None
                     if problem is None:
                         break
-                    click.echo(f"  not a valid {q.type}: {problem}; try again", err=True)
+                    click.echo(f"  not a valid {q.type}: {printable(problem)}; try again", err=True)
             else:
                 line = sys.stdin.readline()
                 value = line.rstrip("\n") if line else None
@@ -509,7 +520,9 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
             problem = answer_problem(result.program, q.name, value)
             if problem is not None:
                 click.echo(
-                    f"error: the answer to `{q.name}` is not a valid {q.type}: {problem}", err=True
+                    f"error: the answer to `{q.name}` is not a valid {q.type}: "
+                    + printable(problem),
+                    err=True,
                 )
                 rejected += 1
                 continue
@@ -533,6 +546,9 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
         sys.exit(EXIT_ERRORS)
 
 
+MAX_ANSWERS_BYTES = 1024 * 1024
+
+
 def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
     """Answers from a YAML map `input name: answer` (`input.NAME:` works too)."""
     if path is None:
@@ -543,11 +559,24 @@ def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
     from mora.evaluator import INPUT_PREFIX
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with path.open("rb") as f:  # bounded: `--answers /dev/zero` must not fill the memory
+            raw = f.read(MAX_ANSWERS_BYTES + 1)
+    except OSError as err:
+        raise click.UsageError(f"cannot read {path}: {err.strerror}") from None
+    if len(raw) > MAX_ANSWERS_BYTES:
+        raise click.UsageError(f"{path} is larger than {MAX_ANSWERS_BYTES // 1024 // 1024} MiB")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except UnicodeDecodeError:
+        raise click.UsageError(f"{path} is not valid UTF-8") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
         raise click.UsageError(f"{path} is not valid YAML{at}") from None
+    except RecursionError:
+        raise click.UsageError(
+            f"{path} is nested too deeply: answers are one level, name: text"
+        ) from None
     if not isinstance(data, dict):
         raise click.UsageError(f"{path} must be a YAML map of input name: answer")
     answers: dict[str, str] = {}
@@ -556,7 +585,7 @@ def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
         if name not in known:
             guess = did_you_mean(name, known)
             click.echo(
-                f"warning: {path} answers `{name}`, which is no input of this project"
+                f"warning: {path} answers `{printable(name)}`, which is no input of this project"
                 + (f"; {guess}" if guess else ""),
                 err=True,
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,6 +153,26 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 # --- rendering -----------------------------------------------------------------------------------
 
+# What a terminal would act on rather than show: C0 controls but tab and newline, DEL, the C1
+# controls (ESC, CSI, OSC...), and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """Text that is safe to print to a terminal: control characters shown escaped (`\\x1b`).
+
+    Project text (a prompt, a name, a quoted line, a path) may come from a stranger's
+    repository; an escape sequence in it must be seen, not obeyed by the terminal.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
+
 
 def _gutter_width(d: Diagnostic) -> int:
     lines = [d.span.line] if d.span else []
@@ -162,35 +183,39 @@ def _gutter_width(d: Diagnostic) -> int:
 def _snippet(span: Span, message: str, width: int, mark: str) -> list[str]:
     line, col = span.file.line_col(span.start)
     end_line, end_col = span.file.line_col(max(span.end, span.start))
-    text = span.file.line_text(line).expandtabs(1)
+    raw = span.file.line_text(line).expandtabs(1)
     if end_line != line:
-        end_col = len(text) + 1
-    length = max(1, end_col - col)
+        end_col = len(raw) + 1
+    # Columns are counted on the escaped text, so the caret stays under what it marks.
+    before = printable(raw[: col - 1])
+    marked = printable(raw[col - 1 : end_col - 1])
+    text = printable(raw).rstrip()  # a masked line (not mora source) shows as empty
+    length = max(1, len(marked))
     pad = " " * width
-    caret = " " * (col - 1) + mark * length
+    caret = " " * len(before) + mark * length
     return [
         f"{pad} |",
-        f"{str(line).rjust(width)} | {text}",
-        f"{pad} | {caret}{(' ' + message) if message else ''}",
+        f"{str(line).rjust(width)} | {text}".rstrip(),
+        f"{pad} | {caret}{(' ' + printable(message)) if message else ''}",
     ]
 
 
 def render_text(d: Diagnostic) -> str:
     """The human format: header, location, source line with a caret span, labels, help."""
-    out = [f"{d.severity.value}[{d.code}]: {d.message}"]
+    out = [f"{d.severity.value}[{d.code}]: {printable(d.message)}"]
     width = _gutter_width(d)
     pad = " " * width
     if d.span is not None:
-        out.append(f"{pad}--> {d.span.location()}")
+        out.append(f"{pad}--> {printable(d.span.location())}")
         out.extend(_snippet(d.span, d.label, width, "^"))
     for lab in d.labels:
         if d.span is None or lab.span.file is not d.span.file:
-            out.append(f"{pad}::: {lab.span.location()}")
+            out.append(f"{pad}::: {printable(lab.span.location())}")
         out.extend(_snippet(lab.span, lab.message, width, "-"))
     for note in d.notes:
-        out.append(f"{pad} = note: {note}")
+        out.append(f"{pad} = note: {printable(note)}")
     if d.help:
-        out.append(f"{pad} = help: {d.help}")
+        out.append(f"{pad} = help: {printable(d.help)}")
     return "\n".join(out)
 
 

@@ -4,11 +4,18 @@ A project is a directory of `.mora` files (all of them, in name order) or a sing
 `import "path"` pulls in another file or directory relative to the importing file;
 `import name` pulls in a module of the standard library (`stdlib/<name>.mora`).
 Every file is read and parsed once, however often it is imported.
+
+A shared project is untrusted input, so reading is confined: an import stays inside the
+project's boundary (see `boundary_of`) or the standard library, never follows a symlink out of
+it, reads only regular `.mora` files up to `MAX_FILE_BYTES`, and a file that is not text (not
+UTF-8, or with control characters) is refused without quoting any of it back.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +23,16 @@ from mora import ast
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
 from mora.resources import stdlib_dir
-from mora.source import SourceFile
+from mora.source import SourceFile, Span
+
+MAX_FILE_BYTES = 1024 * 1024  # one source file; the largest real module is ~20 KB
+NAME_MAX = 255  # bytes in one path component (Linux and macOS)
+PATH_MAX = 4096
+E_OUTSIDE = "E0104"  # an import leaves the project (absolute, `..`, a symlink out)
+E_NOT_SOURCE = "E0105"  # not a regular `.mora` file, too large, or an unusable path
+E_CONTROL = "E0007"  # a file with control characters: not mora source, never quoted
+# C0 controls but tab, newline and carriage return; DEL; the C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -24,6 +40,7 @@ class LoadedProject:
     root: Path  # the project directory (the file's directory for a one-file project)
     modules: list[ast.Module] = field(default_factory=list)
     stdlib_modules: set[str] = field(default_factory=set)  # display paths of stdlib files
+    boundary: Path = Path(".")  # imports may not reach outside this directory (or the stdlib)
 
 
 def display_path(path: Path) -> str:
@@ -35,6 +52,24 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def boundary_of(root: Path) -> Path:
+    """How far imports may reach: the enclosing Git work tree, else the project directory.
+
+    A cloned repository is one unit of trust (all of it comes from the same hands), so the
+    projects of one repository may import each other (`projects/homelab` imports
+    `../media`); nothing outside the clone is ever reachable. Without a Git work tree the
+    project directory itself is the limit.
+    """
+    for d in (root, *root.parents):
+        if (d / ".git").exists():
+            return d
+    return root
+
+
+def inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
 def stdlib_modules() -> list[str]:
     base = stdlib_dir()
     if not base.is_dir():
@@ -43,7 +78,24 @@ def stdlib_modules() -> list[str]:
 
 
 def _mora_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.mora") if p.is_file())
+    """Every entry named `*.mora` but directories: a special file is reported, not skipped."""
+    return sorted(p for p in directory.glob("*.mora") if p.is_symlink() or not p.is_dir())
+
+
+def _mask(text: str) -> str:
+    """The text with every character but line breaks blanked: a span without a quote."""
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _path_problem(target: str) -> str | None:
+    """Why an import path cannot name a file at all, or None."""
+    if "\x00" in target:
+        return "the path contains a NUL character"
+    if len(target.encode("utf-8", "surrogatepass")) > PATH_MAX:
+        return f"the path is longer than {PATH_MAX} bytes"
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX for part in target.split("/")):
+        return f"a name in the path is longer than {NAME_MAX} bytes"
+    return None
 
 
 class _Loader:
@@ -51,35 +103,88 @@ class _Loader:
         self.diags = diags
         self.seen: set[Path] = set()
         self.project = LoadedProject(Path("."))
+        self.stdlib = stdlib_dir().resolve()
+
+    def _read(self, path: Path, display: str) -> bytes | None:
+        """The bytes of a regular file of at most MAX_FILE_BYTES; a diagnostic otherwise."""
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags)
+        except OSError as err:
+            self.diags.error("E0101", f"cannot read `{display}`: {err.strerror}", None)
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                self.diags.error(
+                    E_NOT_SOURCE,
+                    f"`{display}` is not a regular file",
+                    None,
+                    help="a project is made of ordinary .mora files",
+                )
+                return None
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_FILE_BYTES:
+                chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as err:
+            self.diags.error("E0101", f"cannot read `{display}`: {err.strerror}", None)
+            return None
+        finally:
+            os.close(fd)
+        if size > MAX_FILE_BYTES:
+            self.diags.error(
+                E_NOT_SOURCE,
+                f"`{display}` is larger than the limit of {MAX_FILE_BYTES // 1024 // 1024} MiB",
+                None,
+                help="split it into several files",
+            )
+            return None
+        return b"".join(chunks)
+
+    def _decode(self, data: bytes, display: str) -> str | None:
+        """The text of a source file; not UTF-8 or with control characters: refused, unquoted."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            shown = data.decode("utf-8", errors="replace")
+            start = len(data[: err.start].decode("utf-8", errors="replace"))
+            self.diags.error(
+                "E0006",
+                "file is not valid UTF-8",
+                Span(SourceFile(display, _mask(shown)), start, start + 1),
+                "this byte is not UTF-8",
+                help="save the file as UTF-8 (the file is not shown: it may not be mora source)",
+            )
+            return None
+        bad = _CONTROL.search(text)
+        if bad:
+            self.diags.error(
+                E_CONTROL,
+                f"file contains a control character (U+{ord(bad.group()):04X})",
+                Span(SourceFile(display, _mask(text)), bad.start(), bad.start() + 1),
+                "not allowed in mora source",
+                help="mora source is text: write `\\0`, `\\t`... escapes inside strings instead "
+                "(the file is not shown: it may not be mora source)",
+            )
+            return None
+        return text[1:] if text.startswith("\ufeff") else text
 
     def load_file(self, path: Path, display: str, from_stdlib: bool = False) -> None:
         resolved = path.resolve()
         if resolved in self.seen:
             return
         self.seen.add(resolved)
-        try:
-            data = resolved.read_bytes()
-        except OSError as err:
-            self.diags.error("E0101", f"cannot read `{display}`: {err.strerror}", None)
+        data = self._read(resolved, display)
+        if data is None:
             return
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            text = data.decode("utf-8", errors="replace")
-            file = SourceFile(display, text)
-            start = len(data[: err.start].decode("utf-8", errors="replace"))
-            from mora.source import Span
-
-            self.diags.error(
-                "E0006",
-                "file is not valid UTF-8",
-                Span(file, start, start + 1),
-                "this byte is not UTF-8",
-                help="save the file as UTF-8",
-            )
+        text = self._decode(data, display)
+        if text is None:
             return
-        if text.startswith("\ufeff"):
-            text = text[1:]
         file = SourceFile(display, text)
         module = load_module(file, self.diags)
         self.project.modules.append(module)
@@ -89,35 +194,35 @@ class _Loader:
             if isinstance(decl, ast.ImportDecl):
                 self.load_import(decl, resolved.parent, from_stdlib)
 
-    def load_dir(self, directory: Path) -> int:
+    def load_dir(self, directory: Path, limit: Path, span: Span | None = None) -> int:
+        """Every `.mora` file of `directory`; one that is a symlink out of `limit` is refused."""
         files = _mora_files(directory)
         for f in files:
-            self.load_file(f, display_path(f))
+            if not inside(f.resolve(), limit):
+                self.diags.error(
+                    E_OUTSIDE,
+                    f"`{display_path(f)}` is a symlink to a file outside the project",
+                    span,
+                    "imported here" if span else "",
+                    help="a project reads only its own files: copy the file into the project",
+                )
+                continue
+            self.load_file(f, display_path(f), limit == self.stdlib)
         return len(files)
+
+    def _outside(self, decl: ast.ImportDecl, why: str, help: str) -> None:
+        """Refused before anything is read: the path is the project's own text, safe to show."""
+        self.diags.error(
+            E_OUTSIDE,
+            f"cannot import `{decl.target}`: {why}",
+            decl.span,
+            "outside the project",
+            help=help,
+        )
 
     def load_import(self, decl: ast.ImportDecl, base: Path, from_stdlib: bool) -> None:
         if decl.is_path:
-            target = (base / decl.target).resolve()
-            if target.is_dir():
-                if not _mora_files(target):
-                    self.diags.error(
-                        "E0101", f"`{decl.target}` has no .mora files", decl.span, "imported here"
-                    )
-                for f in _mora_files(target):
-                    self.load_file(f, display_path(f), from_stdlib)
-                return
-            if not target.is_file() and target.with_suffix(".mora").is_file():
-                target = target.with_suffix(".mora")
-            if target.is_file():
-                self.load_file(target, display_path(target), from_stdlib)
-                return
-            self.diags.error(
-                "E0101",
-                f"cannot find `{decl.target}`",
-                decl.span,
-                "no such file or directory",
-                help=f"paths are relative to the importing file's directory ({display_path(base)})",
-            )
+            self.load_path_import(decl, base, from_stdlib)
             return
         path = stdlib_dir() / f"{decl.target}.mora"
         if path.is_file():
@@ -132,16 +237,96 @@ class _Loader:
             or 'import a file or directory with a quoted path: import "./common.mora"',
         )
 
+    def load_path_import(self, decl: ast.ImportDecl, base: Path, from_stdlib: bool) -> None:
+        """`import "PATH"`: confined to the project (or, for a stdlib module, the stdlib)."""
+        limit = self.stdlib if from_stdlib else self.project.boundary
+        problem = _path_problem(decl.target)
+        if problem is not None:
+            self.diags.error(
+                E_NOT_SOURCE, f"cannot import this path: {problem}", decl.span, "not a usable path"
+            )
+            return
+        if os.path.isabs(decl.target) or decl.target.startswith("~"):
+            self._outside(
+                decl,
+                "an absolute path",
+                "paths are relative to the importing file; a project reads only its own files",
+            )
+            return
+        try:
+            target = (base / decl.target).resolve()
+            if not inside(target, limit) and not inside(
+                Path(os.path.normpath(base / decl.target)), limit
+            ):
+                self._outside(
+                    decl,
+                    "it is outside the project",
+                    "a project reads only its own files (and the standard library: "
+                    "`import postgres`)",
+                )
+                return
+            if not inside(target, limit):
+                self._outside(
+                    decl,
+                    "a symlink that leads outside the project",
+                    "a project reads only its own files: copy the file into the project",
+                )
+                return
+            if target.is_dir():
+                if self.load_dir(target, limit, decl.span) == 0:
+                    self.diags.error(
+                        "E0101", f"`{decl.target}` has no .mora files", decl.span, "imported here"
+                    )
+                return
+            if target.suffix != ".mora" and not target.exists():  # `.mora` may be left out
+                named = target.with_name(target.name + ".mora").resolve()
+                if named.exists() and not inside(named, limit):
+                    self._outside(
+                        decl,
+                        "a symlink that leads outside the project",
+                        "a project reads only its own files: copy the file into the project",
+                    )
+                    return
+                target = named if named.exists() else target
+            if target.exists() and target.suffix != ".mora":
+                self.diags.error(
+                    E_NOT_SOURCE,
+                    f"`{decl.target}` is not a .mora file",
+                    decl.span,
+                    "only .mora files can be imported",
+                )
+                return
+            if target.exists():
+                self.load_file(target, display_path(target), from_stdlib)
+                return
+        except (OSError, RuntimeError) as err:  # a symlink loop, a name the OS refuses
+            reason = getattr(err, "strerror", None) or "the path cannot be resolved"
+            self.diags.error(
+                E_NOT_SOURCE, f"cannot import `{decl.target}`: {reason}", decl.span, "here"
+            )
+            return
+        self.diags.error(
+            "E0101",
+            f"cannot find `{decl.target}`",
+            decl.span,
+            "no such file or directory",
+            help=f"paths are relative to the importing file's directory ({display_path(base)})",
+        )
+
 
 def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`."""
     loader = _Loader(diags)
     if path.is_dir():
-        loader.project.root = path.resolve()
-        if loader.load_dir(path) == 0:
+        root = path.resolve()
+        loader.project.root = root
+        loader.project.boundary = boundary_of(root)
+        if loader.load_dir(path, loader.project.boundary) == 0:
             diags.error("E0100", f"no .mora files in `{display_path(path)}`", None)
     elif path.is_file():
-        loader.project.root = path.resolve().parent
+        root = path.resolve().parent
+        loader.project.root = root
+        loader.project.boundary = boundary_of(root)
         loader.load_file(path, display_path(path))
     else:
         diags.error("E0100", f"no such project: `{display_path(path)}`", None)

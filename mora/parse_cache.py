@@ -61,7 +61,15 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
         if isinstance(module, ast.Module):
             module.file.path = file.path  # shown as the user named it this time
             return module
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        TypeError,
+        RecursionError,
+    ):
         pass  # a miss, or an unreadable entry: parse again and overwrite it
     local = Diagnostics()
     module = _parse(file, local)
@@ -85,8 +93,8 @@ def _store(path: Path, module: ast.Module) -> None:
             pickle.dump(module, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         _prune(path.parent)
-    except OSError:
-        pass  # a cache that cannot be written is only slower
+    except (OSError, RecursionError, pickle.PicklingError):
+        pass  # a cache that cannot be written is only slower (the parser bounds the depth)
 
 
 def _prune(directory: Path) -> None:

@@ -26,6 +26,9 @@ from mora import ast
 from mora.diagnostics import Diagnostics, Label
 from mora.source import SourceFile, Span
 
+# Nesting levels (a bracket, block, `if`, call or operator each adds one): later passes recurse
+# over the tree, so deeper input is refused (E0008). Real modules stay below 15.
+MAX_DEPTH = 64
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 _DECL_NAME = re.compile(r"(param|secret|input|service|template)\s+([A-Za-z_][A-Za-z0-9_]*)")
@@ -157,7 +160,19 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def _key(self, tok: Token) -> ast.Key:
         if tok.type == "STRING":
-            return ast.Key(self._string(tok).plain, True, self._tok(tok))
+            lit = self._string(tok)
+            if not lit.is_plain:  # a computed key would need the site: refused, never emptied
+                first = next(p for p in lit.parts if not isinstance(p, str))
+                self.diagnostics.error(
+                    "E0009",
+                    "`${...}` in a key: keys are fixed text",
+                    first.span,  # type: ignore[union-attr]
+                    "interpolated here",
+                    help="a key (a file path in `files`, an environment variable name, a map key) "
+                    "cannot depend on a value: put the varying part in the value, or write "
+                    "`\\${` for a literal `${`",
+                )
+            return ast.Key(lit.plain, True, self._tok(tok))
         return ast.Key(str(tok), False, self._tok(tok))
 
     # --- expressions -----------------------------------------------------------------------------
@@ -331,9 +346,19 @@ def _matching_brace(text: str, open_at: int) -> int:
     return -1
 
 
+def _placeholder(parts: list[str | ast.Expr]) -> str:
+    """A character that occurs in none of the text (a `\\0` escape may put NUL there)."""
+    text = "".join(p for p in parts if isinstance(p, str))
+    code = 0xE000  # the private use area: free in practice, the loop only for hostile input
+    while chr(code) in text:
+        code += 1
+    return chr(code)
+
+
 def _dedent_parts(parts: list[str | ast.Expr]) -> list[str | ast.Expr]:
     """Triple-quoted strings: drop the first newline and the common indentation of the lines."""
-    joined = "".join(p if isinstance(p, str) else "\x00" for p in parts)
+    mark = _placeholder(parts)
+    joined = "".join(p if isinstance(p, str) else mark for p in parts)
     if joined.startswith("\n"):
         joined = joined[1:]
     lines = joined.split("\n")
@@ -342,7 +367,7 @@ def _dedent_parts(parts: list[str | ast.Expr]) -> list[str | ast.Expr]:
     joined = "\n".join(ln[strip:] if ln.strip(" ") else ln.lstrip(" ") for ln in lines)
     exprs = iter(p for p in parts if not isinstance(p, str))
     out: list[str | ast.Expr] = []
-    for i, chunk in enumerate(joined.split("\x00")):
+    for i, chunk in enumerate(joined.split(mark)):
         if i:
             out.append(next(exprs))
         if chunk:
@@ -553,15 +578,69 @@ def _unclosed_labels(file: SourceFile, base: int, end: int) -> list[Label]:
     return [Label(Span(file, at, at + 1), f"this `{text[at]}` is never closed")]
 
 
+# Parts of a level rather than levels: an item of a list, an entry of a map, an argument...
+_NO_LEVEL = (ast.ListItem, ast.MapEntry, ast.Arg, ast.Attr, ast.Body, ast.Name, ast.Key)
+
+
+def _too_deep(node: ast.Node) -> ast.Node | None:
+    """The first node more than MAX_DEPTH levels down, or None (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend((x, depth) for x in item)
+        elif isinstance(item, ast.Node):
+            if not isinstance(item, _NO_LEVEL):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return item
+            stack.extend((getattr(item, f), depth) for f in item._fields)
+    return None
+
+
+def _report_too_deep(node: ast.Node, diags: Diagnostics) -> None:
+    diags.error(
+        "E0008",
+        f"nested too deeply (more than {MAX_DEPTH} levels)",
+        node.span,  # type: ignore[attr-defined]
+        "the limit is reached here",
+        help="brackets, blocks, `if`, calls and each chained `&&`, `||` or `!` add a level: "
+        "split the value, or name parts of it with params",
+    )
+
+
+def _within_depth(
+    decls: tuple[ast.Decl, ...], diags: Diagnostics
+) -> tuple[tuple[ast.Decl, ...], list[tuple[str, str]]]:
+    """Drop declarations nested deeper than MAX_DEPTH (reported), so no later pass recurses
+    without bound; returns the others and the (kind, name) of the dropped ones."""
+    kept: list[ast.Decl] = []
+    dropped: list[tuple[str, str]] = []
+    for decl in decls:
+        deep = _too_deep(decl)
+        if deep is None:
+            kept.append(decl)
+            continue
+        _report_too_deep(deep, diags)
+        name = getattr(decl, "name", None)
+        if isinstance(name, ast.Name):
+            dropped.append((type(decl).__name__.removesuffix("Decl").lower(), name.text))
+    return tuple(kept), dropped
+
+
 def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
     """Parse a whole file as one expression (used for `--set` values and tests)."""
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, diags
     try:
         result: ast.Expr = _parser().parse(file.text, start="expression")
-        return result
     except lark.exceptions.UnexpectedInput as err:
         _report_syntax_error(err, file, 0, len(file.text), diags)
         return None
+    deep = _too_deep(result)
+    if deep is not None:
+        _report_too_deep(deep, diags)
+        return None
+    return result
 
 
 def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
@@ -570,10 +649,12 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, Diagnostics()
     try:
         decls: tuple[ast.Decl, ...] = parser.parse(file.text, start="start")
-        diags.extend(_BUILDER.diagnostics)
-        return ast.Module(file, decls, ())
     except lark.exceptions.UnexpectedInput:
         pass
+    else:
+        decls, dropped = _within_depth(decls, _BUILDER.diagnostics)
+        diags.extend(_BUILDER.diagnostics)
+        return ast.Module(file, decls, tuple(dropped))
     # Recovery: parse each top-level declaration on its own.
     starts = [m.start() for m in _DECL_START.finditer(file.text)]
     if not starts or starts[0] != 0:
@@ -594,5 +675,6 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
             named = _DECL_NAME.match(chunk)
             if named:
                 broken.append((named.group(1), named.group(2)))
+    decls, dropped = _within_depth(tuple(out), _BUILDER.diagnostics)
     diags.extend(_BUILDER.diagnostics)
-    return ast.Module(file, tuple(out), tuple(broken))
+    return ast.Module(file, decls, (*broken, *dropped))

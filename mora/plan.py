@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mora import model as M
+from mora.diagnostics import printable
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,9 @@ def _question(inp: M.Input) -> Question:
 
 
 def render_plan(plan: Plan) -> str:
-    """The plan for people: numbered stages, what to deploy, what to ask and why."""
+    """The plan for people: numbered stages, what to deploy, what to ask and why.
+
+    Prompts may carry site values (`${param.x}`): control characters are shown escaped."""
     lines: list[str] = []
     for stage in plan.stages:
         if stage.kind == "deploy":
@@ -137,7 +140,7 @@ def render_plan(plan: Plan) -> str:
                 after = f" (once {', '.join(q.after)} runs)" if q.after else ""
                 lines.append(f"   - {q.name}{who}{after}")
                 if q.prompt:
-                    lines.append(f"     {q.prompt}")
+                    lines.append(f"     {printable(q.prompt)}")
     if plan.answered:
         lines.append(f"answered already: {', '.join(plan.answered)}")
     if not plan.pending_inputs:

@@ -12,4 +12,4 @@ from mora.output import write_file
 
 
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
-    return [write_file(out / "manifest.json", manifest_json(compiled.manifest))]
+    return [write_file(out, "manifest.json", manifest_json(compiled.manifest))]

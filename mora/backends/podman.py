@@ -27,12 +27,11 @@ from mora.backends._podman_common import (
     HostDeployment,
     plan,
     read_settings,
-    remove_stale,
     secret_function,
 )
 from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
-from mora.output import write_file
+from mora.output import finish_target, write_file
 
 RESTART = {"always": "always", "unless-stopped": "unless-stopped", "on-failure": "on-failure"}
 
@@ -41,12 +40,11 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
     """Write `out/podman/`: run.sh, down.sh and the files its secrets are made from."""
     settings = read_settings(compiled.manifest, diags)
     deployment = plan(compiled, settings, diags, one_host=True)
-    root = out / "podman"
     no_secrets = getattr(options, "no_secrets", False)
     written: list[Path] = []
     for rel, (text, mode) in sorted(bundle_files(deployment, no_secrets).items()):
-        written.append(write_file(root / rel, text, mode))
-    remove_stale(root, written)
+        written.append(write_file(out, f"podman/{rel}", text, mode))
+    finish_target(out, "podman", written)
     return written
 
 

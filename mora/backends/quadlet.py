@@ -34,7 +34,6 @@ from mora.backends._podman_common import (
     note,
     plan,
     read_settings,
-    remove_stale,
     secrets_script,
     supports,
 )
@@ -50,7 +49,7 @@ from mora.backends.systemd import (
 )
 from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
-from mora.output import write_file
+from mora.output import finish_target, write_file
 
 C = "Container"
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -59,7 +58,6 @@ _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
     """Write `out/quadlet/<host>/` for every host that runs a service."""
     settings = read_settings(compiled.manifest, diags)
-    root = out / "quadlet"
     if settings.version < QUADLET_FIRST:
         diags.error(
             E_SETTING,
@@ -73,8 +71,8 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
     for hd in deployment.hosts:
         files = host_files(deployment, hd, diags, no_secrets=getattr(options, "no_secrets", False))
         for rel, (text, mode) in sorted(files.items()):
-            written.append(write_file(root / hd.host.name / rel, text, mode))
-    remove_stale(root, written)
+            written.append(write_file(out, f"quadlet/{hd.host.name}/{rel}", text, mode))
+    finish_target(out, "quadlet", written)
     return written
 
 

@@ -144,7 +144,7 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
     return {
         str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode & 0o777)
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".mora-outputs.json"  # the record of what was written
     }
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
-from mora.output import write_file
+from mora.output import finish_target, write_file
 
 from . import objects
 from .plan import plan_services, project_labels
@@ -130,30 +130,10 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
     docs = render(compiled, bool(getattr(options, "no_secrets", False)), diags)
     if docs is None:
         return []
-    root = out / "kubernetes"
     written = []
     for doc in docs:
         text = _header(compiled.manifest.project, doc.secret) + to_yaml(doc.body)
         mode = SECRET_MODE if doc.secret else FILE_MODE
-        written.append(write_file(root / doc.path, text, mode))
-    _remove_stale(root, set(written))
+        written.append(write_file(out, f"kubernetes/{doc.path}", text, mode))
+    finish_target(out, "kubernetes", written)
     return written
-
-
-def _remove_stale(root: Path, keep: set[Path]) -> None:
-    """Delete what an earlier compile wrote and this one did not (only files with our marker)."""
-    emptied: set[Path] = set()
-    for path in sorted(root.rglob("*.yaml")):
-        if path in keep or not path.is_file():
-            continue
-        try:
-            with path.open("r", encoding="utf-8") as f:
-                first = f.readline()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if first.startswith(MARKER):
-            path.unlink()
-            emptied.add(path.parent)
-    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
-        if folder != root and not any(folder.iterdir()):
-            folder.rmdir()
