@@ -147,4 +147,5 @@ def test_rotate_suggests_a_close_name_and_escapes_template_text(
     proc = mora(site, env, "secrets", "rotate", "api_key")
     assert proc.returncode == 1
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
-    assert "\\x1b]52;c;evil\\x07" in proc.stderr
+    # A raw control character never reaches the template text: the file is refused, unquoted.
+    assert "E0007" in proc.stderr and "evil" not in proc.stderr
