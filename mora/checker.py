@@ -49,6 +49,7 @@ W_UNUSED_PARAM = "W0001"
 W_UNUSED_SECRET = "W0002"
 W_UNUSED_INPUT = "W0003"
 W_IMAGE_TAG = "W0004"
+N_USER_UNKNOWN = "W0005"  # a note
 
 _LEAK_HELP = (
     "secrets reach a container only through `environment` or `files`, where mora delivers "
@@ -99,6 +100,8 @@ RESOURCE_KEYS = ("cpu", "memory", "cpu_limit", "memory_limit")
 SECURITY_KEYS = (
     "run_as_root",
     "run_as_user",
+    "run_as_group",
+    "group_add",
     "read_only_root",
     "capabilities_add",
     "privileged",
@@ -646,6 +649,8 @@ class Checker:
     def _check_body(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
         seen: dict[str, Span] = {}
         self._check_entries(body, ctx, seen)
+        if "image" in seen and (service_name is not None or ctx.template is not None):
+            self._note_unknown_user(body, ctx, service_name)
         if "image" not in seen and (service_name is not None or ctx.template is not None):
             what = f"service `{service_name}`" if service_name else "this template"
             name_span = (
@@ -658,6 +663,27 @@ class Checker:
                 "needs an image",
                 help='add `image = "registry/name:tag"`',
             )
+
+    def _note_unknown_user(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
+        """Without a declared user mora cannot tighten the container (docs/security.md, case c):
+        say so once per service, with the fix."""
+        declared = {k.text for k in static_keys(body, "security")}
+        if has_attr(body, "user") or declared & {"run_as_user", "run_as_root", "privileged"}:
+            return
+        what = f"service `{service_name}`" if service_name else "this template's service"
+        name_span = (
+            ctx.service.decl.name.span if ctx.service else ctx.template.decl.name.span  # type: ignore[union-attr]
+        )
+        self.diags.note(
+            N_USER_UNKNOWN,
+            f"{what} does not say which user its image runs as: it gets settings that start any "
+            "image (the runtime's default capabilities, root allowed)",
+            name_span,
+            "user not declared",
+            help='declare it: `user = "1000:1000"` for an image that runs as that user, or '
+            '`security { run_as_root = true reason = "..." }` for one that starts as root and '
+            "switches user itself (see docs/security.md)",
+        )
 
     def _check_entries(
         self, body: ast.Body, ctx: _Ctx, seen: dict[str, Span], in_if: bool = False
@@ -955,8 +981,10 @@ class Checker:
             self.expect(value, T.SIZE, ctx, f"`{k}`", secret_ok=False)
         elif k in ("run_as_root", "read_only_root", "privileged"):
             self.expect(value, T.BOOL, ctx, f"`{k}`", secret_ok=False)
-        elif k == "run_as_user":
+        elif k in ("run_as_user", "run_as_group"):
             self.expect(value, T.INT, ctx, f"`{k}`", secret_ok=False)
+        elif k == "group_add":
+            self.expect(value, T.list_of(T.INT), ctx, f"`{k}`", secret_ok=False)
         elif k == "capabilities_add":
             self.expect(value, T.list_of(T.STRING), ctx, f"`{k}`", secret_ok=False)
         elif k == "reason":

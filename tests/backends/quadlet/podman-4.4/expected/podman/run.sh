@@ -46,6 +46,17 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	'--health-cmd=["redis-cli","ping"]' \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
 	docker.io/library/redis:7.4
 
 "$podman" run \
@@ -65,6 +76,17 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--health-retries=5 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
 	--restart=always \
 	docker.io/library/postgres:16.4
 
