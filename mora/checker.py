@@ -259,6 +259,8 @@ class Checker:
         # Declarations lost to syntax errors: their uses are not reported as unknown.
         self.broken: set[tuple[str, str]] = {b for m in loaded.modules for b in m.broken}
         self._generators: dict[str, object] | None = None
+        # Services whose user is not declared: a note each, unless there are errors to fix first.
+        self._unknown_users: list[tuple[str, Span]] = []
 
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Program:
@@ -294,6 +296,7 @@ class Checker:
         self._check_graph()
         self._check_static_clashes()
         self._report_unused()
+        self._note_unknown_users()
         return p
 
     # --- declarations ----------------------------------------------------------------------------
@@ -665,8 +668,7 @@ class Checker:
             )
 
     def _note_unknown_user(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
-        """Without a declared user mora cannot tighten the container (docs/security.md, case c):
-        say so once per service, with the fix."""
+        """Remember a service that does not say which user its image runs as."""
         declared = {k.text for k in static_keys(body, "security")}
         if has_attr(body, "user") or declared & {"run_as_user", "run_as_root", "privileged"}:
             return
@@ -674,16 +676,24 @@ class Checker:
         name_span = (
             ctx.service.decl.name.span if ctx.service else ctx.template.decl.name.span  # type: ignore[union-attr]
         )
-        self.diags.note(
-            N_USER_UNKNOWN,
-            f"{what} does not say which user its image runs as: it gets settings that start any "
-            "image (the runtime's default capabilities, root allowed)",
-            name_span,
-            "user not declared",
-            help='declare it: `user = "1000:1000"` for an image that runs as that user, or '
-            '`security { run_as_root = true reason = "..." }` for one that starts as root and '
-            "switches user itself (see docs/security.md)",
-        )
+        self._unknown_users.append((what, name_span))
+
+    def _note_unknown_users(self) -> None:
+        """Without a declared user mora cannot tighten the container (docs/security.md, case c):
+        say so once per service, with the fix; not while there are errors to fix first."""
+        if self.diags.has_errors:
+            return
+        for what, span in self._unknown_users:
+            self.diags.note(
+                N_USER_UNKNOWN,
+                f"{what} does not say which user its image runs as: it gets settings that start "
+                "any image (the runtime's default capabilities, root allowed)",
+                span,
+                "user not declared",
+                help='declare it: `user = "1000:1000"` for an image that runs as that user, or '
+                '`security { run_as_root = true reason = "..." }` for one that starts as root '
+                "and switches user itself (see docs/security.md)",
+            )
 
     def _check_entries(
         self, body: ast.Body, ctx: _Ctx, seen: dict[str, Span], in_if: bool = False

@@ -92,6 +92,10 @@ class Security(_Model):
     reason: str | None = Field(None, description="why the defaults are loosened")
 
 
+# The memory ceiling of a service that declares none, on every backend (docs/reference.md,
+# "Resources and security"); a larger declared request raises it to the request.
+DEFAULT_MEMORY_LIMIT = "1Gi"
+
 # The capabilities an entrypoint that starts as root needs to chown its data and switch to its
 # user (gosu, su-exec, s6-setuidgid, setpriv): what `run_as_root` grants on every backend.
 SWITCH_USER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")

@@ -21,7 +21,17 @@ from pathlib import Path
 from mora import types as T
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.evaluator import Compiled
-from mora.model import File, Host, Manifest, Mount, Port, Security, Service, run_as
+from mora.model import (
+    DEFAULT_MEMORY_LIMIT,
+    File,
+    Host,
+    Manifest,
+    Mount,
+    Port,
+    Security,
+    Service,
+    run_as,
+)
 
 # --- diagnostics ---------------------------------------------------------------------------------
 
@@ -589,15 +599,20 @@ def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:
 
 
 def _resource_opts(svc: Service) -> list[Opt]:
+    """The memory ceiling Kubernetes gets too: the declared limit, else 1Gi (or the request when
+    that is larger). CPU only when a limit is declared; podman has no requests."""
     res = svc.resources
-    if res is None:
-        return []
+    limit = res.memory_limit if res else None
+    if not limit:
+        request = res.memory if res else None
+        default = T.parse_size(DEFAULT_MEMORY_LIMIT) or 0
+        bigger = request is not None and (T.parse_size(request) or 0) > default
+        limit = request if bigger else DEFAULT_MEMORY_LIMIT
     opts = []
-    if res.memory_limit:
-        size = _size(res.memory_limit)
-        if size:
-            opts.append(Opt("Memory", size, (f"--memory={size}",)))
-    if res.cpu_limit:
+    size = _size(limit) if limit else None
+    if size:
+        opts.append(Opt("Memory", size, (f"--memory={size}",)))
+    if res and res.cpu_limit:
         cpus = podman_cpus(res.cpu_limit)
         if cpus:
             opts.append(Opt(None, "", (f"--cpus={cpus}",)))

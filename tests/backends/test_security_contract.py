@@ -321,7 +321,10 @@ def test_volumes_are_created_owned_by_the_declared_user(tmp_path: Path) -> None:
     write_targets(compiled, out)
     unit = (out / "quadlet" / "local" / "p-numeric-data.volume").read_text()
     assert unit.endswith("User=999\nGroup=999\n")
-    assert "User=" not in (out / "quadlet" / "local" / "p-unknown-var-lib-postgresql-data.volume").read_text()
+    assert (
+        "User="
+        not in (out / "quadlet" / "local" / "p-unknown-var-lib-postgresql-data.volume").read_text()
+    )
     run = (out / "podman" / "run.sh").read_text()
     assert "volume create --label mora.project=p --opt o=uid=999,gid=999 p-numeric-data " in run
     assert "volume create --label mora.project=p p-unknown-var" in run

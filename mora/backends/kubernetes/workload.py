@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mora.diagnostics import Diagnostics
-from mora.model import RUNTIME_DEFAULT_CAPABILITIES, Healthcheck, Service, run_as
+from mora.model import (
+    DEFAULT_MEMORY_LIMIT,
+    RUNTIME_DEFAULT_CAPABILITIES,
+    Healthcheck,
+    Service,
+    run_as,
+)
 
 from .naming import (
     claim_name,
@@ -47,7 +53,6 @@ ANNOTATION = "mora.dev/"
 
 DEFAULT_CPU = "50m"
 DEFAULT_MEMORY = "64Mi"
-DEFAULT_MEMORY_LIMIT = "1Gi"
 
 # Docker's healthcheck defaults, so a check means the same thing on every backend.
 HC_INTERVAL = 30

@@ -54,6 +54,7 @@ wait_healthy() {
 	--user=101:101 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--memory=1g \
 	--entrypoint=/docker-entrypoint.sh \
 	--restart=unless-stopped \
 	docker.io/library/nginx:1.27 nginx -g 'daemon off;'

@@ -56,6 +56,7 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/redis:7.4
 
 "$podman" run \
@@ -86,6 +87,7 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/postgres:16.4
 
@@ -115,6 +117,7 @@ wait_healthy shop-db
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--label=io.containers.autoupdate=registry \
 	--restart=on-failure \
 	docker.io/library/nginx:1.27

@@ -61,6 +61,7 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/postgres:16.4
 
 "$podman" run \
@@ -87,6 +88,7 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -110,6 +112,7 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/busybox:1.36 sleep infinity
 
 "$podman" run \
@@ -133,6 +136,7 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/prom/prometheus:v2.54.1
 
 "$podman" run \
@@ -153,6 +157,7 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=NET_BIND_SERVICE \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/caddy:2.8.4
 

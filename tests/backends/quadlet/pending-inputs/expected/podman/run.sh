@@ -53,6 +53,7 @@ wait_healthy() {
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -76,6 +77,7 @@ wait_healthy() {
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	lscr.io/linuxserver/sonarr:4.0.9
 
 echo "media: started 2 container(s)"

@@ -57,6 +57,7 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/redis:7.4
 
 "$podman" run \
@@ -87,6 +88,7 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/postgres:16.4
 
@@ -108,6 +110,7 @@ wait_healthy shop-db
 	--user=nginx \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--memory=1g \
 	--label=io.containers.autoupdate=registry \
 	--entrypoint=/docker-entrypoint.sh \
 	--restart=on-failure \

@@ -56,6 +56,7 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/postgres:16.4
 
 "$podman" run \
@@ -79,6 +80,7 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/grafana/grafana:11.2.0
 
 "$podman" run \
@@ -102,6 +104,7 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/requarks/wiki:2.5
 
 "$podman" run \
@@ -122,6 +125,7 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=NET_BIND_SERVICE \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/caddy:2.8.4
 

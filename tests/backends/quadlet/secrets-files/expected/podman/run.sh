@@ -62,6 +62,7 @@ create vault-app-file-etc-app-motd-f4b985 files/vault-app-file-etc-app-motd-f4b9
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/busybox:1.36 sleep infinity
 
 echo "vault: started 1 container(s)"

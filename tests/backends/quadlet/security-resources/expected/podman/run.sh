@@ -48,6 +48,7 @@ wait_healthy() {
 	--cap-add=FOWNER \
 	--cap-add=SETGID \
 	--cap-add=SETUID \
+	--memory=1g \
 	lscr.io/linuxserver/sonarr:4.0.9
 
 "$podman" run \
@@ -90,6 +91,7 @@ wait_healthy() {
 	--cap-add=SETPCAP \
 	--cap-add=SETUID \
 	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -102,6 +104,7 @@ wait_healthy() {
 	--label=mora.service=vpn \
 	--device=/dev/net/tun \
 	--privileged \
+	--memory=1g \
 	docker.io/qmcgaw/gluetun:v3.39
 
 echo "sec: started 4 container(s)"
