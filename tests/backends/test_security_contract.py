@@ -345,3 +345,22 @@ service transcoder {
     assert _k8s_containers(compiled)["transcoder"]["pod"]["supplementalGroups"] == [44, 105]
     args = _podman_args(compiled)["transcoder"]
     assert "--group-add=44" in args and "--group-add=105" in args
+
+
+def test_the_same_memory_ceiling_on_every_backend(
+    compiled_all: list[tuple[str, Compiled]],
+) -> None:
+    """Kubernetes' memory limit and podman's `--memory` are one figure (1Gi when undeclared)."""
+    units = {"Gi": "g", "Mi": "m", "Ki": "k"}
+    checked = 0
+    for name, compiled in compiled_all:
+        k8s = _k8s_containers(compiled)
+        for service, args in _podman_args(compiled).items():
+            memory = [a.split("=", 1)[1] for a in args if a.startswith("--memory=")]
+            assert len(memory) == 1, (name, service, args)
+            if service not in k8s:
+                continue
+            limit = k8s[service]["resources"]["limits"]["memory"]
+            assert memory[0] == limit[:-2] + units[limit[-2:]], (name, service)
+            checked += 1
+    assert checked > 40
