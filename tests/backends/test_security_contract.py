@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from mora.api import check_project
 from mora.backends._podman_common import plan as podman_plan
 from mora.backends._podman_common import read_settings
 from mora.backends.kubernetes import render
@@ -364,3 +365,94 @@ def test_the_same_memory_ceiling_on_every_backend(
             assert memory[0] == limit[:-2] + units[limit[-2:]], (name, service)
             checked += 1
     assert checked > 40
+
+
+# --- probes --------------------------------------------------------------------------------------
+
+
+def test_start_period_is_a_startup_probe_not_a_delay(tmp_path: Path) -> None:
+    """compose's start_period forgives failures while the app starts: readiness is not delayed."""
+    src = """project p
+service db {
+  image = "docker.io/library/postgres:16.4"
+  user = "999"
+  ports { postgres = 5432 }
+  healthcheck {
+    test = ["CMD-SHELL", "pg_isready"]
+    interval = 10s
+    retries = 5
+    start_period = 5m
+  }
+}
+"""
+    compiled, _ = _compile_src(tmp_path, src)
+    container = _k8s_containers(compiled)["db"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "initialDelaySeconds" not in container[probe]
+        assert container[probe]["failureThreshold"] == 5
+    startup = container["startupProbe"]
+    assert startup["exec"] == container["readinessProbe"]["exec"]
+    assert startup["periodSeconds"] == 10
+    assert startup["failureThreshold"] == 30 + 5  # five minutes of 10s periods, then the retries
+
+
+# --- the checker's side --------------------------------------------------------------------------
+
+
+def _check(tmp_path: Path, src: str) -> list[tuple[str, str]]:
+    (tmp_path / "main.mora").write_text(src)
+    diags = check_project(tmp_path).diagnostics
+    return [(d.code, d.message) for d in diags.sorted()]
+
+
+def test_security_keys_are_typed(tmp_path: Path) -> None:
+    found = _check(
+        tmp_path,
+        """project p
+service a {
+  image = "docker.io/library/nginx:1.27"
+  security {
+    run_as_user = 101
+    run_as_group = "www"
+    group_add = ["video"]
+    run_as_gruop = 101
+  }
+}
+""",
+    )
+    codes = [c for c, _ in found]
+    assert codes.count("E0301") == 2, found  # the group and the groups must be numbers
+    assert any(c == "E0207" and "run_as_gruop" in m for c, m in found), found
+
+
+def test_the_unknown_user_note_once_per_service_or_template(tmp_path: Path) -> None:
+    found = _check(
+        tmp_path,
+        """project p
+template web(port: port = 80) {
+  image = "docker.io/library/nginx:1.27"
+  ports { http = args.port }
+}
+service one = web()
+service two = web()
+service plain {
+  image = "docker.io/library/nginx:1.27"
+}
+service declared {
+  image = "docker.io/library/nginx:1.27"
+  security {
+    run_as_root = true
+    reason = "nginx binds 80 and drops to nginx"
+  }
+}
+""",
+    )
+    notes = [m for c, m in found if c == "W0005"]
+    assert len(notes) == 2, found
+    assert notes[0].startswith("this template's service") or notes[1].startswith("this template")
+    assert any("`plain`" in m for m in notes)
+
+
+def test_no_unknown_user_note_while_there_are_errors(tmp_path: Path) -> None:
+    found = _check(tmp_path, 'project p\nservice a {\n  image = "a:1"\n  restart = "never"\n}\n')
+    assert [c for c, _ in found] == ["E0305"], found  # and no W0005 beside it
