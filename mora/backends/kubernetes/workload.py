@@ -184,7 +184,8 @@ def build_workload(
 _RELAXED_CHECKS = {
     "run_as_root": ("CKV_K8S_23", "CKV_K8S_25"),  # root admission; the switch-user capabilities
     "capabilities_add": ("CKV_K8S_25",),  # added capabilities
-    "privileged": ("CKV_K8S_16", "CKV_K8S_23"),  # privileged implies root
+    # privileged implies root, and Kubernetes requires allowPrivilegeEscalation beside it
+    "privileged": ("CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_23"),
 }
 # A service that declares no user gets settings that start any image (docs/security.md, case c).
 _UNKNOWN_USER = "the image's user is not declared, so the runtime's defaults are kept"
