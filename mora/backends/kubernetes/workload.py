@@ -1,8 +1,10 @@
 """The Deployment or StatefulSet of a service: its pod template, with mora's secure defaults.
 
 Secure by default, loosened only where the source says so (and then with its reason on the pod):
-no privilege escalation, every capability dropped, the runtime's seccomp profile, non-root, no
-service-account token, bounded resources. Containers start after their dependencies answer.
+no privilege escalation, every capability dropped and then exactly those of the service's case of
+the security contract (docs/security.md, the same on podman), the runtime's seccomp profile,
+non-root wherever the user is declared, no service-account token, bounded resources. Containers
+start after their dependencies answer.
 """
 
 from __future__ import annotations
