@@ -53,6 +53,7 @@ W_UNUSED_PARAM = "W0001"
 W_UNUSED_SECRET = "W0002"
 W_UNUSED_INPUT = "W0003"
 W_IMAGE_TAG = "W0004"
+N_USER_UNKNOWN = "W0005"  # a note
 
 HOST_MOUNT_HELP = (
     'mount a directory of your own (like "/srv/app"), or say why the service needs this one: '
@@ -118,6 +119,8 @@ RESOURCE_KEYS = ("cpu", "memory", "cpu_limit", "memory_limit")
 SECURITY_KEYS = (
     "run_as_root",
     "run_as_user",
+    "run_as_group",
+    "group_add",
     "read_only_root",
     "capabilities_add",
     "privileged",
@@ -275,6 +278,8 @@ class Checker:
         # Declarations lost to syntax errors: their uses are not reported as unknown.
         self.broken: set[tuple[str, str]] = {b for m in loaded.modules for b in m.broken}
         self._generators: dict[str, object] | None = None
+        # Services whose user is not declared: a note each, unless there are errors to fix first.
+        self._unknown_users: list[tuple[str, Span]] = []
 
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Program:
@@ -310,6 +315,7 @@ class Checker:
         self._check_graph()
         self._check_static_clashes()
         self._report_unused()
+        self._note_unknown_users()
         return p
 
     # --- declarations ----------------------------------------------------------------------------
@@ -665,6 +671,8 @@ class Checker:
     def _check_body(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
         seen: dict[str, Span] = {}
         self._check_entries(body, ctx, seen)
+        if "image" in seen and (service_name is not None or ctx.template is not None):
+            self._note_unknown_user(body, ctx, service_name)
         if "image" not in seen and (service_name is not None or ctx.template is not None):
             what = f"service `{service_name}`" if service_name else "this template"
             name_span = (
@@ -676,6 +684,34 @@ class Checker:
                 name_span,
                 "needs an image",
                 help='add `image = "registry/name:tag"`',
+            )
+
+    def _note_unknown_user(self, body: ast.Body, ctx: _Ctx, service_name: str | None) -> None:
+        """Remember a service that does not say which user its image runs as."""
+        declared = {k.text for k in static_keys(body, "security")}
+        if has_attr(body, "user") or declared & {"run_as_user", "run_as_root", "privileged"}:
+            return
+        what = f"service `{service_name}`" if service_name else "this template's service"
+        name_span = (
+            ctx.service.decl.name.span if ctx.service else ctx.template.decl.name.span  # type: ignore[union-attr]
+        )
+        self._unknown_users.append((what, name_span))
+
+    def _note_unknown_users(self) -> None:
+        """Without a declared user mora cannot tighten the container (docs/security.md, case c):
+        say so once per service, with the fix; not while there are errors to fix first."""
+        if self.diags.has_errors:
+            return
+        for what, span in self._unknown_users:
+            self.diags.note(
+                N_USER_UNKNOWN,
+                f"{what} does not say which user its image runs as: it gets settings that start "
+                "any image (the runtime's default capabilities, root allowed)",
+                span,
+                "user not declared",
+                help='declare it: `user = "1000:1000"` for an image that runs as that user, or '
+                '`security { run_as_root = true reason = "..." }` for one that starts as root '
+                "and switches user itself (see docs/security.md)",
             )
 
     def _check_entries(
@@ -999,8 +1035,10 @@ class Checker:
             self.expect(value, T.SIZE, ctx, f"`{k}`", secret_ok=False)
         elif k in ("run_as_root", "read_only_root", "privileged"):
             self.expect(value, T.BOOL, ctx, f"`{k}`", secret_ok=False)
-        elif k == "run_as_user":
+        elif k in ("run_as_user", "run_as_group"):
             self.expect(value, T.INT, ctx, f"`{k}`", secret_ok=False)
+        elif k == "group_add":
+            self.expect(value, T.list_of(T.INT), ctx, f"`{k}`", secret_ok=False)
         elif k == "capabilities_add":
             self.expect(value, T.list_of(T.STRING), ctx, f"`{k}`", secret_ok=False)
         elif k == "reason":

@@ -57,6 +57,7 @@ _PENDING_HELP = (
     "health check, resources and security are fixed before anyone answers"
 )
 E_SITE_VALUE = "E0506"
+E_SUBDOMAIN_DOMAIN = "E0509"
 W_UNKNOWN_SITE_PARAM = "W0501"
 W_ORPHANED_SECRET = "W0502"
 W_STALE_SECRET = "W0503"
@@ -583,6 +584,27 @@ class Evaluator:
         finally:
             self._ports_busy.discard(name)
 
+    def _check_subdomain_domain(self, subdomain: str, span: Span) -> None:
+        """A subdomain is relative to the site's domain: one that repeats it would be routed at
+        `status.lab.example.net.lab.example.net`."""
+        domain = (self.domain or "").lower()
+        if not domain or not (subdomain == domain or subdomain.endswith("." + domain)):
+            return
+        relative = subdomain[: -len(domain)].rstrip(".")
+        what = "already ends with" if relative else "is"
+        self.diags.error(
+            E_SUBDOMAIN_DOMAIN,
+            f"subdomain `{subdomain}` {what} the site's domain `{domain}`",
+            span,
+            "the site's domain is appended to this",
+            help=(
+                f'write `subdomain = "{relative}"`: the host is then `{subdomain}`'
+                if relative
+                else "a subdomain names a host below the site's domain, not the domain itself"
+            ),
+        )
+        raise _Abort
+
     def _routing_of(self, name: str) -> tuple[str | None, dict[str, int], str | None]:
         """(subdomain, port numbers by name, routed port name) of a service, computed once."""
         if name in self._routing:
@@ -613,6 +635,7 @@ class Evaluator:
                             "evaluates to this",
                         )
                         raise _Abort
+                    self._check_subdomain_domain(subdomain, entry.value.span)
             route = "http" if "http" in ports else (next(iter(ports)) if len(ports) == 1 else None)
             self._routing[name] = (subdomain, ports, route)
             return self._routing[name]

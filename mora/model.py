@@ -9,6 +9,7 @@ that must deliver it (Kubernetes Secrets, podman secrets), and is never serializ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,10 +81,96 @@ class Security(_Model):
 
     run_as_root: bool = Field(False, description="the image must start as root")
     run_as_user: int | None = None
+    run_as_group: int | None = Field(
+        None, description="the primary group (also owns the volumes); default: the user's number"
+    )
+    group_add: list[int] = Field(
+        default_factory=list, description="supplementary groups, e.g. render/video for /dev/dri"
+    )
     read_only_root: bool = False
     privileged: bool = False
     capabilities_add: list[str] = Field(default_factory=list)
     reason: str | None = Field(None, description="why the defaults are loosened")
+
+
+# The memory ceiling of a service that declares none, on every backend (docs/reference.md,
+# "Resources and security"); a larger declared request raises it to the request.
+DEFAULT_MEMORY_LIMIT = "1Gi"
+
+# The capabilities an entrypoint that starts as root needs to chown its data and switch to its
+# user (gosu, su-exec, s6-setuidgid, setpriv): what `run_as_root` grants on every backend.
+SWITCH_USER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+
+# podman's default capability set (containers.conf `default_capabilities`, podman 4.x and 5.x),
+# written out so that a service whose user mora does not know means the same on Kubernetes.
+RUNTIME_DEFAULT_CAPABILITIES = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+)
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """Who a container runs as and what it may do: one reading of the service for every backend.
+
+    `mode` is `user` (a declared non-root user), `root` (`run_as_root`: starts as root and
+    drops privileges itself), `privileged`, or `unknown` (nothing declared: settings that start
+    any image). `uid`/`gid` are numbers only; a named user is kept in `name` (podman can use it,
+    Kubernetes cannot verify it). docs/security.md is the contract this implements.
+    """
+
+    mode: Literal["user", "root", "privileged", "unknown"]
+    uid: int | None = None
+    gid: int | None = None
+    name: str | None = None
+    groups: tuple[int, ...] = ()
+    capabilities: tuple[str, ...] = ()  # added after dropping ALL
+
+    @property
+    def numeric(self) -> bool:
+        """A non-root user Kubernetes can verify (`runAsNonRoot` with a numeric `runAsUser`)."""
+        return self.mode == "user" and self.uid is not None and self.uid != 0
+
+
+def run_as(svc: Service) -> RunAs:
+    """The service's security contract, from `user` and its `security` block."""
+    sec = svc.security
+    uid: int | None = None
+    gid: int | None = None
+    name: str | None = None
+    if svc.user:
+        user, _, group = svc.user.partition(":")
+        if user.isdigit() and (not group or group.isdigit()):
+            uid = int(user)
+            gid = int(group) if group else None
+        else:
+            name = svc.user
+    if sec.run_as_user is not None:
+        uid, name = sec.run_as_user, None
+    if sec.run_as_group is not None:
+        gid = sec.run_as_group
+    if uid is not None and gid is None:
+        gid = uid  # postgres/redis 999:999, linuxserver and most rootless images 1000:1000
+    groups = tuple(sorted(set(sec.group_add)))
+    own = tuple(sorted({c.upper().removeprefix("CAP_") for c in sec.capabilities_add}))
+    if sec.privileged:
+        return RunAs("privileged", uid, gid, name, groups, own)
+    if sec.run_as_root:
+        caps = tuple(sorted(set(SWITCH_USER_CAPABILITIES) | set(own)))
+        return RunAs("root", uid, gid, name, groups, caps)
+    if uid is not None or name is not None:
+        return RunAs("user", uid, gid, name, groups, own)
+    caps = tuple(sorted(set(RUNTIME_DEFAULT_CAPABILITIES) | set(own)))
+    return RunAs("unknown", None, None, None, groups, caps)
 
 
 class Service(_Model):

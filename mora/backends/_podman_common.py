@@ -20,7 +20,17 @@ from dataclasses import dataclass, field
 from mora import types as T
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.evaluator import Compiled
-from mora.model import File, Host, Manifest, Mount, Port, Security, Service
+from mora.model import (
+    DEFAULT_MEMORY_LIMIT,
+    File,
+    Host,
+    Manifest,
+    Mount,
+    Port,
+    Security,
+    Service,
+    run_as,
+)
 
 # --- diagnostics ---------------------------------------------------------------------------------
 
@@ -188,6 +198,7 @@ KEY_SINCE: dict[str, Version] = {
         for k in (
             "AutoUpdate",
             "Entrypoint",
+            "GroupAdd",
             "HealthCmd",
             "HealthInterval",
             "HealthRetries",
@@ -498,7 +509,7 @@ def _container(
         opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
     opts.extend(_user_opts(svc))
     opts.extend(_health_opts(svc))
-    opts.extend(_security_opts(svc.security))
+    opts.extend(_security_opts(svc))
     opts.extend(_resource_opts(svc))
     if svc.auto_update:
         opts.append(Opt("AutoUpdate", "registry", ("--label=io.containers.autoupdate=registry",)))
@@ -523,10 +534,14 @@ def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | No
 
 
 def _user_opts(svc: Service) -> list[Opt]:
-    user = svc.user
-    if user is None and svc.security.run_as_user is not None:
-        user = str(svc.security.run_as_user)
-    if user is None:
+    """`User=UID:GID` of a declared user (the group defaults to the user's number, as on
+    Kubernetes); a named user is passed as written; no user: the image's own."""
+    who = run_as(svc)
+    if who.uid is not None:
+        user = f"{who.uid}:{who.gid}" if who.gid is not None else str(who.uid)
+    elif who.name is not None:
+        user = who.name
+    else:
         return []
     return [Opt("User", user, (f"--user={user}",))]
 
@@ -552,31 +567,51 @@ def _health_opts(svc: Service) -> list[Opt]:
     return opts
 
 
-def _security_opts(sec: Security) -> list[Opt]:
-    if sec.privileged:
-        return [Opt(None, "", ("--privileged",))]
-    opts = [Opt("NoNewPrivileges", "true", ("--security-opt=no-new-privileges",))]
-    if not sec.run_as_root:
-        # Without run_as_root, no capabilities but those asked for; with it, podman's defaults
-        # (CHOWN, SETUID, ... that images which start as root and drop to a user rely on).
-        opts.append(Opt("DropCapability", "ALL", ("--cap-drop=all",), "strv"))
-    for cap in sorted(set(sec.capabilities_add)):
+def _security_opts(svc: Service) -> list[Opt]:
+    """The contract of docs/security.md for podman: every capability dropped, then exactly
+    the ones the service's case needs (the same set the Kubernetes pod gets)."""
+    sec = svc.security
+    who = run_as(svc)
+    opts: list[Opt] = []
+    for gid in who.groups:
+        opts.append(Opt("GroupAdd", str(gid), (f"--group-add={gid}",)))
+    if who.mode == "privileged":
+        return [*opts, Opt(None, "", ("--privileged",))]
+    opts.append(Opt("NoNewPrivileges", "true", ("--security-opt=no-new-privileges",)))
+    opts.append(Opt("DropCapability", "ALL", ("--cap-drop=all",), "strv"))
+    for cap in who.capabilities:
         opts.append(Opt("AddCapability", cap, (f"--cap-add={cap}",), "strv"))
     if sec.read_only_root:
         opts.append(Opt("ReadOnly", "true", ("--read-only",)))
     return opts
 
 
+def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:
+    """The UID:GID a fresh named volume is created with: that of the first container mounting
+    it that declares a non-root user (an image that starts as root chowns its own data)."""
+    for c in hd.containers:
+        if any(v == volume for v, _ in c.volumes):
+            who = run_as(c.service)
+            if who.numeric and who.gid is not None:
+                return who.uid, who.gid  # type: ignore[return-value]
+    return None
+
+
 def _resource_opts(svc: Service) -> list[Opt]:
+    """The memory ceiling Kubernetes gets too: the declared limit, else 1Gi (or the request when
+    that is larger). CPU only when a limit is declared; podman has no requests."""
     res = svc.resources
-    if res is None:
-        return []
+    limit = res.memory_limit if res else None
+    if not limit:
+        request = res.memory if res else None
+        default = T.parse_size(DEFAULT_MEMORY_LIMIT) or 0
+        bigger = request is not None and (T.parse_size(request) or 0) > default
+        limit = request if bigger else DEFAULT_MEMORY_LIMIT
     opts = []
-    if res.memory_limit:
-        size = _size(res.memory_limit)
-        if size:
-            opts.append(Opt("Memory", size, (f"--memory={size}",)))
-    if res.cpu_limit:
+    size = _size(limit) if limit else None
+    if size:
+        opts.append(Opt("Memory", size, (f"--memory={size}",)))
+    if res and res.cpu_limit:
         cpus = podman_cpus(res.cpu_limit)
         if cpus:
             opts.append(Opt(None, "", (f"--cpus={cpus}",)))
@@ -808,7 +843,8 @@ def _proxy(
         ],
         files=[File(path="/etc/caddy/Caddyfile", format="text", content=caddyfile)],
         restart="always",
-        security=Security(capabilities_add=["NET_BIND_SERVICE"]),
+        # Caddy's image runs as root; it needs to bind 80 and 443 and nothing else.
+        security=Security(run_as_user=0, capabilities_add=["NET_BIND_SERVICE"]),
     )
     proxy_compiled = Compiled(compiled.manifest, {})
     return _container(proxy_compiled, svc, settings, diags, {}, host)

@@ -28,6 +28,7 @@ from mora.backends._podman_common import (
     plan,
     read_settings,
     secret_function,
+    volume_owner,
 )
 from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
@@ -104,9 +105,12 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
         f' "$podman" network create --label {_q(label)} {_q(project)} >/dev/null',
     ]
     for vol in hd.volumes:
+        owner = volume_owner(hd, vol)
+        # Created owned by the service's declared user, so a non-root app can write it.
+        opt = f" --opt o=uid={owner[0]},gid={owner[1]}" if owner else ""
         lines.append(
             f'"$podman" volume exists {_q(vol)} ||'
-            f' "$podman" volume create --label {_q(label)} {_q(vol)} >/dev/null'
+            f' "$podman" volume create --label {_q(label)}{opt} {_q(vol)} >/dev/null'
         )
     for d in hd.deliveries:
         lines.append(f"create {_q(d.name)} {_q(d.path)}")

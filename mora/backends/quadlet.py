@@ -36,6 +36,7 @@ from mora.backends._podman_common import (
     read_settings,
     secrets_script,
     supports,
+    volume_owner,
 )
 from mora.backends.systemd import (
     UnitFile,
@@ -84,7 +85,8 @@ def host_files(
     header = _header(dep, hd)
     files[f"{dep.project}.network"] = (_network_unit(dep, header), 0o644)
     for vol in hd.volumes:
-        files[f"{vol}.volume"] = (_volume_unit(dep, vol, header), 0o644)
+        owner = volume_owner(hd, vol)
+        files[f"{vol}.volume"] = (_volume_unit(dep, vol, header, owner), 0o644)
     for c in hd.containers:
         try:
             files[f"{c.name}.container"] = (_container_unit(dep, c, header, diags), 0o644)
@@ -115,12 +117,18 @@ def _network_unit(dep: Deployment, header: list[str]) -> str:
     return u.render()
 
 
-def _volume_unit(dep: Deployment, volume: str, header: list[str]) -> str:
+def _volume_unit(
+    dep: Deployment, volume: str, header: list[str], owner: tuple[int, int] | None
+) -> str:
     u = UnitFile(list(header))
     u.add("Unit", "Description", f"{dep.project}: volume {volume}")
     if supports(dep.settings.version, "VolumeName"):
         u.add("Volume", "VolumeName", volume)
     u.add("Volume", "Label", exec_word(f"mora.project={dep.project}"))
+    if owner is not None:
+        # Created owned by the service's declared user, so a non-root app can write it.
+        u.add("Volume", "User", str(owner[0]))
+        u.add("Volume", "Group", str(owner[1]))
     return u.render()
 
 

@@ -409,7 +409,7 @@ def _codes(diags: Diagnostics) -> list[str]:
 
 
 def test_site_settings_are_checked(tmp_path: Path) -> None:
-    src = 'project p\nservice web {\n  image = "nginx:1.27"\n}\n'
+    src = 'project p\nservice web {\n  image = "nginx:1.27"\n  user = "101"\n}\n'
     site = "domain: example.org\nkubernetes:\n  namespace: Bad_NS\n  storage_clas: fast\n"
     docs, diags = _render(tmp_path, src, site)
     assert docs is None
@@ -420,7 +420,8 @@ def test_site_settings_are_checked(tmp_path: Path) -> None:
 
 
 def test_names_are_made_valid_and_clashes_reported(tmp_path: Path) -> None:
-    docs, diags = _render(tmp_path, 'project P\nservice My_App {\n  image = "nginx:1.27"\n}\n')
+    src = 'project P\nservice My_App {\n  image = "nginx:1.27"\n  user = "101"\n}\n'
+    docs, diags = _render(tmp_path, src)
     assert docs is not None and "my-app/deployment.yaml" in docs
     assert _codes(diags) == ["W0602"]
     src = 'project p\nservice App { image = "nginx:1.27" }\nservice app { image = "nginx:1.27" }\n'
@@ -435,7 +436,7 @@ def test_root_user_needs_run_as_root(tmp_path: Path) -> None:
 
 def test_memory_request_above_limit_is_an_error(tmp_path: Path) -> None:
     src = (
-        'project p\nservice s {\n  image = "a:1"\n'
+        'project p\nservice s {\n  image = "a:1"\n  user = "1000"\n'
         "  resources {\n    memory = 2Gi\n    memory_limit = 1Gi\n  }\n}\n"
     )
     docs, diags = _render(tmp_path, src)

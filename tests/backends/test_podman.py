@@ -90,6 +90,7 @@ secret token = hex(16)
 
 service store {{
   image = "{image}"
+  user = "65534"  # nobody: its fresh volume is created owned by it
   command = ["sh", "-c", "echo x >> /data/starts; touch /tmp/ready; exec sleep 600"]
   ports {{ http = 8080 }}
   environment {{
@@ -115,6 +116,7 @@ service store {{
 
 service app {{
   image = "{image}"
+  user = "65534"
   command = ["sh", "-c", "exec sleep 600"]
   environment {{ STORE_URL = store.internal_url }}
   depends_on = [store]

@@ -13,8 +13,8 @@ def test_valid_project_has_no_diagnostics(tmp_path: Path) -> None:
     src = f"""
     param tz: string = "UTC"
     secret pw = password(length: 24)
-    service db {{ {IMG} ports {{ pg = 5432 }} environment {{ PW = secret.pw TZ = param.tz }} }}
-    service app {{ {IMG} subdomain = "app" ports {{ http = 80 }} depends_on = [db]
+    service db {{ {IMG} user = "999" ports {{ pg = 5432 }} environment {{ PW = secret.pw TZ = param.tz }} }}
+    service app {{ {IMG} user = "1000" subdomain = "app" ports {{ http = 80 }} depends_on = [db]
       environment {{ DB = "${{db.internal_url}}/x" PORT = db.ports.pg }} }}
     """
     assert codes(check_src(tmp_path, src).diagnostics) == []
@@ -133,8 +133,8 @@ def test_unused_declarations_are_warnings(tmp_path: Path) -> None:
     src = f"""
     param unused: string = "x"
     secret unused_secret = hex(16)
-    service a {{ {IMG} input key: secret {{ after = b prompt = "p" }} }}
-    service b {{ {IMG} }}
+    service a {{ {IMG} user = "1000" input key: secret {{ after = b prompt = "p" }} }}
+    service b {{ {IMG} user = "1000" }}
     """
     result = check_src(tmp_path, src)
     assert codes(result.diagnostics) == ["W0001", "W0002", "W0003"]
@@ -142,7 +142,9 @@ def test_unused_declarations_are_warnings(tmp_path: Path) -> None:
 
 
 def test_image_without_tag_warns(tmp_path: Path) -> None:
-    assert codes(check_src(tmp_path, 'service a { image = "nginx" }').diagnostics) == ["W0004"]
+    assert codes(check_src(tmp_path, 'service a { image = "nginx" user = "101" }').diagnostics) == [
+        "W0004"
+    ]
 
 
 def test_missing_image_and_unknown_template(tmp_path: Path) -> None:
@@ -189,7 +191,7 @@ def test_all_errors_of_a_run_are_reported(tmp_path: Path) -> None:
 
 
 def test_templates_and_services_have_separate_names(tmp_path: Path) -> None:
-    src = f"template db() {{ {IMG} ports {{ pg = 5432 }} }}\nservice db = db()"
+    src = f'template db() {{ {IMG} user = "999" ports {{ pg = 5432 }} }}\nservice db = db()'
     assert codes(check_src(tmp_path, src).diagnostics) == []
 
 

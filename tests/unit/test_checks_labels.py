@@ -21,6 +21,7 @@ project labels
 param extra: map(string) = {}
 service web {
   image = "docker.io/library/nginx:1.27"
+  user = "1000:1000"
   labels = param.extra
 }
 """

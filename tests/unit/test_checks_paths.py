@@ -97,6 +97,7 @@ project host
 param root: path = "/srv"
 service backup {
   image = "docker.io/library/busybox:1.36"
+  user = "1000:1000"
   volumes { "/host" = bind(param.root, readonly: true, reason: "backs up the host") }
 }
 """

@@ -70,7 +70,7 @@ def test_site_file_then_domain_then_set(tmp_path: Path) -> None:
 
 
 def test_no_domain_is_an_error(tmp_path: Path) -> None:
-    result = compile_src(tmp_path, f"service a {{ {IMG} }}", domain=None)
+    result = compile_src(tmp_path, f'service a {{ {IMG} user = "1000" }}', domain=None)
     assert codes(result.diagnostics) == ["E0503"]
 
 
@@ -173,7 +173,9 @@ def test_templates_instantiate_with_their_arguments(tmp_path: Path) -> None:
 
 def test_computed_subdomain_clash_is_found_at_compile_time(tmp_path: Path) -> None:
     src = """
-    template web(sub: string) { image = "docker.io/library/nginx:1" subdomain = args.sub ports { http = 80 } }
+    template web(sub: string) {
+      image = "docker.io/library/nginx:1" user = "101" subdomain = args.sub ports { http = 80 }
+    }
     service a = web(sub: "same")
     service b = web(sub: "same")
     """

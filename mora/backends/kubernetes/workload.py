@@ -1,8 +1,10 @@
 """The Deployment or StatefulSet of a service: its pod template, with mora's secure defaults.
 
 Secure by default, loosened only where the source says so (and then with its reason on the pod):
-no privilege escalation, every capability dropped, the runtime's seccomp profile, non-root, no
-service-account token, bounded resources. Containers start after their dependencies answer.
+no privilege escalation, every capability dropped and then exactly those of the service's case of
+the security contract (docs/security.md, the same on podman), the runtime's seccomp profile,
+non-root wherever the user is declared, no service-account token, bounded resources. Containers
+start after their dependencies answer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mora.diagnostics import Diagnostics
-from mora.model import Healthcheck, Service
+from mora.model import (
+    DEFAULT_MEMORY_LIMIT,
+    RUNTIME_DEFAULT_CAPABILITIES,
+    Healthcheck,
+    Service,
+    run_as,
+)
 from mora.reserved import reserved_label
 
 from .naming import (
@@ -41,14 +49,13 @@ W_DEVICE = "W0604"
 W_PENDING = "W0605"
 W_NO_WAIT = "W0606"
 W_HELD_DEPENDENCY = "W0607"
-W_USER = "W0607"
+W_USER = "W0610"
 W_ANNOTATION = "W0608"
 
 ANNOTATION = "mora.dev/"
 
 DEFAULT_CPU = "50m"
 DEFAULT_MEMORY = "64Mi"
-DEFAULT_MEMORY_LIMIT = "1Gi"
 
 # Docker's healthcheck defaults, so a check means the same thing on every backend.
 HC_INTERVAL = 30
@@ -174,31 +181,41 @@ def build_workload(
 
 # --- container parts -----------------------------------------------------------------------------
 
-# The checkov checks that a declared relaxation fails on purpose, by what the service loosens.
-# The service's `security { reason = ... }` is required by the checker for each of them, and it
-# goes into the skip annotation, so a reviewer reads why next to the object.
+# The checkov checks that a service's security contract fails on purpose, by what it loosens.
+# The service's `security { reason = ... }` is required by the checker for each relaxation, and
+# it goes into the skip annotation, so a reviewer reads why next to the object.
 _RELAXED_CHECKS = {
-    "run_as_root": ("CKV_K8S_23",),  # admission of root containers
+    "run_as_root": ("CKV_K8S_23", "CKV_K8S_25"),  # root admission; the switch-user capabilities
     "capabilities_add": ("CKV_K8S_25",),  # added capabilities
-    "privileged": ("CKV_K8S_16",),  # privileged containers
+    # privileged implies root, and Kubernetes requires allowPrivilegeEscalation beside it
+    "privileged": ("CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_23"),
 }
+# A service that declares no user gets settings that start any image (docs/security.md, case c).
+_UNKNOWN_USER = "the image's user is not declared, so the runtime's defaults are kept"
+_UNKNOWN_CHECKS = ("CKV_K8S_23", "CKV_K8S_25")
 
 
 def relaxation_skips(svc: Service) -> dict[str, str]:
-    """`checkov.io/skipN` annotations for the relaxations this service declares (with reason)."""
+    """`checkov.io/skipN` annotations for what this service's security contract loosens."""
     sec = svc.security
+    who = run_as(svc)
     reason = " ".join((sec.reason or "").split())
-    if not reason:
-        return {}
-    relaxed = {
-        "run_as_root": sec.run_as_root,
-        "capabilities_add": bool(sec.capabilities_add),
-        "privileged": sec.privileged,
-    }
-    checks = [c for key, on in relaxed.items() if on for c in _RELAXED_CHECKS[key]]
+    skips: dict[str, str] = {}
+    if reason:
+        relaxed = {
+            "run_as_root": sec.run_as_root,
+            "capabilities_add": bool(sec.capabilities_add),
+            "privileged": sec.privileged,
+        }
+        for key, on in relaxed.items():
+            for check in _RELAXED_CHECKS[key] if on else ():
+                skips.setdefault(check, f"declared in the service: {reason}")
+    if not who.numeric and who.mode in ("unknown", "user"):
+        for check in _UNKNOWN_CHECKS:
+            skips.setdefault(check, _UNKNOWN_USER)
     return {
-        f"checkov.io/skip{i}": f"{check}=declared in the service: {reason}"
-        for i, check in enumerate(checks, 1)
+        f"checkov.io/skip{i}": f"{check}={text}"
+        for i, (check, text) in enumerate(sorted(skips.items()), 1)
     }
 
 
@@ -266,41 +283,34 @@ def _resources(plan: ServicePlan, diags: Diagnostics) -> dict[str, Any]:
     return {"limits": limits, "requests": {"cpu": cpu, "memory": memory}}
 
 
-def _ids(plan: ServicePlan, diags: Diagnostics) -> tuple[int | None, int | None]:
-    """The numeric user and group to run as: `security.run_as_user`, else a numeric `user`."""
-    svc = plan.svc
-    uid: int | None = None
-    gid: int | None = None
-    if svc.user:
-        user, _, group = svc.user.partition(":")
-        if user.isdigit() and (not group or group.isdigit()):
-            uid = int(user)
-            gid = int(group) if group else None
-        else:
-            diags.warning(
-                W_USER,
-                f"service `{svc.name}` runs as user `{svc.user}`, which Kubernetes cannot use",
-                None,
-                help='Kubernetes needs numbers: `user = "1000:1000"` (the image\'s user is kept)',
-            )
-    if svc.security.run_as_user is not None:
-        uid = svc.security.run_as_user
-    return uid, gid
-
-
 def _security(plan: ServicePlan, diags: Diagnostics) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Container and pod securityContext: the secure defaults minus what the source loosens."""
-    sec = plan.svc.security
-    uid, gid = _ids(plan, diags)
-    if uid == 0 and not sec.run_as_root:
+    """Container and pod securityContext: the contract of docs/security.md, for Kubernetes.
+
+    `runAsNonRoot: true` only beside a numeric `runAsUser`: the kubelet refuses it for an image
+    whose user is root or a name. Capabilities are the same set podman gets for the service.
+    """
+    svc = plan.svc
+    sec = svc.security
+    who = run_as(svc)
+    if who.name is not None and who.mode == "user":
+        diags.warning(
+            W_USER,
+            f"service `{svc.name}` runs as user `{svc.user}`, which Kubernetes cannot use",
+            None,
+            help='Kubernetes needs numbers: `user = "1000:1000"` (until then the image\'s user '
+            "is kept and the pod gets the settings for an unknown user)",
+        )
+    if who.uid == 0 and who.mode == "user":
         diags.error(
             E_ROOT_USER,
-            f"service `{plan.svc.name}` runs as user 0 (root) without saying so",
+            f"service `{svc.name}` runs as user 0 (root) without saying so",
             None,
             help='add `security { run_as_root = true reason = "..." }` if the image needs it',
         )
-    caps = sorted({c.upper().removeprefix("CAP_") for c in sec.capabilities_add})
     capabilities: dict[str, Any] = {"drop": ["ALL"]}
+    caps = list(who.capabilities)
+    if who.mode == "user" and who.uid is None:
+        caps = sorted(set(RUNTIME_DEFAULT_CAPABILITIES) | set(caps))  # a named user: unknown
     if caps:
         capabilities["add"] = caps
     # Kubernetes refuses allowPrivilegeEscalation=false next to privileged or CAP_SYS_ADMIN.
@@ -310,16 +320,23 @@ def _security(plan: ServicePlan, diags: Diagnostics) -> tuple[dict[str, Any], di
         "capabilities": capabilities,
         "privileged": sec.privileged,
         "readOnlyRootFilesystem": sec.read_only_root,
-        "runAsNonRoot": not sec.run_as_root,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    if uid is not None:
-        container["runAsUser"] = uid
-    if gid is not None:
-        container["runAsGroup"] = gid
     pod: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
-    if not sec.run_as_root:
+    if who.numeric:
+        container["runAsNonRoot"] = True
+        container["runAsUser"] = who.uid
+        container["runAsGroup"] = who.gid
         pod["runAsNonRoot"] = True
+        # A fresh volume is root's on most storage classes: the group makes it writable.
+        pod["fsGroup"] = who.gid
+        pod["fsGroupChangePolicy"] = "OnRootMismatch"  # no chown walk over a big library
+    elif who.uid is not None and who.mode != "unknown":
+        container["runAsUser"] = who.uid  # root, or privileged with a declared user
+        if who.gid is not None:
+            container["runAsGroup"] = who.gid
+    if who.groups:
+        pod["supplementalGroups"] = list(who.groups)
     return container, pod
 
 
@@ -404,9 +421,16 @@ def _healthcheck_probes(hc: Healthcheck) -> dict[str, Any]:
         "timeoutSeconds": whole_seconds(hc.timeout_seconds, min(HC_TIMEOUT, period)),
         "failureThreshold": max(1, hc.retries if hc.retries is not None else HC_RETRIES),
     }
-    if hc.start_period_seconds:
-        probe["initialDelaySeconds"] = whole_seconds(hc.start_period_seconds, 0, minimum=0)
-    return {"livenessProbe": dict(probe), "readinessProbe": dict(probe)}
+    probes = {"livenessProbe": dict(probe), "readinessProbe": dict(probe)}
+    start = whole_seconds(hc.start_period_seconds, 0, minimum=0) if hc.start_period_seconds else 0
+    if start:
+        # compose's start_period forgives failures while the app starts; it does not delay the
+        # checks. A startupProbe means the same: readiness answers as soon as the app is up, and
+        # liveness may restart it only after the period (plus the usual retries) has passed.
+        startup = dict(probe)
+        startup["failureThreshold"] = -(-start // period) + probe["failureThreshold"]
+        probes["startupProbe"] = startup
+    return probes
 
 
 # --- start order ---------------------------------------------------------------------------------

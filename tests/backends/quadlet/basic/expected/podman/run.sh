@@ -31,7 +31,7 @@ wait_healthy() {
 }
 
 "$podman" network exists basic || "$podman" network create --label mora.project=basic basic >/dev/null
-"$podman" volume exists basic-web-usr-share-nginx-html || "$podman" volume create --label mora.project=basic basic-web-usr-share-nginx-html >/dev/null
+"$podman" volume exists basic-web-usr-share-nginx-html || "$podman" volume create --label mora.project=basic --opt o=uid=101,gid=101 basic-web-usr-share-nginx-html >/dev/null
 
 "$podman" run \
 	-d \
@@ -54,6 +54,7 @@ wait_healthy() {
 	--user=101:101 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--memory=1g \
 	--entrypoint=/docker-entrypoint.sh \
 	--restart=unless-stopped \
 	docker.io/library/nginx:1.27 nginx -g 'daemon off;'

@@ -51,6 +51,18 @@ wait_healthy() {
 	--label=mora.service=web \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 echo "binds: started 1 container(s)"

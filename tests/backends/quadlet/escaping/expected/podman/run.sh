@@ -62,6 +62,7 @@ ExecStart=/bin/evil' \
 	--health-interval=10s \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--memory=1g \
 	docker.io/library/nginx:1.27 sh -c 'echo "%h $HOME ${HOME} \ '"'"'q'"'"'"
 [Service]
 ExecStartPre=/bin/evil' '  lead' 'trail\' 'tab	here' %n '$1'

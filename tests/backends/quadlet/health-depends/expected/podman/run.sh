@@ -45,6 +45,18 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	'--health-cmd=["redis-cli","ping"]' \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/redis:7.4
 
 "$podman" run \
@@ -64,6 +76,18 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--health-retries=5 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/postgres:16.4
 
@@ -82,6 +106,18 @@ wait_healthy shop-db
 	--publish=8080:80/tcp \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--label=io.containers.autoupdate=registry \
 	--restart=on-failure \
 	docker.io/library/nginx:1.27

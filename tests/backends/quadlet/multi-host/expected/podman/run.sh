@@ -50,6 +50,18 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--publish=5432:5432/tcp \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/postgres:16.4
 
 "$podman" run \
@@ -65,6 +77,18 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--env=METRICS=http://metrics:9090 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -77,6 +101,18 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--label=mora.service=helper \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/busybox:1.36 sleep infinity
 
 "$podman" run \
@@ -89,6 +125,18 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--label=mora.service=metrics \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/prom/prometheus:v2.54.1
 
 "$podman" run \
@@ -105,9 +153,11 @@ create lab-mora-proxy-file-etc-caddy-Caddyfile-98336a files/lab-mora-proxy-file-
 	--publish=80:80/tcp \
 	--publish=443:443/tcp \
 	--publish=443:443/udp \
+	--user=0:0 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=NET_BIND_SERVICE \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/caddy:2.8.4
 

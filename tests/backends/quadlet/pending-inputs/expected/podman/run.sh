@@ -42,6 +42,18 @@ wait_healthy() {
 	--label=mora.service=dashboard \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -54,6 +66,18 @@ wait_healthy() {
 	--label=mora.service=sonarr \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	lscr.io/linuxserver/sonarr:4.0.9
 
 echo "media: started 2 container(s)"

@@ -46,6 +46,18 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	'--health-cmd=["redis-cli","ping"]' \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/redis:7.4
 
 "$podman" run \
@@ -65,6 +77,18 @@ create shop-db-env-POSTGRES_PASSWORD secrets/shop-db-env-POSTGRES_PASSWORD
 	--health-retries=5 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/postgres:16.4
 
@@ -86,6 +110,7 @@ wait_healthy shop-db
 	--user=nginx \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--memory=1g \
 	--label=io.containers.autoupdate=registry \
 	--entrypoint=/docker-entrypoint.sh \
 	--restart=on-failure \

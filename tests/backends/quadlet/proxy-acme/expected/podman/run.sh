@@ -45,6 +45,18 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--label=mora.service=db \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/postgres:16.4
 
 "$podman" run \
@@ -57,6 +69,18 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--label=mora.service=grafana \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/grafana/grafana:11.2.0
 
 "$podman" run \
@@ -69,6 +93,18 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--label=mora.service=wiki \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/requarks/wiki:2.5
 
 "$podman" run \
@@ -85,9 +121,11 @@ create home-mora-proxy-file-etc-caddy-Caddyfile-98336a files/home-mora-proxy-fil
 	--publish=8080:80/tcp \
 	--publish=8443:443/tcp \
 	--publish=8443:443/udp \
+	--user=0:0 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=NET_BIND_SERVICE \
+	--memory=1g \
 	--restart=always \
 	docker.io/library/caddy:2.8.4
 

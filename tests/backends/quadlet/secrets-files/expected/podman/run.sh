@@ -51,6 +51,18 @@ create vault-app-file-etc-app-motd-f4b985 files/vault-app-file-etc-app-motd-f4b9
 	--secret=vault-app-file-etc-app-motd-f4b985,type=mount,target=/etc/app/motd \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/busybox:1.36 sleep infinity
 
 echo "vault: started 1 container(s)"

@@ -7,9 +7,11 @@ cd "$(dirname "$0")"
 podman="${PODMAN:-podman}"
 
 "$podman" rm -f -i -t 10 sec-vpn >/dev/null
+"$podman" rm -f -i -t 10 sec-plain >/dev/null
 "$podman" rm -f -i -t 10 sec-locked >/dev/null
 "$podman" rm -f -i -t 10 sec-linuxserver >/dev/null
 "$podman" network rm -f sec >/dev/null 2>&1 || true
 if [ "${1:-}" = --purge ]; then
+	"$podman" volume rm -f sec-locked-data >/dev/null 2>&1 || true
 	:
 fi

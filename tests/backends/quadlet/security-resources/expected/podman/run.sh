@@ -31,6 +31,7 @@ wait_healthy() {
 }
 
 "$podman" network exists sec || "$podman" network create --label mora.project=sec sec >/dev/null
+"$podman" volume exists sec-locked-data || "$podman" volume create --label mora.project=sec --opt o=uid=1000,gid=1000 sec-locked-data >/dev/null
 
 "$podman" run \
 	-d \
@@ -41,6 +42,13 @@ wait_healthy() {
 	--label=mora.project=sec \
 	--label=mora.service=linuxserver \
 	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=SETGID \
+	--cap-add=SETUID \
+	--memory=1g \
 	lscr.io/linuxserver/sonarr:4.0.9
 
 "$podman" run \
@@ -48,16 +56,42 @@ wait_healthy() {
 	--replace \
 	--name=sec-locked \
 	--network=sec \
+	--volume=sec-locked-data:/data \
 	--network-alias=locked \
 	--label=mora.project=sec \
 	--label=mora.service=locked \
-	--user=1000 \
+	--user=1000:1000 \
+	--group-add=44 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=NET_BIND_SERVICE \
 	--read-only \
 	--memory=256m \
 	--cpus=1.5 \
+	docker.io/library/nginx:1.27
+
+"$podman" run \
+	-d \
+	--replace \
+	--name=sec-plain \
+	--network=sec \
+	--network-alias=plain \
+	--label=mora.project=sec \
+	--label=mora.service=plain \
+	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--cap-add=CHOWN \
+	--cap-add=DAC_OVERRIDE \
+	--cap-add=FOWNER \
+	--cap-add=FSETID \
+	--cap-add=KILL \
+	--cap-add=NET_BIND_SERVICE \
+	--cap-add=SETFCAP \
+	--cap-add=SETGID \
+	--cap-add=SETPCAP \
+	--cap-add=SETUID \
+	--cap-add=SYS_CHROOT \
+	--memory=1g \
 	docker.io/library/nginx:1.27
 
 "$podman" run \
@@ -70,6 +104,7 @@ wait_healthy() {
 	--label=mora.service=vpn \
 	--device=/dev/net/tun \
 	--privileged \
+	--memory=1g \
 	docker.io/qmcgaw/gluetun:v3.39
 
-echo "sec: started 3 container(s)"
+echo "sec: started 4 container(s)"
