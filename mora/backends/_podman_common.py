@@ -198,7 +198,6 @@ KEY_SINCE: dict[str, Version] = {
         for k in (
             "AutoUpdate",
             "Entrypoint",
-            "GroupAdd",
             "HealthCmd",
             "HealthInterval",
             "HealthRetries",
@@ -213,6 +212,9 @@ KEY_SINCE: dict[str, Version] = {
             "secret create --replace",
         )
     },
+    # podman's RELEASE_NOTES.md, 5.1.0: "Quadlet `.container` files now support a new key,
+    # `GroupAdd`" (containers/podman PR 22601).
+    "GroupAdd": Version(5, 1),
     "NetworkAlias": Version(5, 2),
     "Memory": Version(5, 5),
 }
