@@ -711,6 +711,7 @@ def apply_cmd(
     from mora.deploy.changes import render
     from mora.deploy.engine import apply
     from mora.deploy.state import save_record
+    from mora.deploy.targets.base import TargetError
     from mora.deploy.targets.podman import PodmanTarget
 
     result = _deploy_changes(project, target, fmt, site)
@@ -728,15 +729,19 @@ def apply_cmd(
         click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
 
     deploy_target = PodmanTarget(result.compiled, result.diagnostics)
-    done = apply(
-        prepared,
-        result.before,
-        deploy_target,
-        lambda record: save_record(where, record),
-        progress=progress,
-        prune_volumes=prune_volumes,
-        timeout=timeout,
-    )
+    try:
+        done = apply(
+            prepared,
+            result.before,
+            deploy_target,
+            lambda record: save_record(where, record),
+            progress=progress,
+            prune_volumes=prune_volumes,
+            timeout=timeout,
+        )
+    except TargetError as err:  # a step every service needs (the network) failed
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_APPLY_FAILED)
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mora.deploy.changes import ChangeSet, compare, consumed, desired
 from mora.deploy.state import Record, empty_record, secret_digests
-from mora.deploy.targets.base import Target
+from mora.deploy.targets.base import Target, TargetError
 from mora.plan import Plan, build_plan
 
 
@@ -114,7 +114,11 @@ def apply(
     target.prepare()
     for name in reversed(changes.removed):
         say(name, "removing", clock() - start, "")
-        target.remove(name, objects.get(name, {}), prune_volumes)
+        try:
+            target.remove(name, objects.get(name, {}), prune_volumes)
+        except TargetError as err:
+            done(name, "failed", str(err))
+            continue
         services.pop(name, None)
         objects.pop(name, None)
         save(record())
