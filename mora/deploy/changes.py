@@ -134,7 +134,9 @@ def compare(before: Record | None, after: Record, held: list[str]) -> ChangeSet:
     cs = ChangeSet(after.project)
     cs.held = sorted(held)
     cs.added = sorted(n for n in new if n not in old)
-    cs.removed = sorted(n for n in old if n not in new and n not in held)
+    # objects without a recorded service: made by an apply where the service then failed
+    made = set(before.objects) if before else set()
+    cs.removed = sorted(n for n in set(old) | made if n not in new and n not in held)
     changed_secrets: set[str] = set()
     for name in sorted(set(new) & set(old)):
         fields = service_fields(old[name], new[name])

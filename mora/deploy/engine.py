@@ -103,7 +103,8 @@ def apply(
             target.name,
             manifest,
             {m: d for m, d in digests.items() if m in used},
-            {k: v for k, v in objects.items() if k in services},
+            # a service that failed keeps its objects: a later removal must find them
+            dict(objects),
         )
 
     def done(name: str, status: str, detail: str = "", logs: list[str] | None = None) -> None:
@@ -173,6 +174,8 @@ def apply(
                     done(name, "unchanged" if unchanged else "healthy")
                 else:
                     bad.add(name)
+                    if name in created:
+                        save(record())  # its objects, for a later removal
                     why = why or f"not healthy after {timeout:g}s"
                     done(name, "failed", why, target.logs(name, log_lines))
             if waiting:

@@ -41,7 +41,8 @@ class Record:
     manifest: M.Manifest
     #: secret material name -> keyed digest of the value delivered
     secrets: dict[str, str] = field(default_factory=dict)
-    #: service -> what the target made for it ({"containers": [...], "volumes": [...], ...})
+    #: service -> what the target made for it ({"containers": [...], "volumes": [...], ...});
+    #: also for a service that failed (not in the manifest), so that removing it cleans up
     objects: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ One project of three stages (db -> api -> web, each gated by a health check that
 after a delay), driven through the CLI as a person would: a first apply interrupted once the
 first stage is healthy, then resumed; a second apply that changes nothing; a rotated secret
 that restarts exactly its consumer; a removed service cleaned up with its volume kept; a failing
-service that shows its logs and blocks only its dependant. Everything carrying the test's
+service that shows its logs and blocks only its dependant, then removed with
+`--prune-volumes`. Everything carrying the test's
 project name is removed at the end, and nothing else.
 """
 
@@ -23,13 +24,17 @@ import pytest
 from tests.cli import REPO, run_mora
 from tests.toolchain import BUSYBOX_IMAGE, podman, podman_env
 
+# Stops at once when podman replaces or removes it (a bare `sleep` as PID 1 ignores SIGTERM and
+# costs podman's 10 s stop timeout each time).
+IDLE = "trap 'exit 0' TERM; "
+
 # `ready` appears 2 s after start: a dependant started before it (no health gate) would be
 # created before its dependency's ready time, which the test compares.
 SERVICE = """\
 service {name} {{
   image = "{image}"
   user = "65534"
-  command = ["sh", "-c", "sleep 2; date +%s > /tmp/ready; exec sleep 600"]
+  command = ["sh", "-c", "{idle}sleep 2; date +%s > /tmp/ready; sleep 600 & wait"]
   healthcheck {{
     test = ["CMD-SHELL", "test -f /tmp/ready"]
     interval = 1s
@@ -43,11 +48,12 @@ HEAD = "project {project}\n\nsecret token = hex(16)\n\n"
 
 def project_text(project: str, *, web: bool = True, broken: bool = False) -> str:
     parts = [HEAD.format(project=project)]
-    parts.append(SERVICE.format(name="db", image=BUSYBOX_IMAGE, extra=""))
+    parts.append(SERVICE.format(name="db", image=BUSYBOX_IMAGE, idle=IDLE, extra=""))
     parts.append(
         SERVICE.format(
             name="api",
             image=BUSYBOX_IMAGE,
+            idle=IDLE,
             extra="  environment { TOKEN = secret.token }\n  depends_on = [db]\n",
         )
     )
@@ -56,6 +62,7 @@ def project_text(project: str, *, web: bool = True, broken: bool = False) -> str
             SERVICE.format(
                 name="web",
                 image=BUSYBOX_IMAGE,
+                idle=IDLE,
                 extra='  volumes { "/data" = volume() }\n  depends_on = [api]\n',
             )
         )
@@ -64,7 +71,10 @@ def project_text(project: str, *, web: bool = True, broken: bool = False) -> str
             f'service broken {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
             '  command = ["sh", "-c", "echo broken-said-this; exit 3"]\n}\n\n'
             f'service needs_broken {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
-            '  command = ["sleep", "600"]\n  depends_on = [broken]\n}\n'
+            f'  command = ["sh", "-c", "{IDLE}sleep 600 & wait"]\n  depends_on = [broken]\n}}\n\n'
+            f'service cache {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
+            f'  command = ["sh", "-c", "{IDLE}sleep 600 & wait"]\n'
+            '  volumes { "/data" = volume() }\n}\n'
         )
     return "\n".join(parts)
 
@@ -229,6 +239,18 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert "needs_broken: blocked" in failing.stderr
         assert lab._podman("container", "exists", f"{lab.project}-needs_broken").returncode != 0
         assert lab.ids()["api"] == after["api"]
-        assert "broken" not in json.loads(lab.record.read_text())["manifest"]["services"]
+        recorded = json.loads(lab.record.read_text())
+        assert "broken" not in recorded["manifest"]["services"]
+        cache_volumes = recorded["objects"]["cache"]["volumes"]
+
+        # gone again, with --prune-volumes: the failed service's container is removed too, the
+        # removed cache's volume is deleted; web's volume, kept earlier, is not mora's anymore
+        lab.write(web=False)
+        pruned = lab.apply("--prune-volumes")
+        assert pruned.returncode == 0, pruned.stderr
+        assert "broken: removed" in pruned.stderr and "cache: removed" in pruned.stderr
+        assert lab._podman("container", "exists", f"{lab.project}-broken").returncode != 0
+        assert lab._podman("volume", "exists", cache_volumes[0]).returncode != 0
+        assert lab._podman("volume", "exists", web_volumes[0]).returncode == 0
     finally:
         lab.cleanup()

@@ -11,6 +11,7 @@ from mora.api import compile_project
 from mora.deploy.engine import apply, prepare
 from mora.deploy.state import Record
 from mora.deploy.targets.base import Health, Target
+from mora.evaluator import Compiled
 from mora.secrets.provider import MemoryProvider
 from tests.cli import run_mora
 
@@ -100,7 +101,14 @@ def test_failure_blocks_only_dependants_and_is_not_recorded(tmp_path: Path) -> N
     assert "c" not in target.applied and "waits" not in target.applied
     assert [o.logs for o in done.outcomes if o.service == "b"] == [["b log"]]
     assert sorted(saved[-1].manifest.services) == ["a", "other"]
+    assert saved[-1].objects["b"] == {"containers": ["b"]}  # made, so removable later
     assert not done.ok
+    # b leaves the project: its objects are removed although it was never recorded as applied
+    manifest = built.manifest  # type: ignore[attr-defined]
+    services = {k: v for k, v in manifest.services.items() if k not in ("b", "c")}
+    without_b = Compiled(manifest.model_copy(update={"services": services}), {})
+    removal = prepare(without_b, saved[-1], None, "podman").changes
+    assert removal.removed == ["b"]
 
     # fixed: the next apply deploys only what is missing
     again = Recorder(failing=set())
