@@ -69,7 +69,8 @@ def project_text(project: str, *, web: bool = True, broken: bool = False) -> str
     if broken:
         parts.append(
             f'service broken {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
-            '  command = ["sh", "-c", "echo broken-said-this; exit 3"]\n}\n\n'
+            '  command = ["sh", "-c", "echo broken-said-this \\"$TOKEN\\"; exit 3"]\n'
+            "  environment { TOKEN = secret.token }\n}\n\n"
             f'service needs_broken {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
             f'  command = ["sh", "-c", "{IDLE}sleep 600 & wait"]\n  depends_on = [broken]\n}}\n\n'
             f'service cache {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
@@ -235,7 +236,8 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         failing = lab.apply()
         assert failing.returncode == 4, failing.stderr
         assert "broken: failed" in failing.stderr
-        assert "broken-said-this" in failing.stderr
+        assert "broken-said-this [secret]" in failing.stderr  # its log, the value masked
+        assert token not in failing.stdout + failing.stderr
         assert "needs_broken: blocked" in failing.stderr
         assert lab._podman("container", "exists", f"{lab.project}-needs_broken").returncode != 0
         assert lab.ids()["api"] == after["api"]
