@@ -130,6 +130,7 @@ def apply(
             continue
         waiting: dict[str, float] = {}  # service -> deadline
         created: set[str] = set()
+        to_create: list[str] = []  # applied together: one stage, one call to the target
         for name in stage.services:
             if name in prepared.plan.held:
                 done(name, "held", "waits for an input")
@@ -143,8 +144,9 @@ def apply(
             if name not in changes.to_deploy and target.is_running(name):
                 waiting[name] = clock() + timeout
                 continue
+            to_create.append(name)
             say(name, "creating", clock() - start, "")
-            result = target.apply_stage([name])[name]
+        for name, result in (target.apply_stage(to_create) if to_create else {}).items():
             if isinstance(result, str):
                 bad.add(name)
                 done(name, "failed", result, target.logs(name, log_lines))
