@@ -301,3 +301,74 @@ def rotate_secret(
             }
             result.consumers.append(Consumer(svc, changed, notes))
     return result
+
+
+# --- deploy (issue 12): `mora diff` and `mora apply` ----------------------------------------------
+
+E_DEPLOY_RECORD = "E0801"  # the deployment record cannot be read, written or keyed
+
+
+@dataclass
+class DeployChanges:
+    """What `mora diff` and `mora apply` start from: the compile, the record and the change set."""
+
+    compiled: object | None  # mora.evaluator.Compiled
+    prepared: object | None  # mora.deploy.engine.Prepared
+    before: object | None  # mora.deploy.state.Record (None: nothing deployed yet)
+    record_path: Path | None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def deploy_changes(
+    path: Path,
+    *,
+    target: str = "podman",
+    domain: str | None = None,
+    sets: list[str] | None = None,
+    site_file: Path | None = None,
+    secrets_path: Path | None = None,
+) -> DeployChanges:
+    """Compile against the site and compare with what was last deployed from it.
+
+    The record lives beside the site's store (`mora.deploy.state.record_path`); its secret
+    digests are keyed from the store's key, so the store is opened even for a project whose
+    only secrets are inputs."""
+    from mora.deploy.engine import prepare
+    from mora.deploy.state import StateError, digest_key, load_record, record_path
+    from mora.secrets.errors import SecretsError
+
+    checked = check_project(path)
+    diags = checked.diagnostics
+    program = checked.program
+    if program is None or diags.has_errors:
+        return DeployChanges(None, None, None, None, diags)
+    provider = open_provider(program, site_file, secrets_path, diags)
+    if provider is None:
+        return DeployChanges(None, None, None, None, diags)
+    result = compile_project(
+        path,
+        domain=domain,
+        sets=sets,
+        site_file=site_file,
+        provider=provider,
+        secrets_path=secrets_path,
+    )
+    diags = result.diagnostics
+    if result.compiled is None or diags.has_errors:
+        return DeployChanges(result.compiled, None, None, None, diags)
+    store = provider.store  # type: ignore[attr-defined]
+    where = record_path(store.path, program.name)
+    try:
+        before = load_record(where)
+        key = digest_key(store)
+        prepared = prepare(result.compiled, before, key, target)
+    except (StateError, SecretsError) as err:
+        diags.error(
+            E_DEPLOY_RECORD,
+            str(err),
+            None,
+            help="the record is rewritten by the next successful `mora apply`; delete it to "
+            "start from nothing deployed",
+        )
+        return DeployChanges(result.compiled, None, None, where, diags)
+    return DeployChanges(result.compiled, prepared, before, where, diags)

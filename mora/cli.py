@@ -620,3 +620,156 @@ def schema_cmd() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- deploy: `mora diff` and `mora apply` (issue 12) ----------------------------------------------
+
+EXIT_APPLY_FAILED = 4  # a service failed or was blocked; the others were applied and recorded
+
+_DEPLOY_TARGET = click.option(
+    "--target",
+    "target",
+    type=click.Choice(["podman"]),
+    default="podman",
+    show_default=True,
+    help="Where to deploy: this host's podman, without systemd (SSH and Kubernetes come later).",
+)
+
+
+def _deploy_changes(project: Path, target: str, fmt: str, site: dict[str, object]):  # type: ignore[no-untyped-def]
+    """The change set, or exit 1 with the diagnostics."""
+    from mora.api import deploy_changes
+
+    result = deploy_changes(project, target=target, **site)  # type: ignore[arg-type]
+    if result.prepared is None or result.diagnostics.has_errors:
+        sys.exit(_report(result.diagnostics, fmt))
+    return result
+
+
+def _print_changes(result: object, fmt: str) -> None:
+    from mora.deploy.changes import render
+
+    changes = result.prepared.changes  # type: ignore[attr-defined]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(changes.to_json(), indent=2, sort_keys=True))
+    else:
+        _report(result.diagnostics, "text", quiet_ok=True)  # type: ignore[attr-defined]
+        click.echo(printable(render(changes)), nl=False)
+
+
+@cli.command("diff")
+@_PROJECT
+@_site_options
+@_DEPLOY_TARGET
+@_FORMAT
+def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
+    """Show what `mora apply` would change: services added, removed, changed, restarted.
+
+    Compares the compile with what was last deployed from this site (recorded beside its secret
+    store). Secret values are never shown, only that one changed. Exit 0 whether or not there
+    are changes; 1 for errors in the project, the site or the record.
+    """
+    _print_changes(_deploy_changes(project, target, fmt, site), fmt)
+
+
+@cli.command("apply")
+@_PROJECT
+@_site_options
+@_DEPLOY_TARGET
+@click.option("--dry-run", is_flag=True, help="Print the change set and touch nothing.")
+@click.option(
+    "--prune-volumes", is_flag=True, help="Also delete the volumes of removed services (data!)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds a service may take to become healthy.",
+)
+@_FORMAT
+def apply_cmd(
+    project: Path,
+    target: str,
+    dry_run: bool,
+    prune_volumes: bool,
+    timeout: float,
+    fmt: str,
+    **site: object,
+) -> None:
+    """Deploy PROJECT stage by stage and record what was deployed.
+
+    A stage starts when the services it depends on are healthy; services waiting for an input
+    are held. Only what changed is touched; running it again changes nothing. Progress goes to
+    stderr. Exit 0 when everything was applied, 1 for errors in the project, site or record, 4
+    when a service failed (its dependants are not started; the rest is applied).
+    """
+    import time
+
+    from mora.deploy.changes import render
+    from mora.deploy.engine import apply
+    from mora.deploy.state import save_record
+    from mora.deploy.targets.base import TargetError
+    from mora.deploy.targets.podman import PodmanTarget
+
+    result = _deploy_changes(project, target, fmt, site)
+    if dry_run:
+        _print_changes(result, fmt)
+        return
+    _report(result.diagnostics, "text", quiet_ok=True)
+    prepared = result.prepared
+    click.echo(printable(render(prepared.changes)), err=True, nl=False)
+    where = result.record_path
+    began = time.monotonic()
+
+    def progress(service: str, status: str, elapsed: float, detail: str) -> None:
+        tail = f": {printable(detail)}" if detail else ""
+        click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
+
+    deploy_target = PodmanTarget(result.compiled, result.diagnostics)
+    try:
+        done = apply(
+            prepared,
+            result.before,
+            deploy_target,
+            lambda record: save_record(where, record),
+            progress=progress,
+            prune_volumes=prune_volumes,
+            timeout=timeout,
+        )
+    except TargetError as err:  # a step every service needs (the network) failed
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_APPLY_FAILED)
+    for outcome in done.outcomes:
+        if outcome.logs:
+            click.echo(f"last log lines of {outcome.service}:", err=True)
+            for line in outcome.logs:
+                click.echo(f"  | {line}", err=True)
+    took = time.monotonic() - began
+    if fmt == "json":
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "changes": prepared.changes.to_json(),
+                    "outcomes": [
+                        {"service": o.service, "status": o.status, "detail": o.detail}
+                        for o in done.outcomes
+                    ],
+                    "ok": done.ok,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+    if not done.ok:
+        bad = [o.service for o in done.outcomes if o.status in ("failed", "blocked")]
+        click.echo(f"apply incomplete after {took:.1f}s: {', '.join(bad)} not deployed", err=True)
+        sys.exit(EXIT_APPLY_FAILED)
+    if done.changed:
+        click.echo(f"applied in {took:.1f}s; recorded in {where}", err=True)
+    else:
+        click.echo("nothing changed: everything was already deployed and healthy", err=True)

@@ -1,0 +1,59 @@
+"""The interface every target implements: apply a stage, wait for health, read logs, remove.
+
+The engine decides what to do and in which order; a target only knows how. Targets are told
+service names of the manifest they were built with and never see the change set.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+Health = Literal["starting", "healthy", "failed"]
+
+
+class TargetError(Exception):
+    """A step the target could not take; the message names the service and the step."""
+
+
+class Target(ABC):
+    #: the name in the record and on the command line (`podman`, later `ssh`, `kubernetes`)
+    name: str
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Create what every service shares (a network, a namespace); idempotent."""
+
+    def apply_stage(self, services: list[str]) -> dict[str, dict[str, list[str]] | str]:
+        """Create or replace each service; service -> its objects, or the error text."""
+        done: dict[str, dict[str, list[str]] | str] = {}
+        for name in services:
+            try:
+                done[name] = self.apply_service(name)
+            except TargetError as err:
+                done[name] = str(err)
+        return done
+
+    @abstractmethod
+    def apply_service(self, service: str) -> dict[str, list[str]]:
+        """Create or replace one service; returns what was made (recorded for `remove`)."""
+
+    @abstractmethod
+    def is_running(self, service: str) -> bool:
+        """True when the service runs as last applied (an unchanged service needs nothing)."""
+
+    @abstractmethod
+    def health(self, service: str) -> tuple[Health, str]:
+        """One look at the service: its state and a short reason when it failed."""
+
+    @abstractmethod
+    def logs(self, service: str, lines: int) -> list[str]:
+        """The last `lines` lines the service wrote, secret values masked."""
+
+    @abstractmethod
+    def remove(self, service: str, objects: dict[str, list[str]], prune_volumes: bool) -> None:
+        """Stop and delete what `apply_service` made (volumes only with `prune_volumes`)."""
+
+    @abstractmethod
+    def finish(self, anything_applied: bool) -> None:
+        """After the last stage: what serves every service (a reverse proxy); idempotent."""
