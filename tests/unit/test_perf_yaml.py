@@ -39,8 +39,13 @@ def test_example_projects_same_bytes_from_both_emitters(project: str, tmp_path: 
     assert docs
     fast = [d for d in docs if kubernetes._libyaml_safe(d.body)]
     assert len(fast) >= len(docs) * 0.9  # libyaml does nearly all the work
+    writer = kubernetes.new_writer()
+    laid_out = [d for d in docs if writer.document(d.body) is not None]
+    assert len(laid_out) >= len(docs) * 0.9  # and the block writer lays out nearly every one
     for doc in docs:
-        assert kubernetes.to_yaml(doc.body) == kubernetes.to_yaml(doc.body, pure=True), doc.path
+        reference = kubernetes.to_yaml(doc.body, pure=True)
+        assert kubernetes.to_yaml(doc.body, writer=writer) == reference, doc.path
+        assert kubernetes.to_yaml(doc.body) == reference, doc.path
 
 
 @needs_libyaml
@@ -96,11 +101,39 @@ def bodies(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[dict]:
     return st.dictionaries(text, nested, min_size=1, max_size=5)
 
 
-@needs_libyaml
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(bodies(st.characters(codec="utf-8") | st.sampled_from(PUNCTUATION)))
-def test_random_documents_same_bytes_from_both_emitters(body: dict) -> None:
-    assert kubernetes.to_yaml(body) == kubernetes.to_yaml(body, pure=True)
+def test_random_documents_same_bytes_from_every_path(body: dict) -> None:
+    """The block writer (or its fallback) and libyaml (or its fallback) match the reference."""
+    reference = kubernetes.to_yaml(body, pure=True)
+    assert kubernetes.to_yaml(body) == reference
+    assert kubernetes._dump(body, False) == reference
+
+
+@settings(max_examples=400, deadline=None)
+@given(bodies(st.sampled_from([*PUNCTUATION, "a", "B", "0", "9", "_", " ", "\n", "é"])))
+def test_random_documents_in_the_block_writers_shape(body: dict) -> None:
+    """Mostly-supported documents: the writer itself (not its fallback) gives PyYAML's bytes."""
+    text = kubernetes.new_writer().document(body)
+    if text is not None:
+        assert text == kubernetes.to_yaml(body, pure=True)
+
+
+def test_block_writer_declines_what_it_cannot_lay_out() -> None:
+    writer = kubernetes.new_writer()
+    for body in (
+        {},
+        {"": 1},
+        {"k" * 61: 1},
+        {"a\nb": 1},
+        {1: "x"},
+        {"k": ("t",)},
+        {"k": "nel\x85x"},
+    ):
+        assert writer.document(body) is None, body
+        assert kubernetes.to_yaml(body) == kubernetes.to_yaml(body, pure=True)
+    assert writer.document({"k": "a\nb"}) == "k: |-\n  a\n  b\n"
+    assert writer.document({"k": "a\nb "}) == 'k: "a\\nb "\n'  # no literal: trailing space
 
 
 @needs_libyaml

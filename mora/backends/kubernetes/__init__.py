@@ -25,6 +25,7 @@ from mora.evaluator import Compiled
 from mora.output import write_file
 
 from . import objects
+from .emit import BlockWriter
 from .plan import plan_services, project_labels
 from .settings import read_settings
 from .workload import build_workload
@@ -92,8 +93,26 @@ def _libyaml_safe(value: object) -> bool:
     return True
 
 
-def to_yaml(body: dict[str, Any], *, pure: bool = False) -> str:
-    """The YAML text of one object; `pure` forces PyYAML's emitter (the reference)."""
+def to_yaml(body: dict[str, Any], *, pure: bool = False, writer: BlockWriter | None = None) -> str:
+    """The YAML text of one object.
+
+    `pure` forces PyYAML's pure-Python emitter (the reference); otherwise `writer` (or a new
+    one) lays the document out, asking PyYAML for each distinct scalar, and PyYAML writes the
+    whole document only when the writer cannot.
+    """
+    if not pure:
+        text = (writer or new_writer()).document(body)
+        if text is not None:
+            return text
+    return _dump(body, pure)
+
+
+def new_writer() -> BlockWriter:
+    """A writer for one run: it remembers the scalars it has seen (secret values included)."""
+    return BlockWriter(lambda value: _dump({"k": value}, False))
+
+
+def _dump(body: object, pure: bool) -> str:
     dumper = _CDumper if _CDumper is not None and not pure and _libyaml_safe(body) else _PyDumper
     text: str = yaml.dump(
         body,
@@ -168,8 +187,9 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
         return []
     root = out / "kubernetes"
     written = []
+    writer = new_writer()
     for doc in docs:
-        text = _header(compiled.manifest.project, doc.secret) + to_yaml(doc.body)
+        text = _header(compiled.manifest.project, doc.secret) + to_yaml(doc.body, writer=writer)
         mode = SECRET_MODE if doc.secret else FILE_MODE
         written.append(write_file(root / doc.path, text, mode))
     _remove_stale(root, set(written))
