@@ -936,9 +936,14 @@ def remove_stale(root: Path, keep: Iterable[Path]) -> None:
     """
     if not root.is_dir():
         return
-    kept = {p.resolve() for p in keep}
+    written = set(keep)  # as the backend spelled them: under `root`, like what rglob yields
+    resolved: set[Path] | None = None  # made only for a file not found by spelling (stale, rare)
     for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_symlink() or not path.is_file() or path.resolve() in kept:
+        if path in written or path.is_symlink() or not path.is_file():
+            continue
+        if resolved is None:
+            resolved = {p.resolve() for p in written}
+        if path.resolve() in resolved:
             continue
         owned = path.parent.name in OWNED_DIRS
         if not owned:

@@ -162,3 +162,38 @@ def test_host_addresses_are_parsed_once_per_host(
     unit = (tmp_path / "out" / "quadlet" / "one" / "p-s1.container").read_text()
     assert re.search(r"--add-host=s2:10\.0\.0\.2\b", unit), unit
     assert "s0:" not in unit.split("--add-host=s2")[0].split("PodmanArgs")[-1]
+
+
+def test_remove_stale_resolves_paths_only_when_something_may_be_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving every written file (two per file, each several lstat calls) was the largest
+    cost of removing stale units; files found as written need none, stale ones still go."""
+    real_root = tmp_path / "real"
+    (real_root / "host").mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(real_root)
+    kept = [real_root / "host" / f"p-s{i}.container" for i in range(3)]
+    for path in kept:
+        path.write_text(f"{common.GENERATED} from project `p`\n")
+    resolved: list[Path] = []
+    real_resolve = Path.resolve
+
+    def counting(self: Path, strict: bool = False) -> Path:
+        resolved.append(self)
+        return real_resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counting)
+    common.remove_stale(real_root, kept)
+    assert resolved == []
+    assert all(p.exists() for p in kept)
+    stale = real_root / "host" / "p-old.container"
+    stale.write_text(f"{common.GENERATED} from project `p`\n")
+    mine = real_root / "host" / "p-s0.container.d"
+    mine.mkdir()
+    (mine / "override.conf").write_text("[Service]\n")
+    # spelled through a symlink: found by resolving, as before
+    common.remove_stale(real_root, [link / "host" / p.name for p in kept])
+    assert not stale.exists()
+    assert all(p.exists() for p in kept)
+    assert (mine / "override.conf").exists()
