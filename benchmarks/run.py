@@ -127,6 +127,7 @@ def bench_project(
     cold_check: bool = False,
 ) -> list[Row]:
     """check, compile (all targets) and, up to --each-target-max, each target alone."""
+    repeat = args.repeat if n < args.once_from else 1
     site = work / "site"  # the cwd: the secret store is made in ./.mora on the first compile
     site.mkdir(parents=True, exist_ok=True)
     out = work / "out"
@@ -134,13 +135,11 @@ def bench_project(
     run_once(compile_all, site, env)  # warm up: secret store, parse cache, page cache
     rows = []
     check = [*MORA, "check", str(project)]
-    rows.append(Row(group, n, "mora check", measure(check, site, env, args.repeat)))
+    rows.append(Row(group, n, "mora check", measure(check, site, env, repeat)))
     if cold_check:
-        figures = measure(check, site, env | {"MORA_NO_CACHE": "1"}, args.repeat)
+        figures = measure(check, site, env | {"MORA_NO_CACHE": "1"}, repeat)
         rows.append(Row(group, n, "mora check (no parse cache)", figures))
-    rows.append(
-        Row(group, n, "mora compile (all)", measure(compile_all, site, env, args.repeat, out))
-    )
+    rows.append(Row(group, n, "mora compile (all)", measure(compile_all, site, env, repeat, out)))
     if n <= args.each_target_max:
         for target in TARGETS:
             cmd = [*compile_all, "--target", target]
@@ -149,7 +148,7 @@ def bench_project(
                     group,
                     n,
                     f"mora compile --target {target}",
-                    measure(cmd, site, env, args.repeat, out),
+                    measure(cmd, site, env, repeat, out),
                 )
             )
     if args.no_peers:
@@ -158,14 +157,14 @@ def bench_project(
         compose = work / "compose.yml"
         compose.write_text(peers.compose_file(n))
         cmd = [*found["podman-compose"], "-f", str(compose), "config"]
-        figures = measure(cmd, work, dict(os.environ), args.repeat)
+        figures = measure(cmd, work, dict(os.environ), repeat)
         for row in rows:
             if row.command.startswith("mora check"):
                 row.peer, row.peer_figures = "podman-compose config", figures
     if "helm" in found:
         chart = peers.helm_chart(work / "chart", n)
         cmd = [*found["helm"], "template", "bench", str(chart)]
-        figures = measure(cmd, work, dict(os.environ), args.repeat)
+        figures = measure(cmd, work, dict(os.environ), repeat)
         for row in rows:
             if row.command in ("mora compile (all)", "mora compile --target kubernetes"):
                 row.peer, row.peer_figures = "helm template", figures
@@ -290,6 +289,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,1000,10000", help="service counts")
     ap.add_argument("--generators", default="synthetic,realistic", help="synthetic, realistic")
     ap.add_argument("--repeat", type=int, default=3, help="runs per command (median)")
+    ap.add_argument("--once-from", type=int, default=5000, help="sizes run once from here on")
     ap.add_argument(
         "--each-target-max", type=int, default=1000, help="largest size timed per target"
     )
