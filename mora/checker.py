@@ -1873,8 +1873,13 @@ class Checker:
         )
 
     # --- graph rules -----------------------------------------------------------------------------
-    def service_deps(self, svc: ServiceSym) -> list[tuple[str, Span]]:
-        """The services `svc` waits for: `depends_on` entries and the `after` of its inputs."""
+    def service_deps(
+        self, svc: ServiceSym, inputs: Iterable[InputSym] | None = None
+    ) -> list[tuple[str, Span]]:
+        """The services `svc` waits for: `depends_on` entries and the `after` of its inputs.
+
+        `inputs`: the service's inputs when the caller indexed them (else every input is scanned).
+        """
         deps: list[tuple[str, Span]] = []
         args = (
             {a.name.text: a.value for a in svc.decl.instance.args if a.name}
@@ -1895,7 +1900,7 @@ class Checker:
                 for ref in _refs_in(entry.value, args):
                     if (name := target(ref)) is not None:
                         deps.append((name, ref.span))
-        for inp in self.program.inputs.values():
+        for inp in self.program.inputs.values() if inputs is None else inputs:
             if inp.service != svc.name:
                 continue
             for entry in inp.decl.body.entries:
@@ -1918,7 +1923,13 @@ class Checker:
         return deps
 
     def _check_graph(self) -> None:
-        graph = {name: self.service_deps(svc) for name, svc in self.program.services.items()}
+        by_service: dict[str | None, list[InputSym]] = {}  # one pass, not one per service
+        for inp in self.program.inputs.values():
+            by_service.setdefault(inp.service, []).append(inp)
+        graph = {
+            name: self.service_deps(svc, by_service.get(name, []))
+            for name, svc in self.program.services.items()
+        }
         for cycle in find_cycles({n: [d for d, _ in ds] for n, ds in graph.items()}):
             path = " -> ".join([*cycle, cycle[0]])
             labels = []

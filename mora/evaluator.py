@@ -177,6 +177,7 @@ class Evaluator:
         self._arg_values: dict[tuple[str, str], object] = {}
         self._arg_busy: set[tuple[str, str]] = set()
         self.domain = site.domain or ""
+        self._inputs_index: dict[str | None, list[str]] | None = None
 
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Compiled | None:
@@ -860,13 +861,21 @@ class Evaluator:
         elif port_numbers:
             first = sorted(port_numbers)[0]
             data["internal_url"] = f"http://{svc.name}:{port_numbers[first]}"
-        data["inputs"] = sorted(n for n, i in self.program.inputs.items() if i.service == svc.name)
+        data["inputs"] = list(self._inputs_of().get(svc.name, []))
         data["pending_inputs"] = sorted(pending)
         if "init_only" in data:  # only variables this instance sets (an `if` may leave one out)
             env = data.get("environment", {})
             data["init_only"] = {k: v for k, v in data["init_only"].items() if k in env}
         if "image" not in data:
             raise _Abort
+
+    def _inputs_of(self) -> dict[str | None, list[str]]:
+        """Service -> its inputs' names, sorted; built once (not a scan of every input per service)."""
+        if self._inputs_index is None:
+            self._inputs_index = {}
+            for name, inp in sorted(self.program.inputs.items()):
+                self._inputs_index.setdefault(inp.service, []).append(name)
+        return self._inputs_index
 
     def _deliver(self, value: object, key: str, span: Span, pending: set[str]) -> M.Value:
         """A leaf value for a container: plain text, secret material by name, or pending."""

@@ -8,6 +8,7 @@ Anything else, including `--help` and every other command, goes to the click app
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -65,8 +66,25 @@ def _plain_check(args: list[str]) -> tuple[list[Path], str] | None:
     return paths, fmt
 
 
+# The cyclic garbage collector's young generation is collected every 700 allocations by default:
+# a compile allocates millions of objects (syntax tree, model, documents) that all stay alive to
+# the end, and ends up scanning them again and again (40% of parse + check + evaluate at 5,000
+# services, over a third of a whole compile at 3,000). mora makes few reference cycles, so the
+# command collects rarely; the process ends soon after anyway. Peak memory is unchanged.
+GC_THRESHOLDS = (20_000, 50, 1_000)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a Python traceback reach the user."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        _main(argv)
+    finally:
+        gc.set_threshold(*before)  # when called in-process (tests), leave the caller's settings
+
+
+def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         plain = _plain_check(args)

@@ -10,6 +10,7 @@ become podman secrets (`Delivery`: secret values and config files alike).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import ipaddress
 import json
 import re
@@ -346,26 +347,28 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
     placed = {n: hosts[0] for n in manifest.services} if one_host else place(manifest, hosts, diags)
     left_out = _left_out(manifest, diags)
     deployed = {n: h for n, h in placed.items() if n not in left_out}
+    reach = Reach(compiled, deployed)
     if not one_host:
-        _cross_host_checks(compiled, deployed, diags)
+        _cross_host_checks(reach, diags)
     result = Deployment(project, settings, [])
     for host in hosts:
         names = sorted(n for n, h in deployed.items() if h.name == host.name)
         if not names:
             continue
+        here = set(names)
         hd = HostDeployment(host)
         services = [manifest.services[n] for n in _dependency_order(manifest, names)]
         waited = {
             dep
             for svc in services
             for dep in deps(svc)
-            if dep in names and manifest.services[dep].healthcheck is not None
+            if dep in here and manifest.services[dep].healthcheck is not None
         }
         for svc in services:
-            c = _container(compiled, svc, settings, diags, deployed, host)
+            c = _container(compiled, svc, settings, diags, reach, host)
             if c is None:
                 continue
-            c.requires = [f"{project}-{d}" for d in deps(svc) if d in names]
+            c.requires = [f"{project}-{d}" for d in deps(svc) if d in here]
             c.wait_healthy = [f"{project}-{d}" for d in deps(svc) if d in waited]
             c.notify_healthy = svc.name in waited
             hd.containers.append(c)
@@ -410,19 +413,55 @@ def _left_out(manifest: Manifest, diags: Diagnostics) -> set[str]:
 
 
 def _dependency_order(manifest: Manifest, names: list[str]) -> list[str]:
-    """Dependencies first, ties by name (depends_on has no cycles: the checker sees to it)."""
+    """Dependencies first, ties by name (depends_on has no cycles: the checker sees to it).
+
+    Kahn's algorithm with a heap: at each step the smallest name whose dependencies (among
+    `names`) are placed. Both backends ask for the same order, so it is computed once per
+    manifest and set of names.
+    """
+    key = tuple(sorted(names))
+    memo = _ORDER_MEMO
+    if memo.get("manifest") is not manifest:
+        memo.clear()
+        memo["manifest"] = manifest
+    order = memo.get(key)
+    if order is None:
+        order = memo[key] = _kahn_order(manifest, key)
+    return list(order)
+
+
+_ORDER_MEMO: dict[object, object] = {}  # the last manifest and its orders, by set of names
+
+
+def _kahn_order(manifest: Manifest, names: tuple[str, ...]) -> list[str]:
+    """The order `_dependency_order` documents, in O(E log V)."""
+    wanted = set(names)
+    waiting: dict[str, int] = {}  # name -> how many of its dependencies are not placed yet
+    dependents: dict[str, list[str]] = {n: [] for n in names}
+    for n in names:
+        ds = {d for d in deps(manifest.services[n]) if d in wanted}
+        waiting[n] = len(ds)
+        for d in ds:
+            dependents[d].append(n)
+    ready = [n for n in names if not waiting[n]]
+    heapq.heapify(ready)
     done: list[str] = []
-    pending = sorted(names)
-    while pending:
-        ready = [
-            n
-            for n in pending
-            if all(d in done or d not in names for d in deps(manifest.services[n]))
-        ]
-        if not ready:  # not reachable for checked input; keep going rather than loop forever
-            ready = pending[:1]
-        done.append(ready[0])
-        pending.remove(ready[0])
+    placed: set[str] = set()
+    rest = list(names)  # sorted: the fallback for a cycle takes the smallest unplaced name
+    at = 0
+    while len(done) < len(names):
+        if ready:
+            name = heapq.heappop(ready)
+        else:  # not reachable for checked input; keep going rather than loop forever
+            while rest[at] in placed:
+                at += 1
+            name = rest[at]
+        placed.add(name)
+        done.append(name)
+        for dependent in dependents[name]:
+            waiting[dependent] -= 1
+            if not waiting[dependent] and dependent not in placed:
+                heapq.heappush(ready, dependent)
     return done
 
 
@@ -437,7 +476,7 @@ def _container(
     svc: Service,
     settings: Settings,
     diags: Diagnostics,
-    deployed: dict[str, Host],
+    reach: Reach,
     host: Host,
 ) -> Container | None:
     project = compiled.manifest.project
@@ -507,7 +546,7 @@ def _container(
             opts.append(Opt("PublishPort", spec, (f"--publish={spec}",)))
     for device in svc.devices:
         opts.append(Opt("AddDevice", device, (f"--device={device}",), "strv"))
-    for name, addr in _add_hosts(compiled, svc, deployed, host):
+    for name, addr in reach.add_hosts(svc, host):
         opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
     opts.extend(_user_opts(svc))
     opts.extend(_health_opts(svc))
@@ -687,7 +726,11 @@ def _texts(compiled: Compiled, svc: Service) -> list[str]:
 
 
 def _mentions(compiled: Compiled, svc: Service, other: Service) -> list[Port]:
-    """The ports of `other` that `svc` reaches by its internal name (`other:port`)."""
+    """The ports of `other` that `svc` reaches by its internal name (`other:port`).
+
+    One regex per port and text: `Reach` answers the same question from an index, and uses
+    this only for a name the index cannot hold.
+    """
     texts = _texts(compiled, svc)
     return [
         p
@@ -699,8 +742,10 @@ def _mentions(compiled: Compiled, svc: Service, other: Service) -> list[Port]:
     ]
 
 
-def _uses(compiled: Compiled, svc: Service, other: Service) -> bool:
-    return other.name in svc.depends_on or bool(_mentions(compiled, svc, other))
+# Every `name:digits` whose name is a whole run of name characters, overlapping matches included
+# (a lookahead): the same places `_mentions` finds, in one pass over each text.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_.-])(?=([A-Za-z0-9_.-]+):(\d+))")
+_MENTION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def host_ip(host: Host) -> str | None:
@@ -711,22 +756,67 @@ def host_ip(host: Host) -> str | None:
         return None
 
 
-def _add_hosts(
-    compiled: Compiled, svc: Service, deployed: dict[str, Host], host: Host
-) -> list[tuple[str, str]]:
-    """`name:address` entries that make a service on another host resolve to that host."""
-    out = []
-    for name, other_host in sorted(deployed.items()):
-        ip = host_ip(other_host)
-        if other_host.name == host.name or ip is None:
-            continue
-        if _uses(compiled, svc, compiled.manifest.services[name]):
-            out.append((name, ip))
-    return out
+class Reach:
+    """Which deployed services a service reaches on other hosts, answered from indexes.
+
+    Asking every service about every other service (with a regex per pair and an IP address
+    parsed per pair) made the podman backends quadratic; here each host's address is parsed
+    once and each service's texts are scanned once.
+    """
+
+    def __init__(self, compiled: Compiled, deployed: dict[str, Host]) -> None:
+        self.compiled = compiled
+        self.deployed = deployed
+        hosts = {h.name: h for h in deployed.values()}
+        self.ips = {name: host_ip(h) for name, h in hosts.items()}
+        self._found: dict[str, dict[str, set[str]]] = {}
+        # names the index cannot hold (not a run of name characters): asked pair by pair
+        self._odd = sorted(n for n in deployed if not _MENTION_NAME.fullmatch(n))
+
+    def _index(self, svc: Service) -> dict[str, set[str]]:
+        """Name -> the port numbers (as written) that `svc`'s texts put after `name:`."""
+        found = self._found.get(svc.name)
+        if found is None:
+            found = {}
+            for text in _texts(self.compiled, svc):
+                if ":" not in text:
+                    continue
+                for m in _MENTION.finditer(text):
+                    found.setdefault(m.group(1), set()).add(m.group(2))
+            self._found[svc.name] = found
+        return found
+
+    def mentions(self, svc: Service, other: Service) -> list[Port]:
+        """What `_mentions` returns."""
+        if not _MENTION_NAME.fullmatch(other.name):
+            return _mentions(self.compiled, svc, other)
+        numbers = self._index(svc).get(other.name)
+        if not numbers:
+            return []
+        return [p for p in other.ports if str(p.target) in numbers]
+
+    def mentioned(self, svc: Service) -> list[str]:
+        """The deployed services `svc` may use (by name in depends_on or a text), sorted."""
+        names = set(self._index(svc)) | set(svc.depends_on) | set(self._odd)
+        return sorted(n for n in names if n in self.deployed)
+
+    def add_hosts(self, svc: Service, host: Host) -> list[tuple[str, str]]:
+        """`name:address` entries that make a service on another host resolve to that host."""
+        out = []
+        services = self.compiled.manifest.services
+        for name in self.mentioned(svc):
+            other_host = self.deployed[name]
+            ip = self.ips[other_host.name]
+            if other_host.name == host.name or ip is None:
+                continue
+            if name in svc.depends_on or self.mentions(svc, services[name]):
+                out.append((name, ip))
+        return out
 
 
-def _cross_host_checks(compiled: Compiled, deployed: dict[str, Host], diags: Diagnostics) -> None:
-    services = compiled.manifest.services
+def _cross_host_checks(reach: Reach, diags: Diagnostics) -> None:
+    deployed = reach.deployed
+    services = reach.compiled.manifest.services
     for name, host in sorted(deployed.items()):
         svc = services[name]
         for dep in deps(svc):
@@ -740,16 +830,17 @@ def _cross_host_checks(compiled: Compiled, deployed: dict[str, Host], diags: Dia
                     help=f"start `{dep}` on `{dep_host.name}` first, or give both the same"
                     " placement",
                 )
-        for other_name, other_host in sorted(deployed.items()):
+        for other_name in reach.mentioned(svc):
+            other_host = deployed[other_name]
             if other_host.name == host.name:
                 continue
             other = services[other_name]
-            for port in _mentions(compiled, svc, other):
+            for port in reach.mentions(svc, other):
                 what = (
                     f"`{name}` (host `{host.name}`) uses `{other_name}:{port.target}`, which runs"
                     f" on host `{other_host.name}`"
                 )
-                ip = host_ip(other_host)
+                ip = reach.ips[other_host.name]
                 if port.published == port.target and ip is not None:
                     note(
                         diags,
@@ -849,7 +940,7 @@ def _proxy(
         security=Security(run_as_user=0, capabilities_add=["NET_BIND_SERVICE"]),
     )
     proxy_compiled = Compiled(compiled.manifest, {})
-    return _container(proxy_compiled, svc, settings, diags, {}, host)
+    return _container(proxy_compiled, svc, settings, diags, Reach(proxy_compiled, {}), host)
 
 
 def caddyfile_text(

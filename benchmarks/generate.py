@@ -1,0 +1,114 @@
+"""Generated projects for the benchmark: a synthetic one and a realistic one.
+
+`synthetic(n)`: `n` plain services in one file, each with environment, a secret, ports,
+volumes, a health check and a dependency on the one before (a chain: the worst case for
+dependency ordering). `realistic(n)`: the media stack of `projects/media` (stdlib templates
+for Postgres, Jellyfin, Sonarr, Radarr, Prowlarr, Seerr and Janitorr, with their generated
+secrets, subdomains and Janitorr's three inputs) repeated `n / 7` times under distinct names.
+"""
+
+from __future__ import annotations
+
+SYNTHETIC_SERVICE = """service svc{i} {{
+  image = "ghcr.io/example/app{app}:1.{minor}.0"
+  subdomain = "app{i}"
+  ports {{ http = {port} }}
+  environment {{
+    TZ = param.timezone
+    API_KEY = secret.key{i}
+    URL = "http://svc{prev}:${{svc{prev}.ports.http}}/api"
+  }}
+  volumes {{
+    "/config" = volume(size: 1Gi)
+    "/data" = bind(param.root)
+  }}
+  healthcheck {{ test = ["CMD", "true"] interval = 30s }}
+  {dep}
+}}"""
+
+
+def synthetic(n: int) -> dict[str, str]:
+    """Files of a project of `n` services in the shape of a real stack."""
+    out = ["project bench", 'param timezone: string = "Etc/UTC"', 'param root: path = "/srv"']
+    out += [f"secret key{i} = hex(16)" for i in range(n)]
+    for i in range(n):
+        prev = max(i - 1, 0)
+        dep = f"depends_on = [svc{i - 1}]" if i else ""
+        out.append(
+            SYNTHETIC_SERVICE.format(
+                i=i, app=i % 7, minor=i % 10, port=8000 + i % 1000, prev=prev, dep=dep
+            )
+        )
+    return {"main.mora": "\n".join(out) + "\n"}
+
+
+REALISTIC_HEADER = """project bench
+import postgres
+import jellyfin
+import sonarr
+import radarr
+import prowlarr
+import seerr
+import janitorr
+
+param timezone: string = "Etc/UTC"
+param media_root: path = "/srv/media"
+param uid: int = 1000
+param gpu: bool = false
+"""
+
+# One copy of projects/media with every name suffixed by {k}.
+REALISTIC_STACK = """
+service db{k} = postgres(
+  user: "media",
+  databases: ["sonarr-main", "sonarr-log", "radarr-main", "radarr-log", "prowlarr-main",
+              "prowlarr-log", "seerr"],
+)
+service watch{k} = jellyfin(
+  media: param.media_root, subdomain: "watch{k}", media_readonly: false,
+  gpu: param.gpu, uid: param.uid, timezone: param.timezone,
+)
+service tv{k} = sonarr(
+  media: param.media_root, subdomain: "tv{k}",
+  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password, depends_on: [db{k}],
+  uid: param.uid, timezone: param.timezone,
+)
+service movies{k} = radarr(
+  media: param.media_root, subdomain: "movies{k}",
+  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password, depends_on: [db{k}],
+  uid: param.uid, timezone: param.timezone,
+)
+service indexers{k} = prowlarr(
+  subdomain: "indexers{k}",
+  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
+  depends_on: [db{k}, tv{k}, movies{k}],
+  uid: param.uid, timezone: param.timezone,
+)
+service requests{k} = seerr(
+  subdomain: "requests{k}",
+  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
+  depends_on: [db{k}, watch{k}],
+  timezone: param.timezone,
+)
+service janitor{k} = janitorr(
+  media: param.media_root,
+  jellyfin: watch{k}, jellyfin_url: watch{k}.internal_url, jellyfin_public_url: watch{k}.url,
+  seerr: requests{k}, seerr_url: requests{k}.internal_url, seerr_public_url: requests{k}.url,
+  sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
+  radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
+  depends_on: [tv{k}, movies{k}],
+  uid: param.uid, timezone: param.timezone,
+)
+"""
+
+STACK_SIZE = 7  # services per copy of the media stack
+
+
+def realistic(n: int) -> dict[str, str]:
+    """Files of a project of about `n` services (a multiple of 7): copies of the media stack."""
+    copies = max(1, round(n / STACK_SIZE))
+    body = [REALISTIC_HEADER] + [REALISTIC_STACK.format(k=k) for k in range(copies)]
+    return {"main.mora": "".join(body)}
+
+
+GENERATORS = {"synthetic": synthetic, "realistic": realistic}

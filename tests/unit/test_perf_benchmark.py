@@ -1,0 +1,43 @@
+"""The benchmark runs (its figures are read by people, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_runs_the_real_commands() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("group") and "peak MiB" in line for line in lines)
+    commands = {" ".join(line.split()[2:4]) for line in lines if line.startswith("synthetic")}
+    assert commands == {"mora check", "mora compile"}, proc.stdout
+
+
+def test_generated_projects_check_clean(tmp_path: Path) -> None:
+    """Both generators make projects without diagnostics (what the benchmark times is real)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from generate import GENERATORS
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from mora.api import check_project
+
+    for name, generate in GENERATORS.items():
+        project = tmp_path / name
+        project.mkdir()
+        for file, text in generate(14).items():
+            (project / file).write_text(text)
+        result = check_project(project)
+        assert not list(result.diagnostics), [d.message for d in result.diagnostics]
+        assert result.program is not None and len(result.program.services) == 14
