@@ -38,5 +38,8 @@ def write_target(
         if err.name == f"mora.backends.{target}":
             raise NotBuilt(target) from None
         raise
-    written: list[Path] = module.write(compiled, out, options, diags)
+    from mora.output import session
+
+    with session():
+        written: list[Path] = module.write(compiled, out, options, diags)
     return written

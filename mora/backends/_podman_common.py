@@ -627,15 +627,25 @@ def _security_opts(svc: Service) -> list[Opt]:
     return opts
 
 
-def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:
-    """The UID:GID a fresh named volume is created with: that of the first container mounting
-    it that declares a non-root user (an image that starts as root chowns its own data)."""
+def volume_owners(hd: HostDeployment) -> dict[str, tuple[int, int]]:
+    """The UID:GID each fresh named volume is created with: that of the first container (in
+    dependency order) mounting it that declares a non-root user (an image that starts as root
+    chowns its own data). One pass over the containers, not one per volume."""
+    owners: dict[str, tuple[int, int]] = {}
     for c in hd.containers:
-        if any(v == volume for v, _ in c.volumes):
-            who = run_as(c.service)
+        who = None
+        for vol, _ in c.volumes:
+            if vol in owners:
+                continue
+            who = who or run_as(c.service)
             if who.numeric and who.gid is not None:
-                return who.uid, who.gid  # type: ignore[return-value]
-    return None
+                owners[vol] = (who.uid, who.gid)  # type: ignore[assignment]
+    return owners
+
+
+def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:
+    """`volume_owners` for one volume (callers that ask for a few)."""
+    return volume_owners(hd).get(volume)
 
 
 def _resource_opts(svc: Service) -> list[Opt]:

@@ -28,7 +28,7 @@ from mora.backends._podman_common import (
     plan,
     read_settings,
     secret_function,
-    volume_owner,
+    volume_owners,
 )
 from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
@@ -104,8 +104,9 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
         f'"$podman" network exists {_q(project)} ||'
         f' "$podman" network create --label {_q(label)} {_q(project)} >/dev/null',
     ]
+    owners = volume_owners(hd)
     for vol in hd.volumes:
-        owner = volume_owner(hd, vol)
+        owner = owners.get(vol)
         # Created owned by the service's declared user, so a non-root app can write it.
         opt = f" --opt o=uid={owner[0]},gid={owner[1]}" if owner else ""
         lines.append(

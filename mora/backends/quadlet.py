@@ -36,7 +36,7 @@ from mora.backends._podman_common import (
     read_settings,
     secrets_script,
     supports,
-    volume_owner,
+    volume_owners,
 )
 from mora.backends.systemd import (
     UnitFile,
@@ -84,8 +84,9 @@ def host_files(
     files: dict[str, tuple[str, int]] = {}
     header = _header(dep, hd)
     files[f"{dep.project}.network"] = (_network_unit(dep, header), 0o644)
+    owners = volume_owners(hd)
     for vol in hd.volumes:
-        owner = volume_owner(hd, vol)
+        owner = owners.get(vol)
         files[f"{vol}.volume"] = (_volume_unit(dep, vol, header, owner), 0o644)
     for c in hd.containers:
         try:
