@@ -181,3 +181,46 @@ def test_project_compiles_every_service(project: str) -> None:
     assert _missing_services(result) == []
     for name, svc in result.compiled.manifest.services.items():
         assert svc.image.split("/")[-1].count(":") == 1, f"{name}: image without a pinned tag"
+
+
+def test_caddy_needs_the_podman_proxy_off(tmp_path: Path) -> None:
+    """The caddy template publishes 80/443 like mora's own podman proxy: with the proxy on
+    (the default) the podman targets refuse it (E0707), with `proxy: false` in the site they
+    write it cleanly. Both are what the template's header and docs say."""
+    from mora.backends import Options, podman, quadlet
+    from mora.diagnostics import Diagnostics
+
+    case = GOLDEN / "caddy" / "input"
+    for proxy, clash in ((True, True), (False, False)):
+        site = tmp_path / f"site-{proxy}.yaml"
+        site.write_text(f"domain: {DOMAIN}\npodman:\n  proxy: {str(proxy).lower()}\n")
+        result = compile_project(case, site_file=site, provider=MemoryProvider(seed=b"stdlib"))
+        assert result.compiled is not None, _diagnostics(result)
+        for backend in (quadlet, podman):
+            diags = Diagnostics()
+            backend.write(result.compiled, tmp_path / f"out-{proxy}", Options(), diags)
+            codes = {d.code for d in diags.sorted()}
+            assert ("E0707" in codes) == clash, (proxy, backend.__name__, codes)
+            if not clash:
+                assert not diags.has_errors, [render_text(d) for d in diags.sorted()]
+
+
+@pytest.mark.parametrize("module, service", [("postgres", "db"), ("redis", "cache")])
+def test_database_volumes_get_the_image_users_group(module: str, service: str) -> None:
+    """Postgres and Redis run as uid 999 (the images' own users): their pods carry fsGroup 999,
+    so a fresh volume from a storage class that hands out root-owned directories (Longhorn,
+    NFS; only local-path is world-writable) is writable to them."""
+    from mora.backends.kubernetes import render
+    from mora.diagnostics import Diagnostics
+
+    result = _compile(GOLDEN / module / "input")
+    assert result.compiled is not None, _diagnostics(result)
+    pods = {
+        doc.body["metadata"]["name"]: doc.body["spec"]["template"]["spec"]
+        for doc in render(result.compiled, no_secrets=True, diags=Diagnostics()) or []
+        if doc.body.get("kind") in ("Deployment", "StatefulSet")
+    }
+    context = pods[service]["securityContext"]
+    assert context["fsGroup"] == 999 and context["runAsNonRoot"] is True
+    container = pods[service]["containers"][0]["securityContext"]
+    assert container["runAsUser"] == 999 and container["runAsGroup"] == 999
