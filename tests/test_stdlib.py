@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,57 @@ def test_database_volumes_get_the_image_users_group(module: str, service: str) -
     assert context["fsGroup"] == 999 and context["runAsNonRoot"] is True
     container = pods[service]["containers"][0]["securityContext"]
     assert container["runAsUser"] == 999 and container["runAsGroup"] == 999
+
+
+SOURCE_KEYS = ("image", "port", "env", "state", "health", "user")
+SOURCE_LINE = re.compile(
+    r"^# source (?P<key>[a-z]+): (?P<text>.+) \(checked (?P<date>\d{4}-\d{2}-\d{2})\)$"
+)
+DEFAULT_IMAGE = re.compile(r'image: string = "(?P<image>[^"]+)"')
+
+
+def _source_problems(text: str) -> list[str]:
+    """What a module's `# source KEY: ... (checked DATE)` lines lack (docs/stdlib/README.md)."""
+    problems: list[str] = []
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.startswith("# source "):
+            continue
+        match = SOURCE_LINE.match(line)
+        if match is None:
+            problems.append(f"malformed source line: {line!r}")
+            continue
+        key, body = match["key"], match["text"].strip()
+        if key not in SOURCE_KEYS:
+            problems.append(f"unknown source key {key!r}")
+        try:
+            date.fromisoformat(match["date"])
+        except ValueError:
+            problems.append(f"bad date in {line!r}")
+        if len(body) < 10:
+            problems.append(f"source {key} says too little: {body!r}")
+        found.setdefault(key, []).append(body)
+    problems += [f"no `# source {key}:` line" for key in SOURCE_KEYS if key not in found]
+    for match in DEFAULT_IMAGE.finditer(text):
+        tag = match["image"].rsplit(":", 1)[-1]
+        if not any(tag in body for body in found.get("image", [])):
+            problems.append(f"the default image tag {tag!r} is on no `# source image:` line")
+    return problems
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_cites_its_sources(module: str) -> None:
+    problems = _source_problems((STDLIB / f"{module}.mora").read_text(encoding="utf-8"))
+    assert problems == [], f"{module}: " + "; ".join(problems)
+
+
+def test_the_sources_check_catches_what_is_missing() -> None:
+    """The check above can fail: a bumped tag, a missing key, a line without its date."""
+    good = (STDLIB / "seerr.mora").read_text(encoding="utf-8")
+    assert _source_problems(good) == []
+    bumped = good.replace('seerr:v3.1.0"', 'seerr:v3.9.9"')
+    assert any("v3.9.9" in p for p in _source_problems(bumped))
+    no_health = "\n".join(x for x in good.splitlines() if not x.startswith("# source health:"))
+    assert "no `# source health:` line" in _source_problems(no_health)
+    undated = good.replace(" (checked 2026-11-30)", "", 1)
+    assert any("malformed" in p for p in _source_problems(undated))
