@@ -280,3 +280,76 @@ def test_the_sources_check_catches_what_is_missing() -> None:
     assert "no `# source health:` line" in _source_problems(no_health)
     undated = good.replace(" (checked 2026-11-30)", "", 1)
     assert any("malformed" in p for p in _source_problems(undated))
+
+
+def test_the_media_project_has_a_download_client_on_the_same_tree() -> None:
+    """Sonarr and Radarr can only import what a download client fetched if the client writes
+    under the same host directory, at the same container path (/data), so the paths it reports
+    are valid in theirs and the files can be hardlinked."""
+    result = _compile(PROJECTS / "media")
+    assert result.compiled is not None, _diagnostics(result)
+    services = result.compiled.manifest.services
+    client = services["downloads"]
+    assert client.template == "qbittorrent"
+
+    def data_source(name: str) -> str:
+        (mount,) = [v for v in services[name].volumes if v.path == "/data"]
+        return str(mount.host_path)
+
+    assert data_source("downloads") == data_source("tv") == data_source("movies")
+    defaults = next(f for f in client.files if f.path == "/defaults/qBittorrent.conf")
+    assert "Downloads\\SavePath=/data/downloads/" in (defaults.content or "")
+
+
+@pytest.mark.slow
+def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
+    """Each module's golden case, answered, goes through every backend with no error or warning,
+    its Kubernetes objects pass kubernetes-validate --strict and its quadlet units pass
+    quadlet -dryrun (the projects cover only the templates they use; this covers the rest)."""
+    import subprocess
+
+    from mora.backends import TARGETS, Options, write_target
+    from mora.diagnostics import Diagnostics
+    from tests.backends.test_quadlet import dryrun, host_dirs, quadlet_problems
+    from tests.toolchain import KUBERNETES_VERSIONS, kubernetes_validate
+
+    k8s_files: list[str] = []
+    for module in _modules():
+        case = GOLDEN / module
+        # A site with Let's Encrypt (else the podman proxy notes its local CA); caddy takes the
+        # proxy's place (see test_caddy_needs_the_podman_proxy_off).
+        site = tmp_path / f"{module}.site.yaml"
+        proxy = "false" if module == "caddy" else "true"
+        site.write_text(
+            f"domain: {DOMAIN}\npodman:\n  acme_email: admin@{DOMAIN}\n  proxy: {proxy}\n"
+        )
+        provider = MemoryProvider(seed=b"stdlib", values=_answers(case))
+        result = compile_project(case / "input", site_file=site, provider=provider)
+        assert result.compiled is not None, _diagnostics(result)
+        out = tmp_path / module
+        diags = Diagnostics()
+        for target in TARGETS:
+            write_target(target, result.compiled, out, Options(), diags)
+        # Notes stay (a host mount ties a pod to its node: W0603 says so), and so does W0604 for
+        # the jellyfin case's GPU (Kubernetes needs the hardware's device plugin, the warning's
+        # point); nothing else may.
+        loud = [d for d in diags.sorted() if d.severity.value != "note" and d.code != "W0604"]
+        assert not loud, f"{module}: " + "\n".join(render_text(d) for d in loud)
+        k8s_files += [
+            str(p)
+            for p in sorted((out / "kubernetes").rglob("*.yaml"))
+            if "kind: Kustomization" not in p.read_text(encoding="utf-8")
+        ]
+        for host in host_dirs(out):
+            proc = dryrun(host)
+            problems = quadlet_problems(proc)
+            assert proc.returncode == 0 and not problems, f"{module}/{host.name}: {problems}"
+    versions = [arg for v in KUBERNETES_VERSIONS for arg in ("-k", v)]
+    proc = subprocess.run(
+        [*kubernetes_validate(), "--strict", "--quiet", *versions, *k8s_files],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 0 and not output, output[-4000:]
