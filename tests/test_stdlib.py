@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,173 @@ def test_project_compiles_every_service(project: str) -> None:
     assert _missing_services(result) == []
     for name, svc in result.compiled.manifest.services.items():
         assert svc.image.split("/")[-1].count(":") == 1, f"{name}: image without a pinned tag"
+
+
+def test_caddy_needs_the_podman_proxy_off(tmp_path: Path) -> None:
+    """The caddy template publishes 80/443 like mora's own podman proxy: with the proxy on
+    (the default) the podman targets refuse it (E0707), with `proxy: false` in the site they
+    write it cleanly. Both are what the template's header and docs say."""
+    from mora.backends import Options, podman, quadlet
+    from mora.diagnostics import Diagnostics
+
+    case = GOLDEN / "caddy" / "input"
+    for proxy, clash in ((True, True), (False, False)):
+        site = tmp_path / f"site-{proxy}.yaml"
+        site.write_text(f"domain: {DOMAIN}\npodman:\n  proxy: {str(proxy).lower()}\n")
+        result = compile_project(case, site_file=site, provider=MemoryProvider(seed=b"stdlib"))
+        assert result.compiled is not None, _diagnostics(result)
+        for backend in (quadlet, podman):
+            diags = Diagnostics()
+            backend.write(result.compiled, tmp_path / f"out-{proxy}", Options(), diags)
+            codes = {d.code for d in diags.sorted()}
+            assert ("E0707" in codes) == clash, (proxy, backend.__name__, codes)
+            if not clash:
+                assert not diags.has_errors, [render_text(d) for d in diags.sorted()]
+
+
+@pytest.mark.parametrize("module, service", [("postgres", "db"), ("redis", "cache")])
+def test_database_volumes_get_the_image_users_group(module: str, service: str) -> None:
+    """Postgres and Redis run as uid 999 (the images' own users): their pods carry fsGroup 999,
+    so a fresh volume from a storage class that hands out root-owned directories (Longhorn,
+    NFS; only local-path is world-writable) is writable to them."""
+    from mora.backends.kubernetes import render
+    from mora.diagnostics import Diagnostics
+
+    result = _compile(GOLDEN / module / "input")
+    assert result.compiled is not None, _diagnostics(result)
+    pods = {
+        doc.body["metadata"]["name"]: doc.body["spec"]["template"]["spec"]
+        for doc in render(result.compiled, no_secrets=True, diags=Diagnostics()) or []
+        if doc.body.get("kind") in ("Deployment", "StatefulSet")
+    }
+    context = pods[service]["securityContext"]
+    assert context["fsGroup"] == 999 and context["runAsNonRoot"] is True
+    container = pods[service]["containers"][0]["securityContext"]
+    assert container["runAsUser"] == 999 and container["runAsGroup"] == 999
+
+
+SOURCE_KEYS = ("image", "port", "env", "state", "health", "user")
+SOURCE_LINE = re.compile(
+    r"^# source (?P<key>[a-z]+): (?P<text>.+) \(checked (?P<date>\d{4}-\d{2}-\d{2})\)$"
+)
+DEFAULT_IMAGE = re.compile(r'image: string = "(?P<image>[^"]+)"')
+
+
+def _source_problems(text: str) -> list[str]:
+    """What a module's `# source KEY: ... (checked DATE)` lines lack (docs/stdlib/README.md)."""
+    problems: list[str] = []
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.startswith("# source "):
+            continue
+        match = SOURCE_LINE.match(line)
+        if match is None:
+            problems.append(f"malformed source line: {line!r}")
+            continue
+        key, body = match["key"], match["text"].strip()
+        if key not in SOURCE_KEYS:
+            problems.append(f"unknown source key {key!r}")
+        try:
+            date.fromisoformat(match["date"])
+        except ValueError:
+            problems.append(f"bad date in {line!r}")
+        if len(body) < 10:
+            problems.append(f"source {key} says too little: {body!r}")
+        found.setdefault(key, []).append(body)
+    problems += [f"no `# source {key}:` line" for key in SOURCE_KEYS if key not in found]
+    for match in DEFAULT_IMAGE.finditer(text):
+        tag = match["image"].rsplit(":", 1)[-1]
+        if not any(tag in body for body in found.get("image", [])):
+            problems.append(f"the default image tag {tag!r} is on no `# source image:` line")
+    return problems
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_cites_its_sources(module: str) -> None:
+    problems = _source_problems((STDLIB / f"{module}.mora").read_text(encoding="utf-8"))
+    assert problems == [], f"{module}: " + "; ".join(problems)
+
+
+def test_the_sources_check_catches_what_is_missing() -> None:
+    """The check above can fail: a bumped tag, a missing key, a line without its date."""
+    good = (STDLIB / "seerr.mora").read_text(encoding="utf-8")
+    assert _source_problems(good) == []
+    bumped = good.replace('seerr:v3.1.0"', 'seerr:v3.9.9"')
+    assert any("v3.9.9" in p for p in _source_problems(bumped))
+    no_health = "\n".join(x for x in good.splitlines() if not x.startswith("# source health:"))
+    assert "no `# source health:` line" in _source_problems(no_health)
+    undated = good.replace(" (checked 2026-11-30)", "", 1)
+    assert any("malformed" in p for p in _source_problems(undated))
+
+
+def test_the_media_project_has_a_download_client_on_the_same_tree() -> None:
+    """Sonarr and Radarr can only import what a download client fetched if the client writes
+    under the same host directory, at the same container path (/data), so the paths it reports
+    are valid in theirs and the files can be hardlinked."""
+    result = _compile(PROJECTS / "media")
+    assert result.compiled is not None, _diagnostics(result)
+    services = result.compiled.manifest.services
+    client = services["downloads"]
+    assert client.template == "qbittorrent"
+
+    def data_source(name: str) -> str:
+        (mount,) = [v for v in services[name].volumes if v.path == "/data"]
+        return str(mount.host_path)
+
+    assert data_source("downloads") == data_source("tv") == data_source("movies")
+    defaults = next(f for f in client.files if f.path == "/defaults/qBittorrent.conf")
+    assert "Downloads\\SavePath=/data/downloads/" in (defaults.content or "")
+
+
+@pytest.mark.slow
+def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
+    """Each module's golden case, answered, goes through every backend with no error or warning,
+    its Kubernetes objects pass kubernetes-validate --strict and its quadlet units pass
+    quadlet -dryrun (the projects cover only the templates they use; this covers the rest)."""
+    import subprocess
+
+    from mora.backends import TARGETS, Options, write_target
+    from mora.diagnostics import Diagnostics
+    from tests.backends.test_quadlet import dryrun, host_dirs, quadlet_problems
+    from tests.toolchain import KUBERNETES_VERSIONS, kubernetes_validate
+
+    k8s_files: list[str] = []
+    for module in _modules():
+        case = GOLDEN / module
+        # A site with Let's Encrypt (else the podman proxy notes its local CA); caddy takes the
+        # proxy's place (see test_caddy_needs_the_podman_proxy_off).
+        site = tmp_path / f"{module}.site.yaml"
+        proxy = "false" if module == "caddy" else "true"
+        site.write_text(
+            f"domain: {DOMAIN}\npodman:\n  acme_email: admin@{DOMAIN}\n  proxy: {proxy}\n"
+        )
+        provider = MemoryProvider(seed=b"stdlib", values=_answers(case))
+        result = compile_project(case / "input", site_file=site, provider=provider)
+        assert result.compiled is not None, _diagnostics(result)
+        out = tmp_path / module
+        diags = Diagnostics()
+        for target in TARGETS:
+            write_target(target, result.compiled, out, Options(), diags)
+        # Notes stay (a host mount ties a pod to its node: W0603 says so), and so does W0604 for
+        # the jellyfin case's GPU (Kubernetes needs the hardware's device plugin, the warning's
+        # point); nothing else may.
+        loud = [d for d in diags.sorted() if d.severity.value != "note" and d.code != "W0604"]
+        assert not loud, f"{module}: " + "\n".join(render_text(d) for d in loud)
+        k8s_files += [
+            str(p)
+            for p in sorted((out / "kubernetes").rglob("*.yaml"))
+            if "kind: Kustomization" not in p.read_text(encoding="utf-8")
+        ]
+        for host in host_dirs(out):
+            proc = dryrun(host)
+            problems = quadlet_problems(proc)
+            assert proc.returncode == 0 and not problems, f"{module}/{host.name}: {problems}"
+    versions = [arg for v in KUBERNETES_VERSIONS for arg in ("-k", v)]
+    proc = subprocess.run(
+        [*kubernetes_validate(), "--strict", "--quiet", *versions, *k8s_files],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 0 and not output, output[-4000:]
