@@ -11,6 +11,7 @@ from __future__ import annotations
 
 SYNTHETIC_SERVICE = """service svc{i} {{
   image = "ghcr.io/example/app{app}:1.{minor}.0"
+  user = "1000:1000"
   subdomain = "app{i}"
   ports {{ http = {port} }}
   environment {{
@@ -54,7 +55,7 @@ import janitorr
 param timezone: string = "Etc/UTC"
 param media_root: path = "/srv/media"
 param uid: int = 1000
-param gpu: bool = false
+param render_group: int = 0
 """
 
 # One copy of projects/media with every name suffixed by {k}.
@@ -66,7 +67,7 @@ service db{k} = postgres(
 )
 service watch{k} = jellyfin(
   media: param.media_root, subdomain: "watch{k}", media_readonly: false,
-  gpu: param.gpu, uid: param.uid, timezone: param.timezone,
+  render_group: param.render_group, uid: param.uid, timezone: param.timezone,
 )
 service tv{k} = sonarr(
   media: param.media_root, subdomain: "tv{k}",
