@@ -20,6 +20,7 @@ from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
 from mora.loader import LoadedProject
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.source import Span
+from mora.vocabulary import service as V
 
 # Diagnostic codes, one place, so the reference in docs/ can list them.
 E_IMPORT_ALIAS = "E0103"
@@ -81,55 +82,17 @@ RESERVED = {
     "args": "template's arguments",
     "self": "service itself",
 }
-RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
-SERVICE_ATTRS = (
-    "image",
-    "command",
-    "entrypoint",
-    "environment",
-    "ports",
-    "volumes",
-    "files",
-    "depends_on",
-    "healthcheck",
-    "restart",
-    "user",
-    "labels",
-    "devices",
-    "subdomain",
-    "resources",
-    "security",
-    "stateful",
-    "placement",
-    "auto_update",
-    "init_only",
-)
-_BLOCK_ATTRS = (
-    "init_only",
-    "environment",
-    "ports",
-    "volumes",
-    "files",
-    "healthcheck",
-    "labels",
-    "resources",
-    "security",
-)
-RESOURCE_KEYS = ("cpu", "memory", "cpu_limit", "memory_limit")
-SECURITY_KEYS = (
-    "run_as_root",
-    "run_as_user",
-    "run_as_group",
-    "group_add",
-    "read_only_root",
-    "capabilities_add",
-    "privileged",
-    "reason",
-)
+# The service vocabulary is declared once, in mora/vocabulary/service.py; these names stay for the
+# modules that import them from here.
+RESTART_POLICIES = V.RESTART_POLICIES
+SERVICE_ATTRS = V.SERVICE_ATTRS
+_BLOCK_ATTRS = V.BLOCK_ATTRS
+RESOURCE_KEYS = V.RESOURCE_KEYS
+SECURITY_KEYS = V.SECURITY_KEYS
 # Settings that loosen the secure defaults: each needs a `reason` next to it in the source.
-SECURITY_RELAXING = ("run_as_root", "capabilities_add", "privileged")
-HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
-PORT_KEYS = ("target", "published", "protocol")
+SECURITY_RELAXING = V.SECURITY_RELAXING
+HEALTHCHECK_KEYS = V.HEALTHCHECK_KEYS
+PORT_KEYS = V.PORT_KEYS
 INPUT_ATTRS = ("after", "prompt", "description")
 SERVICE_FIELDS = ("name", "host", "url", "internal_host", "internal_url", "ports")
 PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
@@ -816,10 +779,6 @@ class Checker:
                     )
         elif key in ("command", "entrypoint"):
             self._check_command(value, ctx, f"`{key}`")
-        elif key == "depends_on":
-            self.expect(value, T.list_of(T.SERVICE), ctx, "`depends_on`", secret_ok=False)
-        elif key == "restart":
-            self.expect(value, T.Type("enum", values=RESTART_POLICIES), ctx, "`restart`", False)
         elif key == "user":
             t = self.type_of(value, ctx)
             self._no_secret(t, value, "`user`")
@@ -831,10 +790,9 @@ class Checker:
                 for item in value.items:
                     if isinstance(item.value, ast.StringLit) and item.value.is_plain:
                         self._check_device(item.value.plain, item.value.span)
-        elif key in ("stateful", "auto_update"):
-            self.expect(value, T.BOOL, ctx, f"`{key}`", secret_ok=False)
-        elif key == "placement":
-            self.expect(value, T.list_of(T.STRING), ctx, "`placement`", secret_ok=False)
+        elif key not in ("image", "subdomain") and (typ := V.SERVICE[key].type) is not None:
+            # a plain typed value: its row in the vocabulary says the type
+            self.expect(value, typ, ctx, f"`{key}`", secret_ok=V.SERVICE[key].secret_ok)
         elif key == "subdomain":
             t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
@@ -1002,10 +960,10 @@ class Checker:
                 continue
             if isinstance(v, ast.Body):
                 self.diags.error(E_TYPE, f"`{k.text}` is a value", k.span, "not a block")
-            elif k.text == "protocol":
-                self.expect(v, T.Type("enum", values=("tcp", "udp")), ctx, "`protocol`", False)
             else:
-                self.expect(v, T.PORT, ctx, f"`{k.text}`", secret_ok=False)
+                setting = V.SERVICE["ports"].setting(k.text)
+                assert setting is not None and setting.type is not None, k.text
+                self.expect(v, setting.type, ctx, f"`{k.text}`", secret_ok=False)
         if "target" not in keys:
             self.diags.error(
                 E_MISSING_ATTR,
@@ -1018,11 +976,15 @@ class Checker:
     def _check_setting(
         self, key: ast.Key, value: ast.Expr, ctx: _Ctx, known: tuple[str, ...], what: str
     ) -> None:
+        """A setting of a closed block, typed by its row in the vocabulary."""
         k = key.text
         if not self._known(k, key.span, known, f"{what} setting"):
             return
-        if k in ("cpu", "cpu_limit"):
-            t = self.expect(value, T.STRING, ctx, f"`{k}`", secret_ok=False)
+        block = V.SERVICE["resources" if what == "resource" else "security"]
+        setting = block.setting(k)
+        assert setting is not None and setting.type is not None, k
+        t = self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
+        if setting.extra == "cpu_quantity":
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
                 if not _is_cpu_quantity(value.plain):
                     self.diags.error(
@@ -1031,18 +993,6 @@ class Checker:
                         value.span,
                         'like "500m" (half a core) or "2"',
                     )
-        elif k in ("memory", "memory_limit"):
-            self.expect(value, T.SIZE, ctx, f"`{k}`", secret_ok=False)
-        elif k in ("run_as_root", "read_only_root", "privileged"):
-            self.expect(value, T.BOOL, ctx, f"`{k}`", secret_ok=False)
-        elif k in ("run_as_user", "run_as_group"):
-            self.expect(value, T.INT, ctx, f"`{k}`", secret_ok=False)
-        elif k == "group_add":
-            self.expect(value, T.list_of(T.INT), ctx, f"`{k}`", secret_ok=False)
-        elif k == "capabilities_add":
-            self.expect(value, T.list_of(T.STRING), ctx, f"`{k}`", secret_ok=False)
-        elif k == "reason":
-            self.expect(value, T.STRING, ctx, "`reason`", secret_ok=False)
 
     def _check_security_reason(self, entry: ast.Attr | ast.Block) -> None:
         """Loosening a secure default must say why, in the source, next to it."""
@@ -1071,12 +1021,12 @@ class Checker:
         k = key.text
         if not self._known(k, key.span, HEALTHCHECK_KEYS, "healthcheck setting"):
             return
-        if k == "test":
+        setting = V.SERVICE["healthcheck"].setting(k)
+        assert setting is not None, k
+        if setting.type is None:  # the command: a rule of its own
             self._check_command(value, ctx, "a healthcheck command")
-        elif k == "retries":
-            self.expect(value, T.INT, ctx, "`retries`", secret_ok=False)
         else:
-            self.expect(value, T.DURATION, ctx, f"`{k}`", secret_ok=False)
+            self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
 
     def _check_command(self, value: ast.Expr, ctx: _Ctx, what: str) -> None:
         """A command line: a list of words (numbers allowed), or a string split into words the

@@ -36,26 +36,17 @@ from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.site import Site, coerce
 from mora.source import Span
+from mora.vocabulary import service as V
 
 E_MISSING_PARAM = "E0502"
 E_NO_DOMAIN = "E0503"
 E_SECRETS = "E0504"
 E_EVAL = "E0505"
 # What shapes a deployment cannot wait for an input; everything else holds the service instead.
-_SHAPE_ATTRS = frozenset({"image", "subdomain", "restart", "stateful", "placement", "auto_update"})
-_SHAPE_BLOCKS = {
-    "ports": "port",
-    "volumes": "volume",
-    "healthcheck": "health check setting",
-    "resources": "resource",
-    "security": "security setting",
-    "init_only": "`init_only` note",
-}
-_PENDING_HELP = (
-    "an input may be used in environment, files, command, entrypoint, user, labels and "
-    "devices (the service waits for the answer); the image, ports, volumes, subdomain, "
-    "health check, resources and security are fixed before anyone answers"
-)
+# Read from the vocabulary (mora/vocabulary/service.py, `fixed_before_inputs`).
+_SHAPE_ATTRS = V.SHAPE_ATTRS
+_SHAPE_BLOCKS = V.SHAPE_BLOCKS
+_PENDING_HELP = V.pending_help()
 E_SITE_VALUE = "E0506"
 E_SUBDOMAIN_DOMAIN = "E0509"
 W_UNKNOWN_SITE_PARAM = "W0501"

@@ -32,6 +32,24 @@ from mora.model import (
     run_as,
 )
 
+# Routing of every `model.Service` field for quadlet and podman (their modules add `restart`;
+# tests/unit/test_vocabulary.py): a new field fails the test until it is routed here.
+HANDLES = frozenset(
+    {
+        "name", "image", "command", "entrypoint", "environment", "ports", "volumes", "files",
+        "depends_on", "healthcheck", "user", "labels", "devices", "subdomain", "host",
+        "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
+    }
+)  # fmt: skip
+IGNORES = {
+    "stateful": "a podman container keeps its named volumes; there is no StatefulSet",
+    "template": "a Kubernetes `app.kubernetes.io/component` label; podman has no such label",
+    "init_only": "read by `mora secrets rotate`, not by a backend",
+    "url": "the reverse proxy is written from `host`",
+    "internal_url": "the project network resolves the service's name",
+    "inputs": "`pending_inputs` is what holds a service back",
+}
+
 # --- diagnostics ---------------------------------------------------------------------------------
 
 E_SETTING = "E0701"  # a `podman:` site setting is invalid

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mora.backends import _podman_common
 from mora.backends._podman_common import (
     E_SETTING,
     E_UNWRITABLE,
@@ -52,6 +53,10 @@ from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
+# Every `model.Service` field: the shared container options plus the restart policy
+# (tests/unit/test_vocabulary.py).
+HANDLES = _podman_common.HANDLES | {"restart"}
+IGNORES = _podman_common.IGNORES
 C = "Container"
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 

@@ -54,6 +54,26 @@ W_ANNOTATION = "W0608"
 
 ANNOTATION = "mora.dev/"
 
+# Routing of every `model.Service` field (tests/unit/test_vocabulary.py): a new field fails the
+# test until it is handled here or ignored with the reason a reader is told.
+HANDLES = frozenset(
+    {
+        "name", "template", "image", "command", "entrypoint", "environment", "ports",
+        "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
+        "subdomain", "host", "route_port", "resources", "security", "stateful",
+        "pending_inputs",
+    }
+)  # fmt: skip
+IGNORES = {
+    "restart": "a Deployment's pods always restart (restartPolicy Always is the only policy)",
+    "placement": "host tags of the site's podman hosts; the Kubernetes scheduler places pods",
+    "auto_update": "podman auto-update; on Kubernetes a new image is a new rollout",
+    "init_only": "read by `mora secrets rotate`, not by a backend",
+    "url": "the Ingress is written from `host`",
+    "internal_url": "the in-cluster Service carries the name and port",
+    "inputs": "`pending_inputs` is what holds a service back",
+}
+
 DEFAULT_CPU = "50m"
 DEFAULT_MEMORY = "64Mi"
 
