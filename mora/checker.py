@@ -8,7 +8,7 @@ values, never touches secrets and never writes files; `mora check` is exactly th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -793,6 +793,11 @@ class Checker:
         elif key not in ("image", "subdomain") and (typ := V.SERVICE[key].type) is not None:
             # a plain typed value: its row in the vocabulary says the type
             self.expect(value, typ, ctx, f"`{key}`", secret_ok=V.SERVICE[key].secret_ok)
+            if key == "dns" and isinstance(value, ast.ListExpr):
+                for item in value.items:
+                    self._check_literal_rule(item.value, _ip_problem)
+            elif key == "stop_signal":
+                self._check_literal_rule(value, _signal_problem)
         elif key == "subdomain":
             t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
@@ -944,6 +949,35 @@ class Checker:
             t = self.type_of(value, ctx)
             if not (t.kind in ("file", "any") or T.assignable(t, T.STRING)):
                 self._mismatch(value, "file contents (a string, or yaml()/json()/toml()/ini())", t)
+        elif block == "extra_hosts":
+            if not _HOST.fullmatch(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a host name",
+                    key.span,
+                    "letters, digits, `-` and `.`",
+                )
+            self.expect(value, T.STRING, ctx, f"the address of `{key.text}`", secret_ok=False)
+            self._check_literal_rule(value, _ip_problem)
+        elif block == "sysctls":
+            if not _SYSCTL.fullmatch(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a kernel parameter name",
+                    key.span,
+                    "dotted lower-case words, like `net.core.somaxconn`",
+                )
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a sysctl")
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string or a number", t)
+        elif block == "ulimits":
+            self._known(key.text, key.span, V.ULIMITS, "ulimit")
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a ulimit")
+            if not (T.assignable(t, T.INT) or T.assignable(t, T.STRING)):
+                self._mismatch(value, 'a number or "SOFT:HARD"', t)
+            self._check_literal_rule(value, _ulimit_problem)
         elif block == "healthcheck":
             self._check_healthcheck_item(key, value, ctx)
         elif block == "resources":
@@ -1027,6 +1061,18 @@ class Checker:
             self._check_command(value, ctx, "a healthcheck command")
         else:
             self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
+
+    def _check_literal_rule(self, value: ast.Expr, rule: Callable[[str], str | None]) -> None:
+        """A rule over a plain literal (an address, a signal); computed values pass here and
+        are the backends' to refuse."""
+        text: str | None = None
+        if isinstance(value, ast.StringLit) and value.is_plain:
+            text = value.plain
+        elif isinstance(value, ast.IntLit):
+            text = str(value.value)
+        problem = rule(text) if text is not None else None
+        if problem:
+            self.diags.error(E_LITERAL, f"`{text}` {problem[0]}", value.span, problem[1])
 
     def _check_command(self, value: ast.Expr, ctx: _Ctx, what: str) -> None:
         """A command line: a list of words (numbers allowed), or a string split into words the
@@ -2187,3 +2233,34 @@ def _name_from_path(path: Path) -> str:
 def check(loaded: LoadedProject, diags: Diagnostics) -> Program:
     """Check a loaded project; problems go to `diags`."""
     return Checker(loaded, diags).run()
+
+
+_SYSCTL = re.compile(r"[a-z0-9_]+(\.[a-z0-9_*-]+)+")
+# A host name /etc/hosts can hold (letter case allowed there).
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9]*(\+[0-9]+)?|[0-9]+")
+
+
+def _ip_problem(text: str) -> tuple[str, str] | None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return ("is not an IP address", 'like "192.168.1.10" or "fd00::1"')
+    return None
+
+
+def _signal_problem(text: str) -> tuple[str, str] | None:
+    if _SIGNAL.fullmatch(text):
+        return None
+    return ("is not a signal", 'like "SIGQUIT", "SIGINT" or "SIGRTMIN+3"')
+
+
+def _ulimit_problem(text: str) -> tuple[str, str] | None:
+    if re.fullmatch(r"-1|[0-9]+(:(-1|[0-9]+))?", text):
+        soft, _, hard = text.partition(":")
+        if not hard or int(hard) < 0 or int(soft) <= int(hard):
+            return None
+        return ("has a soft limit above its hard limit", "write SOFT:HARD with SOFT <= HARD")
+    return ("is not a ulimit", 'a number, or "SOFT:HARD" like "1024:65536"')

@@ -788,6 +788,11 @@ class Evaluator:
                 k: self._public_text(v, span, "an `init_only` note")
                 for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
             }
+        elif key in ("extra_hosts", "sysctls", "ulimits"):
+            data[key] = {
+                k: self._public_text(v, span, f"`{key}` `{k}`")
+                for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
+            }
         elif key == "labels":
             labels = {}
             for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
@@ -814,15 +819,17 @@ class Evaluator:
                 data[key] = self._words(value, entry.value.span, f"`{key}`")
             elif key == "depends_on":
                 data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
-            elif key in ("devices", "placement"):
+            elif key in ("devices", "placement", "dns"):
                 data[key] = [
                     self._public_text(v, entry.value.span, f"`{key}`")
                     for v in value  # type: ignore[attr-defined]
                 ]
                 if key == "devices":
                     data[key] = [self._device(d, entry.value.span) for d in data[key]]
-            elif key in ("stateful", "auto_update"):
+            elif key in ("stateful", "auto_update", "init"):
                 data[key] = value is True
+            elif key == "stop_grace_period":
+                data["stop_grace_period_seconds"] = _seconds(value)
             elif key == "subdomain":
                 return  # evaluated with the routing, see _routing_of
             elif key == "image":

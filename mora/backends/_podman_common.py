@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
 import re
 import shlex
 from collections.abc import Iterable
@@ -39,6 +40,8 @@ HANDLES = frozenset(
         "name", "image", "command", "entrypoint", "environment", "ports", "volumes", "files",
         "depends_on", "healthcheck", "user", "labels", "devices", "subdomain", "host",
         "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
+        "hostname", "extra_hosts", "dns", "working_dir", "stop_grace_period_seconds",
+        "stop_signal", "init", "shm_size", "sysctls", "ulimits",
     }
 )  # fmt: skip
 IGNORES = {
@@ -205,12 +208,24 @@ KEY_SINCE: dict[str, Version] = {
             "Network",
             "NoNewPrivileges",
             "PodmanArgs",
+            "RunInit",
             "PublishPort",
             "ReadOnly",
             "User",
             "Volume",
         )
     },
+    # The first release whose quadlet knows the key (pkg/systemd/quadlet/quadlet.go by tag);
+    # an older podman gets the same option through `PodmanArgs=`.
+    "HostName": Version(4, 6),
+    "Sysctl": Version(4, 6),
+    "WorkingDir": Version(4, 6),
+    "DNS": Version(4, 7),
+    "ShmSize": Version(4, 7),
+    "Ulimit": Version(4, 7),
+    "StopTimeout": Version(5, 0),
+    "StopSignal": Version(5, 2),
+    "AddHost": Version(5, 3),
     **{
         k: Version(5, 0)
         for k in (
@@ -525,6 +540,7 @@ def _container(
         opts.append(Opt("AddDevice", device, (f"--device={device}",), "strv"))
     for name, addr in _add_hosts(compiled, svc, deployed, host):
         opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
+    opts.extend(_compose_opts(svc))
     opts.extend(_user_opts(svc))
     opts.extend(_health_opts(svc))
     opts.extend(_security_opts(svc))
@@ -549,6 +565,34 @@ def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | No
     if f.content is None:
         return None
     return Delivery(name, f"files/{name}", f.content, False)
+
+
+def _compose_opts(svc: Service) -> list[Opt]:
+    """The compose keys, each a quadlet key and the same `podman run` flag."""
+    opts = []
+    if svc.hostname:
+        opts.append(Opt("HostName", svc.hostname, (f"--hostname={svc.hostname}",)))
+    for name, ip in sorted(svc.extra_hosts.items()):
+        opts.append(Opt("AddHost", f"{name}:{ip}", (f"--add-host={name}:{ip}",)))
+    for server in svc.dns:
+        opts.append(Opt("DNS", server, (f"--dns={server}",)))
+    if svc.working_dir:
+        opts.append(Opt("WorkingDir", svc.working_dir, (f"--workdir={svc.working_dir}",)))
+    if svc.stop_grace_period_seconds is not None:
+        n = math.ceil(svc.stop_grace_period_seconds)
+        opts.append(Opt("StopTimeout", str(n), (f"--stop-timeout={n}",)))
+    if svc.stop_signal:
+        opts.append(Opt("StopSignal", svc.stop_signal, (f"--stop-signal={svc.stop_signal}",)))
+    if svc.init:
+        opts.append(Opt("RunInit", "true", ("--init",)))
+    shm = _size(svc.shm_size) if svc.shm_size else None
+    if shm:
+        opts.append(Opt("ShmSize", shm, (f"--shm-size={shm}",)))
+    for key, value in sorted(svc.sysctls.items()):
+        opts.append(Opt("Sysctl", f"{key}={value}", (f"--sysctl={key}={value}",), "strv"))
+    for key, value in sorted(svc.ulimits.items()):
+        opts.append(Opt("Ulimit", f"{key}={value}", (f"--ulimit={key}={value}",)))
+    return opts
 
 
 def _user_opts(svc: Service) -> list[Opt]:

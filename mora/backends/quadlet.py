@@ -17,6 +17,7 @@ explains the layout, the choices and how to install the units.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,10 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
     if svc.restart in restart:
         u.add("Service", "Restart", restart[svc.restart])
     u.add("Service", "TimeoutStartSec", "900")  # the first start pulls the image
+    if svc.stop_grace_period_seconds is not None:
+        # systemd must outwait podman's own stop timeout, or it kills the stop half-way.
+        stop = math.ceil(svc.stop_grace_period_seconds) + 30
+        u.add("Service", "TimeoutStopSec", str(stop))
     u.add("Install", "WantedBy", "default.target")
     if not dep.settings.rootless:
         u.add("Install", "WantedBy", "multi-user.target")

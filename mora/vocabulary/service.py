@@ -81,6 +81,7 @@ SECURITY = (
     Setting("read_only_root", T.BOOL, "a read-only root file system"),
     Setting("capabilities_add", T.list_of(T.STRING), "Linux capabilities to add", relaxes=True),
     Setting("privileged", T.BOOL, "a privileged container; implies root", relaxes=True),
+    Setting("cap_drop", T.list_of(T.STRING), "capabilities to remove from what is granted"),
     Setting("reason", T.STRING, "why the defaults are loosened"),
 )
 
@@ -144,7 +145,38 @@ ATTRS: tuple[Attr, ...] = (
     Attr("init_only", "block", None, "environment read only when the data is first created",
          fixed_before_inputs=True, model_field="init_only", noun="`init_only` note", backends=()),
 )
+# Compose keys (docs/compose.md): each is one row here plus each backend's mapping.
+COMPOSE: tuple[Attr, ...] = (
+    Attr("hostname", "value", T.HOSTNAME, "the host name inside the container",
+         fixed_before_inputs=True, model_field="hostname"),
+    Attr("extra_hosts", "block", T.STRING, "host name = IP address, added to /etc/hosts",
+         fixed_before_inputs=True, model_field="extra_hosts", noun="extra host"),
+    Attr("dns", "value", T.list_of(T.STRING), "DNS servers (IP addresses)",
+         fixed_before_inputs=True, model_field="dns"),
+    Attr("working_dir", "value", T.PATH, "the working directory of the command",
+         fixed_before_inputs=True, model_field="working_dir"),
+    Attr("stop_grace_period", "value", T.DURATION, "how long a stop waits before killing",
+         fixed_before_inputs=True, model_field="stop_grace_period_seconds"),
+    Attr("stop_signal", "value", T.STRING, "the signal that asks the container to stop",
+         fixed_before_inputs=True, model_field="stop_signal", backends=_PODMAN_ONLY),
+    Attr("init", "value", T.BOOL, "an init process that reaps zombies and forwards signals",
+         fixed_before_inputs=True, model_field="init"),
+    Attr("shm_size", "value", T.SIZE, "the size of /dev/shm", fixed_before_inputs=True,
+         model_field="shm_size"),
+    Attr("sysctls", "block", None, "namespaced kernel parameters: name = value",
+         fixed_before_inputs=True, model_field="sysctls", noun="sysctl"),
+    Attr("ulimits", "block", None, 'resource limits: name = N or "SOFT:HARD"',
+         fixed_before_inputs=True, model_field="ulimits", noun="ulimit",
+         backends=_PODMAN_ONLY),
+)
+ATTRS = ATTRS + COMPOSE
 SERVICE: dict[str, Attr] = {a.name: a for a in ATTRS}
+
+# The ulimit names podman and Docker accept (`--ulimit`), as in setrlimit(2) without RLIMIT_.
+ULIMITS = (
+    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+    "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+)  # fmt: skip
 
 # `model.Service` fields no attribute sets directly: what the evaluator derives.
 DERIVED = {
