@@ -798,6 +798,8 @@ class Checker:
                     self._check_literal_rule(item.value, _ip_problem)
             elif key == "stop_signal":
                 self._check_literal_rule(value, _signal_problem)
+            elif key == "network_mode":
+                self._check_network_mode(entry, ctx)
         elif key == "subdomain":
             t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
@@ -1061,6 +1063,31 @@ class Checker:
             self._check_command(value, ctx, "a healthcheck command")
         else:
             self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
+
+    def _check_network_mode(self, entry: ast.Attr, ctx: _Ctx) -> None:
+        """`"host"` only (the others are not expressible yet), and, as every loosening of
+        isolation, with a `reason` in the security block."""
+        value = entry.value
+        if isinstance(value, ast.StringLit) and value.is_plain and value.plain != "host":
+            self.diags.error(
+                E_VALUE,
+                f"network mode `{value.plain}` is not supported",
+                value.span,
+                'only "host" is',
+                help="a service shares the project network by default; sharing another "
+                "service's namespace (`service:NAME`) or none cannot be expressed yet",
+            )
+            return
+        body = ctx.service.body if ctx.service else ctx.template.decl.body  # type: ignore[union-attr]
+        if "reason" not in {k.text for k in static_keys(body, "security")}:
+            self.diags.error(
+                E_MISSING_ATTR,
+                "the host's network needs a `reason`",
+                entry.key.span,
+                "leaves the project network here",
+                help='add `security { reason = "why it needs the host network" }` '
+                "(it sees every interface of the host and binds its ports directly)",
+            )
 
     def _check_literal_rule(self, value: ast.Expr, rule: Callable[[str], str | None]) -> None:
         """A rule over a plain literal (an address, a signal); computed values pass here and

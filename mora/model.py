@@ -233,6 +233,9 @@ class Service(_Model):
     sysctls: dict[str, str] = Field(
         default_factory=dict, description="namespaced kernel parameters: name -> value"
     )
+    network_mode: Literal["host"] | None = Field(
+        None, description="host: the host's network namespace instead of the project network"
+    )
     ulimits: dict[str, str] = Field(
         default_factory=dict, description='resource limits: name -> "N" or "SOFT:HARD"'
     )

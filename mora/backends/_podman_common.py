@@ -41,7 +41,7 @@ HANDLES = frozenset(
         "depends_on", "healthcheck", "user", "labels", "devices", "subdomain", "host",
         "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
         "hostname", "extra_hosts", "dns", "working_dir", "stop_grace_period_seconds",
-        "stop_signal", "init", "shm_size", "sysctls", "ulimits",
+        "stop_signal", "init", "shm_size", "sysctls", "ulimits", "network_mode",
     }
 )  # fmt: skip
 IGNORES = {
@@ -68,6 +68,7 @@ N_NO_HEALTH_WAIT = "W0708"  # (a note) the podman version cannot wait for a heal
 W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its own CA
 W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
 E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
+N_HOST_NETWORK = "W0713"  # (a note) on the host's network: how the others reach it
 
 
 def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
@@ -335,6 +336,7 @@ class Container:
     service: Service
     name: str  # container name and unit base name: <project>-<service>
     alias: str  # its name on the project network: the service name
+    network: str | None = None  # None: the project network; "host": the host's
     opts: list[Opt] = field(default_factory=list)
     volumes: list[tuple[str, Mount]] = field(default_factory=list)  # (podman volume, mount)
     binds: list[Mount] = field(default_factory=list)
@@ -366,6 +368,7 @@ class Deployment:
     hosts: list[HostDeployment]
 
 
+HOST_GATEWAY = "host.containers.internal"  # the host, as podman's containers see it
 PROXY = "mora-proxy"  # the reverse proxy's service name (a hyphen: no mora service is named so)
 
 
@@ -481,7 +484,11 @@ def _container(
         diags.error(E_UNWRITABLE, f"`{svc.name}`: {message}", None, help=help)
 
     opts = c.opts
-    opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
+    host_net = svc.network_mode == "host"
+    if host_net:
+        c.network = "host"
+    else:
+        opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
     labels = {**svc.labels, "mora.project": project, "mora.service": svc.name}  # mora's win
     for key, value in sorted(labels.items()):
         if "=" in key or not key.strip():
@@ -533,13 +540,15 @@ def _container(
             spec = m.path + (f":size={size}" if size else "")
             opts.append(Opt("Tmpfs", spec, (f"--tmpfs={spec}",)))
     for port in sorted(svc.ports, key=lambda p: (p.target, p.protocol, p.name)):
-        if port.published is not None:
+        if port.published is not None and not host_net:  # on the host's network: its own
             spec = f"{port.published}:{port.target}/{port.protocol}"
             opts.append(Opt("PublishPort", spec, (f"--publish={spec}",)))
     for device in svc.devices:
         opts.append(Opt("AddDevice", device, (f"--device={device}",), "strv"))
     for name, addr in _add_hosts(compiled, svc, deployed, host):
         opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
+    if host_net:
+        _host_network_note(compiled, svc, diags)
     opts.extend(_compose_opts(svc))
     opts.extend(_user_opts(svc))
     opts.extend(_health_opts(svc))
@@ -565,6 +574,32 @@ def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | No
     if f.content is None:
         return None
     return Delivery(name, f"files/{name}", f.content, False)
+
+
+def _host_network_note(compiled: Compiled, svc: Service, diags: Diagnostics) -> None:
+    """What changes for a service on the host's network: its ports are the host's, and the
+    other containers reach it through the host, not by its name."""
+    users = sorted(
+        o.name
+        for o in compiled.manifest.services.values()
+        if o.name != svc.name and (svc.name in o.depends_on or _mentions(compiled, o, svc))
+    )
+    ports = ", ".join(f"{p.target}/{p.protocol}" for p in sorted(svc.ports, key=lambda p: p.target))
+    moved = [p for p in svc.ports if p.published is not None and p.published != p.target]
+    note(
+        diags,
+        N_HOST_NETWORK,
+        f"`{svc.name}` runs on the host's network: it listens on the host's own ports"
+        + (f" ({ports})" if ports else "")
+        + (f", not on {', '.join(str(p.published) for p in moved)}" if moved else "")
+        + (
+            f"; {', '.join(f'`{u}`' for u in users)} must use {HOST_GATEWAY}, not its name"
+            if users
+            else ""
+        ),
+        help="published ports do not apply on the host's network; the reverse proxy reaches "
+        f"it at {HOST_GATEWAY}",
+    )
 
 
 def _compose_opts(svc: Service) -> list[Opt]:
@@ -865,7 +900,9 @@ def _proxy(
         if svc.host and svc.route_port:
             port = next((p for p in svc.ports if p.name == svc.route_port), None)
             if port is not None:
-                routes.append((svc.host, svc.name, port.target))
+                # A service on the host's network is reached through the host's gateway.
+                alias = HOST_GATEWAY if svc.network_mode == "host" else svc.name
+                routes.append((svc.host, alias, port.target))
     if not routes:
         return None
     for svc in services:

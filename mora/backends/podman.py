@@ -132,7 +132,7 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
 def run_args(dep: Deployment, c: Container) -> list[str]:
     """The `podman run` arguments of one container (after `podman run`)."""
     svc = c.service
-    args = ["-d", "--replace", f"--name={c.name}", f"--network={dep.project}"]
+    args = ["-d", "--replace", f"--name={c.name}", f"--network={c.network or dep.project}"]
     for vol, m in c.volumes:
         args.append(f"--volume={vol}:{m.path}" + (":ro" if m.readonly else ""))
     for m in c.binds:

@@ -155,7 +155,7 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
         u.add("Unit", "After", f"{name}.service")
     u.add(C, "Image", _raw(svc.image, "image"))
     u.add(C, "ContainerName", c.name)
-    u.add(C, "Network", f"{dep.project}.network")
+    u.add(C, "Network", c.network or f"{dep.project}.network")
     for vol, m in c.volumes:
         u.add(C, "Volume", _raw(f"{vol}.volume:{m.path}" + (":ro" if m.readonly else ""), "mount"))
     for m in c.binds:

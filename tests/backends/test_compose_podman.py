@@ -3,7 +3,8 @@
 One busybox container (the imported image; no registry) is started by the compiled run.sh with
 every compose key mora maps to a `podman run` flag, and each is read back from inside it (host
 name, /etc/hosts, resolvers, working directory, ulimits, /dev/shm, a sysctl, PID 1) or from
-`podman inspect` (stop timeout and signal). (podman 4.3 replaces all of containers.conf's
+`podman inspect` (stop timeout and signal); a second one on the host's network shares this
+host's network namespace. (podman 4.3 replaces all of containers.conf's
 default ulimits once one is given, and this sandbox refuses an unlimited nproc: the project sets
 nproc as well as nofile, as a real compose file for a database often does.) quadlet writes the same flags (its keys, or
 `PodmanArgs=` before their podman version), checked by quadlet -dryrun in tests/backends/.
@@ -11,6 +12,7 @@ nproc as well as nofile, as a real compose file for a database often does.) quad
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import time
@@ -38,6 +40,14 @@ service box {{
   shm_size = 96Mi
   sysctls {{ "net.ipv4.ip_unprivileged_port_start" = 80 }}
   ulimits {{ nofile = "1234:4321"  nproc = "2048:4096" }}
+}}
+
+service hostnet {{
+  image = "{image}"
+  user = "1000"
+  command = ["sleep", "600"]
+  network_mode = "host"
+  security {{ reason = "discovers devices on the LAN" }}
 }}
 """
 
@@ -95,5 +105,11 @@ def test_compose_keys_take_effect_in_the_container(tmp_path: Path) -> None:
             env, "inspect", "-f", "{{.Config.StopTimeout}} {{.Config.StopSignal}}", container
         ).stdout.split()
         assert stop[0] == "7" and stop[1] in ("2", "SIGINT"), stop  # SIGINT is signal 2
+        # network_mode = "host": the container is in this host's network namespace.
+        netns = _podman(env, "exec", f"{project}-hostnet", "readlink", "/proc/self/ns/net")
+        assert netns.stdout.strip() == os.readlink("/proc/self/ns/net"), netns
+        assert netns.stdout.strip() != _podman(
+            env, "exec", container, "readlink", "/proc/self/ns/net"
+        ).stdout.strip()
     finally:
         _cleanup(env, project, [])

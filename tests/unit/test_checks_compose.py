@@ -81,3 +81,15 @@ def test_cap_drop_removes_from_what_the_contract_grants(
         assert who.capabilities == ()
     else:
         assert who.capabilities and not kept & set(who.capabilities)
+
+
+def test_network_mode_is_host_with_a_reason(tmp_path: Path) -> None:
+    (d,) = errors(check_src(tmp_path, f'service s {{ {IMG} network_mode = "host" }}').diagnostics)
+    assert d.code == "E0307" and d.span is not None and d.span.text() == "network_mode"
+    assert d.help is not None and "security { reason" in d.help
+    ok = f'service s {{ {IMG} network_mode = "host" security {{ reason = "mDNS discovery" }} }}'
+    assert errors(check_src(tmp_path, ok).diagnostics) == []
+    for mode in ("service:vpn", "none", "bridge"):
+        src = f'service s {{ {IMG} network_mode = "{mode}" security {{ reason = "x" }} }}'
+        (d,) = errors(check_src(tmp_path, src).diagnostics)
+        assert d.code == "E0305" and d.span is not None and d.span.text() == f'"{mode}"'

@@ -64,7 +64,7 @@ HANDLES = frozenset(
         "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
         "subdomain", "host", "route_port", "resources", "security", "stateful",
         "pending_inputs", "hostname", "extra_hosts", "dns", "working_dir",
-        "stop_grace_period_seconds", "init", "shm_size", "sysctls",
+        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode",
     }
 )  # fmt: skip
 IGNORES = {
@@ -237,6 +237,9 @@ def _compose_keys(
             W_NOT_EXPRESSIBLE, f"`{svc.name}`: Kubernetes {why} (`{key}`)", None, help=help
         )
 
+    if svc.network_mode == "host":
+        pod["hostNetwork"] = True
+        pod["dnsPolicy"] = "ClusterFirstWithHostNet"  # still resolves the project's services
     if svc.hostname:
         label, _, rest = svc.hostname.partition(".")
         pod["hostname"] = label
@@ -305,6 +308,7 @@ _RELAXED_CHECKS = {
     "capabilities_add": ("CKV_K8S_25",),  # added capabilities
     # privileged implies root, and Kubernetes requires allowPrivilegeEscalation beside it
     "privileged": ("CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_23"),
+    "network_mode": ("CKV_K8S_19",),  # the host's network namespace
 }
 # A service that declares no user gets settings that start any image (docs/security.md, case c).
 _UNKNOWN_USER = "the image's user is not declared, so the runtime's defaults are kept"
@@ -322,6 +326,7 @@ def relaxation_skips(svc: Service) -> dict[str, str]:
             "run_as_root": sec.run_as_root,
             "capabilities_add": bool(sec.capabilities_add),
             "privileged": sec.privileged,
+            "network_mode": svc.network_mode == "host",
         }
         for key, on in relaxed.items():
             for check in _RELAXED_CHECKS[key] if on else ():

@@ -6,10 +6,15 @@ set -eu
 cd "$(dirname "$0")"
 podman="${PODMAN:-podman}"
 
+"$podman" rm -f -i -t 10 compose-mora-proxy >/dev/null
 "$podman" rm -f -i -t 10 compose-web >/dev/null
 "$podman" rm -f -i -t 10 compose-resolver >/dev/null
 "$podman" rm -f -i -t 10 compose-legacy >/dev/null
+"$podman" rm -f -i -t 10 compose-homeassistant >/dev/null
 "$podman" network rm -f compose >/dev/null 2>&1 || true
 if [ "${1:-}" = --purge ]; then
+	"$podman" volume rm -f compose-mora-proxy-config >/dev/null 2>&1 || true
+	"$podman" volume rm -f compose-mora-proxy-data >/dev/null 2>&1 || true
+	"$podman" secret rm compose-mora-proxy-file-etc-caddy-Caddyfile-98336a >/dev/null 2>&1 || true
 	:
 fi

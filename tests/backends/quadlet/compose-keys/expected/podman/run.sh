@@ -31,6 +31,22 @@ wait_healthy() {
 }
 
 "$podman" network exists compose || "$podman" network create --label mora.project=compose compose >/dev/null
+"$podman" volume exists compose-mora-proxy-config || "$podman" volume create --label mora.project=compose compose-mora-proxy-config >/dev/null
+"$podman" volume exists compose-mora-proxy-data || "$podman" volume create --label mora.project=compose compose-mora-proxy-data >/dev/null
+create compose-mora-proxy-file-etc-caddy-Caddyfile-98336a files/compose-mora-proxy-file-etc-caddy-Caddyfile-98336a
+
+"$podman" run \
+	-d \
+	--replace \
+	--name=compose-homeassistant \
+	--network=host \
+	--label=mora.project=compose \
+	--label=mora.service=homeassistant \
+	--user=1000:1000 \
+	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--memory=1g \
+	ghcr.io/home-assistant/home-assistant:2024.10.1
 
 "$podman" run \
 	-d \
@@ -40,6 +56,7 @@ wait_healthy() {
 	--network-alias=legacy \
 	--label=mora.project=compose \
 	--label=mora.service=legacy \
+	--env=HA=http://homeassistant:8123 \
 	--security-opt=no-new-privileges \
 	--cap-drop=all \
 	--cap-add=CHOWN \
@@ -100,4 +117,26 @@ wait_healthy() {
 	--memory=1g \
 	docker.io/library/nginx:1.27
 
-echo "compose: started 3 container(s)"
+"$podman" run \
+	-d \
+	--replace \
+	--name=compose-mora-proxy \
+	--network=compose \
+	--volume=compose-mora-proxy-config:/config \
+	--volume=compose-mora-proxy-data:/data \
+	--network-alias=mora-proxy \
+	--label=mora.project=compose \
+	--label=mora.service=mora-proxy \
+	--secret=compose-mora-proxy-file-etc-caddy-Caddyfile-98336a,type=mount,target=/etc/caddy/Caddyfile \
+	--publish=80:80/tcp \
+	--publish=443:443/tcp \
+	--publish=443:443/udp \
+	--user=0:0 \
+	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--cap-add=NET_BIND_SERVICE \
+	--memory=1g \
+	--restart=always \
+	docker.io/library/caddy:2.8.4
+
+echo "compose: started 5 container(s)"

@@ -16,3 +16,4 @@ create() {
 	"$podman" secret create --replace "$1" "$2" >/dev/null
 }
 
+create compose-mora-proxy-file-etc-caddy-Caddyfile-98336a files/compose-mora-proxy-file-etc-caddy-Caddyfile-98336a
