@@ -1775,6 +1775,8 @@ class Checker:
                 self._check_renderable(arg.value, fname)
         if fname == "bind":
             self._check_bind(call, bound)
+        if fname == "tmpfs" and "mode" in bound:
+            self._check_literal_rule(bound["mode"].value, _mode_problem)
         secret = False
         for pname, arg in bound.items():
             param = next(p for p in fn.params if p.name == pname)
@@ -2291,3 +2293,9 @@ def _ulimit_problem(text: str) -> tuple[str, str] | None:
             return None
         return ("has a soft limit above its hard limit", "write SOFT:HARD with SOFT <= HARD")
     return ("is not a ulimit", 'a number, or "SOFT:HARD" like "1024:65536"')
+
+
+def _mode_problem(text: str) -> tuple[str, str] | None:
+    if re.fullmatch(r"0?[0-7]{3}|[0-7]{4}", text):
+        return None
+    return ("is not a file mode", 'octal, like "1777" (sticky, everyone writes) or "0700"')

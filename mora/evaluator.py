@@ -100,6 +100,7 @@ class MountVal:
     host_path: str | None = None
     readonly: bool = False
     reason: str | None = None  # why a bind may mount a system directory
+    mode: str | None = None  # a tmpfs's file mode, octal
 
 
 @dataclass(frozen=True)
@@ -758,6 +759,7 @@ class Evaluator:
                         host_path=value.host_path,
                         readonly=value.readonly,
                         reason=value.reason,
+                        mode=value.mode,
                     )
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
@@ -1119,7 +1121,9 @@ class Evaluator:
             return self._bind(call, args)
         if fname == "tmpfs":
             size = args.get("size")
-            return MountVal("tmpfs", size=str(size) if size is not None else None)
+            return MountVal(
+                "tmpfs", size=str(size) if size is not None else None, mode=_opt_text(args.get("mode"))
+            )
         if fname == "join":
             items = args["items"]
             sep = _text(args.get("separator", ","))

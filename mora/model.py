@@ -51,6 +51,7 @@ class Mount(_Model):
     host_path: str | None = Field(None, description="the host directory (kind bind)")
     readonly: bool = False
     reason: str | None = Field(None, description="why a bind needs a system directory of the host")
+    mode: str | None = Field(None, description="a tmpfs's file mode, octal like 1777")
 
 
 class File(_Model):

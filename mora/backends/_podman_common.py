@@ -537,7 +537,9 @@ def _container(
             c.binds.append(m)
         else:
             size = _size(m.size) if m.size else None
-            spec = m.path + (f":size={size}" if size else "")
+            options = [f"size={size}"] if size else []
+            options += [f"mode={m.mode}"] if m.mode else []
+            spec = m.path + (":" + ",".join(options) if options else "")
             opts.append(Opt("Tmpfs", spec, (f"--tmpfs={spec}",)))
     for port in sorted(svc.ports, key=lambda p: (p.target, p.protocol, p.name)):
         if port.published is not None and not host_net:  # on the host's network: its own

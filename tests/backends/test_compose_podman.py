@@ -40,6 +40,7 @@ service box {{
   shm_size = 96Mi
   sysctls {{ "net.ipv4.ip_unprivileged_port_start" = 80 }}
   ulimits {{ nofile = "1234:4321"  nproc = "2048:4096" }}
+  volumes {{ "/scratch" = tmpfs(size: 8Mi, mode: "1777") }}
 }}
 
 service hostnet {{
@@ -64,6 +65,7 @@ INSIDE = {
     "df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2": str(96 * 1024),
     "cat /proc/sys/net/ipv4/ip_unprivileged_port_start": "80",
     "id -u": "1000",
+    "stat -c %a /scratch; df -k /scratch | tail -1 | tr -s ' ' | cut -d' ' -f2": "1777\n8192",
 }
 
 

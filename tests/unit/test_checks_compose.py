@@ -28,6 +28,7 @@ IMG = 'image = "docker.io/library/busybox:1.36" user = "1000"'
         ('working_dir = "srv"', "E0308", '"srv"', None),
         ("init = 1", "E0301", "1", None),
         ("security { cap_drop = \"NET_RAW\" }", "E0301", '"NET_RAW"', None),
+        ('volumes { "/x" = tmpfs(mode: "rwx") }', "E0308", '"rwx"', "1777"),
     ],
 )
 def test_compose_key_rules(
@@ -48,6 +49,7 @@ def test_compose_keys_reach_the_manifest(tmp_path: Path) -> None:
       sysctls {{ "net.ipv4.ip_unprivileged_port_start" = 0 }}
       ulimits {{ nofile = 65536  nproc = "512:1024" }}
       security {{ cap_drop = ["NET_RAW"] }}
+      volumes {{ "/scratch" = tmpfs(size: 8Mi, mode: "1777") }}
     }}"""
     result = compile_src(tmp_path, src)
     assert not errors(result.diagnostics)
@@ -58,6 +60,8 @@ def test_compose_keys_reach_the_manifest(tmp_path: Path) -> None:
     assert svc.sysctls == {"net.ipv4.ip_unprivileged_port_start": "0"}
     assert svc.ulimits == {"nofile": "65536", "nproc": "512:1024"}
     assert svc.security.cap_drop == ["NET_RAW"]
+    (scratch,) = svc.volumes
+    assert (scratch.kind, scratch.size, scratch.mode) == ("tmpfs", "8Mi", "1777")
 
 
 @pytest.mark.parametrize(

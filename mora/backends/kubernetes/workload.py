@@ -644,6 +644,14 @@ def _storage(
             if size:
                 empty["sizeLimit"] = size
             volumes[name] = {"name": name, "emptyDir": empty}
+            if mount.mode:
+                diags.warning(
+                    W_NOT_EXPRESSIBLE,
+                    f"`{plan.svc.name}`: Kubernetes creates the emptyDir at {mount.path} with"
+                    f" mode 0777, not {mount.mode} (`tmpfs(mode)`)",
+                    None,
+                    help="the pod's fsGroup owns it; set the mode in the entrypoint if it matters",
+                )
         else:
             name = joined("host", _slug(mount.path))
             volumes[name] = {"name": name, "hostPath": {"path": mount.host_path or "/"}}

@@ -102,6 +102,7 @@ create compose-mora-proxy-file-etc-caddy-Caddyfile-98336a files/compose-mora-pro
 	--network-alias=web \
 	--label=mora.project=compose \
 	--label=mora.service=web \
+	--tmpfs=/var/cache/nginx:size=64m,mode=1777 \
 	--hostname=web \
 	--add-host=nas.lan:192.168.1.10 \
 	--add-host=printer.lan:192.168.1.10 \
