@@ -1068,14 +1068,27 @@ class Checker:
         """`"host"` only (the others are not expressible yet), and, as every loosening of
         isolation, with a `reason` in the security block."""
         value = entry.value
-        if isinstance(value, ast.StringLit) and value.is_plain and value.plain != "host":
+        text = value.plain if isinstance(value, ast.StringLit) and value.is_plain else None
+        if text is not None and text.startswith("service:"):
+            other = text.removeprefix("service:")
+            own = ctx.service.name if ctx.service else None
+            if other not in self.program.services or other == own:
+                self.diags.error(
+                    E_UNKNOWN_SERVICE,
+                    f"`{other}` is not another service of the project",
+                    value.span,
+                    "whose network namespace?",
+                    help=did_you_mean(other, [n for n in self.program.services if n != own]),
+                )
+            return  # sharing a service's namespace loosens nothing: no reason needed
+        if text is not None and text != "host":
             self.diags.error(
                 E_VALUE,
-                f"network mode `{value.plain}` is not supported",
+                f"network mode `{text}` is not supported",
                 value.span,
-                'only "host" is',
-                help="a service shares the project network by default; sharing another "
-                "service's namespace (`service:NAME`) or none cannot be expressed yet",
+                '"host" or "service:NAME"',
+                help="a service shares the project network by default; `none` cannot be "
+                "expressed yet",
             )
             return
         body = ctx.service.body if ctx.service else ctx.template.decl.body  # type: ignore[union-attr]
@@ -1920,6 +1933,14 @@ class Checker:
                 for ref in _refs_in(entry.value, args):
                     if (name := target(ref)) is not None:
                         deps.append((name, ref.span))
+            elif isinstance(entry, ast.Attr) and entry.key.text == "network_mode":
+                # `service:NAME` runs in NAME's network namespace: NAME starts first.
+                value = entry.value
+                if isinstance(value, ast.StringLit) and value.is_plain:
+                    other = value.plain.removeprefix("service:")
+                    known = other in self.program.services and other != svc.name
+                    if value.plain.startswith("service:") and known:
+                        deps.append((other, value.span))
         for inp in self.program.inputs.values():
             if inp.service != svc.name:
                 continue

@@ -852,6 +852,9 @@ class Evaluator:
         route: str | None,
     ) -> None:
         """The derived fields: public host and URLs, internal URL, inputs."""
+        mode = str(data.get("network_mode") or "")
+        if mode.startswith("service:"):  # in that service's network namespace: it starts first
+            data["depends_on"] = sorted({*data.get("depends_on", []), mode.removeprefix("service:")})
         if subdomain is not None:
             host = f"{subdomain}.{self.domain}"
             data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)

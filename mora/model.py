@@ -234,8 +234,10 @@ class Service(_Model):
     sysctls: dict[str, str] = Field(
         default_factory=dict, description="namespaced kernel parameters: name -> value"
     )
-    network_mode: Literal["host"] | None = Field(
-        None, description="host: the host's network namespace instead of the project network"
+    network_mode: str | None = Field(
+        None,
+        description="`host` (the host's network namespace) or `service:NAME` (that service's)",
+        pattern=r"^(host|service:[a-z0-9_-]+)$",
     )
     ulimits: dict[str, str] = Field(
         default_factory=dict, description='resource limits: name -> "N" or "SOFT:HARD"'

@@ -403,6 +403,7 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
             c.wait_healthy = [f"{project}-{d}" for d in deps(svc) if d in waited]
             c.notify_healthy = svc.name in waited
             hd.containers.append(c)
+            _alias_on_owner(hd, c)
         proxy = _proxy(compiled, settings, services, host, diags)
         if proxy is not None:
             hd.containers.append(proxy)
@@ -410,6 +411,16 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
         result.hosts.append(hd)
     _shared_volume_check(result, diags)
     return result
+
+
+def _alias_on_owner(hd: HostDeployment, c: Container) -> None:
+    """A container in another's network namespace (`network_mode = "service:NAME"`) is reached
+    at the owner's address: the owner answers to its name too, as compose's does."""
+    if not (c.network or "").startswith("container:"):
+        return
+    owner = next((o for o in hd.containers if c.network == f"container:{o.name}"), None)
+    if owner is not None:
+        owner.opts.append(Opt("NetworkAlias", c.alias, (f"--network-alias={c.alias}",)))
 
 
 def deps(svc: Service) -> list[str]:
@@ -485,8 +496,23 @@ def _container(
 
     opts = c.opts
     host_net = svc.network_mode == "host"
+    owner = (svc.network_mode or "").removeprefix("service:") if not host_net else ""
     if host_net:
         c.network = "host"
+    elif owner:
+        # In the owner's namespace; the owner carries this service's name (see plan()).
+        c.network = f"container:{project}-{owner}"
+        if deployed.get(owner) != host:
+            bad(
+                f"`network_mode` shares `{owner}`'s network, which is not deployed on the same"
+                " host",
+                help="give both the same `placement`",
+            )
+        if any(p.published is not None for p in svc.ports):
+            bad(
+                f"a service in `{owner}`'s network namespace cannot publish ports",
+                help=f"publish them on `{owner}` (compose refuses this too)",
+            )
     else:
         opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
     labels = {**svc.labels, "mora.project": project, "mora.service": svc.name}  # mora's win
@@ -542,7 +568,7 @@ def _container(
             spec = m.path + (":" + ",".join(options) if options else "")
             opts.append(Opt("Tmpfs", spec, (f"--tmpfs={spec}",)))
     for port in sorted(svc.ports, key=lambda p: (p.target, p.protocol, p.name)):
-        if port.published is not None and not host_net:  # on the host's network: its own
+        if port.published is not None and not (host_net or owner):  # not in its own netns
             spec = f"{port.published}:{port.target}/{port.protocol}"
             opts.append(Opt("PublishPort", spec, (f"--publish={spec}",)))
     for device in svc.devices:

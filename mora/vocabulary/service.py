@@ -165,7 +165,7 @@ COMPOSE: tuple[Attr, ...] = (
          model_field="shm_size"),
     Attr("sysctls", "block", None, "namespaced kernel parameters: name = value",
          fixed_before_inputs=True, model_field="sysctls", noun="sysctl"),
-    Attr("network_mode", "value", T.STRING, '"host": the host\'s network namespace',
+    Attr("network_mode", "value", T.STRING, '"host", or "service:NAME": whose network it uses',
          fixed_before_inputs=True, model_field="network_mode"),
     Attr("ulimits", "block", None, 'resource limits: name = N or "SOFT:HARD"',
          fixed_before_inputs=True, model_field="ulimits", noun="ulimit",

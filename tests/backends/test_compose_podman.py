@@ -4,7 +4,7 @@ One busybox container (the imported image; no registry) is started by the compil
 every compose key mora maps to a `podman run` flag, and each is read back from inside it (host
 name, /etc/hosts, resolvers, working directory, ulimits, /dev/shm, a sysctl, PID 1) or from
 `podman inspect` (stop timeout and signal); a second one on the host's network shares this
-host's network namespace. (podman 4.3 replaces all of containers.conf's
+host's network namespace, a third (`network_mode = "service:box"`) the first one's. (podman 4.3 replaces all of containers.conf's
 default ulimits once one is given, and this sandbox refuses an unlimited nproc: the project sets
 nproc as well as nofile, as a real compose file for a database often does.) quadlet writes the same flags (its keys, or
 `PodmanArgs=` before their podman version), checked by quadlet -dryrun in tests/backends/.
@@ -41,6 +41,13 @@ service box {{
   sysctls {{ "net.ipv4.ip_unprivileged_port_start" = 80 }}
   ulimits {{ nofile = "1234:4321"  nproc = "2048:4096" }}
   volumes {{ "/scratch" = tmpfs(size: 8Mi, mode: "1777") }}
+}}
+
+service side {{
+  image = "{image}"
+  user = "1000"
+  command = ["sleep", "600"]
+  network_mode = "service:box"
 }}
 
 service hostnet {{
@@ -107,6 +114,10 @@ def test_compose_keys_take_effect_in_the_container(tmp_path: Path) -> None:
             env, "inspect", "-f", "{{.Config.StopTimeout}} {{.Config.StopSignal}}", container
         ).stdout.split()
         assert stop[0] == "7" and stop[1] in ("2", "SIGINT"), stop  # SIGINT is signal 2
+        # network_mode = "service:box": `side` is in box's network namespace.
+        side = _podman(env, "exec", f"{project}-side", "readlink", "/proc/self/ns/net")
+        own = _podman(env, "exec", container, "readlink", "/proc/self/ns/net")
+        assert side.returncode == 0 and side.stdout == own.stdout, (side, own)
         # network_mode = "host": the container is in this host's network namespace.
         netns = _podman(env, "exec", f"{project}-hostnet", "readlink", "/proc/self/ns/net")
         assert netns.stdout.strip() == os.readlink("/proc/self/ns/net"), netns

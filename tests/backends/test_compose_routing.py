@@ -37,14 +37,18 @@ def test_every_compose_key_has_a_sample() -> None:
     assert set(SAMPLES) == {a.name for a in V.COMPOSE}
 
 
-def _outputs(tmp: Path, body: str) -> tuple[dict[str, dict[str, str]], Diagnostics]:
+def _outputs(
+    tmp: Path, body: str, targets: tuple[str, ...] = ("quadlet", "podman")
+) -> tuple[dict[str, dict[str, str]], Diagnostics]:
     project = tmp / "project"
     project.mkdir(parents=True)
     (project / "main.mora").write_text(f"project keys\n\nservice s {{\n  {body}\n}}\n")
     compiled = build(project, domain="example.org")
     out = tmp / "out"
-    _, diags = write_targets(compiled, out, targets=("quadlet", "podman"))
+    _, diags = write_targets(compiled, out, targets=targets)
     k8s_backend.write(compiled, out, Options(), diags)
+    if diags.has_errors:
+        return {}, diags
     files = {
         target: {
             str(p.relative_to(out / target)): p.read_text()
@@ -68,3 +72,13 @@ def test_each_backend_honours_the_key_or_says_why_not(tmp_path: Path, key: str) 
         else:
             said = [d for d in diags.sorted() if f"`{key}`" in d.message]
             assert [d.code for d in said] == ["W0611"], (backend, key)
+
+
+def test_kubernetes_refuses_another_services_network(tmp_path: Path) -> None:
+    """Running the client in a pod of its own would route around the VPN: refused, E0606."""
+    body = BASE + '\n  network_mode = "service:vpn"\n}\n\nservice vpn {\n  ' + BASE
+    _, diags = _outputs(tmp_path, body, targets=())
+    (err,) = [d for d in diags.sorted() if d.is_error]
+    assert err.code == "E0606" and "`vpn`'s network namespace" in err.message
+    assert err.help is not None and "quadlet or podman" in err.help
+    assert not (tmp_path / "out" / "kubernetes" / "kustomization.yaml").exists()

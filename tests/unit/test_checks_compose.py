@@ -93,7 +93,23 @@ def test_network_mode_is_host_with_a_reason(tmp_path: Path) -> None:
     assert d.help is not None and "security { reason" in d.help
     ok = f'service s {{ {IMG} network_mode = "host" security {{ reason = "mDNS discovery" }} }}'
     assert errors(check_src(tmp_path, ok).diagnostics) == []
-    for mode in ("service:vpn", "none", "bridge"):
+    for mode in ("none", "bridge"):
         src = f'service s {{ {IMG} network_mode = "{mode}" security {{ reason = "x" }} }}'
         (d,) = errors(check_src(tmp_path, src).diagnostics)
         assert d.code == "E0305" and d.span is not None and d.span.text() == f'"{mode}"'
+
+
+def test_network_mode_of_another_service(tmp_path: Path) -> None:
+    vpn = f"service vpn {{ {IMG} }}\n"
+    (d,) = errors(
+        check_src(tmp_path, vpn + f'service t {{ {IMG} network_mode = "service:vpm" }}').diagnostics
+    )
+    assert (d.code, d.help) == ("E0204", "did you mean `vpn`?")
+    (d,) = errors(check_src(tmp_path, f'service t {{ {IMG} network_mode = "service:t" }}').diagnostics)
+    assert d.code == "E0204"
+    cycle = f'service vpn {{ {IMG} depends_on = [t] }}\nservice t {{ {IMG} network_mode = "service:vpn" }}'
+    assert "E0401" in [d.code for d in errors(check_src(tmp_path, cycle).diagnostics)]
+    result = compile_src(tmp_path, vpn + f'service t {{ {IMG} network_mode = "service:vpn" }}')
+    assert not errors(result.diagnostics)
+    t = result.compiled.manifest.services["t"]  # type: ignore[union-attr]
+    assert (t.network_mode, t.depends_on) == ("service:vpn", ["vpn"])  # it starts after vpn

@@ -45,6 +45,7 @@ from .settings import Settings
 
 E_RESOURCES = "E0604"
 E_ROOT_USER = "E0605"
+E_SHARED_NETWORK = "E0606"  # network_mode service:NAME: only containers of one pod share it
 W_HOST_PATH = "W0603"
 W_DEVICE = "W0604"
 W_PENDING = "W0605"
@@ -240,6 +241,17 @@ def _compose_keys(
     if svc.network_mode == "host":
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"  # still resolves the project's services
+    elif svc.network_mode:
+        # Running it in a pod of its own would bypass the owner (a VPN): refuse, never drop.
+        owner = svc.network_mode.removeprefix("service:")
+        diags.error(
+            E_SHARED_NETWORK,
+            f"`{svc.name}`: Kubernetes cannot run it in `{owner}`'s network namespace"
+            " (`network_mode`): only the containers of one pod share a network",
+            None,
+            help=f"deploy `{svc.name}` and `{owner}` with the quadlet or podman target, or make"
+            f" `{svc.name}` use `{owner}` as a proxy on the project network",
+        )
     if svc.hostname:
         label, _, rest = svc.hostname.partition(".")
         pod["hostname"] = label

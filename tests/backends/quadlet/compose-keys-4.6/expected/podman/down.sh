@@ -8,6 +8,8 @@ podman="${PODMAN:-podman}"
 
 "$podman" rm -f -i -t 10 compose-mora-proxy >/dev/null
 "$podman" rm -f -i -t 10 compose-web >/dev/null
+"$podman" rm -f -i -t 10 compose-torrent >/dev/null
+"$podman" rm -f -i -t 10 compose-vpn >/dev/null
 "$podman" rm -f -i -t 10 compose-resolver >/dev/null
 "$podman" rm -f -i -t 10 compose-legacy >/dev/null
 "$podman" rm -f -i -t 10 compose-homeassistant >/dev/null

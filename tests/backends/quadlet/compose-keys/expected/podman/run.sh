@@ -97,6 +97,35 @@ create compose-mora-proxy-file-etc-caddy-Caddyfile-98336a files/compose-mora-pro
 "$podman" run \
 	-d \
 	--replace \
+	--name=compose-vpn \
+	--network=compose \
+	--network-alias=vpn \
+	--label=mora.project=compose \
+	--label=mora.service=vpn \
+	--publish=8080:8080/tcp \
+	--user=1000:1000 \
+	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--memory=1g \
+	--network-alias=torrent \
+	docker.io/library/busybox:1.36
+
+"$podman" run \
+	-d \
+	--replace \
+	--name=compose-torrent \
+	--network=container:compose-vpn \
+	--label=mora.project=compose \
+	--label=mora.service=torrent \
+	--user=1000:1000 \
+	--security-opt=no-new-privileges \
+	--cap-drop=all \
+	--memory=1g \
+	docker.io/library/busybox:1.36
+
+"$podman" run \
+	-d \
+	--replace \
 	--name=compose-web \
 	--network=compose \
 	--network-alias=web \
@@ -140,4 +169,4 @@ create compose-mora-proxy-file-etc-caddy-Caddyfile-98336a files/compose-mora-pro
 	--restart=always \
 	docker.io/library/caddy:2.8.4
 
-echo "compose: started 5 container(s)"
+echo "compose: started 7 container(s)"
