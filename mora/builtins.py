@@ -50,7 +50,12 @@ FUNCTIONS: dict[str, Function] = {
             T.MOUNT,
             "a directory of the host mounted into the container (a system directory needs a reason)",
         ),
-        Function("tmpfs", (Param("size", T.SIZE),), T.MOUNT, "scratch space in memory"),
+        Function(
+            "tmpfs",
+            (Param("size", T.SIZE), Param("mode", T.STRING)),
+            T.MOUNT,
+            "scratch space in memory",
+        ),
         Function(
             "yaml",
             (Param("value", T.ANY, required=True, secret_ok=True),),

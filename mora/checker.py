@@ -8,7 +8,7 @@ values, never touches secrets and never writes files; `mora check` is exactly th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
 from mora.loader import LoadedProject
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.source import Span
+from mora.vocabulary import service as V
 
 # Diagnostic codes, one place, so the reference in docs/ can list them.
 E_IMPORT_ALIAS = "E0103"
@@ -81,55 +82,17 @@ RESERVED = {
     "args": "template's arguments",
     "self": "service itself",
 }
-RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
-SERVICE_ATTRS = (
-    "image",
-    "command",
-    "entrypoint",
-    "environment",
-    "ports",
-    "volumes",
-    "files",
-    "depends_on",
-    "healthcheck",
-    "restart",
-    "user",
-    "labels",
-    "devices",
-    "subdomain",
-    "resources",
-    "security",
-    "stateful",
-    "placement",
-    "auto_update",
-    "init_only",
-)
-_BLOCK_ATTRS = (
-    "init_only",
-    "environment",
-    "ports",
-    "volumes",
-    "files",
-    "healthcheck",
-    "labels",
-    "resources",
-    "security",
-)
-RESOURCE_KEYS = ("cpu", "memory", "cpu_limit", "memory_limit")
-SECURITY_KEYS = (
-    "run_as_root",
-    "run_as_user",
-    "run_as_group",
-    "group_add",
-    "read_only_root",
-    "capabilities_add",
-    "privileged",
-    "reason",
-)
+# The service vocabulary is declared once, in mora/vocabulary/service.py; these names stay for the
+# modules that import them from here.
+RESTART_POLICIES = V.RESTART_POLICIES
+SERVICE_ATTRS = V.SERVICE_ATTRS
+_BLOCK_ATTRS = V.BLOCK_ATTRS
+RESOURCE_KEYS = V.RESOURCE_KEYS
+SECURITY_KEYS = V.SECURITY_KEYS
 # Settings that loosen the secure defaults: each needs a `reason` next to it in the source.
-SECURITY_RELAXING = ("run_as_root", "capabilities_add", "privileged")
-HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
-PORT_KEYS = ("target", "published", "protocol")
+SECURITY_RELAXING = V.SECURITY_RELAXING
+HEALTHCHECK_KEYS = V.HEALTHCHECK_KEYS
+PORT_KEYS = V.PORT_KEYS
 INPUT_ATTRS = ("after", "prompt", "description")
 SERVICE_FIELDS = ("name", "host", "url", "internal_host", "internal_url", "ports")
 PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
@@ -816,10 +779,6 @@ class Checker:
                     )
         elif key in ("command", "entrypoint"):
             self._check_command(value, ctx, f"`{key}`")
-        elif key == "depends_on":
-            self.expect(value, T.list_of(T.SERVICE), ctx, "`depends_on`", secret_ok=False)
-        elif key == "restart":
-            self.expect(value, T.Type("enum", values=RESTART_POLICIES), ctx, "`restart`", False)
         elif key == "user":
             t = self.type_of(value, ctx)
             self._no_secret(t, value, "`user`")
@@ -831,10 +790,16 @@ class Checker:
                 for item in value.items:
                     if isinstance(item.value, ast.StringLit) and item.value.is_plain:
                         self._check_device(item.value.plain, item.value.span)
-        elif key in ("stateful", "auto_update"):
-            self.expect(value, T.BOOL, ctx, f"`{key}`", secret_ok=False)
-        elif key == "placement":
-            self.expect(value, T.list_of(T.STRING), ctx, "`placement`", secret_ok=False)
+        elif key not in ("image", "subdomain") and (typ := V.SERVICE[key].type) is not None:
+            # a plain typed value: its row in the vocabulary says the type
+            self.expect(value, typ, ctx, f"`{key}`", secret_ok=V.SERVICE[key].secret_ok)
+            if key == "dns" and isinstance(value, ast.ListExpr):
+                for item in value.items:
+                    self._check_literal_rule(item.value, _ip_problem)
+            elif key == "stop_signal":
+                self._check_literal_rule(value, _signal_problem)
+            elif key == "network_mode":
+                self._check_network_mode(entry, ctx)
         elif key == "subdomain":
             t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
@@ -986,6 +951,35 @@ class Checker:
             t = self.type_of(value, ctx)
             if not (t.kind in ("file", "any") or T.assignable(t, T.STRING)):
                 self._mismatch(value, "file contents (a string, or yaml()/json()/toml()/ini())", t)
+        elif block == "extra_hosts":
+            if not _HOST.fullmatch(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a host name",
+                    key.span,
+                    "letters, digits, `-` and `.`",
+                )
+            self.expect(value, T.STRING, ctx, f"the address of `{key.text}`", secret_ok=False)
+            self._check_literal_rule(value, _ip_problem)
+        elif block == "sysctls":
+            if not _SYSCTL.fullmatch(key.text):
+                self.diags.error(
+                    E_VALUE,
+                    f"`{key.text}` is not a kernel parameter name",
+                    key.span,
+                    "dotted lower-case words, like `net.core.somaxconn`",
+                )
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a sysctl")
+            if not T.is_stringy(t):
+                self._mismatch(value, "a string or a number", t)
+        elif block == "ulimits":
+            self._known(key.text, key.span, V.ULIMITS, "ulimit")
+            t = self.type_of(value, ctx)
+            self._no_secret(t, value, "a ulimit")
+            if not (T.assignable(t, T.INT) or T.assignable(t, T.STRING)):
+                self._mismatch(value, 'a number or "SOFT:HARD"', t)
+            self._check_literal_rule(value, _ulimit_problem)
         elif block == "healthcheck":
             self._check_healthcheck_item(key, value, ctx)
         elif block == "resources":
@@ -1002,10 +996,10 @@ class Checker:
                 continue
             if isinstance(v, ast.Body):
                 self.diags.error(E_TYPE, f"`{k.text}` is a value", k.span, "not a block")
-            elif k.text == "protocol":
-                self.expect(v, T.Type("enum", values=("tcp", "udp")), ctx, "`protocol`", False)
             else:
-                self.expect(v, T.PORT, ctx, f"`{k.text}`", secret_ok=False)
+                setting = V.SERVICE["ports"].setting(k.text)
+                assert setting is not None and setting.type is not None, k.text
+                self.expect(v, setting.type, ctx, f"`{k.text}`", secret_ok=False)
         if "target" not in keys:
             self.diags.error(
                 E_MISSING_ATTR,
@@ -1018,11 +1012,15 @@ class Checker:
     def _check_setting(
         self, key: ast.Key, value: ast.Expr, ctx: _Ctx, known: tuple[str, ...], what: str
     ) -> None:
+        """A setting of a closed block, typed by its row in the vocabulary."""
         k = key.text
         if not self._known(k, key.span, known, f"{what} setting"):
             return
-        if k in ("cpu", "cpu_limit"):
-            t = self.expect(value, T.STRING, ctx, f"`{k}`", secret_ok=False)
+        block = V.SERVICE["resources" if what == "resource" else "security"]
+        setting = block.setting(k)
+        assert setting is not None and setting.type is not None, k
+        t = self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
+        if setting.extra == "cpu_quantity":
             if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
                 if not _is_cpu_quantity(value.plain):
                     self.diags.error(
@@ -1031,18 +1029,6 @@ class Checker:
                         value.span,
                         'like "500m" (half a core) or "2"',
                     )
-        elif k in ("memory", "memory_limit"):
-            self.expect(value, T.SIZE, ctx, f"`{k}`", secret_ok=False)
-        elif k in ("run_as_root", "read_only_root", "privileged"):
-            self.expect(value, T.BOOL, ctx, f"`{k}`", secret_ok=False)
-        elif k in ("run_as_user", "run_as_group"):
-            self.expect(value, T.INT, ctx, f"`{k}`", secret_ok=False)
-        elif k == "group_add":
-            self.expect(value, T.list_of(T.INT), ctx, f"`{k}`", secret_ok=False)
-        elif k == "capabilities_add":
-            self.expect(value, T.list_of(T.STRING), ctx, f"`{k}`", secret_ok=False)
-        elif k == "reason":
-            self.expect(value, T.STRING, ctx, "`reason`", secret_ok=False)
 
     def _check_security_reason(self, entry: ast.Attr | ast.Block) -> None:
         """Loosening a secure default must say why, in the source, next to it."""
@@ -1071,12 +1057,62 @@ class Checker:
         k = key.text
         if not self._known(k, key.span, HEALTHCHECK_KEYS, "healthcheck setting"):
             return
-        if k == "test":
+        setting = V.SERVICE["healthcheck"].setting(k)
+        assert setting is not None, k
+        if setting.type is None:  # the command: a rule of its own
             self._check_command(value, ctx, "a healthcheck command")
-        elif k == "retries":
-            self.expect(value, T.INT, ctx, "`retries`", secret_ok=False)
         else:
-            self.expect(value, T.DURATION, ctx, f"`{k}`", secret_ok=False)
+            self.expect(value, setting.type, ctx, f"`{k}`", secret_ok=False)
+
+    def _check_network_mode(self, entry: ast.Attr, ctx: _Ctx) -> None:
+        """`"host"` only (the others are not expressible yet), and, as every loosening of
+        isolation, with a `reason` in the security block."""
+        value = entry.value
+        text = value.plain if isinstance(value, ast.StringLit) and value.is_plain else None
+        if text is not None and text.startswith("service:"):
+            other = text.removeprefix("service:")
+            own = ctx.service.name if ctx.service else None
+            if other not in self.program.services or other == own:
+                self.diags.error(
+                    E_UNKNOWN_SERVICE,
+                    f"`{other}` is not another service of the project",
+                    value.span,
+                    "whose network namespace?",
+                    help=did_you_mean(other, [n for n in self.program.services if n != own]),
+                )
+            return  # sharing a service's namespace loosens nothing: no reason needed
+        if text is not None and text != "host":
+            self.diags.error(
+                E_VALUE,
+                f"network mode `{text}` is not supported",
+                value.span,
+                '"host" or "service:NAME"',
+                help="a service shares the project network by default; `none` cannot be "
+                "expressed yet",
+            )
+            return
+        body = ctx.service.body if ctx.service else ctx.template.decl.body  # type: ignore[union-attr]
+        if "reason" not in {k.text for k in static_keys(body, "security")}:
+            self.diags.error(
+                E_MISSING_ATTR,
+                "the host's network needs a `reason`",
+                entry.key.span,
+                "leaves the project network here",
+                help='add `security { reason = "why it needs the host network" }` '
+                "(it sees every interface of the host and binds its ports directly)",
+            )
+
+    def _check_literal_rule(self, value: ast.Expr, rule: Callable[[str], str | None]) -> None:
+        """A rule over a plain literal (an address, a signal); computed values pass here and
+        are the backends' to refuse."""
+        text: str | None = None
+        if isinstance(value, ast.StringLit) and value.is_plain:
+            text = value.plain
+        elif isinstance(value, ast.IntLit):
+            text = str(value.value)
+        problem = rule(text) if text is not None else None
+        if problem:
+            self.diags.error(E_LITERAL, f"`{text}` {problem[0]}", value.span, problem[1])
 
     def _check_command(self, value: ast.Expr, ctx: _Ctx, what: str) -> None:
         """A command line: a list of words (numbers allowed), or a string split into words the
@@ -1752,6 +1788,8 @@ class Checker:
                 self._check_renderable(arg.value, fname)
         if fname == "bind":
             self._check_bind(call, bound)
+        if fname == "tmpfs" and "mode" in bound:
+            self._check_literal_rule(bound["mode"].value, _mode_problem)
         secret = False
         for pname, arg in bound.items():
             param = next(p for p in fn.params if p.name == pname)
@@ -1900,6 +1938,14 @@ class Checker:
                 for ref in _refs_in(entry.value, args):
                     if (name := target(ref)) is not None:
                         deps.append((name, ref.span))
+            elif isinstance(entry, ast.Attr) and entry.key.text == "network_mode":
+                # `service:NAME` runs in NAME's network namespace: NAME starts first.
+                value = entry.value
+                if isinstance(value, ast.StringLit) and value.is_plain:
+                    other = value.plain.removeprefix("service:")
+                    known = other in self.program.services and other != svc.name
+                    if value.plain.startswith("service:") and known:
+                        deps.append((other, value.span))
         for inp in self.program.inputs.values() if inputs is None else inputs:
             if inp.service != svc.name:
                 continue
@@ -2248,3 +2294,40 @@ def _name_from_path(path: Path) -> str:
 def check(loaded: LoadedProject, diags: Diagnostics) -> Program:
     """Check a loaded project; problems go to `diags`."""
     return Checker(loaded, diags).run()
+
+
+_SYSCTL = re.compile(r"[a-z0-9_]+(\.[a-z0-9_*-]+)+")
+# A host name /etc/hosts can hold (letter case allowed there).
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9]*(\+[0-9]+)?|[0-9]+")
+
+
+def _ip_problem(text: str) -> tuple[str, str] | None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return ("is not an IP address", 'like "192.168.1.10" or "fd00::1"')
+    return None
+
+
+def _signal_problem(text: str) -> tuple[str, str] | None:
+    if _SIGNAL.fullmatch(text):
+        return None
+    return ("is not a signal", 'like "SIGQUIT", "SIGINT" or "SIGRTMIN+3"')
+
+
+def _ulimit_problem(text: str) -> tuple[str, str] | None:
+    if re.fullmatch(r"-1|[0-9]+(:(-1|[0-9]+))?", text):
+        soft, _, hard = text.partition(":")
+        if not hard or int(hard) < 0 or int(soft) <= int(hard):
+            return None
+        return ("has a soft limit above its hard limit", "write SOFT:HARD with SOFT <= HARD")
+    return ("is not a ulimit", 'a number, or "SOFT:HARD" like "1024:65536"')
+
+
+def _mode_problem(text: str) -> tuple[str, str] | None:
+    if re.fullmatch(r"0?[0-7]{3}|[0-7]{4}", text):
+        return None
+    return ("is not a file mode", 'octal, like "1777" (sticky, everyone writes) or "0700"')

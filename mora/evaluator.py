@@ -36,26 +36,17 @@ from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.site import Site, coerce
 from mora.source import Span
+from mora.vocabulary import service as V
 
 E_MISSING_PARAM = "E0502"
 E_NO_DOMAIN = "E0503"
 E_SECRETS = "E0504"
 E_EVAL = "E0505"
 # What shapes a deployment cannot wait for an input; everything else holds the service instead.
-_SHAPE_ATTRS = frozenset({"image", "subdomain", "restart", "stateful", "placement", "auto_update"})
-_SHAPE_BLOCKS = {
-    "ports": "port",
-    "volumes": "volume",
-    "healthcheck": "health check setting",
-    "resources": "resource",
-    "security": "security setting",
-    "init_only": "`init_only` note",
-}
-_PENDING_HELP = (
-    "an input may be used in environment, files, command, entrypoint, user, labels and "
-    "devices (the service waits for the answer); the image, ports, volumes, subdomain, "
-    "health check, resources and security are fixed before anyone answers"
-)
+# Read from the vocabulary (mora/vocabulary/service.py, `fixed_before_inputs`).
+_SHAPE_ATTRS = V.SHAPE_ATTRS
+_SHAPE_BLOCKS = V.SHAPE_BLOCKS
+_PENDING_HELP = V.pending_help()
 E_SITE_VALUE = "E0506"
 E_SUBDOMAIN_DOMAIN = "E0509"
 W_UNKNOWN_SITE_PARAM = "W0501"
@@ -109,6 +100,7 @@ class MountVal:
     host_path: str | None = None
     readonly: bool = False
     reason: str | None = None  # why a bind may mount a system directory
+    mode: str | None = None  # a tmpfs's file mode, octal
 
 
 @dataclass(frozen=True)
@@ -768,6 +760,7 @@ class Evaluator:
                         host_path=value.host_path,
                         readonly=value.readonly,
                         reason=value.reason,
+                        mode=value.mode,
                     )
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
@@ -798,6 +791,11 @@ class Evaluator:
                 k: self._public_text(v, span, "an `init_only` note")
                 for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
             }
+        elif key in ("extra_hosts", "sysctls", "ulimits"):
+            data[key] = {
+                k: self._public_text(v, span, f"`{key}` `{k}`")
+                for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
+            }
         elif key == "labels":
             labels = {}
             for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
@@ -824,15 +822,17 @@ class Evaluator:
                 data[key] = self._words(value, entry.value.span, f"`{key}`")
             elif key == "depends_on":
                 data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
-            elif key in ("devices", "placement"):
+            elif key in ("devices", "placement", "dns"):
                 data[key] = [
                     self._public_text(v, entry.value.span, f"`{key}`")
                     for v in value  # type: ignore[attr-defined]
                 ]
                 if key == "devices":
                     data[key] = [self._device(d, entry.value.span) for d in data[key]]
-            elif key in ("stateful", "auto_update"):
+            elif key in ("stateful", "auto_update", "init"):
                 data[key] = value is True
+            elif key == "stop_grace_period":
+                data["stop_grace_period_seconds"] = _seconds(value)
             elif key == "subdomain":
                 return  # evaluated with the routing, see _routing_of
             elif key == "image":
@@ -853,6 +853,9 @@ class Evaluator:
         route: str | None,
     ) -> None:
         """The derived fields: public host and URLs, internal URL, inputs."""
+        mode = str(data.get("network_mode") or "")
+        if mode.startswith("service:"):  # in that service's network namespace: it starts first
+            data["depends_on"] = sorted({*data.get("depends_on", []), mode.removeprefix("service:")})
         if subdomain is not None:
             host = f"{subdomain}.{self.domain}"
             data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)
@@ -1130,7 +1133,9 @@ class Evaluator:
             return self._bind(call, args)
         if fname == "tmpfs":
             size = args.get("size")
-            return MountVal("tmpfs", size=str(size) if size is not None else None)
+            return MountVal(
+                "tmpfs", size=str(size) if size is not None else None, mode=_opt_text(args.get("mode"))
+            )
         if fname == "join":
             items = args["items"]
             sep = _text(args.get("separator", ","))

@@ -9,6 +9,7 @@ that must deliver it (Kubernetes Secrets, podman secrets), and is never serializ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,6 +51,7 @@ class Mount(_Model):
     host_path: str | None = Field(None, description="the host directory (kind bind)")
     readonly: bool = False
     reason: str | None = Field(None, description="why a bind needs a system directory of the host")
+    mode: str | None = Field(None, description="a tmpfs's file mode, octal like 1777")
 
 
 class File(_Model):
@@ -90,6 +92,9 @@ class Security(_Model):
     read_only_root: bool = False
     privileged: bool = False
     capabilities_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(
+        default_factory=list, description="capabilities removed from what the contract grants"
+    )
     reason: str | None = Field(None, description="why the defaults are loosened")
 
 
@@ -161,16 +166,24 @@ def run_as(svc: Service) -> RunAs:
     if uid is not None and gid is None:
         gid = uid  # postgres/redis 999:999, linuxserver and most rootless images 1000:1000
     groups = tuple(sorted(set(sec.group_add)))
-    own = tuple(sorted({c.upper().removeprefix("CAP_") for c in sec.capabilities_add}))
+    own = {_cap(c) for c in sec.capabilities_add}
+    drop = {_cap(c) for c in sec.cap_drop}
+
+    def keep(*sets: Iterable[str]) -> tuple[str, ...]:
+        """The granted capabilities less `cap_drop` (compose's meaning: the drop wins)."""
+        return () if "ALL" in drop else tuple(sorted(set().union(*sets) - drop))
+
     if sec.privileged:
-        return RunAs("privileged", uid, gid, name, groups, own)
+        return RunAs("privileged", uid, gid, name, groups, keep(own))
     if sec.run_as_root:
-        caps = tuple(sorted(set(SWITCH_USER_CAPABILITIES) | set(own)))
-        return RunAs("root", uid, gid, name, groups, caps)
+        return RunAs("root", uid, gid, name, groups, keep(SWITCH_USER_CAPABILITIES, own))
     if uid is not None or name is not None:
-        return RunAs("user", uid, gid, name, groups, own)
-    caps = tuple(sorted(set(RUNTIME_DEFAULT_CAPABILITIES) | set(own)))
-    return RunAs("unknown", None, None, None, groups, caps)
+        return RunAs("user", uid, gid, name, groups, keep(own))
+    return RunAs("unknown", None, None, None, groups, keep(RUNTIME_DEFAULT_CAPABILITIES, own))
+
+
+def _cap(name: str) -> str:
+    return name.upper().removeprefix("CAP_")
 
 
 class Service(_Model):
@@ -205,6 +218,29 @@ class Service(_Model):
         default_factory=dict,
         description="environment variables the image reads only when its data is first "
         "created: name -> how to change the value in a running instance",
+    )
+    hostname: str | None = Field(None, description="the host name inside the container")
+    extra_hosts: dict[str, str] = Field(
+        default_factory=dict, description="host name -> IP address, added to /etc/hosts"
+    )
+    dns: list[str] = Field(default_factory=list, description="DNS servers (IP addresses)")
+    working_dir: str | None = Field(None, description="the working directory of the command")
+    stop_grace_period_seconds: float | None = Field(
+        None, description="how long a stop waits before the container is killed"
+    )
+    stop_signal: str | None = Field(None, description="the signal that asks it to stop")
+    init: bool = Field(False, description="run an init process that reaps zombies")
+    shm_size: str | None = Field(None, description="the size of /dev/shm, as a quantity")
+    sysctls: dict[str, str] = Field(
+        default_factory=dict, description="namespaced kernel parameters: name -> value"
+    )
+    network_mode: str | None = Field(
+        None,
+        description="`host` (the host's network namespace) or `service:NAME` (that service's)",
+        pattern=r"^(host|service:[a-z0-9_-]+)$",
+    )
+    ulimits: dict[str, str] = Field(
+        default_factory=dict, description='resource limits: name -> "N" or "SOFT:HARD"'
     )
     inputs: list[str] = Field(
         default_factory=list, description="inputs this service declares (a person provides them)"

@@ -13,6 +13,7 @@ import hashlib
 import heapq
 import ipaddress
 import json
+import math
 import re
 import shlex
 from collections.abc import Iterable
@@ -33,6 +34,26 @@ from mora.model import (
     run_as,
 )
 
+# Routing of every `model.Service` field for quadlet and podman (their modules add `restart`;
+# tests/unit/test_vocabulary.py): a new field fails the test until it is routed here.
+HANDLES = frozenset(
+    {
+        "name", "image", "command", "entrypoint", "environment", "ports", "volumes", "files",
+        "depends_on", "healthcheck", "user", "labels", "devices", "subdomain", "host",
+        "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
+        "hostname", "extra_hosts", "dns", "working_dir", "stop_grace_period_seconds",
+        "stop_signal", "init", "shm_size", "sysctls", "ulimits", "network_mode",
+    }
+)  # fmt: skip
+IGNORES = {
+    "stateful": "a podman container keeps its named volumes; there is no StatefulSet",
+    "template": "a Kubernetes `app.kubernetes.io/component` label; podman has no such label",
+    "init_only": "read by `mora secrets rotate`, not by a backend",
+    "url": "the reverse proxy is written from `host`",
+    "internal_url": "the project network resolves the service's name",
+    "inputs": "`pending_inputs` is what holds a service back",
+}
+
 # --- diagnostics ---------------------------------------------------------------------------------
 
 E_SETTING = "E0701"  # a `podman:` site setting is invalid
@@ -48,6 +69,7 @@ N_NO_HEALTH_WAIT = "W0708"  # (a note) the podman version cannot wait for a heal
 W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its own CA
 W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
 E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
+N_HOST_NETWORK = "W0713"  # (a note) on the host's network: how the others reach it
 
 
 def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
@@ -188,12 +210,24 @@ KEY_SINCE: dict[str, Version] = {
             "Network",
             "NoNewPrivileges",
             "PodmanArgs",
+            "RunInit",
             "PublishPort",
             "ReadOnly",
             "User",
             "Volume",
         )
     },
+    # The first release whose quadlet knows the key (pkg/systemd/quadlet/quadlet.go by tag);
+    # an older podman gets the same option through `PodmanArgs=`.
+    "HostName": Version(4, 6),
+    "Sysctl": Version(4, 6),
+    "WorkingDir": Version(4, 6),
+    "DNS": Version(4, 7),
+    "ShmSize": Version(4, 7),
+    "Ulimit": Version(4, 7),
+    "StopTimeout": Version(5, 0),
+    "StopSignal": Version(5, 2),
+    "AddHost": Version(5, 3),
     **{
         k: Version(5, 0)
         for k in (
@@ -305,6 +339,7 @@ class Container:
     service: Service
     name: str  # container name and unit base name: <project>-<service>
     alias: str  # its name on the project network: the service name
+    network: str | None = None  # None: the project network; "host": the host's
     opts: list[Opt] = field(default_factory=list)
     volumes: list[tuple[str, Mount]] = field(default_factory=list)  # (podman volume, mount)
     binds: list[Mount] = field(default_factory=list)
@@ -336,6 +371,7 @@ class Deployment:
     hosts: list[HostDeployment]
 
 
+HOST_GATEWAY = "host.containers.internal"  # the host, as podman's containers see it
 PROXY = "mora-proxy"  # the reverse proxy's service name (a hyphen: no mora service is named so)
 
 
@@ -372,6 +408,7 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
             c.wait_healthy = [f"{project}-{d}" for d in deps(svc) if d in waited]
             c.notify_healthy = svc.name in waited
             hd.containers.append(c)
+            _alias_on_owner(hd, c)
         proxy = _proxy(compiled, settings, services, host, diags)
         if proxy is not None:
             hd.containers.append(proxy)
@@ -379,6 +416,16 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
         result.hosts.append(hd)
     _shared_volume_check(result, diags)
     return result
+
+
+def _alias_on_owner(hd: HostDeployment, c: Container) -> None:
+    """A container in another's network namespace (`network_mode = "service:NAME"`) is reached
+    at the owner's address: the owner answers to its name too, as compose's does."""
+    if not (c.network or "").startswith("container:"):
+        return
+    owner = next((o for o in hd.containers if c.network == f"container:{o.name}"), None)
+    if owner is not None:
+        owner.opts.append(Opt("NetworkAlias", c.alias, (f"--network-alias={c.alias}",)))
 
 
 def deps(svc: Service) -> list[str]:
@@ -489,7 +536,26 @@ def _container(
         diags.error(E_UNWRITABLE, f"`{svc.name}`: {message}", None, help=help)
 
     opts = c.opts
-    opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
+    host_net = svc.network_mode == "host"
+    owner = (svc.network_mode or "").removeprefix("service:") if not host_net else ""
+    if host_net:
+        c.network = "host"
+    elif owner:
+        # In the owner's namespace; the owner carries this service's name (see plan()).
+        c.network = f"container:{project}-{owner}"
+        if deployed.get(owner) != host:
+            bad(
+                f"`network_mode` shares `{owner}`'s network, which is not deployed on the same"
+                " host",
+                help="give both the same `placement`",
+            )
+        if any(p.published is not None for p in svc.ports):
+            bad(
+                f"a service in `{owner}`'s network namespace cannot publish ports",
+                help=f"publish them on `{owner}` (compose refuses this too)",
+            )
+    else:
+        opts.append(Opt("NetworkAlias", svc.name, (f"--network-alias={svc.name}",)))
     labels = {**svc.labels, "mora.project": project, "mora.service": svc.name}  # mora's win
     for key, value in sorted(labels.items()):
         if "=" in key or not key.strip():
@@ -538,16 +604,21 @@ def _container(
             c.binds.append(m)
         else:
             size = _size(m.size) if m.size else None
-            spec = m.path + (f":size={size}" if size else "")
+            options = [f"size={size}"] if size else []
+            options += [f"mode={m.mode}"] if m.mode else []
+            spec = m.path + (":" + ",".join(options) if options else "")
             opts.append(Opt("Tmpfs", spec, (f"--tmpfs={spec}",)))
     for port in sorted(svc.ports, key=lambda p: (p.target, p.protocol, p.name)):
-        if port.published is not None:
+        if port.published is not None and not (host_net or owner):  # not in its own netns
             spec = f"{port.published}:{port.target}/{port.protocol}"
             opts.append(Opt("PublishPort", spec, (f"--publish={spec}",)))
     for device in svc.devices:
         opts.append(Opt("AddDevice", device, (f"--device={device}",), "strv"))
     for name, addr in reach.add_hosts(svc, host):
         opts.append(Opt(None, "", (f"--add-host={name}:{addr}",)))
+    if host_net:
+        _host_network_note(compiled, svc, diags)
+    opts.extend(_compose_opts(svc))
     opts.extend(_user_opts(svc))
     opts.extend(_health_opts(svc))
     opts.extend(_security_opts(svc))
@@ -572,6 +643,60 @@ def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | No
     if f.content is None:
         return None
     return Delivery(name, f"files/{name}", f.content, False)
+
+
+def _host_network_note(compiled: Compiled, svc: Service, diags: Diagnostics) -> None:
+    """What changes for a service on the host's network: its ports are the host's, and the
+    other containers reach it through the host, not by its name."""
+    users = sorted(
+        o.name
+        for o in compiled.manifest.services.values()
+        if o.name != svc.name and (svc.name in o.depends_on or _mentions(compiled, o, svc))
+    )
+    ports = ", ".join(f"{p.target}/{p.protocol}" for p in sorted(svc.ports, key=lambda p: p.target))
+    moved = [p for p in svc.ports if p.published is not None and p.published != p.target]
+    note(
+        diags,
+        N_HOST_NETWORK,
+        f"`{svc.name}` runs on the host's network: it listens on the host's own ports"
+        + (f" ({ports})" if ports else "")
+        + (f", not on {', '.join(str(p.published) for p in moved)}" if moved else "")
+        + (
+            f"; {', '.join(f'`{u}`' for u in users)} must use {HOST_GATEWAY}, not its name"
+            if users
+            else ""
+        ),
+        help="published ports do not apply on the host's network; the reverse proxy reaches "
+        f"it at {HOST_GATEWAY}",
+    )
+
+
+def _compose_opts(svc: Service) -> list[Opt]:
+    """The compose keys, each a quadlet key and the same `podman run` flag."""
+    opts = []
+    if svc.hostname:
+        opts.append(Opt("HostName", svc.hostname, (f"--hostname={svc.hostname}",)))
+    for name, ip in sorted(svc.extra_hosts.items()):
+        opts.append(Opt("AddHost", f"{name}:{ip}", (f"--add-host={name}:{ip}",)))
+    for server in svc.dns:
+        opts.append(Opt("DNS", server, (f"--dns={server}",)))
+    if svc.working_dir:
+        opts.append(Opt("WorkingDir", svc.working_dir, (f"--workdir={svc.working_dir}",)))
+    if svc.stop_grace_period_seconds is not None:
+        n = math.ceil(svc.stop_grace_period_seconds)
+        opts.append(Opt("StopTimeout", str(n), (f"--stop-timeout={n}",)))
+    if svc.stop_signal:
+        opts.append(Opt("StopSignal", svc.stop_signal, (f"--stop-signal={svc.stop_signal}",)))
+    if svc.init:
+        opts.append(Opt("RunInit", "true", ("--init",)))
+    shm = _size(svc.shm_size) if svc.shm_size else None
+    if shm:
+        opts.append(Opt("ShmSize", shm, (f"--shm-size={shm}",)))
+    for key, value in sorted(svc.sysctls.items()):
+        opts.append(Opt("Sysctl", f"{key}={value}", (f"--sysctl={key}={value}",), "strv"))
+    for key, value in sorted(svc.ulimits.items()):
+        opts.append(Opt("Ulimit", f"{key}={value}", (f"--ulimit={key}={value}",)))
+    return opts
 
 
 def _user_opts(svc: Service) -> list[Opt]:
@@ -906,7 +1031,9 @@ def _proxy(
         if svc.host and svc.route_port:
             port = next((p for p in svc.ports if p.name == svc.route_port), None)
             if port is not None:
-                routes.append((svc.host, svc.name, port.target))
+                # A service on the host's network is reached through the host's gateway.
+                alias = HOST_GATEWAY if svc.network_mode == "host" else svc.name
+                routes.append((svc.host, alias, port.target))
     if not routes:
         return None
     for svc in services:

@@ -20,6 +20,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from mora.backends import _podman_common
 from mora.backends._podman_common import (
     LOCAL,
     Container,
@@ -34,6 +35,10 @@ from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
+# Every `model.Service` field: the shared container options plus the restart policy
+# (tests/unit/test_vocabulary.py).
+HANDLES = _podman_common.HANDLES | {"restart"}
+IGNORES = _podman_common.IGNORES
 RESTART = {"always": "always", "unless-stopped": "unless-stopped", "on-failure": "on-failure"}
 
 
@@ -128,7 +133,7 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
 def run_args(dep: Deployment, c: Container) -> list[str]:
     """The `podman run` arguments of one container (after `podman run`)."""
     svc = c.service
-    args = ["-d", "--replace", f"--name={c.name}", f"--network={dep.project}"]
+    args = ["-d", "--replace", f"--name={c.name}", f"--network={c.network or dep.project}"]
     for vol, m in c.volumes:
         args.append(f"--volume={vol}:{m.path}" + (":ro" if m.readonly else ""))
     for m in c.binds:

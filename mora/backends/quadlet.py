@@ -17,10 +17,12 @@ explains the layout, the choices and how to install the units.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
+from mora.backends import _podman_common
 from mora.backends._podman_common import (
     E_SETTING,
     E_UNWRITABLE,
@@ -52,6 +54,10 @@ from mora.diagnostics import Diagnostics
 from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
+# Every `model.Service` field: the shared container options plus the restart policy
+# (tests/unit/test_vocabulary.py).
+HANDLES = _podman_common.HANDLES | {"restart"}
+IGNORES = _podman_common.IGNORES
 C = "Container"
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
@@ -150,7 +156,7 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
         u.add("Unit", "After", f"{name}.service")
     u.add(C, "Image", _raw(svc.image, "image"))
     u.add(C, "ContainerName", c.name)
-    u.add(C, "Network", f"{dep.project}.network")
+    u.add(C, "Network", c.network or f"{dep.project}.network")
     for vol, m in c.volumes:
         u.add(C, "Volume", _raw(f"{vol}.volume:{m.path}" + (":ro" if m.readonly else ""), "mount"))
     for m in c.binds:
@@ -181,6 +187,10 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
     if svc.restart in restart:
         u.add("Service", "Restart", restart[svc.restart])
     u.add("Service", "TimeoutStartSec", "900")  # the first start pulls the image
+    if svc.stop_grace_period_seconds is not None:
+        # systemd must outwait podman's own stop timeout, or it kills the stop half-way.
+        stop = math.ceil(svc.stop_grace_period_seconds) + 30
+        u.add("Service", "TimeoutStopSec", str(stop))
     u.add("Install", "WantedBy", "default.target")
     if not dep.settings.rootless:
         u.add("Install", "WantedBy", "multi-user.target")

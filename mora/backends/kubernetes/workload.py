@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from .settings import Settings
 
 E_RESOURCES = "E0604"
 E_ROOT_USER = "E0605"
+E_SHARED_NETWORK = "E0606"  # network_mode service:NAME: only containers of one pod share it
 W_HOST_PATH = "W0603"
 W_DEVICE = "W0604"
 W_PENDING = "W0605"
@@ -51,8 +53,32 @@ W_NO_WAIT = "W0606"
 W_HELD_DEPENDENCY = "W0607"
 W_USER = "W0610"
 W_ANNOTATION = "W0608"
+W_NOT_EXPRESSIBLE = "W0611"  # a compose key Kubernetes cannot express: said, never dropped
 
 ANNOTATION = "mora.dev/"
+
+# Routing of every `model.Service` field (tests/unit/test_vocabulary.py): a new field fails the
+# test until it is handled here or ignored with the reason a reader is told.
+HANDLES = frozenset(
+    {
+        "name", "template", "image", "command", "entrypoint", "environment", "ports",
+        "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
+        "subdomain", "host", "route_port", "resources", "security", "stateful",
+        "pending_inputs", "hostname", "extra_hosts", "dns", "working_dir",
+        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode",
+    }
+)  # fmt: skip
+IGNORES = {
+    "stop_signal": "diagnosed (W0611): a pod is stopped with the image's STOPSIGNAL or SIGTERM",
+    "ulimits": "diagnosed (W0611): ulimits come from the nodes' container runtime",
+    "restart": "a Deployment's pods always restart (restartPolicy Always is the only policy)",
+    "placement": "host tags of the site's podman hosts; the Kubernetes scheduler places pods",
+    "auto_update": "podman auto-update; on Kubernetes a new image is a new rollout",
+    "init_only": "read by `mora secrets rotate`, not by a backend",
+    "url": "the Ingress is written from `host`",
+    "internal_url": "the in-cluster Service carries the name and port",
+    "inputs": "`pending_inputs` is what holds a service back",
+}
 
 DEFAULT_CPU = "50m"
 DEFAULT_MEMORY = "64Mi"
@@ -132,6 +158,7 @@ def build_workload(
     if mounts:
         container["volumeMounts"] = sorted(mounts, key=lambda m: (m["mountPath"], m["name"]))
     container.update(_probes(svc))
+    pod_extra = _compose_keys(plan, container, pod_security, volumes, diags)
 
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
@@ -139,6 +166,7 @@ def build_workload(
         "enableServiceLinks": False,
         "containers": [container],
         "securityContext": pod_security,
+        **pod_extra,
     }
     init = _init_containers(plan, plans, settings, diags)
     if init:
@@ -179,6 +207,109 @@ def build_workload(
     return Workload(kind, doc)
 
 
+# --- compose keys --------------------------------------------------------------------------------
+
+# Namespaced sysctls the kubelet allows without `--allowed-unsafe-sysctls` (Kubernetes 1.29+).
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    }
+)  # fmt: skip
+
+
+def _compose_keys(
+    plan: ServicePlan,
+    container: dict[str, Any],
+    pod_security: dict[str, Any],
+    volumes: dict[str, dict[str, Any]],
+    diags: Diagnostics,
+) -> dict[str, Any]:
+    """The pod spec fields of the compose keys (hostname, extra_hosts, dns, ...); what a pod
+    cannot express is said with W0611 and the alternative, never dropped in silence."""
+    svc = plan.svc
+    pod: dict[str, Any] = {}
+
+    def cannot(key: str, why: str, help: str) -> None:
+        diags.warning(
+            W_NOT_EXPRESSIBLE, f"`{svc.name}`: Kubernetes {why} (`{key}`)", None, help=help
+        )
+
+    if svc.network_mode == "host":
+        pod["hostNetwork"] = True
+        pod["dnsPolicy"] = "ClusterFirstWithHostNet"  # still resolves the project's services
+    elif svc.network_mode:
+        # Running it in a pod of its own would bypass the owner (a VPN): refuse, never drop.
+        owner = svc.network_mode.removeprefix("service:")
+        diags.error(
+            E_SHARED_NETWORK,
+            f"`{svc.name}`: Kubernetes cannot run it in `{owner}`'s network namespace"
+            " (`network_mode`): only the containers of one pod share a network",
+            None,
+            help=f"deploy `{svc.name}` and `{owner}` with the quadlet or podman target, or make"
+            f" `{svc.name}` use `{owner}` as a proxy on the project network",
+        )
+    if svc.hostname:
+        label, _, rest = svc.hostname.partition(".")
+        pod["hostname"] = label
+        if rest:
+            cannot(
+                "hostname",
+                f"takes one DNS label as a pod's host name: it is `{label}`",
+                "the cluster's DNS names the pod; write a single label to silence this",
+            )
+    if svc.working_dir:
+        container["workingDir"] = svc.working_dir
+    if svc.extra_hosts:
+        by_ip: dict[str, list[str]] = {}
+        for name, ip in svc.extra_hosts.items():
+            by_ip.setdefault(ip, []).append(name)
+        pod["hostAliases"] = [
+            {"ip": ip, "hostnames": sorted(names)} for ip, names in sorted(by_ip.items())
+        ]
+    if svc.dns:
+        # Added to the cluster's resolver (dnsPolicy ClusterFirst), so service names resolve.
+        pod["dnsConfig"] = {"nameservers": list(svc.dns)}
+    if svc.stop_grace_period_seconds is not None:
+        pod["terminationGracePeriodSeconds"] = math.ceil(svc.stop_grace_period_seconds)
+    if svc.init:
+        # The pod's pause process becomes PID 1: it reaps zombies, as compose's `init` does.
+        pod["shareProcessNamespace"] = True
+    if svc.shm_size:
+        size = size_quantity(svc.shm_size)
+        name = joined("tmp", "dev-shm")
+        volumes[name] = {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": size}}
+        container.setdefault("volumeMounts", []).append({"name": name, "mountPath": "/dev/shm"})
+        container["volumeMounts"].sort(key=lambda m: (m["mountPath"], m["name"]))
+    if svc.sysctls:
+        pod_security["sysctls"] = [{"name": k, "value": v} for k, v in sorted(svc.sysctls.items())]
+        unsafe = sorted(k for k in svc.sysctls if k not in SAFE_SYSCTLS)
+        if unsafe:
+            cannot(
+                "sysctls",
+                f"refuses the unsafe sysctls {', '.join(unsafe)} unless the node allows them",
+                "start the kubelet with `--allowed-unsafe-sysctls=" + ",".join(unsafe) + "`",
+            )
+    if svc.stop_signal:
+        cannot(
+            "stop_signal",
+            f"stops a container with its image's STOPSIGNAL or SIGTERM, not {svc.stop_signal}",
+            "set STOPSIGNAL in the image, or a preStop hook that signals the process",
+        )
+    if svc.ulimits:
+        cannot(
+            "ulimits",
+            "has no per-container ulimits: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(svc.ulimits.items()))
+            + " are not applied",
+            "raise them for the nodes' container runtime (containerd: LimitNOFILE in its unit)",
+        )
+    return pod
+
+
 # --- container parts -----------------------------------------------------------------------------
 
 # The checkov checks that a service's security contract fails on purpose, by what it loosens.
@@ -189,6 +320,7 @@ _RELAXED_CHECKS = {
     "capabilities_add": ("CKV_K8S_25",),  # added capabilities
     # privileged implies root, and Kubernetes requires allowPrivilegeEscalation beside it
     "privileged": ("CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_23"),
+    "network_mode": ("CKV_K8S_19",),  # the host's network namespace
 }
 # A service that declares no user gets settings that start any image (docs/security.md, case c).
 _UNKNOWN_USER = "the image's user is not declared, so the runtime's defaults are kept"
@@ -206,6 +338,7 @@ def relaxation_skips(svc: Service) -> dict[str, str]:
             "run_as_root": sec.run_as_root,
             "capabilities_add": bool(sec.capabilities_add),
             "privileged": sec.privileged,
+            "network_mode": svc.network_mode == "host",
         }
         for key, on in relaxed.items():
             for check in _RELAXED_CHECKS[key] if on else ():
@@ -523,6 +656,14 @@ def _storage(
             if size:
                 empty["sizeLimit"] = size
             volumes[name] = {"name": name, "emptyDir": empty}
+            if mount.mode:
+                diags.warning(
+                    W_NOT_EXPRESSIBLE,
+                    f"`{plan.svc.name}`: Kubernetes creates the emptyDir at {mount.path} with"
+                    f" mode 0777, not {mount.mode} (`tmpfs(mode)`)",
+                    None,
+                    help="the pod's fsGroup owns it; set the mode in the entrypoint if it matters",
+                )
         else:
             name = joined("host", _slug(mount.path))
             volumes[name] = {"name": name, "hostPath": {"path": mount.host_path or "/"}}
