@@ -543,7 +543,7 @@ def _container(
     elif owner:
         # In the owner's namespace; the owner carries this service's name (see plan()).
         c.network = f"container:{project}-{owner}"
-        if deployed.get(owner) != host:
+        if reach.deployed.get(owner) != host:
             bad(
                 f"`network_mode` shares `{owner}`'s network, which is not deployed on the same"
                 " host",
