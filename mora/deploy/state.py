@@ -11,17 +11,15 @@ not the key cannot test guesses of a low-entropy value (a PIN, a short password)
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
-import os
-import secrets as pysecrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mora import model as M
+from mora.secrets.store import atomic_write
 
 RECORD_FORMAT = "mora-deployed"
 RECORD_VERSION = 1
@@ -130,27 +128,8 @@ def load_record(path: Path) -> Record | None:
 
 
 def save_record(path: Path, record: Record) -> None:
-    """Write atomically (temp file, fsync, rename): a crash leaves the old or the new record."""
-    directory = path.parent
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write atomically (temp file, fsync, rename, directory fsync), 0600, as the store is
+    written: a crash leaves the old or the new record."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode()
-    tmp = directory / f".{path.name}.{pysecrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, data)

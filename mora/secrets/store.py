@@ -422,7 +422,7 @@ def _read_store_file(path: Path) -> bytes | None:
     return data
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write a sibling temp file, fsync it, rename it over `path`, fsync the directory.
 
     A reader (or a crash at any instant) sees either the old file or the new one, never a mix.
@@ -803,7 +803,7 @@ class SecretStore:
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(header))
         doc = {**header, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
         try:
-            _atomic_write(self._target(), _render_envelope(doc))
+            atomic_write(self._target(), _render_envelope(doc))
         except OSError as exc:
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from None
 
