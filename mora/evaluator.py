@@ -32,6 +32,7 @@ from mora.checker import (
     host_mount_message,
     report_clashes,
 )
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.site import Site, coerce
@@ -121,20 +122,6 @@ class Resolution(Protocol):
 
 class Provider(Protocol):
     def resolve(self, requests: Any) -> Resolution: ...
-
-
-@dataclass
-class Compiled:
-    """The manifest plus what the secret-bearing backends need; `material` never leaves memory
-    except into a Kubernetes Secret / podman secret file."""
-
-    manifest: M.Manifest
-    material: dict[str, str] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return (
-            f"Compiled(project={self.manifest.project!r}, material=<{len(self.material)} hidden>)"
-        )
 
 
 class _Abort(Exception):
@@ -855,7 +842,9 @@ class Evaluator:
         """The derived fields: public host and URLs, internal URL, inputs."""
         mode = str(data.get("network_mode") or "")
         if mode.startswith("service:"):  # in that service's network namespace: it starts first
-            data["depends_on"] = sorted({*data.get("depends_on", []), mode.removeprefix("service:")})
+            data["depends_on"] = sorted(
+                {*data.get("depends_on", []), mode.removeprefix("service:")}
+            )
         if subdomain is not None:
             host = f"{subdomain}.{self.domain}"
             data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)
@@ -1134,7 +1123,9 @@ class Evaluator:
         if fname == "tmpfs":
             size = args.get("size")
             return MountVal(
-                "tmpfs", size=str(size) if size is not None else None, mode=_opt_text(args.get("mode"))
+                "tmpfs",
+                size=str(size) if size is not None else None,
+                mode=_opt_text(args.get("mode")),
             )
         if fname == "join":
             items = args["items"]

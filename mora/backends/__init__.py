@@ -12,8 +12,8 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 
 TARGETS = ("manifest", "kubernetes", "quadlet", "podman")
 

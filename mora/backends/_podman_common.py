@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mora import types as T
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, did_you_mean
-from mora.evaluator import Compiled
 from mora.model import (
     DEFAULT_MEMORY_LIMIT,
     File,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 from mora.model import manifest_json
 from mora.output import write_file
 

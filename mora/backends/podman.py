@@ -31,8 +31,8 @@ from mora.backends._podman_common import (
     secret_function,
     volume_owners,
 )
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
 # Every `model.Service` field: the shared container options plus the restart policy

@@ -50,8 +50,8 @@ from mora.backends.systemd import (
     plain_mount_path,
     raw_value,
 )
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
 # Every `model.Service` field: the shared container options plus the restart policy

@@ -38,8 +38,8 @@ from mora.backends.kubernetes.naming import (
     with_suffix,
 )
 from mora.backends.kubernetes.workload import exec_command
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, render_text
-from mora.evaluator import Compiled
 from mora.secrets.provider import MemoryProvider
 from tests.toolchain import KUBERNETES_VERSIONS, checkov, kubernetes_validate
 

@@ -46,8 +46,8 @@ from mora.backends.systemd import (
     quote_word,
     raw_value,
 )
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, render_text
-from mora.evaluator import Compiled
 from mora.secrets.provider import MemoryProvider
 from tests.toolchain import quadlet as quadlet_binary
 from tests.toolchain import systemd_analyze

@@ -32,8 +32,8 @@ from mora.api import check_project
 from mora.backends._podman_common import plan as podman_plan
 from mora.backends._podman_common import read_settings
 from mora.backends.kubernetes import render
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, render_text
-from mora.evaluator import Compiled
 from mora.model import RUNTIME_DEFAULT_CAPABILITIES, SWITCH_USER_CAPABILITIES
 from tests.backends.test_quadlet import compile_dir, write_targets
 

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 from mora.api import compile_project
+from mora.compiled import Compiled
 from mora.deploy.engine import apply, prepare
 from mora.deploy.state import Record
 from mora.deploy.targets.base import Health, Target
-from mora.evaluator import Compiled
 from mora.secrets.provider import MemoryProvider
 from tests.cli import run_mora
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mora.backends import Options, kubernetes, quadlet
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 from mora.reserved import reserved_label
 from tests.unit.helpers import codes, compile_src
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
+from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.evaluator import Compiled
 from mora.output import finish_target, write_file
 
 from . import objects

@@ -62,7 +62,8 @@ class BlockWriter:
         return "".join(out)
 
     def _scalar(self, value: object) -> _Scalar:
-        key = (type(value), value)
+        # -0.0 == 0.0 (one dict key) but they are written differently: floats by their repr.
+        key = (float, repr(value)) if type(value) is float else (type(value), value)
         found = self._scalars.get(key)
         if found is None:
             if key[0] not in (str, int, float, bool, type(None)):

@@ -1,0 +1,23 @@
+"""What the backends, the plan and the apply engine receive: the resolved model plus the secret
+material. It sits beside `mora.model` (and imports only it), so nothing below the evaluator has to
+import the evaluator to name it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mora import model as M
+
+
+@dataclass
+class Compiled:
+    """The manifest plus what the secret-bearing backends need; `material` never leaves memory
+    except into a Kubernetes Secret / podman secret file."""
+
+    manifest: M.Manifest
+    material: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Compiled(project={self.manifest.project!r}, material=<{len(self.material)} hidden>)"
+        )

@@ -1,0 +1,109 @@
+"""Imports point down the layers (docs: shared design README, "Beyond the compiler").
+
+Every `import` of a mora module, lazy ones inside functions included, is read with `ast` and
+checked against what its package may use. A backend that reaches for the evaluator, or the apply
+engine for the checker, fails here instead of quietly tying the layers together.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "mora"
+
+# The ground floor every layer may use: text, spans, diagnostics, types, reserved names.
+GROUND = ("mora.source", "mora.diagnostics", "mora.types", "mora.reserved")
+
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "mora.model": ("mora.model", "mora.types"),
+    "mora.compiled": ("mora.compiled", "mora.model"),
+    "mora.vocabulary": ("mora.vocabulary", "mora.types"),
+    "mora.secrets": ("mora.secrets", *GROUND),
+    "mora.backends": (
+        "mora.backends",
+        "mora.model",
+        "mora.compiled",
+        "mora.output",
+        "mora.vocabulary",
+        *GROUND,
+    ),
+    "mora.deploy": (
+        "mora.deploy",
+        "mora.model",
+        "mora.compiled",
+        "mora.plan",
+        "mora.backends",
+        "mora.secrets",
+        "mora.output",
+        "mora.api",  # the one facade that compiles: deploy asks it, never the passes
+        *GROUND,
+    ),
+}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imports(path: Path, module: str) -> list[tuple[str, int]]:
+    """Every module `path` (the module `module`) imports, with its line."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this module's package
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            if name == "mora":  # `from mora import model` names submodules
+                found += [(f"mora.{alias.name}", node.lineno) for alias in node.names]
+            else:
+                found.append((name, node.lineno))
+    return found
+
+
+def _rule(module: str) -> tuple[str, ...] | None:
+    for layer, allowed in ALLOWED.items():
+        if module == layer or module.startswith(layer + "."):
+            return allowed
+    return None
+
+
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_imports_point_down() -> None:
+    wrong: list[str] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        module = _module_name(path)
+        allowed = _rule(module)
+        if allowed is None:
+            continue
+        for name, line in _imports(path, module):
+            if name.startswith("mora") and not _within(name, allowed):
+                wrong.append(f"{path.relative_to(ROOT.parent)}:{line}: {module} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_rules_see_a_violation(tmp_path: Path) -> None:
+    """The reader resolves the forms the rules depend on (else the test above proves nothing)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from mora import evaluator\n"
+        "def late():\n    from mora.checker import check\n"
+        "from ..plan import stages\n"
+    )
+    names = {n for n, _ in _imports(probe, "mora.backends.kubernetes.probe")}
+    assert names == {"mora.evaluator", "mora.checker", "mora.backends.plan"}
+    assert _rule("mora.backends.kubernetes.probe") == ALLOWED["mora.backends"]
+    assert not _within("mora.evaluator", ALLOWED["mora.backends"])
+    assert _within("mora.backends.plan", ALLOWED["mora.backends"])
