@@ -28,19 +28,34 @@ SYNTHETIC_SERVICE = """service svc{i} {{
 }}"""
 
 
+SERVICES_PER_FILE = 1000
+
+
 def synthetic(n: int) -> dict[str, str]:
     """Files of a project of `n` services in the shape of a real stack."""
-    out = ["project bench", 'param timezone: string = "Etc/UTC"', 'param root: path = "/srv"']
-    out += [f"secret key{i} = hex(16)" for i in range(n)]
+    files = {
+        "main.mora": [
+            "project bench",
+            'param timezone: string = "Etc/UTC"',
+            'param root: path = "/srv"',
+        ]
+    }
     for i in range(n):
+        # A file stays under mora's 1 MiB limit (E0105): 1,000 services to a file.
+        lines = (
+            files["main.mora"]
+            if i < SERVICES_PER_FILE
+            else files.setdefault(f"services{i // SERVICES_PER_FILE}.mora", [])
+        )
         prev = max(i - 1, 0)
         dep = f"depends_on = [svc{i - 1}]" if i else ""
-        out.append(
+        lines.append(f"secret key{i} = hex(16)")
+        lines.append(
             SYNTHETIC_SERVICE.format(
                 i=i, app=i % 7, minor=i % 10, port=8000 + i % 1000, prev=prev, dep=dep
             )
         )
-    return {"main.mora": "\n".join(out) + "\n"}
+    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
 REALISTIC_HEADER = """project bench

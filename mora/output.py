@@ -33,6 +33,10 @@ _unsynced = 0  # files replaced since the last sync()
 # While a backend writes (`session()`): descriptors of the directories already opened safely,
 # keyed by (output directory, relative folder), so 6,000 files do not re-walk 6,000 paths.
 _open_dirs: dict[tuple[str, tuple[str, ...]], int] | None = None
+# ...and those this session made: nothing of a previous compile can be there to compare with.
+_made_dirs: set[tuple[str, tuple[str, ...]]] = set()
+_umask: int | None = None  # the process's, read once a session
+_tmp_count = 0
 
 
 class UnsafeOutput(OSError):
@@ -45,6 +49,10 @@ class UnsafeOutput(OSError):
 
 def _parts(rel: str | PurePosixPath) -> tuple[str, ...]:
     """The names of a relative path; anything that could leave the tree is refused."""
+    if type(rel) is str:  # the usual `kubernetes/app/deployment.yaml`: no pathlib parsing
+        names = tuple(rel.split("/"))
+        if all(n and n != "." and n != ".." and "\x00" not in n for n in names):
+            return names
     parts = PurePosixPath(rel).parts
     if not parts or any(p in ("", ".", "..") or "/" in p or "\x00" in p for p in parts):
         raise ValueError(f"not a path inside the output directory: {rel!r}")
@@ -75,14 +83,20 @@ def _open_out(out: Path, create: bool) -> int:
         raise
 
 
-def _open_dir(parent: int, name: str, where: Path, create: bool) -> int | None:
-    """Open (or make) directory `name` under `parent` without following a symlink."""
+def _open_dir(
+    parent: int, name: str, where: Path, create: bool, made: list[bool] | None = None
+) -> int | None:
+    """Open (or make) directory `name` under `parent` without following a symlink.
+
+    `made`, when given, receives True if this call created the directory."""
     try:
         return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except FileNotFoundError:
         if not create:
             return None
         os.mkdir(name, 0o755, dir_fd=parent)
+        if made is not None:
+            made.append(True)
         return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except OSError as err:
         if err.errno not in (errno.ELOOP, errno.ENOTDIR):
@@ -134,11 +148,12 @@ def session() -> Iterator[None]:
     Each directory is still opened once without following symlinks; holding its descriptor means
     a symlink put in its place afterwards is never followed either (writes go to the directory
     that was checked)."""
-    global _open_dirs
+    global _open_dirs, _umask
     if _open_dirs is not None:  # nested: the outer session owns the descriptors
         yield
         return
     _open_dirs = {}
+    _umask = None  # read afresh for each session: a library caller may have changed it
     try:
         yield
     finally:
@@ -147,6 +162,7 @@ def session() -> Iterator[None]:
 
 
 def _close_dirs() -> None:
+    _made_dirs.clear()
     if _open_dirs:
         for fd in _open_dirs.values():
             os.close(fd)
@@ -164,9 +180,12 @@ def _dir_for_write(out: Path, dirs: tuple[str, ...]) -> tuple[int, bool]:
     if fd is None:
         if dirs:
             parent, _ = _dir_for_write(out, dirs[:-1])
-            child = _open_dir(parent, dirs[-1], out.joinpath(*dirs), create=True)
+            made: list[bool] = []
+            child = _open_dir(parent, dirs[-1], out.joinpath(*dirs), create=True, made=made)
             assert child is not None
             fd = child
+            if made:
+                _made_dirs.add(key)
         else:
             fd = _open_out(out, create=True)
         _open_dirs[key] = fd
@@ -185,13 +204,15 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
     dirfd, close = _dir_for_write(out, parts[:-1])
     name = parts[-1]
     try:
-        if _same(dirfd, name, data, mode, path):
+        # In a folder this session made there is no old file to compare with (and a symlink
+        # planted there since would be replaced by the rename, never written through).
+        fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
+        if not fresh and _same(dirfd, name, data, mode, path):
             return path
-        tmp = f".{name[:200]}.{secrets.token_hex(6)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(tmp, flags, 0o600, dir_fd=dirfd)  # never readable by others, even briefly
+        tmp, fd = _create_temp(dirfd, name, mode)
         try:
-            os.fchmod(fd, mode)
+            if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
+                os.fchmod(fd, mode)  # the umask took bits away, or the file starts private
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
@@ -204,6 +225,46 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
         if close:
             os.close(dirfd)
     return path
+
+
+def _created_mode(mode: int) -> int:
+    """The mode to create a temporary file with: `mode` itself unless it lets others more than
+    read (then 0600: nobody else can open it before `fchmod`). Secrets (0600) are private from
+    the start either way."""
+    return 0o600 if mode & 0o033 else mode
+
+
+def _process_umask() -> int:
+    """The umask, read once a session (Linux shows it in /proc; elsewhere it is set and put back)."""
+    global _umask
+    if _umask is None:
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("Umask:"):
+                        _umask = int(line.split()[1], 8)
+                        break
+        except (OSError, ValueError):
+            pass
+        if _umask is None:
+            _umask = os.umask(0o022)
+            os.umask(_umask)
+    return _umask
+
+
+def _create_temp(dirfd: int, name: str, mode: int) -> tuple[str, int]:
+    """A new temporary file beside `name` (a name no one else uses: O_EXCL), and its descriptor."""
+    global _tmp_count
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for attempt in range(3):
+        _tmp_count += 1
+        tag = f"{os.getpid()}-{_tmp_count}" if attempt == 0 else secrets.token_hex(6)
+        tmp = f".{name[:200]}.{tag}.tmp"
+        try:
+            return tmp, os.open(tmp, flags, _created_mode(mode), dir_fd=dirfd)
+        except FileExistsError:
+            continue  # left by a crashed run with the same process id: a random name next
+    raise FileExistsError(errno.EEXIST, "no free temporary name", name)
 
 
 def sync() -> None:

@@ -21,7 +21,7 @@ from mora import ast
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
 
-_FORMAT = b"mora-ast-cache-1"
+_FORMAT = b"mora-ast-cache-2"  # 2: slotted nodes, pickled as their field values
 _MAX_ENTRIES = 4000
 
 

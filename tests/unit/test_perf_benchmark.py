@@ -41,3 +41,22 @@ def test_generated_projects_check_clean(tmp_path: Path) -> None:
         result = check_project(project)
         assert not list(result.diagnostics), [d.message for d in result.diagnostics]
         assert result.program is not None and len(result.program.services) == 14
+
+
+def test_large_synthetic_projects_stay_under_the_file_size_limit(tmp_path: Path) -> None:
+    """10,000 services in one file broke E0105's 1 MiB limit: the generator splits them."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from generate import SERVICES_PER_FILE, synthetic
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from mora.api import check_project
+
+    files = synthetic(2 * SERVICES_PER_FILE + 1)
+    assert len(files) == 3
+    assert all(len(text.encode()) < 1024 * 1024 for text in files.values())
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
+    result = check_project(tmp_path)
+    assert not list(result.diagnostics), [d.message for d in result.diagnostics][:3]
+    assert result.program is not None and len(result.program.services) == 2 * SERVICES_PER_FILE + 1

@@ -49,6 +49,9 @@ class BlockWriter:
         # dump_value(v) is PyYAML's text of the document {"k": v}
         self._dump_value = dump_value
         self._scalars: dict[tuple[type, object], _Scalar] = {}
+        # The hot paths, without building a (type, value) key: text values, and keys as `key:`.
+        self._texts: dict[str, _Scalar] = {}
+        self._keys: dict[str, str] = {}
 
     def document(self, body: object) -> str | None:
         """The YAML text of `body` (a non-empty mapping), or None when it is not supported."""
@@ -62,6 +65,14 @@ class BlockWriter:
         return "".join(out)
 
     def _scalar(self, value: object) -> _Scalar:
+        if type(value) is str:
+            found = self._texts.get(value)  # type: ignore[call-overload]
+            if found is None:
+                found = self._texts[value] = self._new_scalar(value)  # type: ignore[index]
+            return found
+        return self._new_scalar(value)
+
+    def _new_scalar(self, value: object) -> _Scalar:
         # -0.0 == 0.0 (one dict key) but they are written differently: floats by their repr.
         key = (float, repr(value)) if type(value) is float else (type(value), value)
         found = self._scalars.get(key)
@@ -92,12 +103,18 @@ class BlockWriter:
         return found
 
     def _key(self, key: object) -> str:
-        if type(key) is not str or not key or len(key) > 60 or "\n" in key:
-            raise Unsupported  # PyYAML may write it as a complex key (`? key`)
-        text = self._scalar(key)
-        if type(text) is not str:
+        """`key:` as PyYAML writes it (memoised: a compile repeats a few dozen keys)."""
+        if type(key) is not str:
             raise Unsupported
-        return text
+        found = self._keys.get(key)
+        if found is None:
+            if not key or len(key) > 60 or "\n" in key:
+                raise Unsupported  # PyYAML may write it as a complex key (`? key`)
+            text = self._scalar(key)
+            if type(text) is not str:
+                raise Unsupported
+            found = self._keys[key] = text + ":"
+        return found
 
     def _value(self, value: object, owner: int, out: list[str]) -> None:
         """What follows `key:` or `- ` written at column `owner`."""
@@ -132,10 +149,20 @@ class BlockWriter:
             items = sorted(mapping.items())  # type: ignore[type-var]
         except TypeError:
             raise Unsupported from None
-        for i, (key, value) in enumerate(items):
-            if i or not inline:
-                out.append(pad)
-            out.append(self._key(key) + ":")
+        keys, texts = self._keys, self._texts
+        lead = "" if inline else pad  # an inline mapping's first key follows its `- `
+        for key, value in items:
+            head = keys.get(key) if type(key) is str else None  # type: ignore[call-overload]
+            if head is None:
+                head = self._key(key)
+            if type(value) is str:  # the common case, inline: a known text value
+                text = texts.get(value)
+                if type(text) is str:
+                    out.append(f"{lead}{head} {text}\n")
+                    lead = pad
+                    continue
+            out.append(lead + head)
+            lead = pad
             self._value(value, column, out)
 
     def _sequence(self, items: list[object], column: int, out: list[str], inline: bool) -> None:
