@@ -85,11 +85,9 @@ def digest_key(store: object | None) -> bytes | None:
     """The digest key of a site: derived from its secret store's key (None without a store)."""
     from mora.secrets.store import SecretStore
 
-    if not isinstance(store, SecretStore) or store.store_id is None:
+    if not isinstance(store, SecretStore):
         return None
-    # the store keeps its key private; deriving from it keeps one key to back up per site
-    key = store._key_for(store.store_id, create=False)
-    return hmac.new(key, _KEY_LABEL, hashlib.sha256).digest()
+    return store.derived_key(_KEY_LABEL)
 
 
 def secret_digest(key: bytes, name: str, value: str) -> str:

@@ -746,6 +746,17 @@ class SecretStore:
             return f"from {self._key_env}"
         return f"key file {self._key_path(store_id)}"
 
+    def derived_key(self, label: bytes) -> bytes | None:
+        """A key for another purpose (the deployment record's digests), HMAC-derived from the
+        store's key under `label`: one key to back up per site, and the store key itself never
+        leaves this object. None for a store not written yet."""
+        if self.store_id is None:
+            return None
+        import hashlib
+        import hmac
+
+        return hmac.new(self._key_for(self.store_id, create=False), label, hashlib.sha256).digest()
+
     def _key_for(self, store_id: str, *, create: bool) -> bytes:
         if "env" in self._keys:
             return self._keys["env"]
