@@ -557,14 +557,18 @@ def _load_answers(path: Path | None, known: list[str]) -> dict[str, str] | None:
 
     from mora.diagnostics import did_you_mean
     from mora.evaluator import INPUT_PREFIX
+    from mora.source import ReadRefused, read_bounded
 
-    try:
-        with path.open("rb") as f:  # bounded: `--answers /dev/zero` must not fill the memory
-            raw = f.read(MAX_ANSWERS_BYTES + 1)
+    try:  # bounded, never blocking: `--answers /dev/zero` or a fifo must not hang or fill memory
+        raw = read_bounded(path, MAX_ANSWERS_BYTES)
+    except ReadRefused as refused:
+        if refused.why == "not-regular":
+            raise click.UsageError(f"cannot read {path}: not a regular file") from None
+        raise click.UsageError(
+            f"{path} is larger than {MAX_ANSWERS_BYTES // 1024 // 1024} MiB"
+        ) from None
     except OSError as err:
         raise click.UsageError(f"cannot read {path}: {err.strerror}") from None
-    if len(raw) > MAX_ANSWERS_BYTES:
-        raise click.UsageError(f"{path} is larger than {MAX_ANSWERS_BYTES // 1024 // 1024} MiB")
     try:
         data = yaml.safe_load(raw.decode("utf-8")) or {}
     except UnicodeDecodeError:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from mora import ast
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
 from mora.resources import stdlib_dir
-from mora.source import SourceFile, Span
+from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
 MAX_FILE_BYTES = 1024 * 1024  # one source file; the largest real module is ~20 KB
 NAME_MAX = 255  # bytes in one path component (Linux and macOS)
@@ -107,44 +106,26 @@ class _Loader:
 
     def _read(self, path: Path, display: str) -> bytes | None:
         """The bytes of a regular file of at most MAX_FILE_BYTES; a diagnostic otherwise."""
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
         try:
-            fd = os.open(path, flags)
-        except OSError as err:
-            self.diags.error("E0101", f"cannot read `{display}`: {err.strerror}", None)
-            return None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
+            return read_bounded(path, MAX_FILE_BYTES)
+        except ReadRefused as refused:
+            if refused.why == "not-regular":
                 self.diags.error(
                     E_NOT_SOURCE,
                     f"`{display}` is not a regular file",
                     None,
                     help="a project is made of ordinary .mora files",
                 )
-                return None
-            chunks: list[bytes] = []
-            size = 0
-            while size <= MAX_FILE_BYTES:
-                chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            else:
+                self.diags.error(
+                    E_NOT_SOURCE,
+                    f"`{display}` is larger than the limit of {MAX_FILE_BYTES // 1024 // 1024} MiB",
+                    None,
+                    help="split it into several files",
+                )
         except OSError as err:
             self.diags.error("E0101", f"cannot read `{display}`: {err.strerror}", None)
-            return None
-        finally:
-            os.close(fd)
-        if size > MAX_FILE_BYTES:
-            self.diags.error(
-                E_NOT_SOURCE,
-                f"`{display}` is larger than the limit of {MAX_FILE_BYTES // 1024 // 1024} MiB",
-                None,
-                help="split it into several files",
-            )
-            return None
-        return b"".join(chunks)
+        return None
 
     def _decode(self, data: bytes, display: str) -> str | None:
         """The text of a source file; not UTF-8 or with control characters: refused, unquoted."""

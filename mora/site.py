@@ -7,16 +7,14 @@ param's declared type; values from the site file keep their YAML types and are c
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mora import types as T
 from mora.diagnostics import Diagnostics, Label, did_you_mean
-from mora.source import SourceFile, Span
+from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
 E_SITE = "E0501"
 TARGET_SECTIONS = ("kubernetes", "podman")
@@ -111,9 +109,25 @@ def _read_text(path: Path, diags: Diagnostics) -> str | None:
     Opened without blocking (a fifo would hang) and checked before reading (a device such as
     /dev/zero never ends): one error, and None, for anything else.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        data = read_bounded(path, SITE_MAX_BYTES)
+    except ReadRefused as refused:
+        if refused.why == "not-regular":
+            diags.error(
+                E_SITE,
+                f"site file `{path}` is not a regular file",
+                None,
+                help="a site file is a YAML file; devices, fifos and directories are not read",
+            )
+        else:
+            diags.error(
+                E_SITE,
+                f"site file `{path}` is larger than {SITE_MAX_BYTES // 1024} KiB",
+                None,
+                help="a site file holds the domain, params, hosts and target settings: a few "
+                "screens of YAML",
+            )
+        return None
     except OSError as err:
         missing = isinstance(err, FileNotFoundError)
         diags.error(
@@ -128,41 +142,6 @@ def _read_text(path: Path, diags: Diagnostics) -> str | None:
             else None,
         )
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            diags.error(
-                E_SITE,
-                f"site file `{path}` is not a regular file",
-                None,
-                help="a site file is a YAML file; devices, fifos and directories are not read",
-            )
-            return None
-        data = b""
-        if info.st_size <= SITE_MAX_BYTES:
-            chunks = []
-            left = SITE_MAX_BYTES + 1  # /proc files say 0 bytes: read one more than allowed
-            while left > 0:
-                chunk = os.read(fd, min(left, 65536))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            data = b"".join(chunks)
-        if info.st_size > SITE_MAX_BYTES or len(data) > SITE_MAX_BYTES:
-            diags.error(
-                E_SITE,
-                f"site file `{path}` is larger than {SITE_MAX_BYTES // 1024} KiB",
-                None,
-                help="a site file holds the domain, params, hosts and target settings: a few "
-                "screens of YAML",
-            )
-            return None
-    except OSError as err:
-        diags.error(E_SITE, f"cannot read site file `{path}`: {err.strerror}", None)
-        return None
-    finally:
-        os.close(fd)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -87,3 +87,46 @@ class Span:
     def __reduce__(self) -> tuple[type[Span], tuple[SourceFile, int, int]]:
         # Rebuilt through __init__: several times faster to unpickle than dataclass state.
         return (Span, (self.file, self.start, self.end))
+
+
+class ReadRefused(OSError):
+    """A file read_bounded would not read: `why` is "not-regular" or "too-large"."""
+
+    def __init__(self, path: Path, why: str, limit: int) -> None:
+        reason = "not a regular file" if why == "not-regular" else f"larger than {limit} bytes"
+        super().__init__(reason)
+        self.path, self.why, self.limit = path, why, limit
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    Every file a project, a site or a store names is read through here: opened without blocking
+    (a fifo would hang), checked to be a regular file before reading (/dev/zero never ends), and
+    read one byte past the limit (files under /proc report size 0). Raises `ReadRefused`, or the
+    `OSError` of the open or read (FileNotFoundError for a missing file).
+    """
+    import os
+    import stat
+
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadRefused(path, "not-regular", limit)
+        if info.st_size > limit:
+            raise ReadRefused(path, "too-large", limit)
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise ReadRefused(path, "too-large", limit)
+    return b"".join(chunks)

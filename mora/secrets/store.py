@@ -25,7 +25,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pathlib import Path
 from mora.secrets.errors import StoreError
 from mora.secrets.generators import GENERATORS
 from mora.secrets.identity import ProjectIdentity
+from mora.source import ReadRefused, read_bounded
 
 __all__ = [
     "CIPHER",
@@ -397,29 +397,18 @@ MAX_STORE_BYTES = 64 * 1024 * 1024
 def _read_store_file(path: Path) -> bytes | None:
     """The file's bytes, None if it does not exist; only a regular file of bounded size."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        return read_bounded(path, MAX_STORE_BYTES)
     except FileNotFoundError:
         return None
+    except ReadRefused as refused:
+        if refused.why == "not-regular":
+            raise StoreError(f"cannot read {path}: not a regular file") from None
+        raise StoreError(
+            f"{path} is larger than {MAX_STORE_BYTES // (1024 * 1024)} MiB: not a mora "
+            "secrets store"
+        ) from None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreError(f"cannot read {path}: not a regular file")
-        if info.st_size > MAX_STORE_BYTES:
-            raise StoreError(
-                f"{path} is larger than {MAX_STORE_BYTES // (1024 * 1024)} MiB: not a mora "
-                "secrets store"
-            )
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_STORE_BYTES + 1)
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_STORE_BYTES:
-        raise StoreError(f"{path} grew past the size limit while being read")
-    return data
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -78,10 +78,13 @@ def test_nul_inside_a_triple_quoted_string(tmp_path: Path) -> None:
         (b"tok: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
         (b"tok: " + b"{a: " * 3000 + b"1" + b"}" * 3000 + b"\n", "nested too deeply"),
         (b"tok: " + b"x" * (1024 * 1024 + 1), "larger than 1 MiB"),
+        (None, "not a regular file"),  # a fifo: opened without blocking, refused unread
     ],
-    ids=["not-utf8", "deep-list", "deep-map", "huge"],
+    ids=["not-utf8", "deep-list", "deep-map", "huge", "fifo"],
 )
-def test_bad_answers_files_are_usage_errors(tmp_path: Path, content: bytes, words: str) -> None:
+def test_bad_answers_files_are_usage_errors(
+    tmp_path: Path, content: bytes | None, words: str
+) -> None:
     project = tmp_path / "proj"
     project.mkdir()
     (project / "main.mora").write_text(
@@ -89,7 +92,10 @@ def test_bad_answers_files_are_usage_errors(tmp_path: Path, content: bytes, word
         'service web {\n  image = "docker.io/library/nginx:1.27"\n'
         "  environment { T = input.tok }\n}\n"
     )
-    (tmp_path / "answers.yaml").write_bytes(content)
+    if content is None:
+        os.mkfifo(tmp_path / "answers.yaml")
+    else:
+        (tmp_path / "answers.yaml").write_bytes(content)
     env = dict(os.environ, MORA_SECRETS_KEY="", XDG_DATA_HOME=str(tmp_path / "data"))
     proc = run_mora(
         [
@@ -106,6 +112,7 @@ def test_bad_answers_files_are_usage_errors(tmp_path: Path, content: bytes, word
         ],
         cwd=tmp_path,
         env=env,
+        timeout=120,
     )
     assert proc.returncode == 2 and words in proc.stderr, proc.stderr
     assert "internal error" not in proc.stderr
