@@ -270,21 +270,23 @@ class Manager:
         return src
 
     def _store(self, program: object) -> object:
-        """The project's namespace of the site store, claimed by the manager's copy."""
+        """The project's namespace of the site store.
+
+        Opened without a project identity: the manager neither claims a namespace for its
+        copy of the sources nor refuses one a checkout claimed. Pushing is an authenticated
+        admin's act, and `mora secrets` keeps working from the admin's checkout."""
         from mora.secrets.commands import default_store_path
-        from mora.secrets.identity import ProjectIdentity
         from mora.secrets.store import SecretStore
 
         name = program.name  # type: ignore[attr-defined]
         path = default_store_path(
-            project_dir=self.state / "projects" / name,
+            project_dir=self.state / "deployments",
             project_name=name,
             site_file=self.site_file,
             explicit=self.secrets_path,
             cwd=Path.cwd(),
         )
-        identity = ProjectIdentity(path=str(self.state / "projects" / name))
-        return SecretStore.open(path, namespace=name, identity=identity)
+        return SecretStore.open(path, namespace=name)
 
     def view(self, dep_id: int) -> View:
         """Compile a deployment against the site and compare it with what was deployed."""

@@ -11,12 +11,14 @@ from mora.secrets.store import SecretStore
 PROMPT = "Open https://db.example.org/keys, create a key, paste it here"
 
 
-def shop(image: str = "localhost/mora-busybox:latest", *, cache: bool = False) -> str:
+def shop(
+    image: str = "localhost/mora-busybox:latest", *, cache: bool = False, project: str = "shop"
+) -> str:
     """db -> web; web waits for an input that can be answered once db runs. With `cache`, a
     new service between them (web then depends on cache) with an input of its own."""
     idle = "trap 'exit 0' TERM; sleep 600 & wait"
     web_deps = "[cache]" if cache else "[db]"
-    text = f"""project shop
+    text = f"""project {project}
 
 secret db_password = password(length: 24)
 
