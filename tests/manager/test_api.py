@@ -10,6 +10,7 @@ that `mora secrets show` reads.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,23 @@ def test_openapi_document_names_every_model(client: TestClient) -> None:
     for model in ("Push", "Answer", "Changes", "ServiceOut", "InputOut", "RunDetail", "Problem"):
         assert model in doc["components"]["schemas"], model
     assert "#/$defs/" not in text
+
+
+def test_apply_to_a_manager_needs_a_token_and_a_reachable_manager(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    project.mkdir()
+    (project / "main.mora").write_text(shop())
+    env = {k: v for k, v in os.environ.items() if k != "MORA_MANAGER_TOKEN"}
+    proc = run_mora(["apply", str(project), "--manager", "http://127.0.0.1:9"], env=env)
+    assert (
+        proc.returncode == 1 and "no token for the manager: set MORA_MANAGER_TOKEN" in proc.stderr
+    )
+    env["MORA_MANAGER_TOKEN"] = "t"
+    proc = run_mora(["apply", str(project), "--manager", "http://127.0.0.1:9"], env=env)
+    assert proc.returncode == 1
+    assert "cannot reach the manager at http://127.0.0.1:9" in proc.stderr
+    # a project with errors is not pushed at all
+    (project / "main.mora").write_text("project shop\nservice web {\n  imag = 1\n}\n")
+    proc = run_mora(["apply", str(project), "--manager", "http://127.0.0.1:9"], env=env)
+    assert proc.returncode == 1 and "main.mora:3:" in proc.stderr
+    assert "cannot reach" not in proc.stderr
