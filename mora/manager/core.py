@@ -441,7 +441,7 @@ class Manager:
         """Store an answer encrypted; if the project runs, apply again to start what it held.
 
         Returns the apply run started (None when nothing of the project was applied yet)."""
-        from mora.evaluator import INPUT_PREFIX
+        from mora.secrets.commands import INPUT_PREFIX
         from mora.site import coerce
 
         if not isinstance(value, str) or not value:
