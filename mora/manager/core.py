@@ -165,6 +165,15 @@ class Manager:
             self._worker.start()
 
     def stop(self) -> None:
+        """Finish the apply that runs; the queued ones are marked failed, not started."""
+        while True:
+            try:
+                run = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if run is not None:
+                self.db.log(run, "", "error", "the manager stopped before this run started", 0.0)
+                self.db.set_run(run, "failed", "not started")
         if self._worker is not None:
             self._jobs.put(None)
             self._worker.join(timeout=self.timeout + 30)

@@ -311,3 +311,18 @@ def test_apply_to_a_manager_needs_a_token_and_a_reachable_manager(tmp_path: Path
     proc = run_mora(["apply", str(project), "--manager", "http://127.0.0.1:9"], env=env)
     assert proc.returncode == 1 and "main.mora:3:" in proc.stderr
     assert "cannot reach" not in proc.stderr
+
+
+def test_stopping_drops_queued_applies(manager: Manager) -> None:
+    """Queued runs are not started by a stopping manager (the worker was never started here),
+    and are marked failed rather than left queued forever."""
+    dep = manager.push({"main.mora": shop()})
+    first = manager.start_apply(dep.id)
+    second = manager.start_apply(dep.id)
+    manager.stop()
+    for run in (first, second):
+        found = manager.db.run(run)
+        assert found is not None and (found.status, found.summary) == ("failed", "not started")
+        assert [line.detail for line in manager.db.lines(run)] == [
+            "the manager stopped before this run started"
+        ]

@@ -121,6 +121,7 @@ def check(case: schemathesis.Case, site: Site) -> None:
     site.checked += 1
 
 
+@pytest.mark.slow
 def test_generated_requests(site: Site) -> None:
     api = schemathesis.openapi.from_asgi("/api/openapi.json", site.app)
     operations = [result.ok() for result in api.get_all_operations()]
