@@ -240,6 +240,12 @@ def test_the_manager_in_a_browser(served: Served, browser: object) -> None:
     proc = lab.mora_apply("--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "pushed as deployment 2" in proc.stderr
+    page.goto(lab.url + "/deployments")
+    assert [r.split()[:2] for r in rows(page, "tbody tr")] == [
+        ["2", lab.project],
+        ["1", lab.project],
+    ]
+    shot(lab, page, "deployments")
     page.goto(lab.url + "/")
     page.click("text=#2")
     assert rows(page, "#new-services li") == ["+ cache (held until its input is answered)"]
