@@ -238,6 +238,15 @@ REJECTED = [
         "required field missing",
     ),
     (Request("jellyfin", "POST", "/Auth/Keys"), "query 'app': required parameter missing"),
+    # A user policy is replaced whole: its two provider ids are [Required] in UserPolicy.cs.
+    (
+        Request("jellyfin", "POST", "/Users/abc/Policy", body={"EnableContentDeletion": True}),
+        "body.AuthenticationProviderId: required field missing",
+    ),
+    (
+        Request("jellyfin", "POST", "/Users/New", body={"Password": "p"}),
+        "body.Name: required field missing",
+    ),
     (
         Request("jellyfin", "POST", "/Startup/Configuration", body=None),
         "required request body missing",
