@@ -75,6 +75,8 @@ def render(plan: dict[str, Any]) -> str:
             out.append(
                 f"Checked against `tests/apispec/{entry['api']}.json`. Auth: {_cell(entry['auth'])}\n"
             )
+        if "notes" in entry:
+            out.append(_cell(entry["notes"]) + "\n")
         out.append(
             "| # | step | kind | request | body / query | produces | consumes | done already when | source |"
         )
