@@ -89,7 +89,8 @@ def render(plan: dict[str, Any]) -> str:
                 step.get("kind", "http"),
                 _code(f"{request['method']} {request['path']}") if request else "",
                 _fields(request) if request else "",
-                _cell(", ".join(step.get("produces", []))),
+                _cell(", ".join(step.get("produces", [])))
+                + (f" (reads {', '.join(step['reads'])})" if "reads" in step else ""),
                 _cell(", ".join(step.get("consumes", []))),
                 _idempotence(step["idempotence"]),
                 _cell(step["cite"]),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.apispec.check import Request, check_request, response_fields
+from tests.apispec.check import Request, check_request, load_spec, response_fields
 from tests.apispec.plandoc import PAGE, load_plan, render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,6 +70,24 @@ def test_idempotence_read_is_admitted(
     assert check_request(to_request(entry["api"], check)) == []
     if "field" in check:
         assert check["field"] in response_fields(entry["api"], check["method"], check["path"])
+
+
+READS = [(a, e, s) for a, e, s in HTTP if "reads" in s]
+
+
+@pytest.mark.parametrize(("app", "entry", "step"), READS, ids=[s["id"] for _, _, s in READS])
+def test_response_fields_read_exist(app: str, entry: dict[str, Any], step: dict[str, Any]) -> None:
+    """What a step takes from a response is a field the description says the response has."""
+    request = step["request"]
+    if "graphql" in request:
+        call = request["graphql"]
+        op = load_spec(entry["api"])["paths"][request["path"]]["post"]["x-graphql"]
+        roots = op["mutations" if call["operation"] == "mutation" else "queries"]
+        returned = roots[call["field"]]["returns"].strip("[]!")
+        known = set(op["outputs"][returned])
+    else:
+        known = response_fields(entry["api"], request["method"], request["path"])
+    assert set(step["reads"]) <= known, set(step["reads"]) - known
 
 
 def test_every_step_is_described_and_cited() -> None:
