@@ -714,6 +714,7 @@ def apply_cmd(
 
     from mora.deploy.changes import render
     from mora.deploy.engine import apply
+    from mora.deploy.progress import ProgressPrinter
     from mora.deploy.state import save_record
     from mora.deploy.targets.base import TargetError
     from mora.deploy.targets.podman import PodmanTarget
@@ -728,10 +729,7 @@ def apply_cmd(
     where = result.record_path
     began = time.monotonic()
 
-    def progress(service: str, status: str, elapsed: float, detail: str) -> None:
-        tail = f": {printable(detail)}" if detail else ""
-        click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
-
+    shown = ProgressPrinter(sys.stderr)
     deploy_target = PodmanTarget(result.compiled, result.diagnostics)
     try:
         done = apply(
@@ -739,13 +737,16 @@ def apply_cmd(
             result.before,
             deploy_target,
             lambda record: save_record(where, record),
-            progress=progress,
+            progress=shown.step,
+            waiting_progress=shown.waiting,
             prune_volumes=prune_volumes,
             timeout=timeout,
         )
     except TargetError as err:  # a step every service needs (the network) failed
+        shown.close()
         click.echo(f"error: {printable(str(err))}", err=True)
         sys.exit(EXIT_APPLY_FAILED)
+    shown.close()
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)
