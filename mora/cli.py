@@ -633,10 +633,11 @@ EXIT_APPLY_FAILED = 4  # a service failed or was blocked; the others were applie
 _DEPLOY_TARGET = click.option(
     "--target",
     "target",
-    type=click.Choice(["podman"]),
+    type=click.Choice(["podman", "podman-ssh", "quadlet"]),
     default="podman",
     show_default=True,
-    help="Where to deploy: this host's podman, without systemd (SSH and Kubernetes come later).",
+    help="Where to deploy: this host's podman (no systemd); podman on the site's hosts over SSH;"
+    " quadlet units on them, started by systemd.",
 )
 
 
@@ -717,7 +718,7 @@ def apply_cmd(
     from mora.deploy.progress import ProgressPrinter
     from mora.deploy.state import save_record
     from mora.deploy.targets.base import TargetError
-    from mora.deploy.targets.podman import PodmanTarget
+    from mora.deploy.targets.select import make_target
 
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
@@ -730,7 +731,11 @@ def apply_cmd(
     began = time.monotonic()
 
     shown = ProgressPrinter(sys.stderr)
-    deploy_target = PodmanTarget(result.compiled, result.diagnostics)
+    try:
+        deploy_target = make_target(target, result.compiled, result.diagnostics, site["site_file"])  # type: ignore[arg-type]
+    except TargetError as err:
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_ERRORS)
     try:
         done = apply(
             prepared,
@@ -746,6 +751,8 @@ def apply_cmd(
         shown.close()
         click.echo(f"error: {printable(str(err))}", err=True)
         sys.exit(EXIT_APPLY_FAILED)
+    finally:
+        deploy_target.close()
     shown.close()
     for outcome in done.outcomes:
         if outcome.logs:

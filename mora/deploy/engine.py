@@ -189,9 +189,7 @@ def apply(
             if waiting:
                 if waiting_progress is not None:
                     now = clock()
-                    waiting_progress(
-                        {n: now - since[n] for n in waiting}, now - start
-                    )
+                    waiting_progress({n: now - since[n] for n in waiting}, now - start)
                 time.sleep(poll)
     applied = any(o.status in ("healthy", "removed") for o in outcomes)
     target.finish(applied)

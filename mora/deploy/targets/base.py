@@ -17,7 +17,7 @@ class TargetError(Exception):
 
 
 class Target(ABC):
-    #: the name in the record and on the command line (`podman`, later `ssh`, `kubernetes`)
+    #: the name in the record and on the command line (`podman`, `podman-ssh`, `quadlet`, ...)
     name: str
 
     @abstractmethod
@@ -57,3 +57,6 @@ class Target(ABC):
     @abstractmethod
     def finish(self, anything_applied: bool) -> None:
         """After the last stage: what serves every service (a reverse proxy); idempotent."""
+
+    def close(self) -> None:  # noqa: B027 - optional: most targets hold nothing open
+        """Release what the target holds open (SSH master connections); called once at the end."""

@@ -1,0 +1,49 @@
+"""Picking the target `mora apply --target KIND` names, with what it needs from the site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mora.deploy.targets.base import Target, TargetError
+from mora.diagnostics import Diagnostics
+
+KINDS = ("podman", "podman-ssh", "quadlet")
+
+
+def ssh_access(site_file: Path | None) -> dict[str, object]:
+    """host name -> SshAccess of the site's inventory (the site file was checked by compile)."""
+    from mora.site import load_site
+
+    if site_file is None:
+        return {}
+    return dict(load_site(site_file, None, [], Diagnostics()).ssh)
+
+
+def make_target(kind: str, compiled: object, diags: Diagnostics, site_file: Path | None) -> Target:
+    """The target of that kind; TargetError when the site cannot support it."""
+    if kind == "podman":
+        from mora.deploy.targets.podman import PodmanTarget
+
+        return PodmanTarget(compiled, diags)
+    if kind in ("podman-ssh", "quadlet"):
+        from mora.deploy.ssh import SshHosts
+
+        access = ssh_access(site_file)
+        if not access:
+            raise TargetError(
+                f"--target {kind} deploys to the site's hosts over SSH, but the site file has no"
+                " host with an `address` (add `hosts:` with `- name: box1`, `address: ...`)"
+            )
+        hosts = SshHosts(access)  # type: ignore[arg-type]
+        try:
+            if kind == "quadlet":
+                from mora.deploy.targets.quadlet import QuadletTarget
+
+                return QuadletTarget(compiled, diags, hosts)
+            from mora.deploy.targets.podman import SshPodmanTarget
+
+            return SshPodmanTarget(compiled, diags, hosts)
+        except TargetError:
+            hosts.close()
+            raise
+    raise TargetError(f"unknown target `{kind}`")
