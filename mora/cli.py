@@ -633,11 +633,11 @@ EXIT_APPLY_FAILED = 4  # a service failed or was blocked; the others were applie
 _DEPLOY_TARGET = click.option(
     "--target",
     "target",
-    type=click.Choice(["podman", "podman-ssh", "quadlet"]),
+    type=click.Choice(["podman", "podman-ssh", "quadlet", "kubernetes"]),
     default="podman",
     show_default=True,
     help="Where to deploy: this host's podman (no systemd); podman on the site's hosts over SSH;"
-    " quadlet units on them, started by systemd.",
+    " quadlet units on them, started by systemd; a Kubernetes cluster (server-side apply).",
 )
 
 
@@ -694,6 +694,17 @@ def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
     show_default=True,
     help="Seconds a service may take to become healthy.",
 )
+@click.option("--context", help="kubernetes: the kubeconfig context (default: its current one).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="kubernetes: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
+@click.option(
+    "--force-conflicts",
+    is_flag=True,
+    help="kubernetes: take over fields another field manager owns (server-side apply force).",
+)
 @_FORMAT
 def apply_cmd(
     project: Path,
@@ -701,6 +712,9 @@ def apply_cmd(
     dry_run: bool,
     prune_volumes: bool,
     timeout: float,
+    context: str | None,
+    kubeconfig: Path | None,
+    force_conflicts: bool,
     fmt: str,
     **site: object,
 ) -> None:
@@ -732,7 +746,16 @@ def apply_cmd(
 
     shown = ProgressPrinter(sys.stderr)
     try:
-        deploy_target = make_target(target, result.compiled, result.diagnostics, site["site_file"])  # type: ignore[arg-type]
+        deploy_target = make_target(
+            target,
+            result.compiled,
+            result.diagnostics,
+            site["site_file"],  # type: ignore[arg-type]
+            before=result.before,
+            context=context,
+            kubeconfig=kubeconfig,
+            force_conflicts=force_conflicts,
+        )
     except TargetError as err:
         click.echo(f"error: {printable(str(err))}", err=True)
         sys.exit(EXIT_ERRORS)

@@ -7,7 +7,7 @@ from pathlib import Path
 from mora.deploy.targets.base import Target, TargetError
 from mora.diagnostics import Diagnostics
 
-KINDS = ("podman", "podman-ssh", "quadlet")
+KINDS = ("podman", "podman-ssh", "quadlet", "kubernetes")
 
 
 def ssh_access(site_file: Path | None) -> dict[str, object]:
