@@ -19,8 +19,35 @@ def ssh_access(site_file: Path | None) -> dict[str, object]:
     return dict(load_site(site_file, None, [], Diagnostics()).ssh)
 
 
-def make_target(kind: str, compiled: object, diags: Diagnostics, site_file: Path | None) -> Target:
-    """The target of that kind; TargetError when the site cannot support it."""
+def make_target(
+    kind: str,
+    compiled: object,
+    diags: Diagnostics,
+    site_file: Path | None,
+    *,
+    before: object | None = None,
+    context: str | None = None,
+    kubeconfig: Path | None = None,
+    force_conflicts: bool = False,
+) -> Target:
+    """The target of that kind; TargetError when the site or the kubeconfig cannot support it.
+
+    `before` is the record of the last apply (the Kubernetes target prunes from it)."""
+    if kind == "kubernetes":
+        from mora.deploy.kubeclient import KubeClient, KubeError, load_kubeconfig
+        from mora.deploy.targets.kubernetes import KubernetesTarget
+
+        try:
+            client = KubeClient(load_kubeconfig(kubeconfig, context))
+        except (KubeError, OSError, ValueError) as err:
+            raise TargetError(f"kubeconfig: {err}") from None
+        # another target's record says nothing about what is in the cluster
+        objects = (
+            getattr(before, "objects", None) if getattr(before, "target", "") == kind else None
+        )
+        return KubernetesTarget(
+            compiled, diags, client, before=objects, force_conflicts=force_conflicts
+        )
     if kind == "podman":
         from mora.deploy.targets.podman import PodmanTarget
 
