@@ -115,6 +115,7 @@ def apply(
         outcomes.append(Outcome(name, status, elapsed, detail, logs or []))
         say(name, status, elapsed, detail)
 
+    target.notify = lambda service, step: say(service, step, clock() - start, "")
     target.prepare()
     for name in reversed(changes.removed):
         say(name, "removing", clock() - start, "")

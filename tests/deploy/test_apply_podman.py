@@ -256,3 +256,26 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert lab._podman("volume", "exists", web_volumes[0]).returncode == 0
     finally:
         lab.cleanup()
+
+
+@pytest.mark.slow
+def test_missing_image_is_pulled_and_its_failure_blocks_dependants(tmp_path: Path) -> None:
+    """No registry here: the pull of an image that is not imported fails, as its own step."""
+    lab = Lab(tmp_path)
+    try:
+        (lab.source / "main.mora").write_text(
+            f"project {lab.project}\n\n"
+            'service gone {\n  image = "localhost/mora-not-imported:1"\n  user = "65534"\n}\n\n'
+            f'service after {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
+            "  depends_on = [gone]\n}\n\n"
+            f'service beside {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
+            f'  command = ["sh", "-c", "{IDLE}sleep 600 & wait"]\n}}\n'
+        )
+        proc = lab.apply()
+        assert proc.returncode == 4, proc.stderr
+        assert "gone: pulling" in proc.stderr
+        assert "gone: failed: gone: pulling localhost/mora-not-imported:1" in proc.stderr
+        assert "after: blocked" in proc.stderr
+        assert "beside: healthy" in proc.stderr
+    finally:
+        lab.cleanup()

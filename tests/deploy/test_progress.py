@@ -61,3 +61,20 @@ def test_tty_redraws_a_waiting_line_and_erases_it(tmp_path: Path) -> None:
     # what stays on screen once every erase is applied: the same plain lines as in a log
     screen = [seg.rsplit("\r\x1b[K", 1)[-1] for seg in text.split("\n")]
     assert screen == run(False, tmp_path).split("\n")
+
+
+class Pulls(Recorder):
+    """Reports a pull for every service it creates, as the podman target does for a missing image."""
+
+    def apply_service(self, service: str) -> dict[str, list[str]]:
+        self.say(service, "pulling")
+        return super().apply_service(service)
+
+
+def test_a_target_step_reaches_the_progress_lines(tmp_path: Path) -> None:
+    out = io.StringIO()
+    shown = ProgressPrinter(out, tty=False)
+    apply(prepare(compiled(tmp_path), None, None, "podman"), None, Pulls(failing=set()),
+          lambda _r: None, progress=shown.step, poll=0)  # fmt: skip
+    steps = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert steps.index("a: creating") < steps.index("a: pulling") < steps.index("a: starting")

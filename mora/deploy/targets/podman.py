@@ -146,6 +146,14 @@ class PodmanTarget(Target):
             self._must(f"{service}: creating secret {d.name}", "secret", "create", d.name, "-",
                        stdin=d.text, host=host)  # fmt: skip
 
+    def _pull(self, service: str, image: str, host: str) -> None:
+        """Pull a missing image as its own step, so progress says `pulling` and a registry
+        problem is reported as such rather than as a failed `podman run`."""
+        if self._run("image", "exists", image, host=host).returncode == 0:
+            return
+        self.say(service, "pulling")
+        self._must(f"{service}: pulling {image}", "pull", "--quiet", image, host=host)
+
     def _objects(self, c: Container, hd: HostDeployment) -> dict[str, list[str]]:
         objects = {
             "containers": [c.name],
@@ -160,6 +168,7 @@ class PodmanTarget(Target):
         c = self._container(service)
         hd = self.where.get(service, self.host)
         self._volumes_and_secrets(service, c, hd)
+        self._pull(service, c.service.image, hd.host.name)
         self._must(f"{service}: podman run", "run", *run_args(self.deployment, c),
                    host=hd.host.name)  # fmt: skip
         return self._objects(c, hd)

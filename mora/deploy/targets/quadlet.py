@@ -90,6 +90,7 @@ class QuadletTarget(SshPodmanTarget):
     def _write_service(self, service: str, c: Container, hd: HostDeployment) -> None:
         host = hd.host.name
         self._volumes_and_secrets(service, c, hd)
+        self._pull(service, c.service.image, host)
         for vol, _ in c.volumes:
             self._place(host, f"{vol}.volume")
         self._place(host, f"{c.name}.container")
