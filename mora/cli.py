@@ -679,6 +679,13 @@ def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
     _print_changes(_deploy_changes(project, target, fmt, site), fmt)
 
 
+def _site_ssh(site_file: Path | None) -> dict[str, object]:
+    """The site inventory's SSH access per host (the site file was checked by the compile)."""
+    from mora.site import load_site
+
+    return dict(load_site(site_file, None, [], Diagnostics()).ssh) if site_file else {}
+
+
 @cli.command("apply")
 @_PROJECT
 @_site_options
@@ -750,7 +757,7 @@ def apply_cmd(
             target,
             result.compiled,
             result.diagnostics,
-            site["site_file"],  # type: ignore[arg-type]
+            _site_ssh(site["site_file"]),  # type: ignore[arg-type]
             before=result.before,
             context=context,
             kubeconfig=kubeconfig,

@@ -18,12 +18,27 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mora.deploy.targets.base import TargetError
 
-if TYPE_CHECKING:
-    from mora.site import SshAccess
+
+class SshAccess(Protocol):
+    """How to reach one host: what the site file's inventory gives (`mora.site.SshAccess`;
+    a protocol here, since deploy does not read the site file itself)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def identity(self) -> Path | None: ...
+    @property
+    def known_hosts(self) -> Path | None: ...
+    @property
+    def quadlet_dir(self) -> str | None: ...
 
 
 def _opt(key: str, value: str) -> list[str]:

@@ -142,8 +142,8 @@ class Lab:
         self._podman("network", "rm", "-f", self.project)
 
 
-def interrupted_apply(lab: Lab) -> str:
-    """Start `mora apply`, press Ctrl-C once db is healthy; its stderr so far."""
+def interrupted_apply(lab: Lab, when: str = "db: healthy", sig: int = signal.SIGINT) -> str:
+    """Start `mora apply`, send `sig` (Ctrl-C) once a line with `when` appears; its stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mora.cli", "apply", str(lab.source), "--site", str(lab.site)],
         env=lab.env,
@@ -157,8 +157,8 @@ def interrupted_apply(lab: Lab) -> str:
         assert proc.stderr is not None
         for line in proc.stderr:
             seen.append(line)
-            if "db: healthy" in line:
-                proc.send_signal(signal.SIGINT)
+            if when in line:
+                proc.send_signal(sig)
                 break
         proc.wait(timeout=120)
     finally:
@@ -186,6 +186,11 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert "db" in recorded["manifest"]["services"]
         assert "web" not in recorded["manifest"]["services"]
         assert lab.record.stat().st_mode & 0o777 == 0o600
+        # killed outright in the middle of the next stage (api created, not yet healthy): the
+        # record is still whole and still claims only what became healthy
+        interrupted_apply(lab, when="api: starting", sig=signal.SIGKILL)
+        recorded = json.loads(lab.record.read_text())
+        assert sorted(recorded["manifest"]["services"]) == ["db"]
         resumed = lab.apply()
         assert resumed.returncode == 0, resumed.stderr
         assert "db: unchanged" in resumed.stderr

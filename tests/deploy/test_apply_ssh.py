@@ -203,3 +203,19 @@ def hosts_secret_names(project: str) -> list[str]:
     out = subprocess.run(["podman", "secret", "ls", "--format", "{{.Name}}"],
                          capture_output=True, text=True, check=False)  # fmt: skip
     return [s for s in out.stdout.split() if s.startswith(f"{project}-")]
+
+
+def test_ssh_targets_need_an_inventory_with_addresses(tmp_path: Path) -> None:
+    from tests.cli import run_mora
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.mora").write_text(project_text("noinventory"))
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\nhosts:\n  - name: a\n    tags: [data, web]\n")
+    env = {**os.environ, "MORA_SECRETS_KEY": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="}
+    for target in ("podman-ssh", "quadlet"):
+        proc = run_mora(["apply", str(project), "--site", str(site), "--target", target], env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert "no host with an `address`" in proc.stderr
+    assert not (tmp_path / "site.secrets.deployed").exists()

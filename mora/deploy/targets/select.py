@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mora.deploy.targets.base import Target, TargetError
 from mora.diagnostics import Diagnostics
 
+if TYPE_CHECKING:
+    from mora.deploy.ssh import SshAccess
+
 KINDS = ("podman", "podman-ssh", "quadlet", "kubernetes")
-
-
-def ssh_access(site_file: Path | None) -> dict[str, object]:
-    """host name -> SshAccess of the site's inventory (the site file was checked by compile)."""
-    from mora.site import load_site
-
-    if site_file is None:
-        return {}
-    return dict(load_site(site_file, None, [], Diagnostics()).ssh)
 
 
 def make_target(
     kind: str,
     compiled: object,
     diags: Diagnostics,
-    site_file: Path | None,
+    ssh_access: Mapping[str, SshAccess] | None = None,
     *,
     before: object | None = None,
     context: str | None = None,
@@ -32,7 +28,9 @@ def make_target(
 ) -> Target:
     """The target of that kind; TargetError when the site or the kubeconfig cannot support it.
 
-    `before` is the record of the last apply (the Kubernetes target prunes from it)."""
+    `ssh_access` is the site inventory's access per host (`mora.site.Site.ssh`, read by the
+    caller: deploy does not read the site file); `before` is the record of the last apply (the
+    Kubernetes target prunes from it)."""
     if kind == "kubernetes":
         from mora.deploy.kubeclient import KubeClient, KubeError, load_kubeconfig
         from mora.deploy.targets.kubernetes import KubernetesTarget
@@ -55,13 +53,13 @@ def make_target(
     if kind in ("podman-ssh", "quadlet"):
         from mora.deploy.ssh import SshHosts
 
-        access = ssh_access(site_file)
+        access = dict(ssh_access or {})
         if not access:
             raise TargetError(
                 f"--target {kind} deploys to the site's hosts over SSH, but the site file has no"
                 " host with an `address` (add `hosts:` with `- name: box1`, `address: ...`)"
             )
-        hosts = SshHosts(access)  # type: ignore[arg-type]
+        hosts = SshHosts(access)
         try:
             if kind == "quadlet":
                 from mora.deploy.targets.quadlet import QuadletTarget
