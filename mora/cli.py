@@ -633,10 +633,11 @@ EXIT_APPLY_FAILED = 4  # a service failed or was blocked; the others were applie
 _DEPLOY_TARGET = click.option(
     "--target",
     "target",
-    type=click.Choice(["podman"]),
+    type=click.Choice(["podman", "podman-ssh", "quadlet", "kubernetes"]),
     default="podman",
     show_default=True,
-    help="Where to deploy: this host's podman, without systemd (SSH and Kubernetes come later).",
+    help="Where to deploy: this host's podman (no systemd); podman on the site's hosts over SSH;"
+    " quadlet units on them, started by systemd; a Kubernetes cluster (server-side apply).",
 )
 
 
@@ -678,6 +679,13 @@ def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
     _print_changes(_deploy_changes(project, target, fmt, site), fmt)
 
 
+def _site_ssh(site_file: Path | None) -> dict[str, object]:
+    """The site inventory's SSH access per host (the site file was checked by the compile)."""
+    from mora.site import load_site
+
+    return dict(load_site(site_file, None, [], Diagnostics()).ssh) if site_file else {}
+
+
 @cli.command("apply")
 @_PROJECT
 @_site_options
@@ -693,6 +701,17 @@ def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
     show_default=True,
     help="Seconds a service may take to become healthy.",
 )
+@click.option("--context", help="kubernetes: the kubeconfig context (default: its current one).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="kubernetes: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
+@click.option(
+    "--force-conflicts",
+    is_flag=True,
+    help="kubernetes: take over fields another field manager owns (server-side apply force).",
+)
 @_FORMAT
 @click.option(
     "--manager",
@@ -707,6 +726,9 @@ def apply_cmd(
     dry_run: bool,
     prune_volumes: bool,
     timeout: float,
+    context: str | None,
+    kubeconfig: Path | None,
+    force_conflicts: bool,
     fmt: str,
     manager_url: str | None = None,
     **site: object,
@@ -722,9 +744,10 @@ def apply_cmd(
 
     from mora.deploy.changes import render
     from mora.deploy.engine import apply
+    from mora.deploy.progress import ProgressPrinter
     from mora.deploy.state import save_record
     from mora.deploy.targets.base import TargetError
-    from mora.deploy.targets.podman import PodmanTarget
+    from mora.deploy.targets.select import make_target
 
     if manager_url is not None:
         _apply_on_manager(project, manager_url, dry_run)
@@ -739,24 +762,39 @@ def apply_cmd(
     where = result.record_path
     began = time.monotonic()
 
-    def progress(service: str, status: str, elapsed: float, detail: str) -> None:
-        tail = f": {printable(detail)}" if detail else ""
-        click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
-
-    deploy_target = PodmanTarget(result.compiled, result.diagnostics)
+    shown = ProgressPrinter(sys.stderr)
+    try:
+        deploy_target = make_target(
+            target,
+            result.compiled,
+            result.diagnostics,
+            _site_ssh(site["site_file"]),  # type: ignore[arg-type]
+            before=result.before,
+            context=context,
+            kubeconfig=kubeconfig,
+            force_conflicts=force_conflicts,
+        )
+    except TargetError as err:
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_ERRORS)
     try:
         done = apply(
             prepared,
             result.before,
             deploy_target,
             lambda record: save_record(where, record),
-            progress=progress,
+            progress=shown.step,
+            waiting_progress=shown.waiting,
             prune_volumes=prune_volumes,
             timeout=timeout,
         )
     except TargetError as err:  # a step every service needs (the network) failed
+        shown.close()
         click.echo(f"error: {printable(str(err))}", err=True)
         sys.exit(EXIT_APPLY_FAILED)
+    finally:
+        deploy_target.close()
+    shown.close()
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

@@ -56,6 +56,8 @@ class Site:
     targets: dict[str, dict[str, object]] = field(default_factory=dict)
     # The podman hosts inventory: name, address, tags.
     hosts: list[dict[str, object]] = field(default_factory=list)
+    # How `mora apply` reaches each host over SSH (host name -> access); see _read_ssh_access.
+    ssh: dict[str, SshAccess] = field(default_factory=dict)
 
 
 def load_site(
@@ -414,14 +416,14 @@ def _read_hosts(site: Site, hosts: object, spans: _Spans, diags: Diagnostics) ->
             )
             continue
         name = host["name"]
-        unknown = sorted(str(k) for k in set(host) - {"name", "address", "tags"})
+        unknown = sorted(str(k) for k in set(host) - {"name", "address", "tags", *SSH_KEYS})
         if unknown:
             diags.error(
                 E_SITE,
                 f"host `{name}` has unknown keys: {', '.join(unknown)}",
                 spans.key(("hosts", str(i), unknown[0])) or where,
                 "not a host setting",
-                help=did_you_mean(unknown[0], ("name", "address", "tags"))
+                help=did_you_mean(unknown[0], ("name", "address", "tags", *SSH_KEYS))
                 or "a host has `name`, `address` and `tags`",
             )
         tags = host.get("tags", [])
@@ -448,6 +450,90 @@ def _read_hosts(site: Site, hosts: object, spans: _Spans, diags: Diagnostics) ->
             continue
         seen[name] = name_span
         site.hosts.append({"name": name, "address": host.get("address"), "tags": tags})
+        _read_ssh_access(site, name, host, ("hosts", str(i)), spans, diags)
+
+
+# --- how `mora apply` reaches a host over SSH (issue 12) -----------------------------------------
+
+#: The SSH keys a host of the inventory may have besides name, address and tags.
+SSH_KEYS = ("port", "user", "identity", "known_hosts", "quadlet_dir")
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """One host's SSH access for `mora apply --target podman-ssh|quadlet`.
+
+    Paths are resolved against the site file's folder. `known_hosts` None means OpenSSH's own
+    (~/.ssh/known_hosts); host keys are checked strictly either way, never skipped.
+    """
+
+    address: str
+    port: int = 22
+    user: str | None = None
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    #: where quadlet units go; None: the standard folder for root or the rootless user
+    quadlet_dir: str | None = None
+
+
+def _read_ssh_access(
+    site: Site,
+    name: str,
+    host: dict[Any, Any],
+    path: tuple[str, ...],
+    spans: _Spans,
+    diags: Diagnostics,
+) -> None:
+    """Check a host's SSH keys (a caret on each bad one); a host with an address is reachable."""
+    base = site.file.parent if site.file is not None else Path(".")
+    address = host.get("address")
+    bad = False
+
+    def wrong(key: str, message: str, help_: str) -> None:
+        nonlocal bad
+        bad = True
+        diags.error(
+            E_SITE, f"host `{name}`: {message}", spans.value((*path, key)), "here", help=help_
+        )
+
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        wrong("address", "`address` must be a host name or IP address", "like `address: 10.0.0.5`")
+    port = host.get("port", 22)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        wrong("port", "`port` must be a number from 1 to 65535", "like `port: 2222`")
+    texts: dict[str, str | None] = {}
+    for key in ("user", "identity", "known_hosts", "quadlet_dir"):
+        value = host.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            wrong(key, f"`{key}` must be text", f"like `{key}: ...` on one line")
+            value = None
+        texts[key] = value
+    user = texts["user"]
+    if user is not None and (user.startswith("-") or not re.fullmatch(r"[A-Za-z0-9._-]+", user)):
+        wrong("user", f"`user` {user!r} is not a login name", "like `user: deploy`")
+    if isinstance(address, str) and address.startswith("-"):
+        wrong("address", "`address` cannot start with `-`", "like `address: 10.0.0.5`")
+    quadlet_dir = texts["quadlet_dir"]
+    if quadlet_dir is not None and not (
+        quadlet_dir.startswith("/") or quadlet_dir.startswith("~/")
+    ):
+        wrong("quadlet_dir", "`quadlet_dir` must be absolute or start with `~/`",
+              "like `quadlet_dir: /etc/containers/systemd`")  # fmt: skip
+    if bad or not isinstance(address, str):
+        return
+
+    def local(key: str) -> Path | None:
+        value = texts[key]
+        return None if value is None else (base / Path(value).expanduser())
+
+    site.ssh[name] = SshAccess(
+        address.strip(),
+        port if isinstance(port, int) else 22,
+        user,
+        local("identity"),
+        local("known_hosts"),
+        quadlet_dir,
+    )
 
 
 # --- reading a site value as a declared type -----------------------------------------------------

@@ -63,6 +63,8 @@ class Applied:
 
 
 Progress = Callable[[str, str, float, str], None]
+#: called once per health poll: service -> seconds since it was started, and the total elapsed
+Waiting = Callable[[dict[str, float], float], None]
 
 
 def apply(
@@ -77,6 +79,7 @@ def apply(
     poll: float = 0.5,
     log_lines: int = 20,
     clock: Callable[[], float] = time.monotonic,
+    waiting_progress: Waiting | None = None,
 ) -> Applied:
     """Remove what is gone, then deploy the stages in order; save the record after each step.
 
@@ -112,6 +115,7 @@ def apply(
         outcomes.append(Outcome(name, status, elapsed, detail, logs or []))
         say(name, status, elapsed, detail)
 
+    target.notify = lambda service, step: say(service, step, clock() - start, "")
     target.prepare()
     for name in reversed(changes.removed):
         say(name, "removing", clock() - start, "")
@@ -129,6 +133,7 @@ def apply(
         if stage.kind != "deploy":
             continue
         waiting: dict[str, float] = {}  # service -> deadline
+        since: dict[str, float] = {}  # service -> when the wait for it began
         created: set[str] = set()
         to_create: list[str] = []  # applied together: one stage, one call to the target
         for name in stage.services:
@@ -143,6 +148,7 @@ def apply(
                 continue
             if name not in changes.to_deploy and target.is_running(name):
                 waiting[name] = clock() + timeout
+                since[name] = clock()
                 continue
             to_create.append(name)
             say(name, "creating", clock() - start, "")
@@ -155,6 +161,7 @@ def apply(
             created.add(name)
             say(name, "starting", clock() - start, "")
             waiting[name] = clock() + timeout
+            since[name] = clock()
         while waiting:
             for name in sorted(waiting):
                 state, why = target.health(name)
@@ -181,6 +188,9 @@ def apply(
                     why = why or f"not healthy after {timeout:g}s"
                     done(name, "failed", why, target.logs(name, log_lines))
             if waiting:
+                if waiting_progress is not None:
+                    now = clock()
+                    waiting_progress({n: now - since[n] for n in waiting}, now - start)
                 time.sleep(poll)
     applied = any(o.status in ("healthy", "removed") for o in outcomes)
     target.finish(applied)

@@ -142,8 +142,8 @@ class Lab:
         self._podman("network", "rm", "-f", self.project)
 
 
-def interrupted_apply(lab: Lab) -> str:
-    """Start `mora apply`, press Ctrl-C once db is healthy; its stderr so far."""
+def interrupted_apply(lab: Lab, when: str = "db: healthy", sig: int = signal.SIGINT) -> str:
+    """Start `mora apply`, send `sig` (Ctrl-C) once a line with `when` appears; its stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mora.cli", "apply", str(lab.source), "--site", str(lab.site)],
         env=lab.env,
@@ -157,8 +157,8 @@ def interrupted_apply(lab: Lab) -> str:
         assert proc.stderr is not None
         for line in proc.stderr:
             seen.append(line)
-            if "db: healthy" in line:
-                proc.send_signal(signal.SIGINT)
+            if when in line:
+                proc.send_signal(sig)
                 break
         proc.wait(timeout=120)
     finally:
@@ -186,6 +186,11 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert "db" in recorded["manifest"]["services"]
         assert "web" not in recorded["manifest"]["services"]
         assert lab.record.stat().st_mode & 0o777 == 0o600
+        # killed outright in the middle of the next stage (api created, not yet healthy): the
+        # record is still whole and still claims only what became healthy
+        interrupted_apply(lab, when="api: starting", sig=signal.SIGKILL)
+        recorded = json.loads(lab.record.read_text())
+        assert sorted(recorded["manifest"]["services"]) == ["db"]
         resumed = lab.apply()
         assert resumed.returncode == 0, resumed.stderr
         assert "db: unchanged" in resumed.stderr
@@ -254,5 +259,28 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert lab._podman("container", "exists", f"{lab.project}-broken").returncode != 0
         assert lab._podman("volume", "exists", cache_volumes[0]).returncode != 0
         assert lab._podman("volume", "exists", web_volumes[0]).returncode == 0
+    finally:
+        lab.cleanup()
+
+
+@pytest.mark.slow
+def test_missing_image_is_pulled_and_its_failure_blocks_dependants(tmp_path: Path) -> None:
+    """No registry here: the pull of an image that is not imported fails, as its own step."""
+    lab = Lab(tmp_path)
+    try:
+        (lab.source / "main.mora").write_text(
+            f"project {lab.project}\n\n"
+            'service gone {\n  image = "localhost/mora-not-imported:1"\n  user = "65534"\n}\n\n'
+            f'service after {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
+            "  depends_on = [gone]\n}\n\n"
+            f'service beside {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "65534"\n'
+            f'  command = ["sh", "-c", "{IDLE}sleep 600 & wait"]\n}}\n'
+        )
+        proc = lab.apply()
+        assert proc.returncode == 4, proc.stderr
+        assert "gone: pulling" in proc.stderr
+        assert "gone: failed: gone: pulling localhost/mora-not-imported:1" in proc.stderr
+        assert "after: blocked" in proc.stderr
+        assert "beside: healthy" in proc.stderr
     finally:
         lab.cleanup()

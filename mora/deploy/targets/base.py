@@ -7,6 +7,7 @@ service names of the manifest they were built with and never see the change set.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Literal
 
 Health = Literal["starting", "healthy", "failed"]
@@ -17,8 +18,15 @@ class TargetError(Exception):
 
 
 class Target(ABC):
-    #: the name in the record and on the command line (`podman`, later `ssh`, `kubernetes`)
+    #: the name in the record and on the command line (`podman`, `podman-ssh`, `quadlet`, ...)
     name: str
+    #: set by the engine: report a step of a service as it happens (`pulling`)
+    notify: Callable[[str, str], None] | None = None
+
+    def say(self, service: str, step: str) -> None:
+        """Report a step the engine cannot see (an image being pulled) to the progress output."""
+        if self.notify is not None:
+            self.notify(service, step)
 
     @abstractmethod
     def prepare(self) -> None:
@@ -57,3 +65,6 @@ class Target(ABC):
     @abstractmethod
     def finish(self, anything_applied: bool) -> None:
         """After the last stage: what serves every service (a reverse proxy); idempotent."""
+
+    def close(self) -> None:  # noqa: B027 - optional: most targets hold nothing open
+        """Release what the target holds open (SSH master connections); called once at the end."""

@@ -1,16 +1,22 @@
-"""The local podman target: this host's podman, driven as a subprocess, without systemd.
+"""The podman targets: this host's podman, or podman on the site's hosts over SSH; no systemd.
 
-It deploys exactly what `build/podman/run.sh` would: the containers, arguments, volumes and
+They deploy exactly what `build/podman/run.sh` would: the containers, arguments, volumes and
 podman secrets come from the podman backend's plan (`_podman_common.plan`, `podman.run_args`).
 Secrets are created from standard input (`podman secret create NAME -`), so no value is ever
-written to a file. Health is `podman healthcheck run` (podman without systemd runs no timers),
-or the container running when it has no health check.
+written to a file or put in a command line. Health is `podman healthcheck run` (podman without
+systemd runs no timers), or the container running when it has no health check.
+
+`PodmanTarget` runs every service here (like run.sh); `SshPodmanTarget` places each service on
+the inventory host its `placement` tags pick (like the quadlet backend) and runs the same podman
+commands there through one SSH connection per host (`mora.deploy.ssh`).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+from typing import TYPE_CHECKING
 
 from mora.backends._podman_common import (
     LOCAL,
@@ -25,6 +31,9 @@ from mora.backends.podman import run_args
 from mora.deploy.targets.base import Health, Target, TargetError
 from mora.diagnostics import Diagnostics, printable
 
+if TYPE_CHECKING:
+    from mora.deploy.ssh import SshHosts
+
 PROXY = "mora-proxy"
 
 
@@ -38,6 +47,7 @@ class PodmanTarget(Target):
         *,
         podman: str | None = None,
         env: dict[str, str] | None = None,
+        one_host: bool = True,
     ) -> None:
         manifest = compiled.manifest  # type: ignore[attr-defined]
         self.project: str = manifest.project
@@ -45,21 +55,30 @@ class PodmanTarget(Target):
             compiled,  # type: ignore[arg-type]
             read_settings(manifest, diags),
             diags,
-            one_host=True,
+            one_host=one_host,
         )
-        self.host: HostDeployment = (
-            self.deployment.hosts[0] if self.deployment.hosts else HostDeployment(LOCAL)
-        )
-        self.containers: dict[str, Container] = {c.service.name: c for c in self.host.containers}
+        hosts = self.deployment.hosts or [HostDeployment(LOCAL)]
+        self.host: HostDeployment = hosts[0]
+        self.by_host: dict[str, HostDeployment] = {hd.host.name: hd for hd in hosts}
+        self.containers: dict[str, Container] = {}
+        self.where: dict[str, HostDeployment] = {}  # service -> the host it runs on
+        for hd in hosts:
+            for c in hd.containers:
+                if c.service.name != PROXY:
+                    self.containers[c.service.name] = c
+                    self.where[c.service.name] = hd
         self.podman = podman or os.environ.get("PODMAN") or "podman"
         self.env = env
         material = compiled.material  # type: ignore[attr-defined]
         # masked in logs; very short values would mask ordinary words
         self._secrets = sorted((v for v in material.values() if len(v) >= 4), key=len, reverse=True)
 
-    def _run(
-        self, *args: str, stdin: str | None = None, timeout: float = 300
+    # --- running podman: here, or (SshPodmanTarget) on a host over SSH --------------------------
+
+    def _run_on(
+        self, host: str, args: list[str], stdin: str | None, timeout: float
     ) -> subprocess.CompletedProcess[str]:
+        """Run `podman ARGS` for host `host` (this target: always here)."""
         try:
             return subprocess.run(
                 [self.podman, *args],
@@ -72,8 +91,15 @@ class PodmanTarget(Target):
         except (OSError, subprocess.TimeoutExpired) as err:
             raise TargetError(f"podman {args[0]}: {err}") from None
 
-    def _must(self, what: str, *args: str, stdin: str | None = None) -> str:
-        proc = self._run(*args, stdin=stdin)
+    def _run(
+        self, *args: str, stdin: str | None = None, timeout: float = 300, host: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self._run_on(host or self.host.host.name, list(args), stdin, timeout)
+
+    def _must(
+        self, what: str, *args: str, stdin: str | None = None, host: str | None = None
+    ) -> str:
+        proc = self._run(*args, stdin=stdin, host=host)
         if proc.returncode != 0:
             raise TargetError(f"{what}: {self._mask(proc.stderr.strip())}")
         return proc.stdout
@@ -83,13 +109,20 @@ class PodmanTarget(Target):
             text = text.replace(value, "[secret]")
         return printable(text)
 
+    def _host_of(self, service: str) -> str:
+        hd = self.where.get(service)
+        return (hd or self.host).host.name
+
+    # --- the Target interface -------------------------------------------------------------------
+
     def prepare(self) -> None:
         label = f"mora.project={self.project}"
-        if self._run("network", "exists", self.project).returncode != 0:
-            self._must(
-                f"creating the network {self.project}",
-                "network", "create", "--label", label, self.project,
-            )  # fmt: skip
+        for host in self.by_host:
+            if self._run("network", "exists", self.project, host=host).returncode != 0:
+                self._must(
+                    f"creating the network {self.project}",
+                    "network", "create", "--label", label, self.project, host=host,
+                )  # fmt: skip
 
     def _container(self, service: str) -> Container:
         c = self.containers.get(service)
@@ -97,31 +130,54 @@ class PodmanTarget(Target):
             raise TargetError(f"`{service}` is not in the podman plan (held or not deployable)")
         return c
 
-    def apply_service(self, service: str) -> dict[str, list[str]]:
-        c = self._container(service)
+    def _volumes_and_secrets(self, service: str, c: Container, hd: HostDeployment) -> None:
+        """Create the container's missing volumes and (re)create its podman secrets from stdin."""
+        host = hd.host.name
         label = f"mora.project={self.project}"
         for vol, _ in c.volumes:
-            if self._run("volume", "exists", vol).returncode == 0:
+            if self._run("volume", "exists", vol, host=host).returncode == 0:
                 continue
-            owner = volume_owner(self.host, vol)
+            owner = volume_owner(hd, vol)
             opt = ["--opt", f"o=uid={owner[0]},gid={owner[1]}"] if owner else []
             self._must(f"{service}: creating volume {vol}", "volume", "create",
-                       "--label", label, *opt, vol)  # fmt: skip
+                       "--label", label, *opt, vol, host=host)  # fmt: skip
         for d in c.deliveries:
-            self._run("secret", "rm", d.name)  # podman 4.x has no `secret create --replace`
+            self._run("secret", "rm", d.name, host=host)  # podman 4.x: no `create --replace`
             self._must(f"{service}: creating secret {d.name}", "secret", "create", d.name, "-",
-                       stdin=d.text)  # fmt: skip
-        self._must(f"{service}: podman run", "run", *run_args(self.deployment, c))
-        return {
+                       stdin=d.text, host=host)  # fmt: skip
+
+    def _pull(self, service: str, image: str, host: str) -> None:
+        """Pull a missing image as its own step, so progress says `pulling` and a registry
+        problem is reported as such rather than as a failed `podman run`."""
+        if self._run("image", "exists", image, host=host).returncode == 0:
+            return
+        self.say(service, "pulling")
+        self._must(f"{service}: pulling {image}", "pull", "--quiet", image, host=host)
+
+    def _objects(self, c: Container, hd: HostDeployment) -> dict[str, list[str]]:
+        objects = {
             "containers": [c.name],
             "volumes": [v for v, _ in c.volumes],
             "secrets": [d.name for d in c.deliveries],
         }
+        if hd.host.name != LOCAL.name:
+            objects["host"] = [hd.host.name]
+        return objects
 
-    def _state(self, name: str) -> tuple[str, str]:
+    def apply_service(self, service: str) -> dict[str, list[str]]:
+        c = self._container(service)
+        hd = self.where.get(service, self.host)
+        self._volumes_and_secrets(service, c, hd)
+        self._pull(service, c.service.image, hd.host.name)
+        self._must(f"{service}: podman run", "run", *run_args(self.deployment, c),
+                   host=hd.host.name)  # fmt: skip
+        return self._objects(c, hd)
+
+    def _state(self, name: str, host: str) -> tuple[str, str]:
         proc = self._run(
-            "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name
-        )
+            "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name,
+            host=host,
+        )  # fmt: skip
         if proc.returncode != 0:
             return "missing", ""
         status, _, code = proc.stdout.strip().partition(" ")
@@ -129,40 +185,72 @@ class PodmanTarget(Target):
 
     def is_running(self, service: str) -> bool:
         c = self.containers.get(service)
-        return c is not None and self._state(c.name)[0] == "running"
+        return c is not None and self._state(c.name, self._host_of(service))[0] == "running"
 
     def health(self, service: str) -> tuple[Health, str]:
         c = self._container(service)
-        status, code = self._state(c.name)
+        host = self._host_of(service)
+        status, code = self._state(c.name, host)
         if status in ("exited", "stopped", "dead", "missing"):
             return "failed", f"the container is {status}" + (f" (exit {code})" if code else "")
         if status != "running":
             return "starting", ""
         if c.service.healthcheck is None:
             return "healthy", ""
-        ok = self._run("healthcheck", "run", c.name, timeout=120).returncode == 0
+        ok = self._run("healthcheck", "run", c.name, timeout=120, host=host).returncode == 0
         return ("healthy", "") if ok else ("starting", "")
 
     def logs(self, service: str, lines: int) -> list[str]:
         c = self.containers.get(service)
         if c is None:
             return []
-        proc = self._run("logs", "--tail", str(lines), c.name)
+        proc = self._run("logs", "--tail", str(lines), c.name, host=self._host_of(service))
         return self._mask(proc.stdout + proc.stderr).splitlines()[-lines:]
 
     def remove(self, service: str, objects: dict[str, list[str]], prune_volumes: bool) -> None:
+        host = (objects.get("host") or [self.host.host.name])[0]
         names = objects.get("containers") or [f"{self.project}-{service}"]
         for name in names:
-            self._must(f"{service}: removing {name}", "rm", "-f", "-i", "-t", "10", name)
+            self._must(f"{service}: removing {name}", "rm", "-f", "-i", "-t", "10", name,
+                       host=host)  # fmt: skip
         for secret in objects.get("secrets", []):
-            self._run("secret", "rm", secret)
+            self._run("secret", "rm", secret, host=host)
         if prune_volumes:
-            used = {v for c in self.host.containers for v, _ in c.volumes}
+            hd = self.by_host.get(host)
+            used = {v for c in (hd.containers if hd else []) for v, _ in c.volumes}
             for vol in objects.get("volumes", []):
                 if vol not in used:
-                    self._run("volume", "rm", "-f", vol)
+                    self._run("volume", "rm", "-f", vol, host=host)
 
     def finish(self, anything_applied: bool) -> None:
-        proxy = self.containers.get(PROXY)
-        if proxy is not None and (anything_applied or not self.is_running(PROXY)):
-            self.apply_service(PROXY)
+        for hd in self.by_host.values():
+            proxy = next((c for c in hd.containers if c.service.name == PROXY), None)
+            if proxy is None:
+                continue
+            host = hd.host.name
+            if anything_applied or self._state(proxy.name, host)[0] != "running":
+                self._volumes_and_secrets(PROXY, proxy, hd)
+                self._must(f"{PROXY}: podman run", "run", *run_args(self.deployment, proxy),
+                           host=host)  # fmt: skip
+
+
+class SshPodmanTarget(PodmanTarget):
+    """podman on the inventory's hosts, over SSH: services placed by their `placement` tags."""
+
+    name = "podman-ssh"
+
+    def __init__(
+        self, compiled: object, diags: Diagnostics, hosts: SshHosts, *, podman: str = "podman"
+    ) -> None:
+        super().__init__(compiled, diags, podman=podman, one_host=False)
+        self.ssh = hosts
+        for name in self.by_host:
+            self.ssh[name]  # every host with services must be reachable: say so before starting
+
+    def _run_on(
+        self, host: str, args: list[str], stdin: str | None, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        return self.ssh[host].run(shlex.join([self.podman, *args]), stdin=stdin, timeout=timeout)
+
+    def close(self) -> None:
+        self.ssh.close()
