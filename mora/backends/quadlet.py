@@ -40,6 +40,7 @@ from mora.backends._podman_common import (
     supports,
     volume_owners,
 )
+from mora.backends._podman_jobs import JobRun
 from mora.backends.systemd import (
     UnitFile,
     UnitValueError,
@@ -52,6 +53,8 @@ from mora.backends.systemd import (
 )
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
+from mora.jobs.cron import on_calendar
+from mora.model import Job
 from mora.output import finish_target, write_file
 
 # Every `model.Service` field: the shared container options plus the restart policy
@@ -59,6 +62,7 @@ from mora.output import finish_target, write_file
 HANDLES = _podman_common.HANDLES | {"restart"}
 IGNORES = _podman_common.IGNORES
 C = "Container"
+JOB_TIMEOUT = 3600  # seconds a job may run (pulling its image included) before systemd stops it
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
@@ -99,6 +103,15 @@ def host_files(
             files[f"{c.name}.container"] = (_container_unit(dep, c, header, diags), 0o644)
         except UnitValueError as err:
             diags.error(E_UNWRITABLE, f"`{c.service.name}`: {err}", None)
+    for run in hd.jobs:  # oneshot units, and a timer for a schedule (_podman_jobs)
+        try:
+            unit = _container_unit(dep, run.container, header, diags, run.job)
+        except UnitValueError as err:
+            diags.error(E_UNWRITABLE, f"`{run.owner.service.name}.{run.job.name}`: {err}", None)
+            continue
+        files[f"{run.container.name}.container"] = (unit, 0o644)
+        if run.job.schedule is not None:
+            files[f"{run.container.name}.timer"] = (_timer_unit(dep, run, header), 0o644)
     for d in hd.deliveries:
         if d.secret and no_secrets:
             continue
@@ -146,11 +159,14 @@ def _raw(text: str, what: str) -> str:
     return value
 
 
-def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Diagnostics) -> str:
+def _container_unit(
+    dep: Deployment, c: Container, header: list[str], diags: Diagnostics, job: Job | None = None
+) -> str:
     svc = c.service
     version = dep.settings.version
     u = UnitFile(list(header))
-    u.add("Unit", "Description", f"{dep.project}: {svc.name}")
+    what = f"{svc.name}, job {job.name}" if job else svc.name
+    u.add("Unit", "Description", f"{dep.project}: {what}")
     for name in c.requires:
         u.add("Unit", "Requires", f"{name}.service")
         u.add("Unit", "After", f"{name}.service")
@@ -183,6 +199,9 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
             )
     if svc.command:
         u.add(C, "Exec", exec_words(svc.command))
+    if job is not None:
+        _job_service(u, dep, job)
+        return u.render()
     restart = {"always": "always", "unless-stopped": "always", "on-failure": "on-failure"}
     if svc.restart in restart:
         u.add("Service", "Restart", restart[svc.restart])
@@ -194,6 +213,46 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
     u.add("Install", "WantedBy", "default.target")
     if not dep.settings.rootless:
         u.add("Install", "WantedBy", "multi-user.target")
+    return u.render()
+
+
+def _job_service(u: UnitFile, dep: Deployment, job: Job) -> None:
+    """A job runs to its end: a oneshot service (quadlet runs it in the foreground then).
+
+    `run` jobs stay "active" once done (RemainAfterExit), so the service that requires a
+    `before` job does not run it again on every restart; a new deploy (daemon-reload and a
+    restart of the job's unit) does. A scheduled job is started by its timer, not at boot.
+    """
+    u.add("Service", "Type", "oneshot")
+    if job.run is not None:
+        u.add("Service", "RemainAfterExit", "yes")
+    u.add("Service", "TimeoutStartSec", str(JOB_TIMEOUT))
+    if job.run == "after":
+        u.add("Install", "WantedBy", "default.target")
+        if not dep.settings.rootless:
+            u.add("Install", "WantedBy", "multi-user.target")
+
+
+def _timer_unit(dep: Deployment, run: JobRun, header: list[str]) -> str:
+    """The systemd timer of a scheduled job: OnCalendar= converted from its cron schedule.
+
+    Installed beside the system's units (not quadlet's folder: quadlet makes only services),
+    then `systemctl enable --now <name>.timer`; it starts `<name>.service`, which quadlet
+    generates from the `.container` of the same name. Times are the host's local time, as
+    cron's are.
+    """
+    job = run.job
+    assert job.schedule is not None
+    u = UnitFile(list(header))
+    u.add(
+        "Unit",
+        "Description",
+        f"{dep.project}: {run.owner.service.name}, job {job.name} ({job.schedule})",
+    )
+    for calendar in on_calendar(job.schedule):
+        u.add("Timer", "OnCalendar", calendar)
+    u.add("Timer", "Unit", f"{run.container.name}.service")
+    u.add("Install", "WantedBy", "timers.target")
     return u.render()
 
 
