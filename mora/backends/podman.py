@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mora.backends import _podman_common
+from mora.backends._podman_binds import BIND_FUNCTIONS, bind_dirs, bind_lines
 from mora.backends._podman_common import (
     LOCAL,
     Container,
@@ -144,6 +145,11 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
         _PREAMBLE,
         secret_function(replace=False),
         _WAIT,
+    ]
+    binds = bind_dirs(hd)
+    if binds:  # every bind is checked before the network, volumes and containers
+        lines += [BIND_FUNCTIONS, *bind_lines(binds), ""]
+    lines += [
         f'"$podman" network exists {_q(project)} ||'
         f' "$podman" network create --label {_q(label)} {_q(project)} >/dev/null',
     ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mora.backends import _podman_common
+from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
 from mora.backends._podman_common import (
     E_SETTING,
     E_UNWRITABLE,
@@ -116,6 +117,9 @@ def host_files(
         if d.secret and no_secrets:
             continue
         files[d.path] = (d.text, 0o600 if d.secret else 0o644)
+    tmpfiles = tmpfiles_conf(dep.project, hd.host.name, bind_dirs(hd), dep.settings.rootless)
+    if tmpfiles is not None:  # podman does not create a missing bind source (_podman_binds)
+        files[f"tmpfiles.d/{dep.project}.conf"] = (tmpfiles, 0o644)
     replace = supports(dep.settings.version, "secret create --replace")
     files["secrets.sh"] = (secrets_script(dep.project, hd.host.name, hd.deliveries, replace), 0o700)
     return files
