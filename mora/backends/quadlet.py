@@ -54,9 +54,9 @@ from mora.backends.systemd import (
 )
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.jobs.cron import on_calendar
 from mora.model import Job
 from mora.output import finish_target, write_file
+from mora.vocabulary.cron import on_calendar
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).

@@ -16,8 +16,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mora import ast
-from mora.jobs import cron
 from mora.source import Span
+from mora.vocabulary import cron
 from mora.vocabulary import service as V
 
 if TYPE_CHECKING:

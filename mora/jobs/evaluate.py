@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora import model as M
-from mora.jobs import cron
 from mora.jobs.check import E_SCHEDULE
+from mora.vocabulary import cron
 
 if TYPE_CHECKING:
     from mora.evaluator import Evaluator

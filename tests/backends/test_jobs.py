@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mora.jobs import cron
+from mora.vocabulary import cron
 from tests.backends.test_podman import _cleanup, _podman
 from tests.backends.test_quadlet import (
     build,

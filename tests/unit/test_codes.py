@@ -38,7 +38,10 @@ def _sources() -> dict[str, str]:
 
 def test_every_code_written_in_mora_is_registered_and_used() -> None:
     written = {
-        m for name, text in _sources().items() if name != "mora.codes" for m in LITERAL.findall(text)
+        m
+        for name, text in _sources().items()
+        if name != "mora.codes"
+        for m in LITERAL.findall(text)
     }
     assert written - CODES.keys() == set(), "codes used but not in mora/codes.py"
     assert CODES.keys() - written == set(), "codes registered but never reported"

@@ -4,7 +4,8 @@ The grammar is Vixie cron's (crontab(5)): minute, hour, day of month, month, day
 comma list of `*`, `N`, `N-M`, optionally `/STEP`; months and weekdays also by English name;
 weekday 0 and 7 are Sunday. When both day fields are restricted a day matches if *either* does
 (crontab(5)); systemd's OnCalendar= matches all its fields, so that case becomes two OnCalendar=
-lines. Pure functions, no imports of mora: the checker, the evaluator and the backends use them.
+lines. Pure functions, no imports of mora: the checker, the evaluator and the backends use them
+(it sits with the vocabulary, which every layer may read).
 """
 
 from __future__ import annotations
