@@ -886,6 +886,11 @@ class Checker:
     def _check_block_item(
         self, block: str, key: ast.Key, value: ast.Expr | ast.Body, span: Span, ctx: _Ctx
     ) -> None:
+        if block == "jobs":  # a block of blocks: its rules live with the jobs (mora/jobs)
+            from mora.jobs.check import check_job
+
+            check_job(self, key, value, ctx)
+            return
         if isinstance(value, ast.Body):
             if block == "ports":
                 self._check_port_map(key, list(self._block_items(value, ctx)), ctx)

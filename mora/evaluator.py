@@ -773,6 +773,10 @@ class Evaluator:
                     v = self._public_text(v, span, f"`{k}`")
                 settings[k] = v
             data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
+        elif key == "jobs":  # their rules live with the jobs (mora/jobs)
+            from mora.jobs.evaluate import evaluate_jobs
+
+            data["jobs"] = evaluate_jobs(self, entry, scope, pending)
         elif key == "init_only":
             data["init_only"] = {
                 k: self._public_text(v, span, "an `init_only` note")

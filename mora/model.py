@@ -71,6 +71,17 @@ class Healthcheck(_Model):
     retries: int | None = None
 
 
+class Job(_Model):
+    """A task run in its service's image, with its environment, secrets and volumes."""
+
+    name: str = Field(description="the job's name, unique within its service")
+    command: list[str] = Field(description="the command line (replaces the service's command)")
+    schedule: str | None = Field(None, description="a cron schedule (five fields or @daily)")
+    run: Literal["before", "after"] | None = Field(
+        None, description="once per deploy: before the service starts, or after it is up"
+    )
+
+
 class Resources(_Model):
     cpu: str | None = Field(None, description="CPU request, like 250m")
     memory: str | None = Field(None, description="memory request, like 256Mi")
@@ -241,6 +252,9 @@ class Service(_Model):
     )
     ulimits: dict[str, str] = Field(
         default_factory=dict, description='resource limits: name -> "N" or "SOFT:HARD"'
+    )
+    jobs: list[Job] = Field(
+        default_factory=list, description="one-off and scheduled tasks in this service's image"
     )
     inputs: list[str] = Field(
         default_factory=list, description="inputs this service declares (a person provides them)"

@@ -247,7 +247,7 @@ def _source_problems(text: str) -> list[str]:
             problems.append(f"malformed source line: {line!r}")
             continue
         key, body = match["key"], match["text"].strip()
-        if key not in SOURCE_KEYS:
+        if key not in (*SOURCE_KEYS, "resources"):
             problems.append(f"unknown source key {key!r}")
         try:
             date.fromisoformat(match["date"])
@@ -268,6 +268,21 @@ def _source_problems(text: str) -> list[str]:
 def test_every_module_cites_its_sources(module: str) -> None:
     problems = _source_problems((STDLIB / f"{module}.mora").read_text(encoding="utf-8"))
     assert problems == [], f"{module}: " + "; ".join(problems)
+
+
+# The apps whose memory and CPU needs their own docs state (issue 10): their `resources` block
+# cites them on a `# source resources:` line, and asks for memory and CPU explicitly.
+RESOURCES_CITED = ("immich", "jellyfin", "mariadb", "postgres")
+
+
+@pytest.mark.parametrize("module", RESOURCES_CITED)
+def test_resource_numbers_cite_the_apps_requirements(module: str) -> None:
+    text = (STDLIB / f"{module}.mora").read_text(encoding="utf-8")
+    lines = [m for m in map(SOURCE_LINE.match, text.splitlines()) if m and m["key"] == "resources"]
+    assert lines, f"{module}: no `# source resources:` line"
+    assert re.search(r"https?://|docs/", lines[0]["text"]), "a resources source names its page"
+    blocks = re.findall(r"\n  resources \{(.*?)\n  \}", text, re.S)
+    assert blocks and all("memory" in b and "memory_limit" in b for b in blocks), module
 
 
 def test_the_sources_check_catches_what_is_missing() -> None:

@@ -18,6 +18,7 @@ import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mora import types as T
 from mora.compiled import Compiled
@@ -34,6 +35,9 @@ from mora.model import (
     run_as,
 )
 
+if TYPE_CHECKING:
+    from mora.backends._podman_jobs import JobRun
+
 # Routing of every `model.Service` field for quadlet and podman (their modules add `restart`;
 # tests/unit/test_vocabulary.py): a new field fails the test until it is routed here.
 HANDLES = frozenset(
@@ -42,7 +46,7 @@ HANDLES = frozenset(
         "depends_on", "healthcheck", "user", "labels", "devices", "subdomain", "host",
         "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
         "hostname", "extra_hosts", "dns", "working_dir", "stop_grace_period_seconds",
-        "stop_signal", "init", "shm_size", "sysctls", "ulimits", "network_mode",
+        "stop_signal", "init", "shm_size", "sysctls", "ulimits", "network_mode", "jobs",
     }
 )  # fmt: skip
 IGNORES = {
@@ -354,11 +358,12 @@ class HostDeployment:
     host: Host
     containers: list[Container] = field(default_factory=list)  # dependency order
     volumes: list[str] = field(default_factory=list)  # podman volume names (project-prefixed)
+    jobs: list[JobRun] = field(default_factory=list)  # the services' jobs (_podman_jobs)
 
     @property
     def deliveries(self) -> list[Delivery]:
         seen: dict[str, Delivery] = {}
-        for c in self.containers:
+        for c in [*self.containers, *(j.container for j in self.jobs)]:
             for d in c.deliveries:
                 seen[d.name] = d
         return [seen[k] for k in sorted(seen)]
@@ -408,6 +413,10 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
             c.wait_healthy = [f"{project}-{d}" for d in deps(svc) if d in waited]
             c.notify_healthy = svc.name in waited
             hd.containers.append(c)
+            if svc.jobs:  # their containers are made like the service's (_podman_jobs)
+                from mora.backends._podman_jobs import job_runs
+
+                hd.jobs.extend(job_runs(compiled, c, settings, reach, host))
             _alias_on_owner(hd, c)
         proxy = _proxy(compiled, settings, services, host, diags)
         if proxy is not None:

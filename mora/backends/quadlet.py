@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mora.backends import _podman_common
+from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
 from mora.backends._podman_common import (
     E_SETTING,
     E_UNWRITABLE,
@@ -40,6 +41,7 @@ from mora.backends._podman_common import (
     supports,
     volume_owners,
 )
+from mora.backends._podman_jobs import JobRun
 from mora.backends.systemd import (
     UnitFile,
     UnitValueError,
@@ -52,13 +54,16 @@ from mora.backends.systemd import (
 )
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
+from mora.model import Job
 from mora.output import finish_target, write_file
+from mora.vocabulary.cron import on_calendar
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
 HANDLES = _podman_common.HANDLES | {"restart"}
 IGNORES = _podman_common.IGNORES
 C = "Container"
+JOB_TIMEOUT = 3600  # seconds a job may run (pulling its image included) before systemd stops it
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
@@ -99,10 +104,22 @@ def host_files(
             files[f"{c.name}.container"] = (_container_unit(dep, c, header, diags), 0o644)
         except UnitValueError as err:
             diags.error(E_UNWRITABLE, f"`{c.service.name}`: {err}", None)
+    for run in hd.jobs:  # oneshot units, and a timer for a schedule (_podman_jobs)
+        try:
+            unit = _container_unit(dep, run.container, header, diags, run.job)
+        except UnitValueError as err:
+            diags.error(E_UNWRITABLE, f"`{run.owner.service.name}.{run.job.name}`: {err}", None)
+            continue
+        files[f"{run.container.name}.container"] = (unit, 0o644)
+        if run.job.schedule is not None:
+            files[f"{run.container.name}.timer"] = (_timer_unit(dep, run, header), 0o644)
     for d in hd.deliveries:
         if d.secret and no_secrets:
             continue
         files[d.path] = (d.text, 0o600 if d.secret else 0o644)
+    tmpfiles = tmpfiles_conf(dep.project, hd.host.name, bind_dirs(hd), dep.settings.rootless)
+    if tmpfiles is not None:  # podman does not create a missing bind source (_podman_binds)
+        files[f"tmpfiles.d/{dep.project}.conf"] = (tmpfiles, 0o644)
     replace = supports(dep.settings.version, "secret create --replace")
     files["secrets.sh"] = (secrets_script(dep.project, hd.host.name, hd.deliveries, replace), 0o700)
     return files
@@ -146,11 +163,14 @@ def _raw(text: str, what: str) -> str:
     return value
 
 
-def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Diagnostics) -> str:
+def _container_unit(
+    dep: Deployment, c: Container, header: list[str], diags: Diagnostics, job: Job | None = None
+) -> str:
     svc = c.service
     version = dep.settings.version
     u = UnitFile(list(header))
-    u.add("Unit", "Description", f"{dep.project}: {svc.name}")
+    what = f"{svc.name}, job {job.name}" if job else svc.name
+    u.add("Unit", "Description", f"{dep.project}: {what}")
     for name in c.requires:
         u.add("Unit", "Requires", f"{name}.service")
         u.add("Unit", "After", f"{name}.service")
@@ -183,6 +203,9 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
             )
     if svc.command:
         u.add(C, "Exec", exec_words(svc.command))
+    if job is not None:
+        _job_service(u, dep, job)
+        return u.render()
     restart = {"always": "always", "unless-stopped": "always", "on-failure": "on-failure"}
     if svc.restart in restart:
         u.add("Service", "Restart", restart[svc.restart])
@@ -194,6 +217,46 @@ def _container_unit(dep: Deployment, c: Container, header: list[str], diags: Dia
     u.add("Install", "WantedBy", "default.target")
     if not dep.settings.rootless:
         u.add("Install", "WantedBy", "multi-user.target")
+    return u.render()
+
+
+def _job_service(u: UnitFile, dep: Deployment, job: Job) -> None:
+    """A job runs to its end: a oneshot service (quadlet runs it in the foreground then).
+
+    `run` jobs stay "active" once done (RemainAfterExit), so the service that requires a
+    `before` job does not run it again on every restart; a new deploy (daemon-reload and a
+    restart of the job's unit) does. A scheduled job is started by its timer, not at boot.
+    """
+    u.add("Service", "Type", "oneshot")
+    if job.run is not None:
+        u.add("Service", "RemainAfterExit", "yes")
+    u.add("Service", "TimeoutStartSec", str(JOB_TIMEOUT))
+    if job.run == "after":
+        u.add("Install", "WantedBy", "default.target")
+        if not dep.settings.rootless:
+            u.add("Install", "WantedBy", "multi-user.target")
+
+
+def _timer_unit(dep: Deployment, run: JobRun, header: list[str]) -> str:
+    """The systemd timer of a scheduled job: OnCalendar= converted from its cron schedule.
+
+    Installed beside the system's units (not quadlet's folder: quadlet makes only services),
+    then `systemctl enable --now <name>.timer`; it starts `<name>.service`, which quadlet
+    generates from the `.container` of the same name. Times are the host's local time, as
+    cron's are.
+    """
+    job = run.job
+    assert job.schedule is not None
+    u = UnitFile(list(header))
+    u.add(
+        "Unit",
+        "Description",
+        f"{dep.project}: {run.owner.service.name}, job {job.name} ({job.schedule})",
+    )
+    for calendar in on_calendar(job.schedule):
+        u.add("Timer", "OnCalendar", calendar)
+    u.add("Timer", "Unit", f"{run.container.name}.service")
+    u.add("Install", "WantedBy", "timers.target")
     return u.render()
 
 

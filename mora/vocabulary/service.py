@@ -94,6 +94,13 @@ HEALTHCHECK = (
             model_field="start_period_seconds"),
 )
 
+JOB = (
+    Setting("command", None, "the command line (a string split like a shell, or words)"),
+    Setting("schedule", T.STRING, 'a cron schedule: "*/5 * * * *", "@daily"'),
+    Setting("run", T.Type("enum", values=("before", "after")),
+            "once per deploy: before the service starts, or after it is up"),
+)
+
 PORT = (
     Setting("target", T.PORT, "the port the container listens on"),
     Setting("published", T.PORT, "the host port, if published"),
@@ -142,6 +149,8 @@ ATTRS: tuple[Attr, ...] = (
          fixed_before_inputs=True, model_field="placement", backends=_PODMAN_ONLY),
     Attr("auto_update", "value", T.BOOL, "let podman auto-update pull new images",
          fixed_before_inputs=True, model_field="auto_update", backends=_PODMAN_ONLY),
+    Attr("jobs", "block", None, "one-off and scheduled tasks in the service's image",
+         settings=JOB, fixed_before_inputs=True, model_field="jobs", noun="job"),
     Attr("init_only", "block", None, "environment read only when the data is first created",
          fixed_before_inputs=True, model_field="init_only", noun="`init_only` note", backends=()),
 )
@@ -201,6 +210,7 @@ SECURITY_KEYS = tuple(s.name for s in SECURITY)
 SECURITY_RELAXING = tuple(s.name for s in SECURITY if s.relaxes)
 HEALTHCHECK_KEYS = tuple(s.name for s in HEALTHCHECK)
 PORT_KEYS = tuple(s.name for s in PORT)
+JOB_KEYS = tuple(s.name for s in JOB)
 SHAPE_ATTRS = frozenset(a.name for a in ATTRS if a.fixed_before_inputs and not a.block)
 SHAPE_BLOCKS = {a.name: a.noun for a in ATTRS if a.fixed_before_inputs and a.block}
 

@@ -26,6 +26,7 @@ from mora.output import finish_target, write_file
 
 from . import objects
 from .emit import BlockWriter
+from .jobs import job_documents
 from .plan import plan_services, project_labels
 from .settings import read_settings
 from .workload import build_workload
@@ -139,6 +140,8 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
         data = objects.config_data(plan)
         workload = build_workload(plan, plans, settings, data, diags)
         docs.append(Document(f"{folder}/{workload.kind.lower()}.yaml", workload.doc))
+        for file, body in job_documents(plan, workload.doc, settings, diags):
+            docs.append(Document(f"{folder}/{file}", body))
         parts = {
             "service.yaml": objects.cluster_service(plan, diags),
             "service-published.yaml": objects.published_service(plan),

@@ -64,7 +64,7 @@ HANDLES = frozenset(
         "name", "template", "image", "command", "entrypoint", "environment", "ports",
         "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
         "subdomain", "host", "route_port", "resources", "security", "stateful",
-        "pending_inputs", "hostname", "extra_hosts", "dns", "working_dir",
+        "pending_inputs", "jobs", "hostname", "extra_hosts", "dns", "working_dir",
         "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode",
     }
 )  # fmt: skip

@@ -30,6 +30,41 @@ wait_healthy() {
 	done
 }
 
+# bind_dir PATH [UID:GID]: a read-write bind mount's host directory, created when missing and
+# given to the service's user; bind_ro PATH: a read-only one, which must exist. Both run before
+# the first container starts, so a bad path never leaves a half-started project.
+bind_dir() {
+	[ -e "$1" ] && return 0
+	if ! mkdir -p -- "$1" 2>/dev/null; then
+		echo "$0: cannot create $1, the host directory of a bind mount: create it, then run again" >&2
+		exit 1
+	fi
+	if [ -n "${2:-}" ]; then
+		if [ "$(id -u)" = 0 ]; then
+			chown -- "$2" "$1"
+		else
+			"$podman" unshare chown -- "$2" "$1"
+		fi || { echo "$0: cannot give $1 to $2" >&2; exit 1; }
+	fi
+	echo "$0: created $1${2:+ (owner $2)}"
+}
+bind_ro() {
+	if [ ! -e "$1" ]; then
+		echo "$0: $1 does not exist: it is mounted read-only, so there is nothing to create" >&2
+		exit 1
+	fi
+}
+
+bind_dir '/srv/a\'
+bind_dir '/srv/back\slash'
+bind_dir '/srv/d$x'
+bind_dir '/srv/my dir'
+bind_dir /srv/ok
+bind_ro /srv/p%h
+bind_dir /srv/plain
+bind_dir '/srv/q'"'"'x'
+bind_dir '/srv/two  spaces/ lead'
+
 "$podman" network exists binds || "$podman" network create --label mora.project=binds binds >/dev/null
 
 "$podman" run \

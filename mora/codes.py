@@ -1,0 +1,156 @@
+"""Every diagnostic code, once: its severity, a short title and the page that documents it.
+
+Codes were constants scattered over the checker, the evaluator and the backends (and bare strings
+in the parser, the loader and the CLI); one code once meant two different warnings (W0607). This
+table is the registry: `tests/unit/test_codes.py` holds every code written in `mora/` to it, every
+entry to exactly one row of its page's Diagnostics table, and each call's severity to the entry's.
+The call sites keep their constants and strings (`code()` returns the plain id), so adding a code
+is one line here, one row in the docs and the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "note", "warning/note"]
+
+REFERENCE = "docs/reference.md#diagnostics"
+KUBERNETES = "docs/kubernetes.md#diagnostics"
+PODMAN = "docs/podman.md#diagnostics"
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    severity: Severity  # "warning/note": a warning or, in the harmless case, a note
+    title: str
+    doc: str  # the page (and its Diagnostics table) that explains it
+
+
+CODES: dict[str, Code] = {}
+
+
+def code(id: str, severity: Severity, title: str, doc: str = REFERENCE) -> str:
+    """Register a code (once: a second meaning is a bug) and return its id."""
+    if id in CODES:
+        raise ValueError(f"diagnostic code {id} is declared twice")
+    if (id[0] == "E") != (severity == "error"):
+        raise ValueError(f"{id}: E codes are errors, W codes warnings or notes")
+    CODES[id] = Code(id, severity, title, doc)
+    return id
+
+
+# --- the language, the site and the store (docs/reference.md) ---
+code("E0001", "error", "syntax error: an unexpected character, token or end of file")
+code("E0002", "error", "unterminated string")
+code("E0003", "error", "unknown escape sequence in a string")
+code("E0004", "error", "bad interpolation")
+code("E0006", "error", "a file is not valid UTF-8")
+code("E0007", "error", "a file holds a control character")
+code("E0008", "error", "nested too deeply")
+code("E0009", "error", "${...} in a key")
+code("E0100", "error", "the project path does not exist, or the directory has no .mora files")
+code(
+    "E0101",
+    "error",
+    "an imported file or directory cannot be found or read, or has no .mora files",
+)
+code("E0102", "error", "unknown standard-library module")
+code("E0103", "error", "import ... as NAME is not supported")
+code("E0104", "error", "an import leaves the project")
+code("E0105", "error", "not something mora reads (special file, too large, ...)")
+code("E0201", "error", "a name declared twice")
+code("E0202", "error", "unknown name, including an unknown args.NAME")
+code("E0203", "error", "unknown param")
+code("E0204", "error", "unknown service")
+code("E0205", "error", "unknown secret")
+code("E0206", "error", "unknown input")
+code(
+    "E0207",
+    "error",
+    "unknown service attribute, or unknown port, healthcheck, resource, security, job or input setting",
+)
+code("E0208", "error", "unknown function, template or secret generator")
+code("E0209", "error", "unknown or malformed type")
+code("E0210", "error", "invalid reference")
+code("E0211", "error", "a reserved word used as a name")
+code("E0301", "error", "type mismatch")
+code("E0302", "error", "a secret value where secrets are not allowed")
+code("E0303", "error", "invalid image reference")
+code("E0304", "error", "port out of range")
+code("E0305", "error", "invalid value")
+code("E0306", "error", "wrong arguments")
+code("E0307", "error", "something required is missing")
+code("E0308", "error", "a literal in the wrong format")
+code("E0320", "error", "a label key mora reserves")
+code("E0321", "error", "a path with a .. segment")
+code(
+    "E0322",
+    "error",
+    "a bind of a system directory of the host without a reason, or a device outside /dev",
+)
+code("E0330", "error", "a job's schedule is not a cron schedule")
+code("E0331", "error", "a job has both schedule and run, or neither")
+code("E0401", "error", "dependency cycle")
+code("E0402", "error", "two services claim the same subdomain or host")
+code("E0403", "error", "two services publish the same host port and protocol")
+code("E0404", "error", "the project is named twice, differently")
+code("E0501", "error", "site problem")
+code("E0502", "error", "a param without a default has no value from the site")
+code("E0503", "error", "no domain for the site")
+code("E0504", "error", "secret store problem")
+code("E0505", "error", "evaluation problem")
+code("E0506", "error", "a param's value from the site does not fit the param's type")
+code("E0507", "error", "an output file or directory cannot be written")
+code("E0508", "error", "the output directory, or a directory or file below it, is a symlink")
+code("E0509", "error", "a subdomain ends with the site's domain, or is the domain")
+code("E0801", "error", "the deployment record cannot be read or keyed")
+code("W0001", "warning", "a param is never used")
+code("W0002", "warning", "a secret is never used")
+code("W0003", "warning", "an input is never used")
+code("W0004", "warning", "an image without a tag or digest")
+code("W0005", "note", "a service does not say which user its image runs as")
+code("W0501", "warning", "the site sets a param the project does not declare")
+code("W0502", "warning", "the secret store keeps a secret the project no longer declares")
+code("W0503", "warning", "a secret's declaration changed since it was generated")
+code("W0510", "note", "a compile created a new secret store")
+code("W0511", "note", "a store from before namespaces was moved")
+
+# --- the Kubernetes backend (docs/kubernetes.md) ---
+code("E0601", "error", "a kubernetes: site setting is invalid", KUBERNETES)
+code("E0602", "error", "two services become the same Kubernetes name", KUBERNETES)
+code("E0603", "error", "a subdomain routes to a port that is not TCP", KUBERNETES)
+code("E0604", "error", "a resource request is above its limit", KUBERNETES)
+code("E0605", "error", "user = 0 without run_as_root", KUBERNETES)
+code("E0606", "error", "network_mode service:NAME on Kubernetes", KUBERNETES)
+code("E0699", "error", "internal: a secret reference without material", KUBERNETES)
+code("W0601", "warning", "unknown kubernetes: setting", KUBERNETES)
+code("W0602", "warning", "a service was renamed to be a valid Kubernetes name", KUBERNETES)
+code("W0603", "note", "host directories (hostPath) are mounted", KUBERNETES)
+code("W0604", "warning", "devices need a device plugin or privileged", KUBERNETES)
+code("W0605", "warning", "the service waits for inputs and has 0 replicas", KUBERNETES)
+code("W0606", "warning", "a dependency has no TCP port to wait for", KUBERNETES)
+code("W0607", "warning", "a dependency waits for inputs", KUBERNETES)
+code("W0608", "warning", "a label is not a valid Kubernetes annotation key", KUBERNETES)
+code("W0609", "warning", "two ports of a service repeat one number and protocol", KUBERNETES)
+code("W0610", "warning", "user is a name, which Kubernetes cannot use", KUBERNETES)
+code("W0611", "warning", "a compose key Kubernetes cannot express as written", KUBERNETES)
+code("W0620", "note", 'a run = "before" job is a Job beside the rollout', KUBERNETES)
+
+# --- the quadlet and podman backends (docs/podman.md) ---
+code("E0701", "error", "a podman: setting has a bad value", PODMAN)
+code("W0701", "warning", "unknown podman: setting", PODMAN)
+code("E0702", "error", "no host has the tags of a service's placement", PODMAN)
+code("W0703", "warning", "depends_on across hosts", PODMAN)
+code("W0704", "warning/note", "a service uses another host's service by its internal name", PODMAN)
+code("E0705", "error", "a value or path that cannot be written", PODMAN)
+code("W0706", "note", "a service left out until its inputs are answered", PODMAN)
+code("E0707", "error", "a service publishes the reverse proxy's port on its host", PODMAN)
+code("W0708", "note", "this podman cannot make dependents wait for a health check", PODMAN)
+code("W0709", "note", "no acme_email: the proxy uses its own local CA", PODMAN)
+code("W0710", "warning", "one named volume used on several hosts", PODMAN)
+code("E0711", "error", "a host name that cannot be a folder name", PODMAN)
+code("W0712", "warning", "version written as an unquoted number", PODMAN)
+code("W0713", "note", "a service runs on the host's network", PODMAN)
+code("W0720", "note", "the podman script target cannot schedule a job", PODMAN)
