@@ -777,3 +777,21 @@ def apply_cmd(
         click.echo(f"applied in {took:.1f}s; recorded in {where}", err=True)
     else:
         click.echo("nothing changed: everything was already deployed and healthy", err=True)
+
+
+# --- mora fmt / mora lsp (mora/fmt/, mora/lsp/) ---------------------------------------------------
+@cli.command("fmt")
+@click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
+@click.option(
+    "--check", is_flag=True, help="Change nothing; name the files that would change, exit 1."
+)
+@click.option("--diff", is_flag=True, help="Change nothing; print a unified diff of each change.")
+def fmt_cmd(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
+    """Format .mora files in place (PATHs: files or directories; default: .; `-`: stdin to stdout).
+
+    One canonical layout; comments are kept. A file with a syntax error is reported and left as
+    it is.
+    """
+    from mora.fmt import run
+
+    sys.exit(run(list(paths), check=check, diff=diff))
