@@ -795,3 +795,12 @@ def fmt_cmd(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
     from mora.fmt import run
 
     sys.exit(run(list(paths), check=check, diff=diff))
+
+
+@cli.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default and only way).")
+def lsp_cmd(stdio: bool) -> None:
+    """Run the mora language server for an editor (LSP over stdin/stdout)."""
+    from mora.lsp import main as lsp_main
+
+    sys.exit(lsp_main())
