@@ -39,6 +39,22 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.api",  # the one facade that compiles: deploy asks it, never the passes
         *GROUND,
     ),
+    # Side doors: fmt reads syntax (source -> source); lsp reads syntax and the checker.
+    "mora.fmt": ("mora.fmt", "mora.ast", "mora.parser", "mora.loader", *GROUND),
+    "mora.lsp": (
+        "mora.lsp",
+        "mora.fmt",
+        "mora.ast",
+        "mora.parser",
+        "mora.parse_cache",
+        "mora.loader",
+        "mora.checker",
+        "mora.vocabulary",
+        "mora.builtins",
+        "mora.resources",
+        "mora.__version__",
+        *GROUND,
+    ),
 }
 
 

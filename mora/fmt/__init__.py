@@ -82,17 +82,27 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def _report(diags: Diagnostics) -> int:
+    """Print diagnostics on stderr as `mora check` does; 1 when there are errors."""
+    from mora.diagnostics import render_text, summary
+
+    items = diags.sorted()
+    for d in items:
+        print(render_text(d) + "\n", file=sys.stderr)
+    print(summary(items), file=sys.stderr)
+    return 1 if diags.has_errors else 0
+
+
 def run(paths: list[Path], check: bool = False, diff: bool = False) -> int:
     """The `mora fmt` command: 0 when all is well, 1 on syntax errors or (with --check) changes.
 
     `-` as the only path formats standard input to standard output."""
     from mora.loader import _Loader
-    from mora.main import report
 
     if [str(p) for p in paths] == ["-"]:
         result = format_source(sys.stdin.read())
         if result.text is None:
-            return report(result.diagnostics, "text", quiet_ok=True)
+            return _report(result.diagnostics)
         sys.stdout.write(result.text)
         return 0
     diags = Diagnostics()
@@ -124,7 +134,7 @@ def run(paths: list[Path], check: bool = False, diff: bool = False) -> int:
         else:
             _write(path, result.text)
             print(f"reformatted {path}", file=sys.stderr)
-    status = report(diags, "text", quiet_ok=True) if len(diags) else 0
+    status = _report(diags) if len(diags) else 0
     if check and changed:
         status = 1
     return status
