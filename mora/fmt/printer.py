@@ -195,7 +195,7 @@ class Printer:
         inner_ind = ind + INDENT
         opener_comment, lines = self._seq(items, lo, hi, inner_ind, sep, self._line(lo - 1))
         head = opener + ("  " + opener_comment if opener_comment else "")
-        return head + "\n" + "\n".join(lines) + "\n" + ind + closer
+        return head + "".join("\n" + line for line in lines) + "\n" + ind + closer
 
     # --- expressions -----------------------------------------------------------------------------
     def _raw(self, node: ast.StringLit | ast.Key | ast.IntLit) -> str:
@@ -394,7 +394,7 @@ class Printer:
         items = [self._entry_item(e) for e in b.entries]
         opener_comment, lines = self._seq(items, lo, hi, ind + INDENT, "", self._line(b.span.start))
         head = "{" + ("  " + opener_comment if opener_comment else "")
-        return head + "\n" + "\n".join(lines) + "\n" + ind + "}"
+        return head + "".join("\n" + line for line in lines) + "\n" + ind + "}"
 
     def _entry_item(self, e: ast.Node) -> _Item:
         span = e.span  # type: ignore[attr-defined]
