@@ -332,6 +332,11 @@ class Printer:
             value = self.expr(item.value, col, ind, 4)
             last = value.rsplit("\n", 1)
             at = (col if len(last) == 1 else 0) + len(last[-1]) + 4
+            cond = self.flat(item.condition)
+            if cond is not None and not _fits(at, cond, tail):  # the condition on its own line
+                inner = ind + INDENT
+                cond = self.expr(item.condition, len(inner) + 3, inner, tail)
+                return f"{value}\n{inner}if {cond}"
             return value + " if " + self.expr(item.condition, at, ind, tail)
 
         hug = item.value if item.condition is None else None
