@@ -5,7 +5,9 @@ Rules (docs/editors.md has them for users):
 - two spaces of indentation; one space around `=`, `==`, `&&`...; `name: value` for arguments,
   map entries and parameters; lines of at most 100 characters where the code allows it;
 - a list, call, type or template parameter list goes on one line when it fits, else one item per
-  line with a trailing comma; a sole map or list argument (or item) hugs its brackets: `yaml({`;
+  line with a trailing comma; a sole map, list or call argument (or a sole map or list item)
+  hugs its brackets: `yaml({`, `text(join(`; a list of plain literals (a command line) that does
+  not fit is filled instead, as many words a line as fit;
 - a map goes on one line when it fits and was written starting on the `{` line, else one entry
   per line without commas (so a map written as a nested document stays one);
 - a block is always one entry per line, except a block of one attribute written on one line
@@ -293,6 +295,9 @@ class Printer:
             return text
         match e:
             case ast.ListExpr():
+                filled = self._fill(e, ind, text)
+                if filled is not None:
+                    return filled
                 items = [self._list_item(i) for i in e.items]
                 lo, hi = e.span.start + 1, e.span.end - 1
                 return self._bracketed("[", "]", items, lo, hi, col, ind, tail)
@@ -324,6 +329,27 @@ class Printer:
                     right = f"({right})"
                 return f"{left} {e.op} {right}"
         return text if text is not None else self._raw(e)  # type: ignore[arg-type]
+
+    def _fill(self, e: ast.ListExpr, ind: str, flat: str | None) -> str | None:
+        """A list of plain words (a command line, say) that does not fit on one line: as many
+        words a line as fit, each line ending with a comma. None for any other list."""
+        if flat is None or "\n" in flat:
+            return None
+        words = []
+        for item in e.items:
+            if item.condition is not None or not isinstance(
+                item.value, ast.StringLit | ast.IntLit | ast.UnitLit | ast.BoolLit
+            ):
+                return None
+            words.append(self.flat(item.value) or "")
+        inner = ind + INDENT
+        lines: list[str] = []
+        for word in words:
+            if lines and len(lines[-1]) + 1 + len(word) + 1 <= WIDTH:
+                lines[-1] += " " + word + ","
+            else:
+                lines.append(inner + word + ",")
+        return "[\n" + "\n".join(lines) + "\n" + ind + "]"
 
     def _list_item(self, item: ast.ListItem) -> _Item:
         def render(col: int, ind: str, tail: int) -> str:
@@ -359,7 +385,7 @@ class Printer:
             return name + self.expr(arg.value, col + len(name), ind, tail)
 
         hug = arg.value if arg.name is None else None
-        if not isinstance(hug, ast.MapExpr | ast.ListExpr):
+        if not isinstance(hug, ast.MapExpr | ast.ListExpr | ast.Call):
             hug = None
         return _Item(arg.span.start, arg.span.end, render, lambda: self._arg_flat(arg), hug)
 
