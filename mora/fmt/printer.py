@@ -9,7 +9,8 @@ Rules (docs/editors.md has them for users):
   hugs its brackets: `yaml({`, `text(join(`; a list of plain literals (a command line) that does
   not fit is filled instead, as many words a line as fit;
 - a map goes on one line when it fits and was written starting on the `{` line, else one entry
-  per line without commas (so a map written as a nested document stays one);
+  per line without commas (so a map written as a nested document stays one); a map of one entry
+  whose value is a map or list wraps only the value: `{ Media: [` ... `] }`;
 - a block is always one entry per line, except a block of one attribute written on one line
   that still fits (`ports { http = 8989 }`);
 - blank lines: at most one, where the source had some; never after `{` or before `}`; always
@@ -77,6 +78,7 @@ class Printer:
         self.comments = found.comments
         self.starts = [c.start for c in self.comments]
         self.used = [False] * len(self.comments)
+        self.hugged: set[int] = set()  # ids of the nodes printed hugging their parent's brackets
 
     # --- comments --------------------------------------------------------------------------------
     def _has_comment(self, lo: int, hi: int) -> bool:
@@ -192,6 +194,7 @@ class Printer:
             and not self._has_comment(lo, items[0].start)
             and not self._has_comment(items[0].end, hi)
         ):
+            self.hugged.add(id(items[0].hug))
             inner = self.expr(items[0].hug, col + len(opener), ind, tail + len(closer))
             return opener + inner + closer
         inner_ind = ind + INDENT
@@ -302,8 +305,11 @@ class Printer:
                 lo, hi = e.span.start + 1, e.span.end - 1
                 return self._bracketed("[", "]", items, lo, hi, col, ind, tail)
             case ast.MapExpr():
-                entries = [self._map_entry(x) for x in e.entries]
                 lo, hi = e.span.start + 1, e.span.end - 1
+                hugged = self._hug_entry(e, lo, hi, col, ind, tail)
+                if hugged is not None:
+                    return hugged
+                entries = [self._map_entry(x) for x in e.entries]
                 forced = self._map_forced(e) or text is not None
                 return self._bracketed(
                     "{", "}", entries, lo, hi, col, ind, tail, sep="", pad=" ", force_break=forced
@@ -329,6 +335,22 @@ class Printer:
                     right = f"({right})"
                 return f"{left} {e.op} {right}"
         return text if text is not None else self._raw(e)  # type: ignore[arg-type]
+
+    def _hug_entry(
+        self, e: ast.MapExpr, lo: int, hi: int, col: int, ind: str, tail: int
+    ) -> str | None:
+        """`{ key: [` ... `] }`: a map of one entry whose value is a map or list, written on the
+        line of its `{` and not itself hugging brackets, wraps only the value. Else None."""
+        if len(e.entries) != 1 or self._map_forced(e) or id(e) in self.hugged:
+            return None  # one hug a line: `yaml({ key: [{` would hide the structure
+        entry = e.entries[0]
+        value = entry.value
+        if not isinstance(value, ast.MapExpr | ast.ListExpr):
+            return None
+        if self._has_comment(lo, value.span.start) or self._has_comment(value.span.end, hi):
+            return None
+        head = "{ " + self._key(entry.key) + ": "
+        return head + self.expr(value, col + len(head), ind, tail + 2) + " }"
 
     def _fill(self, e: ast.ListExpr, ind: str, flat: str | None) -> str | None:
         """A list of plain words (a command line, say) that does not fit on one line: as many
