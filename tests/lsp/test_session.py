@@ -297,3 +297,55 @@ def test_stdlib_is_browsable(client: Client, tmp_path: Path) -> None:
     uri = client.open(copy / "redis.mora")
     assert errors(client.diagnostics(uri)) == []
     assert client.close() == 0
+
+
+TEMPLATED = """\
+project tpl
+
+# A web app behind the proxy.
+template app(port: port = 8080, tag: string = "1.0") {
+  image = "example.org/app:${args.tag}"
+  ports { http = args.port }
+}
+
+input admin_email: email {
+  prompt = "Which address should receive alerts?"
+}
+
+service portal = app(port: 9000)
+
+service mailer {
+  image = "example.org/mailer:2.1"
+  environment { TO = input.admin_email }
+}
+"""
+
+
+def test_inputs_templates_and_arguments(client: Client, tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    root.mkdir()
+    (root / "main.mora").write_text(TEMPLATED)
+    client.initialize(root)
+    uri = client.open(root / "main.mora")
+    assert errors(client.diagnostics(uri)) == []
+
+    def request(method: str, needle: str, delta: int) -> Any:
+        return client.request(method, at(uri, TEMPLATED, needle, delta))
+
+    hover = request("textDocument/hover", "input.admin_email", 8)["contents"]["value"]
+    assert "input admin_email: email" in hover
+    (loc,) = request("textDocument/definition", "input.admin_email", 8)
+    assert loc["range"]["start"] == pos(TEMPLATED, "admin_email: email")
+    hover = request("textDocument/hover", "args.port", 6)["contents"]["value"]
+    assert "port: port = 8080" in hover
+    (loc,) = request("textDocument/definition", "args.tag", 6)
+    assert loc["range"]["start"] == pos(TEMPLATED, "tag: string")
+    hover = request("textDocument/hover", "app(port: 9000)", 1)["contents"]["value"]
+    assert "template app(" in hover and "A web app behind the proxy." in hover
+    (loc,) = request("textDocument/definition", "app(port: 9000)", 1)
+    assert loc["range"]["start"] == pos(TEMPLATED, "app(port: port")
+    labels = {i["label"] for i in request("textDocument/completion", "args.port", 5)["items"]}
+    assert labels == {"port", "tag"}
+    labels = {i["label"] for i in request("textDocument/completion", "input.admin", 6)["items"]}
+    assert labels == {"admin_email"}
+    assert client.close() == 0
