@@ -894,3 +894,28 @@ def manager_cmd(
         click.echo(f"  {manager.read_command('api_token')}", err=True)
     click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
     serve(manager, host, port)
+# --- mora fmt / mora lsp (mora/fmt/, mora/lsp/) ---------------------------------------------------
+@cli.command("fmt")
+@click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
+@click.option(
+    "--check", is_flag=True, help="Change nothing; name the files that would change, exit 1."
+)
+@click.option("--diff", is_flag=True, help="Change nothing; print a unified diff of each change.")
+def fmt_cmd(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
+    """Format .mora files in place (PATHs: files or directories; default: .; `-`: stdin to stdout).
+
+    One canonical layout; comments are kept. A file with a syntax error is reported and left as
+    it is.
+    """
+    from mora.fmt import run
+
+    sys.exit(run(list(paths), check=check, diff=diff))
+
+
+@cli.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default and only way).")
+def lsp_cmd(stdio: bool) -> None:
+    """Run the mora language server for an editor (LSP over stdin/stdout)."""
+    from mora.lsp import main as lsp_main
+
+    sys.exit(lsp_main())

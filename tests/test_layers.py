@@ -52,6 +52,22 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.__version__",
         *GROUND,
     ),
+    # Side doors: fmt reads syntax (source -> source); lsp reads syntax and the checker.
+    "mora.fmt": ("mora.fmt", "mora.ast", "mora.parser", "mora.loader", *GROUND),
+    "mora.lsp": (
+        "mora.lsp",
+        "mora.fmt",
+        "mora.ast",
+        "mora.parser",
+        "mora.parse_cache",
+        "mora.loader",
+        "mora.checker",
+        "mora.vocabulary",
+        "mora.builtins",
+        "mora.resources",
+        "mora.__version__",
+        *GROUND,
+    ),
 }
 
 
