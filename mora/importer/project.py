@@ -1,0 +1,49 @@
+"""The layout of an imported project: header, imports, params, secrets, then services.
+
+Each param and secret says in a comment where it came from (file:line:column), so a reviewer can
+go back to the compose file; a secret's comment also says that its compose value was not copied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mora.importer.convert import Converter
+
+
+def assemble(conv: Converter, paths: list[Path]) -> str:
+    conv.collect()
+    services: list[list[str]] = []
+    for cname, svc in conv.p.services.items():
+        services.append(conv.service_text(cname, svc))
+    names = ", ".join(str(p) for p in paths)
+    out = [
+        f"# Imported by `mora import` from {names}.",
+        "# Review what it reported: every compose key it could not express is listed there, with",
+        "# its line. Secret values of the compose files are not copied: each site generates its own.",
+        "",
+        f"project {conv.name}",
+    ]
+    if conv.imports:
+        out.append("")
+        out.extend(f"import {m}" for m in sorted(conv.imports))
+    if conv.params:
+        out.append("")
+        for param in conv.params.values():
+            origin = "from " + ", ".join(param.origins)
+            if param.note:
+                origin += f"; {param.note}"
+            out.append(f"# {origin}")
+            default = f" = {param.default}" if param.default is not None else ""
+            out.append(f"param {param.name}: {param.type}{default}")
+    declared = [g for g in conv.groups if g.declared and g.origins]
+    if declared:
+        out.append("")
+        for group in declared:
+            out.append(f"# replaces the value at {', '.join(group.origins)}")
+            out.append("# (that value is not copied here: each site generates its own)")
+            out.append(f"secret {group.name} = {group.gen}")
+    for lines in services:
+        out.append("")
+        out.extend(lines)
+    return "\n".join(out) + "\n"
