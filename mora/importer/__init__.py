@@ -48,7 +48,7 @@ def render_project(
     if loaded is None or not loaded.services:
         return None
     base = loaded.directory.resolve().name if project_directory is None else loaded.directory.name
-    project = mora_name(name or loaded.name or base or "imported").replace("_", "-")
+    project = mora_name(name or loaded.name or base or "imported")
     conv = Converter(loaded, project, diags)
     return project, assemble(conv, paths)
 

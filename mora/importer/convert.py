@@ -8,6 +8,7 @@ is a diagnostic at its place in the compose file (codes.py), never silently drop
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -76,8 +77,16 @@ class SecretGroup:
     declared: bool = True  # False when a stdlib template declares it
 
 
-def where(span: Span | None) -> str:
-    return span.location() if span is not None else "?"
+def where(span: Span | None, base: str = "") -> str:
+    """file:line:column, the file relative to `base` (the first compose file's folder)."""
+    if span is None:
+        return "?"
+    line, col = span.file.line_col(span.start)
+    path = span.file.path
+    if base:
+        rel = os.path.relpath(path, base)
+        path = rel if not rel.startswith("..") else path
+    return f"{path}:{line}:{col}"
 
 
 class Converter:
@@ -93,10 +102,17 @@ class Converter:
         self.imports: set[str] = set()
         self.names: dict[str, str] = {}
         self.path_params: dict[str, str] = {}
-        self.templated: dict[str, str] = {}  # compose service -> template call text
+        self.templated: dict[str, Any] = {}  # compose service -> templates.TemplateUse
         self.svc = ""
+        self.base = (
+            str(project.files[0].path).rsplit("/", 1)[0] if "/" in project.files[0].path else ""
+        )
+        self.secret_vars: set[str] = set()
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def at(self, span: Span | None) -> str:
+        return where(span, self.base)
 
     def warn(
         self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None
@@ -118,7 +134,7 @@ class Converter:
 
     def param_for(self, var: Var, type_: str) -> str:
         """The mora reference for a variable: a secret when its name says so, else a param."""
-        if secrets.secret_name(var.name):
+        if secrets.secret_name(var.name) or var.name in self.secret_vars:
             return "secret." + self.secret_for_var(var).name
         name = mora_name(var.name)
         param = self.params.get(name)
@@ -144,11 +160,11 @@ class Converter:
                 )
             param = Param(name, kind, value, note=note)
             self.params[name] = param
-        origin = where(var.span) + (f" (${{{var.name}}})")
+        origin = self.at(var.span) + (f" (${{{var.name}}})")
         if origin not in param.origins:
             param.origins.append(origin)
-        if var.env is not None and where(var.env.span) not in param.origins:
-            param.origins.append(where(var.env.span))
+        if var.env is not None and self.at(var.env.span) not in param.origins:
+            param.origins.append(self.at(var.env.span))
         return "param." + name
 
     def _typed_default(self, type_: str, default: str | None) -> tuple[str, str | None]:
@@ -185,7 +201,7 @@ class Converter:
         if group is None:
             group = self._new_group(mora_name(var.name), value, var.name)
         self.by_var[var.name] = group
-        origin = where(var.span) + f" (${{{var.name}}})"
+        origin = self.at(var.span) + f" (${{{var.name}}})"
         if origin not in group.origins:
             group.origins.append(origin)
         return group
@@ -228,30 +244,42 @@ class Converter:
         return '"' + "".join(parts) + '"'
 
     def _literal(self, text: str, secret_ok: bool, what: str, span: Span | None) -> str:
-        """Literal text, with every known secret value in it replaced by the secret."""
+        """Literal text, with each place that holds a known secret value replaced by the secret.
+
+        A value counts inside longer text where it is plainly a credential (a URL's password
+        `://user:VALUE@`, after a word like `password` or `--requirepass`) or is long enough
+        (12+ characters) not to be an ordinary word: `nextcloud` as a password must not turn
+        the image `nextcloud:apache` into a secret.
+        """
         if not text:
             return ""
         for value, group in sorted(self.by_value.items(), key=lambda kv: -len(kv[0])):
-            if len(value) >= 6 and value in text:
-                if not secret_ok:
-                    self.warn(
-                        codes.W_SECRET,
-                        f"a secret value in {what} of service `{self.svc}` is not written",
-                        span,
-                        "holds the value of a secret",
-                        help="mora passes secrets only through `environment` and `files`; the value is written as CHANGE_ME here",
-                    )
-                    text = text.replace(value, "\ue002")
-                    continue
-                before, _, after = text.partition(value)
+            at = _credential_at(text, value)
+            if at < 0:
+                continue
+            before, after = text[:at], text[at + len(value) :]
+            if not secret_ok:
+                self.warn(
+                    codes.W_SECRET,
+                    f"a secret value in {what} of service `{self.svc}` is not written",
+                    span,
+                    "holds the value of a secret",
+                    help="mora passes secrets only through `environment` and `files`; "
+                    "the value is written as CHANGE_ME here",
+                )
                 return (
                     self._literal(before, secret_ok, what, span)
-                    + "${secret."
-                    + group.name
-                    + "}"
+                    + "CHANGE_ME"
                     + self._literal(after, secret_ok, what, span)
                 )
-        return escape(text).replace("\ue002", "CHANGE_ME")
+            return (
+                self._literal(before, secret_ok, what, span)
+                + "${secret."
+                + group.name
+                + "}"
+                + self._literal(after, secret_ok, what, span)
+            )
+        return escape(text)
 
     def _no_secret(self, what: str, span: Span | None) -> str:
         self.warn(
@@ -285,8 +313,7 @@ class Converter:
                     if secrets.secret_name(var.name) or (
                         secrets.secret_name(k) and not secrets.plain_value(var.resolved())
                     ):
-                        if not secrets.secret_name(var.name):
-                            continue  # named plainly: a param, unless its value says otherwise
+                        self.secret_vars.add(var.name)  # `WEBPASSWORD=${PIHOLE_PW}`
                         self.secret_for_var(var)
                     continue
                 if has_placeholder(raw):
@@ -295,7 +322,46 @@ class Converter:
                     secrets.secret_name(k) and not secrets.plain_value(raw)
                 ) or secrets.placeholder_value(raw):
                     group = self.by_value.get(raw) or self._new_group(mora_name(k), raw, None)
-                    group.origins.append(f"{where(v.where)} ({k})")
+                    group.origins.append(f"{self.at(v.where)} ({k})")
+            self._file_secrets(svc)
+        from mora.importer.templates import match, stdlib_images
+
+        images = stdlib_images()
+        for cname, svc in self.p.services.items():
+            self.svc = cname
+            if svc.is_map():
+                use = match(self, cname, svc, images)
+                if use is not None:
+                    self.templated[cname] = use
+                    self.imports.add(use.module)
+        self._rename_clashes()
+
+    def _file_secrets(self, svc: Node) -> None:
+        """Compose secrets read from a file: one generated secret each (the file is not read)."""
+        for item in _items(svc.get("secrets")):
+            src = _scalar_text(item.value) if item.is_scalar() else ""
+            if item.is_map() and item.get("source") is not None:
+                src = _scalar_text(item.get("source").value)
+            decl = self.p.secrets.get(src)
+            if decl is None or not decl.is_map() or decl.get("file") is None:
+                continue
+            group = self.by_var.get("file:" + src) or self._new_group(mora_name(src), None, None)
+            self.by_var["file:" + src] = group
+            origin = f"{self.at(decl.where)} (secrets.{src}; the file is not read)"
+            if origin not in group.origins:
+                group.origins.append(origin)
+
+    def _rename_clashes(self) -> None:
+        """A declared secret whose name a template instance's secret takes moves aside."""
+        taken = {g.name for g in self.groups if not g.declared}
+        for g in self.groups:
+            if g.declared and g.name in taken:
+                n = 2
+                while f"{g.name}_{n}" in taken or any(
+                    o.name == f"{g.name}_{n}" for o in self.groups
+                ):
+                    n += 1
+                g.name = f"{g.name}_{n}"
 
     def environment(self, svc: Node) -> dict[str, Node]:
         """The service's environment: env_file values first, `environment` over them."""
@@ -463,13 +529,13 @@ class Converter:
                 )
         for item in _items(svc.get("ports")):
             out.extend(self._port(item))
-        seen: set[tuple[int, Any, str]] = set()
-        unique = []
+        # One port per container port and protocol: a published entry wins over `expose`.
+        unique: dict[tuple[int, str], tuple[int, Any, str]] = {}
         for p in out:
-            if (p[0], str(p[1]), p[2]) not in seen:
-                seen.add((p[0], str(p[1]), p[2]))
-                unique.append(p)
-        return unique
+            k = (p[0], p[2])
+            if k not in unique or (unique[k][1] is None and p[1] is not None):
+                unique[k] = p
+        return list(unique.values())
 
     def _port(self, item: Node) -> list[tuple[int, Any, str]]:
         if item.is_map():
@@ -524,6 +590,14 @@ class Converter:
         target = self._int_text(target_text, item)
         if target is None:
             return []
+        if published is None:
+            self.diags.note(
+                codes.W_VALUE,
+                f"port {target} of service `{self.svc}` is not published",
+                item.span,
+                "compose publishes it on a random host port",
+                help="other services reach it by name; add `published` for a fixed host port",
+            )
         pub = self._published_text(published, item) if published else None
         if host_ip and pub is not None:
             return self._host_ip(item, self.interp.resolve(host_ip), target, proto)
@@ -684,7 +758,9 @@ class Converter:
         raw = v.value if isinstance(v.value, str) else _scalar_text(v.value)
         if not has_placeholder(raw):
             group = self.by_value.get(raw)
-            if group is not None:
+            if group is not None and (
+                secrets.secret_name(k) or secrets.placeholder_value(raw) or len(raw) >= 12
+            ):
                 return "secret." + group.name
         return self.text(raw, secret_ok=True, what="environment", span=v.span)
 
@@ -954,7 +1030,7 @@ class Converter:
         if mode == "host":
             body.line('network_mode = "host"')
             self._security.setdefault(
-                "reason", f"network_mode: host in the compose file ({where(node.span)})"
+                "reason", f"network_mode: host in the compose file ({self.at(node.span)})"
             )
             self._needs_reason = True
         elif mode.startswith("service:") and mode[8:] in self.names:
@@ -978,7 +1054,7 @@ class Converter:
         caps = [quote(str(self.resolved(i))) for i in _items(node)]
         self._security["capabilities_add"] = f"[{', '.join(caps)}]"
         self._needs_reason = True
-        self._security.setdefault("reason", f"cap_add in the compose file ({where(node.span)})")
+        self._security.setdefault("reason", f"cap_add in the compose file ({self.at(node.span)})")
 
     def k_cap_drop(self, node: Node, body: Block) -> None:
         caps = [quote(str(self.resolved(i))) for i in _items(node)]
@@ -989,7 +1065,7 @@ class Converter:
             self._security["privileged"] = "true"
             self._needs_reason = True
             self._security.setdefault(
-                "reason", f"privileged in the compose file ({where(node.span)})"
+                "reason", f"privileged in the compose file ({self.at(node.span)})"
             )
 
     def k_read_only(self, node: Node, body: Block) -> None:
@@ -1085,6 +1161,28 @@ class Converter:
             self._volume(item)
 
     def _volume(self, item: Node) -> None:
+        target = self._volume_target(item)
+        if target is not None and target.rstrip("/") in {
+            t.rstrip("/") for t, _, _ in self._volumes
+        }:
+            self.warn(
+                codes.W_VALUE,
+                f"a second mount at `{target}` in service `{self.svc}` is not imported",
+                item.span,
+                "the container path is mounted above already",
+                help="compose refuses two mounts at one path too",
+            )
+            return
+        self._volume_entry(item)
+
+    def _volume_target(self, item: Node) -> str | None:
+        if item.is_map():
+            t = item.get("target")
+            return str(self.resolved(t)) if t is not None else None
+        parts = self.interp.resolve(_scalar_text(item.value)).split(":")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    def _volume_entry(self, item: Node) -> None:
         if item.is_map():
             d = {k: v for k, v in item.value.items()}
             kind = str(self.resolved(d["type"])) if "type" in d else "volume"
@@ -1219,7 +1317,7 @@ class Converter:
         sysdir = system_dir(host_path, readonly) if host_path.startswith("/") else None
         if sysdir is not None:
             args.append(
-                f"reason: {quote('mounted in the compose file (' + where(item.span) + '); review why it needs ' + sysdir)}"
+                f"reason: {quote('mounted in the compose file (' + self.at(item.span) + '); review why it needs ' + sysdir)}"
             )
             self.warn(
                 codes.W_VALUE,
@@ -1252,7 +1350,7 @@ class Converter:
             self.params[name] = Param(
                 name, "path", default, note="a host path: each site chooses its own"
             )
-        origin = where(item.span)
+        origin = self.at(item.span)
         if origin not in self.params[name].origins:
             self.params[name].origins.append(origin)
         return name
@@ -1291,7 +1389,7 @@ class Converter:
                     mora_name(src), None, None
                 )
                 self.by_var["file:" + src] = group
-                origin = f"{where(decl.where)} (secrets.{src}; the file is not read)"
+                origin = f"{self.at(decl.where)} (secrets.{src}; the file is not read)"
                 if origin not in group.origins:
                     group.origins.append(origin)
                 self._files.append((target, "secret." + group.name))
@@ -1350,6 +1448,34 @@ class Converter:
 
     # --- the whole project ------------------------------------------------------------------
 
+    def top_level(self) -> None:
+        """Top-level keys other than services: what mora has no counterpart for is reported."""
+        for k, node in self.p.top.items():
+            if k == "version" or k.startswith("x-"):
+                continue  # `version` is obsolete (compose ignores it); `x-` is for anchors
+            self.warn(
+                codes.W_UNSUPPORTED,
+                f"the top-level `{k}` is not imported",
+                node.where,
+                "mora cannot express this yet",
+                help="`include`: import each file with the others instead"
+                if k == "include"
+                else None,
+            )
+        for net, cfg in self.p.networks.items():
+            if cfg is None or not cfg.is_map():
+                continue
+            for k, v in cfg.value.items():
+                if k.startswith("x-"):
+                    continue
+                self.warn(
+                    codes.W_UNSUPPORTED,
+                    f"`{k}` of network `{net}` is not imported",
+                    v.where,
+                    "mora makes one network per project",
+                    help="every service of the project shares it and reaches the others by name",
+                )
+
     def service_text(self, cname: str, svc: Node) -> list[str]:
         self._security: dict[str, str] = {}
         self._resources: dict[str, str] = {}
@@ -1394,8 +1520,31 @@ class Converter:
                     value = self._security[k]
                     body.line(f"{k} = {quote(value) if k == 'reason' else value}")
             body.close()
-        head = [f"# {where(svc.key_span)}", f"service {self.names[cname]} {{"]
+        head = [f"# {self.at(svc.key_span)}", f"service {self.names[cname]} {{"]
         return head + body.lines + ["}"]
+
+
+_CREDENTIAL_BEFORE = re.compile(
+    r"(pass(word)?|pwd|secret|token|key|auth)[\w-]*[=: ]+$", re.IGNORECASE
+)
+
+
+def _credential_at(text: str, value: str) -> int:
+    """Where `value` stands in `text` as a credential (see Converter._literal), or -1."""
+    if len(value) < 4:
+        return -1
+    start = text.find(value)
+    while start >= 0:
+        end = start + len(value)
+        before = text[:start]
+        if len(value) >= 12:
+            return start
+        if before.endswith(":") and text[end : end + 1] == "@" and "://" in before:
+            return start
+        if _CREDENTIAL_BEFORE.search(before[-40:]):
+            return start
+        start = text.find(value, start + 1)
+    return -1
 
 
 def _items(node: Node | None) -> list[Node]:
@@ -1437,7 +1586,9 @@ def _name_ports(
             name += "x"
         taken.add(name)
         out.append((name[:15], target, published, proto))
-    if (route is not None and not any(t == route for _, t, _, _ in out) and out) or (route is not None and not out):
+    if (route is not None and not any(t == route for _, t, _, _ in out) and out) or (
+        route is not None and not out
+    ):
         out.append(("http", route, None, "tcp"))
     return out
 

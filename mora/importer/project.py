@@ -9,13 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from mora.importer.convert import Converter
+from mora.importer.templates import TemplateUse
+from mora.importer.yamlnodes import Node
 
 
 def assemble(conv: Converter, paths: list[Path]) -> str:
     conv.collect()
+    conv.top_level()
     services: list[list[str]] = []
     for cname, svc in conv.p.services.items():
-        services.append(conv.service_text(cname, svc))
+        use = conv.templated.get(cname)
+        if use is not None:
+            services.append(template_text(conv, cname, svc, use))
+        else:
+            services.append(conv.service_text(cname, svc))
     names = ", ".join(str(p) for p in paths)
     out = [
         f"# Imported by `mora import` from {names}.",
@@ -47,3 +54,28 @@ def assemble(conv: Converter, paths: list[Path]) -> str:
         out.append("")
         out.extend(lines)
     return "\n".join(out) + "\n"
+
+
+def template_text(conv: Converter, cname: str, svc: Node, use: TemplateUse) -> list[str]:
+    """`service NAME = template(args)`, with comments saying what the template does instead."""
+    lines = [
+        f"# {conv.at(svc.key_span)}: the stdlib template `{use.module}` (docs/stdlib/{use.module}.md)"
+    ]
+    for group in use.secrets.values():
+        lines.append(
+            f"# its secret `{group.name}` replaces the value at {', '.join(group.origins)}"
+        )
+    if use.replaced:
+        lines.append(
+            f"# the template sets its own {', '.join(use.replaced)}, and names its data volume"
+        )
+    else:
+        lines.append("# the template names its data volume itself")
+    name = conv.names[cname]
+    if len(", ".join(use.args)) + len(name) + len(use.module) < 80:
+        lines.append(f"service {name} = {use.module}({', '.join(use.args)})")
+    else:
+        lines.append(f"service {name} = {use.module}(")
+        lines.extend(f"  {a}," for a in use.args)
+        lines.append(")")
+    return lines

@@ -13,7 +13,7 @@ import re
 import string
 
 _SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|(^|_)PASS($|_)|(^|_)PWD($|_)|SECRET|TOKEN|(^|_)KEY$|API_?KEY|PRIVATE_?KEY|SALT",
+    r"PASSWORD|PASSWD|(^|_)PASS($|_)|(^|_)PWD?($|_)|SECRET|TOKEN|(^|_)KEY$|API_?KEY|PRIVATE_?KEY|SALT",
     re.IGNORECASE,
 )
 _NOT_SECRET_NAME = re.compile(
