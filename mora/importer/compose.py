@@ -39,8 +39,9 @@ class ComposeProject:
     """The merged compose model: top-level sections as nodes, services already profiled."""
 
     name: str | None
-    directory: Path
+    directory: Path  # what relative host paths are relative to (--project-directory)
     files: list[SourceFile]
+    source_dir: Path = Path(".")  # where the files the compose files name are read from
     services: dict[str, Node] = field(default_factory=dict)
     skipped: dict[str, Node] = field(default_factory=dict)  # disabled by profiles
     volumes: dict[str, Node] = field(default_factory=dict)
@@ -112,7 +113,7 @@ def load(
         merged = doc if merged is None else _merge(merged, doc, ())
     if merged is None:
         return None
-    project = ComposeProject(None, directory, files, interp=interp)
+    project = ComposeProject(None, directory, files, paths[0].parent, interp=interp)
     for key, node in merged.value.items():
         if key == "name" and isinstance(node.value, str):
             project.name = interp.resolve(node.value)

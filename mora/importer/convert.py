@@ -390,7 +390,7 @@ class Converter:
             if path_node is None or not isinstance(path_node.value, str):
                 continue
             rel = self.interp.resolve(path_node.value)
-            path = self.p.directory / rel
+            path = self.p.source_dir / rel
             if not path.exists() and not required:
                 continue
             sink = Diagnostics()
@@ -443,6 +443,14 @@ class Converter:
         image = svc.get("image")
         if image is not None and isinstance(image.value, str):
             body.line(f"image = {self.text(image, secret_ok=False, what='`image`')}")
+            if svc.get("build") is not None:
+                self.warn(
+                    codes.W_UNSUPPORTED,
+                    f"`build` of service `{cname}` is not imported: its `image` is pulled instead",
+                    svc.get("build").where,
+                    "mora runs images only",
+                    help="build and push the image yourself, or build it on the host with this tag",
+                )
         else:
             build = svc.get("build")
             placeholder = f"localhost/{self.name}-{cname}:latest"
@@ -515,6 +523,8 @@ class Converter:
     def ports(self, svc: Node) -> list[tuple[int, Any, str]]:
         """(target, published expression or None, protocol) of `ports` and `expose`."""
         out: list[tuple[int, Any, str]] = []
+        for item in _items(svc.get("ports")):
+            out.extend(self._port(item))
         for item in _items(svc.get("expose")):
             text = str(self.resolved(item))
             target, _, proto = text.partition("/")
@@ -527,8 +537,6 @@ class Converter:
                     item.span,
                     "not one port",
                 )
-        for item in _items(svc.get("ports")):
-            out.extend(self._port(item))
         # One port per container port and protocol: a published entry wins over `expose`.
         unique: dict[tuple[int, str], tuple[int, Any, str]] = {}
         for p in out:
@@ -711,7 +719,7 @@ class Converter:
         ):
             self.warn(
                 codes.W_VALUE,
-                f"the host `{self.interp.resolve(host)}` of service `{self.svc}` is not imported as a subdomain",
+                f"the host `{self.interp.show(host)}` of service `{self.svc}` is not imported as a subdomain",
                 node.span,
                 "no literal first label",
                 help="set `subdomain` by hand",
@@ -771,15 +779,18 @@ class Converter:
         if labels is None or not labels.is_map():
             return
         kept = []
+        proxy = [(k, v) for k, v in labels.value.items() if _proxy_label(k)]
+        if proxy:
+            names = ", ".join(f"`{k}`" for k, _ in proxy[:3]) + (", ..." if len(proxy) > 3 else "")
+            self.diags.note(
+                codes.W_DROPPED,
+                f"{len(proxy)} reverse-proxy label(s) of service `{self.svc}` are not imported: {names}",
+                proxy[0][1].where,
+                "configures Traefik or Caddy",
+                help="mora routes `subdomain` through its own proxy",
+            )
         for k, v in labels.value.items():
-            if k.startswith("traefik.") or k == "caddy" or k.startswith("caddy."):
-                self.diags.note(
-                    codes.W_DROPPED,
-                    f"label `{k}` of service `{self.svc}` is not imported",
-                    v.where,
-                    "configures a reverse proxy",
-                    help="mora routes `subdomain` through its own proxy",
-                )
+            if _proxy_label(k):
                 continue
             if reserved_label(k):
                 self.warn(
@@ -1216,9 +1227,7 @@ class Converter:
                             args.append(f"size: {size}")
                     if t.get("mode") is not None:
                         mode = self.resolved(t.get("mode"))
-                        args.append(
-                            f"mode: {quote(oct(mode)[2:] if isinstance(mode, int) else str(mode))}"
-                        )
+                        args.append(f"mode: {quote(_octal(mode))}")
                 self._volumes.append((target, f"tmpfs({', '.join(args)})", ""))
                 return
             if kind not in ("volume", "bind"):
@@ -1429,7 +1438,7 @@ class Converter:
             elif decl.get("file") is not None:
                 rel = self.interp.resolve(_scalar_text(decl.get("file").value))
                 sink = Diagnostics()
-                text = read_text(self.p.directory / rel, sink, "config file")
+                text = read_text(self.p.source_dir / rel, sink, "config file")
                 if text is None:
                     self.warn(
                         codes.W_VALUE,
@@ -1561,6 +1570,19 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _proxy_label(key: str) -> bool:
+    return key.startswith("traefik.") or key == "caddy" or key.startswith("caddy.")
+
+
+def _octal(mode: Any) -> str:
+    """A file mode as octal digits. YAML reads `01777` as octal (1023) but `1777` as decimal:
+    digits that are all octal are taken as written, which is what `mode: 1777` means."""
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        text = str(mode)
+        return text if set(text) <= set("01234567") else oct(mode)[2:]
+    return str(mode).removeprefix("0o")
 
 
 def _published_part(text: str) -> str:

@@ -164,6 +164,10 @@ class Interpolator:
         """Placeholders replaced by the values compose would use."""
         return PLACEHOLDER.sub(lambda m: self.uses[int(m.group(1))].resolved(), text)
 
+    def show(self, text: str) -> str:
+        """Text for a message: each variable as written (`${NAME}`), never its value."""
+        return PLACEHOLDER.sub(lambda m: "${" + self.uses[int(m.group(1))].name + "}", text)
+
     def var(self, placeholder_text: str) -> Var | None:
         """The variable when `placeholder_text` is exactly one placeholder."""
         m = PLACEHOLDER.fullmatch(placeholder_text)

@@ -136,7 +136,14 @@ def match(conv: Converter, cname: str, svc: Node, images: dict[str, str]) -> Tem
 def _allowed(svc: Node, keys: set[str], problems: list[str]) -> list[str]:
     replaced = []
     for k in svc.value:
-        if k.startswith("x-") or k in ("image", "environment", "volumes", "env_file", "secrets"):
+        if k.startswith("x-") or k in (
+            "image",
+            "environment",
+            "volumes",
+            "env_file",
+            "secrets",
+            "ports",
+        ):
             continue
         if k in keys or k in _TEMPLATE_OWNS:
             if k in ("restart", "healthcheck"):

@@ -106,7 +106,7 @@ services:
 
 
 def test_bad_interpolation_is_reported_at_its_place(tmp_path: Path) -> None:
-    project, diags = _load(tmp_path, "services:\n  s:\n    image: x:1\n    command: echo ${\n")
+    _, diags = _load(tmp_path, "services:\n  s:\n    image: x:1\n    command: echo ${\n")
     assert [d.code for d in diags] == ["W0901"]
     text = render_text(diags.items[0])
     assert "c0.yml:4:14" in text and "^" in text
