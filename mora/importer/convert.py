@@ -1068,8 +1068,19 @@ class Converter:
         self._security.setdefault("reason", f"cap_add in the compose file ({self.at(node.span)})")
 
     def k_cap_drop(self, node: Node, body: Block) -> None:
-        caps = [quote(str(self.resolved(i))) for i in _items(node)]
-        self._security["cap_drop"] = f"[{', '.join(caps)}]"
+        names = [str(self.resolved(i)).upper().removeprefix("CAP_") for i in _items(node)]
+        added = {
+            str(self.resolved(i)).upper().removeprefix("CAP_")
+            for i in _items(self._current.get("cap_add"))
+        }
+        if "ALL" in names and added:
+            # Compose drops everything, then adds `cap_add`; mora's cap_drop also takes away what
+            # capabilities_add granted. Dropping the runtime's defaults but the added ones keeps
+            # the container's set what compose made it: exactly `cap_add`.
+            from mora.model import RUNTIME_DEFAULT_CAPABILITIES
+
+            names = [c for c in RUNTIME_DEFAULT_CAPABILITIES if c not in added]
+        self._security["cap_drop"] = f"[{', '.join(quote(c) for c in names)}]"
 
     def k_privileged(self, node: Node, body: Block) -> None:
         if self.resolved(node) in (True, "true"):
