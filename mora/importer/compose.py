@@ -132,6 +132,13 @@ def load(
             help="a compose file lists its containers under `services:`",
         )
     _apply_profiles(project, set(profiles or ()), diags)
+    if project.skipped and not project.services:
+        diags.error(
+            codes.E_YAML,
+            "no service is left: every one has a profile that is not enabled",
+            None,
+            help="enable one with `--profile NAME`",
+        )
     return project
 
 

@@ -205,3 +205,9 @@ def test_unreadable_inputs_are_diagnostics(tmp_path: Path) -> None:
     diags = Diagnostics()
     assert compose.load([tmp_path / "missing.yml"], diags) is None
     assert [d.code for d in diags] == ["E0901"]
+
+
+def test_no_service_left_by_profiles_is_an_error(tmp_path: Path) -> None:
+    """Found by the property test: every service behind a profile used to import nothing, silently."""
+    _, diags = _load(tmp_path, "services:\n  a: {image: 'a:1', profiles: [x]}\n")
+    assert [d.code for d in diags.sorted()] == ["E0902", "W0907"]
