@@ -108,6 +108,7 @@ class Converter:
             str(project.files[0].path).rsplit("/", 1)[0] if "/" in project.files[0].path else ""
         )
         self.secret_vars: set[str] = set()
+        self.masks: list[Span] = []
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ class Converter:
         if group is None:
             group = self._new_group(mora_name(var.name), value, var.name)
         self.by_var[var.name] = group
+        if var.env is not None:
+            self._mask_value(var.env.span, var.env.span)
         origin = self.at(var.span) + f" (${{{var.name}}})"
         if origin not in group.origins:
             group.origins.append(origin)
@@ -323,6 +326,7 @@ class Converter:
                 ) or secrets.placeholder_value(raw):
                     group = self.by_value.get(raw) or self._new_group(mora_name(k), raw, None)
                     group.origins.append(f"{self.at(v.where)} ({k})")
+                    self._mask_value(v.span, v.key_span)
             self._file_secrets(svc)
         from mora.importer.templates import match, stdlib_images
 
@@ -335,6 +339,43 @@ class Converter:
                     self.templated[cname] = use
                     self.imports.add(use.module)
         self._rename_clashes()
+
+    def _mask_value(self, span: Span | None, key_span: Span | None) -> None:
+        """Remember where a secret value is written, to hide it from quoted source lines."""
+        if span is None:
+            return
+        if span == key_span:  # an env file line: the value is what follows `=`
+            line_end = span.file.text.find("\n", span.end)
+            line_end = len(span.file.text) if line_end < 0 else line_end
+            eq = span.file.text.find("=", span.end, line_end)
+            if eq < 0:
+                return
+            span = Span(span.file, eq + 1, line_end)
+        self.masks.append(span)
+
+    def mask_secrets(self) -> None:
+        """Hide every secret value in the text diagnostics quote (same length, so every span
+        still points where it did): the compose file's passwords may be in use today, and
+        import output ends up in terminals and CI logs."""
+        values = sorted(
+            {g.value for g in self.groups if g.value and len(g.value) >= 4 and "\n" not in g.value},
+            key=len,
+            reverse=True,
+        )
+        files = {id(sp.file): sp.file for sp in self.masks}
+        for f in self.p.files:
+            files[id(f)] = f
+        for file in files.values():
+            chars = list(file.text)
+            for sp in self.masks:
+                if sp.file is file:
+                    for i in range(sp.start, min(sp.end, len(chars))):
+                        if chars[i] not in "\n\"'":
+                            chars[i] = "*"
+            text = "".join(chars)
+            for value in values:
+                text = text.replace(value, "*" * len(value))
+            file.text = text
 
     def _file_secrets(self, svc: Node) -> None:
         """Compose secrets read from a file: one generated secret each (the file is not read)."""

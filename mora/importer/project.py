@@ -53,6 +53,7 @@ def assemble(conv: Converter, paths: list[Path]) -> str:
     for lines in services:
         out.append("")
         out.extend(lines)
+    conv.mask_secrets()
     return "\n".join(out) + "\n"
 
 
