@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mora.importer.interpolate import has_placeholder
@@ -21,7 +20,6 @@ from mora.importer.yamlnodes import Node
 if TYPE_CHECKING:
     from mora.importer.convert import Converter, SecretGroup
 
-STDLIB = Path(__file__).resolve().parent.parent.parent / "stdlib"
 
 # Keys the templates set themselves: compose's value is replaced by the template's.
 _TEMPLATE_OWNS = {"restart", "healthcheck", "container_name", "networks", "expose", "labels_none"}
@@ -51,10 +49,13 @@ def repository(image: str) -> str:
 
 def stdlib_images() -> dict[str, str]:
     """Repository -> stdlib module, read from each template's default `image` argument."""
+    from mora.resources import stdlib_dir
+
     out: dict[str, str] = {}
-    if not STDLIB.is_dir():
+    stdlib = stdlib_dir()
+    if not stdlib.is_dir():
         return out
-    for path in sorted(STDLIB.glob("*.mora")):
+    for path in sorted(stdlib.glob("*.mora")):
         for m in re.finditer(r'image: string = "([^"]+)"', path.read_text(encoding="utf-8")):
             repo = repository(m.group(1))
             out.setdefault(repo, path.stem)
