@@ -23,7 +23,7 @@ def assemble(conv: Converter, paths: list[Path]) -> str:
             services.append(template_text(conv, cname, svc, use))
         else:
             services.append(conv.service_text(cname, svc))
-    names = ", ".join(str(p) for p in paths)
+    names = ", ".join(_shown_path(str(p), conv.base) for p in paths)
     out = [
         f"# Imported by `mora import` from {names}.",
         "# Review what it reported: every compose key it could not express is listed there, with",
@@ -37,18 +37,21 @@ def assemble(conv: Converter, paths: list[Path]) -> str:
     if conv.params:
         out.append("")
         for param in conv.params.values():
-            origin = "from " + ", ".join(param.origins)
-            if param.note:
-                origin += f"; {param.note}"
-            out.append(f"# {origin}")
+            tail = [param.note] if param.note else []
+            out.extend(_comment("from", param.origins, tail))
             default = f" = {param.default}" if param.default is not None else ""
             out.append(f"param {param.name}: {param.type}{default}")
     declared = [g for g in conv.groups if g.declared and g.origins]
     if declared:
         out.append("")
         for group in declared:
-            out.append(f"# replaces the value at {', '.join(group.origins)}")
-            out.append("# (that value is not copied here: each site generates its own)")
+            out.extend(
+                _comment(
+                    "replaces the value at",
+                    group.origins,
+                    ["(that value is not copied here: each site generates its own)"],
+                )
+            )
             out.append(f"secret {group.name} = {group.gen}")
     for lines in services:
         out.append("")
@@ -63,8 +66,8 @@ def template_text(conv: Converter, cname: str, svc: Node, use: TemplateUse) -> l
         f"# {conv.at(svc.key_span)}: the stdlib template `{use.module}` (docs/stdlib/{use.module}.md)"
     ]
     for group in use.secrets.values():
-        lines.append(
-            f"# its secret `{group.name}` replaces the value at {', '.join(group.origins)}"
+        lines.extend(
+            _comment(f"its secret `{group.name}` replaces the value at", group.origins, [])
         )
     if use.replaced:
         lines.append(
@@ -80,3 +83,17 @@ def template_text(conv: Converter, cname: str, svc: Node, use: TemplateUse) -> l
         lines.extend(f"  {a}," for a in use.args)
         lines.append(")")
     return lines
+
+
+def _comment(head: str, items: list[str], tail: list[str], width: int = 100) -> list[str]:
+    """`# head a, b, c` on one line when it fits, else one item per line; then `tail` lines."""
+    one = f"# {head} {', '.join(items)}"
+    lines = [one] if len(one) <= width else [f"# {head}", *(f"#   {item}" for item in items)]
+    return lines + [f"# {t}" for t in tail]
+
+
+def _shown_path(path: str, base: str) -> str:
+    import os
+
+    rel = os.path.relpath(path, base) if base else path
+    return rel if not rel.startswith("..") else path
