@@ -14,7 +14,8 @@ then merged into the ones before it by the Compose Specification's rules (compos
   as a list or a map (compose-go converts the list forms before merging), so they merge by name;
 - `!reset` removes what the earlier files set, `!override` replaces it whole.
 
-Then profiles apply (compose-spec 15-profiles.md): a service with `profiles` runs only when one of
+`extends` is resolved next (a service built on another, of this file or another one), then
+profiles apply (compose-spec 15-profiles.md): a service with `profiles` runs only when one of
 them is enabled (`--profile`); a service without runs always.
 """
 
@@ -131,6 +132,7 @@ def load(
             merged.span,
             help="a compose file lists its containers under `services:`",
         )
+    _resolve_extends(project, interp, diags)
     _apply_profiles(project, set(profiles or ()), diags)
     if project.skipped and not project.services:
         diags.error(
@@ -256,6 +258,61 @@ def _merge(base: Node, over: Node, path: tuple[str, ...]) -> Node:
             return Node(items, base.span, base.key_span)
         return Node(base.value + over.value, base.span, base.key_span)
     return over
+
+
+def _resolve_extends(project: ComposeProject, interp: Interpolator, diags: Diagnostics) -> None:
+    """`extends:` (compose-spec 05-services.md#extends): the service starts from another one, of
+    this project or of another file, and its own keys merge over it by the rules of several
+    files. A chain is followed to its end; a cycle or a missing service is an error."""
+    other_files: dict[Path, dict[str, Node] | None] = {}
+
+    def base_of(name: str, svc: Node, seen: tuple[str, ...]) -> Node:
+        ext = svc.get("extends")
+        if ext is None:
+            return svc
+        target = ext.value if isinstance(ext.value, str) else None
+        file_node = ext.get("file") if ext.is_map() else None
+        if ext.is_map() and ext.get("service") is not None:
+            target = str(ext.get("service").value)
+        own = {k: v for k, v in svc.value.items() if k != "extends"}
+        if not target:
+            diags.error(codes.E_YAML, "`extends` names no service", ext.where)
+            return Node(own, svc.span, svc.key_span)
+        services = project.services
+        where = target
+        if file_node is not None and isinstance(file_node.value, str):
+            path = project.source_dir / interp.resolve(file_node.value)
+            if path not in other_files:
+                other_files[path] = _services_of(path, interp, diags)
+            services = other_files[path] or {}
+            where = f"{path}:{target}"
+        base = services.get(target)
+        if base is None or not base.is_map() or where in seen:
+            why = "a cycle of `extends`" if where in seen else f"no service `{target}` to extend"
+            diags.error(codes.E_YAML, why, ext.where)
+            return Node(own, svc.span, svc.key_span)
+        base = base_of(target, base, (*seen, where))
+        return _merge(base, Node(own, svc.span, svc.key_span), ("services", name))
+
+    for name, svc in list(project.services.items()):
+        if svc.is_map() and svc.get("extends") is not None:
+            project.services[name] = base_of(name, svc, (name,))
+
+
+def _services_of(path: Path, interp: Interpolator, diags: Diagnostics) -> dict[str, Node] | None:
+    """The services of another compose file named by `extends.file`."""
+    text = read_text(path, diags, "compose file")
+    if text is None:
+        return None
+    try:
+        doc = parse(SourceFile(str(path), text))
+    except YamlProblem as err:
+        diags.error(codes.E_YAML, err.message, err.span, "here")
+        return None
+    _interpolate(doc, interp, diags)
+    _normalise(doc)
+    services = doc.get("services")
+    return dict(services.value) if services is not None and services.is_map() else None
 
 
 def _apply_profiles(project: ComposeProject, active: set[str], diags: Diagnostics) -> None:

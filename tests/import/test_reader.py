@@ -211,3 +211,32 @@ def test_no_service_left_by_profiles_is_an_error(tmp_path: Path) -> None:
     """Found by the property test: every service behind a profile used to import nothing, silently."""
     _, diags = _load(tmp_path, "services:\n  a: {image: 'a:1', profiles: [x]}\n")
     assert [d.code for d in diags.sorted()] == ["E0902", "W0907"]
+
+
+def test_extends_in_this_file_and_another(tmp_path: Path) -> None:
+    (tmp_path / "common.yml").write_text(
+        "services:\n  base:\n    image: ghcr.io/example/base:1\n    environment: {A: '1', B: '1'}\n"
+        "    command: [run]\n"
+    )
+    project, diags = _load(
+        tmp_path,
+        """
+services:
+  web:
+    extends: {file: common.yml, service: base}
+    environment: {B: "2"}
+  worker:
+    extends: web
+    command: [work]
+  loop:
+    extends: loop
+""",
+    )
+    assert [(d.code, d.message) for d in diags] == [("E0902", "a cycle of `extends`")]
+    assert _plain(project, "web") == {
+        "image": "ghcr.io/example/base:1",
+        "environment": {"A": "1", "B": "2"},
+        "command": ["run"],
+    }
+    assert _plain(project, "worker")["command"] == ["work"]
+    assert _plain(project, "worker")["environment"] == {"A": "1", "B": "2"}
