@@ -282,7 +282,21 @@ class Converter:
                 + "}"
                 + self._literal(after, secret_ok, what, span)
             )
-        return escape(text)
+        return escape(self._renamed(text))
+
+    def _renamed(self, text: str) -> str:
+        """Host names of renamed services (`my-db` -> `my_db`) in literal text: the new name is
+        the container's host name now. A name with `-` or `.` is replaced where it stands as a
+        host (`my-db`, `http://my-db:5432`); a plain one (`self`) only as the whole value."""
+        for cname, name in self.names.items():
+            if cname == name or cname not in text:
+                continue
+            if "-" in cname or "." in cname:
+                pattern = r"(?<![\w.-])" + re.escape(cname) + r"(?![\w.-])"
+                text = re.sub(pattern, name, text)
+            elif text == cname:
+                text = name
+        return text
 
     def _no_secret(self, what: str, span: Span | None) -> str:
         self.warn(
@@ -466,7 +480,8 @@ class Converter:
                 f"service `{cname}` is imported as `{name}`",
                 svc.key_span,
                 "not a mora name",
-                help=f"other containers reach it as `{name}` now: change the host names that point at `{cname}`",
+                help=f"other containers reach it as `{name}` now: the import changed `{cname}` where "
+                "it stands as a host name in values; check the files your images read",
             )
         ports = self.ports(svc)
         subdomain, route_port = self.route(svc)
