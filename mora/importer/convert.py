@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mora.diagnostics import Diagnostics
+from mora.diagnostics import Diagnostics, did_you_mean
 from mora.importer import codes, secrets
 from mora.importer.compose import ComposeProject
 from mora.importer.interpolate import PLACEHOLDER, Var, has_placeholder
@@ -48,6 +48,23 @@ _WELL_KNOWN_PORTS = {
     9090: "metrics",
 }
 _RESTART = {"no", "always", "on-failure", "unless-stopped"}
+# The service keys of the Compose Specification (compose-spec 05-services.md), for did-you-mean.
+COMPOSE_SERVICE_KEYS = (
+    "annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup",
+    "cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
+    "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus",
+    "cpuset", "credential_spec", "depends_on", "deploy", "develop", "device_cgroup_rules",
+    "devices", "dns", "dns_opt", "dns_search", "domainname", "driver_opts", "entrypoint",
+    "env_file", "environment", "expose", "extends", "external_links", "extra_hosts", "gpus",
+    "group_add", "healthcheck", "hostname", "image", "init", "ipc", "isolation", "labels",
+    "label_file", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+    "mem_swappiness", "memswap_limit", "models", "network_mode", "networks", "oom_kill_disable",
+    "oom_score_adj", "pid", "pids_limit", "platform", "ports", "post_start", "pre_stop",
+    "privileged", "profiles", "provider", "pull_policy", "read_only", "restart", "runtime",
+    "scale", "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period",
+    "stop_signal", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "use_api_socket",
+    "user", "userns_mode", "uts", "volumes", "volumes_from", "working_dir",
+)  # fmt: skip
 _DROPPED_QUIETLY = {"container_name", "networks", "links", "version", "expose"}
 _SIMPLE_STRINGS = {
     "hostname": "hostname",
@@ -550,6 +567,14 @@ class Converter:
                 fn(node, body)
             elif k in _DROPPED_QUIETLY:
                 self.dropped(k, node)
+            elif k not in COMPOSE_SERVICE_KEYS and (guess := did_you_mean(k, COMPOSE_SERVICE_KEYS)):
+                self.warn(
+                    codes.W_UNSUPPORTED,
+                    f"`{k}` of service `{self.svc}` is not a compose key: not imported",
+                    node.where,
+                    "unknown key",
+                    help=guess,
+                )
             else:
                 self.unsupported(node, k)
         return body
