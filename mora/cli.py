@@ -808,6 +808,7 @@ def apply_cmd(
     type=click.Path(path_type=Path, file_okay=False),
     help="What relative host paths are relative to (default: the first file's directory).",
 )
+@click.option("--force", is_flag=True, help="Replace the project file if it exists.")
 @_FORMAT
 def import_cmd(
     compose_files: tuple[Path, ...],
@@ -816,6 +817,7 @@ def import_cmd(
     env_files: tuple[Path, ...],
     profiles: tuple[str, ...],
     project_directory: Path | None,
+    force: bool,
     fmt: str,
 ) -> None:
     """Import COMPOSE_FILE... (merged in order, like `-f a -f b`) as a mora project.
@@ -843,6 +845,7 @@ def import_cmd(
         env_files=list(env_files) or None,
         profiles=list(profiles),
         project_directory=project_directory,
+        force=force,
     )
     code = _report(result.diagnostics, fmt)
     if result.written is not None and fmt == "text":

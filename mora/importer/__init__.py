@@ -61,8 +61,12 @@ def import_compose(
     env_files: list[Path] | None = None,
     profiles: list[str] | None = None,
     project_directory: Path | None = None,
+    force: bool = False,
 ) -> ImportResult:
-    """Import compose files into the directory `out` (`<project>.mora`) and check the result."""
+    """Import compose files into the directory `out` (`<project>.mora`) and check the result.
+
+    An existing file is replaced only with `force`: a project imported once is then edited by
+    hand, and importing again must not silently throw that work away."""
     from mora.api import check_project
     from mora.importer import codes
 
@@ -78,12 +82,24 @@ def import_compose(
     if rendered is None:
         return ImportResult(None, None, diags)
     project, text = rendered
+    from mora.output import UnsafeOutput, write_file
+
     target = out / f"{project}.mora"
+    if (target.exists() or target.is_symlink()) and not force:
+        diags.error(
+            codes.E_OUTPUT,
+            f"`{target}` exists: the import does not replace it",
+            None,
+            help="pass --force to replace it, or choose another --out",
+        )
+        return ImportResult(text, None, diags)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        write_file(out, f"{project}.mora", text)
+    except UnsafeOutput as err:
+        diags.error(codes.E_OUTPUT, f"cannot write `{target}`: {err}", None)
+        return ImportResult(text, None, diags)
     except OSError as err:
-        diags.error(codes.E_OUTPUT, f"cannot write `{target}`: {err.strerror}", None)
+        diags.error(codes.E_OUTPUT, f"cannot write `{target}`: {err.strerror or err}", None)
         return ImportResult(text, None, diags)
     checked = check_project(out).diagnostics
     diags.extend(checked)

@@ -38,3 +38,24 @@ def test_missing_file_and_no_file(tmp_path: Path) -> None:
     assert done.returncode == 1 and "E0901" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
     assert run_import([], tmp_path).returncode == 2
+
+
+def test_an_existing_project_is_replaced_only_with_force(tmp_path: Path) -> None:
+    shutil.copy(GOLDEN / "routes" / "compose.yaml", tmp_path / "compose.yaml")
+    assert run_import(["compose.yaml", "--out", "out"], tmp_path).returncode == 0
+    (project,) = (tmp_path / "out").glob("*.mora")
+    project.write_text(project.read_text() + "# edited by hand\n")
+    again = run_import(["compose.yaml", "--out", "out"], tmp_path)
+    assert again.returncode == 1 and "E0903" in again.stderr and "--force" in again.stderr
+    assert project.read_text().endswith("# edited by hand\n")
+    forced = run_import(["compose.yaml", "--out", "out", "--force"], tmp_path)
+    assert forced.returncode == 0 and "edited by hand" not in project.read_text()
+
+
+def test_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    shutil.copy(GOLDEN / "routes" / "compose.yaml", tmp_path / "compose.yaml")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "elsewhere")
+    done = run_import(["compose.yaml", "--out", "out"], tmp_path)
+    assert done.returncode == 1 and "E0903" in done.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
