@@ -39,6 +39,15 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.api",  # the one facade that compiles: deploy asks it, never the passes
         *GROUND,
     ),
+    # a side door: compose text in, mora source out, checked through the facade
+    "mora.importer": (
+        "mora.importer",
+        "mora.api",
+        "mora.model",
+        "mora.output",
+        "mora.resources",
+        *GROUND,
+    ),
 }
 
 
