@@ -12,7 +12,6 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mora.diagnostics import Diagnostics, did_you_mean
@@ -66,11 +65,6 @@ COMPOSE_SERVICE_KEYS = (
     "user", "userns_mode", "uts", "volumes", "volumes_from", "working_dir",
 )  # fmt: skip
 _DROPPED_QUIETLY = {"container_name", "networks", "links", "version", "expose"}
-_SIMPLE_STRINGS = {
-    "hostname": "hostname",
-    "working_dir": "working_dir",
-    "stop_signal": "stop_signal",
-}
 
 
 @dataclass
@@ -1764,7 +1758,3 @@ def _cpu(value: Any) -> str | None:
     if milli <= 0:
         return None
     return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
-
-
-def output_name(path: Path) -> str:
-    return mora_name(path.name)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 # Keys the templates set themselves: compose's value is replaced by the template's.
-_TEMPLATE_OWNS = {"restart", "healthcheck", "container_name", "networks", "expose", "labels_none"}
+_TEMPLATE_OWNS = {"restart", "healthcheck", "container_name", "networks", "expose"}
 
 
 @dataclass
