@@ -622,10 +622,6 @@ def schema_cmd() -> None:
     click.echo(manifest_schema(), nl=False)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- deploy: `mora diff` and `mora apply` (issue 12) ----------------------------------------------
 
 EXIT_APPLY_FAILED = 4  # a service failed or was blocked; the others were applied and recorded
@@ -919,3 +915,79 @@ def lsp_cmd(stdio: bool) -> None:
     from mora.lsp import main as lsp_main
 
     sys.exit(lsp_main())
+# --- mora import (mora/importer) ---------------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument(
+    "compose_files", type=click.Path(path_type=Path, dir_okay=False), nargs=-1, required=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the project (default: a directory named after it).",
+)
+@click.option(
+    "--name", help="The project's name (default: the compose `name`, else the directory's)."
+)
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Variables for ${VAR} (repeatable; default: .env beside the first file).",
+)
+@click.option("--profile", "profiles", multiple=True, help="Enable a compose profile (repeatable).")
+@click.option(
+    "--project-directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="What relative host paths are relative to (default: the first file's directory).",
+)
+@click.option("--force", is_flag=True, help="Replace the project file if it exists.")
+@_FORMAT
+def import_cmd(
+    compose_files: tuple[Path, ...],
+    out_dir: Path | None,
+    name: str | None,
+    env_files: tuple[Path, ...],
+    profiles: tuple[str, ...],
+    project_directory: Path | None,
+    force: bool,
+    fmt: str,
+) -> None:
+    """Import COMPOSE_FILE... (merged in order, like `-f a -f b`) as a mora project.
+
+    Every compose key mora cannot express is reported with its line; secret values are replaced
+    by generated secrets. Exit 1 when nothing could be read or the result does not check.
+    """
+    from mora.importer import import_compose, render_project
+
+    files = list(compose_files)
+    if out_dir is None:
+        probe = render_project(
+            files,
+            Diagnostics(),
+            name=name,
+            env_files=list(env_files) or None,
+            profiles=list(profiles),
+            project_directory=project_directory,
+        )
+        out_dir = Path(probe[0] if probe else "imported")
+    result = import_compose(
+        files,
+        out_dir,
+        name=name,
+        env_files=list(env_files) or None,
+        profiles=list(profiles),
+        project_directory=project_directory,
+        force=force,
+    )
+    code = _report(result.diagnostics, fmt)
+    if result.written is not None and fmt == "text":
+        click.echo(f"wrote {result.written}", err=True)
+    sys.exit(EXIT_ERRORS if result.written is None or code else 0)
+
+
+if __name__ == "__main__":
+    main()
