@@ -422,8 +422,12 @@ class Evaluator:
         after: list[str] = []
         prompt: str | None = None
         description: str | None = None
+        producer: str | None = None
         for entry in sym.decl.body.entries:
             if not isinstance(entry, ast.Attr):
+                continue
+            if entry.key.text == "from" and isinstance(entry.value, ast.Ref):
+                producer = ".".join(p.text for p in entry.value.parts[:1] + entry.value.parts[2:])
                 continue
             try:
                 value = self._eval(entry.value, scope)
@@ -445,6 +449,7 @@ class Evaluator:
             after=after,
             prompt=prompt,
             description=description,
+            producer=producer,
             answered=name in self.inputs,
         )
 
@@ -690,6 +695,11 @@ class Evaluator:
     ) -> None:
         """Evaluate one service attribute into `data` (the fields of `model.Service`)."""
         key = entry.key.text
+        if key == "setup" and isinstance(entry, ast.Block):  # mora/steps/evaluate.py
+            from mora.steps.evaluate import evaluate_setup
+
+            data["setup"] = evaluate_setup(self, svc, entry, scope)
+            return
         if key in _SHAPE_BLOCKS:
             for item_key, value, span in self._items(entry, scope, pending):
                 self._no_pending(value, span, f"{_SHAPE_BLOCKS[key]} `{item_key}`")
