@@ -732,20 +732,36 @@ def apply_cmd(
         tail = f": {printable(detail)}" if detail else ""
         click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
 
-    deploy_target = PodmanTarget(result.compiled, result.diagnostics)
-    try:
-        done = apply(
-            prepared,
-            result.before,
-            deploy_target,
-            lambda record: save_record(where, record),
-            progress=progress,
-            prune_volumes=prune_volumes,
-            timeout=timeout,
-        )
-    except TargetError as err:  # a step every service needs (the network) failed
-        click.echo(f"error: {printable(str(err))}", err=True)
-        sys.exit(EXIT_APPLY_FAILED)
+    from mora.micro.hook import podman_hook  # setup steps (docs/micromanagers.md)
+
+    def step_progress(step: str, status: str, detail: str) -> None:
+        progress(f"setup {step}", status, time.monotonic() - began, detail)
+
+    outcomes = []
+    for _round in range(1 + len(result.compiled.manifest.inputs)):
+        deploy_target = PodmanTarget(result.compiled, result.diagnostics)
+        hook = podman_hook(result.compiled, deploy_target, project, site, step_progress)
+        try:
+            done = apply(
+                prepared,
+                result.before,
+                deploy_target,
+                lambda record: save_record(where, record),
+                progress=progress,
+                prune_volumes=prune_volumes,
+                timeout=timeout,
+                after_healthy=hook,
+            )
+        except TargetError as err:  # a step every service needs (the network) failed
+            click.echo(f"error: {printable(str(err))}", err=True)
+            sys.exit(EXIT_APPLY_FAILED)
+        outcomes += [o for o in done.outcomes if o.status != "held"]
+        if hook is None or not hook.filled_pending() or not prepared.plan.held:
+            break
+        # a step produced an input a held service waits for: compile again and deploy it now
+        result = _deploy_changes(project, target, fmt, site)
+        prepared = result.prepared
+    done.outcomes = outcomes + [o for o in done.outcomes if o.status == "held"]
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

@@ -55,6 +55,7 @@ W_ORPHANED_SECRET = "W0502"
 W_STALE_SECRET = "W0503"
 
 INPUT_PREFIX = "input."  # inputs live in the site store as `input.NAME`
+STATE_PREFIX = "setup."  # setup steps keep `setup.SVC.STEP` (ran) and `setup.SVC.STEP.OUT`
 
 
 # --- tainted values ------------------------------------------------------------------------------
@@ -339,6 +340,9 @@ class Evaluator:
             requests.append(SecretRequest(name, sym.generator, args, sources))
         for name in self.program.inputs:
             requests.append(SecretRequest(INPUT_PREFIX + name, None, {}, {}))
+        from mora.steps.check import state_names  # what setup steps keep in the store
+
+        requests += [SecretRequest(n, None, {}, {}) for n in state_names(self.program)]
         return requests
 
     def _resolve_secrets(self) -> None:
@@ -379,8 +383,8 @@ class Evaluator:
             else:
                 self.secret_values[name] = parts
         for name in resolution.missing:
-            if name.startswith(INPUT_PREFIX):
-                continue  # unanswered inputs make their users pending, not errors
+            if name.startswith((INPUT_PREFIX, STATE_PREFIX)):
+                continue  # unanswered inputs make their users pending; steps not run yet
             sym = self.program.secrets[name]
             self.diags.error(
                 E_SECRETS,

@@ -658,6 +658,16 @@ def _leaves(expr: ast.Expr) -> list[tuple[ast.Expr, None]]:
     return found
 
 
+def state_names(program: object) -> list[str]:
+    """The store entries setup steps keep: `setup.SVC.STEP` (what ran) and each output."""
+    names: list[str] = []
+    for name, svc in program.services.items():  # type: ignore[attr-defined]
+        for step in step_decls(svc.body).values():
+            names.append(f"setup.{name}.{step.name}")
+            names += [f"setup.{name}.{step.name}.{out}" for out in step.outputs]
+    return names
+
+
 def check_setup(checker: Checker) -> None:
     """Every `setup` block and every input's `from`, once per project."""
     _StepChecker(checker).run()
