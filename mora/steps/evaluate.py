@@ -165,12 +165,21 @@ class _Step:
         return M.StepExpr(lit=_text(value))
 
     def _fold(self, expr: ast.Expr, scope: _Scope) -> object:
-        """A value known at compile time; a secret here is a bug the checker should have caught."""
-        from mora.evaluator import Pending, Secret
+        """A value known at compile time. One that is secret or waits for an input (through a
+        condition, say) cannot be folded: reported, and the service is left out."""
+        from mora.evaluator import E_EVAL, Pending, Secret, _Abort
 
         value = self.ev._eval(expr, scope)
         if isinstance(value, Secret | Pending):
-            raise AssertionError("a secret or pending value folded into a setup step")
+            self.ev.diags.error(
+                E_EVAL,
+                "a setup step cannot use this value here: it is secret or waits for an input",
+                expr.span,
+                "not known when compiling",
+                help="use secrets and inputs whole (`secret.x`, `input.y`) in headers, bodies "
+                "and stdin",
+            )
+            raise _Abort
         return value
 
 
