@@ -732,12 +732,13 @@ def apply_cmd(
         tail = f": {printable(detail)}" if detail else ""
         click.echo(f"[{elapsed:6.1f}s] {service}: {status}{tail}", err=True)
 
-    from mora.micro.hook import podman_hook  # setup steps (docs/micromanagers.md)
+    from mora.micro.hook import notify_removed, podman_hook  # setup steps (micromanagers.md)
 
     def step_progress(step: str, status: str, detail: str) -> None:
         progress(f"setup {step}", status, time.monotonic() - began, detail)
 
     outcomes = []
+    removed = (result.before.manifest if result.before else None, list(prepared.changes.removed))
     for _round in range(1 + len(result.compiled.manifest.inputs)):
         deploy_target = PodmanTarget(result.compiled, result.diagnostics)
         hook = podman_hook(result.compiled, deploy_target, project, site, step_progress)
@@ -762,6 +763,7 @@ def apply_cmd(
         result = _deploy_changes(project, target, fmt, site)
         prepared = result.prepared
     done.outcomes = outcomes + [o for o in done.outcomes if o.status == "held"]
+    notify_removed(*removed, project, site, step_progress)
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

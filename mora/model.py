@@ -223,6 +223,9 @@ class Step(_Model):
     run: Literal["once", "always"] = Field("once", description="once per site, or every apply")
     method: str | None = None
     url: StepExpr | None = Field(None, description="never holds a secret")
+    manager: StepExpr | None = Field(
+        None, description="an external micromanager's base URL (docs/micromanager-protocol.yaml)"
+    )
     headers: dict[str, StepExpr] = Field(default_factory=dict)
     auth: StepAuth | None = None
     body: StepExpr | None = None

@@ -30,6 +30,7 @@ class Store(Protocol):
     def set_value(self, name: str, value: str, kind: str = "set") -> bool: ...
     def names(self) -> list[str]: ...
     def save(self) -> bool: ...
+    def remove(self, name: str) -> bool: ...
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Executor:
         transport: Transport,
         *,
         produced: Mapping[str, list[str]] | None = None,
+        project: str = "",
         say: Say | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -99,12 +101,15 @@ class Executor:
         self.store = store
         self.transport = transport
         self.produced = dict(produced or {})  # "svc.step.out" -> input names it fills
+        self.project = project
+        self._service: M.Service | None = None  # the one whose steps run (its internal URL)
         self.say = say or (lambda _w, _s, _d: None)
         self.sleep = sleep
         self.clock = clock
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._secrets: set[str] = set()
+        self._event = "healthy"
         for name in store.names():  # every value of the site is masked in what we report
             entry = store.get(name)
             for value in getattr(entry, "parts", {}).values():
@@ -135,6 +140,7 @@ class Executor:
     def run_service(self, service: M.Service) -> list[StepResult]:
         """Every step of `service` in order; stops at the first failure (reported, redacted)."""
         results: list[StepResult] = []
+        self._service = service
         for step in service.setup:
             where = f"{service.name}.{step.name}"
             try:
@@ -151,10 +157,21 @@ class Executor:
         marker = f"{STATE}{service}.{step.name}"
         outputs = [f"{marker}.{o}" for o in step.outputs]
         wanted = digest(step)
+        done = self.store.get(marker)
+        before = getattr(done, "parts", {}).get("value") if done is not None else None
+        event = "healthy"
+        if step.manager is not None:  # an external micromanager: what it was sent counts too
+            try:
+                sent = json.dumps(self._value(step.body, service, None), sort_keys=True)
+            except _Missing as err:
+                raise StepFailed(f"{service}.{step.name}: `{err}` was never produced") from None
+            wanted += "|" + hashlib.sha256(sent.encode()).hexdigest()
+            if before is not None and before.split("|")[0] == wanted.split("|")[0]:
+                event = "input_answered" if before != wanted else "healthy"
+        self._event = event
         if step.run == "once":
-            done = self.store.get(marker)
             have = all(self.store.get(o) is not None for o in outputs)
-            if done is not None and getattr(done, "parts", {}).get("value") == wanted and have:
+            if before == wanted and have:
                 self._fill_inputs(service, step)  # inputs named later still get the value
                 return StepResult(service, step.name, "unchanged")
         try:
@@ -227,12 +244,17 @@ class Executor:
         if step.exec is not None:
             argv = [_text(self._value(a, service, None)) for a in step.exec]
             return self.redact("exec " + " ".join(argv))
+        if step.manager is not None:
+            base = _text(self._value(step.manager, service, None)).rstrip("/")
+            return self.redact(f"POST {base}/events")
         url = _text(self._value(step.url, service, None)) if step.url else ""
         return self.redact(f"{step.method or 'GET'} {url}")
 
     def _once(self, service: str, step: M.Step) -> tuple[Response, str]:
         shown = self._shown(service, step)
         per_try = max(1.0, min(30.0, step.timeout_seconds))
+        if step.manager is not None:
+            return self._manager(service, step, self._event, per_try), shown
         if step.exec is not None:
             argv = [_text(self._value(a, service, None)) for a in step.exec]
             stdin = _text(self._value(step.stdin, service, None)) if step.stdin else None
@@ -259,6 +281,68 @@ class Executor:
                 body = json.dumps(value, sort_keys=True).encode()
                 headers.setdefault("Content-Type", "application/json")
         return self.transport.request(step.method or "GET", url, headers, body, per_try), shown
+
+    # --- external micromanagers (docs/micromanager-protocol.yaml) -----------------------------
+    def _manager(self, service: str, step: M.Step, event: str, timeout: float) -> Response:
+        """POST the lifecycle event; a reply that asks for inputs fails the step, saying which."""
+        base = _text(self._value(step.manager, service, None)).rstrip("/")
+        svc = self._service
+        payload = {
+            "event": event,
+            "project": self.project,
+            "service": service,
+            "internal_url": svc.internal_url if svc is not None else None,
+            "inputs": self._value(step.body, service, None) if step.body is not None else {},
+        }
+        headers = {k: _text(self._value(v, service, None)) for k, v in step.headers.items()} | {
+            "Content-Type": "application/json"
+        }
+        if step.auth is not None and step.auth.kind == "bearer":
+            headers["Authorization"] = (
+                f"Bearer {_text(self._value(step.auth.secret, service, None))}"
+            )
+        response = self.transport.request(
+            "POST", f"{base}/events", headers, json.dumps(payload, sort_keys=True).encode(), timeout
+        )
+        try:
+            reply = json.loads(response.text or "{}")
+        except ValueError:
+            reply = {}
+        asked = reply.get("ask") if isinstance(reply, dict) else None
+        if 200 <= response.status < 300 and asked:
+            wants = ", ".join(
+                f"{a.get('name')} ({a.get('prompt', '')})" for a in asked if isinstance(a, dict)
+            )
+            raise StepFailed(
+                self.redact(
+                    f"{service}.{step.name}: the micromanager asks for inputs: {wants}; declare "
+                    f"them as inputs, answer them (`mora setup`) and send them in `json`"
+                )
+            )
+        for value in (reply.get("outputs") or {}).values() if isinstance(reply, dict) else []:
+            self._remember(_text(value))
+        return response
+
+    def removed(self, service: M.Service) -> list[StepResult]:
+        """Tell each micromanager of a removed service, and forget what its steps recorded."""
+        results: list[StepResult] = []
+        self._service = service
+        for step in service.setup:
+            marker = f"{STATE}{service.name}.{step.name}"
+            if step.manager is not None:
+                try:
+                    self._manager(service.name, step, "removed", 10.0)
+                    results.append(StepResult(service.name, step.name, "removed"))
+                except (OSError, StepFailed, _Missing) as err:
+                    results.append(
+                        StepResult(service.name, step.name, "failed", self.redact(str(err)))
+                    )
+            for name in [marker, *(f"{marker}.{o}" for o in step.outputs)]:
+                self.store.remove(name)
+        self.store.save()
+        for r in results:
+            self.say(f"{r.service}.{r.step}", r.status, r.detail)
+        return results
 
     # --- values --------------------------------------------------------------------------------
     def _value(self, e: M.StepExpr | None, service: str, response: Response | None) -> object:

@@ -23,7 +23,9 @@ class SetupHook:
         for name, inp in sorted(manifest.inputs.items()):
             if inp.producer:
                 produced.setdefault(inp.producer, []).append(name)
-        self.executor = Executor(store, transport, produced=produced, say=say)
+        self.executor = Executor(
+            store, transport, produced=produced, project=manifest.project, say=say
+        )
         self.results: list[StepResult] = []
 
     def __call__(self, service: str) -> str | None:
@@ -42,6 +44,33 @@ class SetupHook:
             for name, inp in self.manifest.inputs.items()
             if inp.producer and not inp.answered and self.store.get(f"input.{name}") is not None
         )
+
+
+def notify_removed(
+    before: M.Manifest | None,
+    removed: list[str],
+    project: Path,
+    site: dict[str, object],
+    say: Callable[[str, str, str], None],
+) -> None:
+    """After an apply removed services: their micromanagers hear `removed`, and what their
+    steps recorded is forgotten (a service added again is set up again)."""
+    gone = [before.services[n] for n in removed if before and n in before.services]
+    gone = [s for s in gone if s.setup]
+    if not gone:
+        return
+    from mora.api import check_project, open_store
+    from mora.micro.transport import HttpTransport
+
+    program = check_project(project).program
+    store = open_store(
+        program,  # type: ignore[arg-type]
+        site.get("site_file"),  # type: ignore[arg-type]
+        site.get("secrets_path"),  # type: ignore[arg-type]
+    )
+    executor = Executor(store, HttpTransport(), project=before.project, say=say)  # type: ignore[union-attr,arg-type]
+    for svc in gone:
+        executor.removed(svc)
 
 
 def podman_hook(

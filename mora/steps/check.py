@@ -31,6 +31,7 @@ STEP_ATTRS = (
     "run",
     "method",
     "url",
+    "manager",
     "headers",
     "auth",
     "json",
@@ -417,13 +418,29 @@ class _OneStep:
                 continue
             self._setting(key, entry)
         name_span = self.step.block.key.span
-        if ("url" in seen) == ("exec" in seen):
+        kinds = [k for k in ("url", "exec", "manager") if k in seen]
+        if len(kinds) != 1:
             self.diags.error(
                 E_STEP,
-                f"step `{self.step.name}` needs either `url` (an HTTP request) or `exec` "
-                "(a command in the container)" + (", not both" if "url" in seen else ""),
+                f"step `{self.step.name}` needs one of `url` (an HTTP request), `exec` "
+                "(a command in the container) or `manager` (an external micromanager)"
+                + (f", not {' and '.join(f'`{k}`' for k in kinds)}" if kinds else ""),
                 name_span,
                 "what does it do?",
+            )
+        if "manager" in seen and "method" in seen:
+            self.diags.error(
+                E_STEP,
+                "a micromanager is called with POST /events",
+                seen["method"].span,
+                "no method here",
+            )
+        if "manager" in seen and "form" in seen:
+            self.diags.error(
+                E_STEP,
+                "a micromanager takes `json` (the inputs it is sent)",
+                seen["form"].span,
+                "not a form",
             )
         http_only = ("method", "headers", "auth", "json", "form")
         for key in http_only:
@@ -431,7 +448,7 @@ class _OneStep:
                 self.diags.error(
                     E_STEP, f"`{key}` is for HTTP steps", seen[key].span, "this step runs a command"
                 )
-        if "stdin" in seen and "url" in seen:
+        if "stdin" in seen and "exec" not in seen:
             self.diags.error(
                 E_STEP, "`stdin` is for command steps", seen["stdin"].span, "use `json` or `form`"
             )
@@ -478,7 +495,7 @@ class _OneStep:
                     help=did_you_mean(value.plain.upper(), METHODS)
                     or "methods: " + ", ".join(METHODS),
                 )
-        elif key == "url":
+        elif key in ("url", "manager"):
             self._expr(value, "url")
         elif key == "exec":
             if not isinstance(value, ast.ListExpr) or not value.items:
