@@ -566,7 +566,7 @@ class _OneStep:
     def _expr(self, expr: ast.Expr, where: str) -> bool:
         """Check `expr` where it sits; True when it holds a secret (or a response value)."""
         tainted = False
-        for node, ref_span in _leaves(expr):
+        for node in _leaves(expr):
             if isinstance(node, ast.Call):
                 self.diags.error(
                     E_STEP,
@@ -579,7 +579,6 @@ class _OneStep:
                 continue
             if isinstance(node, ast.Ref):
                 tainted |= self._ref(node, where)
-            del ref_span
         if tainted and where in ("url", "argv", "shown"):
             what = {"url": "a URL", "argv": "a command's arguments", "shown": "a description"}[
                 where
@@ -646,13 +645,13 @@ class _OneStep:
         self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
 
 
-def _leaves(expr: ast.Expr) -> list[tuple[ast.Expr, None]]:
+def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:
     """References and calls inside `expr` (interpolations, lists, maps, operators)."""
-    found: list[tuple[ast.Expr, None]] = []
+    found: list[ast.Ref | ast.Call] = []
 
     def walk(e: object) -> None:
         if isinstance(e, ast.Ref | ast.Call):
-            found.append((e, None))
+            found.append(e)
         elif isinstance(e, ast.StringLit):
             for part in e.parts:
                 if not isinstance(part, str):
