@@ -737,7 +737,7 @@ def apply_cmd(
     def step_progress(step: str, status: str, detail: str) -> None:
         progress(f"setup {step}", status, time.monotonic() - began, detail)
 
-    outcomes = []
+    outcomes: dict[str, object] = {}  # service -> its outcome; a later round's change wins
     removed = (result.before.manifest if result.before else None, list(prepared.changes.removed))
     for _round in range(1 + len(result.compiled.manifest.inputs)):
         deploy_target = PodmanTarget(result.compiled, result.diagnostics)
@@ -756,13 +756,15 @@ def apply_cmd(
         except TargetError as err:  # a step every service needs (the network) failed
             click.echo(f"error: {printable(str(err))}", err=True)
             sys.exit(EXIT_APPLY_FAILED)
-        outcomes += [o for o in done.outcomes if o.status != "held"]
+        for o in done.outcomes:
+            if o.status != "held" and (o.service not in outcomes or o.status != "unchanged"):
+                outcomes[o.service] = o
         if hook is None or not hook.filled_pending() or not prepared.plan.held:
             break
         # a step produced an input a held service waits for: compile again and deploy it now
         result = _deploy_changes(project, target, fmt, site)
         prepared = result.prepared
-    done.outcomes = outcomes + [o for o in done.outcomes if o.status == "held"]
+    done.outcomes = [*outcomes.values(), *(o for o in done.outcomes if o.status == "held")]  # type: ignore[list-item]
     notify_removed(*removed, project, site, step_progress)
     for outcome in done.outcomes:
         if outcome.logs:

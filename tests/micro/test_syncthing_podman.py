@@ -219,9 +219,13 @@ def test_syncthing_setup_steps_through_mora_apply(tmp_path: Path) -> None:
         assert "ask a person" not in plan.stdout
         assert "sync_key for reader <- syncthing.read_key.key" in plan.stdout
 
-        first = lab.mora("apply", "--timeout", "90")
+        first = lab.mora("apply", "--timeout", "90", "--format", "json")
         assert first.returncode == 0, first.stderr + first.stdout
         log = first.stderr
+        # two rounds (the reader waited for the key), one outcome per service
+        outcomes = {o["service"]: o["status"] for o in json.loads(first.stdout)["outcomes"]}
+        assert outcomes == {"late": "healthy", "reader": "healthy", "syncthing": "healthy"}
+        assert len(json.loads(first.stdout)["outcomes"]) == 3
         for step in ("read_key", "find_folder", "add_folder"):
             assert f"setup syncthing.{step}: ran" in log, log
         # the late web server: retried (with the status it got), then done
