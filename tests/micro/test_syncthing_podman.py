@@ -222,6 +222,7 @@ def test_syncthing_setup_steps_through_mora_apply(tmp_path: Path) -> None:
         first = lab.mora("apply", "--timeout", "90", "--format", "json")
         assert first.returncode == 0, first.stderr + first.stdout
         log = first.stderr
+        assert "mora setup" not in log  # the only input is produced: nobody is told to answer it
         # two rounds (the reader waited for the key), one outcome per service
         outcomes = {o["service"]: o["status"] for o in json.loads(first.stdout)["outcomes"]}
         assert outcomes == {"late": "healthy", "reader": "healthy", "syncthing": "healthy"}
