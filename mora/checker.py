@@ -93,7 +93,7 @@ SECURITY_KEYS = V.SECURITY_KEYS
 SECURITY_RELAXING = V.SECURITY_RELAXING
 HEALTHCHECK_KEYS = V.HEALTHCHECK_KEYS
 PORT_KEYS = V.PORT_KEYS
-INPUT_ATTRS = ("after", "prompt", "description")
+INPUT_ATTRS = ("after", "prompt", "description", "from")  # `from`: mora/steps/check.py
 SERVICE_FIELDS = ("name", "host", "url", "internal_host", "internal_url", "ports")
 PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
 
@@ -276,6 +276,9 @@ class Checker:
             if not inp.instance:
                 self._check_input(inp, _Ctx())
         self._check_graph()
+        from mora.steps.check import check_setup
+
+        check_setup(self)
         self._check_static_clashes()
         self._report_unused()
         self._note_unknown_users()
@@ -729,6 +732,8 @@ class Checker:
         self, entry: ast.Attr | ast.Block, ctx: _Ctx, seen: dict[str, Span]
     ) -> None:
         key = entry.key.text
+        if key == "setup":  # setup steps: checked by mora/steps/check.py
+            return
         if not self._known(key, entry.key.span, SERVICE_ATTRS, "service attribute"):
             return
         if key in seen:
@@ -1278,9 +1283,9 @@ class Checker:
                     t = self.type_of(value, ctx)
                     if not (T.assignable(t, T.SERVICE) or T.assignable(t, T.list_of(T.SERVICE))):
                         self._mismatch(value, "a service or a list of services", t)
-            else:
+            elif k != "from":  # `from`: checked with the steps (mora/steps/check.py)
                 self.expect(entry.value, T.STRING, ctx, f"`{k}`", secret_ok=False)
-        if "prompt" not in seen:
+        if "prompt" not in seen and "from" not in seen:
             self.diags.error(
                 E_MISSING_ATTR,
                 f"input `{inp.decl.name.text}` has no `prompt`",

@@ -759,38 +759,69 @@ def apply_cmd(
     began = time.monotonic()
 
     shown = ProgressPrinter(sys.stderr)
-    try:
-        deploy_target = make_target(
-            target,
-            result.compiled,
-            result.diagnostics,
-            _site_ssh(site["site_file"]),  # type: ignore[arg-type]
-            before=result.before,
-            context=context,
-            kubeconfig=kubeconfig,
-            force_conflicts=force_conflicts,
-        )
-    except TargetError as err:
-        click.echo(f"error: {printable(str(err))}", err=True)
-        sys.exit(EXIT_ERRORS)
-    try:
-        done = apply(
-            prepared,
-            result.before,
-            deploy_target,
-            lambda record: save_record(where, record),
-            progress=shown.step,
-            waiting_progress=shown.waiting,
-            prune_volumes=prune_volumes,
-            timeout=timeout,
-        )
-    except TargetError as err:  # a step every service needs (the network) failed
-        shown.close()
-        click.echo(f"error: {printable(str(err))}", err=True)
-        sys.exit(EXIT_APPLY_FAILED)
-    finally:
-        deploy_target.close()
+
+    from mora.micro.hook import notify_removed, podman_hook  # setup steps (micromanagers.md)
+
+    def step_progress(step: str, status: str, detail: str) -> None:
+        shown.step(f"setup {step}", status, time.monotonic() - began, detail)
+
+    outcomes: dict[str, object] = {}  # service -> its outcome; a later round's change wins
+    removed = (result.before.manifest if result.before else None, list(prepared.changes.removed))
+    for _round in range(1 + len(result.compiled.manifest.inputs)):
+        try:
+            deploy_target = make_target(
+                target,
+                result.compiled,
+                result.diagnostics,
+                _site_ssh(site["site_file"]),  # type: ignore[arg-type]
+                before=result.before,
+                context=context,
+                kubeconfig=kubeconfig,
+                force_conflicts=force_conflicts,
+            )
+        except TargetError as err:
+            shown.close()
+            click.echo(f"error: {printable(str(err))}", err=True)
+            sys.exit(EXIT_ERRORS)
+        hook = None
+        if target == "podman":  # the executor's transport is local podman (exec, secrets)
+            hook = podman_hook(result.compiled, deploy_target, project, site, step_progress)
+        elif _round == 0 and any(s.setup for s in result.compiled.manifest.services.values()):
+            click.echo(
+                f"note: setup steps run only with --target podman so far; on {target} they are "
+                "not run (see docs/micromanagers.md)",
+                err=True,
+            )
+        try:
+            done = apply(
+                prepared,
+                result.before,
+                deploy_target,
+                lambda record: save_record(where, record),
+                progress=shown.step,
+                waiting_progress=shown.waiting,
+                prune_volumes=prune_volumes,
+                timeout=timeout,
+                after_healthy=hook,
+            )
+        except TargetError as err:  # a step every service needs (the network) failed
+            shown.close()
+            click.echo(f"error: {printable(str(err))}", err=True)
+            sys.exit(EXIT_APPLY_FAILED)
+        finally:
+            deploy_target.close()
+        for o in done.outcomes:
+            if o.status != "held" and (o.service not in outcomes or o.status != "unchanged"):
+                outcomes[o.service] = o
+        if hook is None or not hook.filled_pending() or not prepared.plan.held:
+            break
+        # a step produced an input a held service waits for: compile again and deploy it now
+        result = _deploy_changes(project, target, fmt, site)
+        prepared = result.prepared
     shown.close()
+    done.outcomes = [*outcomes.values(), *(o for o in done.outcomes if o.status == "held")]  # type: ignore[list-item]
+    if target == "podman":
+        notify_removed(*removed, project, site, step_progress)
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

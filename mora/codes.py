@@ -167,3 +167,11 @@ code("W0905", "warning", "mora import: a service renamed to a mora name")
 code("W0906", "note", "mora import: an image the stdlib knows, kept as a plain service")
 code("W0907", "note", "mora import: a service left out, its profile not enabled")
 code("W0908", "note", "mora import: a compose key mora does itself")
+
+# --- setup steps: micromanagers (docs/reference.md; docs/micromanagers.md) ---
+code("E0931", "error", "a malformed setup step")
+code("E0932", "error", "an unknown step, service or name in a setup step")
+code("E0933", "error", "a secret or a step output in a step's url, exec or description")
+code("E0934", "error", "a cycle through setup steps")
+code("E0935", "error", "a step output read but never produced")
+code("E0936", "error", "an input's from that is not a step output")

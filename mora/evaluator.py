@@ -55,6 +55,7 @@ W_ORPHANED_SECRET = "W0502"
 W_STALE_SECRET = "W0503"
 
 INPUT_PREFIX = "input."  # inputs live in the site store as `input.NAME`
+STATE_PREFIX = "setup."  # setup steps keep `setup.SVC.STEP` (ran) and `setup.SVC.STEP.OUT`
 
 
 # --- tainted values ------------------------------------------------------------------------------
@@ -339,6 +340,9 @@ class Evaluator:
             requests.append(SecretRequest(name, sym.generator, args, sources))
         for name in self.program.inputs:
             requests.append(SecretRequest(INPUT_PREFIX + name, None, {}, {}))
+        from mora.steps.check import state_names  # what setup steps keep in the store
+
+        requests += [SecretRequest(n, None, {}, {}) for n in state_names(self.program)]
         return requests
 
     def _resolve_secrets(self) -> None:
@@ -379,8 +383,8 @@ class Evaluator:
             else:
                 self.secret_values[name] = parts
         for name in resolution.missing:
-            if name.startswith(INPUT_PREFIX):
-                continue  # unanswered inputs make their users pending, not errors
+            if name.startswith((INPUT_PREFIX, STATE_PREFIX)):
+                continue  # unanswered inputs make their users pending; steps not run yet
             sym = self.program.secrets[name]
             self.diags.error(
                 E_SECRETS,
@@ -422,8 +426,12 @@ class Evaluator:
         after: list[str] = []
         prompt: str | None = None
         description: str | None = None
+        producer: str | None = None
         for entry in sym.decl.body.entries:
             if not isinstance(entry, ast.Attr):
+                continue
+            if entry.key.text == "from" and isinstance(entry.value, ast.Ref):
+                producer = ".".join(p.text for p in entry.value.parts[:1] + entry.value.parts[2:])
                 continue
             try:
                 value = self._eval(entry.value, scope)
@@ -445,6 +453,7 @@ class Evaluator:
             after=after,
             prompt=prompt,
             description=description,
+            producer=producer,
             answered=name in self.inputs,
         )
 
@@ -690,6 +699,11 @@ class Evaluator:
     ) -> None:
         """Evaluate one service attribute into `data` (the fields of `model.Service`)."""
         key = entry.key.text
+        if key == "setup" and isinstance(entry, ast.Block):  # mora/steps/evaluate.py
+            from mora.steps.evaluate import evaluate_setup
+
+            data["setup"] = evaluate_setup(self, svc, entry, scope)
+            return
         if key in _SHAPE_BLOCKS:
             for item_key, value, span in self._items(entry, scope, pending):
                 self._no_pending(value, span, f"{_SHAPE_BLOCKS[key]} `{item_key}`")

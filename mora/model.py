@@ -197,6 +197,64 @@ def _cap(name: str) -> str:
     return name.upper().removeprefix("CAP_")
 
 
+class StepExpr(_Model):
+    """A value a setup step computes when it runs, kept without secret values.
+
+    Exactly one field is set: `lit` (text, number or flag known at compile time), `ref` (a
+    name read at run time: `secret.NAME[.PART]`, `input.NAME`, `output.SVC.STEP.NAME`, or the
+    step's own `response.status`, `response.body[.FIELD...]`, `response.stdout`), `concat`
+    (an interpolated string), `items` (a list), `entries` (a map) or `op` with `args`.
+    """
+
+    lit: str | int | bool | None = None
+    ref: str | None = None
+    concat: list[StepExpr] | None = None
+    items: list[StepExpr] | None = None
+    entries: dict[str, StepExpr] | None = None
+    op: Literal["==", "!=", "&&", "||", "!"] | None = None
+    args: list[StepExpr] | None = None
+
+
+class StepAuth(_Model):
+    kind: Literal["basic", "bearer"]
+    user: StepExpr | None = Field(None, description="the user name (basic)")
+    secret: StepExpr = Field(description="the password (basic) or the token (bearer)")
+
+
+class StepOutput(_Model):
+    type: Literal["string", "int", "bool"]
+    value: StepExpr
+
+
+class Step(_Model):
+    """One setup step of a service: an HTTP request or a command in its container."""
+
+    name: str
+    description: str | None = None
+    run: Literal["once", "always"] = Field("once", description="once per site, or every apply")
+    method: str | None = None
+    url: StepExpr | None = Field(None, description="never holds a secret")
+    manager: StepExpr | None = Field(
+        None, description="an external micromanager's base URL (docs/micromanager-protocol.yaml)"
+    )
+    headers: dict[str, StepExpr] = Field(default_factory=dict)
+    auth: StepAuth | None = None
+    body: StepExpr | None = None
+    body_format: Literal["json", "form"] | None = None
+    exec: list[StepExpr] | None = Field(None, description="argv in the container; no secret")
+    stdin: StepExpr | None = None
+    expect: list[int] = Field(
+        default_factory=list, description="accepted statuses / exit codes; empty: 2xx / 0"
+    )
+    until: StepExpr | None = Field(None, description="retried until this holds")
+    when: StepExpr | None = Field(None, description="skipped unless this holds")
+    outputs: dict[str, StepOutput] = Field(default_factory=dict)
+    timeout_seconds: float = 60.0
+    needs: list[str] = Field(
+        default_factory=list, description="services whose step outputs this step reads"
+    )
+
+
 class Service(_Model):
     name: str
     template: str | None = Field(None, description="the template it was made from, if any")
@@ -262,6 +320,9 @@ class Service(_Model):
     pending_inputs: list[str] = Field(
         default_factory=list, description="inputs it uses that are not answered yet"
     )
+    setup: list[Step] = Field(
+        default_factory=list, description="setup steps run after it is healthy, in order"
+    )
 
 
 class SecretInfo(_Model):
@@ -280,6 +341,9 @@ class Input(_Model):
     after: list[str] = Field(default_factory=list, description="services that must run first")
     prompt: str | None = Field(None, description="what to tell the person, URLs filled in")
     description: str | None = None
+    producer: str | None = Field(
+        None, description="the step output that fills it (SERVICE.STEP.OUTPUT): not a person"
+    )
     answered: bool
 
 

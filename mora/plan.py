@@ -3,8 +3,9 @@
 Reads only the resolved manifest. Services and unanswered inputs form one graph: a service
 waits for its `depends_on` and for the inputs it uses; an input waits for the services named in
 its `after` (a person can only create a Jellyfin API key once Jellyfin runs). The graph is cut
-into layers; each layer becomes a "deploy" stage (services) and/or an "input" stage (questions
-for a person). Answered inputs are already done and wait for nothing, so adding a service that
+into layers; each layer becomes a "deploy" stage (services), an "input" stage (questions
+for a person) and/or a "produce" stage (inputs a setup step fills: they wait for the service
+whose step produces them, and nobody is asked). Answered inputs are already done and wait for nothing, so adding a service that
 needs a new input later shows just the new question and what depends on it.
 """
 
@@ -24,12 +25,13 @@ class Question:
     prompt: str | None
     description: str | None
     type: str
+    producer: str | None = None  # SERVICE.STEP.OUTPUT when a setup step fills it
 
 
 @dataclass
 class Stage:
     index: int
-    kind: str  # "deploy" | "input"
+    kind: str  # "deploy" | "input" | "produce"
     services: list[str] = field(default_factory=list)
     inputs: list[Question] = field(default_factory=list)
 
@@ -39,10 +41,16 @@ class Plan:
     stages: list[Stage]
     answered: list[str]  # inputs already in the site store
     held: list[str]  # services that wait for an unanswered input: not deployed yet
+    setup: dict[str, list[str]] = field(default_factory=dict)  # service -> its steps, in order
 
     @property
     def pending_inputs(self) -> list[Question]:
-        return [q for s in self.stages for q in s.inputs]
+        """The questions for a person (produced inputs are not asked)."""
+        return [q for s in self.stages if s.kind == "input" for q in s.inputs]
+
+    @property
+    def produced_inputs(self) -> list[Question]:
+        return [q for s in self.stages if s.kind == "produce" for q in s.inputs]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -60,11 +68,12 @@ class Plan:
                                     "after": q.after,
                                     "prompt": q.prompt,
                                     "type": q.type,
+                                    **({"producer": q.producer} if q.producer else {}),
                                 }
                                 for q in s.inputs
                             ]
                         }
-                        if s.kind == "input"
+                        if s.kind in ("input", "produce")
                         else {}
                     ),
                 }
@@ -72,6 +81,7 @@ class Plan:
             ],
             "answered_inputs": self.answered,
             "held_services": self.held,
+            **({"setup_steps": self.setup} if self.setup else {}),
         }
 
 
@@ -86,6 +96,11 @@ def build_plan(manifest: M.Manifest) -> Plan:
         waits[f"svc:{name}"] = deps
     for name, inp in pending.items():
         waits[f"in:{name}"] = {f"svc:{a}" for a in inp.after if a in manifest.services}
+        if inp.producer and inp.producer.split(".")[0] in manifest.services:
+            waits[f"in:{name}"].add(f"svc:{inp.producer.split('.')[0]}")
+    for name, svc in manifest.services.items():  # a step reading another service's outputs
+        for step in svc.setup:
+            waits[f"svc:{name}"] |= {f"svc:{n}" for n in step.needs if n in manifest.services}
     held = sorted(
         name
         for name, svc in manifest.services.items()
@@ -102,22 +117,28 @@ def build_plan(manifest: M.Manifest) -> Plan:
         questions = [n[3:] for n in ready if n.startswith("in:")]
         if services:
             stages.append(Stage(len(stages) + 1, "deploy", services=services))
-        if questions:
-            stages.append(
-                Stage(
-                    len(stages) + 1,
-                    "input",
-                    inputs=[_question(manifest.inputs[q]) for q in questions],
+        asked = [q for q in questions if not manifest.inputs[q].producer]
+        produced = [q for q in questions if manifest.inputs[q].producer]
+        for kind, names in (("produce", produced), ("input", asked)):
+            if names:
+                stages.append(
+                    Stage(
+                        len(stages) + 1,
+                        kind,
+                        inputs=[_question(manifest.inputs[q]) for q in names],
+                    )
                 )
-            )
         done |= set(ready)
         remaining -= set(ready)
     answered = sorted(n for n, i in manifest.inputs.items() if i.answered)
-    return Plan(stages, answered, held)
+    setup = {n: [st.name for st in s.setup] for n, s in manifest.services.items() if s.setup}
+    return Plan(stages, answered, held, setup)
 
 
 def _question(inp: M.Input) -> Question:
-    return Question(inp.name, inp.service, list(inp.after), inp.prompt, inp.description, inp.type)
+    return Question(
+        inp.name, inp.service, list(inp.after), inp.prompt, inp.description, inp.type, inp.producer
+    )
 
 
 def render_plan(plan: Plan) -> str:
@@ -133,6 +154,14 @@ def render_plan(plan: Plan) -> str:
             if held:
                 whose = "its inputs are" if len(held) == 1 else "their inputs are"
                 lines.append(f"   held until {whose} answered: {', '.join(held)}")
+            for name in stage.services:
+                if plan.setup.get(name):
+                    lines.append(f"   then set up {name}: {', '.join(plan.setup[name])}")
+        elif stage.kind == "produce":
+            lines.append(f"{stage.index}. filled by setup steps (nobody is asked):")
+            for q in stage.inputs:
+                who = f" for {q.service}" if q.service else ""
+                lines.append(f"   - {q.name}{who} <- {q.producer}")
         else:
             lines.append(f"{stage.index}. ask a person:")
             for q in stage.inputs:
@@ -144,7 +173,8 @@ def render_plan(plan: Plan) -> str:
     if plan.answered:
         lines.append(f"answered already: {', '.join(plan.answered)}")
     if not plan.pending_inputs:
-        lines.append("nothing to ask: every input is answered")
+        produced = " or produced by a step" if plan.produced_inputs else ""
+        lines.append(f"nothing to ask: every input is answered{produced}")
     else:
         lines.append("run `mora setup` to answer the questions in order")
     return "\n".join(lines) + "\n"

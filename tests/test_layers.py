@@ -28,6 +28,21 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.vocabulary",
         *GROUND,
     ),
+    "mora.steps": (  # setup steps in the language: called by the checker and the evaluator
+        "mora.steps",
+        "mora.ast",
+        "mora.model",
+        "mora.checker",
+        "mora.evaluator",
+        *GROUND,
+    ),
+    "mora.micro": (  # the setup-step executor: reads the model and the store, never syntax
+        "mora.micro",
+        "mora.model",
+        "mora.compiled",
+        "mora.api",  # the hook opens the site's store through the facade
+        *GROUND,
+    ),
     "mora.deploy": (
         "mora.deploy",
         "mora.model",

@@ -56,6 +56,7 @@ IGNORES = {
     "url": "the reverse proxy is written from `host`",
     "internal_url": "the project network resolves the service's name",
     "inputs": "`pending_inputs` is what holds a service back",
+    "setup": "setup steps are run by `mora apply` after the service is healthy (mora/micro)",
 }
 
 # --- diagnostics ---------------------------------------------------------------------------------

@@ -157,7 +157,10 @@ def compare(before: Record | None, after: Record, held: list[str]) -> ChangeSet:
     cs.secrets_changed = sorted(changed_secrets)
     old_inputs = before.manifest.inputs if before else {}
     new_inputs = after.manifest.inputs
-    cs.new_inputs = sorted(n for n in new_inputs if n not in old_inputs)
+    # inputs a setup step produces are not for `mora setup` (docs/micromanagers.md)
+    cs.new_inputs = sorted(
+        n for n, i in new_inputs.items() if n not in old_inputs and not i.producer
+    )
     cs.answered_inputs = sorted(
         n
         for n, i in new_inputs.items()

@@ -80,12 +80,15 @@ def apply(
     log_lines: int = 20,
     clock: Callable[[], float] = time.monotonic,
     waiting_progress: Waiting | None = None,
+    after_healthy: Callable[[str], str | None] | None = None,
 ) -> Applied:
     """Remove what is gone, then deploy the stages in order; save the record after each step.
 
     A stage's services are created together, then waited for until each is healthy or failed
     (or `timeout` seconds pass); a service whose dependency failed is `blocked` and not touched.
     Unchanged services that are not running (an interrupted apply, a crash) are started again.
+    `after_healthy(service)` runs once a service is healthy, before its dependants start (the
+    setup steps, mora.micro); an error text it returns fails the service.
     """
     start = clock()
     say = progress or (lambda _s, _st, _t, _d: None)
@@ -180,6 +183,11 @@ def apply(
                     )
                     if not unchanged:
                         save(record())
+                    problem = after_healthy(name) if after_healthy else None
+                    if problem:
+                        bad.add(name)
+                        done(name, "failed", problem)
+                        continue
                     done(name, "unchanged" if unchanged else "healthy")
                 else:
                     bad.add(name)

@@ -199,6 +199,7 @@ DERIVED = {
     "route_port": "the port `subdomain` routes to",
     "inputs": "the inputs the service declares",
     "pending_inputs": "inputs it uses that are not answered yet",
+    "setup": "its `setup` steps (docs/micromanagers.md), run after it is healthy",
 }
 
 # --- what the checker and evaluator read ---------------------------------------------------------

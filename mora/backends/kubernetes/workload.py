@@ -78,6 +78,7 @@ IGNORES = {
     "url": "the Ingress is written from `host`",
     "internal_url": "the in-cluster Service carries the name and port",
     "inputs": "`pending_inputs` is what holds a service back",
+    "setup": "setup steps are run by `mora apply` after the service is healthy (mora/micro)",
 }
 
 DEFAULT_CPU = "50m"

@@ -1,0 +1,689 @@
+"""Checks of `setup` blocks and of inputs that name their producer (docs/micromanagers.md).
+
+Called once by the checker after its own passes, with the checker itself: ordinary references
+inside a step (`param.x`, `secret.y`, `self.internal_url`, `args.z`) go through the checker's
+own typing, so they get the same diagnostics as anywhere else. What is new here: the step
+settings, the response (`status`, `body`, `stdout`), references to step outputs, the taint rule
+for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mora import ast
+from mora import types as T
+from mora.diagnostics import Label, did_you_mean
+
+if TYPE_CHECKING:
+    from mora.checker import Checker, ServiceSym, TemplateSym
+
+E_STEP = "E0931"
+E_STEP_REF = "E0932"
+E_STEP_LEAK = "E0933"
+E_STEP_CYCLE = "E0934"
+E_STEP_OUTPUT = "E0935"
+E_PRODUCER = "E0936"
+
+STEP_ATTRS = (
+    "description",
+    "run",
+    "method",
+    "url",
+    "manager",
+    "headers",
+    "auth",
+    "json",
+    "form",
+    "exec",
+    "stdin",
+    "expect",
+    "until",
+    "when",
+    "output",
+    "timeout",
+)
+RESPONSE = ("status", "body", "stdout")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@dataclass
+class _StepDecl:
+    name: str
+    block: ast.Block
+    index: int
+    outputs: dict[str, ast.Key] = field(default_factory=dict)
+
+
+def setup_blocks(body: ast.Body) -> list[ast.Block | ast.Attr]:
+    """The top-level `setup` entries of a service body."""
+    return [
+        e for e in body.entries if isinstance(e, ast.Attr | ast.Block) and e.key.text == "setup"
+    ]
+
+
+def step_decls(body: ast.Body) -> dict[str, _StepDecl]:
+    """The steps a service body declares, in order (the first `setup` block only)."""
+    found: dict[str, _StepDecl] = {}
+    blocks = [b for b in setup_blocks(body) if isinstance(b, ast.Block)]
+    if not blocks:
+        return found
+    for entry in blocks[0].body.entries:
+        if isinstance(entry, ast.Block) and entry.key.text not in found:
+            step = _StepDecl(entry.key.text, entry, len(found))
+            for item in entry.body.entries:
+                if isinstance(item, ast.Block) and item.key.text == "output":
+                    for out in item.body.entries:
+                        if isinstance(out, ast.Attr):
+                            step.outputs.setdefault(out.key.text, out.key)
+            found[entry.key.text] = step
+    return found
+
+
+class _StepChecker:
+    def __init__(self, checker: Checker) -> None:
+        self.c = checker
+        self.diags = checker.diags
+        p = checker.program
+        self.steps: dict[str, dict[str, _StepDecl]] = {
+            name: step_decls(svc.body) for name, svc in p.services.items()
+        }
+        # service -> services it waits for because of steps or produced inputs (with a span)
+        self.edges: dict[str, dict[str, ast.Ref]] = {}
+
+    # --- entry -------------------------------------------------------------------------------
+    def run(self) -> None:
+        from mora.checker import _Ctx
+
+        p = self.c.program
+        for tmpl in p.templates.values():
+            self._body(tmpl.decl.body, _Ctx(template=tmpl), None, tmpl)
+        for name, svc in p.services.items():
+            if svc.decl.instance is None:
+                self._body(svc.body, _Ctx(service=svc), name, None)
+            elif svc.template is not None:  # expressions were checked with the template
+                self._edges_of_instance(name, svc)
+        for inp in p.inputs.values():
+            self._producer(inp)
+        self._cycles()
+
+    def _body(
+        self, body: ast.Body, ctx: object, service: str | None, tmpl: TemplateSym | None
+    ) -> None:
+        self._no_setup_in_if(body)
+        blocks = setup_blocks(body)
+        for extra in blocks[1:]:
+            self.diags.error(
+                E_STEP,
+                "`setup` is set more than once",
+                extra.key.span,
+                "set again here",
+                labels=[Label(blocks[0].key.span, "first set here")],
+                help="put every step in one `setup` block",
+            )
+        if not blocks:
+            return
+        first = blocks[0]
+        if not isinstance(first, ast.Block):
+            self.diags.error(
+                E_STEP, "`setup` is a block of steps", first.key.span, "write `setup { ... }`"
+            )
+            return
+        own = step_decls(body)
+        seen: set[str] = set()
+        for entry in first.body.entries:
+            if not isinstance(entry, ast.Block):
+                span = entry.key.span if isinstance(entry, ast.Attr) else entry.span
+                self.diags.error(
+                    E_STEP,
+                    "a `setup` block holds steps: `NAME { ... }`",
+                    span,
+                    "not a step",
+                    help="write each step as a block named after what it does, "
+                    'e.g. `create_key { method = "POST" url = ... }`',
+                )
+                continue
+            if entry.key.text in seen:
+                self.diags.error(
+                    E_STEP,
+                    f"step `{entry.key.text}` is declared twice",
+                    entry.key.span,
+                    "declared again here",
+                    labels=[Label(own[entry.key.text].block.key.span, "first declared here")],
+                )
+                continue
+            seen.add(entry.key.text)
+            _OneStep(self, own[entry.key.text], own, ctx, service, tmpl).check()
+
+    def _no_setup_in_if(self, body: ast.Body) -> None:
+        def walk(entry: ast.IfEntry) -> None:
+            for branch in (entry.then, entry.otherwise):
+                if isinstance(branch, ast.IfEntry):
+                    walk(branch)
+                elif isinstance(branch, ast.Body):
+                    for e in branch.entries:
+                        if isinstance(e, ast.IfEntry):
+                            walk(e)
+                        elif isinstance(e, ast.Attr | ast.Block) and e.key.text == "setup":
+                            self.diags.error(
+                                E_STEP,
+                                "`setup` cannot be inside `if`",
+                                e.key.span,
+                                "declared conditionally",
+                                help="declare the steps in the service body; a step's `when` "
+                                "makes it conditional",
+                            )
+
+        for entry in body.entries:
+            if isinstance(entry, ast.IfEntry):
+                walk(entry)
+
+    def _edges_of_instance(self, name: str, svc: ServiceSym) -> None:
+        """A template's steps reading another service's outputs: an edge per instance."""
+        for step in self.steps.get(name, {}).values():
+            for ref in _refs(step.block.body):
+                if len(ref.parts) >= 2 and ref.parts[1].text == "setup":
+                    other = ref.parts[0].text
+                    if other in self.c.program.services and other != name:
+                        self.edges.setdefault(name, {}).setdefault(other, ref)
+
+    # --- producers -----------------------------------------------------------------------------
+    def _producer(self, inp: object) -> None:
+        decl: ast.InputDecl = inp.decl  # type: ignore[attr-defined]
+        source = next(
+            (e for e in decl.body.entries if isinstance(e, ast.Attr) and e.key.text == "from"),
+            None,
+        )
+        if source is None:
+            return
+        value = source.value
+        ok_form = (
+            isinstance(value, ast.Ref)
+            and len(value.parts) == 4
+            and value.parts[1].text == "setup"
+            and value.parts[0].text not in ("param", "secret", "input", "site", "args", "self")
+        )
+        if not ok_form:
+            self.diags.error(
+                E_PRODUCER,
+                f"input `{decl.name.text}` must come from a step output",
+                value.span,
+                "not a step output",
+                help="write `from = SERVICE.setup.STEP.OUTPUT`, naming an output of a step",
+            )
+            return
+        assert isinstance(value, ast.Ref)
+        itype: T.Type = inp.type  # type: ignore[attr-defined]
+        if not itype.secret:
+            self.diags.error(
+                E_PRODUCER,
+                f"input `{decl.name.text}` is produced by a step, so it is a secret",
+                decl.type.span,
+                f"declared `{itype}`",
+                help="declare it `secret`: every step output comes from a response",
+            )
+        producer = value.parts[0].text
+        if producer not in self.c.program.services:
+            self.diags.error(
+                E_STEP_REF,
+                f"unknown service `{producer}`",
+                value.parts[0].span,
+                "not defined in this project",
+                help=did_you_mean(producer, self.c.program.services),
+            )
+            return
+        if not self._output_ref(value, producer, None, None):
+            return
+        consumer = inp.service  # type: ignore[attr-defined]
+        if consumer == producer:
+            self.diags.error(
+                E_STEP_CYCLE,
+                f"service `{producer}` would wait for its own step output",
+                value.span,
+                "produced by the service that needs it",
+                help="a service's own steps run after it starts; read the output in a later "
+                "step (`setup.STEP.OUTPUT`) instead of through an input",
+            )
+        elif consumer is not None:
+            self.edges.setdefault(consumer, {}).setdefault(producer, value)
+
+    def _output_ref(
+        self, ref: ast.Ref, service: str, own: dict[str, _StepDecl] | None, before: int | None
+    ) -> bool:
+        """`SVC.setup.STEP.OUT` / `setup.STEP.OUT`: the step exists (and comes earlier in its
+        own service), the output is declared. Reports and returns False otherwise."""
+        at = 2 if ref.parts[0].text != "setup" else 1
+        parts = ref.parts[at:]
+        steps = own if own is not None else self.steps.get(service, {})
+        if len(parts) != 2:
+            self.diags.error(
+                E_STEP_REF,
+                "name a step and one of its outputs",
+                ref.span,
+                "like `setup.STEP.OUTPUT`" if at == 1 else f"like `{service}.setup.STEP.OUTPUT`",
+            )
+            return False
+        step_name, out = parts
+        step = steps.get(step_name.text)
+        if step is None:
+            self.diags.error(
+                E_STEP_REF,
+                f"unknown step `{step_name.text}` of `{service}`"
+                if at == 2
+                else f"unknown step `{step_name.text}`",
+                step_name.span,
+                "no such step",
+                help=did_you_mean(step_name.text, steps)
+                or (f"steps: {', '.join(steps)}" if steps else "it declares no setup steps"),
+            )
+            return False
+        if before is not None and step.index >= before:
+            self.diags.error(
+                E_STEP_CYCLE,
+                f"step `{step_name.text}` does not run before this one",
+                step_name.span,
+                "runs later" if step.index > before else "this step itself",
+                help="steps run in the order written: move the step that produces the "
+                "value above the one that reads it",
+            )
+            return False
+        if out.text not in step.outputs:
+            self.diags.error(
+                E_STEP_OUTPUT,
+                f"step `{step_name.text}` produces no output `{out.text}`",
+                out.span,
+                "never produced",
+                help=did_you_mean(out.text, step.outputs)
+                or (
+                    f"its outputs: {', '.join(step.outputs)}"
+                    if step.outputs
+                    else "declare it: `output { NAME = body.FIELD }`"
+                ),
+            )
+            return False
+        return True
+
+    def _cycles(self) -> None:
+        from mora.checker import find_cycles, iter_entries
+
+        p = self.c.program
+        graph: dict[str, list[str]] = {}
+        for name, svc in p.services.items():
+            deps = set(self.edges.get(name, {}))
+            for entry in iter_entries(svc.body):
+                if isinstance(entry, ast.Attr) and entry.key.text == "depends_on":
+                    deps |= {r.parts[0].text for r in _refs(entry.value) if len(r.parts) == 1}
+            graph[name] = sorted(d for d in deps if d in p.services)
+        for cycle in find_cycles(graph):
+            members = set(cycle)
+            setup_edges = [
+                (a, b, ref)
+                for a in sorted(members)
+                for b, ref in sorted(self.edges.get(a, {}).items())
+                if b in members
+            ]
+            if not setup_edges:
+                continue  # a plain depends_on cycle: the checker reports it
+            a, b, ref = setup_edges[0]
+            self.diags.error(
+                E_STEP_CYCLE,
+                "services wait for each other through setup steps: "
+                + " -> ".join([*cycle, cycle[0]]),
+                ref.span,
+                f"`{a}` waits for the steps of `{b}` here",
+                help="a service's steps run after it and the services it depends on are set "
+                "up; break the cycle by moving one step to the other service",
+            )
+
+
+def _refs(node: object) -> list[ast.Ref]:
+    found: list[ast.Ref] = []
+
+    def walk(n: object) -> None:
+        if isinstance(n, ast.Ref):
+            found.append(n)
+        elif isinstance(n, ast.Node):
+            for f in n._fields:
+                walk(getattr(n, f))
+        elif isinstance(n, tuple):
+            for x in n:
+                walk(x)
+
+    walk(node)
+    return found
+
+
+class _OneStep:
+    """One step's settings and expressions."""
+
+    def __init__(
+        self,
+        owner: _StepChecker,
+        step: _StepDecl,
+        own: dict[str, _StepDecl],
+        ctx: object,
+        service: str | None,
+        tmpl: TemplateSym | None,
+    ) -> None:
+        self.o = owner
+        self.c = owner.c
+        self.diags = owner.diags
+        self.step = step
+        self.own = own
+        self.ctx = ctx
+        self.service = service
+        self.tmpl = tmpl
+
+    def check(self) -> None:
+        seen: dict[str, ast.Key] = {}
+        for entry in self.step.block.body.entries:
+            if isinstance(entry, ast.IfEntry | ast.InputDecl | ast.SecretDecl | ast.ServiceDecl):
+                self.diags.error(
+                    E_STEP,
+                    "a step holds settings only",
+                    entry.span,
+                    "not a step setting",
+                    help="steps: " + ", ".join(STEP_ATTRS),
+                )
+                continue
+            key = entry.key.text
+            if key not in STEP_ATTRS:
+                self.diags.error(
+                    E_STEP,
+                    f"unknown step setting `{key}`",
+                    entry.key.span,
+                    "not a step setting",
+                    help=did_you_mean(key, STEP_ATTRS) or "settings: " + ", ".join(STEP_ATTRS),
+                )
+                continue
+            if key in seen:
+                self.diags.error(
+                    E_STEP,
+                    f"`{key}` is set more than once",
+                    entry.key.span,
+                    "set again here",
+                    labels=[Label(seen[key].span, "first set here")],
+                )
+                continue
+            seen[key] = entry.key
+            block = key in ("headers", "output")
+            if block != isinstance(entry, ast.Block):
+                self.diags.error(
+                    E_STEP,
+                    f"`{key}` is a block" if block else f"`{key}` is a value, not a block",
+                    entry.key.span,
+                    f"write `{key} {{ ... }}`" if block else f"write `{key} = ...`",
+                )
+                continue
+            self._setting(key, entry)
+        name_span = self.step.block.key.span
+        kinds = [k for k in ("url", "exec", "manager") if k in seen]
+        if len(kinds) != 1:
+            self.diags.error(
+                E_STEP,
+                f"step `{self.step.name}` needs one of `url` (an HTTP request), `exec` "
+                "(a command in the container) or `manager` (an external micromanager)"
+                + (f", not {' and '.join(f'`{k}`' for k in kinds)}" if kinds else ""),
+                name_span,
+                "what does it do?",
+            )
+        if "manager" in seen and "method" in seen:
+            self.diags.error(
+                E_STEP,
+                "a micromanager is called with POST /events",
+                seen["method"].span,
+                "no method here",
+            )
+        if "manager" in seen and "form" in seen:
+            self.diags.error(
+                E_STEP,
+                "a micromanager takes `json` (the inputs it is sent)",
+                seen["form"].span,
+                "not a form",
+            )
+        http_only = ("method", "headers", "auth", "json", "form")
+        for key in http_only:
+            if key in seen and "exec" in seen:
+                self.diags.error(
+                    E_STEP, f"`{key}` is for HTTP steps", seen[key].span, "this step runs a command"
+                )
+        if "stdin" in seen and "exec" not in seen:
+            self.diags.error(
+                E_STEP, "`stdin` is for command steps", seen["stdin"].span, "use `json` or `form`"
+            )
+        if "json" in seen and "form" in seen:
+            self.diags.error(
+                E_STEP, "a request has one body: `json` or `form`", seen["form"].span, "both set"
+            )
+
+    # --- settings ------------------------------------------------------------------------------
+    def _setting(self, key: str, entry: ast.Attr | ast.Block) -> None:
+        if isinstance(entry, ast.Block):
+            for item in entry.body.entries:
+                if not isinstance(item, ast.Attr):
+                    self.diags.error(
+                        E_STEP, f"`{key}` holds `NAME = value` entries", item.span, "here"
+                    )
+                    continue
+                if key == "headers":
+                    self._expr(item.value, "header")
+                else:
+                    self._expr(item.value, "output")
+            return
+        value = entry.value
+        if key == "description":
+            self._literal_string(value, key)
+            self._expr(value, "shown")
+        elif key == "run":
+            if not (isinstance(value, ast.StringLit) and value.plain in ("once", "always")):
+                self.diags.error(
+                    E_STEP,
+                    '`run` is "once" (per site) or "always" (every apply)',
+                    value.span,
+                    "not a run mode",
+                )
+        elif key == "method":
+            if not (isinstance(value, ast.StringLit) and value.is_plain):
+                self.diags.error(E_STEP, "`method` is a plain string", value.span, "here")
+            elif value.plain.upper() not in METHODS:
+                self.diags.error(
+                    E_STEP,
+                    f"unknown HTTP method `{value.plain}`",
+                    value.span,
+                    "not a method",
+                    help=did_you_mean(value.plain.upper(), METHODS)
+                    or "methods: " + ", ".join(METHODS),
+                )
+        elif key in ("url", "manager"):
+            self._expr(value, "url")
+        elif key == "exec":
+            if not isinstance(value, ast.ListExpr) or not value.items:
+                self.diags.error(
+                    E_STEP,
+                    "`exec` is a list of strings: the program and its arguments",
+                    value.span,
+                    "not an argv list",
+                )
+                return
+            self._expr(value, "argv")
+        elif key in ("stdin", "json"):
+            self._expr(value, "value")
+        elif key == "form":
+            if not isinstance(value, ast.MapExpr):
+                self.diags.error(E_STEP, "`form` is a map of fields", value.span, "not a map")
+                return
+            self._expr(value, "value")
+        elif key == "auth":
+            self._auth(value)
+        elif key == "expect":
+            items = value.items if isinstance(value, ast.ListExpr) else None
+            values = [i.value for i in items] if items is not None else [value]
+            for v in values:
+                if not isinstance(v, ast.IntLit) or not 0 <= v.value <= 599:
+                    self.diags.error(
+                        E_STEP,
+                        "`expect` is a status (or exit code) or a list of them",
+                        v.span,
+                        "not a status number",
+                    )
+        elif key == "until":
+            self._expr(value, "cond-after")
+        elif key == "when":
+            self._expr(value, "cond-before")
+        elif key == "timeout":
+            if not (isinstance(value, ast.UnitLit) and T.parse_duration(value.text)):
+                self.diags.error(
+                    E_STEP, "`timeout` is a duration, like `2m`", value.span, "not a duration"
+                )
+
+    def _literal_string(self, value: ast.Expr, key: str) -> None:
+        if not isinstance(value, ast.StringLit):
+            self.diags.error(E_STEP, f"`{key}` is a string", value.span, "not a string")
+
+    def _auth(self, value: ast.Expr) -> None:
+        if not isinstance(value, ast.Call) or value.func.dotted not in ("basic", "bearer"):
+            self.diags.error(
+                E_STEP,
+                "`auth` is `bearer(TOKEN)` or `basic(USER, PASSWORD)`",
+                value.span,
+                "not an authentication",
+            )
+            return
+        want = 1 if value.func.dotted == "bearer" else 2
+        if len(value.args) != want or any(a.name is not None for a in value.args):
+            self.diags.error(
+                E_STEP,
+                f"`{value.func.dotted}` takes {want} value{'s' if want > 1 else ''}",
+                value.span,
+                "wrong arguments",
+            )
+            return
+        for arg in value.args:
+            self._expr(arg.value, "header")
+
+    # --- expressions ---------------------------------------------------------------------------
+    def _expr(self, expr: ast.Expr, where: str) -> bool:
+        """Check `expr` where it sits; True when it holds a secret (or a response value)."""
+        tainted = False
+        for node in _leaves(expr):
+            if isinstance(node, ast.Call):
+                self.diags.error(
+                    E_STEP,
+                    f"`{node.func.dotted}()` cannot be used in a step",
+                    node.span,
+                    "not here",
+                    help="steps take strings, numbers, lists, maps, references and comparisons; "
+                    "`bearer()` and `basic()` go in `auth`",
+                )
+                continue
+            if isinstance(node, ast.Ref):
+                tainted |= self._ref(node, where)
+        if tainted and where in ("url", "argv", "shown"):
+            what = {"url": "a URL", "argv": "a command's arguments", "shown": "a description"}[
+                where
+            ]
+            self.diags.error(
+                E_STEP_LEAK,
+                f"a secret in {what}: it would be shown in logs and error reports",
+                expr.span,
+                "holds a secret or a step output",
+                help="send secrets in `headers`, `auth`, `json`/`form` or `stdin`; every step "
+                "output is a secret, since it comes from a response",
+            )
+        return tainted
+
+    def _ref(self, ref: ast.Ref, where: str) -> bool:
+        head = ref.parts[0].text
+        if head in RESPONSE:
+            if where not in ("output", "cond-after"):
+                self.diags.error(
+                    E_STEP_REF,
+                    f"`{head}` is this step's response: it exists only in `output` and `until`",
+                    ref.span,
+                    "no response here",
+                    help="to act on an earlier response, give that step an output and read "
+                    "`setup.STEP.OUTPUT`",
+                )
+                return True
+            if head != "body" and len(ref.parts) > 1:
+                self.diags.error(
+                    E_STEP_REF, f"`{head}` has no fields", ref.parts[1].span, "nothing here"
+                )
+            return True
+        if head == "setup" or (
+            head == "self" and len(ref.parts) > 1 and ref.parts[1].text == "setup"
+        ):
+            if head == "self":
+                ref = ast.Ref(ref.parts[1:], ref.span)
+            self._output_ref_own(ref)
+            return True
+        if (
+            len(ref.parts) > 1
+            and ref.parts[1].text == "setup"
+            and head not in ("param", "secret", "input", "site", "args")
+        ):
+            if head == self.service:
+                self._output_ref_own(ast.Ref(ref.parts[1:], ref.span))
+                return True
+            if head not in self.c.program.services:
+                self.diags.error(
+                    E_STEP_REF,
+                    f"unknown service `{head}`",
+                    ref.parts[0].span,
+                    "not defined in this project",
+                    help=did_you_mean(head, self.c.program.services),
+                )
+                return True
+            if self.o._output_ref(ref, head, None, None) and self.service is not None:
+                self.o.edges.setdefault(self.service, {}).setdefault(head, ref)
+            return True
+        t = self.c.type_of(ref, self.ctx)  # type: ignore[arg-type]
+        return t.secret
+
+    def _output_ref_own(self, ref: ast.Ref) -> None:
+        self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
+
+
+def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:
+    """References and calls inside `expr` (interpolations, lists, maps, operators)."""
+    found: list[ast.Ref | ast.Call] = []
+
+    def walk(e: object) -> None:
+        if isinstance(e, ast.Ref | ast.Call):
+            found.append(e)
+        elif isinstance(e, ast.StringLit):
+            for part in e.parts:
+                if not isinstance(part, str):
+                    walk(part)
+        elif isinstance(e, ast.ListExpr):
+            for item in e.items:
+                walk(item.value)
+                if item.condition is not None:
+                    walk(item.condition)
+        elif isinstance(e, ast.MapExpr):
+            for entry in e.entries:
+                walk(entry.value)
+        elif isinstance(e, ast.Unary):
+            walk(e.operand)
+        elif isinstance(e, ast.Binary):
+            walk(e.left)
+            walk(e.right)
+
+    walk(expr)
+    return found
+
+
+def state_names(program: object) -> list[str]:
+    """The store entries setup steps keep: `setup.SVC.STEP` (what ran) and each output."""
+    names: list[str] = []
+    for name, svc in program.services.items():  # type: ignore[attr-defined]
+        for step in step_decls(svc.body).values():
+            names.append(f"setup.{name}.{step.name}")
+            names += [f"setup.{name}.{step.name}.{out}" for out in step.outputs]
+    return names
+
+
+def check_setup(checker: Checker) -> None:
+    """Every `setup` block and every input's `from`, once per project."""
+    _StepChecker(checker).run()

@@ -1,0 +1,205 @@
+"""`setup` blocks -> `model.Step`s, called by the evaluator for each service that has one.
+
+What is known at compile time (params, URLs of services, template arguments, literals) is
+folded into plain text; what is known only when the step runs stays a reference: declared
+secrets and inputs by name (the executor reads them from the site's store), earlier step
+outputs as `output.SERVICE.STEP.NAME`, the step's own response as `response.*`. So the manifest
+carries no secret value, and compiling twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mora import ast
+from mora import model as M
+from mora import types as T
+from mora.steps.check import RESPONSE
+
+if TYPE_CHECKING:
+    from mora.checker import ServiceSym
+    from mora.evaluator import Evaluator, _Scope
+
+_DEFAULT_TIMEOUT = 60.0
+
+
+def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Scope) -> list[M.Step]:
+    """The service's steps in the order written (the checker has refused malformed ones)."""
+    steps: list[M.Step] = []
+    for block in entry.body.entries:
+        if isinstance(block, ast.Block):
+            steps.append(_Step(ev, svc.name, scope).build(block))
+    return steps
+
+
+class _Step:
+    def __init__(self, ev: Evaluator, service: str, scope: _Scope) -> None:
+        self.ev = ev
+        self.service = service
+        self.scope = scope
+        self.needs: set[str] = set()
+
+    def build(self, block: ast.Block) -> M.Step:
+        data: dict[str, object] = {"name": block.key.text}
+        for item in block.body.entries:
+            if isinstance(item, ast.Block):
+                pairs = {
+                    a.key.text: self.sx(a.value)
+                    for a in item.body.entries
+                    if isinstance(a, ast.Attr)
+                }
+                if item.key.text == "headers":
+                    data["headers"] = dict(sorted(pairs.items()))
+                else:
+                    data["outputs"] = {
+                        k: M.StepOutput(type=_output_type(v), value=v)
+                        for k, v in sorted(pairs.items())
+                    }
+                continue
+            if not isinstance(item, ast.Attr):
+                continue
+            key, value = item.key.text, item.value
+            if key in ("description", "run"):
+                data[key] = _plain(self.sx(value))
+            elif key == "method":
+                data["method"] = _plain(self.sx(value)).upper()
+            elif key in ("url", "manager", "stdin", "until", "when"):
+                data[key] = self.sx(value)
+            elif key == "exec":
+                data["exec"] = list(self.sx(value).items or [])
+            elif key in ("json", "form"):
+                data["body"] = self.sx(value)
+                data["body_format"] = key
+            elif key == "auth" and isinstance(value, ast.Call):
+                args = [self.sx(a.value) for a in value.args]
+                if value.func.dotted == "bearer":
+                    data["auth"] = M.StepAuth(kind="bearer", secret=args[0])
+                else:
+                    data["auth"] = M.StepAuth(kind="basic", user=args[0], secret=args[1])
+            elif key == "expect":
+                items = value.items if isinstance(value, ast.ListExpr) else None
+                values = [i.value for i in items] if items is not None else [value]
+                data["expect"] = sorted({v.value for v in values if isinstance(v, ast.IntLit)})
+            elif key == "timeout" and isinstance(value, ast.UnitLit):
+                data["timeout_seconds"] = T.parse_duration(value.text) or _DEFAULT_TIMEOUT
+        if "url" in data and "method" not in data:
+            data["method"] = "GET"
+        data["needs"] = sorted(self.needs)
+        return M.Step(**data)  # type: ignore[arg-type]
+
+    # --- expressions ---------------------------------------------------------------------------
+    def sx(self, expr: ast.Expr, scope: _Scope | None = None) -> M.StepExpr:
+        scope = scope or self.scope
+        if isinstance(expr, ast.StringLit):
+            parts: list[M.StepExpr] = []
+            for part in expr.parts:
+                piece = M.StepExpr(lit=part) if isinstance(part, str) else self.sx(part, scope)
+                if piece.lit is not None and parts and isinstance(parts[-1].lit, str):
+                    parts[-1] = M.StepExpr(lit=parts[-1].lit + _text(piece.lit))
+                elif piece.lit is not None:
+                    parts.append(M.StepExpr(lit=_text(piece.lit)))
+                else:
+                    parts.append(piece)
+            if not parts:
+                return M.StepExpr(lit="")
+            return (
+                parts[0]
+                if len(parts) == 1 and parts[0].lit is not None
+                else M.StepExpr(concat=parts)
+            )
+        if isinstance(expr, ast.IntLit | ast.BoolLit):
+            return M.StepExpr(lit=expr.value)
+        if isinstance(expr, ast.UnitLit):
+            return M.StepExpr(lit=expr.text)
+        if isinstance(expr, ast.ListExpr):
+            items = []
+            for item in expr.items:
+                if item.condition is not None and self._fold(item.condition, scope) is not True:
+                    continue
+                items.append(self.sx(item.value, scope))
+            return M.StepExpr(items=items)
+        if isinstance(expr, ast.MapExpr):
+            return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in expr.entries})
+        if isinstance(expr, ast.Unary):
+            return M.StepExpr(op="!", args=[self.sx(expr.operand, scope)])
+        if isinstance(expr, ast.Binary):
+            return M.StepExpr(
+                op=expr.op,  # type: ignore[arg-type]
+                args=[self.sx(expr.left, scope), self.sx(expr.right, scope)],
+            )
+        if isinstance(expr, ast.Ref):
+            return self._ref(expr, scope)
+        return M.StepExpr(lit=_text(self._fold(expr, scope)))
+
+    def _ref(self, ref: ast.Ref, scope: _Scope) -> M.StepExpr:
+        names = [p.text for p in ref.parts]
+        head = names[0]
+        if head in RESPONSE:
+            return M.StepExpr(ref=".".join(["response", *names]))
+        if head == "self" and len(names) > 1 and names[1] == "setup":
+            names = names[1:]
+            head = "setup"
+        if head == "setup":
+            return M.StepExpr(ref=".".join(["output", self.service, *names[1:]]))
+        if len(names) == 4 and names[1] == "setup" and head not in ("secret", "input", "param"):
+            if head != self.service:
+                self.needs.add(head)
+            return M.StepExpr(ref=".".join(["output", head, names[2], names[3]]))
+        if head == "secret":
+            name = self.ev._own(scope, "secrets", names[1])
+            sym = self.ev.program.secrets[name]
+            part = names[2] if len(names) > 2 else None
+            if part is not None and part in sym.public_parts:
+                return M.StepExpr(lit=_text(self._fold(ref, scope)))
+            return M.StepExpr(ref=".".join(["secret", name, *([part] if part else [])]))
+        if head == "input":
+            name = self.ev._own(scope, "inputs", names[1])
+            return M.StepExpr(ref=f"input.{name}")
+        if head == "args" and len(names) == 1 + 1 and names[1] in scope.args:
+            from mora.evaluator import _Scope
+
+            return self.sx(scope.args[names[1]], _Scope())  # the argument, where it was written
+        value = self._fold(ref, scope)
+        if isinstance(value, bool | int):
+            return M.StepExpr(lit=value)
+        return M.StepExpr(lit=_text(value))
+
+    def _fold(self, expr: ast.Expr, scope: _Scope) -> object:
+        """A value known at compile time. One that is secret or waits for an input (through a
+        condition, say) cannot be folded: reported, and the service is left out."""
+        from mora.evaluator import E_EVAL, Pending, Secret, _Abort
+
+        value = self.ev._eval(expr, scope)
+        if isinstance(value, Secret | Pending):
+            self.ev.diags.error(
+                E_EVAL,
+                "a setup step cannot use this value here: it is secret or waits for an input",
+                expr.span,
+                "not known when compiling",
+                help="use secrets and inputs whole (`secret.x`, `input.y`) in headers, bodies "
+                "and stdin",
+            )
+            raise _Abort
+        return value
+
+
+def _output_type(value: M.StepExpr) -> str:
+    if value.op is not None:
+        return "bool"
+    if value.ref in ("response.status",):
+        return "int"
+    if isinstance(value.lit, bool):
+        return "bool"
+    if isinstance(value.lit, int):
+        return "int"
+    return "string"
+
+
+def _plain(value: M.StepExpr) -> str:
+    return _text(value.lit) if value.lit is not None else ""
+
+
+def _text(value: object) -> str:
+    from mora.evaluator import _text as text
+
+    return text(value)
