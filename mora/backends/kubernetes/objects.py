@@ -16,12 +16,9 @@ from .naming import claim_name, dns_label, size_bytes, size_quantity, with_suffi
 from .plan import ServicePlan
 from .settings import Settings
 
-E_ROUTE = "E0603"
 W_DUPLICATE_PORT = "W0609"
 
 DEFAULT_VOLUME_SIZE = "1Gi"
-
-ANNOTATION_ISSUER = "cert-manager.io/cluster-issuer"
 
 
 def metadata(
@@ -135,43 +132,6 @@ def network_policy(plan: ServicePlan) -> dict[str, Any]:
             "podSelector": {"matchLabels": dict(plan.selector)},
             "policyTypes": ["Ingress"],
         },
-    }
-
-
-def ingress(plan: ServicePlan, settings: Settings, diags: Diagnostics) -> dict[str, Any] | None:
-    """The service's subdomain: HTTPS at `service.host`, the certificate from cert-manager."""
-    svc = plan.svc
-    if not svc.host:
-        return None
-    port = next((p for p in svc.ports if p.name == svc.route_port), None)
-    if port is None or port.protocol != "tcp":
-        diags.error(
-            E_ROUTE,
-            f"subdomain `{svc.subdomain}` of `{svc.name}` needs an HTTP (TCP) port to route to",
-            None,
-            help="name the web port `http`",
-        )
-        return None
-    annotations = {}
-    if settings.cluster_issuer:
-        annotations[ANNOTATION_ISSUER] = settings.cluster_issuer
-    backend = {"service": {"name": plan.name, "port": {"number": port.target}}}
-    spec: dict[str, Any] = {
-        "rules": [
-            {
-                "host": svc.host,
-                "http": {"paths": [{"backend": backend, "path": "/", "pathType": "Prefix"}]},
-            }
-        ],
-        "tls": [{"hosts": [svc.host], "secretName": with_suffix(plan.name, "tls")}],
-    }
-    if settings.ingress_class:
-        spec["ingressClassName"] = settings.ingress_class
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata(plan.name, plan.namespace, plan.labels, **annotations),
-        "spec": spec,
     }
 
 

@@ -65,7 +65,7 @@ HANDLES = frozenset(
         "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
         "subdomain", "host", "route_port", "resources", "security", "stateful",
         "pending_inputs", "hostname", "extra_hosts", "dns", "working_dir",
-        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode",
+        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode", "routes",
     }
 )  # fmt: skip
 IGNORES = {
