@@ -72,7 +72,9 @@ W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its
 W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
 E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
 N_HOST_NETWORK = "W0713"  # (a note) on the host's network: how the others reach it
+N_SIZE = "W0720"  # (a note) volume sizes are not enforced by podman
 E_ROUTE_AUTH = "E0721"  # a route's identity provider is not on the proxy's host
+W_STORAGE_CLASS = "W0722"  # a storage class: podman has none
 
 
 def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
@@ -415,9 +417,10 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
         proxy = _proxy(compiled, settings, services, host, diags)
         if proxy is not None:
             hd.containers.append(proxy)
-        hd.volumes = sorted({v for c in hd.containers for v, _ in c.volumes})
+        hd.volumes = sorted({v for c in hd.containers for v, m in c.volumes if not m.external})
         result.hosts.append(hd)
     _shared_volume_check(result, diags)
+    storage_notes(result, diags)
     return result
 
 
@@ -597,8 +600,9 @@ def _container(
         if _UNSAFE_PATH.search(m.path) or (m.host_path and _UNSAFE_PATH.search(m.host_path)):
             bad(f"mount `{m.path}` has a path podman cannot mount (no `,` `:` or quotes)")
             continue
-        if m.kind == "volume":
-            vol = f"{project}-{m.name or svc.name}"
+        if m.kind in ("volume", "nfs"):
+            # An external volume keeps its own name: it exists already (docs/podman.md, Storage).
+            vol = (m.name or "") if m.external else f"{project}-{m.name or svc.name}"
             if not _NAME.fullmatch(vol):
                 bad(f"volume name `{m.name}` cannot name a podman volume")
                 continue
@@ -762,13 +766,72 @@ def volume_owners(hd: HostDeployment) -> dict[str, tuple[int, int]]:
     owners: dict[str, tuple[int, int]] = {}
     for c in hd.containers:
         who = None
-        for vol, _ in c.volumes:
-            if vol in owners:
+        for vol, m in c.volumes:
+            if vol in owners or m.kind == "nfs" or m.external:  # the server / its owner decides
                 continue
             who = who or run_as(c.service)
             if who.numeric and who.gid is not None:
                 owners[vol] = (who.uid, who.gid)  # type: ignore[assignment]
     return owners
+
+
+def volume_mounts(hd: HostDeployment) -> dict[str, Mount]:
+    """Each volume this host creates -> the first mount that names it (an NFS share's server)."""
+    found: dict[str, Mount] = {}
+    for c in hd.containers:
+        for vol, m in c.volumes:
+            if not m.external:
+                found.setdefault(vol, m)
+    return found
+
+
+def nfs_options(m: Mount) -> tuple[str, str]:
+    """(device, mount options) of an NFS volume, in the local driver's `type=nfs` form.
+
+    An address goes into `addr=` with the device `:/share` (the form Docker documents for
+    `type=nfs,o=addr=...`); a host name stays in the device, `server:/share`, which mount.nfs
+    resolves itself (the kernel's `addr=` takes addresses only)."""
+    try:
+        ipaddress.ip_address(m.server or "")
+        device, opts = f":{m.share}", [f"addr={m.server}"]
+    except ValueError:
+        device, opts = f"{m.server}:{m.share}", []
+    if m.readonly:
+        opts.append("ro")
+    return device, ",".join(opts)
+
+
+def storage_notes(dep: Deployment, diags: Diagnostics) -> None:
+    """What podman does not do with a volume's Kubernetes-only settings: said once, not dropped.
+
+    Sizes: a named volume of the local driver has no quota (a note, once). A storage class: a
+    warning per volume, with the way to the same result (an external volume made by hand)."""
+    sized: dict[str, str] = {}
+    for hd in dep.hosts:
+        for c in hd.containers:
+            for vol, m in c.volumes:
+                if m.size and m.kind == "volume" and not m.external:
+                    old = sized.get(vol)
+                    if old is None or (T.parse_size(m.size) or 0) > (T.parse_size(old) or 0):
+                        sized[vol] = m.size
+                if m.storage_class:
+                    diags.warning(
+                        W_STORAGE_CLASS,
+                        f"`{c.service.name}`: podman has no storage classes: volume `{vol}` is a"
+                        f" local volume, not `{m.storage_class}` (`storage_class`)",
+                        None,
+                        help="create the volume with the driver you want (`podman volume create"
+                        ' --driver ...`) and use `volume(name: "...", external: true)`',
+                    )
+    if sized:
+        note(
+            diags,
+            N_SIZE,
+            "podman does not enforce volume sizes (the local driver has no quota): "
+            + ", ".join(f"{vol} ({size})" for vol, size in sorted(sized.items())),
+            help="sizes are PersistentVolumeClaim requests on Kubernetes; on podman a volume"
+            " grows until its file system is full",
+        )
 
 
 def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:

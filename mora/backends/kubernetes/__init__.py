@@ -161,8 +161,8 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
             continue
         if body is not None:
             docs.append(Document(f"{folder}/secret.yaml", body, secret=True))
-    for (_ns, name), body in objects.claims(plans, settings).items():
-        docs.append(Document(f"volumes/pvc-{name}.yaml", body))
+    for file, body in objects.claims(plans, settings, diags).items():
+        docs.append(Document(f"volumes/{file}", body))
     if sum(1 for d in diags if d.is_error) > errors_before:
         return None
     docs.sort(key=lambda d: d.path)

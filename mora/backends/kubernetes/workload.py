@@ -645,7 +645,8 @@ def _storage(
 ) -> None:
     host_paths = []
     for mount in plan.svc.volumes:
-        if mount.kind == "volume":
+        if mount.kind in ("volume", "nfs"):
+            # An NFS share is a PersistentVolume bound to this claim (objects.claims says why).
             claim = claim_name(mount.name or f"{plan.name}-{mount.path}")
             name = joined("data", claim)
             volumes[name] = {"name": name, "persistentVolumeClaim": {"claimName": claim}}
@@ -669,7 +670,7 @@ def _storage(
             volumes[name] = {"name": name, "hostPath": {"path": mount.host_path or "/"}}
             host_paths.append(f"{mount.host_path}:{mount.path}")
         entry: dict[str, Any] = {"name": name, "mountPath": mount.path}
-        if mount.readonly:
+        if mount.readonly or mount.access == "ROX":
             entry["readOnly"] = True
         mounts.append(entry)
     if host_paths:
