@@ -73,7 +73,7 @@ W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
 E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
 N_HOST_NETWORK = "W0713"  # (a note) on the host's network: how the others reach it
 N_SIZE = "W0720"  # (a note) volume sizes are not enforced by podman
-E_ROUTE_AUTH = "E0721"  # a route's identity provider is not on the proxy's host
+E_ROUTE_AUTH = "E0721"  # a route the proxy cannot serve (UDP port, auth on another host)
 W_STORAGE_CLASS = "W0722"  # a storage class: podman has none
 
 
@@ -1153,7 +1153,14 @@ def proxy_routes(services: list[Service], host: Host, diags: Diagnostics) -> lis
     for svc in services:
         for route in service_routes(svc):
             target = upstream(svc, route.port)
-            if target is None:
+            if target is None:  # the evaluator saw the port exists: it is a UDP one
+                diags.error(
+                    E_ROUTE_AUTH,
+                    f"`{svc.name}`: route {route.host}{route.path} goes to port `{route.port}`,"
+                    " which is not TCP: the reverse proxy speaks HTTP",
+                    None,
+                    help='route to the web port: `route(port: "http")`',
+                )
                 continue
             auth = None
             if route.auth is not None:

@@ -116,3 +116,26 @@ service app {
         "  - {name: two, address: 10.0.0.2, tags: [b]}\n",
     )
     assert "E0721" in _codes(diags)
+
+
+def test_route_to_a_udp_port_is_refused_everywhere(tmp_path: Path) -> None:
+    """Neither an Ingress (E0603) nor the Caddy proxy (E0721) can route HTTP to a UDP port: both
+    say so instead of leaving the route out."""
+    diags = _compile(
+        tmp_path,
+        """project p
+service dns {
+  image = "x/dns:1"
+  user = "1"
+  ports {
+    http = 80
+    dns {
+      target = 53
+      protocol = "udp"
+    }
+  }
+  routes { "dns" = route(port: "dns") }
+}
+""",
+    )
+    assert {"E0603", "E0721"} <= set(_codes(diags))
