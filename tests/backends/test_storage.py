@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from mora.api import compile_project
 from mora.backends import Options, kubernetes, podman, quadlet
 from mora.diagnostics import Diagnostics
@@ -139,3 +141,72 @@ service dns {
 """,
     )
     assert {"E0603", "E0721"} <= set(_codes(diags))
+
+
+_EXTERNAL = """project {name}
+
+service keeper {{
+  image = "{image}"
+  user = "65534"
+  command = ["sh", "-c", "exec sleep 600"]
+  volumes {{
+    "/legacy" = volume(name: "{name}-old", external: true)
+    "/ro" = volume(readonly: true)
+  }}
+}}
+"""
+
+
+@pytest.mark.slow
+def test_external_volume_with_podman(tmp_path: Path) -> None:
+    """With podman here: run.sh stops before anything starts when an external volume is missing
+    (and does not create it), mounts it once it exists, mounts a read-only volume read-only, and
+    `down.sh --purge` removes the project's own volume but never the external one."""
+    import secrets
+    import subprocess
+
+    from tests.backends.test_podman import _cleanup, _podman
+    from tests.backends.test_quadlet import build, with_podman, write_targets
+    from tests.toolchain import BUSYBOX_IMAGE, podman_env
+
+    env = podman_env()
+    if _podman(env, "image", "exists", BUSYBOX_IMAGE).returncode != 0:
+        pytest.skip(f"{BUSYBOX_IMAGE} is not imported: run scripts/install-validators")
+    project = f"moravol{secrets.token_hex(4)}"
+    source = tmp_path / "project"
+    source.mkdir()
+    (source / "main.mora").write_text(_EXTERNAL.format(name=project, image=BUSYBOX_IMAGE))
+    compiled = with_podman(build(source, domain="example.org"), proxy=False)
+    _, diags = write_targets(compiled, tmp_path / "out", targets=("podman",))
+    assert not diags.has_errors
+    bundle, old, keeper = tmp_path / "out" / "podman", f"{project}-old", f"{project}-keeper"
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", *(str(bundle / args[0]), *args[1:])],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+
+    try:
+        missing = sh("run.sh")
+        assert missing.returncode != 0 and f"volume {old} does not exist" in missing.stderr
+        assert _podman(env, "volume", "exists", old).returncode != 0  # not created
+        assert _podman(env, "container", "exists", keeper).returncode != 0  # nothing started
+        _podman(env, "volume", "create", old, check=True)
+        run = sh("run.sh")
+        assert run.returncode == 0, run.stdout + run.stderr
+        mounts = _podman(env, "exec", keeper, "cat", "/proc/mounts").stdout
+        assert " /legacy " in mounts
+        ro = next(line for line in mounts.splitlines() if " /ro " in line)
+        assert " ro," in ro or ro.split()[3].startswith("ro"), ro
+        purge = sh("down.sh", "--purge")
+        assert purge.returncode == 0, purge.stderr
+        assert _podman(env, "volume", "exists", f"{project}-keeper-ro").returncode != 0
+        assert _podman(env, "volume", "exists", old).returncode == 0  # never ours to delete
+    finally:
+        _cleanup(env, project, [])
+        _podman(env, "volume", "rm", "-f", old)
