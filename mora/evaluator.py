@@ -594,6 +594,7 @@ class Evaluator:
                 + f": the host is then `{subdomain}`"
                 if relative
                 else "a subdomain names a host below the site's domain, not the domain itself"
+                + (f'; the route `"@{route}"` is the domain itself' if route is not None else "")
             ),
         )
         raise _Abort
