@@ -20,6 +20,7 @@ class Param:
     type: T.Type
     required: bool = False
     secret_ok: bool = False
+    positional: bool = True  # False: only by name (after the positional ones)
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,46 @@ class Function:
     taints: bool = False  # the result is secret when an argument is
 
 
+# volume(access: ...): one node writes, many nodes write, many nodes read (Kubernetes' modes).
+ACCESS_MODES = ("RWO", "RWX", "ROX")
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
         Function(
             "volume",
-            (Param("size", T.SIZE), Param("name", T.STRING)),
+            (
+                Param("size", T.SIZE),
+                Param("name", T.STRING),
+                Param("storage_class", T.STRING, positional=False),
+                Param("access", T.Type("enum", values=ACCESS_MODES), positional=False),
+                Param("external", T.BOOL, positional=False),
+                Param("readonly", T.BOOL, positional=False),
+            ),
             T.MOUNT,
             "persistent state: a PersistentVolumeClaim, a named podman volume",
+        ),
+        Function(
+            "nfs",
+            (
+                Param("server", T.STRING, required=True),
+                Param("path", T.PATH, required=True),
+                Param("readonly", T.BOOL, positional=False),
+                Param("size", T.SIZE, positional=False),
+            ),
+            T.MOUNT,
+            "a directory exported by an NFS server (a NAS), on every backend",
+        ),
+        Function(
+            "route",
+            (
+                Param("port", T.STRING),
+                Param("auth", T.SERVICE, positional=False),
+                Param("max_body", T.SIZE, positional=False),
+                Param("timeout", T.DURATION, positional=False),
+            ),
+            T.ROUTE,
+            "a public host and path of the service (the key of a `routes` entry) and its options",
         ),
         Function(
             "bind",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mora import ast
+from mora import ast, check_routes
 from mora import types as T
 from mora.builtins import FUNCTIONS
 from mora.diagnostics import Diagnostics, Label, closest, did_you_mean
@@ -956,6 +956,8 @@ class Checker:
         elif block == "volumes":
             self._check_container_path(key)
             self.expect(value, T.MOUNT, ctx, f"volume `{key.text}`", secret_ok=False)
+        elif block == "routes":
+            check_routes.check_route(self, key, value, ctx)  # mora/check_routes.py
         elif block == "files":
             self._check_container_path(key)
             t = self.type_of(value, ctx)
@@ -1791,13 +1793,15 @@ class Checker:
             for arg in call.args:
                 self.type_of(arg.value, ctx)
             return T.ANY
-        params = [_ParamView(p.name, p.type, p.required) for p in fn.params]
+        params = [_ParamView(p.name, p.type, p.required, p.positional) for p in fn.params]
         bound = self._bind_args(call, params, f"`{fname}()`")
         if fn.returns.kind == "file":
             for arg in bound.values():
                 self._check_renderable(arg.value, fname)
         if fname == "bind":
             self._check_bind(call, bound)
+        if fname == "volume":
+            check_routes.check_volume_call(self, call)
         if fname == "tmpfs" and "mode" in bound:
             self._check_literal_rule(bound["mode"].value, _mode_problem)
         secret = False
@@ -1842,10 +1846,10 @@ class Checker:
                         help=f"{what} takes: " + ", ".join(names),
                     )
                     continue
-                if i >= len(params):
+                if i >= (npos := sum(p.positional for p in params)):
                     self.diags.error(
                         E_ARGS,
-                        f"{what} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}",
+                        f"{what} takes at most {npos} argument{'s' if npos != 1 else ''}",
                         arg.span,
                         "one too many",
                     )
@@ -2078,6 +2082,7 @@ class _ParamView:
     name: str
     type: T.Type
     required: bool
+    positional: bool = True
 
 
 def _interpolated_type(expr: ast.StringLit, first: T.Type | None) -> T.Type:
@@ -2308,7 +2313,9 @@ def check(loaded: LoadedProject, diags: Diagnostics) -> Program:
 
 _SYSCTL = re.compile(r"[a-z0-9_]+(\.[a-z0-9_*-]+)+")
 # A host name /etc/hosts can hold (letter case allowed there).
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_HOST = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 _SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9]*(\+[0-9]+)?|[0-9]+")
 
 

@@ -175,3 +175,16 @@ code("E0933", "error", "a secret or a step output in a step's url, exec or descr
 code("E0934", "error", "a cycle through setup steps")
 code("E0935", "error", "a step output read but never produced")
 code("E0936", "error", "an input's from that is not a step output")
+
+# --- routes and storage (docs/reference.md, docs/kubernetes.md, docs/podman.md) ---
+code("E0340", "error", "a bad route key")
+code("E0341", "error", "a route to an unknown port")
+code("E0342", "error", "an external volume without the name of the existing volume")
+code("E0520", "error", "two routes on the same host and path")
+code("E0521", "error", "a route's auth names a service that cannot be the identity provider")
+code("E0630", "error", "two mounts of one volume ask for different storage classes or access modes", KUBERNETES)
+code("W0621", "warning", "Traefik: routes of one service ask for different timeouts", KUBERNETES)
+code("W0622", "warning", "route options the site's ingress class cannot take", KUBERNETES)
+code("E0721", "error", "a route the host's proxy cannot serve", PODMAN)
+code("W0722", "warning", "a volume's storage_class: podman has none", PODMAN)
+code("W0723", "note", "volume sizes are not enforced by podman", PODMAN)

@@ -34,7 +34,9 @@ from mora.checker import (
 )
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.eval_routes import check_route_clashes, evaluate_routes
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
+from mora.routes import RouteVal
 from mora.site import Site, coerce
 from mora.source import Span
 from mora.vocabulary import service as V
@@ -103,6 +105,11 @@ class MountVal:
     readonly: bool = False
     reason: str | None = None  # why a bind may mount a system directory
     mode: str | None = None  # a tmpfs's file mode, octal
+    storage_class: str | None = None
+    access: str | None = None  # RWO / RWX / ROX
+    external: bool = False  # an existing volume, by name
+    server: str | None = None  # nfs: the server
+    share: str | None = None  # nfs: the exported directory
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,7 @@ class Evaluator:
         self._arg_busy: set[tuple[str, str]] = set()
         self.domain = site.domain or ""
         self._inputs_index: dict[str | None, list[str]] | None = None
+        self.route_spans: dict[tuple[str, str, str], Span] = {}  # (service, host, path) -> key
 
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Compiled | None:
@@ -573,7 +581,7 @@ class Evaluator:
         finally:
             self._ports_busy.discard(name)
 
-    def _check_subdomain_domain(self, subdomain: str, span: Span) -> None:
+    def _check_subdomain_domain(self, subdomain: str, span: Span, route: str | None = None) -> None:
         """A subdomain is relative to the site's domain: one that repeats it would be routed at
         `status.lab.example.net.lab.example.net`."""
         domain = (self.domain or "").lower()
@@ -587,9 +595,15 @@ class Evaluator:
             span,
             "the site's domain is appended to this",
             help=(
-                f'write `subdomain = "{relative}"`: the host is then `{subdomain}`'
+                (
+                    f'write `subdomain = "{relative}"`'
+                    if route is None
+                    else f'write the route as `"{relative}{route}"`'
+                )
+                + f": the host is then `{subdomain}`"
                 if relative
                 else "a subdomain names a host below the site's domain, not the domain itself"
+                + (f'; the route `"@{route}"` is the domain itself' if route is not None else "")
             ),
         )
         raise _Abort
@@ -750,7 +764,7 @@ class Evaluator:
                 assert isinstance(value, MountVal)
                 path = self._container_path(path, span)
                 name = value.name
-                if value.kind == "volume" and name is None:
+                if value.kind in ("volume", "nfs") and name is None:
                     name = f"{svc.name}-{_slug(path)}"
                 mounts.append(
                     M.Mount(
@@ -762,9 +776,17 @@ class Evaluator:
                         readonly=value.readonly,
                         reason=value.reason,
                         mode=value.mode,
+                        storage_class=value.storage_class,
+                        access=value.access,  # type: ignore[arg-type]
+                        external=value.external,
+                        server=value.server,
+                        share=value.share,
                     )
                 )
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
+        elif key == "routes":
+            items = self._items(entry, scope, pending)
+            data["routes"] = evaluate_routes(self, svc.name, items, _Abort)  # mora/eval_routes.py
         elif key == "healthcheck":
             items = self._items(entry, scope, pending)
             hc = {k: v for k, v, _ in items}
@@ -971,6 +993,8 @@ class Evaluator:
         # params or template arguments) show up too.
         report_clashes(self.diags, hosts, E_SUBDOMAIN_CLASH, "host")
         report_clashes(self.diags, published, E_PORT_CLASH, "published host port")
+        spans = {n: self.program.services[n].decl.name.span for n in services}
+        check_route_clashes(self.diags, services, spans, self.route_spans)
 
     # --- expressions -----------------------------------------------------------------------------
     def _eval(self, expr: ast.Expr, scope: _Scope) -> object:
@@ -1127,7 +1151,7 @@ class Evaluator:
         for i, arg in enumerate(call.args):
             args[arg.name.text if arg.name else names[i]] = self._eval(arg.value, scope)
         waiting = [v for v in args.values() if isinstance(v, Pending)]
-        if waiting and fname in ("volume", "bind", "tmpfs", "join", "text"):
+        if waiting and fname in ("volume", "bind", "tmpfs", "join", "text", "nfs", "route"):
             return Pending(frozenset().union(*(w.inputs for w in waiting)))
         if fname == "volume":
             size = args.get("size")
@@ -1135,6 +1159,20 @@ class Evaluator:
                 "volume",
                 size=str(size) if size is not None else None,
                 name=_opt_text(args.get("name")),
+                readonly=args.get("readonly") is True,
+                storage_class=_opt_text(args.get("storage_class")),
+                access=_opt_text(args.get("access")),
+                external=args.get("external") is True,
+            )
+        if fname == "nfs":
+            return self._nfs(call, args)
+        if fname == "route":
+            auth, size = args.get("auth"), args.get("max_body")
+            return RouteVal(
+                port=_opt_text(args.get("port")),
+                auth=auth.name if isinstance(auth, ServiceRef) else None,
+                max_body=str(size) if size is not None else None,
+                timeout_seconds=_seconds(args.get("timeout")),
             )
         if fname == "bind":
             return self._bind(call, args)
@@ -1182,6 +1220,24 @@ class Evaluator:
             raise _Abort
         reason = _text(args.get("reason", "")).strip() or None
         return MountVal("bind", host_path=normal_path(host_path), readonly=readonly, reason=reason)
+
+    def _nfs(self, call: ast.Call, args: dict[str, object]) -> MountVal:
+        """An NFS export: `server` a host name or address, `path` absolute, no `..`."""
+        server, share = _text(args["server"]).strip(), _text(args["path"])
+        problem = path_problem(share) or ("" if share.startswith("/") else "not absolute")
+        if not server or any(c in server for c in ' ,:/="' + "'"):
+            problem = f"`{server}` is not a server name or address"
+        if problem:
+            self.diags.error(E_PATH, f"nfs share `{server}:{share}`: {problem}", call.span, "here")
+            raise _Abort
+        size = args.get("size")
+        return MountVal(
+            "nfs",
+            size=str(size) if size is not None else None,
+            readonly=args.get("readonly") is True,
+            server=server,
+            share=normal_path(share),
+        )
 
     def _combine(self, value: object, fn: Any) -> object:
         """Apply `fn` to the plain form of a structure, carrying taint and pendency over."""

@@ -45,13 +45,40 @@ class Port(_Model):
 
 class Mount(_Model):
     path: str = Field(description="where it appears in the container")
-    kind: Literal["volume", "bind", "tmpfs"]
+    kind: Literal["volume", "bind", "tmpfs", "nfs"]
     name: str | None = Field(None, description="volume name (kind volume)")
     size: str | None = Field(None, description="requested size as a quantity, like 10Gi")
     host_path: str | None = Field(None, description="the host directory (kind bind)")
     readonly: bool = False
     reason: str | None = Field(None, description="why a bind needs a system directory of the host")
     mode: str | None = Field(None, description="a tmpfs's file mode, octal like 1777")
+    storage_class: str | None = Field(
+        None, description="the Kubernetes storage class of this volume (else the site's)"
+    )
+    access: Literal["RWO", "RWX", "ROX"] | None = Field(
+        None, description="access mode: one node writes (RWO), many write (RWX), many read (ROX)"
+    )
+    external: bool = Field(
+        False, description="an existing volume, used by `name`: never created nor deleted"
+    )
+    server: str | None = Field(None, description="the NFS server (kind nfs)")
+    share: str | None = Field(None, description="the exported directory on the server (kind nfs)")
+
+
+class Route(_Model):
+    """One public host and path the service answers on, with its options."""
+
+    host: str = Field(description="the public host name")
+    subdomain: str | None = Field(None, description="below the site's domain; none: the apex")
+    path: str = Field("/", description="the URL path prefix")
+    port: str = Field(description="the name of the port it routes to")
+    auth: str | None = Field(
+        None, description="the identity provider service (Authelia) that must let requests in"
+    )
+    max_body: str | None = Field(None, description="the largest request body, as a quantity")
+    timeout_seconds: float | None = Field(
+        None, description="how long the proxy waits for the service to answer"
+    )
 
 
 class File(_Model):
@@ -276,6 +303,9 @@ class Service(_Model):
     url: str | None = Field(None, description="the public URL, https://host")
     internal_url: str | None = Field(None, description="URL inside the project network")
     route_port: str | None = Field(None, description="the port name the subdomain routes to")
+    routes: list[Route] = Field(
+        default_factory=list, description="more hosts and paths (`routes`), with their options"
+    )
     resources: Resources | None = None
     security: Security = Field(default_factory=Security)
     stateful: bool = Field(False, description="keeps per-instance state: a StatefulSet")
@@ -323,6 +353,17 @@ class Service(_Model):
     setup: list[Step] = Field(
         default_factory=list, description="setup steps run after it is healthy, in order"
     )
+
+
+def service_routes(svc: Service) -> list[Route]:
+    """Every route of a service: its `subdomain` first (given the options of a `routes` entry
+    for the same host and `/`, if any), then the other `routes`, in host and path order."""
+    extra = sorted(svc.routes, key=lambda r: (r.host, r.path))
+    if not (svc.host and svc.route_port):
+        return extra
+    same = next((r for r in extra if r.host == svc.host and r.path == "/"), None)
+    primary = same or Route(host=svc.host, subdomain=svc.subdomain, port=svc.route_port)
+    return [primary, *(r for r in extra if r is not same)]
 
 
 class SecretInfo(_Model):

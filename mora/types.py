@@ -22,7 +22,7 @@ _SUPER = {
 }
 # Kinds the checker uses internally: a service reference, a mount (volume/bind/tmpfs), a rendered
 # config file, and `any` (unknown after an error: never reported twice).
-INTERNAL = ("service", "mount", "file", "any")
+INTERNAL = ("service", "mount", "file", "route", "any")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ ANY = Type("any")
 SERVICE = Type("service")
 MOUNT = Type("mount")
 FILE = Type("file")
+ROUTE = Type("route")  # route(...): a public host and path of a service (mora/routes.py)
 SECRET_STRING = Type("string", secret=True)
 
 

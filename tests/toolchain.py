@@ -124,6 +124,14 @@ def systemd_analyze() -> Path:
     return exe
 
 
+def caddy() -> Path:
+    """Caddy 2.6 (Debian 12), for ``caddy validate --adapter caddyfile --config FILE``: exit 1
+    on an unknown directive; it wants a writable HOME (and XDG_DATA_HOME) for its storage."""
+    return _executable(
+        "caddy", "MORA_CADDY", TOOLS / "caddy-root" / "usr" / "bin" / "caddy", "caddy"
+    )
+
+
 def podman() -> Path:
     return _executable("podman", "MORA_PODMAN", "/usr/bin/podman", "podman")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mora import types as T
+from mora.backends.caddy import ProxyRoute, caddyfile_text
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import (
@@ -33,6 +34,7 @@ from mora.model import (
     Security,
     Service,
     run_as,
+    service_routes,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ HANDLES = frozenset(
         "route_port", "resources", "security", "placement", "auto_update", "pending_inputs",
         "hostname", "extra_hosts", "dns", "working_dir", "stop_grace_period_seconds",
         "stop_signal", "init", "shm_size", "sysctls", "ulimits", "network_mode", "jobs",
+        "routes",
     }
 )  # fmt: skip
 IGNORES = {
@@ -75,6 +78,9 @@ W_TLS_INTERNAL = "W0709"  # no ACME e-mail: the proxy serves certificates of its
 W_SHARED_VOLUME = "W0710"  # one named volume used on several hosts
 E_HOST_NAME = "E0711"  # a host name that cannot be a directory name
 N_HOST_NETWORK = "W0713"  # (a note) on the host's network: how the others reach it
+N_SIZE = "W0723"  # (a note) volume sizes are not enforced by podman
+E_ROUTE_AUTH = "E0721"  # a route the proxy cannot serve (UDP port, auth on another host)
+W_STORAGE_CLASS = "W0722"  # a storage class: podman has none
 
 
 def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -> None:
@@ -422,9 +428,10 @@ def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: b
         proxy = _proxy(compiled, settings, services, host, diags)
         if proxy is not None:
             hd.containers.append(proxy)
-        hd.volumes = sorted({v for c in hd.containers for v, _ in c.volumes})
+        hd.volumes = sorted({v for c in hd.containers for v, m in c.volumes if not m.external})
         result.hosts.append(hd)
     _shared_volume_check(result, diags)
+    storage_notes(result, diags)
     return result
 
 
@@ -604,8 +611,9 @@ def _container(
         if _UNSAFE_PATH.search(m.path) or (m.host_path and _UNSAFE_PATH.search(m.host_path)):
             bad(f"mount `{m.path}` has a path podman cannot mount (no `,` `:` or quotes)")
             continue
-        if m.kind == "volume":
-            vol = f"{project}-{m.name or svc.name}"
+        if m.kind in ("volume", "nfs"):
+            # An external volume keeps its own name: it exists already (docs/podman.md, Storage).
+            vol = (m.name or "") if m.external else f"{project}-{m.name or svc.name}"
             if not _NAME.fullmatch(vol):
                 bad(f"volume name `{m.name}` cannot name a podman volume")
                 continue
@@ -769,13 +777,72 @@ def volume_owners(hd: HostDeployment) -> dict[str, tuple[int, int]]:
     owners: dict[str, tuple[int, int]] = {}
     for c in hd.containers:
         who = None
-        for vol, _ in c.volumes:
-            if vol in owners:
+        for vol, m in c.volumes:
+            if vol in owners or m.kind == "nfs" or m.external:  # the server / its owner decides
                 continue
             who = who or run_as(c.service)
             if who.numeric and who.gid is not None:
                 owners[vol] = (who.uid, who.gid)  # type: ignore[assignment]
     return owners
+
+
+def volume_mounts(hd: HostDeployment) -> dict[str, Mount]:
+    """Each volume this host creates -> the first mount that names it (an NFS share's server)."""
+    found: dict[str, Mount] = {}
+    for c in hd.containers:
+        for vol, m in c.volumes:
+            if not m.external:
+                found.setdefault(vol, m)
+    return found
+
+
+def nfs_options(m: Mount) -> tuple[str, str]:
+    """(device, mount options) of an NFS volume, in the local driver's `type=nfs` form.
+
+    An address goes into `addr=` with the device `:/share` (the form Docker documents for
+    `type=nfs,o=addr=...`); a host name stays in the device, `server:/share`, which mount.nfs
+    resolves itself (the kernel's `addr=` takes addresses only)."""
+    try:
+        ipaddress.ip_address(m.server or "")
+        device, opts = f":{m.share}", [f"addr={m.server}"]
+    except ValueError:
+        device, opts = f"{m.server}:{m.share}", []
+    if m.readonly:
+        opts.append("ro")
+    return device, ",".join(opts)
+
+
+def storage_notes(dep: Deployment, diags: Diagnostics) -> None:
+    """What podman does not do with a volume's Kubernetes-only settings: said once, not dropped.
+
+    Sizes: a named volume of the local driver has no quota (a note, once). A storage class: a
+    warning per volume, with the way to the same result (an external volume made by hand)."""
+    sized: dict[str, str] = {}
+    for hd in dep.hosts:
+        for c in hd.containers:
+            for vol, m in c.volumes:
+                if m.size and m.kind == "volume" and not m.external:
+                    old = sized.get(vol)
+                    if old is None or (T.parse_size(m.size) or 0) > (T.parse_size(old) or 0):
+                        sized[vol] = m.size
+                if m.storage_class:
+                    diags.warning(
+                        W_STORAGE_CLASS,
+                        f"`{c.service.name}`: podman has no storage classes: volume `{vol}` is a"
+                        f" local volume, not `{m.storage_class}` (`storage_class`)",
+                        None,
+                        help="create the volume with the driver you want (`podman volume create"
+                        ' --driver ...`) and use `volume(name: "...", external: true)`',
+                    )
+    if sized:
+        note(
+            diags,
+            N_SIZE,
+            "podman does not enforce volume sizes (the local driver has no quota): "
+            + ", ".join(f"{vol} ({size})" for vol, size in sorted(sized.items())),
+            help="sizes are PersistentVolumeClaim requests on Kubernetes; on podman a volume"
+            " grows until its file system is full",
+        )
 
 
 def volume_owner(hd: HostDeployment, volume: str) -> tuple[int, int] | None:
@@ -1036,14 +1103,7 @@ def _proxy(
     """A Caddy container serving the subdomains of this host's services, with TLS."""
     if not settings.proxy:
         return None
-    routes = []
-    for svc in services:
-        if svc.host and svc.route_port:
-            port = next((p for p in svc.ports if p.name == svc.route_port), None)
-            if port is not None:
-                # A service on the host's network is reached through the host's gateway.
-                alias = HOST_GATEWAY if svc.network_mode == "host" else svc.name
-                routes.append((svc.host, alias, port.target))
+    routes = proxy_routes(services, host, diags)  # mora/backends/caddy.py writes them
     if not routes:
         return None
     for svc in services:
@@ -1068,7 +1128,7 @@ def _proxy(
             help="set `podman: { acme_email: you@example.org }` for Let's Encrypt certificates",
         )
     project = compiled.manifest.project
-    caddyfile = caddyfile_text(project, host.name, settings.acme_email, sorted(routes))
+    caddyfile = caddyfile_text(project, host.name, settings.acme_email, routes)
     svc = Service(
         name=PROXY,
         image=settings.proxy_image,
@@ -1090,19 +1150,54 @@ def _proxy(
     return _container(proxy_compiled, svc, settings, diags, Reach(proxy_compiled, {}), host)
 
 
-def caddyfile_text(
-    project: str, host: str, email: str | None, routes: list[tuple[str, str, int]]
-) -> str:
-    """The Caddyfile: one site block per subdomain, proxied to the service on the network."""
-    lines = [f"# Generated by mora from project `{project}` for host `{host}`; do not edit.", "{"]
-    if email:
-        lines.append(f"\temail {email}")
-    else:
-        lines.append("\tlocal_certs")
-    lines.append("}")
-    for site, alias, port in routes:
-        lines += ["", f"{site} {{", f"\treverse_proxy {alias}:{port}", "}"]
-    return "\n".join(lines) + "\n"
+def proxy_routes(services: list[Service], host: Host, diags: Diagnostics) -> list[ProxyRoute]:
+    """Every route of this host's services, as the proxy reaches them (docs/podman.md)."""
+    here = {svc.name: svc for svc in services}
+
+    def upstream(svc: Service, port_name: str) -> tuple[str, int] | None:
+        port = next((p for p in svc.ports if p.name == port_name and p.protocol == "tcp"), None)
+        # A service on the host's network is reached through the host's gateway.
+        alias = HOST_GATEWAY if svc.network_mode == "host" else svc.name
+        return (alias, port.target) if port is not None else None
+
+    routes = []
+    for svc in services:
+        for route in service_routes(svc):
+            target = upstream(svc, route.port)
+            if target is None:  # the evaluator saw the port exists: it is a UDP one
+                diags.error(
+                    E_ROUTE_AUTH,
+                    f"`{svc.name}`: route {route.host}{route.path} goes to port `{route.port}`,"
+                    " which is not TCP: the reverse proxy speaks HTTP",
+                    None,
+                    help='route to the web port: `route(port: "http")`',
+                )
+                continue
+            auth = None
+            if route.auth is not None:
+                idp = here.get(route.auth)
+                auth = upstream(idp, idp.route_port or "") if idp is not None else None
+                if auth is None:
+                    diags.error(
+                        E_ROUTE_AUTH,
+                        f"`{svc.name}`: route {route.host}{route.path} asks `{route.auth}` to let"
+                        f" requests in, but `{route.auth}` is not served on host `{host.name}`",
+                        None,
+                        help=f"give `{route.auth}` and `{svc.name}` the same `placement`: the"
+                        " proxy of a host asks the identity provider on its own network",
+                    )
+                    continue
+            routes.append(
+                ProxyRoute(
+                    route.host,
+                    route.path,
+                    *target,
+                    auth=auth,
+                    max_body=route.max_body,
+                    timeout_seconds=route.timeout_seconds,
+                )
+            )
+    return sorted(routes)
 
 
 # --- shell scripts -------------------------------------------------------------------------------

@@ -27,9 +27,11 @@ from mora.backends._podman_common import (
     Container,
     Deployment,
     HostDeployment,
+    nfs_options,
     plan,
     read_settings,
     secret_function,
+    volume_mounts,
     volume_owners,
 )
 from mora.backends._podman_jobs import N_NO_SCHEDULE, JobRun
@@ -154,16 +156,27 @@ def run_script(dep: Deployment, hd: HostDeployment) -> str:
         f' "$podman" network create --label {_q(label)} {_q(project)} >/dev/null',
     ]
     owners = volume_owners(hd)
+    mounts = volume_mounts(hd)
     for vol in hd.volumes:
         owner = owners.get(vol)
         # Created owned by the service's declared user, so a non-root app can write it.
         opt = f" --opt o=uid={owner[0]},gid={owner[1]}" if owner else ""
+        if mounts[vol].kind == "nfs":
+            device, options = nfs_options(mounts[vol])
+            opt = f" --opt type=nfs --opt {_q('device=' + device)}"
+            opt += f" --opt {_q('o=' + options)}" if options else ""
         lines.append(
             f'"$podman" volume exists {_q(vol)} ||'
             f' "$podman" volume create --label {_q(label)}{opt} {_q(vol)} >/dev/null'
         )
     for d in hd.deliveries:
         lines.append(f"create {_q(d.name)} {_q(d.path)}")
+    for vol in sorted({v for c in hd.containers for v, m in c.volumes if m.external}):
+        # An existing volume: never created here (podman would make an empty one), never removed.
+        lines.append(
+            f'"$podman" volume exists {_q(vol)} ||'
+            f' {{ echo "volume {vol} does not exist: it is external, create it first" >&2; exit 1; }}'
+        )
     for c in hd.containers:
         lines.append("")
         for name in c.wait_healthy:
@@ -190,7 +203,7 @@ def run_args(dep: Deployment, c: Container) -> list[str]:
     svc = c.service
     args = ["-d", "--replace", f"--name={c.name}", f"--network={c.network or dep.project}"]
     for vol, m in c.volumes:
-        args.append(f"--volume={vol}:{m.path}" + (":ro" if m.readonly else ""))
+        args.append(f"--volume={vol}:{m.path}" + (":ro" if m.readonly or m.access == "ROX" else ""))
     for m in c.binds:
         args.append(f"--volume={m.host_path}:{m.path}" + (":ro" if m.readonly else ""))
     for opt in c.opts:

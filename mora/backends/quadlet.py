@@ -34,11 +34,13 @@ from mora.backends._podman_common import (
     HostDeployment,
     Opt,
     Version,
+    nfs_options,
     note,
     plan,
     read_settings,
     secrets_script,
     supports,
+    volume_mounts,
     volume_owners,
 )
 from mora.backends._podman_jobs import JobRun
@@ -54,7 +56,7 @@ from mora.backends.systemd import (
 )
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.model import Job
+from mora.model import Job, Mount
 from mora.output import finish_target, write_file
 from mora.vocabulary.cron import on_calendar
 
@@ -96,9 +98,10 @@ def host_files(
     header = _header(dep, hd)
     files[f"{dep.project}.network"] = (_network_unit(dep, header), 0o644)
     owners = volume_owners(hd)
+    mounts = volume_mounts(hd)
     for vol in hd.volumes:
         owner = owners.get(vol)
-        files[f"{vol}.volume"] = (_volume_unit(dep, vol, header, owner), 0o644)
+        files[f"{vol}.volume"] = (_volume_unit(dep, vol, header, owner, mounts[vol]), 0o644)
     for c in hd.containers:
         try:
             files[f"{c.name}.container"] = (_container_unit(dep, c, header, diags), 0o644)
@@ -142,13 +145,20 @@ def _network_unit(dep: Deployment, header: list[str]) -> str:
 
 
 def _volume_unit(
-    dep: Deployment, volume: str, header: list[str], owner: tuple[int, int] | None
+    dep: Deployment, volume: str, header: list[str], owner: tuple[int, int] | None, m: Mount
 ) -> str:
     u = UnitFile(list(header))
     u.add("Unit", "Description", f"{dep.project}: volume {volume}")
     if supports(dep.settings.version, "VolumeName"):
         u.add("Volume", "VolumeName", volume)
     u.add("Volume", "Label", exec_word(f"mora.project={dep.project}"))
+    if m.kind == "nfs":
+        # podman-systemd.unit(5), volume units: Type= (mount -t), Device=, Options= (mount -o)
+        device, options = nfs_options(m)
+        u.add("Volume", "Type", "nfs")
+        u.add("Volume", "Device", _raw(device, "NFS share"))
+        if options:
+            u.add("Volume", "Options", _raw(options, "NFS options"))
     if owner is not None:
         # Created owned by the service's declared user, so a non-root app can write it.
         u.add("Volume", "User", str(owner[0]))
@@ -178,7 +188,12 @@ def _container_unit(
     u.add(C, "ContainerName", c.name)
     u.add(C, "Network", c.network or f"{dep.project}.network")
     for vol, m in c.volumes:
-        u.add(C, "Volume", _raw(f"{vol}.volume:{m.path}" + (":ro" if m.readonly else ""), "mount"))
+        ro = ":ro" if m.readonly or m.access == "ROX" else ""
+        if m.external:  # not ours: it must exist (podman would create a missing one, empty)
+            u.add("Service", "ExecStartPre", f"/usr/bin/podman volume exists {exec_word(vol)}")
+            u.add(C, "Volume", _raw(f"{vol}:{m.path}{ro}", "mount"))
+        else:
+            u.add(C, "Volume", _raw(f"{vol}.volume:{m.path}{ro}", "mount"))
     for m in c.binds:
         spec = f"{m.host_path}:{m.path}" + (":ro" if m.readonly else "")
         if plain_mount_path(m.host_path or ""):

@@ -526,7 +526,8 @@ QUADLET_4_4 = {
         "AddDevice",
         "Network",
     },
-    "Volume": {"User", "Group", "Label"},
+    # v4.4.0 pkg/systemd/quadlet/quadlet.go supportedVolumeKeys (Device/Type/Options: NFS shares)
+    "Volume": {"User", "Group", "Label", "Device", "Type", "Options", "Copy"},
     "Network": {
         "DisableDNS",
         "Driver",

@@ -24,7 +24,7 @@ from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
 
-from . import objects
+from . import ingress, objects
 from .emit import BlockWriter
 from .jobs import job_documents
 from .plan import plan_services, project_labels
@@ -135,6 +135,7 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
     docs = [
         Document("namespace.yaml", objects.namespace(settings.namespace, project_labels(manifest)))
     ]
+    owners = ingress.tls_owners(plans)
     for plan in plans.values():
         folder = plan.name
         data = objects.config_data(plan)
@@ -145,10 +146,14 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
         parts = {
             "service.yaml": objects.cluster_service(plan, diags),
             "service-published.yaml": objects.published_service(plan),
-            "ingress.yaml": objects.ingress(plan, settings, diags),
+            **ingress.ingress_documents(plan, plans, owners, settings, diags),
             "networkpolicy.yaml": objects.network_policy(plan),
             "configmap.yaml": objects.config_map(plan, data),
         }
+        if parts["service.yaml"] is not None and (
+            extra := ingress.service_annotations(plan, settings)
+        ):
+            parts["service.yaml"]["metadata"].setdefault("annotations", {}).update(extra)
         docs += [Document(f"{folder}/{f}", body) for f, body in parts.items() if body is not None]
         if no_secrets:
             continue
@@ -159,8 +164,8 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
             continue
         if body is not None:
             docs.append(Document(f"{folder}/secret.yaml", body, secret=True))
-    for (_ns, name), body in objects.claims(plans, settings).items():
-        docs.append(Document(f"volumes/pvc-{name}.yaml", body))
+    for file, body in objects.claims(plans, settings, diags).items():
+        docs.append(Document(f"volumes/{file}", body))
     if sum(1 for d in diags if d.is_error) > errors_before:
         return None
     docs.sort(key=lambda d: d.path)

@@ -10,18 +10,16 @@ import base64
 from typing import Any
 
 from mora.diagnostics import Diagnostics
-from mora.model import File
+from mora.model import File, Mount
 
 from .naming import claim_name, dns_label, size_bytes, size_quantity, with_suffix
 from .plan import ServicePlan
 from .settings import Settings
 
-E_ROUTE = "E0603"
 W_DUPLICATE_PORT = "W0609"
+E_VOLUME = "E0630"  # two mounts of one claim disagree on its storage class or access mode
 
 DEFAULT_VOLUME_SIZE = "1Gi"
-
-ANNOTATION_ISSUER = "cert-manager.io/cluster-issuer"
 
 
 def metadata(
@@ -138,52 +136,26 @@ def network_policy(plan: ServicePlan) -> dict[str, Any]:
     }
 
 
-def ingress(plan: ServicePlan, settings: Settings, diags: Diagnostics) -> dict[str, Any] | None:
-    """The service's subdomain: HTTPS at `service.host`, the certificate from cert-manager."""
-    svc = plan.svc
-    if not svc.host:
-        return None
-    port = next((p for p in svc.ports if p.name == svc.route_port), None)
-    if port is None or port.protocol != "tcp":
-        diags.error(
-            E_ROUTE,
-            f"subdomain `{svc.subdomain}` of `{svc.name}` needs an HTTP (TCP) port to route to",
-            None,
-            help="name the web port `http`",
-        )
-        return None
-    annotations = {}
-    if settings.cluster_issuer:
-        annotations[ANNOTATION_ISSUER] = settings.cluster_issuer
-    backend = {"service": {"name": plan.name, "port": {"number": port.target}}}
-    spec: dict[str, Any] = {
-        "rules": [
-            {
-                "host": svc.host,
-                "http": {"paths": [{"backend": backend, "path": "/", "pathType": "Prefix"}]},
-            }
-        ],
-        "tls": [{"hosts": [svc.host], "secretName": with_suffix(plan.name, "tls")}],
-    }
-    if settings.ingress_class:
-        spec["ingressClassName"] = settings.ingress_class
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata(plan.name, plan.namespace, plan.labels, **annotations),
-        "spec": spec,
-    }
+_ACCESS = {"RWO": "ReadWriteOnce", "RWX": "ReadWriteMany", "ROX": "ReadOnlyMany"}
 
 
 def claims(
-    plans: dict[str, ServicePlan], settings: Settings
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """One PersistentVolumeClaim per named volume and namespace, as large as its largest use."""
+    plans: dict[str, ServicePlan], settings: Settings, diags: Diagnostics
+) -> dict[str, dict[str, Any]]:
+    """File below `volumes/` -> document: a PersistentVolumeClaim per named volume and
+    namespace, as large as its largest use; an NFS share also gets its PersistentVolume.
+
+    An NFS share is a PV+PVC pair, not an inline `nfs:` volume of the pod: the namespace's Pod
+    Security level `restricted` admits `persistentVolumeClaim` volumes and not `nfs` ones, and a
+    PV bound to its claim (`claimRef`, no storage class) is never taken by another claim.
+    An external volume is an existing claim: nothing is written for it.
+    """
     sizes: dict[tuple[str, str], str] = {}
-    owners: dict[tuple[str, str], ServicePlan] = {}
+    first: dict[tuple[str, str], tuple[ServicePlan, Mount]] = {}
+    chosen: dict[tuple[str, str, str], tuple[str, str]] = {}  # (ns, claim, field) -> (value, by)
     for plan in plans.values():
         for mount in plan.svc.volumes:
-            if mount.kind != "volume":
+            if mount.kind not in ("volume", "nfs") or mount.external:
                 continue
             key = (plan.namespace, claim_name(mount.name or f"{plan.name}-{mount.path}"))
             size = size_quantity(mount.size) if mount.size else None
@@ -191,19 +163,58 @@ def claims(
             old = sizes.get(key)
             if old is None or (size_bytes(size) or 0) > (size_bytes(old) or 0):
                 sizes[key] = size
-            owners.setdefault(key, plan)
-    out = {}
+            first.setdefault(key, (plan, mount))
+            for field in ("storage_class", "access"):
+                value = getattr(mount, field)
+                if value is None:
+                    continue
+                was = chosen.setdefault((*key, field), (value, plan.svc.name))
+                if was[0] != value:
+                    diags.error(
+                        E_VOLUME,
+                        f"volume `{key[1]}`: `{was[1]}` asks for {field} `{was[0]}`,"
+                        f" `{plan.svc.name}` for `{value}`",
+                        None,
+                        help=f"one claim has one {field}: give it in one place only",
+                    )
+    out: dict[str, dict[str, Any]] = {}
     for key in sorted(sizes):
         ns, name = key
-        labels = dict(owners[key].labels)
+        plan, mount = first[key]
+        labels = dict(plan.labels)
+        storage_class = chosen.get((*key, "storage_class"), (None, ""))[0]
+        # local-path and most homelab storage only do RWO (several pods on one node still may);
+        # an NFS share is for many readers and writers
+        default = ("ROX" if mount.readonly else "RWX") if mount.kind == "nfs" else "RWO"
+        access = _ACCESS[chosen.get((*key, "access"), (default, ""))[0]]
         spec: dict[str, Any] = {
-            # local-path and most homelab storage only do RWO (several pods on one node still may)
-            "accessModes": ["ReadWriteOnce"],
+            "accessModes": [access],
             "resources": {"requests": {"storage": sizes[key]}},
         }
-        if settings.storage_class:
-            spec["storageClassName"] = settings.storage_class
-        out[key] = {
+        if mount.kind == "nfs":
+            volume = dns_label(f"{ns}-{name}", fallback="nfs")  # PVs are cluster-wide
+            spec["storageClassName"] = ""  # no provisioner: bind to the PV below only
+            spec["volumeName"] = volume
+            out[f"pv-{volume}.yaml"] = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": metadata(volume, None, labels),
+                "spec": {
+                    "accessModes": [access],
+                    "capacity": {"storage": sizes[key]},
+                    "claimRef": {"name": name, "namespace": ns},
+                    "nfs": {
+                        "path": mount.share,
+                        "readOnly": mount.readonly,
+                        "server": mount.server,
+                    },
+                    "persistentVolumeReclaimPolicy": "Retain",  # the NAS's data is never deleted
+                    "storageClassName": "",
+                },
+            }
+        elif storage_class or settings.storage_class:
+            spec["storageClassName"] = storage_class or settings.storage_class
+        out[f"pvc-{name}.yaml"] = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": metadata(name, ns, labels),

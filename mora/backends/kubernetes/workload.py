@@ -65,7 +65,7 @@ HANDLES = frozenset(
         "volumes", "files", "depends_on", "healthcheck", "user", "labels", "devices",
         "subdomain", "host", "route_port", "resources", "security", "stateful",
         "pending_inputs", "jobs", "hostname", "extra_hosts", "dns", "working_dir",
-        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode",
+        "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode", "routes",
     }
 )  # fmt: skip
 IGNORES = {
@@ -646,7 +646,8 @@ def _storage(
 ) -> None:
     host_paths = []
     for mount in plan.svc.volumes:
-        if mount.kind == "volume":
+        if mount.kind in ("volume", "nfs"):
+            # An NFS share is a PersistentVolume bound to this claim (objects.claims says why).
             claim = claim_name(mount.name or f"{plan.name}-{mount.path}")
             name = joined("data", claim)
             volumes[name] = {"name": name, "persistentVolumeClaim": {"claimName": claim}}
@@ -670,7 +671,7 @@ def _storage(
             volumes[name] = {"name": name, "hostPath": {"path": mount.host_path or "/"}}
             host_paths.append(f"{mount.host_path}:{mount.path}")
         entry: dict[str, Any] = {"name": name, "mountPath": mount.path}
-        if mount.readonly:
+        if mount.readonly or mount.access == "ROX":
             entry["readOnly"] = True
         mounts.append(entry)
     if host_paths:
