@@ -288,6 +288,7 @@ class Checker:
         project_decl: ast.ProjectDecl | None = None
         for module in self.loaded.modules:
             is_stdlib = module.file.path in self.loaded.stdlib_modules
+            is_stdlib = is_stdlib or module.file.path in self.loaded.dependency_modules  # own name
             for decl in module.decls:
                 if isinstance(decl, ast.ProjectDecl):
                     if is_stdlib:
@@ -302,6 +303,8 @@ class Checker:
                         )
                     project_decl = project_decl or decl
                     continue
+                if isinstance(decl, ast.RequireDecl | ast.MovedDecl):
+                    continue  # mora.deps (loader) and mora.moved check these
                 if isinstance(decl, ast.ImportDecl):
                     if decl.alias is not None:
                         self.diags.error(

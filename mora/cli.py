@@ -856,3 +856,25 @@ def manager_cmd(
         click.echo(f"  {manager.read_command('api_token')}", err=True)
     click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
     serve(manager, host, port)
+
+
+# --- mora get: pinned dependencies (mora.deps) ---------------------------------------------------
+@cli.command("get")
+@_PROJECT
+@_FORMAT
+@click.option("--update", is_flag=True, help="Resolve every version again (a moved branch).")
+def get_cmd(project: Path, fmt: str, update: bool) -> None:
+    """Fetch the project's `require`d modules and write mora.lock (the only network access).
+
+    Prints what each dependency may do on the host and, when a locked version changed, what
+    changed since. `check` and `compile` then read only the locked, hash-verified copies.
+    """
+    from mora.deps.get import get
+    from mora.deps.get import report as get_report
+
+    result = get(project, update=update)
+    for line in get_report(result):
+        click.echo(printable(line))
+    if result.lock_written:
+        click.echo("wrote mora.lock: commit it with the project", err=True)
+    sys.exit(_report(result.diagnostics, fmt, quiet_ok=True))
