@@ -155,6 +155,7 @@ class Program:
     inputs: dict[str, InputSym] = field(default_factory=dict)
     services: dict[str, ServiceSym] = field(default_factory=dict)
     templates: dict[str, TemplateSym] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # `moved old -> new`: new -> old
 
 
 # --- body helpers shared with the evaluator ------------------------------------------------------
@@ -247,6 +248,9 @@ class Checker:
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Program:
         self._collect()
+        from mora.moved import collect_moved
+
+        self.program.moved = collect_moved(self.loaded, self.program, self.diags)
         p = self.program
         for sym in p.params.values():
             self._check_param(sym)
