@@ -376,6 +376,12 @@ def secrets_prune(project: Path, yes: bool, **site: object) -> None:
     result = _open_site_secrets(project, **site)
     store = result.store
     doomed = orphans(store, result.requests)  # type: ignore[arg-type]
+    if result.program is not None:  # a likely rename is never pruned: its help is `moved`
+        from mora.moved import likely_renames
+
+        for (old, new), names in sorted(likely_renames(result.program, doomed).items()):
+            click.echo(f"keeping {', '.join(names)}: add `moved {old} -> {new}`", err=True)
+            doomed = [n for n in doomed if n not in names]
     if not doomed:
         click.echo("nothing to prune", err=True)
         return

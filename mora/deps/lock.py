@@ -201,5 +201,10 @@ def store_module(files: Mapping[str, bytes]) -> tuple[str, Path]:
         path = tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another `mora get` stored the same content meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        if content_hash(read_module_files(target)) != digest:
+            raise
     return digest, target

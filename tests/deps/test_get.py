@@ -223,3 +223,34 @@ def test_local_repositories_only_in_tests(monkeypatch: pytest.MonkeyPatch) -> No
     assert (source.url, source.subdir) == ("https://github.com/alice/lab", "projects/media")
     with pytest.raises(FetchError, match="not a directory inside"):
         parse_repository("github.com/alice/lab//../x")
+
+
+def test_update_follows_a_moved_branch(remote: Remote, project: Path) -> None:
+    remote.write("projects/media/media.mora", VIEWER_V1)
+    first = remote.release("v1.0.0")
+    _require(project, remote, "main")
+    assert not get(project).diagnostics.has_errors
+    remote.write("projects/media/media.mora", VIEWER_V2)
+    second = remote.release("v2.0.0")
+
+    kept = get(project)  # without --update the locked commit stays
+    assert [f.status for f in kept.fetched] == ["locked"]
+    assert read_lock(project)["media"].commit == first
+
+    moved = get(project, update=True)
+    assert [f.status for f in moved.fetched] == ["updated"]
+    assert read_lock(project)["media"].commit == second
+    assert "+ library: host ports 8080/tcp" in moved.fetched[0].changes
+
+
+def test_a_dependencys_own_requirement_must_be_the_projects(remote: Remote, project: Path) -> None:
+    remote.write(
+        "projects/media/media.mora",
+        'require tools = "github.com/bob/tools" version "v1"\n' + VIEWER_V1,
+    )
+    remote.release("v1.0.0")
+    _require(project, remote, "v1.0.0")
+    assert not get(project).diagnostics.has_errors
+    diags = [d for d in check_project(project).diagnostics if d.is_error]
+    assert [d.code for d in diags] == ["E0133"]
+    assert "add the same `require` line" in (diags[0].help or "")

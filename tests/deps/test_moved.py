@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mora.api import check_project, compile_project, open_store
+from tests.cli import run_mora
 
 POSTGRES = 'import postgres\nservice {name} = postgres(database: "media")\n'
 
@@ -75,5 +76,29 @@ def test_old_value_wins_over_one_made_after_the_rename(
     assert not [d for d in renamed.diagnostics if d.code == "W0502"]  # type: ignore[attr-defined]
 
     (project / "main.mora").write_text("moved db -> mediadb\n" + POSTGRES.format(name="mediadb"))
+    _compile(project, store)
+    assert _value(store, "mediadb_password") == password
+
+
+def test_prune_never_deletes_a_renamed_services_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, store = tmp_path / "home", tmp_path / "site.secrets"
+    project.mkdir()
+    monkeypatch.chdir(tmp_path)
+    (project / "main.mora").write_text(POSTGRES.format(name="db"))
+    _compile(project, store)
+    password = _value(store, "db_password")
+
+    (project / "main.mora").write_text(POSTGRES.format(name="mediadb"))
+    args = ["secrets", "prune", "home", "--secrets", str(store), "--yes"]
+    kept = run_mora(args, tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "keeping db_password: add `moved db -> mediadb`" in kept.stderr
+    assert _value(store, "db_password") == password
+
+    (project / "main.mora").write_text("moved db -> mediadb\n" + POSTGRES.format(name="mediadb"))
+    moved = run_mora(args, tmp_path)  # before the compile that re-keys: still declared
+    assert "nothing to prune" in moved.stderr
     _compile(project, store)
     assert _value(store, "mediadb_password") == password
