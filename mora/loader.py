@@ -45,6 +45,7 @@ class LoadedProject:
     dependency_modules: set[str] = field(default_factory=set)  # display paths of locked modules
     locked_imports: list[ast.ImportDecl] = field(default_factory=list)  # `import NAME` of a lock
     stdlib_problem: str | None = None  # why a required stdlib cannot be used (bundled one read)
+    unknown_modules: list[ast.ImportDecl] = field(default_factory=list)  # E0102 unless required
 
 
 def display_path(path: Path) -> str:
@@ -283,14 +284,10 @@ class _Loader:
         if path.is_file():
             self.load_file(path, f"{self.stdlib_label}/{decl.target}.mora", from_stdlib=True)
             return
-        self.diags.error(
-            "E0102",
-            f"unknown module `{decl.target}`",
-            decl.span,
-            "not in the standard library",
-            help=did_you_mean(decl.target, stdlib_modules())
-            or 'import a file or directory with a quoted path: import "./common.mora"',
-        )
+        if limit is None and not from_stdlib:  # a required name not locked yet: E0131 instead
+            self.project.unknown_modules.append(decl)
+            return
+        unknown_module(decl, self.diags)
 
     def load_path_import(
         self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, module: Path | None = None
@@ -369,6 +366,17 @@ class _Loader:
             "no such file or directory",
             help=f"paths are relative to the importing file's directory ({display_path(base)})",
         )
+
+
+def unknown_module(decl: ast.ImportDecl, diags: Diagnostics) -> None:
+    diags.error(
+        "E0102",
+        f"unknown module `{decl.target}`",
+        decl.span,
+        "not in the standard library",
+        help=did_you_mean(decl.target, stdlib_modules())
+        or 'import a file or directory with a quoted path: import "./common.mora"',
+    )
 
 
 def load_project(path: Path, diags: Diagnostics) -> LoadedProject:

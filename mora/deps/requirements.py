@@ -80,6 +80,11 @@ def check_requirements(loaded: LoadedProject, diags: Diagnostics) -> None:
                 "required here",
                 help="run `mora get` to fetch the locked version again",
             )
+    from mora.loader import unknown_module
+
+    for imp in loaded.unknown_modules:
+        if imp.target not in required:
+            unknown_module(imp, diags)
     for imp in loaded.locked_imports:
         if imp.target not in required:
             diags.error(
