@@ -46,11 +46,12 @@ KINDS = ("bytes", "soup", "mutation", "deep")
 
 KEYWORDS = [
     "project", "import", "param", "secret", "input", "service", "template", "if", "else",
-    "true", "false", "self", "args", "site", "as",
+    "true", "false", "self", "args", "site", "as", "require", "version", "moved",
 ]  # fmt: skip
 PUNCT = [
     "{", "}", "[", "]", "(", ")", "=", ":", ",", ".", "&&", "||", "!", "==", "!=", "#", "//",
     "\n", "\n", "\n", " ", "  ", "\t", "\r\n", "-", "/", "$", "\\",
+    "->",
 ]  # fmt: skip
 ATOMS = [
     '"text"', '"${param.x}"', '"${"', '"${}"', '"\\0"', '"\\q"', '"/etc/${a}.conf"', '"a\\${b}"',

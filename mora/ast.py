@@ -288,8 +288,37 @@ class TemplateDecl(Node):
     span: Span
 
 
+class RequireDecl(Node):
+    """`require NAME = "REPO//DIR" version "TAG"`: a pinned dependency, read from `mora.lock`.
+
+    `repository` is None for `require stdlib version "..."` (the mora repository's stdlib)."""
+
+    name: Name
+    repository: str | None
+    version: str
+    span: Span
+
+
+class MovedDecl(Node):
+    """`moved old -> new`: the service `new` was called `old`; its state keeps the old keys."""
+
+    old: Name
+    new: Name
+    span: Span
+
+
 Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl
-Decl = ProjectDecl | ImportDecl | ParamDecl | SecretDecl | InputDecl | ServiceDecl | TemplateDecl
+Decl = (
+    ProjectDecl
+    | ImportDecl
+    | ParamDecl
+    | SecretDecl
+    | InputDecl
+    | ServiceDecl
+    | TemplateDecl
+    | RequireDecl
+    | MovedDecl
+)
 
 
 class Module(Node):

@@ -155,6 +155,7 @@ class Program:
     inputs: dict[str, InputSym] = field(default_factory=dict)
     services: dict[str, ServiceSym] = field(default_factory=dict)
     templates: dict[str, TemplateSym] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # `moved old -> new`: new -> old
 
 
 # --- body helpers shared with the evaluator ------------------------------------------------------
@@ -247,6 +248,9 @@ class Checker:
     # --- entry point -----------------------------------------------------------------------------
     def run(self) -> Program:
         self._collect()
+        from mora.moved import collect_moved
+
+        self.program.moved = collect_moved(self.loaded, self.program, self.diags)
         p = self.program
         for sym in p.params.values():
             self._check_param(sym)
@@ -291,6 +295,7 @@ class Checker:
         project_decl: ast.ProjectDecl | None = None
         for module in self.loaded.modules:
             is_stdlib = module.file.path in self.loaded.stdlib_modules
+            is_stdlib = is_stdlib or module.file.path in self.loaded.dependency_modules  # own name
             for decl in module.decls:
                 if isinstance(decl, ast.ProjectDecl):
                     if is_stdlib:
@@ -305,6 +310,8 @@ class Checker:
                         )
                     project_decl = project_decl or decl
                     continue
+                if isinstance(decl, ast.RequireDecl | ast.MovedDecl):
+                    continue  # mora.deps (loader) and mora.moved check these
                 if isinstance(decl, ast.ImportDecl):
                     if decl.alias is not None:
                         self.diags.error(

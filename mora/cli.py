@@ -376,6 +376,12 @@ def secrets_prune(project: Path, yes: bool, **site: object) -> None:
     result = _open_site_secrets(project, **site)
     store = result.store
     doomed = orphans(store, result.requests)  # type: ignore[arg-type]
+    if result.program is not None:  # a likely rename is never pruned: its help is `moved`
+        from mora.moved import likely_renames
+
+        for (old, new), names in sorted(likely_renames(result.program, doomed).items()):
+            click.echo(f"keeping {', '.join(names)}: add `moved {old} -> {new}`", err=True)
+            doomed = [n for n in doomed if n not in names]
     if not doomed:
         click.echo("nothing to prune", err=True)
         return
@@ -1018,6 +1024,28 @@ def import_cmd(
     if result.written is not None and fmt == "text":
         click.echo(f"wrote {result.written}", err=True)
     sys.exit(EXIT_ERRORS if result.written is None or code else 0)
+
+
+# --- mora get: pinned dependencies (mora.deps) ---------------------------------------------------
+@cli.command("get")
+@_PROJECT
+@_FORMAT
+@click.option("--update", is_flag=True, help="Resolve every version again (a moved branch).")
+def get_cmd(project: Path, fmt: str, update: bool) -> None:
+    """Fetch the project's `require`d modules and write mora.lock (the only network access).
+
+    Prints what each dependency may do on the host and, when a locked version changed, what
+    changed since. `check` and `compile` then read only the locked, hash-verified copies.
+    """
+    from mora.deps.get import get
+    from mora.deps.get import report as get_report
+
+    result = get(project, update=update)
+    for line in get_report(result):
+        click.echo(printable(line))
+    if result.lock_written:
+        click.echo("wrote mora.lock: commit it with the project", err=True)
+    sys.exit(_report(result.diagnostics, fmt, quiet_ok=True))
 
 
 if __name__ == "__main__":

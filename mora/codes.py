@@ -188,3 +188,12 @@ code("W0622", "warning", "route options the site's ingress class cannot take", K
 code("E0721", "error", "a route the host's proxy cannot serve", PODMAN)
 code("W0722", "warning", "a volume's storage_class: podman has none", PODMAN)
 code("W0723", "note", "volume sizes are not enforced by podman", PODMAN)
+
+# --- pinned dependencies and renames (docs/reference.md) ---
+code("E0130", "error", "a locked dependency cannot be used: not fetched, or its files changed")
+code("E0131", "error", "a require that mora.lock does not record at that repository and version")
+code("E0132", "error", "mora.lock is not a lock file mora writes")
+code("E0133", "error", "a name required twice, or a dependency's require the project does not make")
+code("E0134", "error", "mora get cannot fetch a requirement")
+code("E0140", "error", "a moved declaration that cannot apply")
+code("W0140", "warning", "a service looks renamed: the help is its moved line")

@@ -35,6 +35,7 @@ from mora.checker import (
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.eval_routes import check_route_clashes, evaluate_routes
+from mora.moved import volume_owner
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.routes import RouteVal
 from mora.site import Site, coerce
@@ -302,8 +303,10 @@ class Evaluator:
     def secret_requests(self) -> list[Any] | None:
         """What the store is asked for: every declared secret (with its evaluated arguments)
         and every input (as `input.NAME`). None when an argument could not be evaluated."""
+        from mora.moved import secret_moves
         from mora.secrets.provider import SecretRef, SecretRequest
 
+        moves = secret_moves(self.program)  # `moved old -> new`: the store names carried over
         requests = []
         for name, sym in self.program.secrets.items():
             args: dict[str, object] = {}
@@ -345,9 +348,10 @@ class Evaluator:
                                 "here",
                             )
                         return None
-            requests.append(SecretRequest(name, sym.generator, args, sources))
+            requests.append(SecretRequest(name, sym.generator, args, sources, moves.get(name)))
         for name in self.program.inputs:
-            requests.append(SecretRequest(INPUT_PREFIX + name, None, {}, {}))
+            key = INPUT_PREFIX + name
+            requests.append(SecretRequest(key, None, {}, {}, moves.get(key)))
         from mora.steps.check import state_names  # what setup steps keep in the store
 
         requests += [SecretRequest(n, None, {}, {}) for n in state_names(self.program)]
@@ -401,7 +405,12 @@ class Evaluator:
                 "declared without a generator",
                 help=f"set it with `mora secrets set {name}` (reads the value from stdin)",
             )
+        from mora.moved import warn_renames
+
+        explained = warn_renames(self.program, resolution.orphaned, self.diags)
         for name in resolution.orphaned:
+            if name in explained:
+                continue  # a likely rename: the help is `moved`, never `prune`
             self.diags.warning(
                 W_ORPHANED_SECRET,
                 f"the site store keeps `{name}`, which the project no longer declares",
@@ -765,7 +774,7 @@ class Evaluator:
                 path = self._container_path(path, span)
                 name = value.name
                 if value.kind in ("volume", "nfs") and name is None:
-                    name = f"{svc.name}-{_slug(path)}"
+                    name = f"{volume_owner(self.program, svc.name)}-{_slug(path)}"
                 mounts.append(
                     M.Mount(
                         path=path,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora import ast
+from mora.deps.lock import STDLIB, LockEntry, LockError, read_lock, verified_dir
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
 from mora.resources import stdlib_dir
@@ -40,6 +41,11 @@ class LoadedProject:
     modules: list[ast.Module] = field(default_factory=list)
     stdlib_modules: set[str] = field(default_factory=set)  # display paths of stdlib files
     boundary: Path = Path(".")  # imports may not reach outside this directory (or the stdlib)
+    lock: dict[str, LockEntry] = field(default_factory=dict)  # mora.lock beside the project
+    dependency_modules: set[str] = field(default_factory=set)  # display paths of locked modules
+    locked_imports: list[ast.ImportDecl] = field(default_factory=list)  # `import NAME` of a lock
+    stdlib_problem: str | None = None  # why a required stdlib cannot be used (bundled one read)
+    unknown_modules: list[ast.ImportDecl] = field(default_factory=list)  # E0102 unless required
 
 
 def display_path(path: Path) -> str:
@@ -103,6 +109,57 @@ class _Loader:
         self.seen: set[Path] = set()
         self.project = LoadedProject(Path("."))
         self.stdlib = stdlib_dir().resolve()
+        self.stdlib_label = "<stdlib>"
+        self.dep_prefix: dict[Path, str] = {}  # a locked module's directory -> `<name@version>`
+
+    def open_lock(self, root: Path) -> None:
+        """Read `mora.lock`; a locked stdlib replaces the bundled one when its hash matches."""
+        try:
+            self.project.lock = read_lock(root)
+        except LockError as err:
+            self.diags.error(
+                "E0132",
+                f"cannot use `{display_path(root / 'mora.lock')}`: {err}",
+                None,
+                help="run `mora get` to write it again",
+            )
+            return
+        entry = self.project.lock.get(STDLIB)
+        if entry is not None:
+            try:
+                self.stdlib = verified_dir(entry).resolve()
+                self.stdlib_label = f"<stdlib@{entry.version}>"
+            except LockError as err:
+                self.project.stdlib_problem = str(err)
+
+    def _display(self, path: Path, limit: Path) -> str:
+        """A locked module's file as `<name@version>/file.mora`; others as `display_path`."""
+        if limit in self.dep_prefix:
+            return f"{self.dep_prefix[limit]}/{path.relative_to(limit).as_posix()}"
+        if limit == self.stdlib and self.stdlib_label != "<stdlib>":
+            return f"{self.stdlib_label}/{path.relative_to(limit).as_posix()}"
+        return display_path(path)
+
+    def load_dependency(self, decl: ast.ImportDecl) -> None:
+        """`import NAME` of a locked dependency: its verified copy, confined to that copy."""
+        entry = self.project.lock[decl.target]
+        self.project.locked_imports.append(decl)
+        try:
+            directory = verified_dir(entry).resolve()
+        except LockError as err:
+            self.diags.error(
+                "E0130",
+                f"dependency `{decl.target}` cannot be used: {err}",
+                decl.span,
+                "required here",
+                help="run `mora get` to fetch the locked version again",
+            )
+            return
+        self.dep_prefix[directory] = f"<{decl.target}@{entry.version}>"
+        if self.load_dir(directory, directory, decl.span) == 0:
+            self.diags.error(
+                "E0101", f"dependency `{decl.target}` has no .mora files", decl.span, "here"
+            )
 
     def _read(self, path: Path, display: str) -> bytes | None:
         """The bytes of a regular file of at most MAX_FILE_BYTES; a diagnostic otherwise."""
@@ -155,7 +212,10 @@ class _Loader:
             return None
         return text[1:] if text.startswith("\ufeff") else text
 
-    def load_file(self, path: Path, display: str, from_stdlib: bool = False) -> None:
+    def load_file(
+        self, path: Path, display: str, from_stdlib: bool = False, limit: Path | None = None
+    ) -> None:
+        """Read one file; `limit` is the locked module it belongs to (None: project/stdlib)."""
         resolved = path.resolve()
         if resolved in self.seen:
             return
@@ -171,9 +231,11 @@ class _Loader:
         self.project.modules.append(module)
         if from_stdlib:
             self.project.stdlib_modules.add(display)
+        if limit is not None:
+            self.project.dependency_modules.add(display)
         for decl in module.decls:
             if isinstance(decl, ast.ImportDecl):
-                self.load_import(decl, resolved.parent, from_stdlib)
+                self.load_import(decl, resolved.parent, from_stdlib, limit)
 
     def load_dir(self, directory: Path, limit: Path, span: Span | None = None) -> int:
         """Every `.mora` file of `directory`; one that is a symlink out of `limit` is refused."""
@@ -188,7 +250,12 @@ class _Loader:
                     help="a project reads only its own files: copy the file into the project",
                 )
                 continue
-            self.load_file(f, display_path(f), limit == self.stdlib)
+            self.load_file(
+                f,
+                self._display(f, limit),
+                limit == self.stdlib,
+                limit if limit in self.dep_prefix else None,
+            )
         return len(files)
 
     def _outside(self, decl: ast.ImportDecl, why: str, help: str) -> None:
@@ -201,26 +268,32 @@ class _Loader:
             help=help,
         )
 
-    def load_import(self, decl: ast.ImportDecl, base: Path, from_stdlib: bool) -> None:
+    def load_import(
+        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, limit: Path | None = None
+    ) -> None:
         if decl.is_path:
-            self.load_path_import(decl, base, from_stdlib)
+            self.load_path_import(decl, base, from_stdlib, limit)
             return
-        path = stdlib_dir() / f"{decl.target}.mora"
+        # A locked name resolves only from the project itself: a dependency reaches the
+        # stdlib, never the project's other dependencies.
+        if not from_stdlib and limit is None and decl.target in self.project.lock:
+            if decl.target != STDLIB:
+                self.load_dependency(decl)
+                return
+        path = self.stdlib / f"{decl.target}.mora"
         if path.is_file():
-            self.load_file(path, f"<stdlib>/{decl.target}.mora", from_stdlib=True)
+            self.load_file(path, f"{self.stdlib_label}/{decl.target}.mora", from_stdlib=True)
             return
-        self.diags.error(
-            "E0102",
-            f"unknown module `{decl.target}`",
-            decl.span,
-            "not in the standard library",
-            help=did_you_mean(decl.target, stdlib_modules())
-            or 'import a file or directory with a quoted path: import "./common.mora"',
-        )
+        if limit is None and not from_stdlib:  # a required name not locked yet: E0131 instead
+            self.project.unknown_modules.append(decl)
+            return
+        unknown_module(decl, self.diags)
 
-    def load_path_import(self, decl: ast.ImportDecl, base: Path, from_stdlib: bool) -> None:
-        """`import "PATH"`: confined to the project (or, for a stdlib module, the stdlib)."""
-        limit = self.stdlib if from_stdlib else self.project.boundary
+    def load_path_import(
+        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, module: Path | None = None
+    ) -> None:
+        """`import "PATH"`: confined to the project (or the stdlib, or the locked module)."""
+        limit = module or (self.stdlib if from_stdlib else self.project.boundary)
         problem = _path_problem(decl.target)
         if problem is not None:
             self.diags.error(
@@ -278,7 +351,7 @@ class _Loader:
                 )
                 return
             if target.exists():
-                self.load_file(target, display_path(target), from_stdlib)
+                self.load_file(target, self._display(target, limit), from_stdlib, module)
                 return
         except (OSError, RuntimeError) as err:  # a symlink loop, a name the OS refuses
             reason = getattr(err, "strerror", None) or "the path cannot be resolved"
@@ -295,6 +368,17 @@ class _Loader:
         )
 
 
+def unknown_module(decl: ast.ImportDecl, diags: Diagnostics) -> None:
+    diags.error(
+        "E0102",
+        f"unknown module `{decl.target}`",
+        decl.span,
+        "not in the standard library",
+        help=did_you_mean(decl.target, stdlib_modules())
+        or 'import a file or directory with a quoted path: import "./common.mora"',
+    )
+
+
 def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`."""
     loader = _Loader(diags)
@@ -302,13 +386,19 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
         root = path.resolve()
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
+        loader.open_lock(root)
         if loader.load_dir(path, loader.project.boundary) == 0:
             diags.error("E0100", f"no .mora files in `{display_path(path)}`", None)
     elif path.is_file():
         root = path.resolve().parent
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
+        loader.open_lock(root)
         loader.load_file(path, display_path(path))
     else:
         diags.error("E0100", f"no such project: `{display_path(path)}`", None)
+        return loader.project
+    from mora.deps.requirements import check_requirements
+
+    check_requirements(loader.project, diags)
     return loader.project

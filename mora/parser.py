@@ -32,7 +32,9 @@ MAX_DEPTH = 64
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 _DECL_NAME = re.compile(r"(param|secret|input|service|template)\s+([A-Za-z_][A-Za-z0-9_]*)")
-_DECL_START = re.compile(r"^(project|import|param|secret|input|service|template)\b", re.M)
+_DECL_START = re.compile(
+    r"^(project|import|param|secret|input|service|template|require|moved)\b", re.M
+)
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
 _TERMINAL_WORDS = {
@@ -103,6 +105,16 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         return ast.ImportDecl(
             text, is_path, self._name(alias) if alias is not None else None, self._cover(c)
         )
+
+    def require_decl(self, c: list[Any]) -> ast.RequireDecl:
+        name, repo, version = c
+        repository = self._string(repo).plain if repo is not None else None
+        return ast.RequireDecl(
+            self._name(name), repository, self._string(version).plain, self._cover(c)
+        )
+
+    def moved_decl(self, c: list[Any]) -> ast.MovedDecl:
+        return ast.MovedDecl(self._name(c[0]), self._name(c[1]), self._cover(c))
 
     def param_decl(self, c: list[Any]) -> ast.ParamDecl:
         return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._cover(c))

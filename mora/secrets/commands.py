@@ -240,8 +240,10 @@ def set_value(
 
 
 def orphans(store: SecretStore, requests: Sequence[SecretRequest]) -> list[str]:
-    """Stored secrets of this namespace that the project no longer declares, sorted."""
-    declared = {req.name for req in requests}
+    """Stored secrets of this namespace that the project no longer declares, sorted.
+
+    A `moved` service's old entries are still declared: the next compile re-keys them."""
+    declared = {req.name for req in requests} | {r.moved_from for r in requests if r.moved_from}
     return [name for name in store.names() if name not in declared]
 
 

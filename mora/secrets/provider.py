@@ -55,6 +55,7 @@ class SecretRequest:
     generator: str | None  # None: the value comes from `mora secrets set` / an input answer
     args: Mapping[str, object] = field(default_factory=dict)  # plain, JSON-able arguments
     sources: Mapping[str, SecretRef] = field(default_factory=dict)  # secret-typed arguments
+    moved_from: str | None = None  # its store name before `moved old -> new` (re-keyed)
 
 
 @dataclass(repr=False)
@@ -211,6 +212,11 @@ class StoreProvider:
         self, requests: Sequence[SecretRequest], *, force: Collection[str] = ()
     ) -> Resolution:
         """Values for `requests`; `force` names secrets to generate anew even if stored."""
+        moves = [(r.moved_from, r.name) for r in requests if r.moved_from]
+        if any(old in self.store for old, _ in moves):
+            with self.store.transaction():  # `moved old -> new`: the old values carry over
+                for old, new in moves:
+                    self.store.rename(old, new)
         steps = self._plan(requests)
         forced = frozenset(force)
         if not forced and not self.store.dirty:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import glob
@@ -606,6 +607,16 @@ class SecretStore:
                 rotated=now if old is not None else None,
             )
         )
+        return True
+
+    def rename(self, old: str, new: str) -> bool:
+        """Re-key `old` as `new` (a `moved` service); the old value replaces one under `new`,
+        since the old one is what the service's data was made with. False if `old` is absent."""
+        entry = self.get(old)
+        if entry is None:
+            return False
+        self.put(dataclasses.replace(entry, name=new))
+        self.remove(old)
         return True
 
     def remove(self, name: str) -> bool:
