@@ -694,6 +694,13 @@ def diff_cmd(project: Path, target: str, fmt: str, **site: object) -> None:
     help="Seconds a service may take to become healthy.",
 )
 @_FORMAT
+@click.option(
+    "--manager",
+    "manager_url",
+    metavar="URL",
+    help="Push the project to a running `mora manager` and apply it there (token in "
+    "MORA_MANAGER_TOKEN); the manager's site is used, not --site.",
+)
 def apply_cmd(
     project: Path,
     target: str,
@@ -701,6 +708,7 @@ def apply_cmd(
     prune_volumes: bool,
     timeout: float,
     fmt: str,
+    manager_url: str | None = None,
     **site: object,
 ) -> None:
     """Deploy PROJECT stage by stage and record what was deployed.
@@ -718,6 +726,9 @@ def apply_cmd(
     from mora.deploy.targets.base import TargetError
     from mora.deploy.targets.podman import PodmanTarget
 
+    if manager_url is not None:
+        _apply_on_manager(project, manager_url, dry_run)
+        return
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
         _print_changes(result, fmt)
@@ -795,3 +806,71 @@ def apply_cmd(
         click.echo(f"applied in {took:.1f}s; recorded in {where}", err=True)
     else:
         click.echo("nothing changed: everything was already deployed and healthy", err=True)
+
+
+# --- manager (issue 14): `mora manager` and `mora apply --manager URL` ----------------------------
+
+
+def _apply_on_manager(project: Path, url: str, dry_run: bool) -> None:
+    """Check locally, push the sources, print the manager's change set, apply there."""
+    from mora.manager.client import Client, ClientError, render_changes
+
+    checked = run_check([project], "text")
+    if checked:
+        sys.exit(checked)
+    try:
+        client = Client(url)
+        pushed = client.push(project)
+        dep = pushed["deployment"]["id"]
+        click.echo(f"pushed as deployment {dep}: {url.rstrip('/')}/deployments/{dep}", err=True)
+        click.echo(printable(render_changes(pushed["changes"])), err=True, nl=False)
+        if dry_run:
+            return
+        done = client.apply(dep, lambda line: click.echo(printable(line), err=True))
+    except ClientError as err:
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_ERRORS)
+    click.echo(f"run {done['id']}: {done['status']} ({done['summary']})", err=True)
+    if done["status"] != "ok":
+        sys.exit(EXIT_APPLY_FAILED)
+
+
+@cli.command("manager")
+@click.option(
+    "--site",
+    "site_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="The site file; its encrypted store (beside it) holds every value.",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Where the manager keeps its database and the pushed sources.",
+)
+@click.option("--secrets", "secrets_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds a service may take to become healthy.")
+def manager_cmd(
+    site_file: Path, state_dir: Path, secrets_path: Path | None, host: str, port: int,
+    timeout: float,
+) -> None:
+    """Run the web service: REST API, dashboard, setup wizard, change view, history."""
+    from mora.manager.app import serve
+    from mora.manager.core import Manager, ManagerError
+
+    try:
+        manager = Manager(site_file, state_dir, secrets_path=secrets_path, timeout=timeout)
+    except ManagerError as err:
+        click.echo(f"error: {printable(err.message)}", err=True)
+        sys.exit(EXIT_ERRORS)
+    if manager.credentials.created:
+        click.echo("generated the manager's admin password and API token (site store); read:", err=True)
+        click.echo(f"  {manager.read_command('admin_password')}", err=True)
+        click.echo(f"  {manager.read_command('api_token')}", err=True)
+    click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
+    serve(manager, host, port)

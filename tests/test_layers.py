@@ -54,6 +54,19 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.api",  # the one facade that compiles: deploy asks it, never the passes
         *GROUND,
     ),
+    # the web service stands on deploy and compiles through the facade (issue 14)
+    "mora.manager": (
+        "mora.manager",
+        "mora.api",
+        "mora.deploy",
+        "mora.plan",
+        "mora.secrets",
+        "mora.model",
+        "mora.compiled",
+        "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
+        "mora.__version__",
+        *GROUND,
+    ),
 }
 
 
