@@ -30,7 +30,7 @@ PROJECTS = ("media", "identity", "homelab")
 # the executor sends every stored value as a string.
 RUNTIME = "<runtime>"
 
-# Planned requests with no step, and why (docs/stdlib/automation.md lists them as well).
+# Planned requests with no step, and why (each stdlib page's "After it starts" says so too).
 GAPS = {
     "tv.login": "PUT /config/host/{id} takes the whole HostConfigResource; a step cannot send an "
     "earlier response back with fields changed, and a partial one would reset the others",
