@@ -294,3 +294,126 @@ def test_cookie_list_items_and_compile_time_when(tmp_path: Path) -> None:
         assert [s.name for s in again.compiled.manifest.services["app"].setup][-1] == "never"
     finally:
         server.shutdown()
+
+
+# --- LLDAP's commands, run by busybox (the image's sh and wget) against a stand-in GraphQL API ----
+
+
+def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path) -> None:
+    """The `groups` and `users` commands of the lldap template, as compiled, against a loopback
+    stand-in for LLDAP's GraphQL API (LLDAP cannot run here): they create only the missing groups
+    and users, add each new user to the groups, set the first password with the image's tool
+    (a stand-in recording its arguments), and a second run changes nothing. The GraphQL each
+    sends is checked against LLDAP's description."""
+    import json
+    import shutil
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.apispec.check import check_request
+    from tests.toolchain import missing
+
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        missing("busybox", "apt busybox-static")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("sh", "wget", "grep", "cut", "tr", "echo", "printf", "cat"):
+        (bindir / tool).symlink_to(busybox)
+    calls: list[dict[str, Any]] = []
+    groups = {"admins": 1}
+    users = {"admin"}
+
+    class Api(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            assert self.headers["Authorization"] == "Bearer t0ken"
+            calls.append(body)
+            q, v = body["query"], body.get("variables", {})
+            if "createGroup" in q:
+                groups[v["n"]] = len(groups) + 1
+                data: Any = {"createGroup": {"id": groups[v["n"]]}}
+            elif "createUser" in q:
+                users.add(v["u"]["id"])
+                data = {"createUser": {"id": v["u"]["id"]}}
+            elif "addUserToGroup" in q:
+                data = {"addUserToGroup": {"ok": True}}
+            elif "users" in q:
+                data = {"users": [{"id": u} for u in sorted(users)]}
+            else:
+                data = {"groups": [{"id": i, "displayName": g} for g, i in groups.items()]}
+            out = json.dumps({"data": data}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    record = tmp_path / "set_password.log"
+    tool = tmp_path / "lldap_set_password"
+    tool.write_text(f'#!{busybox} sh\necho "$LLDAP_USER_PASSWORD $*" >> {record}\n')
+    tool.chmod(0o755)
+    source = (
+        'import lldap\nservice directory = lldap(base_dn: "dc=x", groups: "admins media_users",'
+        ' users: "ann=ann@example.org admin=admin@example.org")\n'
+    )
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "main.mora").write_text(source)
+    result = compile_project(tmp_path / "p", domain="example.org", provider=MemoryProvider())
+    assert result.compiled is not None
+    steps = {s.name: s for s in result.compiled.manifest.services["directory"].setup}
+    assert list(steps) == ["sign_in", "groups", "users"]
+
+    def run(name: str) -> None:
+        argv = [str(a.lit) for a in steps[name].exec or []]
+        argv[2] = (
+            argv[2]
+            .replace("http://localhost:17170", f"http://127.0.0.1:{server.server_address[1]}")
+            .replace("/app/lldap_set_password", str(tool))
+        )
+        import subprocess
+
+        done = subprocess.run(
+            argv,
+            input="t0ken\nfirst-pw\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": str(bindir)},
+        )
+        assert done.returncode == 0, done.stderr
+
+    try:
+        run("groups")
+        run("users")
+        assert groups == {"admins": 1, "media_users": 2}
+        assert users == {"admin", "ann"}
+        made = [c for c in calls if c["query"].startswith("mutation")]
+        assert [c["variables"] for c in made] == [
+            {"n": "media_users"},
+            {"u": {"id": "ann", "email": "ann@example.org"}},
+            {"u": "ann", "g": 1},
+            {"u": "ann", "g": 2},
+        ]
+        assert record.read_text().split("\n")[0].startswith("first-pw --base-url")
+        assert "--username ann" in record.read_text()
+        for c in made:  # each mutation is one LLDAP's schema has, with its argument types
+            field = c["query"].split("{")[1].split("(")[0].strip()
+            args = {
+                "createGroup": {"name": "x"},
+                "createUser": {"user": {"id": "x", "email": "y"}},
+                "addUserToGroup": {"userId": "x", "groupId": 1},
+            }[field]
+            gql = {"operation": "mutation", "field": field, "args": args}
+            assert check_request(Request("lldap", "POST", "/api/graphql", graphql=gql)) == []
+        # a second run: nothing is created
+        before = len(made)
+        run("groups")
+        run("users")
+        assert len([c for c in calls if c["query"].startswith("mutation")]) == before
+    finally:
+        server.shutdown()
