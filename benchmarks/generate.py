@@ -73,7 +73,7 @@ param uid: int = 1000
 param render_group: int = 0
 """
 
-# One copy of projects/media with every name suffixed by {k}.
+# One copy of projects/media (without qBittorrent) with every name suffixed by {k}.
 REALISTIC_STACK = """
 service db{k} = postgres(
   user: "media",
@@ -98,12 +98,17 @@ service indexers{k} = prowlarr(
   subdomain: "indexers{k}",
   db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
   depends_on: [db{k}, tv{k}, movies{k}],
+  sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
+  radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
   uid: param.uid, timezone: param.timezone,
 )
 service requests{k} = seerr(
   subdomain: "requests{k}",
   db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
-  depends_on: [db{k}, watch{k}],
+  depends_on: [db{k}, watch{k}, tv{k}, movies{k}],
+  jellyfin_host: watch{k}.name, jellyfin_password: secret.watch{k}_admin_password,
+  sonarr_host: tv{k}.name, sonarr_api_key: secret.tv{k}_api_key,
+  radarr_host: movies{k}.name, radarr_api_key: secret.movies{k}_api_key,
   timezone: param.timezone,
 )
 service janitor{k} = janitorr(
@@ -112,9 +117,14 @@ service janitor{k} = janitorr(
   seerr: requests{k}, seerr_url: requests{k}.internal_url, seerr_public_url: requests{k}.url,
   sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
   radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
+  jellyfin_api_key: input.janitor{k}_jellyfin_key,
+  jellyfin_password: secret.watch{k}_janitorr_password,
+  seerr_api_key: input.janitor{k}_seerr_key,
   depends_on: [tv{k}, movies{k}],
   uid: param.uid, timezone: param.timezone,
 )
+input janitor{k}_jellyfin_key: secret {{ from = watch{k}.setup.keys.janitorr }}
+input janitor{k}_seerr_key: secret {{ from = requests{k}.setup.api_key.key }}
 """
 
 STACK_SIZE = 7  # services per copy of the media stack

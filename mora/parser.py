@@ -39,6 +39,7 @@ _DECL_START = re.compile(
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
 _TERMINAL_WORDS = {
     "NAME": "a name",
+    "INDEX": "a name",  # a list item in a step's response (`body.0.id`): still a name to a user
     "STRING": "a string",
     "LONG_STRING": "a string",
     "INT": "a number",

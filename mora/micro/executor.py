@@ -387,6 +387,8 @@ def _from_response(path: str, response: Response | None) -> object:
         return response.status
     if path == "stdout":
         return response.text.strip()
+    if path == "cookie":  # the session a sign-in sets, to send back as a `Cookie` header
+        return response.headers.get("set-cookie", "").split(";")[0].strip()
     # body[.field...]: the JSON body, or its text when it is not JSON
     try:
         value: object = json.loads(response.text)

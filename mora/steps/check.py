@@ -44,7 +44,7 @@ STEP_ATTRS = (
     "output",
     "timeout",
 )
-RESPONSE = ("status", "body", "stdout")
+RESPONSE = ("status", "body", "stdout", "cookie")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 

@@ -28,8 +28,38 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     steps: list[M.Step] = []
     for block in entry.body.entries:
         if isinstance(block, ast.Block):
-            steps.append(_Step(ev, svc.name, scope).build(block))
+            step = _Step(ev, svc.name, scope).build(block)
+            # a `when` that is false already when compiling (a template's optional step whose
+            # argument was not given) leaves the step out of the manifest and the plan
+            if step.when is None or _constant(step.when) is not False:
+                steps.append(step)
     return steps
+
+
+def _constant(e: M.StepExpr) -> object:
+    """The value of a condition known when compiling, or None when it waits for a response."""
+    if e.lit is not None:
+        return e.lit
+    if e.op is None:
+        return None
+    args = [_constant(a) for a in e.args or []]
+    if e.op == "!":
+        return None if args[0] is None else not _truthy(args[0])
+    if e.op in ("&&", "||"):
+        decisive = e.op == "||"  # the operand value that decides alone
+        if any(a is not None and _truthy(a) is decisive for a in args):
+            return decisive
+        return None if None in args else not decisive
+    if None in args:
+        return None
+    same = _text(args[0]) == _text(args[1])
+    return same if e.op == "==" else not same
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value not in ("", "false", "0")
+    return bool(value)
 
 
 class _Step:

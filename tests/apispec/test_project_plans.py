@@ -1,0 +1,97 @@
+"""`mora plan` of the example projects, run as a user does: no person is asked anything, and the
+stdlib's setup steps are listed. What a person still gives is not an input: the people of
+projects/identity are a site param, and the rest is named in each project's header and in
+docs/stdlib/*.md (indexers in Prowlarr, Immich's and Forgejo's own first accounts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli import REPO, run_mora
+
+STEPS = {
+    "media": {
+        "downloads": ["signed_in", "temporary_password", "login", "set_password"],
+        "watch": [
+            "wizard_state",
+            "wizard_configuration",
+            "wizard_user_read",
+            "wizard_user",
+            "library_shows",
+            "library_movies",
+            "wizard_complete",
+            "sign_in",
+            "user_janitorr",
+            "key_janitorr",
+            "key_homepage",
+            "keys",
+        ],
+        "tv": ["root_folders", "root_folder", "download_client", "quality_profile"],
+        "movies": ["root_folders", "root_folder", "download_client", "quality_profile"],
+        "indexers": ["app_sonarr", "app_radarr"],
+        "requests": [
+            "state",
+            "link_jellyfin",
+            "libraries_sync",
+            "sonarr",
+            "radarr",
+            "initialize",
+            "api_key",
+        ],
+    },
+    "identity": {"directory": ["sign_in", "groups"]},
+}
+STEPS["homelab"] = {**STEPS["media"], **STEPS["identity"]}
+PRODUCED = {
+    "media": {
+        "janitor_jellyfin_key": "watch.keys.janitorr",
+        "janitor_seerr_key": "requests.api_key.key",
+    },
+    "identity": {},
+}
+PRODUCED["homelab"] = PRODUCED["media"]
+
+
+def _plan(project: str, tmp_path: Path, *extra: str) -> tuple[str, dict[str, object]]:
+    args = [
+        "plan",
+        str(REPO / "projects" / project),
+        "--domain",
+        "example.org",
+        "--secrets",
+        str(tmp_path / "site.secrets"),
+        *extra,
+    ]
+    text = run_mora(args, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    data = run_mora([*args, "--format", "json"], cwd=tmp_path)
+    assert data.returncode == 0, data.stderr
+    return text.stdout, json.loads(data.stdout)
+
+
+@pytest.mark.parametrize("project", sorted(STEPS))
+def test_nobody_is_asked_and_the_steps_are_listed(project: str, tmp_path: Path) -> None:
+    text, plan = _plan(project, tmp_path)
+    assert "nothing to ask" in text, text
+    stages = plan["stages"]
+    assert not [s for s in stages if s["kind"] == "input"], stages  # type: ignore[union-attr]
+    produced = {
+        i["name"]: i["producer"]
+        for s in stages  # type: ignore[union-attr]
+        if s["kind"] == "produce"
+        for i in s["inputs"]
+    }
+    assert produced == PRODUCED[project]
+    assert plan["setup_steps"] == STEPS[project]
+    for service, steps in STEPS[project].items():
+        assert f"then set up {service}: {', '.join(steps)}" in text
+
+
+def test_the_people_are_the_one_thing_identity_is_given(tmp_path: Path) -> None:
+    """With the site's people set, LLDAP's setup creates them too; still nobody is asked."""
+    text, plan = _plan("identity", tmp_path, "--set", "people=ann=ann@example.org")
+    assert plan["setup_steps"] == {"directory": ["sign_in", "groups", "users"]}
+    assert "nothing to ask" in text
