@@ -368,3 +368,50 @@ def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
     )
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0 and not output, output[-4000:]
+
+
+def test_gluetun_carries_another_services_traffic(tmp_path: Path) -> None:
+    """A service in gluetun's network namespace (`network_mode = "service:vpn"`, the point of
+    the template): with quadlet it joins the VPN's container and the units pass quadlet -dryrun,
+    the VPN's firewall lets the joined service's port in; Kubernetes refuses it (E0606), as the
+    template's header and docs page say."""
+    from mora.backends import Options, kubernetes, quadlet
+    from mora.diagnostics import Diagnostics
+    from tests.backends.test_quadlet import dryrun, host_dirs, quadlet_problems
+
+    project = tmp_path / "project"
+    project.mkdir()
+    case = GOLDEN / "gluetun"
+    (project / "main.mora").write_text(
+        (case / "input" / "main.mora").read_text(encoding="utf-8")
+        + """
+service downloads {
+  image = "docker.io/library/busybox:1.36"
+  user = "1000"
+  command = ["httpd", "-f", "-p", "8080"]
+  network_mode = "service:vpn"
+  subdomain = "downloads"
+  ports { http = 8080 }
+}
+""",
+        encoding="utf-8",
+    )
+    result = _compile(project, _answers(case))
+    assert result.compiled is not None and not _diagnostics(result), _diagnostics(result)
+    vpn = result.compiled.manifest.services["vpn"]
+    assert vpn.environment["FIREWALL_INPUT_PORTS"].value == "8080"
+
+    diags = Diagnostics()
+    quadlet.write(result.compiled, tmp_path / "out", Options(), diags)
+    assert not diags.has_errors, [render_text(d) for d in diags.sorted()]
+    (host,) = host_dirs(tmp_path / "out")
+    unit = (host / "project-downloads.container").read_text(encoding="utf-8")
+    assert "Network=container:project-vpn" in unit
+    vpn_unit = (host / "project-vpn.container").read_text(encoding="utf-8")
+    assert "AddDevice=/dev/net/tun" in vpn_unit and "AddCapability=NET_ADMIN" in vpn_unit
+    proc = dryrun(host)
+    assert proc.returncode == 0 and not quadlet_problems(proc), quadlet_problems(proc)
+
+    diags = Diagnostics()
+    kubernetes.write(result.compiled, tmp_path / "k8s", Options(), diags)
+    assert "E0606" in {d.code for d in diags.sorted()}
