@@ -154,3 +154,8 @@ code("E0711", "error", "a host name that cannot be a folder name", PODMAN)
 code("W0712", "warning", "version written as an unquoted number", PODMAN)
 code("W0713", "note", "a service runs on the host's network", PODMAN)
 code("W0720", "note", "the podman script target cannot schedule a job", PODMAN)
+
+# --- the manager as a service of the site (docs/manager.md) ---
+MANAGER = "docs/manager.md#diagnostics"
+code("E0670", "error", "a manager: site setting is invalid", MANAGER)
+code("W0670", "warning", "unknown manager: setting", MANAGER)
