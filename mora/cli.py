@@ -750,7 +750,7 @@ def apply_cmd(
     from mora.deploy.targets.select import make_target
 
     if manager_url is not None:
-        _apply_on_manager(project, manager_url, dry_run)
+        _apply_on_manager(project, manager_url, dry_run, site)
         return
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
@@ -831,15 +831,26 @@ def apply_cmd(
 # --- manager (issue 14): `mora manager` and `mora apply --manager URL` ----------------------------
 
 
-def _apply_on_manager(project: Path, url: str, dry_run: bool) -> None:
-    """Check locally, push the sources, print the manager's change set, apply there."""
-    from mora.manager.client import Client, ClientError, render_changes
+def _apply_on_manager(project: Path, url: str, dry_run: bool, site: dict[str, object]) -> None:
+    """Check locally, start the manager if it is not running (with `--site`), push the sources,
+    print the manager's change set, apply there."""
+    import os
+
+    from mora.manager.client import TOKEN_ENV, Client, ClientError, render_changes
+    from mora.manager.launch import default_state, ensure_running, token_from_store
 
     checked = run_check([project], "text")
     if checked:
         sys.exit(checked)
+    site_file, secrets_path = site.get("site_file"), site.get("secrets_path")
     try:
-        client = Client(url)
+        say = lambda line: click.echo(printable(line), err=True)  # noqa: E731
+        if site_file is not None:  # without a site, a manager must already run there
+            ensure_running(url, site_file, secrets_path, say)  # type: ignore[arg-type]
+        token = os.environ.get(TOKEN_ENV) or None
+        if token is None and site_file is not None:
+            token = token_from_store(default_state(), site_file, secrets_path)  # type: ignore[arg-type]
+        client = Client(url, token)
         pushed = client.push(project)
         dep = pushed["deployment"]["id"]
         click.echo(f"pushed as deployment {dep}: {url.rstrip('/')}/deployments/{dep}", err=True)

@@ -49,6 +49,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",
         "mora.compiled",
         "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
+        "mora.backends.manager_service",  # how the manager itself runs (image, names), downward
         "mora.__version__",
         *GROUND,
     ),
