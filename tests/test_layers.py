@@ -50,6 +50,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.compiled",
         "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
         "mora.backends.manager_service",  # how the manager itself runs (image, names), downward
+        "mora.output",  # `compile --gitops` writes gitops/ as the backends write their folders
         "mora.__version__",
         *GROUND,
     ),

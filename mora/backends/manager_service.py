@@ -199,6 +199,15 @@ def kubernetes_documents(
         ),
         ("deployment.yaml", _deployment(settings, meta, labels, select)),
         (
+            "configmap.yaml",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": meta(),
+                "data": {"kubeconfig": in_cluster_kubeconfig(namespace)},
+            },
+        ),
+        (
             "service.yaml",
             {
                 "apiVersion": "v1",
@@ -273,6 +282,31 @@ def kubernetes_documents(
     return [(f"{NAME}/{path}", body) for path, body in docs]
 
 
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def in_cluster_kubeconfig(namespace: str) -> str:
+    """A kubeconfig for mora's client inside the pod: the API server's in-cluster name and the
+    service account's CA and token files (read at each use, so token rotation is followed)."""
+    import yaml
+
+    cluster = {
+        "server": "https://kubernetes.default.svc",
+        "certificate-authority": f"{SA_DIR}/ca.crt",
+    }
+    context = {"cluster": "in-cluster", "user": NAME, "namespace": namespace}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "in-cluster",
+        "clusters": [{"name": "in-cluster", "cluster": cluster}],
+        "users": [{"name": NAME, "user": {"tokenFile": f"{SA_DIR}/token"}}],
+        "contexts": [{"name": "in-cluster", "context": context}],
+    }
+    text: str = yaml.safe_dump(config, sort_keys=True, default_flow_style=False)
+    return text
+
+
 def _deployment(
     settings: ManagerSettings, meta: Any, labels: dict[str, str], select: dict[str, str]
 ) -> dict[str, Any]:
@@ -298,6 +332,7 @@ def _deployment(
                 "valueFrom": {"secretKeyRef": {"name": KEY_SECRET, "key": "MORA_SECRETS_KEY"}},
             },
             {"name": "HOME", "value": "/tmp"},
+            {"name": "KUBECONFIG", "value": "/etc/mora-kube/kubeconfig"},
         ],
         "ports": [{"containerPort": PORT, "name": "http", "protocol": "TCP"}],
         "livenessProbe": {**probe, "initialDelaySeconds": 10},
@@ -316,6 +351,7 @@ def _deployment(
         "volumeMounts": [
             {"mountPath": STATE_DIR, "name": "state"},
             {"mountPath": "/tmp", "name": "tmp"},
+            {"mountPath": "/etc/mora-kube", "name": "kubeconfig", "readOnly": True},
         ],
     }
     # The manager talks to the API server, so it (alone) gets the account's token.
@@ -345,6 +381,7 @@ def _deployment(
                     "volumes": [
                         {"name": "state", "persistentVolumeClaim": {"claimName": NAME}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {"name": "kubeconfig", "configMap": {"name": NAME}},
                     ],
                 },
             },

@@ -83,6 +83,7 @@ def test_the_output_includes_the_manager_on_every_backend(built: Path) -> None:
     assert kinds == sorted(
         [
             "ClusterRole",
+            "ConfigMap",
             "ClusterRoleBinding",
             "Deployment",
             "Ingress",
@@ -245,3 +246,25 @@ def test_taking_the_manager_out_of_the_site_removes_its_files(tmp_path: Path) ->
     assert not (out / "manager" / "Containerfile").exists()
     assert not (out / "kubernetes" / "mora-manager").exists()
     assert not (out / "podman" / "manager.sh").exists()
+
+
+def test_the_in_cluster_kubeconfig_is_one_mora_s_client_reads(built: Path, tmp_path: Path) -> None:
+    """The manager reaches the API server with its service account (token and CA files)."""
+    from mora.backends.manager_service import SA_DIR
+    from mora.deploy.kubeclient import load_kubeconfig
+
+    text = _docs(built)["configmap.yaml"]["data"]["kubeconfig"]
+    (tmp_path / "ca.crt").write_text("CA")
+    (tmp_path / "token").write_text("the-token\n")
+    path = tmp_path / "kubeconfig"
+    path.write_text(text.replace(SA_DIR, str(tmp_path)))
+    config = load_kubeconfig(path)
+    assert (config.server, config.namespace, config.token, config.ca_data) == (
+        "https://kubernetes.default.svc",
+        "shop",
+        "the-token",
+        b"CA",
+    )
+    pod = _docs(built)["deployment.yaml"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["KUBECONFIG"] == "/etc/mora-kube/kubeconfig"
