@@ -450,7 +450,8 @@ def podman_script(settings: ManagerSettings, header: str) -> str:
 set -eu
 : "${{MORA_SECRETS_KEY:?set MORA_SECRETS_KEY to the site store's key}}"
 site_dir="${{MORA_SITE_DIR:-{HOST_SITE_DIR}}}"
-printf %s "$MORA_SECRETS_KEY" | podman secret create --replace {KEY_SECRET} - >/dev/null
+podman secret rm {KEY_SECRET} >/dev/null 2>&1 || true  # any podman: no --replace
+printf %s "$MORA_SECRETS_KEY" | podman secret create {KEY_SECRET} - >/dev/null
 podman volume exists {NAME} || podman volume create {NAME} >/dev/null
 if podman container exists {NAME}; then podman rm -f {NAME} >/dev/null; fi
 podman run -d --name {NAME} --user {UID}:{UID} --read-only --cap-drop all \\

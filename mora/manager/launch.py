@@ -113,8 +113,9 @@ def _start_container(image: str, site_file: Path, host: str, port: int) -> str:
     import mora.backends.manager_service as ms
 
     key = os.environ[KEY_ENV]
+    subprocess.run(["podman", "secret", "rm", ms.KEY_SECRET], capture_output=True, timeout=60)
     made = subprocess.run(
-        ["podman", "secret", "create", "--replace", ms.KEY_SECRET, "-"],
+        ["podman", "secret", "create", ms.KEY_SECRET, "-"],
         input=key.encode(),
         capture_output=True,
         timeout=60,
