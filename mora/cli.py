@@ -98,6 +98,12 @@ def check_cmd(projects: tuple[Path, ...], fmt: str) -> None:
     is_flag=True,
     help="Leave secret-bearing files out (for GitOps that delivers secrets another way).",
 )
+@click.option(
+    "--gitops",
+    is_flag=True,
+    help="Safe to commit: no secret values (as --no-secrets) plus the encrypted store in "
+    "gitops/; `mora materialise` creates the Secrets in the cluster (docs/manager.md).",
+)
 @_FORMAT
 def compile_cmd(
     project: Path,
@@ -109,6 +115,7 @@ def compile_cmd(
     secrets_path: Path | None,
     no_secrets: bool,
     fmt: str,
+    gitops: bool = False,
 ) -> None:
     """Compile PROJECT against a site into OUT (manifest.json and the chosen targets)."""
     from mora.api import compile_project
@@ -119,7 +126,15 @@ def compile_cmd(
     diags = result.diagnostics
     if result.compiled is None or diags.has_errors:
         sys.exit(_report(diags, fmt))
-    written, not_built = _write_outputs(result.compiled, out_dir, targets, no_secrets, diags)
+    written, not_built = _write_outputs(
+        result.compiled, out_dir, targets, no_secrets or gitops, diags
+    )
+    if gitops and not diags.has_errors:  # the encrypted store beside the secret-free output
+        from mora.manager.gitops import copy_store, store_path
+
+        store = store_path(result.program, site_file, secrets_path)
+        if store.is_file():
+            written += copy_store(store, out_dir)
     code = _report(diags, fmt, quiet_ok=True)
     if fmt == "text":
         _say_written(written, not_built, out_dir)
@@ -752,7 +767,7 @@ def apply_cmd(
     from mora.deploy.targets.select import make_target
 
     if manager_url is not None:
-        _apply_on_manager(project, manager_url, dry_run)
+        _apply_on_manager(project, manager_url, dry_run, site)
         return
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
@@ -864,15 +879,26 @@ def apply_cmd(
 # --- manager (issue 14): `mora manager` and `mora apply --manager URL` ----------------------------
 
 
-def _apply_on_manager(project: Path, url: str, dry_run: bool) -> None:
-    """Check locally, push the sources, print the manager's change set, apply there."""
-    from mora.manager.client import Client, ClientError, render_changes
+def _apply_on_manager(project: Path, url: str, dry_run: bool, site: dict[str, object]) -> None:
+    """Check locally, start the manager if it is not running (with `--site`), push the sources,
+    print the manager's change set, apply there."""
+    import os
+
+    from mora.manager.client import TOKEN_ENV, Client, ClientError, render_changes
+    from mora.manager.launch import default_state, ensure_running, token_from_store
 
     checked = run_check([project], "text")
     if checked:
         sys.exit(checked)
+    site_file, secrets_path = site.get("site_file"), site.get("secrets_path")
     try:
-        client = Client(url)
+        say = lambda line: click.echo(printable(line), err=True)  # noqa: E731
+        if site_file is not None:  # without a site, a manager must already run there
+            ensure_running(url, site_file, secrets_path, say)  # type: ignore[arg-type]
+        token = os.environ.get(TOKEN_ENV) or None
+        if token is None and site_file is not None:
+            token = token_from_store(default_state(), site_file, secrets_path)  # type: ignore[arg-type]
+        client = Client(url, token)
         pushed = client.push(project)
         dep = pushed["deployment"]["id"]
         click.echo(f"pushed as deployment {dep}: {url.rstrip('/')}/deployments/{dep}", err=True)
@@ -927,6 +953,56 @@ def manager_cmd(
         click.echo(f"  {manager.read_command('api_token')}", err=True)
     click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
     serve(manager, host, port)
+
+
+@cli.command("materialise")
+@_PROJECT
+@_site_options
+@click.option("--context", help="The kubeconfig context (default: its current one).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
+@click.option("--force-conflicts", is_flag=True, help="Take over fields another manager owns.")
+@click.option("--dry-run", is_flag=True, help="Say which Secrets would be applied; send nothing.")
+def materialise_cmd(
+    project: Path,
+    context: str | None,
+    kubeconfig: Path | None,
+    force_conflicts: bool,
+    dry_run: bool,
+    **site: object,
+) -> None:
+    """GitOps: create or update PROJECT's Kubernetes Secrets from the site's store.
+
+    Git holds the rest (`mora compile --gitops`); Argo CD or Flux apply it. Server-side apply,
+    fieldManager mora; only Secret objects are sent; no value is printed.
+    """
+    from mora.api import compile_project
+    from mora.deploy.kubeclient import KubeClient, KubeError, load_kubeconfig
+    from mora.manager.gitops import GitopsError, materialise
+
+    result = compile_project(
+        project,
+        domain=site["domain"],  # type: ignore[arg-type]
+        sets=list(site["sets"]),  # type: ignore[call-overload]
+        site_file=site["site_file"],  # type: ignore[arg-type]
+        secrets_path=site["secrets_path"],  # type: ignore[arg-type]
+    )
+    if result.compiled is None or result.diagnostics.has_errors:
+        sys.exit(_report(result.diagnostics, "text"))
+    say = lambda line: click.echo(printable(line), err=True)  # noqa: E731
+    try:
+        client = None if dry_run else KubeClient(load_kubeconfig(kubeconfig, context))
+        done = materialise(result.compiled, client, say, force=force_conflicts, dry_run=dry_run)  # type: ignore[arg-type]
+    except (KubeError, GitopsError) as err:
+        click.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(EXIT_ERRORS)
+    finally:
+        if not dry_run and "client" in locals() and client is not None:
+            client.close()
+    click.echo(f"{len(done.applied)} Secret(s) {'to apply' if dry_run else 'applied'}", err=True)
 # --- mora fmt / mora lsp (mora/fmt/, mora/lsp/) ---------------------------------------------------
 @cli.command("fmt")
 @click.argument("paths", type=click.Path(path_type=Path), nargs=-1)

@@ -197,3 +197,7 @@ code("E0133", "error", "a name required twice, or a dependency's require the pro
 code("E0134", "error", "mora get cannot fetch a requirement")
 code("E0140", "error", "a moved declaration that cannot apply")
 code("W0140", "warning", "a service looks renamed: the help is its moved line")
+# --- the manager as a service of the site (docs/manager.md) ---
+MANAGER = "docs/manager.md#diagnostics"
+code("E0670", "error", "a manager: site setting is invalid", MANAGER)
+code("W0670", "warning", "unknown manager: setting", MANAGER)

@@ -17,7 +17,8 @@ from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
 E_SITE = "E0501"
-TARGET_SECTIONS = ("kubernetes", "podman")
+# `manager:` deploys the manager itself (mora/backends/manager_service.py reads it).
+TARGET_SECTIONS = ("kubernetes", "podman", "manager")
 SITE_KEYS = ("domain", "params", *TARGET_SECTIONS, "hosts")
 
 #: A site file is a few screens of YAML: anything bigger (or not a regular file, like /dev/zero

@@ -64,6 +64,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",
         "mora.compiled",
         "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
+        "mora.backends.manager_service",  # how the manager itself runs (image, names), downward
+        "mora.output",  # `compile --gitops` writes gitops/ as the backends write their folders
         "mora.__version__",
         *GROUND,
     ),

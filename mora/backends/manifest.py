@@ -12,4 +12,7 @@ from mora.output import write_file
 
 
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
-    return [write_file(out, "manifest.json", manifest_json(compiled.manifest))]
+    from mora.backends.manager_service import write_containerfile
+
+    written = [write_file(out, "manifest.json", manifest_json(compiled.manifest))]
+    return written + write_containerfile(compiled.manifest, out, diags)

@@ -166,6 +166,7 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
             docs.append(Document(f"{folder}/secret.yaml", body, secret=True))
     for file, body in objects.claims(plans, settings, diags).items():
         docs.append(Document(f"volumes/{file}", body))
+    docs += _manager_documents(compiled, settings, diags)
     if sum(1 for d in diags if d.is_error) > errors_before:
         return None
     docs.sort(key=lambda d: d.path)
@@ -177,6 +178,24 @@ def render(compiled: Compiled, no_secrets: bool, diags: Diagnostics) -> list[Doc
     }
     docs.append(Document("kustomization.yaml", kustomization))
     return docs
+
+
+def _manager_documents(compiled: Compiled, settings: Any, diags: Diagnostics) -> list[Document]:
+    """The manager itself, when the site's `manager:` section asks for it."""
+    from mora.backends import manager_service as ms
+
+    wanted = ms.read(compiled.manifest, diags)
+    if wanted is None:
+        return []
+    parts = ms.kubernetes_documents(
+        compiled.manifest,
+        wanted,
+        settings.namespace,
+        settings.ingress_class,
+        settings.cluster_issuer,
+        settings.storage_class,
+    )
+    return [Document(path, body) for path, body in parts]
 
 
 def _header(project: str, secret: bool) -> str:
