@@ -80,3 +80,17 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     assert {"pydantic", "mora.model", "mora.backends", "yaml", "cryptography"} <= modules
     assert _under(modules, OTHER_COMMANDS) == []
     assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
+
+
+def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_ranges() -> None:
+    """The class is written out positively (cheap to compile); every code point is checked."""
+    from mora.backends.kubernetes import _NOT_PLAIN
+
+    plain = ((0x09, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE))
+    plain += ((0xFF00, 0xFFFD),)
+    wrong = [
+        hex(c)
+        for c in range(0x110000)
+        if bool(_NOT_PLAIN.search(chr(c))) == any(lo <= c <= hi for lo, hi in plain)
+    ]
+    assert wrong == []
