@@ -119,6 +119,9 @@ def compile_cmd(
     diags = result.diagnostics
     if result.compiled is None or diags.has_errors:
         sys.exit(_report(diags, fmt))
+    # The backends read only the model: let the syntax tree go (about 40% of a large compile's
+    # memory, docs/performance.md) before they build their documents.
+    result.program = None
     written, not_built = _write_outputs(result.compiled, out_dir, targets, no_secrets, diags)
     code = _report(diags, fmt, quiet_ok=True)
     if fmt == "text":

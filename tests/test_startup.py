@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "projects" / "media"
 
@@ -94,3 +96,37 @@ def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_r
         if bool(_NOT_PLAIN.search(chr(c))) == any(lo <= c <= hi for lo, hi in plain)
     ]
     assert wrong == []
+
+
+def test_compile_lets_the_syntax_tree_go_before_the_backends_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree is the largest holder of a big compile's memory; the backends never read it."""
+    import gc
+
+    import mora.backends
+    from mora import ast
+    from mora.main import main
+
+    def nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, ast.Node) for o in gc.get_objects())
+
+    live_nodes: list[int] = []
+    write_target = mora.backends.write_target
+
+    def counting(*args: object, **kwargs: object) -> object:
+        live_nodes.append(nodes())
+        return write_target(*args, **kwargs)  # type: ignore[arg-type]
+
+    before = nodes()  # trees other tests of this process may still hold
+
+    monkeypatch.setattr(mora.backends, "write_target", counting)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["compile", str(MEDIA), "--domain", "example.org", "--out", str(out)])
+    assert exit_.value.code == 0
+    assert (out / "manifest.json").is_file()
+    assert len(live_nodes) == 4  # manifest, kubernetes, quadlet, podman
+    assert live_nodes == [before] * 4
