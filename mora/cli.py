@@ -126,15 +126,19 @@ def compile_cmd(
     diags = result.diagnostics
     if result.compiled is None or diags.has_errors:
         sys.exit(_report(diags, fmt))
-    written, not_built = _write_outputs(
-        result.compiled, out_dir, targets, no_secrets or gitops, diags
-    )
-    if gitops and not diags.has_errors:  # the encrypted store beside the secret-free output
+    store = None
+    if gitops:  # the encrypted store is copied beside the secret-free output
         from mora.manager.gitops import copy_store, store_path
 
         store = store_path(result.program, site_file, secrets_path)
-        if store.is_file():
-            written += copy_store(store, out_dir)
+    # The backends read only the model: let the syntax tree go (about 40% of a large compile's
+    # memory, docs/performance.md) before they build their documents.
+    result.program = None
+    written, not_built = _write_outputs(
+        result.compiled, out_dir, targets, no_secrets or gitops, diags
+    )
+    if store is not None and not diags.has_errors and store.is_file():
+        written += copy_store(store, out_dir)
     code = _report(diags, fmt, quiet_ok=True)
     if fmt == "text":
         _say_written(written, not_built, out_dir)

@@ -213,8 +213,7 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
         try:
             if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
                 os.fchmod(fd, mode)  # the umask took bits away, or the file starts private
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            _write_all(fd, data)
             os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -225,6 +224,18 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
         if close:
             os.close(dirfd)
     return path
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write `data` to `fd` and close it: plain `write` calls, without the `isatty` ioctl,
+    `fstat` and `lseek` that opening a buffered file object costs (three system calls a file,
+    30,000 in a compile of 1,000 services)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _created_mode(mode: int) -> int:

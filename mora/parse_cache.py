@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -86,6 +85,8 @@ def _parse(file: SourceFile, diags: Diagnostics) -> ast.Module:
 
 
 def _store(path: Path, module: ast.Module) -> None:
+    import tempfile  # only a cache miss writes: a warm `mora check` never pays for its import
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

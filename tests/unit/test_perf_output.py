@@ -115,3 +115,20 @@ def test_no_temporary_file_is_left(tmp_path: Path) -> None:
         for i in range(30):
             output.write_file(tmp_path, f"p/{i}/f", str(i))
     assert not [p for p in tmp_path.rglob(".*")]
+
+
+def test_file_contents_are_written_with_plain_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No buffered file object (its isatty ioctl, fstat and lseek); the bytes are exact."""
+
+    def no_file_object(*args: object, **kwargs: object) -> object:
+        raise AssertionError("os.fdopen called")
+
+    monkeypatch.setattr(os, "fdopen", no_file_object)
+    text = "".join(f"line {i}: ü€😀\n" for i in range(50_000))  # about 1 MiB, multi-byte
+    with output.session():
+        output.write_file(tmp_path, "big/a.txt", text)
+    output.write_file(tmp_path, "big/b.txt", "")  # an existing folder, an empty file
+    assert (tmp_path / "big" / "a.txt").read_bytes() == text.encode("utf-8")
+    assert (tmp_path / "big" / "b.txt").read_bytes() == b""

@@ -72,7 +72,12 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 # the pure-Python emitter, so the output never depends on how PyYAML was installed.
 _PyDumper = _dumper(yaml.SafeDumper)
 _CDumper = _dumper(yaml.CSafeDumper) if getattr(yaml, "__with_libyaml__", False) else None
-_NOT_PLAIN = re.compile(r"[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+# Characters outside \t, \n, \x20-\x7e, \xa0-\u2027, \u202a-\ud7ff, \ue000-\ufefe and
+# \uff00-\ufffd, listed as they are: the negated class compiles to a bitmap of the whole BMP
+# (7-9 ms of every compile's start-up); this one takes about 1 ms and searches faster.
+_NOT_PLAIN = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]"
+)
 
 
 def _libyaml_safe(value: object) -> bool:

@@ -1,0 +1,132 @@
+"""What `mora check` and `mora compile` import: start-up is most of a small project's time.
+
+Each command runs in a fresh interpreter (the real entry point, the media project) and reports the
+modules it loaded. Adding an eager import of a heavy or unrelated package to a module on these
+paths makes a test here fail; docs/performance.md says what each of them costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO / "projects" / "media"
+
+# Runs `mora ARGS...` in-process, then prints the names of the loaded modules as JSON on stdout
+# (the command's own output goes to stderr, or is discarded).
+_PROBE = (
+    "import json, sys\n"
+    "from mora.main import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit as exit_:\n"
+    "    code = exit_.code\n"
+    "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
+)
+
+# Packages a check or a compile never needs: the other commands' code.
+OTHER_COMMANDS = ("mora.manager", "mora.lsp", "mora.fmt", "mora.deploy", "mora.importer")
+
+
+def _loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("MORA_NO_CACHE", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=True,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result["code"], set(result["modules"])
+
+
+def _under(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in packages or m.startswith(packages))
+
+
+def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Path) -> None:
+    """A warm `mora check` (pre-commit hooks) reads cached trees and prints: nothing else."""
+    code, _ = _loaded(["check", str(MEDIA)], tmp_path)  # fills the parse cache
+    assert code == 0
+    code, modules = _loaded(["check", str(MEDIA)], tmp_path)
+    assert code == 0
+    heavy = ("click", "pydantic", "pydantic_core", "cryptography", "yaml", "lark", "tempfile")
+    # (the checker reads the generator registry, mora.secrets.generators, to check arguments)
+    ours = ("mora.model", "mora.evaluator", "mora.secrets.store", "mora.secrets.provider")
+    ours += ("mora.secrets.identity", "mora.backends", "mora.output", "mora.cli")
+    assert _under(modules, heavy) == []
+    assert _under(modules, ours) == []
+    assert _under(modules, OTHER_COMMANDS) == []
+
+
+def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
+    """`mora compile` builds the model and writes outputs, but loads no other command's code."""
+    code, _ = _loaded(["check", str(MEDIA)], tmp_path)  # fills the parse cache
+    assert code == 0
+    out = tmp_path / "out"
+    code, modules = _loaded(
+        ["compile", str(MEDIA), "--domain", "example.org", "--out", str(out)], tmp_path
+    )
+    assert code == 0
+    assert (out / "manifest.json").is_file()
+    # the probe is sound: what a compile must load is there
+    assert {"pydantic", "mora.model", "mora.backends", "yaml", "cryptography"} <= modules
+    assert _under(modules, OTHER_COMMANDS) == []
+    assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
+
+
+def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_ranges() -> None:
+    """The class is written out positively (cheap to compile); every code point is checked."""
+    from mora.backends.kubernetes import _NOT_PLAIN
+
+    plain = ((0x09, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE))
+    plain += ((0xFF00, 0xFFFD),)
+    wrong = [
+        hex(c)
+        for c in range(0x110000)
+        if bool(_NOT_PLAIN.search(chr(c))) == any(lo <= c <= hi for lo, hi in plain)
+    ]
+    assert wrong == []
+
+
+def test_compile_lets_the_syntax_tree_go_before_the_backends_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree is the largest holder of a big compile's memory; the backends never read it."""
+    import gc
+
+    import mora.backends
+    from mora import ast
+    from mora.main import main
+
+    def nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, ast.Node) for o in gc.get_objects())
+
+    live_nodes: list[int] = []
+    write_target = mora.backends.write_target
+
+    def counting(*args: object, **kwargs: object) -> object:
+        live_nodes.append(nodes())
+        return write_target(*args, **kwargs)  # type: ignore[arg-type]
+
+    before = nodes()  # trees other tests of this process may still hold
+
+    monkeypatch.setattr(mora.backends, "write_target", counting)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["compile", str(MEDIA), "--domain", "example.org", "--out", str(out)])
+    assert exit_.value.code == 0
+    assert (out / "manifest.json").is_file()
+    assert len(live_nodes) == 4  # manifest, kubernetes, quadlet, podman
+    assert live_nodes == [before] * 4
