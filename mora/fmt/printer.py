@@ -569,11 +569,28 @@ class Printer:
                     target = d.target
                 alias = f" as {d.alias.text}" if d.alias is not None else ""
                 return f"import {target}{alias}"
+            case ast.RequireDecl():
+                strings = self._strings_in(d.span.start, d.span.end)  # as written, escapes kept
+                repo = f" = {strings[0]}" if d.repository is not None else ""
+                return f"require {d.name.text}{repo} version {strings[-1]}"
+            case ast.MovedDecl():
+                return f"moved {d.old.text} -> {d.new.text}"
             case ast.ParamDecl():
                 return "param " + self._param(d.name.text, d.type, d.default, col + 6, ind, 0)
             case ast.TemplateDecl():
                 return self._template(d, col, ind)
         return self.entry(d, col, ind)
+
+    def _strings_in(self, lo: int, hi: int) -> list[str]:
+        """The string literals between lo and hi, as written (comments skipped)."""
+        skips = self.scan.skips
+        k = bisect.bisect_left(skips, (lo, 0))
+        found = []
+        while k < len(skips) and skips[k][0] < hi:
+            if self.src[skips[k][0]] == '"':
+                found.append(self.src[skips[k][0] : skips[k][1]])
+            k += 1
+        return found
 
     def module(self, m: ast.Module) -> str:
         items = [
