@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +129,8 @@ def write_lock(project_root: Path, entries: Mapping[str, LockEntry]) -> bool:
             return False
     except OSError:
         pass
+    import tempfile  # only when writing: `mora check` never loads it (tests/test_startup.py)
+
     fd, tmp = tempfile.mkstemp(prefix=".mora.lock.", dir=project_root)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -196,6 +197,8 @@ def store_module(files: Mapping[str, bytes]) -> tuple[str, Path]:
         shutil.rmtree(target)  # a damaged copy: replace it
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
     for rel, data in files.items():
         path = tmp / rel
