@@ -88,6 +88,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # a side door: compose text in, mora source out, checked through the facade
     "mora.importer": (
         "mora.importer",
+        "mora.fmt",  # the written project is formatted (issue 16), as `mora lsp` formats
         "mora.api",
         "mora.model",
         "mora.output",

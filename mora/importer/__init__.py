@@ -50,7 +50,18 @@ def render_project(
     base = loaded.directory.resolve().name if project_directory is None else loaded.directory.name
     project = mora_name(name or loaded.name or base or "imported")
     conv = Converter(loaded, project, diags)
-    return project, assemble(conv, paths)
+    return project, _formatted(assemble(conv, paths), f"{project}.mora")
+
+
+def _formatted(text: str, path: str) -> str:
+    """`text` in `mora fmt`'s layout, so an imported project is already formatted (issue 16).
+
+    The writer's own layout is only a first draft: the formatter is the one place that decides
+    layout. Text that does not parse is kept as written, so `mora check` reports it at its lines."""
+    from mora.fmt import format_source
+
+    formatted = format_source(text, path).text
+    return text if formatted is None else formatted
 
 
 def import_compose(

@@ -121,3 +121,16 @@ def test_pre_commit_hooks_name_real_commands(tmp_path: Path) -> None:
         files = [] if hook.get("pass_filenames") is False else ["a.mora"]
         done = run_mora([*args, *files], cwd=tmp_path)
         assert done.returncode == 0, (hook["id"], done.stderr)
+
+
+def test_require_and_moved_declarations_are_formatted() -> None:
+    """`require` and `moved` (issue 17) print in one layout; they once raised TypeError."""
+    source = (
+        'project x\nrequire   media = "github.com/a/b//c"   version "v1.2.0"  # pin\n'
+        'require stdlib version "v0.3.0"\n\n\nmoved  db->mediadb\n'
+    )
+    result = format_source(source)
+    assert result.text == (
+        'project x\nrequire media = "github.com/a/b//c" version "v1.2.0"  # pin\n'
+        'require stdlib version "v0.3.0"\n\nmoved db -> mediadb\n'
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mora.fmt import format_source
 from mora.importer import import_compose
 from mora.importer.secrets import plain_value, secret_name
 
@@ -56,6 +57,7 @@ def test_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CORPUS)
     rows = []
     totals: Counter[str] = Counter()
+    stable = 0
     for path in corpus_files():
         rel = path.relative_to(CORPUS)
         out = tmp_path / str(rel.parent).replace("/", "_")
@@ -63,6 +65,9 @@ def test_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert result.text is not None and result.written is not None, rel
         errors = [d for d in result.diagnostics if d.is_error]
         assert not errors, f"{rel}: {[(d.code, d.message) for d in errors]}"
+        # the import writes `mora fmt`'s layout: formatting its output changes nothing
+        assert format_source(result.text).text == result.text, f"{rel}: not fmt-stable"
+        stable += 1
         for name, value in _secret_literals(path):
             for line in result.text.splitlines():
                 if re.search(rf"\b{name} = \".*{re.escape(value)}", line):
@@ -103,3 +108,4 @@ def test_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         FIGURES.write_text(text)
     assert FIGURES.read_text() == text, "FIGURES.md differs (MORA_UPDATE_GOLDEN=1 rewrites it)"
     assert totals["files"] >= 40
+    assert stable == totals["files"]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from mora.fmt import format_source
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REPO = Path(__file__).resolve().parent.parent.parent
 UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
@@ -59,3 +61,6 @@ def test_golden(case: str, tmp_path: Path) -> None:
     _compare(source / "expected.mora", written[0].read_text() if written else "")
     _compare(source / "expected.stderr", done.stderr)
     _compare(source / "expected.exit", f"{done.returncode}\n")
+    if written:  # the project is written in `mora fmt`'s layout
+        text = written[0].read_text()
+        assert format_source(text).text in (text, None), f"{case}: not fmt-stable"
