@@ -579,18 +579,6 @@ class Printer:
                 return "param " + self._param(d.name.text, d.type, d.default, col + 6, ind, 0)
             case ast.TemplateDecl():
                 return self._template(d, col, ind)
-            case ast.RequireDecl():
-                # the strings as written (escapes kept): a repository and a version tag
-                lo = bisect.bisect_left(self.scan.skips, (d.span.start, 0))
-                strings = [
-                    self.src[a:b]
-                    for a, b in self.scan.skips[lo:]
-                    if a < d.span.end and self.src[a] == '"'
-                ]
-                repo = f" = {strings[0]}" if d.repository is not None else ""
-                return f"require {d.name.text}{repo} version {strings[-1]}"
-            case ast.MovedDecl():
-                return f"moved {d.old.text} -> {d.new.text}"
         return self.entry(d, col, ind)
 
     def _strings_in(self, lo: int, hi: int) -> list[str]:
