@@ -438,13 +438,41 @@ def plan_cmd(project: Path, fmt: str, **site: object) -> None:
     if result.compiled is None or result.diagnostics.has_errors:
         sys.exit(_report(result.diagnostics, fmt))
     plan = build_plan(result.compiled.manifest)  # type: ignore[attr-defined]
+    steps = _setup_states(result, site)  # where a previous apply's setup steps stopped
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+        data = plan.to_json() | ({"setup_steps": [s.to_json() for s in steps]} if steps else {})
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         _report(result.diagnostics, "text", quiet_ok=True)
         click.echo(render_plan(plan), nl=False)
+        if steps:
+            from mora.micro.progress import render_states
+
+            click.echo(printable(render_states(steps)), nl=False)
+
+
+def _setup_states(result: object, site: dict[str, object]) -> list:  # type: ignore[type-arg]
+    """What the executor recorded of each step, when a step ever ran and the store is
+    readable; [] otherwise (the plan then has no such section)."""
+    from mora.api import open_store
+    from mora.micro.progress import has_history, step_states
+    from mora.secrets.errors import SecretsError
+
+    manifest = result.compiled.manifest  # type: ignore[attr-defined]
+    if not any(s.setup for s in manifest.services.values()):
+        return []
+    try:
+        store = open_store(
+            result.program,  # type: ignore[attr-defined]
+            site.get("site_file"),  # type: ignore[arg-type]
+            site.get("secrets_path"),  # type: ignore[arg-type]
+        )
+        states = step_states(manifest, store)  # type: ignore[arg-type]
+    except (SecretsError, OSError):
+        return []
+    return states if has_history(states) else []
 
 
 @cli.command("setup")
