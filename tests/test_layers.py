@@ -64,6 +64,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",
         "mora.compiled",
         "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
+        "mora.micro",  # its applies run setup steps through the loop `mora apply` uses (issue 13)
         "mora.__version__",
         *GROUND,
     ),
