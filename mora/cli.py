@@ -457,13 +457,41 @@ def plan_cmd(project: Path, fmt: str, **site: object) -> None:
     if result.compiled is None or result.diagnostics.has_errors:
         sys.exit(_report(result.diagnostics, fmt))
     plan = build_plan(result.compiled.manifest)  # type: ignore[attr-defined]
+    steps = _setup_states(result, site)  # where a previous apply's setup steps stopped
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+        data = plan.to_json() | ({"setup_steps": [s.to_json() for s in steps]} if steps else {})
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         _report(result.diagnostics, "text", quiet_ok=True)
         click.echo(render_plan(plan), nl=False)
+        if steps:
+            from mora.micro.progress import render_states
+
+            click.echo(printable(render_states(steps)), nl=False)
+
+
+def _setup_states(result: object, site: dict[str, object]) -> list:  # type: ignore[type-arg]
+    """What the executor recorded of each step, when a step ever ran and the store is
+    readable; [] otherwise (the plan then has no such section)."""
+    from mora.api import open_store
+    from mora.micro.progress import has_history, step_states
+    from mora.secrets.errors import SecretsError
+
+    manifest = result.compiled.manifest  # type: ignore[attr-defined]
+    if not any(s.setup for s in manifest.services.values()):
+        return []
+    try:
+        store = open_store(
+            result.program,  # type: ignore[attr-defined]
+            site.get("site_file"),  # type: ignore[arg-type]
+            site.get("secrets_path"),  # type: ignore[arg-type]
+        )
+        states = step_states(manifest, store)  # type: ignore[arg-type]
+    except (SecretsError, OSError):
+        return []
+    return states if has_history(states) else []
 
 
 @cli.command("setup")
@@ -785,21 +813,19 @@ def apply_cmd(
 
     shown = ProgressPrinter(sys.stderr)
 
-    from mora.micro.hook import notify_removed, podman_hook  # setup steps (micromanagers.md)
+    from mora.micro.apply import apply_with_steps  # setup steps (micromanagers.md)
 
     def step_progress(step: str, status: str, detail: str) -> None:
         shown.step(f"setup {step}", status, time.monotonic() - began, detail)
 
-    outcomes: dict[str, object] = {}  # service -> its outcome; a later round's change wins
-    removed = (result.before.manifest if result.before else None, list(prepared.changes.removed))
-    for _round in range(1 + len(result.compiled.manifest.inputs)):
+    def new_target(current: object) -> object:
         try:
-            deploy_target = make_target(
+            return make_target(
                 target,
-                result.compiled,
+                current.compiled,  # type: ignore[attr-defined]
                 result.diagnostics,
                 _site_ssh(site["site_file"]),  # type: ignore[arg-type]
-                before=result.before,
+                before=current.before,  # type: ignore[attr-defined]
                 context=context,
                 kubeconfig=kubeconfig,
                 force_conflicts=force_conflicts,
@@ -808,45 +834,50 @@ def apply_cmd(
             shown.close()
             click.echo(f"error: {printable(str(err))}", err=True)
             sys.exit(EXIT_ERRORS)
-        hook = None
-        if target == "podman":  # the executor's transport is local podman (exec, secrets)
-            hook = podman_hook(result.compiled, deploy_target, project, site, step_progress)
-        elif _round == 0 and any(s.setup for s in result.compiled.manifest.services.values()):
-            click.echo(
-                f"note: setup steps run only with --target podman so far; on {target} they are "
-                "not run (see docs/micromanagers.md)",
-                err=True,
-            )
+
+    def run(current: object, deploy_target: object, hook: object) -> object:
         try:
-            done = apply(
-                prepared,
-                result.before,
-                deploy_target,
+            return apply(
+                current.prepared,  # type: ignore[attr-defined]
+                current.before,  # type: ignore[attr-defined]
+                deploy_target,  # type: ignore[arg-type]
                 lambda record: save_record(where, record),
                 progress=shown.step,
                 waiting_progress=shown.waiting,
                 prune_volumes=prune_volumes,
                 timeout=timeout,
-                after_healthy=hook,
+                after_healthy=hook,  # type: ignore[arg-type]
             )
         except TargetError as err:  # a step every service needs (the network) failed
             shown.close()
             click.echo(f"error: {printable(str(err))}", err=True)
             sys.exit(EXIT_APPLY_FAILED)
-        finally:
-            deploy_target.close()
-        for o in done.outcomes:
-            if o.status != "held" and (o.service not in outcomes or o.status != "unchanged"):
-                outcomes[o.service] = o
-        if hook is None or not hook.filled_pending() or not prepared.plan.held:
-            break
-        # a step produced an input a held service waits for: compile again and deploy it now
-        result = _deploy_changes(project, target, fmt, site)
-        prepared = result.prepared
+
+    def store() -> object:
+        from mora.api import check_project, open_store
+
+        return open_store(
+            check_project(project).program,  # type: ignore[arg-type]
+            site.get("site_file"),  # type: ignore[arg-type]
+            site.get("secrets_path"),  # type: ignore[arg-type]
+        )
+
+    if target != "podman" and any(s.setup for s in result.compiled.manifest.services.values()):
+        click.echo(
+            f"note: setup steps run only with --target podman so far; on {target} they are "
+            "not run (see docs/micromanagers.md)",
+            err=True,
+        )
+    done, last = apply_with_steps(
+        result,
+        recompile=lambda: _deploy_changes(project, target, fmt, site),
+        make_target=new_target,
+        run=run,
+        open_store=store if target == "podman" else None,  # type: ignore[arg-type]
+        say=step_progress,
+    )
+    prepared = last.prepared  # type: ignore[attr-defined]
     shown.close()
-    done.outcomes = [*outcomes.values(), *(o for o in done.outcomes if o.status == "held")]  # type: ignore[list-item]
-    if target == "podman":
-        notify_removed(*removed, project, site, step_progress)
     for outcome in done.outcomes:
         if outcome.logs:
             click.echo(f"last log lines of {outcome.service}:", err=True)

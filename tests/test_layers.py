@@ -66,6 +66,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.site",  # `coerce`: an answer is checked against its input's type, as `mora setup` does
         "mora.backends.manager_service",  # how the manager itself runs (image, names), downward
         "mora.output",  # `compile --gitops` writes gitops/ as the backends write their folders
+        "mora.micro",  # its applies run setup steps through the loop `mora apply` uses (issue 13)
         "mora.__version__",
         *GROUND,
     ),

@@ -18,6 +18,7 @@ import json
 import queue
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -507,21 +508,42 @@ class Manager:
         self.db.set_run(run_id, "running")
         secrets: list[str] = []
         try:
+            from mora.micro.apply import apply_with_steps
+
             v = self.view(run.deployment)
             secrets = v.secret_values
-            target = PodmanTarget(v.compiled, Diagnostics())
+            began = time.monotonic()
 
             def progress(service: str, status: str, elapsed: float, detail: str) -> None:
                 self.db.log(run_id, service, status, mask(detail, secrets), elapsed)
 
-            done = apply(
-                v.prepared,  # type: ignore[arg-type]
-                v.before,  # type: ignore[arg-type]
-                target,
-                lambda record: save_record(v.record_path, record),
-                progress=progress,
-                timeout=self.timeout,
-                poll=self.poll,
+            def step_progress(step: str, status: str, detail: str) -> None:
+                progress(f"setup {step}", status, time.monotonic() - began, detail)
+
+            def recompile() -> View:
+                again = self.view(run.deployment)  # type: ignore[union-attr]
+                secrets[:] = sorted({*secrets, *again.secret_values}, key=len, reverse=True)
+                return again
+
+            def engine(current: View, target: object, hook: object) -> object:
+                return apply(
+                    current.prepared,  # type: ignore[arg-type]
+                    current.before,  # type: ignore[arg-type]
+                    target,  # type: ignore[arg-type]
+                    lambda record: save_record(current.record_path, record),
+                    progress=progress,
+                    timeout=self.timeout,
+                    poll=self.poll,
+                    after_healthy=hook,  # type: ignore[arg-type]
+                )
+
+            done, _last = apply_with_steps(
+                v,  # type: ignore[arg-type]
+                recompile=recompile,
+                make_target=lambda current: PodmanTarget(current.compiled, Diagnostics()),  # type: ignore[arg-type,attr-defined]
+                run=engine,  # type: ignore[arg-type]
+                open_store=lambda: self._store(v.program),  # type: ignore[arg-type,return-value]
+                say=step_progress,
             )
             for o in done.outcomes:
                 for line in o.logs:
@@ -544,7 +566,6 @@ class Manager:
 
     def wait(self, run_id: int, timeout: float) -> str:
         """Block until a run ends (tests and the CLI client use the API's polling instead)."""
-        import time
 
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -15,11 +15,14 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from mora import model as M
 
 STATE = "setup."
+FAILED = ":failed"  # `setup.SVC.STEP:failed` holds when the step last failed (UTC); no output
+# name can contain `:`, and only the time is kept: a stored text counts as a secret in reports
 BODY_LIMIT = 2000  # characters of a response body shown in a failure report
 
 
@@ -148,10 +151,23 @@ class Executor:
             except StepFailed as err:
                 result = StepResult(service.name, step.name, "failed", str(err))
             results.append(result)
+            self._record_failure(f"{STATE}{where}", result.status == "failed")
             self.say(where, result.status, result.detail)
             if result.status == "failed":
                 break
         return results
+
+    def _record_failure(self, marker: str, failed: bool) -> None:
+        """Keep when a step failed (`mora plan` shows where a run stopped); forget it once the
+        step succeeds."""
+        name = marker + FAILED
+        if failed:
+            when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            changed = self.store.set_value(name, when)
+        else:
+            changed = self.store.remove(name)
+        if changed:
+            self.store.save()
 
     def _step(self, service: str, step: M.Step) -> StepResult:
         marker = f"{STATE}{service}.{step.name}"
@@ -337,7 +353,7 @@ class Executor:
                     results.append(
                         StepResult(service.name, step.name, "failed", self.redact(str(err)))
                     )
-            for name in [marker, *(f"{marker}.{o}" for o in step.outputs)]:
+            for name in [marker, marker + FAILED, *(f"{marker}.{o}" for o in step.outputs)]:
                 self.store.remove(name)
         self.store.save()
         for r in results:
