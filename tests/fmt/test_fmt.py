@@ -134,3 +134,12 @@ def test_require_and_moved_declarations_are_formatted() -> None:
         'project x\nrequire media = "github.com/a/b//c" version "v1.2.0"  # pin\n'
         'require stdlib version "v0.3.0"\n\nmoved db -> mediadb\n'
     )
+
+
+def test_the_repository_is_formatted() -> None:
+    """The stdlib and the projects are in the canonical layout (CI fails on a file that is not:
+    run `mora fmt stdlib projects`)."""
+    root = Path(__file__).resolve().parents[2]
+    done = run_mora(["fmt", "--check", "stdlib", "projects"], cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
