@@ -461,7 +461,10 @@ def _left_out(manifest: Manifest, diags: Diagnostics) -> set[str]:
                 N_PENDING,
                 f"`{name}` is left out of the podman outputs until its inputs are answered: "
                 + ", ".join(f"`{i}`" for i in svc.pending_inputs),
-                help="run `mora setup` (or `mora plan` to see the steps), then compile again",
+                help=(
+                    "`mora apply` fills the inputs a setup step produces and starts it; answer"
+                    " the others with `mora setup` (`mora plan` says which), then compile again"
+                ),
             )
     for name, svc in sorted(manifest.services.items()):
         missing = [d for d in deps(svc) if d in out]

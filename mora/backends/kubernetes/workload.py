@@ -191,7 +191,10 @@ def build_workload(
             W_PENDING,
             f"service `{svc.name}` waits for inputs ({pending}): it is written with 0 replicas",
             None,
-            help="answer them with `mora setup`, then compile again to start it",
+            help=(
+                "`mora apply` fills the inputs a setup step produces; answer the others with "
+                "`mora setup` (`mora plan` says which), then compile again to start it"
+            ),
         )
     spec: dict[str, Any] = {
         "replicas": replicas,
@@ -601,7 +604,10 @@ def _init_containers(
                 f"`{plan.svc.name}` starts without waiting for `{dep_name}`, which waits for "
                 f"inputs ({', '.join(dep.svc.pending_inputs)})",
                 None,
-                help="answer them with `mora setup` and compile again to restore the order",
+                help=(
+                    "once they are filled (`mora apply` for produced inputs, `mora setup` for "
+                    "the others), compile again to restore the order"
+                ),
             )
             continue
         port = dep.wait_port()
