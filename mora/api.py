@@ -317,6 +317,7 @@ class DeployChanges:
     before: object | None  # mora.deploy.state.Record (None: nothing deployed yet)
     record_path: Path | None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    store: object | None = None  # the store the compile read, on this project's namespace
 
 
 def deploy_changes(
@@ -370,5 +371,5 @@ def deploy_changes(
             help="the record is rewritten by the next successful `mora apply`; delete it to "
             "start from nothing deployed",
         )
-        return DeployChanges(result.compiled, None, None, where, diags)
-    return DeployChanges(result.compiled, prepared, before, where, diags)
+        return DeployChanges(result.compiled, None, None, where, diags, store)
+    return DeployChanges(result.compiled, prepared, before, where, diags, store)

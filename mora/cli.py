@@ -853,14 +853,14 @@ def apply_cmd(
             click.echo(f"error: {printable(str(err))}", err=True)
             sys.exit(EXIT_APPLY_FAILED)
 
-    def store() -> object:
-        from mora.api import check_project, open_store
+    latest = [result]  # the round being applied: its compile already opened the store
 
-        return open_store(
-            check_project(project).program,  # type: ignore[arg-type]
-            site.get("site_file"),  # type: ignore[arg-type]
-            site.get("secrets_path"),  # type: ignore[arg-type]
-        )
+    def recompile() -> object:
+        latest[0] = _deploy_changes(project, target, fmt, site)
+        return latest[0]
+
+    def store() -> object:
+        return latest[0].store
 
     if target != "podman" and any(s.setup for s in result.compiled.manifest.services.values()):
         click.echo(
@@ -870,7 +870,7 @@ def apply_cmd(
         )
     done, last = apply_with_steps(
         result,
-        recompile=lambda: _deploy_changes(project, target, fmt, site),
+        recompile=recompile,
         make_target=new_target,
         run=run,
         open_store=store if target == "podman" else None,  # type: ignore[arg-type]

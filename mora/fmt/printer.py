@@ -559,14 +559,8 @@ class Printer:
             case ast.ProjectDecl():
                 return f"project {d.name.text}"
             case ast.ImportDecl():
-                if d.is_path:
-                    skips = self.scan.skips
-                    k = bisect.bisect_left(skips, (d.span.start, 0))
-                    while self.src[skips[k][0]] != '"':  # a comment before the path
-                        k += 1
-                    target = self.src[skips[k][0] : skips[k][1]]
-                else:
-                    target = d.target
+                # a path as written (comments around it skipped), or a module name
+                target = self._strings_in(d.span.start, d.span.end)[0] if d.is_path else d.target
                 alias = f" as {d.alias.text}" if d.alias is not None else ""
                 return f"import {target}{alias}"
             case ast.RequireDecl():
