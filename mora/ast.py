@@ -114,6 +114,12 @@ class BoolLit(Node):
     span: Span
 
 
+class NoneLit(Node):
+    """`none`: the absent value of an `optional(T)`."""
+
+    span: Span
+
+
 class UnitLit(Node):
     """A number with a unit (`10Gi`, `30s`); whether it is a size or a duration is the checker's call."""
 
@@ -187,7 +193,7 @@ class Binary(Node):
     span: Span
 
 
-Expr = StringLit | IntLit | BoolLit | UnitLit | ListExpr | MapExpr | Ref | Call | Unary | Binary
+Expr = StringLit | IntLit | BoolLit | NoneLit | UnitLit | ListExpr | MapExpr | Ref | Call | Unary | Binary
 
 
 # --- types ---------------------------------------------------------------------------------------
@@ -225,6 +231,14 @@ class IfEntry(Node):
 
 class Body(Node):
     entries: tuple[Entry, ...]
+    span: Span
+
+
+class Provides(Node):
+    """`provides CONTRACT { field = value ... }` in a template or service body."""
+
+    contract: Name
+    body: Body
     span: Span
 
 
@@ -307,7 +321,23 @@ class MovedDecl(Node):
     span: Span
 
 
-Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl
+class ContractField(Node):
+    name: Name
+    type: TypeExpr
+    default: Expr | None
+    span: Span
+
+
+class ContractDecl(Node):
+    """`contract NAME [unordered] { field: type [= default] ... }`."""
+
+    name: Name
+    unordered: bool
+    fields: tuple[ContractField, ...]
+    span: Span
+
+
+Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
 Decl = (
     ProjectDecl
     | ImportDecl
@@ -318,6 +348,7 @@ Decl = (
     | TemplateDecl
     | RequireDecl
     | MovedDecl
+    | ContractDecl
 )
 
 

@@ -156,6 +156,7 @@ class Program:
     services: dict[str, ServiceSym] = field(default_factory=dict)
     templates: dict[str, TemplateSym] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)  # `moved old -> new`: new -> old
+    contracts: dict[str, Any] = field(default_factory=dict)  # mora/contracts: name -> ContractSym
 
 
 # --- body helpers shared with the evaluator ------------------------------------------------------
@@ -254,6 +255,10 @@ class Checker:
         p = self.program
         for sym in p.params.values():
             self._check_param(sym)
+        if p.contracts:
+            from mora.contracts.check import check_defaults
+
+            check_defaults(self)
         for sym in p.secrets.values():
             if sym.instance is None:
                 self._check_secret(sym)
@@ -291,6 +296,9 @@ class Checker:
     # --- declarations ----------------------------------------------------------------------------
     def _collect(self) -> None:
         p = self.program
+        from mora.contracts import check as contracts  # before templates: types may name them
+
+        contracts.collect(self)
         seen: dict[str, tuple[str, ast.Name]] = {}
         project_decl: ast.ProjectDecl | None = None
         for module in self.loaded.modules:
@@ -310,8 +318,8 @@ class Checker:
                         )
                     project_decl = project_decl or decl
                     continue
-                if isinstance(decl, ast.RequireDecl | ast.MovedDecl):
-                    continue  # mora.deps (loader) and mora.moved check these
+                if isinstance(decl, ast.RequireDecl | ast.MovedDecl | ast.ContractDecl):
+                    continue  # mora.deps (loader), mora.moved and mora.contracts check these
                 if isinstance(decl, ast.ImportDecl):
                     if decl.alias is not None:
                         self.diags.error(
@@ -465,6 +473,11 @@ class Checker:
     def _param_type(self, texpr: ast.TypeExpr, template: bool = False) -> T.Type:
         name = texpr.name.text
         allowed = (*PARAM_TYPES, "secret", "service") if template else PARAM_TYPES
+        if template and name not in allowed:
+            from mora.contracts.check import type_of_name  # optional(T), a contract
+
+            if (t := type_of_name(self, texpr)) is not None:
+                return t
         if name == "secret" and not template:
             self.diags.error(
                 E_UNKNOWN_TYPE,
@@ -637,6 +650,12 @@ class Checker:
         self, value: ast.Expr, ptype: T.Type, tp: ast.TemplateParam, what: str
     ) -> None:
         """A value for a template parameter (a default or an argument) against its type."""
+        if ptype.kind in ("contract", "optional"):
+            from mora.contracts.check import contract_of, expect_arg
+
+            if contract_of(ptype) is not None:  # a provider, a record or `none`
+                expect_arg(self, value, ptype, what, tp.type.span)
+                return
         self.expect(
             value, ptype, _Ctx(), what, secret_ok=_holds_secret(ptype), declared=tp.type.span
         )
@@ -693,6 +712,10 @@ class Checker:
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
                 self._check_if(entry, ctx, seen)
+            elif isinstance(entry, ast.Provides):
+                from mora.contracts.check import check_provides
+
+                check_provides(self, entry, ctx, seen, in_if)
             elif isinstance(entry, ast.InputDecl | ast.SecretDecl):
                 if in_if:
                     kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
@@ -873,6 +896,11 @@ class Checker:
                     other = other.otherwise
                 if isinstance(other, ast.Body):
                     yield from self._block_items(other, ctx)
+                continue
+            if isinstance(entry, ast.Provides):
+                from mora.contracts.check import misplaced
+
+                misplaced(self, entry)
                 continue
             if isinstance(entry, ast.InputDecl | ast.SecretDecl):
                 kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
@@ -1376,6 +1404,8 @@ class Checker:
 
     def _literal_fits(self, expr: ast.Expr, expected: T.Type) -> bool:
         """String literals stand for paths, e-mails, enums...; their format is checked apart."""
+        if expected.kind == "optional" and expected.args:  # optional(T): a T literal fits
+            expected = expected.args[0]
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             return expected.kind in ("path", "email", "hostname", "url", "enum", "size", "duration")
         if isinstance(expr, ast.IntLit):
@@ -1383,6 +1413,8 @@ class Checker:
         return False
 
     def _check_literal_value(self, expr: ast.Expr, expected: T.Type) -> None:
+        if expected.kind == "optional" and expected.args:
+            expected = expected.args[0]
         value: object
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             value = expr.plain
@@ -1423,6 +1455,8 @@ class Checker:
             return T.INT
         if isinstance(expr, ast.BoolLit):
             return T.BOOL
+        if isinstance(expr, ast.NoneLit):
+            return T.Type("none")
         if isinstance(expr, ast.UnitLit):
             seconds = T.parse_duration(expr.text)
             if seconds is not None:
@@ -1604,6 +1638,10 @@ class Checker:
                 )
             if entry[0].kind == "service" and len(rest) > 1:
                 return self._any_service_field(ref, rest[1:])
+            if entry[0].kind in ("optional", "contract"):  # mora/contracts: fields, narrowing
+                from mora.contracts.check import arg_type
+
+                return arg_type(self, ref, rest, entry[0], ctx.template)
             return self._no_more(ref, 2, entry[0].tainted(_holds_secret(entry[0])))
         if head == "self":
             body = (
@@ -1949,6 +1987,11 @@ class Checker:
             for i, a in enumerate(svc.decl.instance.args):
                 if a.name is None and i < len(svc.template.params):
                     args[list(svc.template.params)[i]] = a.value
+
+        if self.program.contracts:  # providers passed to contract-typed arguments
+            from mora.contracts.check import implied_deps
+
+            deps += implied_deps(self, svc, args)
 
         def target(ref: ast.Ref) -> str | None:
             name = svc.name if ref.parts[0].text == "self" else ref.parts[0].text

@@ -894,6 +894,11 @@ class Evaluator:
             data["depends_on"] = sorted(
                 {*data.get("depends_on", []), mode.removeprefix("service:")}
             )
+        if self.program.contracts:  # a provider passed to a contract-typed argument starts first
+            from mora.contracts.evaluate import implied_depends_on
+
+            if extra := implied_depends_on(self, svc, self._scope_for(svc)):
+                data["depends_on"] = sorted({*data.get("depends_on", []), *extra})
         if subdomain is not None:
             host = f"{subdomain}.{self.domain}"
             data.update(subdomain=subdomain, host=host, url=f"https://{host}", route_port=route)
@@ -1011,6 +1016,8 @@ class Evaluator:
             return self._eval_string(expr, scope)
         if isinstance(expr, ast.IntLit | ast.BoolLit):
             return expr.value
+        if isinstance(expr, ast.NoneLit):
+            return None
         if isinstance(expr, ast.UnitLit):
             seconds = T.parse_duration(expr.text)
             if seconds is not None:
@@ -1110,6 +1117,12 @@ class Evaluator:
             return self.domain
         if head == "args":
             value = self._arg(scope, names[0])
+            tmpl = scope.service.template if scope.service else None
+            if len(names) > 1 and tmpl and names[0] in tmpl.params and self.program.contracts:
+                from mora.contracts.evaluate import field_value  # `args.db.password`
+
+                if tmpl.params[names[0]][0].kind in ("contract", "optional"):
+                    return field_value(self, scope, value, names, ref)
             if len(names) == 1 or not isinstance(value, ServiceRef):
                 return value
             target: str | None = value.name  # `args.db.internal_url`: a field of the service

@@ -31,9 +31,9 @@ from mora.source import SourceFile, Span
 MAX_DEPTH = 64
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0": "\0"}
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
-_DECL_NAME = re.compile(r"(param|secret|input|service|template)\s+([A-Za-z_][A-Za-z0-9_]*)")
+_DECL_NAME = re.compile(r"(param|secret|input|service|template|contract)\s+([A-Za-z_][A-Za-z0-9_]*)")
 _DECL_START = re.compile(
-    r"^(project|import|param|secret|input|service|template|require|moved)\b", re.M
+    r"^(project|import|param|secret|input|service|template|require|moved|contract)\b", re.M
 )
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
@@ -116,6 +116,21 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def moved_decl(self, c: list[Any]) -> ast.MovedDecl:
         return ast.MovedDecl(self._name(c[0]), self._name(c[1]), self._cover(c))
+
+    def contract_decl(self, c: list[Any]) -> ast.ContractDecl:
+        name, unordered, _open, *fields, _close = c
+        return ast.ContractDecl(
+            self._name(name),
+            unordered is not None,
+            tuple(f for f in fields if f is not None),
+            self._cover(c),
+        )
+
+    def contract_field(self, c: list[Any]) -> ast.ContractField:
+        return ast.ContractField(self._name(c[0]), c[1], c[2], self._cover(c))
+
+    def provides_entry(self, c: list[Any]) -> ast.Provides:
+        return ast.Provides(self._name(c[0]), c[1], self._cover(c))
 
     def param_decl(self, c: list[Any]) -> ast.ParamDecl:
         return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._cover(c))
@@ -246,6 +261,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def false(self, c: list[Token]) -> ast.BoolLit:
         return ast.BoolLit(False, self._cover(c))
+
+    def none(self, c: list[Token]) -> ast.NoneLit:
+        return ast.NoneLit(self._cover(c))
 
     # --- strings ---------------------------------------------------------------------------------
     def _string(self, tok: Token, long: bool = False) -> ast.StringLit:

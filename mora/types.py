@@ -43,6 +43,10 @@ class Type:
             base = f"{self.kind}({self.args[0]})" if self.args else self.kind
         elif self.kind == "enum":
             base = "enum(" + ", ".join(f'"{v}"' for v in self.values) + ")"
+        elif self.kind == "optional" and self.args:  # optional(T): T or `none` (mora/contracts)
+            base = f"optional({self.args[0]})"
+        elif self.kind == "contract" and self.values:  # a record a service provides
+            base = self.values[0]
         else:
             base = self.kind
         return f"secret {base}" if self.secret and self.kind != "secret" else base
@@ -95,6 +99,11 @@ def assignable(src: Type, dst: Type) -> bool:
     """Whether a value of type `src` may be used where `dst` is expected (taint aside)."""
     if src.kind == "any" or dst.kind == "any":
         return True
+    if dst.kind == "optional" and dst.args:  # `none`, a T or an optional(T) (mora/contracts)
+        inner = src.args[0] if src.kind == "optional" and src.args else src
+        return src.kind == "none" or assignable(inner, dst.args[0])
+    if "contract" in (src.kind, dst.kind):
+        return src.kind == dst.kind and src.values == dst.values
     if dst.kind in ("list", "map"):
         if src.kind != dst.kind:
             return False

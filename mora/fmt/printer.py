@@ -235,6 +235,8 @@ class Printer:
                 return e.text
             case ast.BoolLit():
                 return "true" if e.value else "false"
+            case ast.NoneLit():
+                return "none"
             case ast.Ref():
                 return e.dotted
         if self._has_comment(e.span.start, e.span.end):
@@ -482,6 +484,8 @@ class Printer:
                 return self._secret(e, col, ind)
             case ast.ServiceDecl():
                 return self._service(e, col, ind)
+            case ast.Provides():
+                return f"provides {e.contract.text} " + self.body(e.body, ind)
         raise TypeError(f"unknown entry {type(e).__name__}")
 
     def _if(self, e: ast.IfEntry, col: int, ind: str) -> str:
@@ -554,8 +558,30 @@ class Printer:
         params = self._bracketed("(", ")", items, lo, hi - 1, col + len(head), ind, 2)
         return head + params + " " + self.body(d.body, ind)
 
+    def _contract(self, d: ast.ContractDecl, ind: str) -> str:
+        """`contract NAME [unordered] {` then one field a line (`name: type [= default]`)."""
+        head = f"contract {d.name.text}" + (" unordered" if d.unordered else "") + " "
+        lo = self.scan.find_code(self.src, "{", d.name.span.end, d.span.end) + 1
+        hi = d.span.end - 1
+        if not d.fields and not self._has_comment(lo, hi):
+            return head + "{}"
+        inner = ind + INDENT
+        items = [
+            _Item(
+                f.span.start,
+                f.span.end,
+                lambda c, i, t, f=f: self._param(f.name.text, f.type, f.default, c, i, t),
+            )
+            for f in d.fields
+        ]
+        opener, lines = self._seq(items, lo, hi, inner, "", self._line(lo - 1))
+        head += "{" + ("  " + opener if opener else "")
+        return head + "".join("\n" + line for line in lines) + "\n" + ind + "}"
+
     def decl(self, d: ast.Decl, col: int, ind: str) -> str:
         match d:
+            case ast.ContractDecl():
+                return self._contract(d, ind)
             case ast.ProjectDecl():
                 return f"project {d.name.text}"
             case ast.ImportDecl():

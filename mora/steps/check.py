@@ -378,7 +378,9 @@ class _OneStep:
     def check(self) -> None:
         seen: dict[str, ast.Key] = {}
         for entry in self.step.block.body.entries:
-            if isinstance(entry, ast.IfEntry | ast.InputDecl | ast.SecretDecl | ast.ServiceDecl):
+            if isinstance(
+                entry, ast.IfEntry | ast.InputDecl | ast.SecretDecl | ast.ServiceDecl | ast.Provides
+            ):
                 self.diags.error(
                     E_STEP,
                     "a step holds settings only",

@@ -1,0 +1,72 @@
+"""The evaluator's part of contracts: field values and the implied `depends_on`.
+
+`args.db.password` is the provider's `provides` field evaluated where the provider is (its own
+`self` and secrets), or the record literal's entry; a field left out takes the contract's default.
+A secret field stays a secret even when a record gives it as plain text, so it is delivered as a
+secret like every other (docs/security.md, taint).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mora import ast
+from mora.contracts.check import contract_of, provided_by
+
+if TYPE_CHECKING:
+    from mora.checker import ServiceSym
+    from mora.evaluator import Evaluator, _Scope
+
+
+def field_value(ev: Evaluator, scope: _Scope, value: object, names: list[str], ref: ast.Ref) -> object:
+    """`args.NAME.FIELD` where NAME is contract-typed (or `args.NAME` when optional)."""
+    from mora.evaluator import E_EVAL, Secret, ServiceRef, _Abort, _Scope
+
+    svc = scope.service
+    assert svc is not None and svc.template is not None
+    ptype = svc.template.params[names[0]][0]
+    if len(names) == 1:
+        return value
+    if value is None:  # the checker allows fields only where `!= none` holds: a bug if here
+        ev.diags.error(E_EVAL, f"`args.{names[0]}` is none here", ref.span, "used here")
+        raise _Abort
+    cname = contract_of(ptype)
+    assert cname is not None
+    contract = ev.program.contracts[cname]
+    ftype, fdecl = contract.fields[names[1]]
+    raw: object = None
+    found = False
+    if isinstance(value, dict):
+        found = names[1] in value
+        raw = value.get(names[1])
+    elif isinstance(value, ServiceRef):
+        provider = ev.program.services[value.name]
+        entry = provided_by(provider.body)[cname]
+        for e in entry.body.entries:
+            if isinstance(e, ast.Attr) and e.key.text == names[1]:
+                raw = ev._eval(e.value, ev._scope_for(provider))
+                found = True
+    if not found:
+        if fdecl.default is None:
+            return None  # an optional field nobody set
+        raw = ev._eval(fdecl.default, _Scope())
+    if ftype.secret and isinstance(raw, str | int) and not isinstance(raw, bool):
+        raw = Secret(str(raw), frozenset())  # plain text in a secret field: still a secret
+    return raw
+
+
+def implied_depends_on(ev: Evaluator, svc: ServiceSym, scope: _Scope) -> list[str]:
+    """Providers passed to this instance's contract-typed arguments (ordered contracts only)."""
+    from mora.evaluator import ServiceRef
+
+    if svc.template is None:
+        return []
+    out: list[str] = []
+    for pname, (ptype, _tp) in svc.template.params.items():
+        cname = contract_of(ptype)
+        if cname is None or not ev.program.contracts[cname].ordered:
+            continue
+        value = ev._arg(scope, pname)
+        if isinstance(value, ServiceRef) and value.name != svc.name:
+            out.append(value.name)
+    return out
