@@ -86,26 +86,24 @@ service watch{k} = jellyfin(
 )
 service tv{k} = sonarr(
   media: param.media_root, subdomain: "tv{k}",
-  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password, depends_on: [db{k}],
+  db: db{k},
   uid: param.uid, timezone: param.timezone,
 )
 service movies{k} = radarr(
   media: param.media_root, subdomain: "movies{k}",
-  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password, depends_on: [db{k}],
+  db: db{k},
   uid: param.uid, timezone: param.timezone,
 )
 service indexers{k} = prowlarr(
   subdomain: "indexers{k}",
-  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
-  depends_on: [db{k}, tv{k}, movies{k}],
+  db: db{k}, depends_on: [tv{k}, movies{k}],
   sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
   radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
   uid: param.uid, timezone: param.timezone,
 )
 service requests{k} = seerr(
   subdomain: "requests{k}",
-  db_host: db{k}.name, db_user: "media", db_password: secret.db{k}_password,
-  depends_on: [db{k}, watch{k}, tv{k}, movies{k}],
+  db: db{k}, depends_on: [watch{k}, tv{k}, movies{k}],
   jellyfin_host: watch{k}.name, jellyfin_password: secret.watch{k}_admin_password,
   sonarr_host: tv{k}.name, sonarr_api_key: secret.tv{k}_api_key,
   radarr_host: movies{k}.name, radarr_api_key: secret.movies{k}_api_key,
@@ -113,14 +111,10 @@ service requests{k} = seerr(
 )
 service janitor{k} = janitorr(
   media: param.media_root,
-  jellyfin: watch{k}, jellyfin_url: watch{k}.internal_url, jellyfin_public_url: watch{k}.url,
-  seerr: requests{k}, seerr_url: requests{k}.internal_url, seerr_public_url: requests{k}.url,
-  sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
-  radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
+  jellyfin: watch{k}, seerr: requests{k}, sonarr: tv{k}, radarr: movies{k},
   jellyfin_api_key: input.janitor{k}_jellyfin_key,
   jellyfin_password: secret.watch{k}_janitorr_password,
   seerr_api_key: input.janitor{k}_seerr_key,
-  depends_on: [tv{k}, movies{k}],
   uid: param.uid, timezone: param.timezone,
 )
 input janitor{k}_jellyfin_key: secret {{ from = watch{k}.setup.keys.janitorr }}

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from mora.evaluator import Evaluator, _Scope
 
 
-def field_value(ev: Evaluator, scope: _Scope, value: object, names: list[str], ref: ast.Ref) -> object:
+def field_value(
+    ev: Evaluator, scope: _Scope, value: object, names: list[str], ref: ast.Ref
+) -> object:
     """`args.NAME.FIELD` where NAME is contract-typed (or `args.NAME` when optional)."""
     from mora.evaluator import E_EVAL, Secret, ServiceRef, _Abort, _Scope
 
