@@ -187,7 +187,12 @@ class Evaluator:
             return None
         assert domain is not None
         services: dict[str, M.Service] = {}
+        from mora.contracts.enabled import check_dependencies, disabled_services
+
+        disabled = disabled_services(self)  # `enabled = false`: checked, evaluated, not output
         for name, svc in self.program.services.items():
+            if name in disabled:
+                continue
             errors_before = self._errors()
             try:
                 services[name] = self._service(svc)
@@ -201,6 +206,12 @@ class Evaluator:
                         help="this is a bug in mora if no other error explains it; please report",
                     )
         self._check_clashes(services)
+        inputs = {
+            name: self._input(name)
+            for name in sorted(self.program.inputs)
+            if self.program.inputs[name].service not in disabled
+        }
+        check_dependencies(self, services, inputs, disabled)
         if self.diags.has_errors:
             return None
         manifest = M.Manifest(
@@ -217,7 +228,7 @@ class Evaluator:
                 )
                 for name, s in sorted(self.program.secrets.items())
             },
-            inputs={name: self._input(name) for name in sorted(self.program.inputs)},
+            inputs=inputs,
             hosts=[M.Host(**h) for h in self.site.hosts],  # type: ignore[arg-type]
             targets={k: v for k, v in sorted(self.site.targets.items())},
         )
@@ -869,8 +880,8 @@ class Evaluator:
                 data[key] = value is True
             elif key == "stop_grace_period":
                 data["stop_grace_period_seconds"] = _seconds(value)
-            elif key == "subdomain":
-                return  # evaluated with the routing, see _routing_of
+            elif key in ("subdomain", "enabled"):
+                return  # evaluated with the routing (_routing_of) / mora/contracts/enabled.py
             elif key == "image":
                 data[key] = self._public_text(value, entry.value.span, "`image`")
                 problem = T.check_image(data[key])

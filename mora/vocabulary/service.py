@@ -156,6 +156,8 @@ ATTRS: tuple[Attr, ...] = (
          settings=JOB, fixed_before_inputs=True, model_field="jobs", noun="job"),
     Attr("init_only", "block", None, "environment read only when the data is first created",
          fixed_before_inputs=True, model_field="init_only", noun="`init_only` note", backends=()),
+    Attr("enabled", "value", T.BOOL, "whether the site gets the service (mora/contracts/enabled.py)",
+         fixed_before_inputs=True, backends=()),
 )
 # Compose keys (docs/compose.md): each is one row here plus each backend's mapping.
 COMPOSE: tuple[Attr, ...] = (
