@@ -337,6 +337,13 @@ class ContractDecl(Node):
     span: Span
 
 
+class DefaultsDecl(Node):
+    """`defaults { NAME = value ... }`: arguments for this file's template instances."""
+
+    body: Body
+    span: Span
+
+
 Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
 Decl = (
     ProjectDecl
@@ -349,6 +356,7 @@ Decl = (
     | RequireDecl
     | MovedDecl
     | ContractDecl
+    | DefaultsDecl
 )
 
 

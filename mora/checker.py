@@ -157,6 +157,7 @@ class Program:
     templates: dict[str, TemplateSym] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)  # `moved old -> new`: new -> old
     contracts: dict[str, Any] = field(default_factory=dict)  # mora/contracts: name -> ContractSym
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> `defaults` entries
 
 
 # --- body helpers shared with the evaluator ------------------------------------------------------
@@ -281,6 +282,10 @@ class Checker:
                 self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
         for dup in self._shadowed:
             self._check_body(dup.body, _Ctx(service=dup), service_name=dup.name)
+        if p.defaults:
+            from mora.contracts.defaults import report_unused
+
+            report_unused(self)
         for inp in p.inputs.values():
             if not inp.instance:
                 self._check_input(inp, _Ctx())
@@ -299,6 +304,9 @@ class Checker:
         from mora.contracts import check as contracts  # before templates: types may name them
 
         contracts.collect(self)
+        from mora.contracts import defaults  # `defaults { ... }`, by file
+
+        defaults.collect(self)
         seen: dict[str, tuple[str, ast.Name]] = {}
         project_decl: ast.ProjectDecl | None = None
         for module in self.loaded.modules:
@@ -318,7 +326,9 @@ class Checker:
                         )
                     project_decl = project_decl or decl
                     continue
-                if isinstance(decl, ast.RequireDecl | ast.MovedDecl | ast.ContractDecl):
+                if isinstance(
+                    decl, ast.RequireDecl | ast.MovedDecl | ast.ContractDecl | ast.DefaultsDecl
+                ):
                     continue  # mora.deps (loader), mora.moved and mora.contracts check these
                 if isinstance(decl, ast.ImportDecl):
                     if decl.alias is not None:
@@ -638,13 +648,19 @@ class Checker:
             for arg in call.args:
                 self.type_of(arg.value, _Ctx())
             return
+        from mora.contracts.defaults import check_instance, for_instance
+
+        given = for_instance(self.program, svc)  # the file's `defaults` this template takes
         params = [
-            _ParamView(n, t, tp.default is None) for n, (t, tp) in svc.template.params.items()
+            _ParamView(n, t, tp.default is None and n not in given)
+            for n, (t, tp) in svc.template.params.items()
         ]
         bound = self._bind_args(call, params, f"template `{svc.template.decl.name.text}`")
         for pname, arg in bound.items():
             ptype, tp = svc.template.params[pname]
             self._expect_param(arg.value, ptype, tp, f"argument `{pname}`")
+        if given:
+            check_instance(self, svc, bound)  # type: ignore[arg-type]
 
     def _expect_param(
         self, value: ast.Expr, ptype: T.Type, tp: ast.TemplateParam, what: str
@@ -1988,6 +2004,10 @@ class Checker:
                 if a.name is None and i < len(svc.template.params):
                     args[list(svc.template.params)[i]] = a.value
 
+        if self.program.defaults:  # arguments the file's `defaults` fill in
+            from mora.contracts.defaults import with_defaults
+
+            args = with_defaults(self.program, svc, args)
         if self.program.contracts:  # providers passed to contract-typed arguments
             from mora.contracts.check import implied_deps
 

@@ -99,6 +99,8 @@ code("E0352", "error", "a contract field that is unknown, or required and missin
 code("E0353", "error", "provides where it cannot be: in an if or a block, or with a non-field entry")
 code("E0354", "error", "an optional value used without checking it is not none")
 code("E0355", "error", "a deployed service waits for a service that enabled = false leaves out")
+code("E0356", "error", "a defaults entry that is not name = value")
+code("W0006", "warning", "a default that no template instance of its file takes")
 code("E0401", "error", "dependency cycle")
 code("E0402", "error", "two services claim the same subdomain or host")
 code("E0403", "error", "two services publish the same host port and protocol")

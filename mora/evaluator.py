@@ -497,6 +497,10 @@ class Evaluator:
             names = list(svc.template.params)
             for i, arg in enumerate(svc.decl.instance.args):
                 exprs[arg.name.text if arg.name else names[i]] = arg.value
+            if self.program.defaults:  # the file's `defaults` (mora/contracts/defaults.py)
+                from mora.contracts.defaults import with_defaults
+
+                exprs = with_defaults(self.program, svc, exprs)
             for pname, (_t, tp) in svc.template.params.items():
                 if pname not in exprs and tp.default is not None:
                     exprs[pname] = tp.default

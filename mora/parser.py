@@ -33,7 +33,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0"
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 _DECL_NAME = re.compile(r"(param|secret|input|service|template|contract)\s+([A-Za-z_][A-Za-z0-9_]*)")
 _DECL_START = re.compile(
-    r"^(project|import|param|secret|input|service|template|require|moved|contract)\b", re.M
+    r"^(project|import|param|secret|input|service|template|require|moved|contract|defaults)\b", re.M
 )
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
@@ -128,6 +128,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def contract_field(self, c: list[Any]) -> ast.ContractField:
         return ast.ContractField(self._name(c[0]), c[1], c[2], self._cover(c))
+
+    def defaults_decl(self, c: list[Any]) -> ast.DefaultsDecl:
+        return ast.DefaultsDecl(c[0], self._cover(c))
 
     def provides_entry(self, c: list[Any]) -> ast.Provides:
         return ast.Provides(self._name(c[0]), c[1], self._cover(c))

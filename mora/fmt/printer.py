@@ -582,6 +582,8 @@ class Printer:
         match d:
             case ast.ContractDecl():
                 return self._contract(d, ind)
+            case ast.DefaultsDecl():
+                return "defaults " + self.body(d.body, ind)
             case ast.ProjectDecl():
                 return f"project {d.name.text}"
             case ast.ImportDecl():

@@ -563,6 +563,7 @@ _SYMBOL_KINDS = {
     ast.InputDecl: 8,  # Field
     ast.ServiceDecl: 5,  # Class
     ast.TemplateDecl: 12,  # Function
+    ast.ContractDecl: 23,  # Struct
 }
 
 
@@ -571,6 +572,8 @@ def symbols(module: ast.Module, index: LineIndex) -> list[dict[str, Any]]:
     out = []
     for decl in module.decls:
         name_node = getattr(decl, "name", None)
+        if type(decl) not in _SYMBOL_KINDS:
+            continue  # `require`, `moved`, `defaults`: no symbol of their own
         if isinstance(decl, ast.ImportDecl):
             name, sel = decl.target, decl.span
         else:

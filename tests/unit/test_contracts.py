@@ -114,3 +114,22 @@ def test_enabled_false_leaves_no_trace_in_any_backend(tmp_path: Path) -> None:
             if p.is_file() and ("extra" in p.name or "extra.example.org" in p.read_text())
         ]
         assert bool(mentions) is present, mentions
+
+
+def test_the_editor_outline_lists_contracts_and_skips_declarations_without_a_name() -> None:
+    """documentSymbol raised KeyError on `moved`, `require`, `contract` and `defaults`."""
+    from mora.diagnostics import Diagnostics
+    from mora.lsp.analysis import LineIndex
+    from mora.lsp.features import symbols
+    from mora.parser import parse_module
+    from mora.source import SourceFile
+
+    text = (
+        "moved a -> b\ncontract store {\n  host: hostname\n}\n"
+        "defaults {\n  uid = 1\n}\nservice b {\n  image = \"x:1\"\n}\n"
+    )
+    diags = Diagnostics()
+    module = parse_module(SourceFile("m.mora", text), diags)
+    assert not list(diags)
+    found = [(s["name"], s["kind"]) for s in symbols(module, LineIndex(text))]
+    assert found == [("store", 23), ("b", 5)]
