@@ -19,6 +19,7 @@ from mora.source import Span
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = ("project", "import", "param", "secret", "input", "service", "template")
+_KEYWORDS += ("contract", "defaults")  # issue 17 (mora/contracts)
 _TYPES = ("string", "int", "bool", "port", "path", "hostname", "url", "duration", "size")
 
 
