@@ -700,17 +700,26 @@ def _deploy_changes(project: Path, target: str, fmt: str, site: dict[str, object
     return result
 
 
-def _print_changes(result: object, fmt: str) -> None:
+def _print_changes(result: object, fmt: str, target: str | None = None) -> None:
     from mora.deploy.changes import render
 
     changes = result.prepared.changes  # type: ignore[attr-defined]
+    extra: dict[str, list[str]] = {}
+    if target is not None:  # apply --dry-run: the bind folders and jobs too (docs/apply.md)
+        from mora.deploy.preview import preview
+
+        extra = preview(result.compiled, result.prepared, result.before, target)  # type: ignore[attr-defined]
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(changes.to_json(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**changes.to_json(), **extra}, indent=2, sort_keys=True))
     else:
         _report(result.diagnostics, "text", quiet_ok=True)  # type: ignore[attr-defined]
         click.echo(printable(render(changes)), nl=False)
+        if extra:
+            from mora.deploy.preview import render as render_extra
+
+            click.echo(printable(render_extra(extra, target or "")), nl=False)
 
 
 @cli.command("diff")
@@ -803,7 +812,7 @@ def apply_cmd(
         return
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
-        _print_changes(result, fmt)
+        _print_changes(result, fmt, target)
         return
     _report(result.diagnostics, "text", quiet_ok=True)
     prepared = result.prepared

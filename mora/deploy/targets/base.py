@@ -62,6 +62,19 @@ class Target(ABC):
     def remove(self, service: str, objects: dict[str, list[str]], prune_volumes: bool) -> None:
         """Stop and delete what `apply_service` made (volumes only with `prune_volumes`)."""
 
+    def ensure_folders(self, services: list[str]) -> None:  # noqa: B027 - most have none
+        """Create the missing host folders `services` bind (mora.deploy.prepare); TargetError
+        when one cannot be, before anything of theirs starts. Kubernetes: none (hostPath)."""
+
+    def run_jobs(self, service: str, when: str) -> list[tuple[str, str]]:
+        """The service's one-off jobs that run `when` (`before`, `after`): (name, key), the key
+        changing with the job's content (mora.deploy.jobs)."""
+        return []
+
+    def run_job(self, service: str, job: str, timeout: float) -> tuple[str | None, list[str]]:
+        """Run one job to its end: None, or what went wrong and its last log lines (masked)."""
+        return "cannot be run by this target", []
+
     @abstractmethod
     def finish(self, anything_applied: bool) -> None:
         """After the last stage: what serves every service (a reverse proxy); idempotent."""
