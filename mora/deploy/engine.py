@@ -186,7 +186,6 @@ def apply(
                 since[name] = clock()
                 continue
             to_create.append(name)
-            say(name, "creating", clock() - start, "")
         again = [n for n in to_create if n not in changes.to_deploy]  # restarted: folder gone?
         try:
             target.ensure_folders(again)
@@ -196,6 +195,8 @@ def apply(
                 bad.add(name)
                 done(name, "failed", str(err))
         to_create = [n for n in to_create if run_jobs(n, "before", True)]
+        for name in to_create:
+            say(name, "creating", clock() - start, "")
         for name, result in (target.apply_stage(to_create) if to_create else {}).items():
             if isinstance(result, str):
                 bad.add(name)

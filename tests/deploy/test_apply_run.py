@@ -12,7 +12,9 @@ blocked dependants. Over the loopback sshd, `--target podman-ssh` creates the fo
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,191 @@ def test_podman_ssh_creates_the_folder_on_the_remote_host(tmp_path: Path, sshd: 
         assert record["objects"]["db"]["host"] == ["far"]
     finally:
         lab.cleanup()
+
+
+def jobs_project(project: str, migration: str = "v1", failing: bool = False) -> str:
+    """`db`'s `migrate` runs before it (its health check needs the file the job wrote) and
+    `seed` after it; with `failing`, `api`'s job fails (printing a secret) and blocks `web`."""
+    db = service(
+        "db",
+        f'  command = ["sh", "-c", "{IDLE_CMD}"]\n'
+        '  healthcheck {\n    test = ["CMD-SHELL", "test -s /data/migrations"]\n'
+        "    interval = 1s\n    retries = 30\n  }\n"
+        '  volumes { "/data" = volume() }\n'
+        "  jobs {\n"
+        f'    migrate {{\n      command = ["sh", "-c", "echo {migration} >> /data/migrations"]\n'
+        '      run = "before"\n    }\n'
+        '    seed {\n      command = ["sh", "-c", "echo seeded >> /data/seeded"]\n'
+        '      run = "after"\n    }\n'
+        '    nightly {\n      command = ["true"]\n      schedule = "@daily"\n    }\n'
+        "  }\n",
+    )
+    text = f"project {project}\n\n" + db
+    if failing:
+        text += "secret token = hex(16)\n\n" + service(
+            "api",
+            f'  command = ["sh", "-c", "{IDLE_CMD}"]\n'
+            "  environment { TOKEN = secret.token }\n  depends_on = [db]\n"
+            "  jobs {\n    boom {\n"
+            '      command = ["sh", "-c", "echo line one; echo leaking \\"$TOKEN\\"; exit 3"]\n'
+            '      run = "before"\n    }\n  }\n',
+        )
+        text += service("web", f'  command = ["sh", "-c", "{IDLE_CMD}"]\n  depends_on = [api]\n')
+    return text
+
+
+@pytest.mark.slow
+def test_before_job_runs_once_again_when_changed_and_a_failure_blocks(tmp_path: Path) -> None:
+    lab = Lab(tmp_path)
+
+    def cat(path: str) -> str:
+        proc = lab._podman("exec", f"{lab.project}-db", "cat", path)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    try:
+        (lab.source / "main.mora").write_text(jobs_project(lab.project))
+        dry = lab.mora("apply", "--dry-run")
+        assert "db.migrate (before db): runs" in dry.stdout, dry.stdout
+        assert "db.nightly (@daily): not scheduled" in dry.stdout
+
+        first = lab.apply()
+        assert first.returncode == 0, first.stderr
+        err = first.stderr
+        # the warning about the schedule, once; the job before the service, `seed` after it
+        assert err.count("cannot schedule") == 1 and "--target quadlet" in err
+        assert err.index("db: job migrate: running (before)") < err.index("db: creating")
+        assert err.index("db: job migrate: done") < err.index("db: starting")
+        assert err.index("db: job seed: running (after)") > err.index("db: starting")
+        assert cat("/data/migrations") == "v1\n"  # the service's volume, before it started
+        assert cat("/data/seeded") == "seeded\n"
+        recorded = json.loads(lab.record.read_text())["objects"]["db"]["jobs"]
+        assert [k.split(":")[0] for k in recorded] == ["migrate", "seed"]
+        # no job container is left behind
+        names = lab._podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in names if n.startswith(f"{lab.project}-db-")], names
+
+        again = lab.apply()
+        assert again.returncode == 0, again.stderr
+        assert "nothing changed" in again.stderr and "job migrate" not in again.stderr
+        assert cat("/data/migrations") == "v1\n"
+
+        (lab.source / "main.mora").write_text(jobs_project(lab.project, migration="v2"))
+        changed = lab.apply()
+        assert changed.returncode == 0, changed.stderr
+        assert "db: job migrate: running (before)" in changed.stderr
+        assert cat("/data/migrations") == "v1\nv2\n"
+        # seed's key is its own `podman run` arguments, which did not change: not run again
+        assert "db: job seed: running" not in changed.stderr
+        assert cat("/data/seeded") == "seeded\n"
+
+        (lab.source / "main.mora").write_text(
+            jobs_project(lab.project, migration="v2", failing=True)
+        )
+        failing = lab.apply()
+        assert failing.returncode == 4, failing.stderr
+        assert "api: failed: job `boom` (before) exited with 3" in failing.stderr
+        assert "last log lines of api:" in failing.stderr
+        assert "  | line one" in failing.stderr
+        assert "  | leaking [secret]" in failing.stderr
+        assert "web: blocked: api failed" in failing.stderr
+        for name in ("api", "web"):
+            assert lab._podman("container", "exists", f"{lab.project}-{name}").returncode != 0
+        assert lab._podman("exec", f"{lab.project}-db", "true").returncode == 0  # untouched
+        assert "api" not in json.loads(lab.record.read_text())["manifest"]["services"]
+    finally:
+        lab.cleanup()
+
+
+@pytest.mark.slow
+def test_quadlet_target_runs_jobs_through_systemd_and_enables_timers(
+    tmp_path: Path, sshd: Sshd
+) -> None:
+    """No systemd as PID 1 here: a stand-in systemctl notes its calls (and fails `boom`'s unit
+    as a failed oneshot would). What is real: the SSH connection, the units placed, the job
+    units quadlet's generator turns into services, the folder made on the host."""
+    from mora.api import compile_project
+    from mora.deploy.ssh import SshHosts
+    from mora.deploy.targets.quadlet import QuadletTarget
+    from mora.diagnostics import Diagnostics
+    from mora.secrets.provider import MemoryProvider
+    from mora.site import load_site
+    from tests.toolchain import quadlet
+
+    generator = quadlet()
+    units, timers, calls = tmp_path / "units", tmp_path / "timers", tmp_path / "calls.log"
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\ncase "$*" in\n'
+        '  "restart "*-boom.service) echo "Job for it failed." >&2; exit 1 ;;\n'
+        '  "show "*-boom.service) echo 3 ;;\nesac\n'
+    )
+    systemctl.chmod(0o755)
+    name = f"moraqjobs{os.getpid()}"
+    data = tmp_path / "far" / "data"
+    source = tmp_path / "project"
+    source.mkdir()
+    (source / "main.mora").write_text(
+        jobs_project(name, failing=True).replace(
+            '  volumes { "/data" = volume() }\n',
+            f'  volumes {{\n    "/data" = volume()\n    "/host" = bind("{data}")\n  }}\n',
+            1,
+        )
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "domain: example.org\nhosts:\n  - name: far\n    address: 127.0.0.1\n"
+        f"    port: {sshd.port}\n    user: root\n    identity: {sshd.client_key}\n"
+        f"    known_hosts: {sshd.known_hosts}\n    quadlet_dir: {units}\n"
+    )
+    result = compile_project(source, site_file=site, provider=MemoryProvider(seed=b"j"))
+    assert result.compiled is not None and not result.diagnostics.has_errors
+    hosts = SshHosts(load_site(site, None, [], Diagnostics()).ssh)
+    target = QuadletTarget(
+        result.compiled, Diagnostics(), hosts, systemctl=str(systemctl), timer_dir=str(timers)
+    )
+    said: list[str] = []
+    target.notify = lambda service, step: said.append(f"{service}: {step}")
+    try:
+        target.prepare()
+        target.ensure_folders(["db"])
+        assert data.is_dir() and f"db: folder {data}: created (owner 65534:65534)" in said
+        before = target.run_jobs("db", "before")
+        assert [n for n, _ in before] == ["migrate"]
+        assert target.run_job("db", "migrate", 60) == (None, [])
+        done = target.apply_stage(["db"])["db"]
+        assert isinstance(done, dict), done
+        unit = f"{name}-db"
+        assert calls.read_text().splitlines() == [
+            "daemon-reload", f"restart {unit}-migrate.service",  # the job, to its end
+            "daemon-reload", f"restart {unit}.service", f"enable --now {unit}-nightly.timer",
+        ]  # fmt: skip
+        assert done["timers"] == [f"{unit}-nightly.timer"]
+        assert sorted(p.name for p in timers.iterdir()) == [f"{unit}-nightly.timer"]
+        placed = sorted(p.name for p in units.iterdir())
+        for job in ("migrate", "seed", "nightly"):
+            assert f"{unit}-{job}.container" in placed
+        gen = hosts["far"].run(f"QUADLET_UNIT_DIRS={units} {generator} -dryrun -no-kmsg-log")
+        assert gen.returncode == 0, gen.stderr
+        assert f"---{unit}-migrate.service---" in gen.stdout
+        assert "Type=oneshot" in gen.stdout
+
+        problem, _logs = target.run_job("api", "boom", 60)
+        assert problem == "exited with 3"
+
+        target.remove("db", done, prune_volumes=False)
+        assert not list(timers.iterdir())
+        left = sorted(p.name for p in units.iterdir() if p.name.startswith(unit))
+        assert left == [f"{unit}-data.volume"]  # its data is kept (no --prune-volumes)
+        assert f"disable --now {unit}-nightly.timer" in calls.read_text()
+    finally:
+        target.close()
+        names = _secret_names(name)
+        for secret in names:
+            subprocess.run(["podman", "secret", "rm", secret], capture_output=True, check=False)
+
+
+def _secret_names(project: str) -> list[str]:
+    out = subprocess.run(["podman", "secret", "ls", "--format", "{{.Name}}"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return [s for s in out.stdout.split() if s.startswith(f"{project}-")]

@@ -174,6 +174,7 @@ class PodmanTarget(Target):
     # --- the Target interface -------------------------------------------------------------------
 
     def prepare(self) -> None:
+        self._schedule_warning()
         label = f"mora.project={self.project}"
         for host in self.by_host:
             if self._run("network", "exists", self.project, host=host).returncode != 0:
@@ -181,6 +182,19 @@ class PodmanTarget(Target):
                     f"creating the network {self.project}",
                     "network", "create", "--label", label, self.project, host=host,
                 )  # fmt: skip
+
+    def _schedule_warning(self) -> None:
+        """podman without systemd has no timers: say once which jobs are not scheduled."""
+        runs = [r for hd in self.by_host.values() for r in hd.jobs if r.job.schedule]
+        if not runs:
+            return
+        names = ", ".join(f"{r.owner.service.name}.{r.job.name} ({r.job.schedule})" for r in runs)
+        self.say(
+            "jobs",
+            f"warning: the {self.name} target cannot schedule {names}: they do not run. Deploy"
+            " with --target quadlet (a systemd timer each), or run the scripts of `mora compile"
+            " --target podman` (podman/jobs/*.sh) from the host's crontab",
+        )
 
     def _container(self, service: str) -> Container:
         c = self.containers.get(service)
