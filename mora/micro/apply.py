@@ -46,6 +46,15 @@ def podman_steps(
     return SetupHook(manifest, open_store(), transport, say)
 
 
+def share_redaction(manifest: M.Manifest, target: object, open_store: Callable[[], Store]) -> None:
+    """Job logs are shown on failure: mask them as the setup executor masks its reports (every
+    part of every secret in the site's store), not only the values delivered to containers."""
+    from mora.micro.transport import HttpTransport
+
+    if any(s.jobs for s in manifest.services.values()):
+        target.redact = Executor(open_store(), HttpTransport()).redact  # type: ignore[attr-defined]
+
+
 def forget_removed(
     before: M.Manifest | None, removed: list[str], open_store: Callable[[], Store], say: Say
 ) -> None:
@@ -89,6 +98,7 @@ def apply_with_steps(
         try:
             hook = None
             if open_store is not None:
+                share_redaction(current.compiled.manifest, target, open_store)  # type: ignore[attr-defined]
                 hook = podman_steps(
                     current.compiled.manifest,  # type: ignore[attr-defined]
                     target,

@@ -140,7 +140,8 @@ def test_podman_ssh_creates_the_folder_on_the_remote_host(tmp_path: Path, sshd: 
 
 def jobs_project(project: str, migration: str = "v1", failing: bool = False) -> str:
     """`db`'s `migrate` runs before it (its health check needs the file the job wrote) and
-    `seed` after it; with `failing`, `api`'s job fails (printing a secret) and blocks `web`."""
+    `seed` after it; with `failing`, `api`'s job fails (printing a secret: not a value it is
+    given, but a part of one) and blocks `web`."""
     db = service(
         "db",
         f'  command = ["sh", "-c", "{IDLE_CMD}"]\n'
@@ -160,9 +161,10 @@ def jobs_project(project: str, migration: str = "v1", failing: bool = False) -> 
         text += "secret token = hex(16)\n\n" + service(
             "api",
             f'  command = ["sh", "-c", "{IDLE_CMD}"]\n'
-            "  environment { TOKEN = secret.token }\n  depends_on = [db]\n"
+            '  environment { TOKEN_URL = "tok:${secret.token}" }\n  depends_on = [db]\n'
             "  jobs {\n    boom {\n"
-            '      command = ["sh", "-c", "echo line one; echo leaking \\"$TOKEN\\"; exit 3"]\n'
+            '      command = ["sh", "-c", "echo line one; echo leaking $(echo $TOKEN_URL | cut'
+            ' -d: -f2); exit 3"]\n'
             '      run = "before"\n    }\n  }\n',
         )
         text += service("web", f'  command = ["sh", "-c", "{IDLE_CMD}"]\n  depends_on = [api]\n')

@@ -22,6 +22,9 @@ class Target(ABC):
     name: str
     #: set by the engine: report a step of a service as it happens (`pulling`)
     notify: Callable[[str, str], None] | None = None
+    #: set by the caller when it holds the site's store: the setup executor's redaction (every
+    #: part of every stored secret), applied after the target's own masking of delivered values
+    redact: Callable[[str], str] | None = None
 
     def say(self, service: str, step: str) -> None:
         """Report a step the engine cannot see (an image being pulled) to the progress output."""

@@ -42,6 +42,8 @@ class KubernetesTarget(Target):
     def _mask(self, text: str) -> str:
         for value in self._secrets:
             text = text.replace(value, "[secret]")
+        if self.redact is not None:
+            text = self.redact(text)
         return printable(text)
 
     def _send(self, req: kube.Request, what: str, missing_ok: bool = False) -> dict[str, object]:

@@ -109,6 +109,8 @@ class PodmanTarget(Target):
     def _mask(self, text: str) -> str:
         for value in self._secrets:
             text = text.replace(value, "[secret]")
+        if self.redact is not None:
+            text = self.redact(text)
         return printable(text)
 
     def _shell_on(self, host: str, argv: list[str]) -> tuple[int, str, str]:
