@@ -30,14 +30,21 @@ def service(name: str, body: str, user: str = "65534") -> str:
     return f'service {name} {{\n  image = "{BUSYBOX_IMAGE}"\n  user = "{user}"\n{body}}}\n\n'
 
 
-def folders_project(project: str, data: Path, shared: Path, extra: str = "") -> str:
-    """`db` writes into a bind folder apply must create; `web` reads an existing one."""
+def folders_project(
+    project: str, data: Path, shared: Path, extra: str = "", job: bool = False
+) -> str:
+    """`db` writes into a bind folder apply must create (and, with `job`, so does its `before`
+    job, as the same user); `web` reads an existing one."""
+    jobs = (
+        '  jobs {\n    init {\n      command = ["sh", "-c", "echo init > /data/init"]\n'
+        '      run = "before"\n    }\n  }\n'
+    )
     db = service(
         "db",
         f'  command = ["sh", "-c", "echo hi > /data/hello && {IDLE_CMD}"]\n'
         '  healthcheck {\n    test = ["CMD-SHELL", "test -f /data/hello"]\n'
         "    interval = 1s\n    retries = 30\n  }\n"
-        f'  volumes {{ "/data" = bind("{data}") }}\n',
+        f'  volumes {{ "/data" = bind("{data}") }}\n' + (jobs if job else ""),
     )
     web = service(
         "web",
@@ -118,7 +125,7 @@ def test_podman_ssh_creates_the_folder_on_the_remote_host(tmp_path: Path, sshd: 
     shared = tmp_path / "shared"
     shared.mkdir()
     try:
-        (lab.source / "main.mora").write_text(folders_project(lab.project, data, shared))
+        (lab.source / "main.mora").write_text(folders_project(lab.project, data, shared, job=True))
         lab.site.write_text(
             "domain: example.org\nhosts:\n  - name: far\n    address: 127.0.0.1\n"
             f"    port: {sshd.port}\n    user: root\n    identity: {sshd.client_key}\n"
@@ -131,6 +138,9 @@ def test_podman_ssh_creates_the_folder_on_the_remote_host(tmp_path: Path, sshd: 
         assert f"db: folder {data}: created (owner 65534:65534)" in proc.stderr
         assert (data.stat().st_uid, data.stat().st_gid) == (65534, 65534)
         assert (data / "hello").read_text() == "hi\n"
+        # the job ran on the remote host, before db, in the folder made for both
+        assert (data / "init").read_text() == "init\n" and (data / "init").stat().st_uid == 65534
+        assert proc.stderr.index("db: job init: done") < proc.stderr.index("db: creating")
         assert sshd.accepted() == 1  # through the apply's one master connection
         record = json.loads(lab.record.read_text())
         assert record["objects"]["db"]["host"] == ["far"]
