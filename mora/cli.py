@@ -817,6 +817,11 @@ def apply_cmd(
     _report(result.diagnostics, "text", quiet_ok=True)
     prepared = result.prepared
     click.echo(printable(render(prepared.changes)), err=True, nl=False)
+    from mora.deploy.preview import preview  # bind folders and jobs
+    from mora.deploy.preview import render as render_extra
+
+    extra = preview(result.compiled, prepared, result.before, target)
+    click.echo(printable(render_extra(extra, target)), err=True, nl=False)
     where = result.record_path
     began = time.monotonic()
 

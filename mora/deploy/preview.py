@@ -42,7 +42,7 @@ def preview(compiled: Any, prepared: Any, before: Any, kind: str) -> dict[str, l
     for hd in deployment.hosts:
         for r in hd.jobs:
             name = r.owner.service.name
-            if name in held:
+            if name not in deploying:
                 continue
             if r.job.schedule is not None:
                 how = (
@@ -51,8 +51,6 @@ def preview(compiled: Any, prepared: Any, before: Any, kind: str) -> dict[str, l
                     else "not scheduled: the podman targets cannot (use --target quadlet)"
                 )
                 out["jobs"].append(f"{name}.{r.job.name} ({r.job.schedule}): {how}")
-                continue
-            if name not in deploying:
                 continue
             key = jobs.podman_key(deployment, r)
             ran = key in recorded.get(name, {}).get(jobs.RECORD_KEY, [])
