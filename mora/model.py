@@ -251,6 +251,9 @@ class StepAuth(_Model):
 class StepOutput(_Model):
     type: Literal["string", "int", "bool"]
     value: StepExpr
+    public: bool = Field(
+        False, description="declared in `public { }`: not a secret (may go into URLs and logs)"
+    )
 
 
 class Step(_Model):

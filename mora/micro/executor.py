@@ -94,6 +94,7 @@ class Executor:
         transport: Transport,
         *,
         produced: Mapping[str, list[str]] | None = None,
+        public: set[str] | None = None,
         project: str = "",
         say: Say | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -104,6 +105,8 @@ class Executor:
         self.store = store
         self.transport = transport
         self.produced = dict(produced or {})  # "svc.step.out" -> input names it fills
+        # store names of outputs declared `public { }`: not secrets, never masked
+        self.public = set(public or ())
         self.project = project
         self._service: M.Service | None = None  # the one whose steps run (its internal URL)
         self.say = say or (lambda _w, _s, _d: None)
@@ -114,6 +117,8 @@ class Executor:
         self._secrets: set[str] = set()
         self._event = "healthy"
         for name in store.names():  # every value of the site is masked in what we report
+            if name in self.public:
+                continue
             entry = store.get(name)
             for value in getattr(entry, "parts", {}).values():
                 self._remember(value)
@@ -136,7 +141,8 @@ class Executor:
         value = parts.get(part or "value")
         if value is None:
             raise _Missing(name)
-        self._remember(value)
+        if name not in self.public:
+            self._remember(value)
         return value
 
     # --- running -------------------------------------------------------------------------------
@@ -196,14 +202,27 @@ class Executor:
         except _Missing as err:
             raise StepFailed(f"{service}.{step.name}: `{err}` was never produced") from None
         response = self._attempts(service, step)
+        values = {
+            name: _as_text(self._value(out.value, service, response), out.type)
+            for name, out in sorted(step.outputs.items())
+        }
+        shown: list[str] = []
         for name, out in sorted(step.outputs.items()):
-            value = _as_text(self._value(out.value, service, response), out.type)
-            self._remember(value)
+            if out.public:  # shown and put into URLs: it must not carry a secret of the site
+                if self.redact(values[name]) != values[name]:
+                    raise StepFailed(
+                        f"{service}.{step.name}: the public output `{name}` holds a secret "
+                        "value; declare it in `output { }` instead"
+                    )
+                shown.append(f"{name}={_printable(values[name])}")
+            else:
+                self._remember(values[name])
+        for name, value in values.items():
             self.store.set_value(f"{marker}.{name}", value)
         self.store.set_value(marker, wanted)
         self._fill_inputs(service, step)
         self.store.save()
-        return StepResult(service, step.name, "ran")
+        return StepResult(service, step.name, "ran", ", ".join(shown))
 
     def _fill_inputs(self, service: str, step: M.Step) -> None:
         changed = False
@@ -263,8 +282,7 @@ class Executor:
         if step.manager is not None:
             base = _text(self._value(step.manager, service, None)).rstrip("/")
             return self.redact(f"POST {base}/events")
-        url = _text(self._value(step.url, service, None)) if step.url else ""
-        return self.redact(f"{step.method or 'GET'} {url}")
+        return self.redact(f"{step.method or 'GET'} {self._url(step, service)}")
 
     def _once(self, service: str, step: M.Step) -> tuple[Response, str]:
         shown = self._shown(service, step)
@@ -275,7 +293,7 @@ class Executor:
             argv = [_text(self._value(a, service, None)) for a in step.exec]
             stdin = _text(self._value(step.stdin, service, None)) if step.stdin else None
             return self.transport.exec(service, argv, stdin, per_try), shown
-        url = _text(self._value(step.url, service, None)) if step.url else ""
+        url = self._url(step, service)
         headers = {k: _text(self._value(v, service, None)) for k, v in step.headers.items()}
         if step.auth is not None:
             secret = _text(self._value(step.auth.secret, service, None))
@@ -297,6 +315,21 @@ class Executor:
                 body = json.dumps(value, sort_keys=True).encode()
                 headers.setdefault("Content-Type", "application/json")
         return self.transport.request(step.method or "GET", url, headers, body, per_try), shown
+
+    def _url(self, step: M.Step, service: str) -> str:
+        """The step's URL; a step output in it (a public one: an id from a response) is
+        percent-encoded, so it stays one path segment or query value and cannot
+        add a path, a query or another host."""
+        e = step.url
+        if e is None:
+            return ""
+        parts = e.concat if e.concat is not None else [e]
+        text = ""
+        for part in parts:
+            piece = _text(self._value(part, service, None))
+            from_response = (part.ref or "").startswith("output.")
+            text += urllib.parse.quote(piece, safe="") if from_response else piece
+        return text
 
     # --- external micromanagers (docs/micromanager-protocol.yaml) -----------------------------
     def _manager(self, service: str, step: M.Step, event: str, timeout: float) -> Response:
@@ -418,6 +451,12 @@ def _from_response(path: str, response: Response | None) -> object:
         else:
             return ""
     return value
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """A public value in progress output: one line, control characters escaped, bounded."""
+    shown = text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 def _truth(value: object) -> bool:

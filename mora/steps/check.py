@@ -25,6 +25,7 @@ E_STEP_LEAK = "E0933"
 E_STEP_CYCLE = "E0934"
 E_STEP_OUTPUT = "E0935"
 E_PRODUCER = "E0936"
+E_PUBLIC = "E0937"
 
 STEP_ATTRS = (
     "description",
@@ -42,6 +43,7 @@ STEP_ATTRS = (
     "until",
     "when",
     "output",
+    "public",
     "timeout",
 )
 RESPONSE = ("status", "body", "stdout", "cookie")
@@ -54,6 +56,7 @@ class _StepDecl:
     block: ast.Block
     index: int
     outputs: dict[str, ast.Key] = field(default_factory=dict)
+    public: set[str] = field(default_factory=set)  # outputs declared in `public { }`
 
 
 def setup_blocks(body: ast.Body) -> list[ast.Block | ast.Attr]:
@@ -73,10 +76,12 @@ def step_decls(body: ast.Body) -> dict[str, _StepDecl]:
         if isinstance(entry, ast.Block) and entry.key.text not in found:
             step = _StepDecl(entry.key.text, entry, len(found))
             for item in entry.body.entries:
-                if isinstance(item, ast.Block) and item.key.text == "output":
+                if isinstance(item, ast.Block) and item.key.text in ("output", "public"):
                     for out in item.body.entries:
-                        if isinstance(out, ast.Attr):
-                            step.outputs.setdefault(out.key.text, out.key)
+                        if isinstance(out, ast.Attr) and out.key.text not in step.outputs:
+                            step.outputs[out.key.text] = out.key
+                            if item.key.text == "public":
+                                step.public.add(out.key.text)
             found[entry.key.text] = step
     return found
 
@@ -407,7 +412,7 @@ class _OneStep:
                 )
                 continue
             seen[key] = entry.key
-            block = key in ("headers", "output")
+            block = key in ("headers", "output", "public")
             if block != isinstance(entry, ast.Block):
                 self.diags.error(
                     E_STEP,
@@ -466,15 +471,37 @@ class _OneStep:
                         E_STEP, f"`{key}` holds `NAME = value` entries", item.span, "here"
                     )
                     continue
+                first = self.step.outputs.get(item.key.text)
+                if key != "headers" and first is not None and first is not item.key:
+                    self.diags.error(
+                        E_STEP,
+                        f"output `{item.key.text}` is declared twice",
+                        item.key.span,
+                        "declared again here",
+                        labels=[Label(first.span, "first declared here")],
+                        help="an output is either secret (`output { }`) or public (`public { }`)",
+                    )
                 if key == "headers":
                     self._expr(item.value, "header")
+                elif key == "public":
+                    self._public(item)
                 else:
                     self._expr(item.value, "output")
             return
         value = entry.value
         if key == "description":
             self._literal_string(value, key)
-            self._expr(value, "shown")
+            if not self._expr(value, "shown"):
+                for ref in _leaves(value):
+                    names = [p.text for p in ref.parts] if isinstance(ref, ast.Ref) else []
+                    if "setup" in names[:2]:
+                        self.diags.error(
+                            E_STEP,
+                            "a description is known when compiling: it cannot hold a step output",
+                            ref.span,
+                            "known only when the step runs",
+                            help="progress shows a public output's value when its step ran",
+                        )
         elif key == "run":
             if not (isinstance(value, ast.StringLit) and value.plain in ("once", "always")):
                 self.diags.error(
@@ -537,6 +564,25 @@ class _OneStep:
                     E_STEP, "`timeout` is a duration, like `2m`", value.span, "not a duration"
                 )
 
+    def _public(self, item: ast.Attr) -> None:
+        """A public output: read from the response (not its `cookie`, a session), literals,
+        params and other public outputs; never from a secret, an input or a secret output."""
+        tainted = self._expr(item.value, "public")
+        cookie = [
+            r for r in _leaves(item.value) if isinstance(r, ast.Ref) and r.parts[0].text == "cookie"
+        ]
+        if tainted or cookie:
+            self.diags.error(
+                E_PUBLIC,
+                f"public output `{item.key.text}` would hold a secret",
+                item.value.span,
+                "a session cookie" if cookie and not tainted else "derived from a secret",
+                help="a public output may appear in URLs, logs and the plan, so it is read from "
+                "the response (`body.FIELD`, `stdout`, `status`) or from public values only; "
+                "keep it in `output { }` (a secret) otherwise. When it runs, a value that "
+                "contains a secret of the site fails the step",
+            )
+
     def _literal_string(self, value: ast.Expr, key: str) -> None:
         if not isinstance(value, ast.StringLit):
             self.diags.error(E_STEP, f"`{key}` is a string", value.span, "not a string")
@@ -588,14 +634,16 @@ class _OneStep:
                 f"a secret in {what}: it would be shown in logs and error reports",
                 expr.span,
                 "holds a secret or a step output",
-                help="send secrets in `headers`, `auth`, `json`/`form` or `stdin`; every step "
-                "output is a secret, since it comes from a response",
+                help="send secrets in `headers`, `auth`, `json`/`form` or `stdin`; a step "
+                "output is a secret (it comes from a response) unless declared in `public { }`",
             )
         return tainted
 
     def _ref(self, ref: ast.Ref, where: str) -> bool:
         head = ref.parts[0].text
         if head in RESPONSE:
+            if where == "public":
+                return False  # checked when it runs: a value holding a secret fails the step
             if where not in ("output", "cond-after"):
                 self.diags.error(
                     E_STEP_REF,
@@ -616,7 +664,8 @@ class _OneStep:
         ):
             if head == "self":
                 ref = ast.Ref(ref.parts[1:], ref.span)
-            self._output_ref_own(ref)
+            if self._output_ref_own(ref):
+                return not self._is_public(self.own, ref.parts[1:])
             return True
         if (
             len(ref.parts) > 1
@@ -624,7 +673,8 @@ class _OneStep:
             and head not in ("param", "secret", "input", "site", "args")
         ):
             if head == self.service:
-                self._output_ref_own(ast.Ref(ref.parts[1:], ref.span))
+                if self._output_ref_own(ast.Ref(ref.parts[1:], ref.span)):
+                    return not self._is_public(self.own, ref.parts[2:])
                 return True
             if head not in self.c.program.services:
                 self.diags.error(
@@ -635,14 +685,24 @@ class _OneStep:
                     help=did_you_mean(head, self.c.program.services),
                 )
                 return True
-            if self.o._output_ref(ref, head, None, None) and self.service is not None:
-                self.o.edges.setdefault(self.service, {}).setdefault(head, ref)
+            if self.o._output_ref(ref, head, None, None):
+                if self.service is not None:
+                    self.o.edges.setdefault(self.service, {}).setdefault(head, ref)
+                return not self._is_public(self.o.steps.get(head, {}), ref.parts[2:])
             return True
         t = self.c.type_of(ref, self.ctx)  # type: ignore[arg-type]
         return t.secret
 
-    def _output_ref_own(self, ref: ast.Ref) -> None:
-        self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
+    @staticmethod
+    def _is_public(steps: dict[str, _StepDecl], parts: tuple[ast.Name, ...] | list) -> bool:  # type: ignore[type-arg]
+        """`STEP.OUT` names an output declared in `public { }` (not a secret)."""
+        if len(parts) != 2:
+            return False
+        step = steps.get(parts[0].text)
+        return step is not None and parts[1].text in step.public
+
+    def _output_ref_own(self, ref: ast.Ref) -> bool:
+        return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
 
 
 def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:

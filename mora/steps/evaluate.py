@@ -81,10 +81,15 @@ class _Step:
                 if item.key.text == "headers":
                     data["headers"] = dict(sorted(pairs.items()))
                 else:
-                    data["outputs"] = {
-                        k: M.StepOutput(type=_output_type(v), value=v)
-                        for k, v in sorted(pairs.items())
-                    }
+                    public = item.key.text == "public"
+                    outputs = dict(data.get("outputs") or {})  # type: ignore[call-overload]
+                    outputs.update(
+                        {
+                            k: M.StepOutput(type=_output_type(v), value=v, public=public)
+                            for k, v in pairs.items()
+                        }
+                    )
+                    data["outputs"] = dict(sorted(outputs.items()))
                 continue
             if not isinstance(item, ast.Attr):
                 continue

@@ -36,9 +36,6 @@ GAPS = {
     "earlier response back with fields changed, and a partial one would reset the others",
     "movies.login": "as tv.login",
     "indexers.login": "as tv.login",
-    "watch.policy_janitorr": "the user id goes in the URL, and a step output (a secret by the "
-    "taint rule) may not",
-    "requests.libraries_enable": "the library ids go in the query, and a step output may not",
     "directory.groups_read": "done inside the `groups` command: a step cannot repeat per item",
     "directory.group_create": "done inside the `groups` command (GraphQL createGroup)",
     "directory.user_create": "done inside the `users` command (GraphQL createUser)",
