@@ -280,6 +280,9 @@ class Step(_Model):
     when: StepExpr | None = Field(None, description="skipped unless this holds")
     outputs: dict[str, StepOutput] = Field(default_factory=dict)
     timeout_seconds: float = 60.0
+    outside_hosts: list[str] = Field(
+        default_factory=list, description="hosts outside the project the step may reach"
+    )
     needs: list[str] = Field(
         default_factory=list, description="services whose step outputs this step reads"
     )

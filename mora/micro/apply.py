@@ -105,7 +105,13 @@ def forget_removed(
     gone = [s for s in gone if s.setup]
     if not gone or before is None:
         return
-    executor = Executor(open_store(), HttpTransport(), project=before.project, say=say)
+    executor = Executor(
+        open_store(),
+        HttpTransport(),
+        services=set(before.services),
+        project=before.project,
+        say=say,
+    )
     for svc in gone:
         executor.removed(svc)
 

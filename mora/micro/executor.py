@@ -95,6 +95,7 @@ class Executor:
         *,
         produced: Mapping[str, list[str]] | None = None,
         public: set[str] | None = None,
+        services: set[str] | None = None,
         project: str = "",
         say: Say | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -107,6 +108,9 @@ class Executor:
         self.produced = dict(produced or {})  # "svc.step.out" -> input names it fills
         # store names of outputs declared `public { }`: not secrets, never masked
         self.public = set(public or ())
+        # the hosts a step may reach besides its declared `outside_hosts`: the project's
+        # services (None: not restricted, for a library caller that gives no manifest)
+        self.services = {s.lower() for s in services} if services is not None else None
         self.project = project
         self._service: M.Service | None = None  # the one whose steps run (its internal URL)
         self.say = say or (lambda _w, _s, _d: None)
@@ -294,6 +298,7 @@ class Executor:
             stdin = _text(self._value(step.stdin, service, None)) if step.stdin else None
             return self.transport.exec(service, argv, stdin, per_try), shown
         url = self._url(step, service)
+        self._allowed(service, step, url)
         headers = {k: _text(self._value(v, service, None)) for k, v in step.headers.items()}
         if step.auth is not None:
             secret = _text(self._value(step.auth.secret, service, None))
@@ -316,6 +321,22 @@ class Executor:
                 headers.setdefault("Content-Type", "application/json")
         return self.transport.request(step.method or "GET", url, headers, body, per_try), shown
 
+    def _allowed(self, service: str, step: M.Step, url: str) -> None:
+        """Refuse (no retry) a URL whose host is neither a service of the project nor one the
+        step declares in `outside_hosts`: whatever a value read when running holds, it cannot
+        send the request (and its headers) elsewhere."""
+        if self.services is None:
+            return
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+        if host in self.services or host in step.outside_hosts:
+            return
+        raise StepFailed(
+            self.redact(
+                f"{service}.{step.name}: refused to send a request to `{host or url}`: it is "
+                "not a service of the project, nor declared in the step's `outside_hosts`"
+            )
+        )
+
     def _url(self, step: M.Step, service: str) -> str:
         """The step's URL; a step output in it (a public one: an id from a response) is
         percent-encoded, so it stays one path segment or query value and cannot
@@ -335,6 +356,7 @@ class Executor:
     def _manager(self, service: str, step: M.Step, event: str, timeout: float) -> Response:
         """POST the lifecycle event; a reply that asks for inputs fails the step, saying which."""
         base = _text(self._value(step.manager, service, None)).rstrip("/")
+        self._allowed(service, step, base)
         svc = self._service
         payload = {
             "event": event,

@@ -33,6 +33,7 @@ class SetupHook:
             transport,
             produced=produced,
             public=public,
+            services=set(manifest.services),
             project=manifest.project,
             say=say,
         )

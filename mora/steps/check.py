@@ -9,6 +9,7 @@ for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ E_STEP_CYCLE = "E0934"
 E_STEP_OUTPUT = "E0935"
 E_PRODUCER = "E0936"
 E_PUBLIC = "E0937"
+E_OUTSIDE = "E0938"
 
 STEP_ATTRS = (
     "description",
@@ -44,6 +46,7 @@ STEP_ATTRS = (
     "when",
     "output",
     "public",
+    "outside_hosts",
     "timeout",
 )
 RESPONSE = ("status", "body", "stdout", "cookie")
@@ -461,6 +464,59 @@ class _OneStep:
             self.diags.error(
                 E_STEP, "a request has one body: `json` or `form`", seen["form"].span, "both set"
             )
+        self._hosts()
+
+    def _hosts(self) -> None:
+        """A step reaches the project's own services (`X.internal_url`, or a service's name as
+        the host) or a host it declares in `outside_hosts`; the host must be written out."""
+        values = {
+            e.key.text: e.value
+            for e in self.step.block.body.entries
+            if isinstance(e, ast.Attr) and e.key.text in ("url", "manager", "outside_hosts")
+        }
+        declared: set[str] = set()
+        listed = values.get("outside_hosts")
+        if listed is not None:
+            items = listed.items if isinstance(listed, ast.ListExpr) else None
+            for item in items if items is not None else [None]:
+                v = item.value if item is not None else listed
+                ok = isinstance(v, ast.StringLit) and v.is_plain and _HOST.fullmatch(v.plain)
+                if not ok:
+                    self.diags.error(
+                        E_STEP,
+                        '`outside_hosts` is a list of host names, like ["api.github.com"]',
+                        v.span,
+                        "not a host name",
+                    )
+                else:
+                    declared.add(v.plain.lower())  # type: ignore[union-attr]
+        services = self.c.program.services
+        for key in ("url", "manager"):
+            value = values.get(key)
+            if value is None:
+                continue
+            kind, host = _url_host(value)
+            if kind == "service" or (host is not None and (host in services or host in declared)):
+                continue
+            if host is None:
+                self.diags.error(
+                    E_OUTSIDE,
+                    f"the host of a step's `{key}` must be known when compiling",
+                    value.span,
+                    "the host is not written out",
+                    help="start the URL with a service's `internal_url` "
+                    '(`"${self.internal_url}/..."`), or write an outside host out '
+                    '(`"https://api.example.com/..."`) and declare it in `outside_hosts`',
+                )
+            else:
+                self.diags.error(
+                    E_OUTSIDE,
+                    f"`{host}` is outside the project: a step may reach it only when declared",
+                    value.span,
+                    "not a service of this project",
+                    help=f'declare it: `outside_hosts = ["{host}"]` (`mora plan` lists it); '
+                    "for a service of the project use its `internal_url`",
+                )
 
     # --- settings ------------------------------------------------------------------------------
     def _setting(self, key: str, entry: ast.Attr | ast.Block) -> None:
@@ -703,6 +759,34 @@ class _OneStep:
 
     def _output_ref_own(self, ref: ast.Ref) -> bool:
         return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
+
+
+_HOST = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def _url_host(value: ast.Expr) -> tuple[str, str | None]:
+    """Where a URL goes: ("service", None) when it starts with an `internal_url`, ("host", H)
+    when its host H is written out, ("unknown", None) otherwise (from a param, an input...)."""
+    if not isinstance(value, ast.StringLit) or not value.parts:
+        return "unknown", None
+    first = value.parts[0]
+    if isinstance(first, ast.Ref):
+        known = first.parts[-1].text == "internal_url"
+        return ("service", None) if known else ("unknown", None)
+    if not isinstance(first, str):
+        return "unknown", None
+    m = _ORIGIN.match(first)
+    # the authority must end inside the literal (`http://db:5432/`, or the whole URL)
+    if m is None or (m.end() == len(first) and len(value.parts) > 1):
+        return "unknown", None
+    authority = m.group(1)
+    if "@" in authority:  # user info: `http://db@elsewhere/` goes to `elsewhere`
+        return "unknown", None
+    host = authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+    return ("host", host.lower()) if _HOST.fullmatch(host) else ("unknown", None)
 
 
 def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:

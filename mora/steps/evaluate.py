@@ -115,6 +115,9 @@ class _Step:
                 items = value.items if isinstance(value, ast.ListExpr) else None
                 values = [i.value for i in items] if items is not None else [value]
                 data["expect"] = sorted({v.value for v in values if isinstance(v, ast.IntLit)})
+            elif key == "outside_hosts":
+                hosts = self.sx(value).items or []
+                data["outside_hosts"] = sorted({_plain(h).lower() for h in hosts})
             elif key == "timeout" and isinstance(value, ast.UnitLit):
                 data["timeout_seconds"] = T.parse_duration(value.text) or _DEFAULT_TIMEOUT
         if "url" in data and "method" not in data:
