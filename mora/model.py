@@ -271,6 +271,9 @@ class Step(_Model):
     auth: StepAuth | None = None
     body: StepExpr | None = None
     body_format: Literal["json", "form"] | None = None
+    base: StepExpr | None = Field(
+        None, description="an earlier output holding a JSON object: `body` sets fields over it"
+    )
     exec: list[StepExpr] | None = Field(None, description="argv in the container; no secret")
     stdin: StepExpr | None = None
     expect: list[int] = Field(

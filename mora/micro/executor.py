@@ -312,6 +312,8 @@ class Executor:
         body: bytes | None = None
         if step.body is not None:
             value = self._value(step.body, service, None)
+            if step.base is not None:
+                value = self._based(service, step, value)
             if step.body_format == "form":
                 pairs = {k: _text(v) for k, v in (value or {}).items()}  # type: ignore[union-attr]
                 body = urllib.parse.urlencode(sorted(pairs.items())).encode()
@@ -320,6 +322,21 @@ class Executor:
                 body = json.dumps(value, sort_keys=True).encode()
                 headers.setdefault("Content-Type", "application/json")
         return self.transport.request(step.method or "GET", url, headers, body, per_try), shown
+
+    def _based(self, service: str, step: M.Step, changes: object) -> dict[str, object]:
+        """`base` and `json`: the object an earlier step read (a resource the app answered),
+        with the fields of `json` set over it; the rest is sent back as the app gave it."""
+        text = _text(self._value(step.base, service, None))
+        try:
+            base = json.loads(text)
+        except ValueError:
+            base = None
+        if not isinstance(base, dict) or not isinstance(changes, dict):
+            raise StepFailed(
+                f"{service}.{step.name}: `base` is not a JSON object (the step that read it "
+                "should keep the whole `body`)"
+            )
+        return {**base, **changes}
 
     def _allowed(self, service: str, step: M.Step, url: str) -> None:
         """Refuse (no retry) a URL whose host is neither a service of the project nor one the

@@ -46,6 +46,7 @@ STEP_ATTRS = (
     "when",
     "output",
     "public",
+    "base",
     "outside_hosts",
     "timeout",
 )
@@ -464,6 +465,13 @@ class _OneStep:
             self.diags.error(
                 E_STEP, "a request has one body: `json` or `form`", seen["form"].span, "both set"
             )
+        if "base" in seen and "json" not in seen:
+            self.diags.error(
+                E_STEP,
+                "`base` goes with `json`: the fields set over it",
+                seen["base"].span,
+                "no `json` here",
+            )
         self._hosts()
 
     def _hosts(self) -> None:
@@ -592,6 +600,23 @@ class _OneStep:
             self._expr(value, "argv")
         elif key in ("stdin", "json"):
             self._expr(value, "value")
+        elif key == "base":
+            own = (
+                isinstance(value, ast.Ref)
+                and len(value.parts) == 3
+                and value.parts[0].text == "setup"
+            )
+            if not own:
+                self.diags.error(
+                    E_STEP,
+                    "`base` names an earlier output of this service: `setup.STEP.OUTPUT`",
+                    value.span,
+                    "not a step output",
+                    help="read the resource first (`output { config = body }`), then send it "
+                    "back with `base = setup.STEP.config` and the fields to change in `json`",
+                )
+            else:
+                self._expr(value, "value")
         elif key == "form":
             if not isinstance(value, ast.MapExpr):
                 self.diags.error(E_STEP, "`form` is a map of fields", value.span, "not a map")

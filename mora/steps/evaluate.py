@@ -98,7 +98,7 @@ class _Step:
                 data[key] = _plain(self.sx(value))
             elif key == "method":
                 data["method"] = _plain(self.sx(value)).upper()
-            elif key in ("url", "manager", "stdin", "until", "when"):
+            elif key in ("url", "manager", "stdin", "until", "when", "base"):
                 data[key] = self.sx(value)
             elif key == "exec":
                 data["exec"] = list(self.sx(value).items or [])
