@@ -17,6 +17,7 @@ import pytest
 
 from mora.api import check_project, compile_project
 from mora.micro.hook import SetupHook
+from mora.micro.progress import render_states, step_states
 from mora.micro.transport import HttpTransport
 from mora.secrets.provider import StoreProvider
 from mora.secrets.store import SecretStore
@@ -152,6 +153,11 @@ def test_a_public_id_goes_into_the_url_encoded_and_shows(tmp_path: Path) -> None
     assert ("app.find_user", "ran", "user_id=4f/../x?admin=1") in said
     stored = hook.store.get("setup.app.find_user.user_id")
     assert stored.parts["value"] == "4f/../x?admin=1"  # type: ignore[union-attr]
+    # `mora plan`'s "setup steps so far" shows the public value, never the secret `name`
+    states = step_states(hook.manifest, hook.store)  # type: ignore[arg-type]
+    assert states[0].to_json()["public"] == {"user_id": "4f/../x?admin=1"}
+    shown = render_states(states)
+    assert "user_id=4f/../x?admin=1" in shown and "janitorr" not in shown
 
 
 def test_a_public_output_holding_a_secret_fails_the_step(tmp_path: Path) -> None:
