@@ -511,13 +511,27 @@ def _setup_states(result: object, site: dict[str, object]) -> list:  # type: ign
     show_default=True,
     help="Where to write the recompiled outputs.",
 )
+@click.option("--context", help="kubernetes: the kubeconfig context (default: its current one).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="kubernetes: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
 @_secrets_errors
-def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: object) -> None:
-    """Walk the pending inputs in stage order, store the answers, and recompile.
+def setup_cmd(
+    project: Path,
+    answers_file: Path | None,
+    out_dir: Path,
+    context: str | None = None,
+    kubeconfig: Path | None = None,
+    **site: object,
+) -> None:
+    """Walk the pending inputs in stage order, store the answers, and recompile; then run the
+    setup steps against what `mora apply` deployed (its record names the target).
 
     Answers come from --answers FILE, else from standard input (one line per question, in
     plan order) when it is not a terminal, else from a prompt that does not echo secrets.
-    Running it again asks only what is still missing.
+    Running it again asks only what is still missing; steps already recorded do not run again.
     """
     from mora.api import compile_project, open_store
     from mora.evaluator import INPUT_PREFIX
@@ -595,8 +609,82 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
         + (f"{len(left)} input(s) still pending" if left else "every input is answered"),
         err=True,
     )
+    failed = _setup_steps_on_deployed(project, site, context, kubeconfig)
     if rejected:
         sys.exit(EXIT_ERRORS)
+    if failed:
+        sys.exit(EXIT_APPLY_FAILED)
+
+
+def _setup_steps_on_deployed(
+    project: Path, site: dict[str, object], context: str | None, kubeconfig: Path | None
+) -> bool:
+    """`mora setup`'s second half (micromanagers.md): the steps of the services the last
+    `mora apply` deployed, on its target, without deploying; True when a step failed."""
+    import time
+
+    from mora.api import deploy_changes
+    from mora.deploy.progress import ProgressPrinter
+    from mora.deploy.targets.base import TargetError
+    from mora.deploy.targets.select import make_target
+    from mora.micro.apply import steps_on_deployed
+    from mora.plan import build_plan
+
+    result = deploy_changes(project, **site)  # type: ignore[arg-type]
+    compiled, before = result.compiled, result.before
+    if compiled is None or result.diagnostics.has_errors:
+        return False  # reported by the compile above already
+    manifest = compiled.manifest  # type: ignore[attr-defined]
+    if not any(s.setup for s in manifest.services.values()):
+        return False
+    if before is None:
+        click.echo("setup steps: nothing is deployed yet; `mora apply` runs them", err=True)
+        return False
+    kind = before.target  # type: ignore[attr-defined]
+    deployed = before.manifest.services  # type: ignore[attr-defined]
+    order = [n for st in build_plan(manifest).stages for n in st.services if n in deployed]
+    shown = ProgressPrinter(sys.stderr)
+    began = time.monotonic()
+
+    def say(step: str, status: str, detail: str) -> None:
+        shown.step(f"setup {step}", status, time.monotonic() - began, detail)
+
+    try:
+        target = make_target(
+            kind,
+            compiled,
+            result.diagnostics,
+            _site_ssh(site.get("site_file")),  # type: ignore[arg-type]
+            before=before,
+            context=context,
+            kubeconfig=kubeconfig,
+        )
+    except TargetError as err:
+        click.echo(f"error: setup steps on {kind}: {printable(str(err))}", err=True)
+        return True
+    try:
+        results, skipped = steps_on_deployed(
+            manifest,
+            order,
+            target,
+            lambda: result.store,  # type: ignore[arg-type,return-value]
+            say,
+        )
+    except TargetError as err:
+        click.echo(f"error: setup steps on {kind}: {printable(str(err))}", err=True)
+        return True
+    finally:
+        target.close()  # type: ignore[attr-defined]
+        shown.close()
+    ran = sum(r.status == "ran" for r in results)
+    failed = [r for r in results if r.status == "failed"]
+    click.echo(
+        f"setup steps on {kind}: {ran} ran, {len(results) - ran - len(failed)} unchanged or "
+        f"skipped, {len(failed)} failed"
+        + (f"; not running, not set up: {', '.join(skipped)}" if skipped else ""),
+        err=True,
+    )
+    return bool(failed)
 
 
 MAX_ANSWERS_BYTES = 1024 * 1024
@@ -876,18 +964,12 @@ def apply_cmd(
     def store() -> object:
         return latest[0].store
 
-    if target != "podman" and any(s.setup for s in result.compiled.manifest.services.values()):
-        click.echo(
-            f"note: setup steps run only with --target podman so far; on {target} they are "
-            "not run (see docs/micromanagers.md)",
-            err=True,
-        )
     done, last = apply_with_steps(
         result,
         recompile=recompile,
         make_target=new_target,
         run=run,
-        open_store=store if target == "podman" else None,  # type: ignore[arg-type]
+        open_store=store,  # type: ignore[arg-type]
         say=step_progress,
     )
     prepared = last.prepared  # type: ignore[attr-defined]

@@ -251,6 +251,9 @@ class StepAuth(_Model):
 class StepOutput(_Model):
     type: Literal["string", "int", "bool"]
     value: StepExpr
+    public: bool = Field(
+        False, description="declared in `public { }`: not a secret (may go into URLs and logs)"
+    )
 
 
 class Step(_Model):
@@ -268,6 +271,9 @@ class Step(_Model):
     auth: StepAuth | None = None
     body: StepExpr | None = None
     body_format: Literal["json", "form"] | None = None
+    base: StepExpr | None = Field(
+        None, description="an earlier output holding a JSON object: `body` sets fields over it"
+    )
     exec: list[StepExpr] | None = Field(None, description="argv in the container; no secret")
     stdin: StepExpr | None = None
     expect: list[int] = Field(
@@ -277,6 +283,9 @@ class Step(_Model):
     when: StepExpr | None = Field(None, description="skipped unless this holds")
     outputs: dict[str, StepOutput] = Field(default_factory=dict)
     timeout_seconds: float = 60.0
+    outside_hosts: list[str] = Field(
+        default_factory=list, description="hosts outside the project the step may reach"
+    )
     needs: list[str] = Field(
         default_factory=list, description="services whose step outputs this step reads"
     )
