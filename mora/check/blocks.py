@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mora import ast, check_routes
+from mora import ast
 from mora import types as T
+from mora.check import routes as check_routes
 from mora.check.context import (
     CheckState,
     _Ctx,
@@ -225,7 +226,7 @@ class BlocksPass(CheckState):
             self._check_container_path(key)
             self.expect(value, T.MOUNT, ctx, f"volume `{key.text}`", secret_ok=False)
         elif block == "routes":
-            check_routes.check_route(self, key, value, ctx)  # mora/check_routes.py
+            check_routes.check_route(self, key, value, ctx)  # mora/check/routes.py
         elif block == "files":
             self._check_container_path(key)
             t = self.type_of(value, ctx)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from mora import ast, check_routes
+from mora import ast
 from mora import types as T
 from mora.builtins import FUNCTIONS
+from mora.check import routes as check_routes
 from mora.check.blocks import _mode_problem
 from mora.check.context import (
     CheckState,

@@ -12,6 +12,7 @@ from mora.check.program import (
     E_PORT_CLASH,
     E_SUBDOMAIN_CLASH,
 )
+from mora.eval.routes import check_route_clashes
 from mora.eval.scope import (
     E_EVAL,
     E_SUBDOMAIN_DOMAIN,
@@ -20,7 +21,6 @@ from mora.eval.scope import (
 from mora.eval.values import (
     _Abort,
 )
-from mora.eval_routes import check_route_clashes
 from mora.source import Span
 
 

@@ -20,6 +20,7 @@ from mora.check.program import (
     E_RESERVED_LABEL,
     ServiceSym,
 )
+from mora.eval.routes import evaluate_routes
 from mora.eval.scope import (
     E_EVAL,
     EvalState,
@@ -38,7 +39,6 @@ from mora.eval.values import (
     _slug,
     _text,
 )
-from mora.eval_routes import evaluate_routes
 from mora.moved import volume_owner
 from mora.reserved import normal_path, path_problem, reserved_label
 from mora.source import Span
@@ -286,7 +286,7 @@ class ServicesPass(EvalState):
             data["volumes"] = sorted(mounts, key=lambda m: m.path)
         elif key == "routes":
             items = self._items(entry, scope, pending)
-            data["routes"] = evaluate_routes(self, svc.name, items, _Abort)  # mora/eval_routes.py
+            data["routes"] = evaluate_routes(self, svc.name, items, _Abort)  # mora/eval/routes.py
         elif key == "healthcheck":
             items = self._items(entry, scope, pending)
             hc = {k: v for k, v, _ in items}
