@@ -126,7 +126,7 @@ from mora.check.unused import (
     UnusedPass,
 )
 
-__all__ = [  # the re-exported names (own definitions are importable as ever)
+__all__ = [  # every name importable from here before the split
     "E_ARGS",
     "E_BAD_REF",
     "E_CYCLE",

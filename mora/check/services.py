@@ -172,74 +172,15 @@ class ServicesPass(CheckState):
                 self._check_security_reason(entry)
             return
         assert isinstance(entry, ast.Attr)
-        value = entry.value
-        if key == "image":
-            t = self.expect(value, T.STRING, ctx, "`image`", secret_ok=False)
-            if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
-                problem = T.check_image(value.plain)
-                if problem:
-                    self.diags.error(E_IMAGE, "invalid image reference", value.span, problem)
-                elif not T.image_has_tag(value.plain):
-                    self.diags.warning(
-                        W_IMAGE_TAG,
-                        "image has no tag",
-                        value.span,
-                        "will pull whatever `latest` is today",
-                        help="pin a version, e.g. `" + value.plain + ":1.2.3`, so deploys repeat",
-                    )
-        elif key in ("command", "entrypoint"):
-            self._check_command(value, ctx, f"`{key}`")
-        elif key == "user":
-            t = self.type_of(value, ctx)
-            self._no_secret(t, value, "`user`")
-            if not (T.assignable(t, T.STRING) or T.assignable(t, T.INT)):
-                self._mismatch(value, 'a string like "1000:1000" or a number', t)
-        elif key == "devices":
-            self.expect(value, T.list_of(T.PATH), ctx, "`devices`", secret_ok=False)
-            if isinstance(value, ast.ListExpr):
-                for item in value.items:
-                    if isinstance(item.value, ast.StringLit) and item.value.is_plain:
-                        self._check_device(item.value.plain, item.value.span)
-        elif key not in ("image", "subdomain") and (typ := V.SERVICE[key].type) is not None:
-            # a plain typed value: its row in the vocabulary says the type
-            self.expect(value, typ, ctx, f"`{key}`", secret_ok=V.SERVICE[key].secret_ok)
-            if key == "dns" and isinstance(value, ast.ListExpr):
-                for item in value.items:
-                    self._check_literal_rule(item.value, _ip_problem)
-            elif key == "stop_signal":
-                self._check_literal_rule(value, _signal_problem)
-            elif key == "network_mode":
-                self._check_network_mode(entry, ctx)
-        elif key == "subdomain":
-            t = self.expect(value, T.STRING, ctx, "`subdomain`", secret_ok=False)
-            if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
-                if not T.is_dns_label_path(value.plain):
-                    self.diags.error(
-                        E_VALUE,
-                        f"`{value.plain}` is not a valid subdomain",
-                        value.span,
-                        "lower-case letters, digits and `-`, labels separated by `.`",
-                    )
-            has_ports = static_keys(
-                ctx.service.body if ctx.service else ctx.template.decl.body, "ports"
-            )  # type: ignore[union-attr]
-            names = [k.text for k in has_ports]
-            if names and "http" not in names and len(set(names)) > 1:
-                self.diags.error(
-                    E_MISSING_ATTR,
-                    "which port does the subdomain route to?",
-                    entry.key.span,
-                    f"the service has ports {', '.join(sorted(set(names)))}",
-                    help="name the web port `http`; the subdomain routes there",
-                )
-            elif not names:
-                self.diags.error(
-                    E_MISSING_ATTR,
-                    "a service with a subdomain needs a port",
-                    entry.key.span,
-                    "nothing to route to",
-                    help="add `ports { http = 8080 }` with the port the web UI listens on",
-                )
+        # The generic rule: the attribute's row in the vocabulary says its type and whether a
+        # secret may go there; only what a row cannot say is a rule of its own (`RULES`).
+        row = V.SERVICE[key]
+        t = None
+        if row.type is not None:
+            t = self.expect(entry.value, row.type, ctx, f"`{key}`", secret_ok=row.secret_ok)
+        rule = RULES.get(key)
+        if rule is not None:
+            rule(self, entry, ctx, t)
 
     def _check_network_mode(self, entry: ast.Attr, ctx: _Ctx) -> None:
         """`"host"` only (the others are not expressible yet), and, as every loosening of
@@ -311,3 +252,108 @@ class ServicesPass(CheckState):
                 self._leak(item.value, what)
             elif not T.is_stringy(t):
                 self._mismatch(item.value, "a string (one word of the command)", t)
+
+
+# --- the attributes whose rules go beyond their vocabulary row -----------------------------------
+# Each runs after the row's own check with the type that check found (None: the row has no type,
+# or the value did not fit it).
+
+Rule = Callable[[ServicesPass, ast.Attr, _Ctx, T.Type | None], None]
+
+
+def _image(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """A literal image must parse as a reference, and should name a tag."""
+    value = entry.value
+    if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
+        problem = T.check_image(value.plain)
+        if problem:
+            ck.diags.error(E_IMAGE, "invalid image reference", value.span, problem)
+        elif not T.image_has_tag(value.plain):
+            ck.diags.warning(
+                W_IMAGE_TAG,
+                "image has no tag",
+                value.span,
+                "will pull whatever `latest` is today",
+                help="pin a version, e.g. `" + value.plain + ":1.2.3`, so deploys repeat",
+            )
+
+
+def _command(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """A string split like a shell, or a list of words (no one type says that)."""
+    ck._check_command(entry.value, ctx, f"`{entry.key.text}`")
+
+
+def _user(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """A string like "1000:1000" or a number: either type, never a secret."""
+    value = entry.value
+    t = ck.type_of(value, ctx)
+    ck._no_secret(t, value, "`user`")
+    if not (T.assignable(t, T.STRING) or T.assignable(t, T.INT)):
+        ck._mismatch(value, 'a string like "1000:1000" or a number', t)
+
+
+def _devices(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """Each literal device path must be a device node the container may be given."""
+    if isinstance(entry.value, ast.ListExpr):
+        for item in entry.value.items:
+            if isinstance(item.value, ast.StringLit) and item.value.is_plain:
+                ck._check_device(item.value.plain, item.value.span)
+
+
+def _dns(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """Each literal DNS server must be an IP address."""
+    if isinstance(entry.value, ast.ListExpr):
+        for item in entry.value.items:
+            ck._check_literal_rule(item.value, _ip_problem)
+
+
+def _stop_signal(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    ck._check_literal_rule(entry.value, _signal_problem)
+
+
+def _network_mode(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    ck._check_network_mode(entry, ctx)
+
+
+def _subdomain(ck: ServicesPass, entry: ast.Attr, ctx: _Ctx, t: T.Type | None) -> None:
+    """A DNS label path, and a port to route to: `http`, or the only one the service has."""
+    value = entry.value
+    if t is not None and isinstance(value, ast.StringLit) and value.is_plain:
+        if not T.is_dns_label_path(value.plain):
+            ck.diags.error(
+                E_VALUE,
+                f"`{value.plain}` is not a valid subdomain",
+                value.span,
+                "lower-case letters, digits and `-`, labels separated by `.`",
+            )
+    has_ports = static_keys(ctx.service.body if ctx.service else ctx.template.decl.body, "ports")  # type: ignore[union-attr]
+    names = [k.text for k in has_ports]
+    if names and "http" not in names and len(set(names)) > 1:
+        ck.diags.error(
+            E_MISSING_ATTR,
+            "which port does the subdomain route to?",
+            entry.key.span,
+            f"the service has ports {', '.join(sorted(set(names)))}",
+            help="name the web port `http`; the subdomain routes there",
+        )
+    elif not names:
+        ck.diags.error(
+            E_MISSING_ATTR,
+            "a service with a subdomain needs a port",
+            entry.key.span,
+            "nothing to route to",
+            help="add `ports { http = 8080 }` with the port the web UI listens on",
+        )
+
+
+RULES: dict[str, Rule] = {
+    "image": _image,
+    "command": _command,
+    "entrypoint": _command,
+    "user": _user,
+    "devices": _devices,
+    "dns": _dns,
+    "stop_signal": _stop_signal,
+    "network_mode": _network_mode,
+    "subdomain": _subdomain,
+}
