@@ -6,7 +6,7 @@ name, and the manifest keeps only that name; pending values keep only the input 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -221,154 +221,20 @@ class ServicesPass(EvalState):
         if key in _SHAPE_BLOCKS:
             for item_key, value, span in self._items(entry, scope, pending):
                 self._no_pending(value, span, f"{_SHAPE_BLOCKS[key]} `{item_key}`")
-        if key == "environment":
-            env: dict[str, M.Value] = {}
-            for var, value, span in self._items(entry, scope, pending):
-                env[var] = self._deliver(value, f"{svc.name}/env/{var}", span, pending)
-            data["environment"] = dict(sorted(env.items()))
-        elif key == "files":
-            files = []
-            for path, value, span in self._items(entry, scope, pending):
-                path = self._container_path(path, span)
-                fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
-                delivered = self._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
-                files.append(
-                    M.File(
-                        path=path,
-                        format=fv.format,  # type: ignore[arg-type]
-                        content=delivered.value,
-                        secret=delivered.secret,
-                        sources=delivered.sources,
-                        pending=delivered.pending,
-                    )
-                )
-            data["files"] = sorted(files, key=lambda f: f.path)
-        elif key == "ports":
-            ports = []
-            for pname, value, _span in self._items(entry, scope, pending):
-                if isinstance(value, dict):
-                    ports.append(
-                        M.Port(
-                            name=pname,
-                            target=value["target"],
-                            published=value.get("published"),
-                            protocol=value.get("protocol", "tcp"),
-                        )
-                    )
-                else:
-                    ports.append(M.Port(name=pname, target=int(value)))  # type: ignore[call-overload]
-            data["ports"] = sorted(ports, key=lambda p: p.name)
-        elif key == "volumes":
-            mounts = []
-            for path, value, span in self._items(entry, scope, pending):
-                assert isinstance(value, MountVal)
-                path = self._container_path(path, span)
-                name = value.name
-                if value.kind in ("volume", "nfs") and name is None:
-                    name = f"{volume_owner(self.program, svc.name)}-{_slug(path)}"
-                mounts.append(
-                    M.Mount(
-                        path=path,
-                        kind=value.kind,  # type: ignore[arg-type]
-                        name=name,
-                        size=value.size,
-                        host_path=value.host_path,
-                        readonly=value.readonly,
-                        reason=value.reason,
-                        mode=value.mode,
-                        storage_class=value.storage_class,
-                        access=value.access,  # type: ignore[arg-type]
-                        external=value.external,
-                        server=value.server,
-                        share=value.share,
-                    )
-                )
-            data["volumes"] = sorted(mounts, key=lambda m: m.path)
-        elif key == "routes":
-            items = self._items(entry, scope, pending)
-            data["routes"] = evaluate_routes(self, svc.name, items, _Abort)  # mora/eval/routes.py
-        elif key == "healthcheck":
-            items = self._items(entry, scope, pending)
-            hc = {k: v for k, v, _ in items}
-            span = next((sp for k, _, sp in items if k == "test"), entry.span)
-            data["healthcheck"] = M.Healthcheck(
-                test=self._health_test(hc.get("test", []), span),
-                interval_seconds=_seconds(hc.get("interval")),
-                timeout_seconds=_seconds(hc.get("timeout")),
-                start_period_seconds=_seconds(hc.get("start_period")),
-                retries=hc.get("retries"),  # type: ignore[arg-type]
-            )
-        elif key in ("resources", "security"):
-            settings = {}
-            for k, v, span in self._items(entry, scope, pending):
-                if isinstance(v, Unit):
-                    v = v.text
-                elif isinstance(v, list):
-                    v = [self._public_text(x, span, f"`{k}`") for x in v]
-                elif isinstance(v, str):
-                    v = self._public_text(v, span, f"`{k}`")
-                settings[k] = v
-            data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
-        elif key == "jobs":  # their rules live with the jobs (mora/jobs)
-            from mora.jobs.evaluate import evaluate_jobs
-
-            data["jobs"] = evaluate_jobs(self, entry, scope, pending)
-        elif key == "init_only":
-            data["init_only"] = {
-                k: self._public_text(v, span, "an `init_only` note")
-                for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
-            }
-        elif key in ("extra_hosts", "sysctls", "ulimits"):
-            data[key] = {
-                k: self._public_text(v, span, f"`{key}` `{k}`")
-                for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0])
-            }
-        elif key == "labels":
-            labels = {}
-            for k, v, span in sorted(self._items(entry, scope, pending), key=lambda i: i[0]):
-                if isinstance(v, Pending):  # known once answered: the service is held
-                    pending |= v.inputs
-                    continue
-                why = reserved_label(k)
-                if why:  # a key computed at compile time: the checker saw only literal ones
-                    self.diags.error(E_RESERVED_LABEL, f"label `{k}` is reserved", span, why)
-                    continue
-                labels[k] = self._public_text(v, span, "a label")
-            data["labels"] = labels
-        else:
-            assert isinstance(entry, ast.Attr)
-            value = self._eval(entry.value, scope)
-            waiting: set[str] = set()
-            _collect_taint(value, set(), waiting)
-            if waiting and key in _SHAPE_ATTRS:
-                self._no_pending(value, entry.value.span, f"`{key}`")
-            if waiting:  # known once a person answers: the service is held until then
-                pending |= waiting
-                return
-            if key in ("command", "entrypoint"):
-                data[key] = self._words(value, entry.value.span, f"`{key}`")
-            elif key == "depends_on":
-                data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
-            elif key in ("devices", "placement", "dns"):
-                data[key] = [
-                    self._public_text(v, entry.value.span, f"`{key}`")
-                    for v in value  # type: ignore[attr-defined]
-                ]
-                if key == "devices":
-                    data[key] = [self._device(d, entry.value.span) for d in data[key]]
-            elif key in ("stateful", "auto_update", "init"):
-                data[key] = value is True
-            elif key == "stop_grace_period":
-                data["stop_grace_period_seconds"] = _seconds(value)
-            elif key == "subdomain":
-                return  # evaluated with the routing, see _routing_of
-            elif key == "image":
-                data[key] = self._public_text(value, entry.value.span, "`image`")
-                problem = T.check_image(data[key])
-                if problem:
-                    self.diags.error("E0303", "invalid image reference", entry.value.span, problem)
-            else:
-                data[key] = self._public_text(value, entry.value.span, f"`{key}`")
+        build = BLOCKS.get(key)
+        if build is not None:
+            build(self, svc, entry, scope, data, pending)
+            return
+        assert isinstance(entry, ast.Attr)
+        value = self._eval(entry.value, scope)
+        waiting: set[str] = set()
+        _collect_taint(value, set(), waiting)
+        if waiting and key in _SHAPE_ATTRS:
+            self._no_pending(value, entry.value.span, f"`{key}`")
+        if waiting:  # known once a person answers: the service is held until then
+            pending |= waiting
+            return
+        VALUES.get(key, _public)(self, key, value, entry.value.span, data)
 
     def _finish_service(
         self,
@@ -470,3 +336,311 @@ class ServicesPass(EvalState):
             self.diags.error(E_EVAL, f"{what} must be text here", span, "not text")
             raise _Abort
         return _text(value)
+
+
+# --- one builder per attribute (the keys are the vocabulary's; tests/unit/test_check_rules.py) ----
+# A block builder reads the block's items and sets its field of `model.Service` in `data`; a value
+# builder gets the attribute's evaluated value, public and answered (the pending ones never get
+# here), and sets its field.
+
+BlockBuilder = Callable[
+    [ServicesPass, ServiceSym, ast.Attr | ast.Block, _Scope, dict[str, Any], set[str]], None
+]
+ValueBuilder = Callable[[ServicesPass, str, object, Span, dict[str, Any]], None]
+
+
+def _environment(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    env: dict[str, M.Value] = {}
+    for var, value, span in ev._items(entry, scope, pending):
+        env[var] = ev._deliver(value, f"{svc.name}/env/{var}", span, pending)
+    data["environment"] = dict(sorted(env.items()))
+
+
+def _files(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    files = []
+    for path, value, span in ev._items(entry, scope, pending):
+        path = ev._container_path(path, span)
+        fv = value if isinstance(value, FileVal) else FileVal("text", value)  # type: ignore[arg-type]
+        delivered = ev._deliver(fv.content, f"{svc.name}/file{path}", span, pending)
+        files.append(
+            M.File(
+                path=path,
+                format=fv.format,  # type: ignore[arg-type]
+                content=delivered.value,
+                secret=delivered.secret,
+                sources=delivered.sources,
+                pending=delivered.pending,
+            )
+        )
+    data["files"] = sorted(files, key=lambda f: f.path)
+
+
+def _ports(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    ports = []
+    for pname, value, _span in ev._items(entry, scope, pending):
+        if isinstance(value, dict):
+            ports.append(
+                M.Port(
+                    name=pname,
+                    target=value["target"],
+                    published=value.get("published"),
+                    protocol=value.get("protocol", "tcp"),
+                )
+            )
+        else:
+            ports.append(M.Port(name=pname, target=int(value)))  # type: ignore[call-overload]
+    data["ports"] = sorted(ports, key=lambda p: p.name)
+
+
+def _volumes(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    mounts = []
+    for path, value, span in ev._items(entry, scope, pending):
+        assert isinstance(value, MountVal)
+        path = ev._container_path(path, span)
+        name = value.name
+        if value.kind in ("volume", "nfs") and name is None:
+            name = f"{volume_owner(ev.program, svc.name)}-{_slug(path)}"
+        mounts.append(
+            M.Mount(
+                path=path,
+                kind=value.kind,  # type: ignore[arg-type]
+                name=name,
+                size=value.size,
+                host_path=value.host_path,
+                readonly=value.readonly,
+                reason=value.reason,
+                mode=value.mode,
+                storage_class=value.storage_class,
+                access=value.access,  # type: ignore[arg-type]
+                external=value.external,
+                server=value.server,
+                share=value.share,
+            )
+        )
+    data["volumes"] = sorted(mounts, key=lambda m: m.path)
+
+
+def _routes(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    items = ev._items(entry, scope, pending)
+    data["routes"] = evaluate_routes(ev, svc.name, items, _Abort)  # mora/eval/routes.py
+
+
+def _healthcheck(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    items = ev._items(entry, scope, pending)
+    hc = {k: v for k, v, _ in items}
+    span = next((sp for k, _, sp in items if k == "test"), entry.span)
+    data["healthcheck"] = M.Healthcheck(
+        test=ev._health_test(hc.get("test", []), span),
+        interval_seconds=_seconds(hc.get("interval")),
+        timeout_seconds=_seconds(hc.get("timeout")),
+        start_period_seconds=_seconds(hc.get("start_period")),
+        retries=hc.get("retries"),  # type: ignore[arg-type]
+    )
+
+
+def _settings(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    """`resources` and `security`: closed blocks of public settings."""
+    key = entry.key.text
+    settings = {}
+    for k, v, span in ev._items(entry, scope, pending):
+        if isinstance(v, Unit):
+            v = v.text
+        elif isinstance(v, list):
+            v = [ev._public_text(x, span, f"`{k}`") for x in v]
+        elif isinstance(v, str):
+            v = ev._public_text(v, span, f"`{k}`")
+        settings[k] = v
+    data[key] = (M.Resources if key == "resources" else M.Security)(**settings)
+
+
+def _jobs(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    from mora.jobs.evaluate import evaluate_jobs  # their rules live with the jobs (mora/jobs)
+
+    data["jobs"] = evaluate_jobs(ev, entry, scope, pending)
+
+
+def _init_only(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    data["init_only"] = {
+        k: ev._public_text(v, span, "an `init_only` note")
+        for k, v, span in sorted(ev._items(entry, scope, pending), key=lambda i: i[0])
+    }
+
+
+def _text_map(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    """`extra_hosts`, `sysctls`, `ulimits`: a map of public texts, sorted."""
+    key = entry.key.text
+    data[key] = {
+        k: ev._public_text(v, span, f"`{key}` `{k}`")
+        for k, v, span in sorted(ev._items(entry, scope, pending), key=lambda i: i[0])
+    }
+
+
+def _labels(
+    ev: ServicesPass,
+    svc: ServiceSym,
+    entry: ast.Attr | ast.Block,
+    scope: _Scope,
+    data: dict[str, Any],
+    pending: set[str],
+) -> None:
+    labels = {}
+    for k, v, span in sorted(ev._items(entry, scope, pending), key=lambda i: i[0]):
+        if isinstance(v, Pending):  # known once answered: the service is held
+            pending |= v.inputs
+            continue
+        why = reserved_label(k)
+        if why:  # a key computed at compile time: the checker saw only literal ones
+            ev.diags.error(E_RESERVED_LABEL, f"label `{k}` is reserved", span, why)
+            continue
+        labels[k] = ev._public_text(v, span, "a label")
+    data["labels"] = labels
+
+
+def _words(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    """`command`, `entrypoint`: a string split like a shell, or a list of words."""
+    data[key] = ev._words(value, span, f"`{key}`")
+
+
+def _depends_on(
+    ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]
+) -> None:
+    data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
+
+
+def _texts(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    """`placement`, `dns`: lists of public texts."""
+    data[key] = [ev._public_text(v, span, f"`{key}`") for v in value]  # type: ignore[attr-defined]
+
+
+def _devices(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    _texts(ev, key, value, span, data)
+    data[key] = [ev._device(d, span) for d in data[key]]
+
+
+def _flag(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    data[key] = value is True
+
+
+def _stop_grace_period(
+    ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]
+) -> None:
+    data["stop_grace_period_seconds"] = _seconds(value)
+
+
+def _subdomain(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    return  # evaluated with the routing, see _routing_of
+
+
+def _image(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    data[key] = ev._public_text(value, span, "`image`")
+    problem = T.check_image(data[key])
+    if problem:
+        ev.diags.error("E0303", "invalid image reference", span, problem)
+
+
+def _public(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
+    """Every other value attribute: its public text."""
+    data[key] = ev._public_text(value, span, f"`{key}`")
+
+
+BLOCKS: dict[str, BlockBuilder] = {
+    "environment": _environment,
+    "files": _files,
+    "ports": _ports,
+    "volumes": _volumes,
+    "routes": _routes,
+    "healthcheck": _healthcheck,
+    "resources": _settings,
+    "security": _settings,
+    "jobs": _jobs,
+    "init_only": _init_only,
+    "extra_hosts": _text_map,
+    "sysctls": _text_map,
+    "ulimits": _text_map,
+    "labels": _labels,
+}
+
+VALUES: dict[str, ValueBuilder] = {  # the others are public text (`_public`)
+    "command": _words,
+    "entrypoint": _words,
+    "depends_on": _depends_on,
+    "devices": _devices,
+    "placement": _texts,
+    "dns": _texts,
+    "stateful": _flag,
+    "auto_update": _flag,
+    "init": _flag,
+    "stop_grace_period": _stop_grace_period,
+    "subdomain": _subdomain,
+    "image": _image,
+}
