@@ -62,7 +62,7 @@ def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Pa
     heavy = ("click", "pydantic", "pydantic_core", "cryptography", "yaml", "lark", "tempfile")
     # (the checker reads the generator registry, mora.secrets.generators, to check arguments)
     ours = ("mora.model", "mora.evaluator", "mora.secrets.store", "mora.secrets.provider")
-    ours += ("mora.secrets.identity", "mora.backends", "mora.output", "mora.cli")
+    ours += ("mora.secrets.identity", "mora.backends", "mora.output", "mora.cli", "mora.eval")
     assert _under(modules, heavy) == []
     assert _under(modules, ours) == []
     assert _under(modules, OTHER_COMMANDS) == []
