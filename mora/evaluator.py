@@ -14,8 +14,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from mora import ast
 from mora import model as M
 from mora import types as T
@@ -35,6 +33,7 @@ from mora.checker import (
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.eval_routes import check_route_clashes, evaluate_routes
+from mora.model import ValidationError
 from mora.moved import volume_owner
 from mora.reserved import normal_path, path_problem, reserved_label, system_dir
 from mora.routes import RouteVal
