@@ -16,7 +16,9 @@ import click
 
 from mora import __version__
 from mora.diagnostics import Diagnostics, printable
-from mora.main import EXIT_ERRORS, main, report, run_check
+from mora.main import EXIT_ERRORS, main, report, run_check, run_compile
+from mora.main import say_written as _say_written
+from mora.main import write_outputs as _write_outputs
 
 _FORMAT = click.option(
     "--format",
@@ -118,78 +120,13 @@ def compile_cmd(
     gitops: bool = False,
 ) -> None:
     """Compile PROJECT against a site into OUT (manifest.json and the chosen targets)."""
-    from mora.api import compile_project
-
-    result = compile_project(
-        project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
-    )
-    diags = result.diagnostics
-    if result.compiled is None or diags.has_errors:
-        sys.exit(_report(diags, fmt))
-    store = None
-    if gitops:  # the encrypted store is copied beside the secret-free output
-        from mora.manager.gitops import copy_store, store_path
-
-        store = store_path(result.program, site_file, secrets_path)
-    # The backends read only the model: let the syntax tree go (about 40% of a large compile's
-    # memory, docs/performance.md) before they build their documents.
-    result.program = None
-    written, not_built = _write_outputs(
-        result.compiled, out_dir, targets, no_secrets or gitops, diags
-    )
-    if store is not None and not diags.has_errors and store.is_file():
-        written += copy_store(store, out_dir)
-    code = _report(diags, fmt, quiet_ok=True)
-    if fmt == "text":
-        _say_written(written, not_built, out_dir)
-    sys.exit(code)
-
-
-def _write_outputs(
-    compiled: object, out_dir: Path, targets: tuple[str, ...], no_secrets: bool, diags: Diagnostics
-) -> tuple[list[Path], list[str]]:
-    """Run the chosen backends (the manifest always); returns files written and missing targets."""
-    from mora.backends import TARGETS, NotBuilt, Options, write_target
-    from mora.output import UnsafeOutput, sync
-
-    wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
-    written: list[Path] = []
-    not_built: list[str] = []
-    for target in TARGETS:
-        if target not in wanted:
-            continue
-        try:
-            written += write_target(
-                target,
-                compiled,
-                out_dir,
-                Options(no_secrets=no_secrets),
-                diags,  # type: ignore[arg-type]
-            )
-        except NotBuilt:
-            not_built.append(target)
-        except UnsafeOutput as err:
-            diags.error(
-                "E0508",
-                f"refusing to write `{err.path}`: {err.strerror}",
-                None,
-                help="mora never writes through a symlink below the output directory; remove it "
-                "(a shared project must not commit its build/ folder) or choose another --out",
-            )
-            break
-        except OSError as err:  # an output directory that cannot be made or written
-            where = err.filename or out_dir
-            diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
-            break
-    sync()  # one flush for every file written, instead of one per file
-    return written, not_built
-
-
-def _say_written(written: list[Path], not_built: list[str], out_dir: Path) -> None:
-    if written:
-        click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
-    for target in not_built:
-        click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
+    # mora.main.run_compile: also served without click for a plain call (mora/main.py)
+    sys.exit(
+        run_compile(
+            project, domain, list(sets), site_file, out_dir, targets, secrets_path, no_secrets,
+            fmt, gitops,
+        )
+    )  # fmt: skip
 
 
 # --- mora secrets --------------------------------------------------------------------------------
@@ -1063,10 +1000,19 @@ def _apply_on_manager(project: Path, url: str, dry_run: bool, site: dict[str, ob
 @click.option("--secrets", "secrets_path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
-              help="Seconds a service may take to become healthy.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds a service may take to become healthy.",
+)
 def manager_cmd(
-    site_file: Path, state_dir: Path, secrets_path: Path | None, host: str, port: int,
+    site_file: Path,
+    state_dir: Path,
+    secrets_path: Path | None,
+    host: str,
+    port: int,
     timeout: float,
 ) -> None:
     """Run the web service: REST API, dashboard, setup wizard, change view, history."""
@@ -1079,7 +1025,9 @@ def manager_cmd(
         click.echo(f"error: {printable(err.message)}", err=True)
         sys.exit(EXIT_ERRORS)
     if manager.credentials.created:
-        click.echo("generated the manager's admin password and API token (site store); read:", err=True)
+        click.echo(
+            "generated the manager's admin password and API token (site store); read:", err=True
+        )
         click.echo(f"  {manager.read_command('admin_password')}", err=True)
         click.echo(f"  {manager.read_command('api_token')}", err=True)
     click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
@@ -1134,6 +1082,8 @@ def materialise_cmd(
         if not dry_run and "client" in locals() and client is not None:
             client.close()
     click.echo(f"{len(done.applied)} Secret(s) {'to apply' if dry_run else 'applied'}", err=True)
+
+
 # --- mora fmt / mora lsp (mora/fmt/, mora/lsp/) ---------------------------------------------------
 @cli.command("fmt")
 @click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
@@ -1159,6 +1109,8 @@ def lsp_cmd(stdio: bool) -> None:
     from mora.lsp import main as lsp_main
 
     sys.exit(lsp_main())
+
+
 # --- mora import (mora/importer) ---------------------------------------------------------------
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pydantic import ValidationError
-
 from mora import ast
 from mora import model as M
 from mora import types as T
@@ -39,6 +37,7 @@ from mora.eval.values import (
     _slug,
     _text,
 )
+from mora.model import ValidationError
 from mora.moved import volume_owner
 from mora.reserved import normal_path, path_problem, reserved_label
 from mora.source import Span
