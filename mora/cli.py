@@ -16,7 +16,9 @@ import click
 
 from mora import __version__
 from mora.diagnostics import Diagnostics, printable
-from mora.main import EXIT_ERRORS, main, report, run_check
+from mora.main import EXIT_ERRORS, main, report, run_check, run_compile
+from mora.main import say_written as _say_written
+from mora.main import write_outputs as _write_outputs
 
 _FORMAT = click.option(
     "--format",
@@ -118,78 +120,13 @@ def compile_cmd(
     gitops: bool = False,
 ) -> None:
     """Compile PROJECT against a site into OUT (manifest.json and the chosen targets)."""
-    from mora.api import compile_project
-
-    result = compile_project(
-        project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
-    )
-    diags = result.diagnostics
-    if result.compiled is None or diags.has_errors:
-        sys.exit(_report(diags, fmt))
-    store = None
-    if gitops:  # the encrypted store is copied beside the secret-free output
-        from mora.manager.gitops import copy_store, store_path
-
-        store = store_path(result.program, site_file, secrets_path)
-    # The backends read only the model: let the syntax tree go (about 40% of a large compile's
-    # memory, docs/performance.md) before they build their documents.
-    result.program = None
-    written, not_built = _write_outputs(
-        result.compiled, out_dir, targets, no_secrets or gitops, diags
-    )
-    if store is not None and not diags.has_errors and store.is_file():
-        written += copy_store(store, out_dir)
-    code = _report(diags, fmt, quiet_ok=True)
-    if fmt == "text":
-        _say_written(written, not_built, out_dir)
-    sys.exit(code)
-
-
-def _write_outputs(
-    compiled: object, out_dir: Path, targets: tuple[str, ...], no_secrets: bool, diags: Diagnostics
-) -> tuple[list[Path], list[str]]:
-    """Run the chosen backends (the manifest always); returns files written and missing targets."""
-    from mora.backends import TARGETS, NotBuilt, Options, write_target
-    from mora.output import UnsafeOutput, sync
-
-    wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
-    written: list[Path] = []
-    not_built: list[str] = []
-    for target in TARGETS:
-        if target not in wanted:
-            continue
-        try:
-            written += write_target(
-                target,
-                compiled,
-                out_dir,
-                Options(no_secrets=no_secrets),
-                diags,  # type: ignore[arg-type]
-            )
-        except NotBuilt:
-            not_built.append(target)
-        except UnsafeOutput as err:
-            diags.error(
-                "E0508",
-                f"refusing to write `{err.path}`: {err.strerror}",
-                None,
-                help="mora never writes through a symlink below the output directory; remove it "
-                "(a shared project must not commit its build/ folder) or choose another --out",
-            )
-            break
-        except OSError as err:  # an output directory that cannot be made or written
-            where = err.filename or out_dir
-            diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
-            break
-    sync()  # one flush for every file written, instead of one per file
-    return written, not_built
-
-
-def _say_written(written: list[Path], not_built: list[str], out_dir: Path) -> None:
-    if written:
-        click.echo(f"wrote {len(written)} file(s) to {out_dir}", err=True)
-    for target in not_built:
-        click.echo(f"note: the {target} backend is not built yet; skipped", err=True)
+    # mora.main.run_compile: also served without click for a plain call (mora/main.py)
+    sys.exit(
+        run_compile(
+            project, domain, list(sets), site_file, out_dir, targets, secrets_path, no_secrets,
+            fmt, gitops,
+        )
+    )  # fmt: skip
 
 
 # --- mora secrets --------------------------------------------------------------------------------
@@ -511,13 +448,27 @@ def _setup_states(result: object, site: dict[str, object]) -> list:  # type: ign
     show_default=True,
     help="Where to write the recompiled outputs.",
 )
+@click.option("--context", help="kubernetes: the kubeconfig context (default: its current one).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="kubernetes: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
 @_secrets_errors
-def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: object) -> None:
-    """Walk the pending inputs in stage order, store the answers, and recompile.
+def setup_cmd(
+    project: Path,
+    answers_file: Path | None,
+    out_dir: Path,
+    context: str | None = None,
+    kubeconfig: Path | None = None,
+    **site: object,
+) -> None:
+    """Walk the pending inputs in stage order, store the answers, and recompile; then run the
+    setup steps against what `mora apply` deployed (its record names the target).
 
     Answers come from --answers FILE, else from standard input (one line per question, in
     plan order) when it is not a terminal, else from a prompt that does not echo secrets.
-    Running it again asks only what is still missing.
+    Running it again asks only what is still missing; steps already recorded do not run again.
     """
     from mora.api import compile_project, open_store
     from mora.evaluator import INPUT_PREFIX
@@ -595,8 +546,82 @@ def setup_cmd(project: Path, answers_file: Path | None, out_dir: Path, **site: o
         + (f"{len(left)} input(s) still pending" if left else "every input is answered"),
         err=True,
     )
+    failed = _setup_steps_on_deployed(project, site, context, kubeconfig)
     if rejected:
         sys.exit(EXIT_ERRORS)
+    if failed:
+        sys.exit(EXIT_APPLY_FAILED)
+
+
+def _setup_steps_on_deployed(
+    project: Path, site: dict[str, object], context: str | None, kubeconfig: Path | None
+) -> bool:
+    """`mora setup`'s second half (micromanagers.md): the steps of the services the last
+    `mora apply` deployed, on its target, without deploying; True when a step failed."""
+    import time
+
+    from mora.api import deploy_changes
+    from mora.deploy.progress import ProgressPrinter
+    from mora.deploy.targets.base import TargetError
+    from mora.deploy.targets.select import make_target
+    from mora.micro.apply import steps_on_deployed
+    from mora.plan import build_plan
+
+    result = deploy_changes(project, **site)  # type: ignore[arg-type]
+    compiled, before = result.compiled, result.before
+    if compiled is None or result.diagnostics.has_errors:
+        return False  # reported by the compile above already
+    manifest = compiled.manifest  # type: ignore[attr-defined]
+    if not any(s.setup for s in manifest.services.values()):
+        return False
+    if before is None:
+        click.echo("setup steps: nothing is deployed yet; `mora apply` runs them", err=True)
+        return False
+    kind = before.target  # type: ignore[attr-defined]
+    deployed = before.manifest.services  # type: ignore[attr-defined]
+    order = [n for st in build_plan(manifest).stages for n in st.services if n in deployed]
+    shown = ProgressPrinter(sys.stderr)
+    began = time.monotonic()
+
+    def say(step: str, status: str, detail: str) -> None:
+        shown.step(f"setup {step}", status, time.monotonic() - began, detail)
+
+    try:
+        target = make_target(
+            kind,
+            compiled,
+            result.diagnostics,
+            _site_ssh(site.get("site_file")),  # type: ignore[arg-type]
+            before=before,
+            context=context,
+            kubeconfig=kubeconfig,
+        )
+    except TargetError as err:
+        click.echo(f"error: setup steps on {kind}: {printable(str(err))}", err=True)
+        return True
+    try:
+        results, skipped = steps_on_deployed(
+            manifest,
+            order,
+            target,
+            lambda: result.store,  # type: ignore[arg-type,return-value]
+            say,
+        )
+    except TargetError as err:
+        click.echo(f"error: setup steps on {kind}: {printable(str(err))}", err=True)
+        return True
+    finally:
+        target.close()  # type: ignore[attr-defined]
+        shown.close()
+    ran = sum(r.status == "ran" for r in results)
+    failed = [r for r in results if r.status == "failed"]
+    click.echo(
+        f"setup steps on {kind}: {ran} ran, {len(results) - ran - len(failed)} unchanged or "
+        f"skipped, {len(failed)} failed"
+        + (f"; not running, not set up: {', '.join(skipped)}" if skipped else ""),
+        err=True,
+    )
+    return bool(failed)
 
 
 MAX_ANSWERS_BYTES = 1024 * 1024
@@ -700,17 +725,26 @@ def _deploy_changes(project: Path, target: str, fmt: str, site: dict[str, object
     return result
 
 
-def _print_changes(result: object, fmt: str) -> None:
+def _print_changes(result: object, fmt: str, target: str | None = None) -> None:
     from mora.deploy.changes import render
 
     changes = result.prepared.changes  # type: ignore[attr-defined]
+    extra: dict[str, list[str]] = {}
+    if target is not None:  # apply --dry-run: the bind folders and jobs too (docs/apply.md)
+        from mora.deploy.preview import preview
+
+        extra = preview(result.compiled, result.prepared, result.before, target)  # type: ignore[attr-defined]
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(changes.to_json(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**changes.to_json(), **extra}, indent=2, sort_keys=True))
     else:
         _report(result.diagnostics, "text", quiet_ok=True)  # type: ignore[attr-defined]
         click.echo(printable(render(changes)), nl=False)
+        if extra:
+            from mora.deploy.preview import render as render_extra
+
+            click.echo(printable(render_extra(extra, target or "")), nl=False)
 
 
 @cli.command("diff")
@@ -803,11 +837,16 @@ def apply_cmd(
         return
     result = _deploy_changes(project, target, fmt, site)
     if dry_run:
-        _print_changes(result, fmt)
+        _print_changes(result, fmt, target)
         return
     _report(result.diagnostics, "text", quiet_ok=True)
     prepared = result.prepared
     click.echo(printable(render(prepared.changes)), err=True, nl=False)
+    from mora.deploy.preview import preview  # bind folders and jobs
+    from mora.deploy.preview import render as render_extra
+
+    extra = preview(result.compiled, prepared, result.before, target)
+    click.echo(printable(render_extra(extra, target)), err=True, nl=False)
     where = result.record_path
     began = time.monotonic()
 
@@ -862,18 +901,12 @@ def apply_cmd(
     def store() -> object:
         return latest[0].store
 
-    if target != "podman" and any(s.setup for s in result.compiled.manifest.services.values()):
-        click.echo(
-            f"note: setup steps run only with --target podman so far; on {target} they are "
-            "not run (see docs/micromanagers.md)",
-            err=True,
-        )
     done, last = apply_with_steps(
         result,
         recompile=recompile,
         make_target=new_target,
         run=run,
-        open_store=store if target == "podman" else None,  # type: ignore[arg-type]
+        open_store=store,  # type: ignore[arg-type]
         say=step_progress,
     )
     prepared = last.prepared  # type: ignore[attr-defined]
@@ -967,10 +1000,19 @@ def _apply_on_manager(project: Path, url: str, dry_run: bool, site: dict[str, ob
 @click.option("--secrets", "secrets_path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
-              help="Seconds a service may take to become healthy.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds a service may take to become healthy.",
+)
 def manager_cmd(
-    site_file: Path, state_dir: Path, secrets_path: Path | None, host: str, port: int,
+    site_file: Path,
+    state_dir: Path,
+    secrets_path: Path | None,
+    host: str,
+    port: int,
     timeout: float,
 ) -> None:
     """Run the web service: REST API, dashboard, setup wizard, change view, history."""
@@ -983,7 +1025,9 @@ def manager_cmd(
         click.echo(f"error: {printable(err.message)}", err=True)
         sys.exit(EXIT_ERRORS)
     if manager.credentials.created:
-        click.echo("generated the manager's admin password and API token (site store); read:", err=True)
+        click.echo(
+            "generated the manager's admin password and API token (site store); read:", err=True
+        )
         click.echo(f"  {manager.read_command('admin_password')}", err=True)
         click.echo(f"  {manager.read_command('api_token')}", err=True)
     click.echo(f"mora manager on http://{host}:{port}/ (state in {manager.state})", err=True)
@@ -1038,6 +1082,8 @@ def materialise_cmd(
         if not dry_run and "client" in locals() and client is not None:
             client.close()
     click.echo(f"{len(done.applied)} Secret(s) {'to apply' if dry_run else 'applied'}", err=True)
+
+
 # --- mora fmt / mora lsp (mora/fmt/, mora/lsp/) ---------------------------------------------------
 @cli.command("fmt")
 @click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
@@ -1063,6 +1109,8 @@ def lsp_cmd(stdio: bool) -> None:
     from mora.lsp import main as lsp_main
 
     sys.exit(lsp_main())
+
+
 # --- mora import (mora/importer) ---------------------------------------------------------------
 
 

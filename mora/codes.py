@@ -184,6 +184,8 @@ code("E0933", "error", "a secret or a step output in a step's url, exec or descr
 code("E0934", "error", "a cycle through setup steps")
 code("E0935", "error", "a step output read but never produced")
 code("E0936", "error", "an input's from that is not a step output")
+code("E0937", "error", "a public step output that would hold a secret")
+code("E0938", "error", "a step URL whose host is outside the project and not declared")
 
 # --- routes and storage (docs/reference.md, docs/kubernetes.md, docs/podman.md) ---
 code("E0340", "error", "a bad route key")

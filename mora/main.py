@@ -1,9 +1,12 @@
-"""The `mora` console entry point: a fast path for `mora check`, click for everything else.
+"""The `mora` console entry point: fast paths for `mora check` and `mora compile`, click for
+everything else.
 
-`mora check` runs in pre-commit hooks on every commit, so its start-up matters: the common
-invocation (`mora check [--format text|json] [PATH ...]`) is served without importing click.
-Anything else, including `--help` and every other command, goes to the click application in
-`mora.cli`, which defines the same `check` on top of the same `run_check`.
+`mora check` runs in pre-commit hooks on every commit, and a small compile should cost about
+what `helm template` does, so start-up matters: the common invocations (`mora check [--format
+text|json] [PATH ...]`, `mora compile` with its plain options) are served without importing
+click. Anything else, including `--help`, a usage error and every other command, goes to the
+click application in `mora.cli`, which defines the same commands on top of the same `run_check`
+and `run_compile`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -42,6 +46,94 @@ def run_check(projects: list[Path], fmt: str) -> int:
     return report(diags, fmt)
 
 
+def run_compile(
+    project: Path,
+    domain: str | None,
+    sets: list[str],
+    site_file: Path | None,
+    out_dir: Path,
+    targets: tuple[str, ...],
+    secrets_path: Path | None,
+    no_secrets: bool,
+    fmt: str,
+    gitops: bool = False,
+) -> int:
+    """`mora compile`: check and evaluate, then write the manifest and the chosen targets."""
+    from mora.api import compile_project
+
+    result = compile_project(
+        project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
+    )
+    diags = result.diagnostics
+    if result.compiled is None or diags.has_errors:
+        return report(diags, fmt)
+    store = None
+    if gitops:  # the encrypted store is copied beside the secret-free output
+        from mora.manager.gitops import copy_store, store_path
+
+        store = store_path(result.program, site_file, secrets_path)
+    # The backends read only the model: let the syntax tree go (about 40% of a large compile's
+    # memory, docs/performance.md) before they build their documents.
+    result.program = None
+    written, not_built = write_outputs(
+        result.compiled, out_dir, targets, no_secrets or gitops, diags
+    )
+    if store is not None and not diags.has_errors and store.is_file():
+        written += copy_store(store, out_dir)
+    code = report(diags, fmt, quiet_ok=True)
+    if fmt == "text":
+        say_written(written, not_built, out_dir)
+    return code
+
+
+def write_outputs(
+    compiled: object, out_dir: Path, targets: tuple[str, ...], no_secrets: bool, diags: Any
+) -> tuple[list[Path], list[str]]:
+    """Run the chosen backends (the manifest always); returns files written and missing targets."""
+    from mora.backends import TARGETS, NotBuilt, Options, write_target
+    from mora.output import UnsafeOutput, sync
+
+    wanted = list(TARGETS) if "all" in targets else ["manifest", *targets]
+    written: list[Path] = []
+    not_built: list[str] = []
+    for target in TARGETS:
+        if target not in wanted:
+            continue
+        try:
+            written += write_target(
+                target,
+                compiled,
+                out_dir,
+                Options(no_secrets=no_secrets),
+                diags,  # type: ignore[arg-type]
+            )
+        except NotBuilt:
+            not_built.append(target)
+        except UnsafeOutput as err:
+            diags.error(
+                "E0508",
+                f"refusing to write `{err.path}`: {err.strerror}",
+                None,
+                help="mora never writes through a symlink below the output directory; remove it "
+                "(a shared project must not commit its build/ folder) or choose another --out",
+            )
+            break
+        except OSError as err:  # an output directory that cannot be made or written
+            where = err.filename or out_dir
+            diags.error("E0507", f"cannot write `{where}`: {err.strerror}", None)
+            break
+    sync()  # one flush for every file written, instead of one per file
+    return written, not_built
+
+
+def say_written(written: list[Path], not_built: list[str], out_dir: Path) -> None:
+    if written:
+        print(f"wrote {len(written)} file(s) to {out_dir}", file=sys.stderr)
+    for target in not_built:
+        print(f"note: the {target} backend is not built yet; skipped", file=sys.stderr)
+    sys.stderr.flush()
+
+
 def _plain_check(args: list[str]) -> tuple[list[Path], str] | None:
     """The arguments of a plain `mora check` call, or None to leave parsing to click."""
     if not args or args[0] != "check":
@@ -64,6 +156,61 @@ def _plain_check(args: list[str]) -> tuple[list[Path], str] | None:
             paths.append(Path(arg))
         i += 1
     return paths, fmt
+
+
+_TARGETS = ("all", "manifest", "kubernetes", "quadlet", "podman")
+_COMPILE_VALUES = ("--domain", "--set", "--site", "--out", "--target", "--secrets", "--format")
+
+
+def _plain_compile(args: list[str]) -> dict[str, Any] | None:
+    """The arguments of a plain `mora compile` call (the options of `mora.cli.compile_cmd`,
+    spelled `--opt VALUE` or `--opt=VALUE`), or None to leave parsing and errors to click: click
+    alone costs ~45 ms, a sixth of a small compile (docs/performance.md)."""
+    if not args or args[0] != "compile":
+        return None
+    given: dict[str, list[str]] = {opt: [] for opt in _COMPILE_VALUES}
+    flags: set[str] = set()
+    paths: list[str] = []
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        name, eq, value = arg.partition("=")
+        if name in given and eq:
+            given[name].append(value)
+        elif arg in given and i + 1 < len(rest) and not rest[i + 1].startswith("-"):
+            given[arg].append(rest[i + 1])
+            i += 1
+        elif arg == "--no-secrets":
+            flags.add(arg)
+        elif arg.startswith("-") or paths:
+            return None  # --help, --gitops, a typo, a second project...: click handles it
+        else:
+            paths.append(arg)
+        i += 1
+    if any(t not in _TARGETS for t in given["--target"]):
+        return None
+    if any(f not in ("text", "json") for f in given["--format"]):
+        return None
+    out = Path(given["--out"][-1] if given["--out"] else "build")
+    files = [Path(p) for p in given["--site"][-1:] + given["--secrets"][-1:]]
+    if (out.exists() and not out.is_dir()) or any(p.is_dir() for p in files):
+        return None  # click's "is a file" / "is a directory" usage errors
+    if any(not p for opt in given.values() for p in opt) or (paths and not paths[0]):
+        return None
+    site = given["--site"][-1:]
+    secrets = given["--secrets"][-1:]
+    return {
+        "project": Path(paths[0] if paths else "."),
+        "domain": given["--domain"][-1] if given["--domain"] else None,
+        "sets": given["--set"],
+        "site_file": Path(site[0]) if site else None,
+        "out_dir": out,
+        "targets": tuple(given["--target"]) or ("all",),
+        "secrets_path": Path(secrets[0]) if secrets else None,
+        "no_secrets": "--no-secrets" in flags,
+        "fmt": given["--format"][-1] if given["--format"] else "text",
+    }
 
 
 # The cyclic garbage collector's young generation is collected every 700 allocations by default:
@@ -90,6 +237,9 @@ def _main(argv: list[str] | None) -> None:
         plain = _plain_check(args)
         if plain is not None:
             sys.exit(run_check(*plain))
+        plain_compile = _plain_compile(args)
+        if plain_compile is not None:
+            sys.exit(run_compile(**plain_compile))
         from mora.cli import cli
 
         cli.main(args=args, prog_name="mora", standalone_mode=True)

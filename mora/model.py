@@ -1,6 +1,13 @@
 """The resolved model: what the evaluator produces and the only thing backends and the plan read.
 
-Pydantic models, so the manifest's JSON Schema is derived from the same classes that write it.
+Plain slotted classes (`_Model` below): a compile must not pay pydantic's import and schema
+building at start-up (about 170 ms of a small compile, docs/performance.md). They keep the part of
+pydantic's behaviour the compiler relies on: keyword construction that checks and coerces each
+field like pydantic's lax mode (an `int` for a `float` field becomes a float, so the JSON stays
+the same), frozen instances, `model_copy`, `model_dump`, `model_validate` and `model_fields`. The
+published JSON Schema comes from a pydantic mirror generated from these same classes
+(`manifest_schema`), so it cannot drift from them.
+
 Secret *values* are never part of these models: a value that contains a secret appears as a
 `secret` reference (the name of a piece of secret material) plus the declared secrets it was made
 from. The material itself travels beside the manifest in `Compiled.material`, for the backends
@@ -9,18 +16,492 @@ that must deliver it (Kubernetes Secrets, podman secrets), and is never serializ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal, Union, get_args, get_origin
 
 MANIFEST_FORMAT = "mora-manifest"
 MANIFEST_VERSION = 1
 
+_MISSING: Any = object()
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class ValidationError(ValueError):
+    """A value the model refuses; `errors()` lists each problem as pydantic does (loc, msg)."""
+
+    def __init__(self, title: str, errors: list[dict[str, Any]]) -> None:
+        self.title = title
+        self._errors = errors
+        first = errors[0] if errors else {"loc": (), "msg": "rejected"}
+        where = ".".join(str(p) for p in first["loc"])
+        super().__init__(f"{len(errors)} validation error(s) for {title}: {where}: {first['msg']}")
+
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self._errors)
+
+
+class _Invalid(Exception):
+    """One refused value inside a field's check: its path below the field, and the message."""
+
+    def __init__(self, loc: tuple[Any, ...], msg: str, kind: str) -> None:
+        self.loc, self.msg, self.kind = loc, msg, kind
+
+
+class FieldInfo:
+    """What a field declares: its default (or factory), description and constraints."""
+
+    __slots__ = (
+        "annotation",
+        "default",
+        "default_factory",
+        "description",
+        "ge",
+        "le",
+        "name",
+        "pattern",
+        "source",
+    )
+
+    def __init__(
+        self,
+        default: Any = _MISSING,
+        default_factory: Callable[[], Any] | None = None,
+        description: str | None = None,
+        ge: int | None = None,
+        le: int | None = None,
+        pattern: str | None = None,
+    ) -> None:
+        self.name = ""
+        self.source = ""  # the annotation as written
+        self.annotation: Any = None  # resolved on first use (forward references)
+        self.default = default
+        self.default_factory = default_factory
+        self.description = description
+        self.ge, self.le, self.pattern = ge, le, pattern
+
+    def is_required(self) -> bool:
+        return self.default is _MISSING and self.default_factory is None
+
+
+def Field(
+    default: Any = _MISSING,
+    *,
+    default_factory: Callable[[], Any] | None = None,
+    description: str | None = None,
+    ge: int | None = None,
+    le: int | None = None,
+    pattern: str | None = None,
+) -> Any:
+    """A field's declaration (typed `Any` so `x: int = Field(...)` type-checks)."""
+    return FieldInfo(default, default_factory, description, ge, le, pattern)
+
+
+_Check = Callable[[Any], Any]
+# name, check (None: anything), default, factory: one row per field, in declaration order
+_Row = tuple[str, "_Check | None", Any, "Callable[[], Any] | None"]
+
+
+class _ModelMeta(type):
+    """Turns the annotated class body into slots and field declarations."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> _ModelMeta:
+        fields: list[FieldInfo] = []
+        for base in bases:
+            fields.extend(getattr(base, "_fields", ()))
+        for fname, source in ns.get("__annotations__", {}).items():
+            if fname.startswith("_"):  # the machinery's own class attributes
+                continue
+            declared = ns.pop(fname, _MISSING)
+            info = declared if isinstance(declared, FieldInfo) else FieldInfo(declared)
+            info.name, info.source = fname, source
+            fields.append(info)
+        ns["__slots__"] = tuple(f.name for f in fields if f.name not in _inherited(bases))
+        ns["_fields"] = tuple(fields)
+        ns["_rows"] = None
+        return super().__new__(mcs, name, bases, ns)
+
+    @property
+    def model_fields(cls) -> dict[str, FieldInfo]:
+        """Field name -> declaration, with `annotation` resolved (pydantic's attribute)."""
+        _rows(cls)
+        return {f.name: f for f in cls._fields}  # type: ignore[attr-defined]
+
+
+def _inherited(bases: tuple[type, ...]) -> set[str]:
+    return {f.name for b in bases for f in getattr(b, "_fields", ())}
+
+
+def _rows(cls: Any) -> tuple[_Row, ...]:
+    """The class's field checks, built on first use (every model class exists by then)."""
+    rows = cls._rows
+    if rows is None:
+        namespace = vars(sys.modules[cls.__module__])
+        built = []
+        for f in cls._fields:
+            f.annotation = eval(f.source, namespace)
+            check = _checker(f.annotation, f.ge, f.le, f.pattern)
+            built.append((f.name, check, f.default, f.default_factory))
+        rows = cls._rows = tuple(built)
+    return rows  # type: ignore[no-any-return]
+
+
+def _fail(msg: str, kind: str) -> Any:
+    raise _Invalid((), msg, kind)
+
+
+def _checker(t: Any, ge: int | None, le: int | None, pattern: str | None) -> _Check | None:
+    """A function that returns the value as the field holds it or raises `_Invalid`; pydantic's
+    lax mode for the types the model uses. None: any value passes unchanged."""
+    if t is object or t is Any:
+        return None
+    origin = get_origin(t)
+    if origin in (Union, type(int | None)):
+        members = get_args(t)
+        rest = tuple(m for m in members if m is not type(None))
+        nullable = len(rest) < len(members)
+        if len(rest) == 1:
+            inner = _checker(rest[0], ge, le, pattern)
+            if inner is None:
+                return None
+            if not nullable:
+                return inner
+            return lambda v: None if v is None else inner(v)
+        return _union(rest, nullable)
+    if origin is Literal:
+        return _literal(get_args(t))
+    if origin is list:
+        return _list(_checker(get_args(t)[0], None, None, None))
+    if origin is dict:
+        return _dict(_checker(get_args(t)[1], None, None, None))
+    if t is str:
+        return _str(pattern)
+    if t is bool:
+        return _bool
+    if t is int:
+        return _int if ge is None and le is None else _bounded(ge, le)
+    if t is float:
+        return _float
+    if isinstance(t, _ModelMeta):
+        return _model(t)
+    raise TypeError(f"mora.model: no check for {t!r}")
+
+
+def _str(pattern: str | None) -> _Check:
+    if pattern is None:
+        return lambda v: (
+            v if isinstance(v, str) else _fail("Input should be a valid string", "string_type")
+        )
+    import re
+
+    rx = re.compile(pattern)
+
+    def check(v: Any) -> Any:
+        if not isinstance(v, str):
+            _fail("Input should be a valid string", "string_type")
+        if not rx.search(v):
+            _fail(f"String should match pattern '{pattern}'", "string_pattern_mismatch")
+        return v
+
+    return check
+
+
+_TRUE = frozenset({1, "1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({0, "0", "off", "f", "false", "n", "no"})
+
+
+def _bool(v: Any) -> Any:
+    if v is True or v is False:
+        return v
+    if isinstance(v, (int, str)):
+        text = v.lower() if isinstance(v, str) else v
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        return _fail("Input should be a valid boolean, unable to interpret input", "bool_parsing")
+    if isinstance(v, float) and v in (0.0, 1.0):
+        return v == 1.0
+    return _fail("Input should be a valid boolean", "bool_type")
+
+
+def _int(v: Any) -> Any:
+    if type(v) is int:
+        return v
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, float):
+        if v.is_integer():
+            return int(v)
+        msg = "Input should be a valid integer, got a number with a fractional part"
+        _fail(msg, "int_from_float")
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            try:
+                number = float(v)
+            except ValueError:
+                number = 0.5
+            if number.is_integer():
+                return int(number)
+            msg = "Input should be a valid integer, unable to parse string as an integer"
+            _fail(msg, "int_parsing")
+    return _fail("Input should be a valid integer", "int_type")
+
+
+def _bounded(ge: int | None, le: int | None) -> _Check:
+    def check(v: Any) -> Any:
+        n = _int(v)
+        if ge is not None and n < ge:
+            _fail(f"Input should be greater than or equal to {ge}", "greater_than_equal")
+        if le is not None and n > le:
+            _fail(f"Input should be less than or equal to {le}", "less_than_equal")
+        return n
+
+    return check
+
+
+def _float(v: Any) -> Any:
+    if type(v) is float:
+        return v
+    if isinstance(v, (int, float)):  # bool included, as pydantic's lax mode
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            _fail(
+                "Input should be a valid number, unable to parse string as a number",
+                "float_parsing",
+            )
+    return _fail("Input should be a valid number", "float_type")
+
+
+def _literal(choices: tuple[Any, ...]) -> _Check:
+    allowed = {(type(c), c) for c in choices}
+    shown = [repr(c) for c in choices]
+    text = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+    def check(v: Any) -> Any:
+        try:
+            if (type(v), v) in allowed:
+                return v
+        except TypeError:  # unhashable
+            pass
+        return _fail(f"Input should be {text}", "literal_error")
+
+    return check
+
+
+def _union(members: tuple[Any, ...], nullable: bool) -> _Check:
+    """pydantic's smart union: a value of exactly a member's type is kept, else the first member
+    that accepts it wins."""
+    exact = tuple(m for m in members if isinstance(m, type))
+    checks = [(_checker(m, None, None, None), getattr(m, "__name__", repr(m))) for m in members]
+
+    def check(v: Any) -> Any:
+        if v is None and nullable:
+            return None
+        if type(v) in exact:
+            return v
+        first: _Invalid | None = None
+        for inner, name in checks:
+            try:
+                return v if inner is None else inner(v)
+            except _Invalid as err:
+                first = first or _Invalid((name, *err.loc), err.msg, err.kind)
+        assert first is not None
+        raise first
+
+    return check
+
+
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _list(item: _Check | None) -> _Check:
+    def check(v: Any) -> Any:
+        if not isinstance(v, _SEQUENCES):
+            _fail("Input should be a valid list", "list_type")
+        if item is None:
+            return list(v)
+        out = []
+        for i, x in enumerate(v):
+            try:
+                out.append(item(x))
+            except _Invalid as err:
+                raise _Invalid((i, *err.loc), err.msg, err.kind) from None
+        return out
+
+    return check
+
+
+def _dict(value: _Check | None) -> _Check:
+    def check(v: Any) -> Any:
+        if not isinstance(v, dict):
+            _fail("Input should be a valid dictionary", "dict_type")
+        out = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise _Invalid((k, "[key]"), "Input should be a valid string", "string_type")
+            try:
+                out[k] = x if value is None else value(x)
+            except _Invalid as err:
+                raise _Invalid((k, *err.loc), err.msg, err.kind) from None
+        return out
+
+    return check
+
+
+def _model(cls: Any) -> _Check:
+    def check(v: Any) -> Any:
+        if isinstance(v, cls):
+            return v
+        if isinstance(v, dict):
+            try:
+                return cls(**v)
+            except ValidationError as err:
+                first = err.errors()[0]
+                raise _Invalid(tuple(first["loc"]), first["msg"], first["type"]) from None
+        return _fail(
+            f"Input should be a valid dictionary or instance of {cls.__name__}", "model_type"
+        )
+
+    return check
+
+
+class _Model(metaclass=_ModelMeta):
+    """Frozen, slotted, keyword-constructed, checked: see the module docstring."""
+
+    __slots__ = ()
+    _fields: tuple[FieldInfo, ...]
+    _rows: tuple[_Row, ...] | None
+
+    def __init__(self, **data: Any) -> None:
+        rows = self._rows or _rows(type(self))
+        errors: list[dict[str, Any]] = []
+        put = object.__setattr__
+        used = 0
+        for name, check, default, factory in rows:
+            if name in data:
+                used += 1
+                value = data[name]
+                if check is not None:
+                    try:
+                        value = check(value)
+                    except _Invalid as err:
+                        errors.append({"loc": (name, *err.loc), "msg": err.msg, "type": err.kind})
+                        continue
+            elif factory is not None:
+                value = factory()
+            elif default is _MISSING:
+                errors.append({"loc": (name,), "msg": "Field required", "type": "missing"})
+                continue
+            else:
+                value = default
+            put(self, name, value)
+        if used < len(data):
+            known = {row[0] for row in rows}
+            for key in data:
+                if key not in known:
+                    msg = "Extra inputs are not permitted"
+                    errors.append({"loc": (key,), "msg": msg, "type": "extra_forbidden"})
+        if errors:
+            raise ValidationError(type(self).__name__, errors)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in self._fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: `{name}` cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: `{name}` cannot be deleted")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields)
+        return f"{type(self).__name__}({shown})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in self._fields}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A shallow copy with `update` applied unchecked (pydantic's meaning)."""
+        if deep:
+            import copy
+
+            return copy.deepcopy(self).model_copy(update=update)
+        new = object.__new__(type(self))
+        for f in self._fields:
+            object.__setattr__(new, f.name, getattr(self, f.name))
+        for name, value in (update or {}).items():
+            object.__setattr__(new, name, value)
+        return new
+
+    def model_dump(self, *, mode: str = "python", exclude_defaults: bool = False) -> dict[str, Any]:
+        """Plain data: nested models as dicts, sequences as lists (pydantic's JSON mode; the
+        model holds nothing that the two modes write differently)."""
+        del mode
+        return _dump_model(self, exclude_defaults)
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Any:
+        if isinstance(obj, cls):
+            return obj
+        if not isinstance(obj, dict):
+            msg = f"Input should be a valid dictionary or instance of {cls.__name__}"
+            raise ValidationError(cls.__name__, [{"loc": (), "msg": msg, "type": "model_type"}])
+        return cls(**obj)
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema pydantic writes for this class (from the generated mirror)."""
+        schema: dict[str, Any] = _mirror()[cls.__name__].model_json_schema()
+        return schema
+
+
+def _defaults(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """Each field with the value `exclude_defaults` compares against (factories called once)."""
+    found = _DEFAULTS.get(cls)
+    if found is None:
+        found = _DEFAULTS[cls] = tuple(
+            (f.name, f.default_factory() if f.default_factory else f.default) for f in cls._fields
+        )
+    return found
+
+
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _dump_model(obj: Any, exclude_defaults: bool) -> dict[str, Any]:
+    out = {}
+    for name, default in _defaults(type(obj)):
+        value = getattr(obj, name)
+        if exclude_defaults and default is not _MISSING and value == default:
+            continue
+        out[name] = _dump(value, exclude_defaults)
+    return out
+
+
+def _dump(value: Any, exclude_defaults: bool) -> Any:
+    if isinstance(value, _Model):
+        return _dump_model(value, exclude_defaults)
+    if isinstance(value, (list, tuple)):
+        return [_dump(v, exclude_defaults) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v, exclude_defaults) for k, v in value.items()}
+    return value
 
 
 class Value(_Model):
@@ -251,6 +732,9 @@ class StepAuth(_Model):
 class StepOutput(_Model):
     type: Literal["string", "int", "bool"]
     value: StepExpr
+    public: bool = Field(
+        False, description="declared in `public { }`: not a secret (may go into URLs and logs)"
+    )
 
 
 class Step(_Model):
@@ -268,6 +752,9 @@ class Step(_Model):
     auth: StepAuth | None = None
     body: StepExpr | None = None
     body_format: Literal["json", "form"] | None = None
+    base: StepExpr | None = Field(
+        None, description="an earlier output holding a JSON object: `body` sets fields over it"
+    )
     exec: list[StepExpr] | None = Field(None, description="argv in the container; no secret")
     stdin: StepExpr | None = None
     expect: list[int] = Field(
@@ -277,6 +764,9 @@ class Step(_Model):
     when: StepExpr | None = Field(None, description="skipped unless this holds")
     outputs: dict[str, StepOutput] = Field(default_factory=dict)
     timeout_seconds: float = 60.0
+    outside_hosts: list[str] = Field(
+        default_factory=list, description="hosts outside the project the step may reach"
+    )
     needs: list[str] = Field(
         default_factory=list, description="services whose step outputs this step reads"
     )
@@ -436,3 +926,48 @@ def manifest_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"mora-manifest-v{MANIFEST_VERSION}.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+_MIRROR: dict[str, Any] = {}
+
+
+def _mirror() -> dict[str, Any]:
+    """pydantic classes written from the model classes (names, docstrings, annotations, defaults,
+    descriptions, constraints), so the schema is pydantic's and says what the classes say. Only
+    `mora schema` and tests load pydantic this way."""
+    if not _MIRROR:
+        import types
+
+        lines = [
+            "from __future__ import annotations",
+            "from typing import Literal",
+            "from pydantic import BaseModel, ConfigDict, Field",
+            "class _Model(BaseModel):",
+            "    model_config = ConfigDict(extra='forbid', frozen=True)",
+        ]
+        for cls in _model_classes():
+            lines.append(f"class {cls.__name__}(_Model):")
+            if cls.__doc__:
+                lines.append(f"    __doc__ = {cls.__doc__!r}")
+            for f in cls._fields:
+                args = [] if f.default is _MISSING else [repr(f.default)]
+                if f.default_factory is not None:
+                    args.append(f"default_factory={f.default_factory.__name__}")
+                for key in ("description", "ge", "le", "pattern"):
+                    if getattr(f, key) is not None:
+                        args.append(f"{key}={getattr(f, key)!r}")
+                lines.append(f"    {f.name}: {f.source} = Field({', '.join(args)})")
+            if not cls._fields:
+                lines.append("    pass")
+        module = types.ModuleType("mora._model_mirror")
+        sys.modules[module.__name__] = module
+        exec("\n".join(lines), vars(module))
+        for cls in _model_classes():
+            getattr(module, cls.__name__).model_rebuild()
+            _MIRROR[cls.__name__] = getattr(module, cls.__name__)
+    return _MIRROR
+
+
+def _model_classes() -> list[Any]:
+    """Every model class of this module, in the order they are declared."""
+    return [v for v in globals().values() if isinstance(v, _ModelMeta) and v is not _Model]

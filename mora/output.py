@@ -37,6 +37,16 @@ _open_dirs: dict[tuple[str, tuple[str, ...]], int] | None = None
 _made_dirs: set[tuple[str, tuple[str, ...]]] = set()
 _umask: int | None = None  # the process's, read once a session
 _tmp_count = 0
+_pid: int | None = None  # the process id in temporary names: one `getpid` call, not one a file
+
+
+def _forget_pid() -> None:
+    global _pid
+    _pid = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pid)  # a child names its files by its own id
 
 
 class UnsafeOutput(OSError):
@@ -265,11 +275,13 @@ def _process_umask() -> int:
 
 def _create_temp(dirfd: int, name: str, mode: int) -> tuple[str, int]:
     """A new temporary file beside `name` (a name no one else uses: O_EXCL), and its descriptor."""
-    global _tmp_count
+    global _tmp_count, _pid
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    if _pid is None:
+        _pid = os.getpid()
     for attempt in range(3):
         _tmp_count += 1
-        tag = f"{os.getpid()}-{_tmp_count}" if attempt == 0 else secrets.token_hex(6)
+        tag = f"{_pid}-{_tmp_count}" if attempt == 0 else secrets.token_hex(6)
         tmp = f".{name[:200]}.{tag}.tmp"
         try:
             return tmp, os.open(tmp, flags, _created_mode(mode), dir_fd=dirfd)

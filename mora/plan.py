@@ -42,6 +42,8 @@ class Plan:
     answered: list[str]  # inputs already in the site store
     held: list[str]  # services that wait for an unanswered input: not deployed yet
     setup: dict[str, list[str]] = field(default_factory=dict)  # service -> its steps, in order
+    # service -> hosts outside the project its steps declare (`outside_hosts`), sorted
+    outside: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def pending_inputs(self) -> list[Question]:
@@ -82,6 +84,7 @@ class Plan:
             "answered_inputs": self.answered,
             "held_services": self.held,
             **({"setup_steps": self.setup} if self.setup else {}),
+            **({"outside_hosts": self.outside} if self.outside else {}),
         }
 
 
@@ -132,7 +135,12 @@ def build_plan(manifest: M.Manifest) -> Plan:
         remaining -= set(ready)
     answered = sorted(n for n, i in manifest.inputs.items() if i.answered)
     setup = {n: [st.name for st in s.setup] for n, s in manifest.services.items() if s.setup}
-    return Plan(stages, answered, held, setup)
+    outside = {
+        n: sorted({h for st in s.setup for h in st.outside_hosts})
+        for n, s in manifest.services.items()
+        if any(st.outside_hosts for st in s.setup)
+    }
+    return Plan(stages, answered, held, setup, outside)
 
 
 def _question(inp: M.Input) -> Question:
@@ -157,6 +165,9 @@ def render_plan(plan: Plan) -> str:
             for name in stage.services:
                 if plan.setup.get(name):
                     lines.append(f"   then set up {name}: {', '.join(plan.setup[name])}")
+                if plan.outside.get(name):
+                    hosts = ", ".join(plan.outside[name])
+                    lines.append(f"   its steps reach outside the project: {hosts}")
         elif stage.kind == "produce":
             lines.append(f"{stage.index}. filled by setup steps (nobody is asked):")
             for q in stage.inputs:

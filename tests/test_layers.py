@@ -28,6 +28,59 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.vocabulary",
         *GROUND,
     ),
+    # The language passes (issue 10): check reads syntax and the vocabulary, never the site, the
+    # model or the store; eval stands on what check hands on (check.program, and the clash report
+    # of check.graph), the site and the model, and reaches the store only through a Protocol
+    # (secrets.provider's request types, lazily).
+    "mora.check": (
+        "mora.check",
+        "mora.codes",
+        "mora.ast",
+        "mora.loader",
+        "mora.vocabulary",
+        "mora.builtins",  # the function signatures calls are checked against
+        "mora.routes",  # the route-key grammar, shared with the evaluator
+        "mora.moved",  # `moved` declarations: a satellite of this pass
+        "mora.steps.check",  # setup steps and jobs: satellites called once with the checker
+        "mora.jobs.check",
+        "mora.contracts.check",  # contracts, optional values, defaults (issue 17): satellites
+        "mora.contracts.defaults",
+        "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
+        "mora.secrets.generators",
+        *GROUND,
+    ),
+    "mora.eval": (
+        "mora.eval",
+        "mora.check.program",
+        "mora.check.graph",
+        "mora.codes",
+        "mora.ast",
+        "mora.vocabulary",
+        "mora.builtins",  # the renderers (yaml, json, toml, ini) files are written with
+        "mora.routes",
+        "mora.moved",
+        "mora.model",
+        "mora.compiled",
+        "mora.site",
+        "mora.steps.check",  # what setup steps keep in the store, and their evaluation
+        "mora.steps.evaluate",
+        "mora.jobs.evaluate",
+        "mora.contracts.evaluate",  # contract fields, `enabled`, `defaults` (issue 17)
+        "mora.contracts.enabled",
+        "mora.contracts.defaults",
+        "mora.secrets.errors",
+        "mora.secrets.generators",
+        "mora.secrets.provider",  # the request types the Provider protocol is asked with
+        *GROUND,
+    ),
+    "mora.contracts": (  # contracts in the language (issue 17): called by check and eval
+        "mora.contracts",
+        "mora.ast",
+        "mora.check",
+        "mora.eval",
+        "mora.model",  # enabled: reads the services and inputs eval built (type hints)
+        *GROUND,
+    ),
     "mora.steps": (  # setup steps in the language: called by the checker and the evaluator
         "mora.steps",
         "mora.ast",
@@ -164,3 +217,14 @@ def test_the_rules_see_a_violation(tmp_path: Path) -> None:
     assert _rule("mora.backends.kubernetes.probe") == ALLOWED["mora.backends"]
     assert not _within("mora.evaluator", ALLOWED["mora.backends"])
     assert _within("mora.backends.plan", ALLOWED["mora.backends"])
+
+
+def test_the_passes_point_down() -> None:
+    """check sits below eval: it may not read the evaluator, the model, the site or the store."""
+    check, evaluate = ALLOWED["mora.check"], ALLOWED["mora.eval"]
+    for above in ("mora.eval", "mora.evaluator", "mora.model", "mora.site", "mora.secrets.store"):
+        assert not _within(above, check), above
+    assert not _within("mora.check.services", evaluate)  # eval reads what check hands on only
+    assert _within("mora.check.program", evaluate)
+    assert _rule("mora.check.services") == check and _rule("mora.eval.values") == evaluate
+    assert _rule("mora.checker") is None and _rule("mora.eval_routes") is None  # the old shims

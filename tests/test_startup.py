@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "projects" / "media"
@@ -62,7 +64,7 @@ def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Pa
     heavy = ("click", "pydantic", "pydantic_core", "cryptography", "yaml", "lark", "tempfile")
     # (the checker reads the generator registry, mora.secrets.generators, to check arguments)
     ours = ("mora.model", "mora.evaluator", "mora.secrets.store", "mora.secrets.provider")
-    ours += ("mora.secrets.identity", "mora.backends", "mora.output", "mora.cli")
+    ours += ("mora.secrets.identity", "mora.backends", "mora.output", "mora.cli", "mora.eval")
     assert _under(modules, heavy) == []
     assert _under(modules, ours) == []
     assert _under(modules, OTHER_COMMANDS) == []
@@ -79,8 +81,11 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     assert code == 0
     assert (out / "manifest.json").is_file()
     # the probe is sound: what a compile must load is there
-    assert {"pydantic", "mora.model", "mora.backends", "yaml", "cryptography"} <= modules
+    assert {"mora.model", "mora.backends", "yaml", "cryptography"} <= modules
     assert _under(modules, OTHER_COMMANDS) == []
+    # the model is plain classes: pydantic (~170 ms) is only for `mora schema` and the manager
+    assert _under(modules, ("pydantic", "pydantic_core", "annotated_types")) == []
+    assert _under(modules, ("click", "mora.cli")) == []  # a plain call needs no click (~45 ms)
     assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
 
 
@@ -130,3 +135,67 @@ def test_compile_lets_the_syntax_tree_go_before_the_backends_run(
     assert (out / "manifest.json").is_file()
     assert len(live_nodes) == 4  # manifest, kubernetes, quadlet, podman
     assert live_nodes == [before] * 4
+
+
+_COMPILE_ARGS = st.lists(
+    st.one_of(
+        st.sampled_from(["proj", "other", "--no-secrets", "--gitops", "--help", "--", "-x", ""]),
+        st.tuples(
+            st.sampled_from(["--domain", "--set", "--site", "--out", "--target", "--secrets"]),
+            st.sampled_from(["example.org", "a=b", "site.yaml", "out", "quadlet", "bogus", "-"]),
+            st.booleans(),
+        ).map(lambda t: [f"{t[0]}={t[1]}"] if t[2] else [t[0], t[1]]),
+        st.sampled_from([["--format", "json"], ["--format=text"], ["--format", "xml"]]),
+        st.sampled_from([["--target", "all"], ["--target=podman"], ["--out"], ["--site"]]),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_COMPILE_ARGS)
+def test_the_click_free_compile_reads_arguments_as_click_does(parts: list[object]) -> None:
+    """Whatever the fast path accepts, click reads the same way; what it refuses, click gets."""
+    import click
+
+    from mora.cli import compile_cmd
+    from mora.main import _plain_compile
+
+    args = [a for p in parts for a in (p if isinstance(p, list) else [p])]
+    plain = _plain_compile(["compile", *args])
+    if plain is None:
+        return  # left to click: the same command, with click's help and usage errors
+    ctx = compile_cmd.make_context("compile", list(args), resilient_parsing=False)
+    params = dict(ctx.params)
+    assert params.pop("gitops") is False
+    params["sets"] = list(params["sets"])
+    assert plain == params
+    del click
+
+
+def test_the_click_free_compile_writes_what_the_click_command_writes(tmp_path: Path) -> None:
+    """Same files, same messages: `mora compile` through the fast path and through click."""
+    args = ["compile", str(MEDIA), "--domain", "example.org", "--target", "quadlet"]
+    args += ["--secrets", str(tmp_path / "site.secrets")]  # one store: the same secret values
+    runs = {
+        "first": "from mora.main import main; main()",  # creates the store (and says so)
+        "fast": "from mora.main import main; main()",
+        "click": "import sys; from mora.cli import cli; cli.main(sys.argv[1:], prog_name='mora')",
+    }
+    seen = {}
+    for name, code in runs.items():
+        cwd = tmp_path / name
+        cwd.mkdir()
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args, "--out", "out"],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            check=False,
+        )
+        out = cwd / "out"
+        files = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        seen[name] = (proc.returncode, proc.stderr.replace(str(cwd), "CWD"), files)
+    assert seen["fast"] == seen["click"]
+    assert seen["fast"][0] == 0 and "wrote " in seen["fast"][1]

@@ -99,6 +99,7 @@ RULES: list[dict[str, Any]] = [
         "verbs": _APPLIED,
     },
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": _APPLIED},
+    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": _APPLIED},  # jobs
     {
         "apiGroups": ["networking.k8s.io"],
         "resources": ["ingresses", "networkpolicies"],

@@ -19,7 +19,8 @@ from mora.diagnostics import Label, closest, did_you_mean
 from mora.source import Span
 
 if TYPE_CHECKING:
-    from mora.checker import Checker, ServiceSym, TemplateSym
+    from mora.check import Checker
+    from mora.check.program import ServiceSym, TemplateSym
 
 E_UNKNOWN_CONTRACT = "E0350"
 E_NOT_PROVIDED = "E0351"
@@ -99,7 +100,7 @@ def collect(ck: Checker) -> None:
 
 def check_defaults(ck: Checker) -> None:
     """A field's default against the field's type (plain: a default is never a secret)."""
-    from mora.checker import _Ctx
+    from mora.check.context import _Ctx
 
     for sym in ck.program.contracts.values():
         for ftype, f in sym.fields.values():
@@ -291,7 +292,7 @@ def expect_arg(
             help=_how_to_provide(ck, cname, name),
         )
         return
-    from mora.checker import _Ctx
+    from mora.check.context import _Ctx
 
     t = ck.type_of(expr, _Ctx())
     if t.kind != "any":
@@ -322,7 +323,7 @@ def _how_to_provide(ck: Checker, cname: str, wrong: str | None = None) -> str:
 
 
 def _check_record(ck: Checker, expr: ast.MapExpr, contract: ContractSym) -> None:
-    from mora.checker import _Ctx
+    from mora.check.context import _Ctx
 
     given: dict[str, Span] = {}
     for e in expr.entries:

@@ -16,7 +16,8 @@ from mora import ast
 from mora.diagnostics import Label, closest
 
 if TYPE_CHECKING:
-    from mora.checker import Checker, Program, ServiceSym
+    from mora.check import Checker
+    from mora.check.program import Program, ServiceSym
 
 E_DEFAULTS = "E0356"
 W_UNUSED_DEFAULT = "W0006"

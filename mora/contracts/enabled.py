@@ -17,14 +17,14 @@ from mora.diagnostics import Label
 
 if TYPE_CHECKING:
     from mora import model as M
-    from mora.evaluator import Evaluator
+    from mora.eval import Evaluator
 
 E_DISABLED_DEPENDENCY = "E0355"
 
 
 def disabled_services(ev: Evaluator) -> set[str]:
     """The services whose `enabled` evaluates to false for this site."""
-    from mora.evaluator import _Abort
+    from mora.eval.values import _Abort
 
     out: set[str] = set()
     for name, svc in ev.program.services.items():

@@ -14,15 +14,17 @@ from mora import ast
 from mora.contracts.check import contract_of, provided_by
 
 if TYPE_CHECKING:
-    from mora.checker import ServiceSym
-    from mora.evaluator import Evaluator, _Scope
+    from mora.check.program import ServiceSym
+    from mora.eval import Evaluator
+    from mora.eval.scope import _Scope
 
 
 def field_value(
     ev: Evaluator, scope: _Scope, value: object, names: list[str], ref: ast.Ref
 ) -> object:
     """`args.NAME.FIELD` where NAME is contract-typed (or `args.NAME` when optional)."""
-    from mora.evaluator import E_EVAL, Secret, ServiceRef, _Abort, _Scope
+    from mora.eval.scope import E_EVAL, _Scope
+    from mora.eval.values import Secret, ServiceRef, _Abort
 
     svc = scope.service
     assert svc is not None and svc.template is not None
@@ -59,7 +61,7 @@ def field_value(
 
 def implied_depends_on(ev: Evaluator, svc: ServiceSym, scope: _Scope) -> list[str]:
     """Providers passed to this instance's contract-typed arguments (ordered contracts only)."""
-    from mora.evaluator import ServiceRef
+    from mora.eval.values import ServiceRef
 
     if svc.template is None:
         return []

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mora.deploy import jobs
 from mora.deploy.changes import ChangeSet, compare, consumed, desired
 from mora.deploy.state import Record, empty_record, secret_digests
 from mora.deploy.targets.base import Target, TargetError
@@ -100,6 +101,9 @@ def apply(
     objects = dict(before.objects)
     digests = dict(before.secrets)
     outcomes: list[Outcome] = []
+    bad: set[str] = set()  # failed or blocked: their dependants are not touched
+    # service -> keys of its one-off jobs that ran to exit 0 (mora.deploy.jobs)
+    ran = {n: list(o.get(jobs.RECORD_KEY, [])) for n, o in objects.items()}
 
     def record() -> Record:
         manifest = wanted.manifest.model_copy(update={"services": dict(sorted(services.items()))})
@@ -110,8 +114,34 @@ def apply(
             manifest,
             {m: d for m, d in digests.items() if m in used},
             # a service that failed keeps its objects: a later removal must find them
-            dict(objects),
+            {
+                n: {**objects.get(n, {}), **({jobs.RECORD_KEY: ran[n]} if ran.get(n) else {})}
+                for n in sorted(set(objects) | {n for n, keys in ran.items() if keys})
+            },
         )
+
+    def run_jobs(name: str, when: str, created: bool) -> bool:
+        """The service's `when` jobs not run yet; False (and the service failed) when one
+        fails."""
+
+        def ok(keys: list[str]) -> None:
+            ran[name] = keys
+            save(record())
+
+        def tell(service: str, step: str) -> None:
+            if created or "already ran" not in step:
+                say(service, step, clock() - start, "")
+
+        try:
+            problem, logs = jobs.run_pending(
+                target, name, when, ran.get(name, []), tell, timeout, ok
+            )
+        except TargetError as err:
+            problem, logs = str(err), []
+        if problem:
+            bad.add(name)
+            done(name, "failed", problem, logs)
+        return not problem
 
     def done(name: str, status: str, detail: str = "", logs: list[str] | None = None) -> None:
         elapsed = clock() - start
@@ -120,6 +150,8 @@ def apply(
 
     target.notify = lambda service, step: say(service, step, clock() - start, "")
     target.prepare()
+    # every folder the new and changed services bind, before anything is removed or started
+    target.ensure_folders(sorted(n for n in changes.to_deploy if n not in prepared.plan.held))
     for name in reversed(changes.removed):
         say(name, "removing", clock() - start, "")
         try:
@@ -129,9 +161,9 @@ def apply(
             continue
         services.pop(name, None)
         objects.pop(name, None)
+        ran.pop(name, None)
         save(record())
         done(name, "removed")
-    bad: set[str] = set()  # failed or blocked: their dependants are not touched
     for stage in prepared.plan.stages:
         if stage.kind != "deploy":
             continue
@@ -154,6 +186,16 @@ def apply(
                 since[name] = clock()
                 continue
             to_create.append(name)
+        again = [n for n in to_create if n not in changes.to_deploy]  # restarted: folder gone?
+        try:
+            target.ensure_folders(again)
+        except TargetError as err:
+            for name in again:
+                to_create.remove(name)
+                bad.add(name)
+                done(name, "failed", str(err))
+        to_create = [n for n in to_create if run_jobs(n, "before", True)]
+        for name in to_create:
             say(name, "creating", clock() - start, "")
         for name, result in (target.apply_stage(to_create) if to_create else {}).items():
             if isinstance(result, str):
@@ -183,6 +225,8 @@ def apply(
                     )
                     if not unchanged:
                         save(record())
+                    if not run_jobs(name, "after", not unchanged):
+                        continue
                     problem = after_healthy(name) if after_healthy else None
                     if problem:
                         bad.add(name)

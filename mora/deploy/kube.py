@@ -39,10 +39,13 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Deployment": ("deployments", True),
     "StatefulSet": ("statefulsets", True),
     "Ingress": ("ingresses", True),
+    "CronJob": ("cronjobs", True),
+    "Job": ("jobs", True),
 }
 #: the order objects of one service are applied in: what the pods mount and reach first, then
 #: the workload, then what routes to it
-ORDER = ["ConfigMap", "Secret", "Service", "NetworkPolicy", "Deployment", "StatefulSet", "Ingress"]
+ORDER = ["ConfigMap", "Secret", "Service", "NetworkPolicy", "Deployment", "StatefulSet", "Ingress",
+         "CronJob", "Job"]  # fmt: skip
 WORKLOADS = ("Deployment", "StatefulSet")
 
 
@@ -163,6 +166,9 @@ class KubePlan:
     services: dict[str, list[dict[str, Any]]]  # service -> its objects, in apply order
     claims: dict[str, dict[str, Any]]  # claim name -> PersistentVolumeClaim
     uses: dict[str, list[str]]  # service -> the claims its pods mount
+    #: service -> job name -> its Job (`run` jobs: applied and waited for by `run_job`, not
+    #: with the service's other objects)
+    jobs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def prepare(self, force: bool) -> list[Request]:
         """Before the first stage: the namespace."""
@@ -179,6 +185,8 @@ class KubePlan:
         deletion of what it had before and no longer has (a route taken away)."""
         out = [apply_request(self.claims[c], force) for c in self.uses.get(service, [])]
         for body in self.services[service]:
+            if body["kind"] == "Job":
+                continue  # a one-off job: its own request, before or after (`job_request`)
             wait = "rollout" if body["kind"] in WORKLOADS else None
             out.append(apply_request(body, force, wait))
         now = set(self.refs(service))
@@ -186,6 +194,47 @@ class KubePlan:
             delete_request(r) for r in before if r not in now and r.kind != "PersistentVolumeClaim"
         ]
         return out
+
+
+def unschedulable(pods: dict[str, Any]) -> str:
+    """Why a pod of a PodList cannot be placed on a node (`PodScheduled` False), or ''."""
+    for pod in pods.get("items", []) or []:
+        for cond in (pod.get("status", {}) or {}).get("conditions", []) or []:
+            if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
+                name = pod.get("metadata", {}).get("name", "?")
+                return f"pod {name} cannot be scheduled: {cond.get('message', '')}".strip()
+    return ""
+
+
+def job_request(body: dict[str, Any], force: bool) -> Request:
+    """A one-off Job: applied, then waited for until it is Complete or Failed (`job_state`)."""
+    return apply_request(body, force, "complete")
+
+
+def job_state(body: dict[str, Any]) -> tuple[str, str]:
+    """`complete`, `failed` (with the reason) or `running`, from a Job's conditions (the
+    terminal ones: `Complete` and `Failed`, status "True")."""
+    status = body.get("status", {}) or {}
+    for cond in status.get("conditions", []) or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            return "complete", ""
+        if cond.get("type") == "Failed":
+            why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+            return "failed", why or "the Job failed"
+    return "running", f"{status.get('active', 0)} active, {status.get('failed', 0)} failed pod(s)"
+
+
+def for_job(plan: KubePlan, service: str, job: str, force: bool) -> list[Request]:
+    """A one-off Job of `service`: what its pod mounts and reads first (the claims, ConfigMap,
+    Secret; a `before` job runs ahead of the service's own apply) and its NetworkPolicy, then
+    the Job itself, waited for (`job_state`)."""
+    out = [apply_request(plan.claims[c], force) for c in plan.uses.get(service, [])]
+    out += [apply_request(b, force) for b in plan.services[service]
+            if b["kind"] in ("ConfigMap", "Secret", "NetworkPolicy")]  # fmt: skip
+    out.append(job_request(plan.jobs[service][job], force))
+    return out
 
 
 def prune(refs: list[Ref], prune_volumes: bool) -> list[Request]:
@@ -213,6 +262,7 @@ def build(compiled: object, site: str, diags: object) -> KubePlan:
     namespace: dict[str, Any] = {}
     services: dict[str, list[dict[str, Any]]] = {}
     claims: dict[str, dict[str, Any]] = {}
+    jobs: dict[str, dict[str, dict[str, Any]]] = {}
     for doc in docs:
         body = doc.body
         kind = body.get("kind")
@@ -224,11 +274,14 @@ def build(compiled: object, site: str, diags: object) -> KubePlan:
             service = folder_of.get(doc.path.split("/", 1)[0])
             if service is not None:
                 services.setdefault(service, []).append(labelled(body, project, site, service))
+                if kind == "Job":  # written as `<folder>/job-<job name>.yaml`
+                    job = doc.path.rsplit("/", 1)[-1].removeprefix("job-").removesuffix(".yaml")
+                    jobs.setdefault(service, {})[job] = services[service][-1]
     for objs in services.values():
         objs.sort(key=lambda o: (ORDER.index(o["kind"]), o["metadata"]["name"]))
     uses = {s: sorted(_claims(next(o for o in objs if o["kind"] in WORKLOADS)) & set(claims))
             for s, objs in services.items() if any(o["kind"] in WORKLOADS for o in objs)}  # fmt: skip
-    return KubePlan(project, site, namespace, services, claims, uses)
+    return KubePlan(project, site, namespace, services, claims, uses, jobs)
 
 
 # --- when a workload has rolled out (the rules `kubectl rollout status` applies) ------------------

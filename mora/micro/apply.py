@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from mora import model as M
-from mora.micro.executor import Executor, Say, Store
+from mora.micro.executor import Executor, Say, StepResult, Store, Transport
 from mora.micro.hook import SetupHook
 
 
@@ -28,22 +28,79 @@ class Round(Protocol):
 Hook = Callable[[str], str | None]
 
 
-def podman_steps(
-    manifest: M.Manifest, target: object, open_store: Callable[[], Store], say: Say
-) -> SetupHook | None:
-    """The executor for a local podman target (exec into its containers); None when no
-    service has steps (the store is then not opened)."""
-    from mora.micro.transport import PodmanTransport
+def transport_for(target: object) -> Transport:
+    """The step transport of a deploy target (read duck-typed: micro sits below deploy)."""
+    from mora.micro.transport import KubeTransport, PodmanTransport, SshTransport
 
-    if not any(s.setup for s in manifest.services.values()):
-        return None
+    kind = getattr(target, "name", "")
+    if kind == "kubernetes":
+        services: dict[str, tuple[str, str]] = {}
+        for name, objs in target.plan.services.items():  # type: ignore[attr-defined]
+            for o in objs:
+                if o["kind"] == "Service" and o["spec"].get("type") == "ClusterIP":
+                    services[name] = (o["metadata"]["namespace"], o["metadata"]["name"])
+        return KubeTransport(target.client, services)  # type: ignore[attr-defined]
     containers = {name: c.name for name, c in target.containers.items()}  # type: ignore[attr-defined]
-    transport = PodmanTransport(
+    if kind in ("podman-ssh", "quadlet"):
+        where = {name: hd.host.name for name, hd in target.where.items()}  # type: ignore[attr-defined]
+        return SshTransport(
+            target.ssh.hosts,  # type: ignore[attr-defined]
+            where,
+            containers,
+            podman=target.podman,  # type: ignore[attr-defined]
+        )
+    return PodmanTransport(
         containers,
         podman=target.podman,  # type: ignore[attr-defined]
         env=target.env,  # type: ignore[attr-defined]
     )
-    return SetupHook(manifest, open_store(), transport, say)
+
+
+def target_steps(
+    manifest: M.Manifest, target: object, open_store: Callable[[], Store], say: Say
+) -> SetupHook | None:
+    """The executor for a deploy target (its transport reaches the target's containers); None
+    when no service has steps (the store is then not opened)."""
+    if not any(s.setup for s in manifest.services.values()):
+        return None
+    return SetupHook(manifest, open_store(), transport_for(target), say)
+
+
+def steps_on_deployed(
+    manifest: M.Manifest,
+    order: list[str],
+    target: object,
+    open_store: Callable[[], Store],
+    say: Say,
+) -> tuple[list[StepResult], list[str]]:
+    """`mora setup`: the steps of services already deployed and running, in `order` (the
+    plan's), without deploying anything. What the store records already ran is not run again.
+    Returns the results and the services skipped (not running, or a dependency's step failed)."""
+    hook = target_steps(manifest, target, open_store, say)
+    if hook is None:
+        return [], []
+    bad: set[str] = set()
+    skipped: list[str] = []
+    for name in order:
+        svc = manifest.services.get(name)
+        if svc is None or not svc.setup:
+            continue
+        if any(d in bad for d in svc.depends_on) or not target.is_running(name):  # type: ignore[attr-defined]
+            bad.add(name)
+            skipped.append(name)
+            continue
+        if hook(name):
+            bad.add(name)
+    return hook.results, skipped
+
+
+def share_redaction(manifest: M.Manifest, target: object, open_store: Callable[[], Store]) -> None:
+    """Job logs are shown on failure: mask them as the setup executor masks its reports (every
+    part of every secret in the site's store), not only the values delivered to containers."""
+    from mora.micro.transport import HttpTransport
+
+    if any(s.jobs for s in manifest.services.values()):
+        target.redact = Executor(open_store(), HttpTransport()).redact  # type: ignore[attr-defined]
 
 
 def forget_removed(
@@ -57,7 +114,13 @@ def forget_removed(
     gone = [s for s in gone if s.setup]
     if not gone or before is None:
         return
-    executor = Executor(open_store(), HttpTransport(), project=before.project, say=say)
+    executor = Executor(
+        open_store(),
+        HttpTransport(),
+        services=set(before.services),
+        project=before.project,
+        say=say,
+    )
     for svc in gone:
         executor.removed(svc)
 
@@ -71,7 +134,7 @@ def apply_with_steps(
     open_store: Callable[[], Store] | None,
     say: Say,
 ) -> tuple[object, Round]:
-    """Apply `first`, running setup steps when `open_store` is given (podman targets).
+    """Apply `first`, running setup steps when `open_store` is given (every target).
 
     `make_target(round)` builds the deploy target (closed after its round); `run(round, target,
     hook)` calls the engine's `apply` and returns its `Applied`. While a step fills an input a
@@ -89,7 +152,8 @@ def apply_with_steps(
         try:
             hook = None
             if open_store is not None:
-                hook = podman_steps(
+                share_redaction(current.compiled.manifest, target, open_store)  # type: ignore[attr-defined]
+                hook = target_steps(
                     current.compiled.manifest,  # type: ignore[attr-defined]
                     target,
                     open_store,

@@ -94,6 +94,8 @@ class Executor:
         transport: Transport,
         *,
         produced: Mapping[str, list[str]] | None = None,
+        public: set[str] | None = None,
+        services: set[str] | None = None,
         project: str = "",
         say: Say | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -104,6 +106,11 @@ class Executor:
         self.store = store
         self.transport = transport
         self.produced = dict(produced or {})  # "svc.step.out" -> input names it fills
+        # store names of outputs declared `public { }`: not secrets, never masked
+        self.public = set(public or ())
+        # the hosts a step may reach besides its declared `outside_hosts`: the project's
+        # services (None: not restricted, for a library caller that gives no manifest)
+        self.services = {s.lower() for s in services} if services is not None else None
         self.project = project
         self._service: M.Service | None = None  # the one whose steps run (its internal URL)
         self.say = say or (lambda _w, _s, _d: None)
@@ -114,6 +121,8 @@ class Executor:
         self._secrets: set[str] = set()
         self._event = "healthy"
         for name in store.names():  # every value of the site is masked in what we report
+            if name in self.public:
+                continue
             entry = store.get(name)
             for value in getattr(entry, "parts", {}).values():
                 self._remember(value)
@@ -136,7 +145,8 @@ class Executor:
         value = parts.get(part or "value")
         if value is None:
             raise _Missing(name)
-        self._remember(value)
+        if name not in self.public:
+            self._remember(value)
         return value
 
     # --- running -------------------------------------------------------------------------------
@@ -196,14 +206,27 @@ class Executor:
         except _Missing as err:
             raise StepFailed(f"{service}.{step.name}: `{err}` was never produced") from None
         response = self._attempts(service, step)
+        values = {
+            name: _as_text(self._value(out.value, service, response), out.type)
+            for name, out in sorted(step.outputs.items())
+        }
+        shown: list[str] = []
         for name, out in sorted(step.outputs.items()):
-            value = _as_text(self._value(out.value, service, response), out.type)
-            self._remember(value)
+            if out.public:  # shown and put into URLs: it must not carry a secret of the site
+                if self.redact(values[name]) != values[name]:
+                    raise StepFailed(
+                        f"{service}.{step.name}: the public output `{name}` holds a secret "
+                        "value; declare it in `output { }` instead"
+                    )
+                shown.append(f"{name}={_printable(values[name])}")
+            else:
+                self._remember(values[name])
+        for name, value in values.items():
             self.store.set_value(f"{marker}.{name}", value)
         self.store.set_value(marker, wanted)
         self._fill_inputs(service, step)
         self.store.save()
-        return StepResult(service, step.name, "ran")
+        return StepResult(service, step.name, "ran", ", ".join(shown))
 
     def _fill_inputs(self, service: str, step: M.Step) -> None:
         changed = False
@@ -263,8 +286,7 @@ class Executor:
         if step.manager is not None:
             base = _text(self._value(step.manager, service, None)).rstrip("/")
             return self.redact(f"POST {base}/events")
-        url = _text(self._value(step.url, service, None)) if step.url else ""
-        return self.redact(f"{step.method or 'GET'} {url}")
+        return self.redact(f"{step.method or 'GET'} {self._url(step, service)}")
 
     def _once(self, service: str, step: M.Step) -> tuple[Response, str]:
         shown = self._shown(service, step)
@@ -275,7 +297,8 @@ class Executor:
             argv = [_text(self._value(a, service, None)) for a in step.exec]
             stdin = _text(self._value(step.stdin, service, None)) if step.stdin else None
             return self.transport.exec(service, argv, stdin, per_try), shown
-        url = _text(self._value(step.url, service, None)) if step.url else ""
+        url = self._url(step, service)
+        self._allowed(service, step, url)
         headers = {k: _text(self._value(v, service, None)) for k, v in step.headers.items()}
         if step.auth is not None:
             secret = _text(self._value(step.auth.secret, service, None))
@@ -289,6 +312,8 @@ class Executor:
         body: bytes | None = None
         if step.body is not None:
             value = self._value(step.body, service, None)
+            if step.base is not None:
+                value = self._based(service, step, value)
             if step.body_format == "form":
                 pairs = {k: _text(v) for k, v in (value or {}).items()}  # type: ignore[union-attr]
                 body = urllib.parse.urlencode(sorted(pairs.items())).encode()
@@ -298,10 +323,57 @@ class Executor:
                 headers.setdefault("Content-Type", "application/json")
         return self.transport.request(step.method or "GET", url, headers, body, per_try), shown
 
+    def _based(self, service: str, step: M.Step, changes: object) -> dict[str, object]:
+        """`base` and `json`: the object an earlier step read (a resource the app answered),
+        with the fields of `json` set over it; the rest is sent back as the app gave it."""
+        text = _text(self._value(step.base, service, None))
+        try:
+            base = json.loads(text)
+        except ValueError:
+            base = None
+        if not isinstance(base, dict) or not isinstance(changes, dict):
+            raise StepFailed(
+                f"{service}.{step.name}: `base` is not a JSON object (the step that read it "
+                "should keep the whole `body`)"
+            )
+        return {**base, **changes}
+
+    def _allowed(self, service: str, step: M.Step, url: str) -> None:
+        """Refuse (no retry) a URL whose host is neither a service of the project nor one the
+        step declares in `outside_hosts`: whatever a value read when running holds, it cannot
+        send the request (and its headers) elsewhere."""
+        if self.services is None:
+            return
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+        if host in self.services or host in step.outside_hosts:
+            return
+        raise StepFailed(
+            self.redact(
+                f"{service}.{step.name}: refused to send a request to `{host or url}`: it is "
+                "not a service of the project, nor declared in the step's `outside_hosts`"
+            )
+        )
+
+    def _url(self, step: M.Step, service: str) -> str:
+        """The step's URL; a step output in it (a public one: an id from a response) is
+        percent-encoded, so it stays one path segment or query value and cannot
+        add a path, a query or another host."""
+        e = step.url
+        if e is None:
+            return ""
+        parts = e.concat if e.concat is not None else [e]
+        text = ""
+        for part in parts:
+            piece = _text(self._value(part, service, None))
+            from_response = (part.ref or "").startswith("output.")
+            text += urllib.parse.quote(piece, safe="") if from_response else piece
+        return text
+
     # --- external micromanagers (docs/micromanager-protocol.yaml) -----------------------------
     def _manager(self, service: str, step: M.Step, event: str, timeout: float) -> Response:
         """POST the lifecycle event; a reply that asks for inputs fails the step, saying which."""
         base = _text(self._value(step.manager, service, None)).rstrip("/")
+        self._allowed(service, step, base)
         svc = self._service
         payload = {
             "event": event,
@@ -418,6 +490,12 @@ def _from_response(path: str, response: Response | None) -> object:
         else:
             return ""
     return value
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """A public value in progress output: one line, control characters escaped, bounded."""
+    shown = text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 def _truth(value: object) -> bool:

@@ -21,8 +21,21 @@ class SetupHook:
         for name, inp in sorted(manifest.inputs.items()):
             if inp.producer:
                 produced.setdefault(inp.producer, []).append(name)
+        public = {
+            f"setup.{svc.name}.{step.name}.{out}"
+            for svc in manifest.services.values()
+            for step in svc.setup
+            for out, o in step.outputs.items()
+            if o.public
+        }
         self.executor = Executor(
-            store, transport, produced=produced, project=manifest.project, say=say
+            store,
+            transport,
+            produced=produced,
+            public=public,
+            services=set(manifest.services),
+            project=manifest.project,
+            say=say,
         )
         self.results: list[StepResult] = []
 

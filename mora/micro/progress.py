@@ -2,12 +2,13 @@
 
 `mora plan` shows it so a person sees where a previous apply stopped: per step `done` (with
 when it was recorded), `failed` (with when), `changed` (it ran, but its definition changed
-since, so it runs again) or `not yet`. Only times and step names are shown, never a value.
+since, so it runs again) or `not yet`. Only times, step names and the values of public outputs
+(declared not secret, checked so when they were stored) are shown, never a secret.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mora import model as M
 from mora.micro.executor import FAILED, STATE, Store, digest
@@ -19,13 +20,15 @@ class StepState:
     step: str
     status: str  # done | failed | changed | not yet
     when: str = ""  # UTC, as the store recorded it
+    public: dict[str, str] = field(default_factory=dict)  # its public outputs (no secrets)
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, object]:
         return {
             "service": self.service,
             "step": self.step,
             "status": self.status,
             "when": self.when,
+            **({"public": self.public} if self.public else {}),
         }
 
 
@@ -44,7 +47,12 @@ def step_states(manifest: M.Manifest, store: Store) -> list[StepState]:
                 ran = getattr(done, "parts", {}).get("value", "")
                 when = getattr(done, "rotated", None) or getattr(done, "created", "")
                 status = "done" if ran.split("|")[0] == digest(step) else "changed"
-                states.append(StepState(name, step.name, status, when))
+                public = {}
+                for out, o in sorted(step.outputs.items()):
+                    kept = store.get(f"{marker}.{out}") if o.public else None
+                    if kept is not None:
+                        public[out] = getattr(kept, "parts", {}).get("value", "")
+                states.append(StepState(name, step.name, status, when, public))
             else:
                 states.append(StepState(name, step.name, "not yet"))
     return states
@@ -67,5 +75,6 @@ def render_states(states: list[StepState]) -> str:
             "changed": f"changed since it ran {s.when}; runs again",
             "not yet": "not yet",
         }[s.status]
-        lines.append(f"  {where}  {text}".rstrip())
+        shown = "  ".join(f"{k}={v}" for k, v in s.public.items())
+        lines.append(f"  {where}  {text}{'  ' + shown if shown else ''}".rstrip())
     return "\n".join(lines) + "\n"

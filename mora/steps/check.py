@@ -9,6 +9,7 @@ for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ E_STEP_LEAK = "E0933"
 E_STEP_CYCLE = "E0934"
 E_STEP_OUTPUT = "E0935"
 E_PRODUCER = "E0936"
+E_PUBLIC = "E0937"
+E_OUTSIDE = "E0938"
 
 STEP_ATTRS = (
     "description",
@@ -42,6 +45,9 @@ STEP_ATTRS = (
     "until",
     "when",
     "output",
+    "public",
+    "base",
+    "outside_hosts",
     "timeout",
 )
 RESPONSE = ("status", "body", "stdout", "cookie")
@@ -54,6 +60,7 @@ class _StepDecl:
     block: ast.Block
     index: int
     outputs: dict[str, ast.Key] = field(default_factory=dict)
+    public: set[str] = field(default_factory=set)  # outputs declared in `public { }`
 
 
 def setup_blocks(body: ast.Body) -> list[ast.Block | ast.Attr]:
@@ -73,10 +80,12 @@ def step_decls(body: ast.Body) -> dict[str, _StepDecl]:
         if isinstance(entry, ast.Block) and entry.key.text not in found:
             step = _StepDecl(entry.key.text, entry, len(found))
             for item in entry.body.entries:
-                if isinstance(item, ast.Block) and item.key.text == "output":
+                if isinstance(item, ast.Block) and item.key.text in ("output", "public"):
                     for out in item.body.entries:
-                        if isinstance(out, ast.Attr):
-                            step.outputs.setdefault(out.key.text, out.key)
+                        if isinstance(out, ast.Attr) and out.key.text not in step.outputs:
+                            step.outputs[out.key.text] = out.key
+                            if item.key.text == "public":
+                                step.public.add(out.key.text)
             found[entry.key.text] = step
     return found
 
@@ -409,7 +418,7 @@ class _OneStep:
                 )
                 continue
             seen[key] = entry.key
-            block = key in ("headers", "output")
+            block = key in ("headers", "output", "public")
             if block != isinstance(entry, ast.Block):
                 self.diags.error(
                     E_STEP,
@@ -458,6 +467,66 @@ class _OneStep:
             self.diags.error(
                 E_STEP, "a request has one body: `json` or `form`", seen["form"].span, "both set"
             )
+        if "base" in seen and "json" not in seen:
+            self.diags.error(
+                E_STEP,
+                "`base` goes with `json`: the fields set over it",
+                seen["base"].span,
+                "no `json` here",
+            )
+        self._hosts()
+
+    def _hosts(self) -> None:
+        """A step reaches the project's own services (`X.internal_url`, or a service's name as
+        the host) or a host it declares in `outside_hosts`; the host must be written out."""
+        values = {
+            e.key.text: e.value
+            for e in self.step.block.body.entries
+            if isinstance(e, ast.Attr) and e.key.text in ("url", "manager", "outside_hosts")
+        }
+        declared: set[str] = set()
+        listed = values.get("outside_hosts")
+        if listed is not None:
+            items = listed.items if isinstance(listed, ast.ListExpr) else None
+            for item in items if items is not None else [None]:
+                v = item.value if item is not None else listed
+                ok = isinstance(v, ast.StringLit) and v.is_plain and _HOST.fullmatch(v.plain)
+                if not ok:
+                    self.diags.error(
+                        E_STEP,
+                        '`outside_hosts` is a list of host names, like ["api.github.com"]',
+                        v.span,
+                        "not a host name",
+                    )
+                else:
+                    declared.add(v.plain.lower())  # type: ignore[union-attr]
+        services = self.c.program.services
+        for key in ("url", "manager"):
+            value = values.get(key)
+            if value is None:
+                continue
+            kind, host = _url_host(value)
+            if kind == "service" or (host is not None and (host in services or host in declared)):
+                continue
+            if host is None:
+                self.diags.error(
+                    E_OUTSIDE,
+                    f"the host of a step's `{key}` must be known when compiling",
+                    value.span,
+                    "the host is not written out",
+                    help="start the URL with a service's `internal_url` "
+                    '(`"${self.internal_url}/..."`), or write an outside host out '
+                    '(`"https://api.example.com/..."`) and declare it in `outside_hosts`',
+                )
+            else:
+                self.diags.error(
+                    E_OUTSIDE,
+                    f"`{host}` is outside the project: a step may reach it only when declared",
+                    value.span,
+                    "not a service of this project",
+                    help=f'declare it: `outside_hosts = ["{host}"]` (`mora plan` lists it); '
+                    "for a service of the project use its `internal_url`",
+                )
 
     # --- settings ------------------------------------------------------------------------------
     def _setting(self, key: str, entry: ast.Attr | ast.Block) -> None:
@@ -468,15 +537,37 @@ class _OneStep:
                         E_STEP, f"`{key}` holds `NAME = value` entries", item.span, "here"
                     )
                     continue
+                first = self.step.outputs.get(item.key.text)
+                if key != "headers" and first is not None and first is not item.key:
+                    self.diags.error(
+                        E_STEP,
+                        f"output `{item.key.text}` is declared twice",
+                        item.key.span,
+                        "declared again here",
+                        labels=[Label(first.span, "first declared here")],
+                        help="an output is either secret (`output { }`) or public (`public { }`)",
+                    )
                 if key == "headers":
                     self._expr(item.value, "header")
+                elif key == "public":
+                    self._public(item)
                 else:
                     self._expr(item.value, "output")
             return
         value = entry.value
         if key == "description":
             self._literal_string(value, key)
-            self._expr(value, "shown")
+            if not self._expr(value, "shown"):
+                for ref in _leaves(value):
+                    names = [p.text for p in ref.parts] if isinstance(ref, ast.Ref) else []
+                    if "setup" in names[:2]:
+                        self.diags.error(
+                            E_STEP,
+                            "a description is known when compiling: it cannot hold a step output",
+                            ref.span,
+                            "known only when the step runs",
+                            help="progress shows a public output's value when its step ran",
+                        )
         elif key == "run":
             if not (isinstance(value, ast.StringLit) and value.plain in ("once", "always")):
                 self.diags.error(
@@ -511,6 +602,23 @@ class _OneStep:
             self._expr(value, "argv")
         elif key in ("stdin", "json"):
             self._expr(value, "value")
+        elif key == "base":
+            own = (
+                isinstance(value, ast.Ref)
+                and len(value.parts) == 3
+                and value.parts[0].text == "setup"
+            )
+            if not own:
+                self.diags.error(
+                    E_STEP,
+                    "`base` names an earlier output of this service: `setup.STEP.OUTPUT`",
+                    value.span,
+                    "not a step output",
+                    help="read the resource first (`output { config = body }`), then send it "
+                    "back with `base = setup.STEP.config` and the fields to change in `json`",
+                )
+            else:
+                self._expr(value, "value")
         elif key == "form":
             if not isinstance(value, ast.MapExpr):
                 self.diags.error(E_STEP, "`form` is a map of fields", value.span, "not a map")
@@ -538,6 +646,25 @@ class _OneStep:
                 self.diags.error(
                     E_STEP, "`timeout` is a duration, like `2m`", value.span, "not a duration"
                 )
+
+    def _public(self, item: ast.Attr) -> None:
+        """A public output: read from the response (not its `cookie`, a session), literals,
+        params and other public outputs; never from a secret, an input or a secret output."""
+        tainted = self._expr(item.value, "public")
+        cookie = [
+            r for r in _leaves(item.value) if isinstance(r, ast.Ref) and r.parts[0].text == "cookie"
+        ]
+        if tainted or cookie:
+            self.diags.error(
+                E_PUBLIC,
+                f"public output `{item.key.text}` would hold a secret",
+                item.value.span,
+                "a session cookie" if cookie and not tainted else "derived from a secret",
+                help="a public output may appear in URLs, logs and the plan, so it is read from "
+                "the response (`body.FIELD`, `stdout`, `status`) or from public values only; "
+                "keep it in `output { }` (a secret) otherwise. When it runs, a value that "
+                "contains a secret of the site fails the step",
+            )
 
     def _literal_string(self, value: ast.Expr, key: str) -> None:
         if not isinstance(value, ast.StringLit):
@@ -590,14 +717,16 @@ class _OneStep:
                 f"a secret in {what}: it would be shown in logs and error reports",
                 expr.span,
                 "holds a secret or a step output",
-                help="send secrets in `headers`, `auth`, `json`/`form` or `stdin`; every step "
-                "output is a secret, since it comes from a response",
+                help="send secrets in `headers`, `auth`, `json`/`form` or `stdin`; a step "
+                "output is a secret (it comes from a response) unless declared in `public { }`",
             )
         return tainted
 
     def _ref(self, ref: ast.Ref, where: str) -> bool:
         head = ref.parts[0].text
         if head in RESPONSE:
+            if where == "public":
+                return False  # checked when it runs: a value holding a secret fails the step
             if where not in ("output", "cond-after"):
                 self.diags.error(
                     E_STEP_REF,
@@ -618,7 +747,8 @@ class _OneStep:
         ):
             if head == "self":
                 ref = ast.Ref(ref.parts[1:], ref.span)
-            self._output_ref_own(ref)
+            if self._output_ref_own(ref):
+                return not self._is_public(self.own, ref.parts[1:])
             return True
         if (
             len(ref.parts) > 1
@@ -626,7 +756,8 @@ class _OneStep:
             and head not in ("param", "secret", "input", "site", "args")
         ):
             if head == self.service:
-                self._output_ref_own(ast.Ref(ref.parts[1:], ref.span))
+                if self._output_ref_own(ast.Ref(ref.parts[1:], ref.span)):
+                    return not self._is_public(self.own, ref.parts[2:])
                 return True
             if head not in self.c.program.services:
                 self.diags.error(
@@ -637,14 +768,52 @@ class _OneStep:
                     help=did_you_mean(head, self.c.program.services),
                 )
                 return True
-            if self.o._output_ref(ref, head, None, None) and self.service is not None:
-                self.o.edges.setdefault(self.service, {}).setdefault(head, ref)
+            if self.o._output_ref(ref, head, None, None):
+                if self.service is not None:
+                    self.o.edges.setdefault(self.service, {}).setdefault(head, ref)
+                return not self._is_public(self.o.steps.get(head, {}), ref.parts[2:])
             return True
         t = self.c.type_of(ref, self.ctx)  # type: ignore[arg-type]
         return t.secret
 
-    def _output_ref_own(self, ref: ast.Ref) -> None:
-        self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
+    @staticmethod
+    def _is_public(steps: dict[str, _StepDecl], parts: tuple[ast.Name, ...] | list) -> bool:  # type: ignore[type-arg]
+        """`STEP.OUT` names an output declared in `public { }` (not a secret)."""
+        if len(parts) != 2:
+            return False
+        step = steps.get(parts[0].text)
+        return step is not None and parts[1].text in step.public
+
+    def _output_ref_own(self, ref: ast.Ref) -> bool:
+        return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
+
+
+_HOST = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def _url_host(value: ast.Expr) -> tuple[str, str | None]:
+    """Where a URL goes: ("service", None) when it starts with an `internal_url`, ("host", H)
+    when its host H is written out, ("unknown", None) otherwise (from a param, an input...)."""
+    if not isinstance(value, ast.StringLit) or not value.parts:
+        return "unknown", None
+    first = value.parts[0]
+    if isinstance(first, ast.Ref):
+        known = first.parts[-1].text == "internal_url"
+        return ("service", None) if known else ("unknown", None)
+    if not isinstance(first, str):
+        return "unknown", None
+    m = _ORIGIN.match(first)
+    # the authority must end inside the literal (`http://db:5432/`, or the whole URL)
+    if m is None or (m.end() == len(first) and len(value.parts) > 1):
+        return "unknown", None
+    authority = m.group(1)
+    if "@" in authority:  # user info: `http://db@elsewhere/` goes to `elsewhere`
+        return "unknown", None
+    host = authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+    return ("host", host.lower()) if _HOST.fullmatch(host) else ("unknown", None)
 
 
 def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:

@@ -81,10 +81,15 @@ class _Step:
                 if item.key.text == "headers":
                     data["headers"] = dict(sorted(pairs.items()))
                 else:
-                    data["outputs"] = {
-                        k: M.StepOutput(type=_output_type(v), value=v)
-                        for k, v in sorted(pairs.items())
-                    }
+                    public = item.key.text == "public"
+                    outputs = dict(data.get("outputs") or {})  # type: ignore[call-overload]
+                    outputs.update(
+                        {
+                            k: M.StepOutput(type=_output_type(v), value=v, public=public)
+                            for k, v in pairs.items()
+                        }
+                    )
+                    data["outputs"] = dict(sorted(outputs.items()))
                 continue
             if not isinstance(item, ast.Attr):
                 continue
@@ -93,7 +98,7 @@ class _Step:
                 data[key] = _plain(self.sx(value))
             elif key == "method":
                 data["method"] = _plain(self.sx(value)).upper()
-            elif key in ("url", "manager", "stdin", "until", "when"):
+            elif key in ("url", "manager", "stdin", "until", "when", "base"):
                 data[key] = self.sx(value)
             elif key == "exec":
                 data["exec"] = list(self.sx(value).items or [])
@@ -110,6 +115,9 @@ class _Step:
                 items = value.items if isinstance(value, ast.ListExpr) else None
                 values = [i.value for i in items] if items is not None else [value]
                 data["expect"] = sorted({v.value for v in values if isinstance(v, ast.IntLit)})
+            elif key == "outside_hosts":
+                hosts = self.sx(value).items or []
+                data["outside_hosts"] = sorted({_plain(h).lower() for h in hosts})
             elif key == "timeout" and isinstance(value, ast.UnitLit):
                 data["timeout_seconds"] = T.parse_duration(value.text) or _DEFAULT_TIMEOUT
         if "url" in data and "method" not in data:

@@ -32,13 +32,6 @@ RUNTIME = "<runtime>"
 
 # Planned requests with no step, and why (each stdlib page's "After it starts" says so too).
 GAPS = {
-    "tv.login": "PUT /config/host/{id} takes the whole HostConfigResource; a step cannot send an "
-    "earlier response back with fields changed, and a partial one would reset the others",
-    "movies.login": "as tv.login",
-    "indexers.login": "as tv.login",
-    "watch.policy_janitorr": "the user id goes in the URL, and a step output (a secret by the "
-    "taint rule) may not",
-    "requests.libraries_enable": "the library ids go in the query, and a step output may not",
     "directory.groups_read": "done inside the `groups` command: a step cannot repeat per item",
     "directory.group_create": "done inside the `groups` command (GraphQL createGroup)",
     "directory.user_create": "done inside the `users` command (GraphQL createUser)",
@@ -87,6 +80,8 @@ def to_request(api: str, service: str, step: M.Step) -> Request:
     """One compiled HTTP step as the checker's Request; its URL must be the service's own."""
     url = urllib.parse.urlsplit(_url(service, step))
     assert url.hostname == service, f"{service}.{step.name} calls {url.hostname}, not itself"
+    # with `base`, the body is an earlier response (the app's own resource, read with GET)
+    # with these fields set over it: the fields set are what is checked
     body = _sample(step.body)
     return Request(
         app=api,

@@ -147,3 +147,61 @@ def test_damaged_record_is_e0801(tmp_path: Path) -> None:
     proc = run_mora(["diff", str(project), "--site", str(site)], env={**os.environ, **env})
     assert proc.returncode == 1, proc.stderr
     assert "E0801" in proc.stderr and "lab.json:1:2" in proc.stderr
+
+
+class JobRecorder(Recorder):
+    """Service `a` has a `before` job and an `after` job; their keys and results are set by
+    the test (a changed key is a changed job)."""
+
+    def __init__(self, keys: dict[str, str], failing_jobs: set[str]) -> None:
+        super().__init__(failing=set())
+        self.keys = keys  # job -> key
+        self.failing_jobs = failing_jobs
+        self.ran: list[str] = []
+
+    def run_jobs(self, service: str, when: str) -> list[tuple[str, str]]:
+        wanted = {"before": ["migrate"], "after": ["seed"]}[when] if service == "a" else []
+        return [(j, self.keys[j]) for j in wanted]
+
+    def run_job(self, service: str, job: str, timeout: float) -> tuple[str | None, list[str]]:
+        self.ran.append(job)
+        if job in self.failing_jobs:
+            return "exited with 2", [f"{job} said no"]
+        return None, []
+
+
+def test_jobs_run_once_per_key_and_failures_block(tmp_path: Path) -> None:
+    built = compiled(tmp_path)
+    saved: list[Record] = []
+    keys = {"migrate": "migrate:1", "seed": "seed:1"}
+    first = JobRecorder(keys, failing_jobs={"seed"})
+    done = apply(prepare(built, None, None, "podman"), None, first, saved.append, poll=0)
+    status = {o.service: (o.status, o.detail) for o in done.outcomes}
+    # migrate ran before a was created; seed (after) failed a once it was healthy: b, c blocked
+    assert first.ran == ["migrate", "seed"] and first.applied[0] == "a"
+    assert status["a"] == ("failed", "job `seed` (after) exited with 2")
+    assert status["b"][0] == "blocked" and status["c"][0] == "blocked"
+    assert [o.logs for o in done.outcomes if o.service == "a"] == [["seed said no"]]
+    assert saved[-1].objects["a"]["jobs"] == ["migrate:1"]  # only what exited 0
+
+    # a is unchanged and running: migrate is not run again, the failed seed is retried
+    second = JobRecorder(keys, failing_jobs=set())
+    second.running = set(first.running)
+    done = apply(prepare(built, saved[-1], None, "podman"), saved[-1], second, saved.append, poll=0)
+    assert second.ran == ["seed"] and "a" not in second.applied
+    assert saved[-1].objects["a"]["jobs"] == ["migrate:1", "seed:1"]
+    assert done.ok
+
+    # a changed `before` job on a service being recreated: runs again, its old key replaced;
+    # one that fails keeps the service from being created at all
+    third = JobRecorder({**keys, "migrate": "migrate:2"}, failing_jobs={"migrate"})
+    record = saved[-1]
+    record.manifest.services.pop("a")  # as if `a` changed: it is deployed again
+    done = apply(prepare(built, record, None, "podman"), record, third, saved.append, poll=0)
+    assert third.ran == ["migrate"] and "a" not in third.applied
+    assert {o.service: o.status for o in done.outcomes}["a"] == "failed"
+    assert saved[-1].objects["a"]["jobs"] == ["migrate:1", "seed:1"]
+    fourth = JobRecorder({**keys, "migrate": "migrate:2"}, failing_jobs=set())
+    done = apply(prepare(built, record, None, "podman"), record, fourth, saved.append, poll=0)
+    assert fourth.ran == ["migrate"] and fourth.applied[0] == "a" and done.ok
+    assert saved[-1].objects["a"]["jobs"] == ["migrate:2", "seed:1"]

@@ -110,6 +110,13 @@ def _handler(api: Api) -> type[BaseHTTPRequestHandler]:
                 body["status"] = {"observedGeneration": 1, "replicas": n, "updatedReplicas": n,
                                   "availableReplicas": n, "readyReplicas": n,
                                   "currentRevision": "r1", "updateRevision": "r1"}  # fmt: skip
+            if body.get("kind") == "Job":  # done at once: failed when its command says so
+                args = body["spec"]["template"]["spec"]["containers"][0].get("args", [])
+                failed = "fail" in " ".join(args)
+                cond = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit"} if failed else {
+                        "type": "Complete", "status": "True"}  # fmt: skip
+                body["status"] = {"conditions": [cond]}
             api.objects[path] = body
             self._answer(200, body)
 
@@ -303,3 +310,92 @@ def test_cli_apply_to_kubernetes(server: Any, tmp_path: Path) -> None:
     refused = run_mora([*args, "--kubeconfig", str(kc)], env=env)
     assert refused.returncode == 1 and "TLS verification" in refused.stderr, refused.stderr
     assert len(api.seen) == before
+
+
+JOBS_PROJECT = """\
+project shop
+
+service api {
+  image = "docker.io/library/busybox:1.36"
+  user = "65534"
+  volumes { "/data" = volume() }
+  jobs {
+    migrate {
+      command = ["sh", "-c", "MIGRATION"]
+      run = "before"
+    }
+    report {
+      command = ["true"]
+      schedule = "@daily"
+    }
+  }
+}
+
+service web {
+  image = "docker.io/library/busybox:1.36"
+  user = "65534"
+  depends_on = [api]
+}
+"""
+
+
+def test_jobs_are_applied_and_waited_for(server: Any, tmp_path: Path) -> None:
+    """A `before` Job is applied (with the Secret, ConfigMap and claim its pod needs) and waited
+    for until Complete before the workload; recorded by name (its template's hash), skipped
+    next time, a new one after a change; a Failed one fails its service and blocks `web`."""
+    api, port, pems = server
+    config = load_kubeconfig(kubeconfig(tmp_path / "kc", port, pems["ca"], {"token": TOKEN}))
+    source = tmp_path / "jobs"
+    source.mkdir()
+
+    def deploy(migration: str, before: Record | None) -> tuple[Any, Record | None]:
+        (source / "main.mora").write_text(JOBS_PROJECT.replace("MIGRATION", migration))
+        result = compile_project(source, domain="example.org", provider=MemoryProvider(seed=b"j"))
+        assert result.compiled is not None, result.diagnostics
+        saved: list[Record] = []
+        objects = before.objects if before else None
+        target = KubernetesTarget(
+            result.compiled, Diagnostics(), KubeClient(config), before=objects
+        )
+        target.poll = 0
+        prepared = prepare(result.compiled, before, b"k" * 32, "kubernetes")
+        done = apply(prepared, before, target, saved.append, poll=0)
+        target.close()
+        return done, (saved[-1] if saved else before)
+
+    done, record = deploy("echo v1", None)
+    assert done.ok, done.outcomes
+    patched = [p.split("?")[0] for m, p, _, _ in api.seen if m == "PATCH"]
+    job = next(p for p in patched if "/apis/batch/v1/namespaces/shop/jobs/api--migrate-" in p)
+    workload = patched.index("/apis/apps/v1/namespaces/shop/deployments/api")
+    assert patched.index(job) < workload  # the Job ran to Complete before the service
+    assert [m for m, p, _, _ in api.seen if p.split("?")[0] == job] == ["PATCH", "GET"]
+    assert "/apis/batch/v1/namespaces/shop/cronjobs/api--report" in patched
+    assert record is not None
+    assert record.objects["api"]["jobs"] == [f"migrate:{job.rsplit('/', 1)[1]}"]
+    assert f"batch/v1:Job:shop:{job.rsplit('/', 1)[1]}" in record.objects["api"]["kube"]
+
+    api.seen.clear()
+    done, record = deploy("echo v1", record)
+    assert not done.changed
+    assert [p.split("?")[0] for m, p, _, _ in api.seen if m == "PATCH"] == [
+        "/api/v1/namespaces/shop"
+    ]
+
+    api.seen.clear()
+    done, record = deploy("echo v2", record)
+    assert done.ok, done.outcomes
+    new_job = next(p.split("?")[0] for m, p, _, _ in api.seen if m == "PATCH" and "/jobs/" in p)
+    assert new_job != job
+    assert ("DELETE", job) in [(m, p.split("?")[0]) for m, p, _, _ in api.seen]  # old version
+
+    api.seen.clear()
+    done, record = deploy("echo fail", record)
+    outcome = {o.service: (o.status, o.detail) for o in done.outcomes}
+    assert outcome["api"] == (
+        "failed",
+        "job `migrate` (before) failed: BackoffLimitExceeded: Job has reached the specified"
+        " backoff limit",
+    )
+    assert outcome["web"] == ("blocked", "api failed")
+    assert not [p for m, p, _, _ in api.seen if m == "PATCH" and "/deployments/" in p]

@@ -155,3 +155,26 @@ def test_label_values_are_valid() -> None:
     long = kube.label_value("a" * 80 + ".example.org")
     assert len(long) <= 63 and long[0].isalnum() and long[-1].isalnum()
     assert kube.label_value("x y") != kube.label_value("x_y")
+
+
+def test_job_state_reads_the_terminal_conditions() -> None:
+    """A Job is done when its `Complete` condition is "True", failed on `Failed` "True"
+    (batch/v1 JobStatus); anything else is still running. A pod that cannot be placed says why."""
+    from mora.deploy.kube import job_state, unschedulable
+
+    assert job_state({"status": {"active": 1}}) == ("running", "1 active, 0 failed pod(s)")
+    assert job_state({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}) == (
+        "complete", "",
+    )  # fmt: skip
+    failed = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "late"}
+    assert job_state({"status": {"conditions": [failed]}}) == ("failed", "DeadlineExceeded: late")
+    suspended = {"type": "Suspended", "status": "True"}
+    not_yet = {"type": "Complete", "status": "False"}
+    assert job_state({"status": {"conditions": [suspended, not_yet]}})[0] == "running"
+    pending = {"metadata": {"name": "p1"}, "status": {"conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+         "message": "0/3 nodes are available"}]}}  # fmt: skip
+    assert (
+        unschedulable({"items": [pending]}) == "pod p1 cannot be scheduled: 0/3 nodes are available"
+    )
+    assert unschedulable({"items": [{"status": {}}]}) == ""

@@ -39,12 +39,14 @@ service app {{
     login {{
       method = "POST"
       url = "http://127.0.0.1:{port}/login"
+      outside_hosts = ["127.0.0.1"]  # the test's app runs here, outside the project
       json = {{ user: "admin", password: secret.admin_password }}
       output {{ token = body.token }}
     }}
     check {{
       run = "always"
       url = "http://127.0.0.1:{port}/items/media"
+      outside_hosts = ["127.0.0.1"]
       auth = bearer(setup.login.token)
       timeout = 2s
     }}

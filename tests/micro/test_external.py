@@ -39,6 +39,7 @@ service app {{
   setup {{
     configure {{
       manager = "http://127.0.0.1:{port}"
+      outside_hosts = ["127.0.0.1"]  # the test's micromanager runs here, not in the project
       json = {{ email: param.admin_email, password: secret.admin_password {extra} }}
       output {{ token = body.outputs.token }}
       timeout = 5s

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mora.model import manifest_json
 from tests.cli import run_mora
 from tests.unit.helpers import compile_src, errors
 
@@ -58,7 +59,7 @@ def test_a_secret_field_is_delivered_as_a_secret_and_never_in_the_manifest(tmp_p
     assert env["STORE_PASSWORD"].secret == "app/env/STORE_PASSWORD"
     assert env["STORE_PASSWORD"].sources == ["secret.pw"]
     password = compiled.material["app/env/STORE_PASSWORD"]
-    assert password and password not in compiled.manifest.model_dump_json()
+    assert password and password not in manifest_json(compiled.manifest)
 
 
 def test_a_secret_field_cannot_reach_a_label_or_a_command(tmp_path: Path) -> None:

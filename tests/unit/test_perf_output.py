@@ -132,3 +132,22 @@ def test_file_contents_are_written_with_plain_writes(
     output.write_file(tmp_path, "big/b.txt", "")  # an existing folder, an empty file
     assert (tmp_path / "big" / "a.txt").read_bytes() == text.encode("utf-8")
     assert (tmp_path / "big" / "b.txt").read_bytes() == b""
+
+
+def test_temporary_names_ask_the_process_id_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One `getpid` system call for a compile's files, not one a file; a forked child asks again."""
+    calls = _count(monkeypatch, "getpid")
+    output._forget_pid()
+    with output.session():
+        for i in range(20):
+            output.write_file(tmp_path, f"q/f{i}", str(i))
+    assert calls == {"getpid": 1}
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == sorted(f"f{i}" for i in range(20))
+    pid = os.fork()
+    if pid == 0:  # the child: its own id in its temporary names
+        code = 0 if output._pid is None else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -6,7 +6,9 @@ restarted on failure. Its labels name the job, never the service's selector, so 
 its NetworkPolicy do not count it as a server. A job that mounts the service's storage (a PVC,
 ReadWriteOnce by default, or a hostPath) is scheduled on the node of the service's pod
 (podAffinity on its selector): an RWO volume attaches to one node only, and a hostPath is only
-the same directory on the same node.
+the same directory on the same node. A `before` job only prefers that node: it may run when no
+pod of the service exists yet (a first deploy), and a required affinity would leave it Pending
+for ever; the service's own placement (nodeSelector) still pins both to one node.
 
 A `run` job is named after a hash of its pod template: one Job per version of the job, so it runs
 once per deploy that changes it (a Job's template cannot be changed in place). `after` jobs wait
@@ -129,16 +131,24 @@ def _pod(
                 }
             )
     if any(m.kind in ("volume", "bind") for m in plan.svc.volumes):
-        spec["affinity"] = {
-            "podAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "labelSelector": {"matchLabels": dict(plan.selector)},
-                        "topologyKey": "kubernetes.io/hostname",
-                    }
-                ]
-            }
+        beside = {
+            "labelSelector": {"matchLabels": dict(plan.selector)},
+            "topologyKey": "kubernetes.io/hostname",
         }
+        if job.run == "before":
+            # On a first deploy no pod of the service exists yet (and `mora apply` runs a `before`
+            # job to its end before the service starts): a required affinity could never be met.
+            spec["affinity"] = {
+                "podAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "podAffinityTerm": beside}
+                    ]
+                }
+            }
+        else:
+            spec["affinity"] = {
+                "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [beside]}
+            }
     return template
 
 

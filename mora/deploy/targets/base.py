@@ -22,6 +22,9 @@ class Target(ABC):
     name: str
     #: set by the engine: report a step of a service as it happens (`pulling`)
     notify: Callable[[str, str], None] | None = None
+    #: set by the caller when it holds the site's store: the setup executor's redaction (every
+    #: part of every stored secret), applied after the target's own masking of delivered values
+    redact: Callable[[str], str] | None = None
 
     def say(self, service: str, step: str) -> None:
         """Report a step the engine cannot see (an image being pulled) to the progress output."""
@@ -61,6 +64,19 @@ class Target(ABC):
     @abstractmethod
     def remove(self, service: str, objects: dict[str, list[str]], prune_volumes: bool) -> None:
         """Stop and delete what `apply_service` made (volumes only with `prune_volumes`)."""
+
+    def ensure_folders(self, services: list[str]) -> None:  # noqa: B027 - most have none
+        """Create the missing host folders `services` bind (mora.deploy.prepare); TargetError
+        when one cannot be, before anything of theirs starts. Kubernetes: none (hostPath)."""
+
+    def run_jobs(self, service: str, when: str) -> list[tuple[str, str]]:
+        """The service's one-off jobs that run `when` (`before`, `after`): (name, key), the key
+        changing with the job's content (mora.deploy.jobs)."""
+        return []
+
+    def run_job(self, service: str, job: str, timeout: float) -> tuple[str | None, list[str]]:
+        """Run one job to its end: None, or what went wrong and its last log lines (masked)."""
+        return "cannot be run by this target", []
 
     @abstractmethod
     def finish(self, anything_applied: bool) -> None:

@@ -9,6 +9,8 @@ only with `--prune-volumes`, and never a claim another service still mounts).
 
 from __future__ import annotations
 
+import time
+
 from mora.deploy import kube
 from mora.deploy.kubeclient import KubeClient, KubeError
 from mora.deploy.targets.base import Health, Target, TargetError
@@ -28,7 +30,9 @@ class KubernetesTarget(Target):
         force_conflicts: bool = False,
     ) -> None:
         manifest = compiled.manifest  # type: ignore[attr-defined]
+        self.manifest = manifest
         self.plan = kube.build(compiled, manifest.domain or "", diags)
+        self.poll = 1.0  # seconds between two looks at a running Job
         self.client = client
         self.before = before or {}
         self.force = force_conflicts
@@ -38,6 +42,8 @@ class KubernetesTarget(Target):
     def _mask(self, text: str) -> str:
         for value in self._secrets:
             text = text.replace(value, "[secret]")
+        if self.redact is not None:
+            text = self.redact(text)
         return printable(text)
 
     def _send(self, req: kube.Request, what: str, missing_ok: bool = False) -> dict[str, object]:
@@ -123,6 +129,56 @@ class KubernetesTarget(Target):
         refs += [kube.Ref.parse(r) for r in objects.get("volumes", []) if r not in still_used]
         for req in kube.prune(refs, prune_volumes):
             self._send(req, f"{service}: {req.method} {req.path}", missing_ok=True)
+
+    def run_jobs(self, service: str, when: str) -> list[tuple[str, str]]:
+        svc = self.manifest.services.get(service)
+        bodies = self.plan.jobs.get(service, {})
+        # the key: the job and its Job's name, which carries a hash of its pod template
+        return [(j.name, f"{j.name}:{bodies[j.name]['metadata']['name']}")
+                for j in (svc.jobs if svc else []) if j.run == when and j.name in bodies]  # fmt: skip
+
+    def run_job(self, service: str, job: str, timeout: float) -> tuple[str | None, list[str]]:
+        """Apply the Job and wait until it is Complete or Failed (or a pod of it is stuck)."""
+        body = self.plan.jobs[service][job]
+        for req in kube.for_job(self.plan, service, job, self.force):
+            self._send(req, f"{service}: {req.method} {req.path}")
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self._send(kube.Request("GET", req.path), f"{service}: reading Job {job}")
+            state, why = kube.job_state(got)  # type: ignore[arg-type]
+            if state == "complete":
+                return None, []
+            pods = self._job_pods(body)
+            stuck = kube.stuck_pod(pods) or kube.unschedulable(pods)  # type: ignore[arg-type]
+            if state == "failed" or stuck:
+                return f"failed: {stuck or why}", self._pod_logs(body, pods, 20)
+            if time.monotonic() > deadline:
+                return f"did not complete within {timeout:g}s ({why})", []
+            time.sleep(self.poll)
+
+    def _job_pods(self, body: dict[str, object]) -> dict[str, object]:
+        meta = body["metadata"]
+        query = {"labelSelector": f"job-name={meta['name']}"}  # type: ignore[index]
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods"  # type: ignore[index]
+        return self._send(kube.Request("GET", path, query), "listing the Job's pods")
+
+    def _pod_logs(self, body: dict[str, object], pods: dict[str, object], lines: int) -> list[str]:
+        """The last lines of the newest pod, masked."""
+        items = pods.get("items") or []
+        if not items:
+            return []
+        newest = max(items, key=lambda p: p["metadata"].get("creationTimestamp", ""))  # type: ignore[index,union-attr]
+        ns = body["metadata"]["namespace"]  # type: ignore[index]
+        name = newest["metadata"]["name"]  # type: ignore[index]
+        req = kube.Request("GET", f"/api/v1/namespaces/{ns}/pods/{name}/log",
+                           {"tailLines": str(lines)})  # fmt: skip
+        try:
+            status, data = self.client.raw(req)
+        except KubeError:
+            return []
+        if status >= 400:
+            return []
+        return self._mask(data.decode(errors="replace")).splitlines()[-lines:]
 
     def finish(self, anything_applied: bool) -> None:
         pass

@@ -27,7 +27,9 @@ from mora.backends._podman_common import (
     read_settings,
     volume_owner,
 )
+from mora.backends._podman_jobs import JobRun
 from mora.backends.podman import run_args
+from mora.deploy import jobs, prepare
 from mora.deploy.targets.base import Health, Target, TargetError
 from mora.diagnostics import Diagnostics, printable
 
@@ -107,7 +109,65 @@ class PodmanTarget(Target):
     def _mask(self, text: str) -> str:
         for value in self._secrets:
             text = text.replace(value, "[secret]")
+        if self.redact is not None:
+            text = self.redact(text)
         return printable(text)
+
+    def _shell_on(self, host: str, argv: list[str]) -> tuple[int, str, str]:
+        """Run a command (not podman) for host `host`: here, for this target."""
+        try:
+            proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise TargetError(f"{argv[0]}: {err}") from None
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def bind_folders(self, services: list[str]) -> list[prepare.Folder]:
+        """The host folders `services` and their jobs bind, on their hosts."""
+        return prepare.folders(self.by_host.values(), services)
+
+    def ensure_folders(self, services: list[str]) -> None:
+        found = self.bind_folders(services)
+        if found:
+            prepare.ensure(found, self.podman, self._shell_on, self.say)
+
+    def _job(self, service: str, job: str) -> JobRun:
+        hd = self.where.get(service, self.host)
+        for r in hd.jobs:
+            if r.owner.service.name == service and r.job.name == job:
+                return r
+        raise TargetError(f"`{service}` has no job `{job}` in the podman plan")
+
+    def run_jobs(self, service: str, when: str) -> list[tuple[str, str]]:
+        hd = self.where.get(service)
+        if hd is None:
+            return []
+        runs = [r for r in hd.jobs if r.owner.service.name == service and r.job.run == when]
+        return [(r.job.name, jobs.podman_key(self.deployment, r)) for r in runs]
+
+    def run_job(self, service: str, job: str, timeout: float) -> tuple[str | None, list[str]]:
+        """`podman run` of the job's container in the foreground (its exit code is the job's),
+        after the volumes and secrets it shares with its service; removed once it ended."""
+        r = self._job(service, job)
+        hd = self.where.get(service, self.host)
+        host = hd.host.name
+        self._volumes_and_secrets(service, r.container, hd)
+        self._pull(service, r.container.service.image, host)
+        args = [a for a in run_args(self.deployment, r.container) if a != "-d"]
+        name = r.container.name
+        try:
+            proc = self._run("run", *args, timeout=timeout, host=host)
+        except TargetError:
+            self._run("rm", "-f", "-i", "-t", "0", name, host=host)
+            return f"did not end within {timeout:g}s (stopped)", []
+        if proc.returncode == 0:
+            self._run("rm", "-f", "-i", name, host=host)
+            return None, []
+        logs = self._run("logs", "--tail", "20", name, host=host)
+        self._run("rm", "-f", "-i", name, host=host)
+        lines = self._mask(logs.stdout + logs.stderr).splitlines()
+        if logs.returncode != 0 or not lines:  # podman itself failed (125-127): its message
+            lines = self._mask(proc.stderr).splitlines()
+        return f"exited with {proc.returncode}", lines[-20:]
 
     def _host_of(self, service: str) -> str:
         hd = self.where.get(service)
@@ -116,6 +176,7 @@ class PodmanTarget(Target):
     # --- the Target interface -------------------------------------------------------------------
 
     def prepare(self) -> None:
+        self._schedule_warning()
         label = f"mora.project={self.project}"
         for host in self.by_host:
             if self._run("network", "exists", self.project, host=host).returncode != 0:
@@ -123,6 +184,19 @@ class PodmanTarget(Target):
                     f"creating the network {self.project}",
                     "network", "create", "--label", label, self.project, host=host,
                 )  # fmt: skip
+
+    def _schedule_warning(self) -> None:
+        """podman without systemd has no timers: say once which jobs are not scheduled."""
+        runs = [r for hd in self.by_host.values() for r in hd.jobs if r.job.schedule]
+        if not runs:
+            return
+        names = ", ".join(f"{r.owner.service.name}.{r.job.name} ({r.job.schedule})" for r in runs)
+        self.say(
+            "jobs",
+            f"warning: the {self.name} target cannot schedule {names}: they do not run. Deploy"
+            " with --target quadlet (a systemd timer each), or run the scripts of `mora compile"
+            " --target podman` (podman/jobs/*.sh) from the host's crontab",
+        )
 
     def _container(self, service: str) -> Container:
         c = self.containers.get(service)
@@ -251,6 +325,10 @@ class SshPodmanTarget(PodmanTarget):
         self, host: str, args: list[str], stdin: str | None, timeout: float
     ) -> subprocess.CompletedProcess[str]:
         return self.ssh[host].run(shlex.join([self.podman, *args]), stdin=stdin, timeout=timeout)
+
+    def _shell_on(self, host: str, argv: list[str]) -> tuple[int, str, str]:
+        proc = self.ssh[host].words(argv, timeout=120)
+        return proc.returncode, proc.stdout, proc.stderr
 
     def close(self) -> None:
         self.ssh.close()

@@ -1,0 +1,49 @@
+"""The state every check pass shares, and where an expression sits (`_Ctx`).
+
+One `CheckState` is made per `check()` call: the program being built, the diagnostics, what has
+been used (for the unused warnings) and what syntax errors hid. The passes in the sibling modules
+are classes over it, one per concern, that hold no state of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mora import types as T
+from mora.check.program import Program, ServiceSym, TemplateSym
+from mora.diagnostics import Diagnostics
+from mora.loader import LoadedProject
+from mora.source import Span
+
+
+@dataclass
+class _Ctx:
+    """Where an expression sits: which service (for `self`), which template (for `args`)."""
+
+    service: ServiceSym | None = None
+    template: TemplateSym | None = None
+
+
+@dataclass(frozen=True)
+class _ParamView:
+    name: str
+    type: T.Type
+    required: bool
+    positional: bool = True
+
+
+class CheckState:
+    """What the passes share while one project is checked."""
+
+    def __init__(self, loaded: LoadedProject, diags: Diagnostics) -> None:
+        self.loaded = loaded
+        self.diags = diags
+        self.program = Program(name="", root=loaded.root)
+        self.used: set[tuple[str, str]] = set()
+        # Bodies of duplicate services: not in the tables, but still checked for mistakes.
+        self._shadowed: list[ServiceSym] = []
+        # Declarations lost to syntax errors: their uses are not reported as unknown.
+        self.broken: set[tuple[str, str]] = {b for m in loaded.modules for b in m.broken}
+        self._generators: dict[str, object] | None = None
+        # Services whose user is not declared: a note each, unless there are errors to fix first.
+        self._unknown_users: list[tuple[str, Span]] = []

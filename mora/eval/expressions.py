@@ -1,0 +1,302 @@
+"""Expressions to values: references, interpolated strings, calls, binds and NFS mounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mora import ast
+from mora import types as T
+from mora.builtins import RENDERERS
+from mora.check.program import (
+    E_HOST_MOUNT,
+    E_PATH,
+    HOST_MOUNT_HELP,
+    host_mount_message,
+)
+from mora.eval.scope import (
+    E_EVAL,
+    INPUT_PREFIX,
+    EvalState,
+    _Scope,
+)
+from mora.eval.values import (
+    FileVal,
+    MountVal,
+    Pending,
+    Secret,
+    ServiceRef,
+    Unit,
+    _Abort,
+    _collect_taint,
+    _opt_text,
+    _plain,
+    _seconds,
+    _text,
+)
+from mora.reserved import normal_path, path_problem, system_dir
+from mora.routes import RouteVal
+from mora.site import coerce
+
+
+class ExpressionsPass(EvalState):
+    """Expressions evaluated in a scope; taint carried through strings, calls and operators."""
+
+    def _eval(self, expr: ast.Expr, scope: _Scope) -> object:
+        if isinstance(expr, ast.StringLit):
+            return self._eval_string(expr, scope)
+        if isinstance(expr, ast.IntLit | ast.BoolLit):
+            return expr.value
+        if isinstance(expr, ast.NoneLit):
+            return None
+        if isinstance(expr, ast.UnitLit):
+            seconds = T.parse_duration(expr.text)
+            if seconds is not None:
+                return Unit(expr.text, "duration", seconds)
+            return Unit(expr.text, "size", float(T.parse_size(expr.text) or 0))
+        if isinstance(expr, ast.ListExpr):
+            items = []
+            for item in expr.items:
+                if item.condition is not None:
+                    cond = self._eval(item.condition, scope)
+                    if isinstance(cond, Pending):
+                        items.append(cond)  # unknown until the input is answered
+                        continue
+                    if cond is not True:
+                        continue
+                items.append(self._eval(item.value, scope))
+            return items
+        if isinstance(expr, ast.MapExpr):
+            return {e.key.text: self._eval(e.value, scope) for e in expr.entries}
+        if isinstance(expr, ast.Ref):
+            return self._eval_ref(expr, scope)
+        if isinstance(expr, ast.Call):
+            return self._eval_call(expr, scope)
+        if isinstance(expr, ast.Unary):
+            operand = self._eval(expr.operand, scope)
+            return operand if isinstance(operand, Pending) else not operand
+        if isinstance(expr, ast.Binary):
+            left_value = self._eval(expr.left, scope)
+            right_value = self._eval(expr.right, scope)
+            waiting = [v for v in (left_value, right_value) if isinstance(v, Pending)]
+            if waiting:  # a condition on an unanswered input is itself unknown
+                return Pending(frozenset().union(*(w.inputs for w in waiting)))
+            if expr.op == "&&":
+                return left_value is True and right_value is True
+            if expr.op == "||":
+                return left_value is True or right_value is True
+            left, right = _plain(left_value), _plain(right_value)
+            return (left == right) if expr.op == "==" else (left != right)
+        raise _Abort
+
+    def _eval_string(self, expr: ast.StringLit, scope: _Scope) -> object:
+        pieces: list[str] = []
+        sources: set[str] = set()
+        pending: set[str] = set()
+        for part in expr.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = self._eval(part, scope)
+            if isinstance(value, Pending):
+                pending |= value.inputs
+            elif isinstance(value, Secret):
+                sources |= value.sources
+                pieces.append(value.value)
+            else:
+                pieces.append(_text(value))
+        if pending:
+            return Pending(frozenset(pending))
+        text = "".join(pieces)
+        return Secret(text, frozenset(sources)) if sources else text
+
+    def _eval_ref(self, ref: ast.Ref, scope: _Scope) -> object:
+        head = ref.parts[0].text
+        names = [p.text for p in ref.parts[1:]]
+        if head == "param":
+            return self._param(names[0])
+        if head == "secret":
+            name = self._own(scope, "secrets", names[0])
+            parts = self.secret_values.get(name)
+            if parts is None:
+                raise _Abort
+            part = names[1] if len(names) > 1 else "value"
+            sym = self.program.secrets[name]
+            if part in sym.public_parts:
+                return parts[part]
+            return Secret(parts[part], frozenset({f"secret.{name}"}))
+        if head == "input":
+            name = self._own(scope, "inputs", names[0])
+            isym = self.program.inputs[name]
+            if name not in self.inputs:
+                return Pending(frozenset({name}))
+            raw = self.inputs[name]
+            if isym.type.secret:
+                return Secret(raw, frozenset({f"input.{name}"}))
+            value, problem = coerce(raw, isym.type, from_text=True)
+            if problem:
+                self.diags.error(
+                    E_EVAL,
+                    f"the stored answer to input `{name}` is not valid: {problem}",
+                    ref.span,
+                    "used here",
+                    help=f"answer it again with `mora secrets set {INPUT_PREFIX}{name}`",
+                )
+                raise _Abort
+            return value
+        if head == "site":
+            return self.domain
+        if head == "args":
+            value = self._arg(scope, names[0])
+            tmpl = scope.service.template if scope.service else None
+            if len(names) > 1 and tmpl and names[0] in tmpl.params and self.program.contracts:
+                from mora.contracts.evaluate import field_value  # `args.db.password`
+
+                if tmpl.params[names[0]][0].kind in ("contract", "optional"):
+                    return field_value(self, scope, value, names, ref)  # type: ignore[arg-type]
+            if len(names) == 1 or not isinstance(value, ServiceRef):
+                return value
+            target: str | None = value.name  # `args.db.internal_url`: a field of the service
+            names = names[1:]
+        else:
+            target = (scope.service.name if scope.service else None) if head == "self" else head
+        if target is None:
+            raise _Abort
+        if not names:
+            return ServiceRef(target)
+        field_ = names[0]
+        if field_ in ("name", "internal_host"):
+            return target
+        if field_ == "ports":
+            ports = self._ports_of(target)
+            if names[1] not in ports:
+                self.diags.error(
+                    E_EVAL, f"`{target}` has no port `{names[1]}` for this site", ref.span, "here"
+                )
+                raise _Abort
+            return ports[names[1]]
+        subdomain, ports, route = self._routing_of(target)
+        if field_ in ("host", "url"):
+            if subdomain is None:
+                self.diags.error(
+                    E_EVAL,
+                    f"`{target}` has no subdomain for this site, so it has no `{field_}`",
+                    ref.span,
+                    "used here",
+                )
+                raise _Abort
+            host = f"{subdomain}.{self.domain}"
+            return host if field_ == "host" else f"https://{host}"
+        if field_ == "internal_url":
+            port = ports.get(route or "") or (ports[sorted(ports)[0]] if ports else None)
+            if port is None:
+                raise _Abort
+            return f"http://{target}:{port}"
+        raise _Abort
+
+    def _eval_call(self, call: ast.Call, scope: _Scope) -> object:
+        fname = call.func.dotted
+        from mora.builtins import FUNCTIONS
+
+        fn = FUNCTIONS[fname]
+        names = [p.name for p in fn.params]
+        args: dict[str, object] = {}
+        for i, arg in enumerate(call.args):
+            args[arg.name.text if arg.name else names[i]] = self._eval(arg.value, scope)
+        waiting = [v for v in args.values() if isinstance(v, Pending)]
+        if waiting and fname in ("volume", "bind", "tmpfs", "join", "text", "nfs", "route"):
+            return Pending(frozenset().union(*(w.inputs for w in waiting)))
+        if fname == "volume":
+            size = args.get("size")
+            return MountVal(
+                "volume",
+                size=str(size) if size is not None else None,
+                name=_opt_text(args.get("name")),
+                readonly=args.get("readonly") is True,
+                storage_class=_opt_text(args.get("storage_class")),
+                access=_opt_text(args.get("access")),
+                external=args.get("external") is True,
+            )
+        if fname == "nfs":
+            return self._nfs(call, args)
+        if fname == "route":
+            auth, size = args.get("auth"), args.get("max_body")
+            return RouteVal(
+                port=_opt_text(args.get("port")),
+                auth=auth.name if isinstance(auth, ServiceRef) else None,
+                max_body=str(size) if size is not None else None,
+                timeout_seconds=_seconds(args.get("timeout")),
+            )
+        if fname == "bind":
+            return self._bind(call, args)
+        if fname == "tmpfs":
+            size = args.get("size")
+            return MountVal(
+                "tmpfs",
+                size=str(size) if size is not None else None,
+                mode=_opt_text(args.get("mode")),
+            )
+        if fname == "join":
+            items = args["items"]
+            sep = _text(args.get("separator", ","))
+            return self._combine(items, lambda plain: sep.join(_text(v) for v in plain))
+        if fname == "text":
+            return FileVal("text", self._combine(args["value"], _text))  # type: ignore[arg-type]
+        render = RENDERERS[fname]
+
+        def rendered(plain: object) -> str:
+            try:
+                return render(plain)  # type: ignore[arg-type]
+            except (TypeError, ValueError) as err:
+                self.diags.error(E_EVAL, f"cannot render {fname}: {err}", call.span, "here")
+                raise _Abort from None
+
+        return FileVal(fname, self._combine(args["value"], rendered))  # type: ignore[arg-type]
+
+    def _bind(self, call: ast.Call, args: dict[str, object]) -> MountVal:
+        """A host directory as the site resolved it: no `..`, a system directory with a reason."""
+        host_path = _text(args["path"])
+        readonly = bool(args.get("readonly", False))
+        problem = path_problem(host_path)
+        if problem:
+            self.diags.error(E_PATH, f"host path `{host_path}`: {problem}", call.span, "here")
+            raise _Abort
+        exposed = system_dir(host_path, readonly)
+        if exposed is not None and not _text(args.get("reason", "")).strip():
+            self.diags.error(
+                E_HOST_MOUNT,
+                host_mount_message(host_path, exposed),
+                call.span,
+                "a system path of the host",
+                help=HOST_MOUNT_HELP,
+            )
+            raise _Abort
+        reason = _text(args.get("reason", "")).strip() or None
+        return MountVal("bind", host_path=normal_path(host_path), readonly=readonly, reason=reason)
+
+    def _nfs(self, call: ast.Call, args: dict[str, object]) -> MountVal:
+        """An NFS export: `server` a host name or address, `path` absolute, no `..`."""
+        server, share = _text(args["server"]).strip(), _text(args["path"])
+        problem = path_problem(share) or ("" if share.startswith("/") else "not absolute")
+        if not server or any(c in server for c in ' ,:/="' + "'"):
+            problem = f"`{server}` is not a server name or address"
+        if problem:
+            self.diags.error(E_PATH, f"nfs share `{server}:{share}`: {problem}", call.span, "here")
+            raise _Abort
+        size = args.get("size")
+        return MountVal(
+            "nfs",
+            size=str(size) if size is not None else None,
+            readonly=args.get("readonly") is True,
+            server=server,
+            share=normal_path(share),
+        )
+
+    def _combine(self, value: object, fn: Any) -> object:
+        """Apply `fn` to the plain form of a structure, carrying taint and pendency over."""
+        sources: set[str] = set()
+        pending: set[str] = set()
+        _collect_taint(value, sources, pending)
+        if pending:
+            return Pending(frozenset(pending))
+        out = fn(_plain(value))
+        return Secret(out, frozenset(sources)) if sources else out

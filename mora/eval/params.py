@@ -1,0 +1,102 @@
+"""Site params: each declared param from the site, its default or an error, typed once."""
+
+from __future__ import annotations
+
+import contextlib
+
+from mora.diagnostics import Label, did_you_mean
+from mora.eval.scope import (
+    E_EVAL,
+    E_MISSING_PARAM,
+    E_SITE_VALUE,
+    W_UNKNOWN_SITE_PARAM,
+    EvalState,
+    _Scope,
+)
+from mora.eval.values import (
+    _Abort,
+    _example,
+    _shell_quote,
+    _show_value,
+    _unit,
+)
+from mora.site import coerce
+
+
+class ParamsPass(EvalState):
+    """Site params typed against their declarations, defaults evaluated once, cycles refused."""
+
+    def _param(self, name: str) -> object:
+        """A param's value for this site, resolved on first use (defaults may use other params,
+        declared before or after). Raises _Abort when it has none (reported once)."""
+        if name in self.params:
+            return self.params[name]
+        if name in self._params_failed:
+            raise _Abort
+        sym = self.program.params[name]
+        if name in self._params_busy:
+            self.diags.error(
+                E_EVAL,
+                f"the default of param `{name}` depends on itself",
+                sym.decl.name.span,
+                "here",
+            )
+            self._params_failed.add(name)
+            raise _Abort
+        self._params_busy.add(name)
+        try:
+            value = self._param_value(name)
+        except _Abort:
+            self._params_failed.add(name)
+            raise
+        finally:
+            self._params_busy.discard(name)
+        self.params[name] = value
+        return value
+
+    def _param_value(self, name: str) -> object:
+        sym = self.program.params[name]
+        given = self.site.params
+        if name in given:
+            sv = given[name]
+            value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
+            if problem:
+                shown = _show_value(sv.value)
+                declared = Label(sym.decl.type.span, f"`{name}` is declared `{sym.type}` here")
+                self.diags.error(
+                    E_SITE_VALUE,
+                    f"invalid value {shown} for param `{name}` from {sv.origin}: {problem}",
+                    sv.span or sym.decl.name.span,
+                    problem if sv.span else f"declared as `{sym.type}`",
+                    labels=[declared] if sv.span else [],
+                )
+                raise _Abort
+            if sym.type.kind in ("duration", "size") and isinstance(value, str):
+                return _unit(value, sym.type.kind)
+            return value
+        if sym.decl.default is not None:
+            return self._eval(sym.decl.default, _Scope())
+        example = _example(sym.type)
+        self.diags.error(
+            E_MISSING_PARAM,
+            f"missing required param `{name}` (`{sym.type}`)",
+            sym.decl.name.span,
+            "the site must give a value",
+            help=f"pass `--set {name}={_shell_quote(example)}`, or in the site file: "
+            f"`params: {{{name}: {example}}}`",
+        )
+        raise _Abort
+
+    def resolve_params(self) -> None:
+        given = self.site.params
+        for name in self.program.params:
+            with contextlib.suppress(_Abort):
+                self._param(name)
+        for name, sv in given.items():
+            if name not in self.program.params:
+                self.diags.warning(
+                    W_UNKNOWN_SITE_PARAM,
+                    f"{sv.origin} sets `{name}`, which the project does not declare",
+                    None,
+                    help=did_you_mean(name, self.program.params),
+                )

@@ -1,0 +1,85 @@
+"""The state one evaluation shares (`EvalState`), where an expression sits (`_Scope`), and the
+codes the pass reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mora import ast
+from mora.check.program import Program, ServiceSym
+from mora.diagnostics import Diagnostics
+from mora.site import Site
+from mora.source import Span
+
+if TYPE_CHECKING:
+    from mora.eval.secrets import Provider
+
+
+E_MISSING_PARAM = "E0502"
+
+
+E_NO_DOMAIN = "E0503"
+
+
+E_SECRETS = "E0504"
+
+
+E_EVAL = "E0505"
+
+
+E_SITE_VALUE = "E0506"
+
+
+E_SUBDOMAIN_DOMAIN = "E0509"
+
+
+W_UNKNOWN_SITE_PARAM = "W0501"
+
+
+W_ORPHANED_SECRET = "W0502"
+
+
+W_STALE_SECRET = "W0503"
+
+
+INPUT_PREFIX = "input."  # inputs live in the site store as `input.NAME`
+
+
+STATE_PREFIX = "setup."  # setup steps keep `setup.SVC.STEP` (ran) and `setup.SVC.STEP.OUT`
+
+
+@dataclass
+class _Scope:
+    service: ServiceSym | None = None
+    args: Mapping[str, ast.Expr] = field(default_factory=dict)  # a template instance's arguments
+
+
+class EvalState:
+    """What the passes share while one program is evaluated against one site."""
+
+    def __init__(
+        self, program: Program, site: Site, provider: Provider | None, diags: Diagnostics
+    ) -> None:
+        self.program = program
+        self.site = site
+        self.provider = provider
+        self.diags = diags
+        self.params: dict[str, object] = {}
+        self.secret_values: dict[str, Mapping[str, str]] = {}
+        self.inputs: dict[str, str] = {}
+        self.material: dict[str, str] = {}
+        self._routing: dict[str, tuple[str | None, dict[str, int], str | None]] = {}
+        self._routing_busy: set[str] = set()
+        self._ports: dict[str, dict[str, int]] = {}
+        self._ports_busy: set[str] = set()
+        self._template_args: dict[str, dict[str, ast.Expr]] = {}
+        self._params_busy: set[str] = set()
+        self._params_failed: set[str] = set()
+        self._arg_values: dict[tuple[str, str], object] = {}
+        self._arg_busy: set[tuple[str, str]] = set()
+        self.domain = site.domain or ""
+        self._inputs_index: dict[str | None, list[str]] | None = None
+        self.route_spans: dict[tuple[str, str, str], Span] = {}  # (service, host, path) -> key
