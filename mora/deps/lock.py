@@ -16,8 +16,9 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from mora.record import Record
 
 LOCK_NAME = "mora.lock"
 LOCK_FORMAT = 1
@@ -32,8 +33,7 @@ class LockError(Exception):
     """`mora.lock` cannot be used: unreadable, not JSON, or an entry of the wrong shape."""
 
 
-@dataclass(frozen=True)
-class LockEntry:
+class LockEntry(Record, frozen=True):
     name: str
     repository: str
     version: str

@@ -13,10 +13,10 @@ import json
 import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mora.record import Record, field
 from mora.secrets.errors import GeneratorError
 
 if TYPE_CHECKING:
@@ -140,8 +140,7 @@ SYSTEM_ENTROPY = SystemEntropy()
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GeneratorParam:
+class GeneratorParam(Record, frozen=True):
     """One parameter of a generator function, as the language sees it."""
 
     name: str
@@ -155,8 +154,7 @@ Impl = Callable[[Mapping[str, Any], Mapping[str, str], Entropy], dict[str, str]]
 Check = Callable[[Mapping[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class Generator:
+class Generator(Record, frozen=True):
     """A secret generator: its signature for the checker, and how to make the value."""
 
     name: str
