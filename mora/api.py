@@ -3,22 +3,20 @@ returns the diagnostics with the result; none of them prints or exits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora.checker import Program, check
 from mora.diagnostics import Diagnostics
 from mora.loader import load_project
+from mora.record import Record, field
 
 
-@dataclass
-class CheckResult:
+class CheckResult(Record):
     program: Program | None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-@dataclass
-class CompileResult:
+class CompileResult(Record):
     program: Program | None
     compiled: object | None  # mora.evaluator.Compiled
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
@@ -137,8 +135,7 @@ def open_store(
     return store
 
 
-@dataclass
-class SiteSecrets:
+class SiteSecrets(Record):
     """What `mora secrets ...` works on: the declared requests and the site's store."""
 
     program: Program | None
@@ -182,8 +179,7 @@ def site_secrets(
     return SiteSecrets(program, requests, store, diags)
 
 
-@dataclass
-class Consumer:
+class Consumer(Record):
     """A service whose delivered values change with a rotation: it must be restarted."""
 
     service: str
@@ -193,8 +189,7 @@ class Consumer:
     init_only: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class RotateResult:
+class RotateResult(Record):
     """What `mora secrets rotate` did and what it means for the running services."""
 
     rotated: list[str] = field(default_factory=list)  # the secret, then what was re-derived
@@ -308,8 +303,7 @@ def rotate_secret(
 E_DEPLOY_RECORD = "E0801"  # the deployment record cannot be read, written or keyed
 
 
-@dataclass
-class DeployChanges:
+class DeployChanges(Record):
     """What `mora diff` and `mora apply` start from: the compile, the record and the change set."""
 
     compiled: object | None  # mora.evaluator.Compiled

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from mora import types as T
+from mora.record import Record
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Record, frozen=True):
     name: str
     type: T.Type
     required: bool = False
@@ -23,8 +22,7 @@ class Param:
     positional: bool = True  # False: only by name (after the positional ones)
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(Record, frozen=True):
     name: str
     params: tuple[Param, ...]
     returns: T.Type

@@ -11,9 +11,9 @@ import enum
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
+from mora.record import Record, field
 from mora.source import Span
 
 
@@ -23,16 +23,14 @@ class Severity(enum.Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(Record, frozen=True):
     """A secondary span with its own short message (e.g. "first defined here")."""
 
     span: Span
     message: str
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Record, frozen=True):
     severity: Severity
     code: str
     message: str
@@ -52,8 +50,7 @@ class Diagnostic:
         return (self.span.file.path, self.span.start, self.code)
 
 
-@dataclass
-class Diagnostics:
+class Diagnostics(Record):
     """An ordered collection that passes append to; never raises on its own."""
 
     items: list[Diagnostic] = field(default_factory=list)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora import ast
 from mora.deps.lock import STDLIB, LockEntry, LockError, read_lock, verified_dir
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
+from mora.record import Record, field
 from mora.resources import stdlib_dir
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
@@ -35,8 +35,7 @@ E_CONTROL = "E0007"  # a file with control characters: not mora source, never qu
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-@dataclass
-class LoadedProject:
+class LoadedProject(Record):
     root: Path  # the project directory (the file's directory for a one-file project)
     modules: list[ast.Module] = field(default_factory=list)
     stdlib_modules: set[str] = field(default_factory=set)  # display paths of stdlib files

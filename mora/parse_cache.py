@@ -10,7 +10,6 @@ only on a miss. `MORA_NO_CACHE=1` turns the cache off.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from functools import cache
@@ -19,6 +18,14 @@ from pathlib import Path
 from mora import ast
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
+
+try:  # the builtin SHA-256: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`)
+    from _sha256 import sha256 as _sha256  # Python 3.11
+except ImportError:  # pragma: no cover - other Pythons
+    try:
+        from _sha2 import sha256 as _sha256  # Python 3.12 and later
+    except ImportError:
+        from hashlib import sha256 as _sha256
 
 _FORMAT = b"mora-ast-cache-2"  # 2: slotted nodes, pickled as their field values
 _MAX_ENTRIES = 4000
@@ -35,14 +42,14 @@ def _toolchain_digest() -> bytes:
     from mora.resources import grammar_path
 
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256(_FORMAT)
+    h = _sha256(_FORMAT)
     for path in (grammar_path(), here / "parser.py", here / "ast.py", here / "source.py"):
         h.update(path.read_bytes())
     return h.digest()
 
 
 def _key(text: str) -> str:
-    return hashlib.sha256(_toolchain_digest() + text.encode("utf-8", "surrogatepass")).hexdigest()
+    return _sha256(_toolchain_digest() + text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:

@@ -15,9 +15,9 @@ the others. Pure functions and data only (the checker, the evaluator and the bac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from mora import types as T
+from mora.record import Record
 
 APEX = "@"  # the site's domain itself, as in a DNS zone file
 
@@ -29,8 +29,7 @@ E_ROUTE_AUTH = "E0521"  # `auth` names a service that cannot be the identity pro
 _PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
-@dataclass(frozen=True)
-class RouteVal:
+class RouteVal(Record, frozen=True):
     """What `route(...)` evaluates to, before the key gives it a host and a path."""
 
     port: str | None = None

@@ -7,12 +7,13 @@ on demand so that nodes stay small and cheap to create.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from mora.record import Record, field
 
 
-@dataclass(eq=False)
-class SourceFile:
+class SourceFile(Record, eq=False):
     """One file's text, with a line index for offset -> (line, column) look-ups."""
 
     path: str
@@ -54,13 +55,38 @@ class SourceFile:
         return min(self._line_starts[line - 1] + max(column - 1, 0), len(self.text))
 
 
-@dataclass(frozen=True, slots=True)
 class Span:
-    """A half-open range [start, end) of character offsets in one source file."""
+    """A half-open range [start, end) of character offsets in one source file.
 
+    Written out rather than a frozen slotted dataclass (same constructor, equality, hash and
+    immutability): generating its methods was start-up time of every `mora check`.
+    """
+
+    __slots__ = ("end", "file", "start")
+    __match_args__ = ("file", "start", "end")
     file: SourceFile
     start: int
     end: int
+
+    def __init__(self, file: SourceFile, start: int, end: int) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "file", file)
+        setattr_(self, "start", start)
+        setattr_(self, "end", end)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Span:
+            return NotImplemented
+        return (self.file, self.start, self.end) == (other.file, other.start, other.end)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.start, self.end))
 
     @property
     def line(self) -> int:

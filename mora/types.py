@@ -8,7 +8,7 @@ e-mail, host names, URLs, image references) live here so the checker and the sit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import Any
 
 # Scalar kinds and what they may be used as (their supertypes).
 SCALARS = ("string", "int", "bool", "port", "path", "email", "hostname", "url", "duration", "size")
@@ -25,18 +25,63 @@ _SUPER = {
 INTERNAL = ("service", "mount", "file", "route", "any")
 
 
-@dataclass(frozen=True)
 class Type:
+    """A frozen value (what `@dataclass(frozen=True)` gave it), written out: the checker makes
+    tens of thousands of types in a large project, and generating the methods cost start-up."""
+
+    __slots__ = ("args", "kind", "secret", "values")
+    __match_args__ = ("kind", "args", "values", "secret")
     kind: str
-    args: tuple[Type, ...] = ()
-    values: tuple[str, ...] = ()  # enum members
-    secret: bool = False
+    args: tuple[Type, ...]
+    values: tuple[str, ...]  # enum members
+    secret: bool
+
+    def __init__(
+        self,
+        kind: str,
+        args: tuple[Type, ...] = (),
+        values: tuple[str, ...] = (),
+        secret: bool = False,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "kind", kind)
+        setattr_(self, "args", args)
+        setattr_(self, "values", values)
+        setattr_(self, "secret", secret)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Type:
+            return NotImplemented
+        return (self.kind, self.args, self.values, self.secret) == (
+            other.kind,  # type: ignore[attr-defined]
+            other.args,  # type: ignore[attr-defined]
+            other.values,  # type: ignore[attr-defined]
+            other.secret,  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.args, self.values, self.secret))
+
+    def __repr__(self) -> str:
+        return (
+            f"Type(kind={self.kind!r}, args={self.args!r}, values={self.values!r}, "
+            f"secret={self.secret!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[Type], tuple[object, ...]]:
+        return Type, (self.kind, self.args, self.values, self.secret)
 
     def tainted(self, secret: bool = True) -> Type:
-        return replace(self, secret=self.secret or secret)
+        return Type(self.kind, self.args, self.values, self.secret or secret)
 
     def public(self) -> Type:
-        return replace(self, secret=False)
+        return Type(self.kind, self.args, self.values, False)
 
     def __str__(self) -> str:
         if self.kind in ("list", "map"):

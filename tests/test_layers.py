@@ -13,12 +13,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "mora"
 
 # The ground floor every layer may use: text, spans, diagnostics, types, reserved names.
-GROUND = ("mora.source", "mora.diagnostics", "mora.types", "mora.reserved")
+GROUND = ("mora.source", "mora.diagnostics", "mora.types", "mora.reserved", "mora.record")
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "mora.model": ("mora.model", "mora.types"),
     "mora.compiled": ("mora.compiled", "mora.model"),
-    "mora.vocabulary": ("mora.vocabulary", "mora.types"),
+    "mora.vocabulary": ("mora.vocabulary", "mora.types", "mora.record"),
     "mora.secrets": ("mora.secrets", *GROUND),
     "mora.backends": (
         "mora.backends",

@@ -51,6 +51,15 @@ def _loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
     return result["code"], set(result["modules"])
 
 
+def _bare_modules(cwd: Path) -> set[str]:
+    """What this interpreter has loaded before running any mora code (site, .pth files)."""
+    code = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=True
+    )
+    return set(json.loads(proc.stdout))
+
+
 def _under(modules: set[str], packages: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] in packages or m.startswith(packages))
 
@@ -68,6 +77,20 @@ def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Pa
     assert _under(modules, heavy) == []
     assert _under(modules, ours) == []
     assert _under(modules, OTHER_COMMANDS) == []
+    # What only generating a secret or fetching a dependency needs (fifth round): the generator
+    # catalogue imports uuid (platform), secrets (random), datetime, hashlib and hmac where a
+    # generator runs; the lock module hashlib and shutil where a dependency is verified or
+    # stored; the parse cache keys with the builtin SHA-256, not OpenSSL's (_hashlib).
+    later = ("uuid", "platform", "secrets", "random", "datetime", "_datetime", "hmac")
+    later += ("hashlib", "_hashlib", "shutil", "bz2", "lzma", "string")
+    # (standard-library modules a bare interpreter already has, e.g. from a .pth file, are not
+    # ours to avoid)
+    bare = _bare_modules(tmp_path)
+    assert [m for m in _under(modules, later) if m not in bare] == []
+    # The classes on this path are records (mora.record) or written out, not dataclasses: no
+    # `dataclasses` (with inspect, dis and tokenize) and no methods generated with exec.
+    records = ("dataclasses", "inspect", "dis", "tokenize")
+    assert [m for m in _under(modules, records) if m not in bare] == []
 
 
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
@@ -87,6 +110,40 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     assert _under(modules, ("pydantic", "pydantic_core", "annotated_types")) == []
     assert _under(modules, ("click", "mora.cli")) == []  # a plain call needs no click (~45 ms)
     assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
+
+
+def test_the_generators_write_out_the_string_modules_alphabets() -> None:
+    """The catalogue spells out `string`'s constants so that it need not import the module."""
+    import string
+
+    from mora.secrets import generators
+
+    assert (
+        generators.ALPHABETS["ascii"] == string.ascii_letters + string.digits + string.punctuation
+    )
+    assert generators.ALPHABETS["lowercase"] == string.ascii_lowercase + string.digits
+    assert generators.ALPHABETS["alphanumeric"] == string.ascii_letters + string.digits
+
+
+def test_the_small_primes_product_is_computed_on_first_use_and_is_the_same_number() -> None:
+    """The RSA sieve's constant is no longer built at import; it is still the odd primes < 2000."""
+    import math
+
+    from mora.secrets import generators
+
+    primes = [n for n in range(3, 2000, 2) if all(n % d for d in range(2, n))]
+    assert generators._small_primes_product() == math.prod(primes)
+
+
+def test_the_parse_cache_key_is_the_sha256_that_hashlib_computes() -> None:
+    """The builtin SHA-256 the cache uses (no OpenSSL at start-up) gives hashlib's digests."""
+    import hashlib
+
+    from mora import parse_cache
+
+    text = "service a {}\n\u00e9\U0001f600"
+    expected = hashlib.sha256(parse_cache._toolchain_digest() + text.encode()).hexdigest()
+    assert parse_cache._key(text) == expected
 
 
 def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_ranges() -> None:

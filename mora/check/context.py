@@ -7,25 +7,22 @@ are classes over it, one per concern, that hold no state of their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mora import types as T
 from mora.check.program import Program, ServiceSym, TemplateSym
 from mora.diagnostics import Diagnostics
 from mora.loader import LoadedProject
+from mora.record import Record
 from mora.source import Span
 
 
-@dataclass
-class _Ctx:
+class _Ctx(Record):
     """Where an expression sits: which service (for `self`), which template (for `args`)."""
 
     service: ServiceSym | None = None
     template: TemplateSym | None = None
 
 
-@dataclass(frozen=True)
-class _ParamView:
+class _ParamView(Record, frozen=True):
     name: str
     type: T.Type
     required: bool

@@ -7,12 +7,12 @@ they need none of the checking passes' internals.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mora import ast
 from mora import types as T
+from mora.record import Record, field
 from mora.reserved import normal_path
 from mora.vocabulary import service as V
 
@@ -95,14 +95,12 @@ PARAM_TYPES = (*T.SCALARS, "enum", "list", "map")
 # --- symbols -------------------------------------------------------------------------------------
 
 
-@dataclass
-class ParamSym:
+class ParamSym(Record):
     decl: ast.ParamDecl
     type: T.Type
 
 
-@dataclass
-class SecretSym:
+class SecretSym(Record):
     decl: ast.SecretDecl
     generator: str | None
     parts: tuple[str, ...] = ("value",)
@@ -110,16 +108,14 @@ class SecretSym:
     instance: str | None = None  # set for a template's secret: the instance that owns this copy
 
 
-@dataclass
-class InputSym:
+class InputSym(Record):
     decl: ast.InputDecl
     type: T.Type
     service: str | None  # the service that declared (and needs) it
     instance: bool = False  # declared in a template: named `<service>_<name>`
 
 
-@dataclass
-class TemplateSym:
+class TemplateSym(Record):
     decl: ast.TemplateDecl
     params: dict[str, tuple[T.Type, ast.TemplateParam]] = field(default_factory=dict)
     # Secrets and inputs declared in the body: each instance gets its own `<service>_<name>`.
@@ -127,8 +123,7 @@ class TemplateSym:
     inputs: dict[str, InputSym] = field(default_factory=dict)
 
 
-@dataclass
-class ServiceSym:
+class ServiceSym(Record):
     decl: ast.ServiceDecl
     body: ast.Body  # its own body, or its template's
     template: TemplateSym | None = None
@@ -138,8 +133,7 @@ class ServiceSym:
         return self.decl.name.text
 
 
-@dataclass
-class Program:
+class Program(Record):
     """The checked project: symbol tables in source order, over the AST."""
 
     name: str

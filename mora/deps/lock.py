@@ -12,14 +12,13 @@ was edited, truncated or swapped is refused (the user runs `mora get`), never si
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from mora.record import Record
 
 LOCK_NAME = "mora.lock"
 LOCK_FORMAT = 1
@@ -34,8 +33,7 @@ class LockError(Exception):
     """`mora.lock` cannot be used: unreadable, not JSON, or an entry of the wrong shape."""
 
 
-@dataclass(frozen=True)
-class LockEntry:
+class LockEntry(Record, frozen=True):
     name: str
     repository: str
     version: str
@@ -65,6 +63,8 @@ def content_hash(files: Mapping[str, bytes]) -> str:
 
     Paths take part so that a renamed or moved file changes the hash as much as an edited one.
     """
+    import hashlib  # only for a dependency's files: `mora check` of a project without any
+
     h = hashlib.sha256(b"mora-module-1\0")
     for rel in sorted(files):
         h.update(rel.encode("utf-8", "surrogatepass") + b"\0")
@@ -194,6 +194,8 @@ def store_module(files: Mapping[str, bytes]) -> tuple[str, Path]:
                 return digest, target
         except (OSError, LockError):
             pass
+        import shutil
+
         shutil.rmtree(target)  # a damaged copy: replace it
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -207,6 +209,8 @@ def store_module(files: Mapping[str, bytes]) -> tuple[str, Path]:
     try:
         os.replace(tmp, target)
     except OSError:  # another `mora get` stored the same content meanwhile
+        import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
         if content_hash(read_module_files(target)) != digest:
             raise

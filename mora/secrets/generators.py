@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
-import hmac
 import ipaddress
 import json
 import re
-import secrets
-import string
 import struct
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mora.record import Record, field
 from mora.secrets.errors import GeneratorError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -84,13 +80,21 @@ class Entropy:
 class SystemEntropy(Entropy):
     """The operating system's CSPRNG (what the `secrets` module uses) and the real clock."""
 
+    # `secrets`, `datetime`, `hashlib` and the like are imported where they are used: `mora check`
+    # imports this module for its catalogue and never generates (docs/performance.md).
     def token_bytes(self, n: int) -> bytes:
+        import secrets
+
         return secrets.token_bytes(n)
 
     def below(self, n: int) -> int:
+        import secrets
+
         return secrets.randbelow(n)
 
     def now(self) -> datetime:
+        from datetime import UTC, datetime
+
         return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -101,16 +105,19 @@ class SeededEntropy(Entropy):
     """
 
     seeded = True
-    #: fixed "now" so certificates made from a seed are reproducible
-    EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
     def __init__(self, seed: bytes, label: str = "") -> None:
+        import hashlib
+
         self._key = hashlib.sha256(b"mora-seeded-entropy\0" + seed).digest()
         self._label = label.encode("utf-8")
         self._counter = 0
         self._buffer = b""
 
     def token_bytes(self, n: int) -> bytes:
+        import hashlib
+        import hmac
+
         while len(self._buffer) < n:
             block = self._label + b"\0" + self._counter.to_bytes(8, "big")
             self._buffer += hmac.new(self._key, block, hashlib.sha256).digest()
@@ -119,7 +126,10 @@ class SeededEntropy(Entropy):
         return out
 
     def now(self) -> datetime:
-        return self.EPOCH
+        """A fixed "now", so certificates made from a seed are reproducible."""
+        from datetime import UTC, datetime
+
+        return datetime(2025, 1, 1, tzinfo=UTC)
 
 
 SYSTEM_ENTROPY = SystemEntropy()
@@ -130,8 +140,7 @@ SYSTEM_ENTROPY = SystemEntropy()
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GeneratorParam:
+class GeneratorParam(Record, frozen=True):
     """One parameter of a generator function, as the language sees it."""
 
     name: str
@@ -145,8 +154,7 @@ Impl = Callable[[Mapping[str, Any], Mapping[str, str], Entropy], dict[str, str]]
 Check = Callable[[Mapping[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class Generator:
+class Generator(Record, frozen=True):
     """A secret generator: its signature for the checker, and how to make the value."""
 
     name: str
@@ -325,13 +333,20 @@ def _source(gen: str, sources: Mapping[str, str], name: str) -> bytes:
 # Random values
 # --------------------------------------------------------------------------------------------
 
+# The `string` module's constants, written out (importing it compiles a regex at start-up);
+# tests/test_startup.py compares them with the module's.
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LETTERS = _LOWER + _LOWER.upper()
+_DIGITS = "0123456789"
+_PUNCTUATION = r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"""
+
 ALPHABETS: Mapping[str, str] = {
-    "alphanumeric": string.ascii_letters + string.digits,
+    "alphanumeric": _LETTERS + _DIGITS,
     # every printable ASCII character except space: strongest, but quote it in shells
-    "ascii": string.ascii_letters + string.digits + string.punctuation,
-    "urlsafe": string.ascii_letters + string.digits + "-_",
-    "lowercase": string.ascii_lowercase + string.digits,
-    "digits": string.digits,
+    "ascii": _LETTERS + _DIGITS + _PUNCTUATION,
+    "urlsafe": _LETTERS + _DIGITS + "-_",
+    "lowercase": _LOWER + _DIGITS,
+    "digits": _DIGITS,
     "hex": "0123456789abcdef",
 }
 
@@ -383,6 +398,8 @@ def _base64url(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -
 
 
 def _uuid(_args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import uuid
+
     return {"value": str(uuid.UUID(bytes=ent.token_bytes(16), version=4))}
 
 
@@ -459,6 +476,8 @@ def _pbkdf2(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> di
     secret = _source("pbkdf2_sha512", src, "source")
     salt = ent.token_bytes(args["salt_bytes"])
     rounds = args["iterations"]
+    import hashlib
+
     digest = hashlib.pbkdf2_hmac("sha512", secret, salt, rounds)
     # Authelia (go-crypt) and passlib read exactly this modular-crypt form.
     return {"value": f"$pbkdf2-sha512${rounds}${adapted_b64(salt)}${adapted_b64(digest)}"}
@@ -500,7 +519,7 @@ def _argon2id(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> 
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?\r?\n-----END \1-----", re.DOTALL)
-_BACKDATE = timedelta(hours=1)  # tolerate clocks that run a little behind
+_BACKDATE_HOURS = 1  # tolerate clocks that run a little behind
 
 
 def _check_common_name(gen: str, value: str) -> None:
@@ -592,6 +611,8 @@ def _sign(builder: x509.CertificateBuilder, key: Any, ent: Entropy) -> x509.Cert
 
 
 def _tls_ca(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    from datetime import timedelta
+
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -605,7 +626,7 @@ def _tls_ca(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> d
         .issuer_name(name)
         .public_key(public)
         .serial_number(_serial(ent))
-        .not_valid_before(now - _BACKDATE)
+        .not_valid_before(now - timedelta(hours=_BACKDATE_HOURS))
         .not_valid_after(now + timedelta(days=args["days"]))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -680,6 +701,8 @@ def _load_ca(text: str) -> tuple[Any, x509.Certificate]:
 
 
 def _tls_cert(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    from datetime import timedelta
+
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -710,7 +733,7 @@ def _tls_cert(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> 
         .issuer_name(ca_cert.subject)
         .public_key(public)
         .serial_number(_serial(ent))
-        .not_valid_before(max(now - _BACKDATE, ca_cert.not_valid_before_utc))
+        .not_valid_before(max(now - timedelta(hours=_BACKDATE_HOURS), ca_cert.not_valid_before_utc))
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(sans), critical=len(subject) == 0)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -826,11 +849,19 @@ def _wireguard(_args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) 
 
 RSA_SIZES = (2048, 3072, 4096)
 _RSA_E = 65537
-#: the product of the odd primes below 2000: one gcd sieves out most composite candidates
-_SMALL_PRIMES_PRODUCT = 1
-for _n in range(3, 2000, 2):
-    if all(_n % _d for _d in range(3, int(_n**0.5) + 1, 2)):
-        _SMALL_PRIMES_PRODUCT *= _n
+
+
+@functools.cache
+def _small_primes_product() -> int:
+    """The product of the odd primes below 2000: one gcd sieves out most composite candidates.
+
+    Computed on first use (a seeded RSA key), not at import: `mora check` imports this module.
+    """
+    product = 1
+    for n in range(3, 2000, 2):
+        if all(n % d for d in range(3, int(n**0.5) + 1, 2)):
+            product *= n
+    return product
 
 
 def _check_rsa(args: Mapping[str, Any]) -> None:
@@ -868,7 +899,7 @@ def _seeded_prime(ent: Entropy, bits: int) -> int:
     while True:
         # The top two bits set, so the product of two such primes has exactly 2*bits bits.
         candidate = int.from_bytes(ent.token_bytes(bits // 8), "big") | (3 << (bits - 2)) | 1
-        if math.gcd(candidate, _SMALL_PRIMES_PRODUCT) != 1 or candidate % _RSA_E == 1:
+        if math.gcd(candidate, _small_primes_product()) != 1 or candidate % _RSA_E == 1:
             continue
         if _probably_prime(candidate, ent, rounds):
             return candidate
@@ -929,6 +960,8 @@ def _rsa_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> 
     n, e = _b64url_int(numbers.n), _b64url_int(numbers.e)
     # RFC 7638 thumbprint as the key id: stable for the key, the same wherever it is computed.
     canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
+    import hashlib
+
     kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=")
     jwk = {"alg": "RS256", "e": e, "kid": kid.decode("ascii"), "kty": "RSA", "n": n, "use": "sig"}
     jwks = json.dumps({"keys": [jwk]}, separators=(",", ":"), sort_keys=True)

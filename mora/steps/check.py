@@ -10,12 +10,12 @@ for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mora import ast
 from mora import types as T
 from mora.diagnostics import Label, did_you_mean
+from mora.record import Record, field
 
 if TYPE_CHECKING:
     from mora.checker import Checker, ServiceSym, TemplateSym
@@ -54,8 +54,7 @@ RESPONSE = ("status", "body", "stdout", "cookie")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-@dataclass
-class _StepDecl:
+class _StepDecl(Record):
     name: str
     block: ast.Block
     index: int

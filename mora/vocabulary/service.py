@@ -9,10 +9,10 @@ each backend's `HANDLES`/`IGNORES`. Data only: this module imports nothing but `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from mora import types as T
+from mora.record import Record
 
 KUBERNETES = "kubernetes"
 QUADLET = "quadlet"
@@ -24,8 +24,7 @@ _PODMAN_ONLY = (QUADLET, PODMAN)
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(Record, frozen=True):
     """One key of a closed block (`resources`, `security`, `healthcheck`, a port's map)."""
 
     name: str
@@ -40,8 +39,7 @@ class Setting:
         return self.model_field or self.name
 
 
-@dataclass(frozen=True)
-class Attr:
+class Attr(Record, frozen=True):
     """One service attribute: `key = value` (form value) or `key { ... }` / a map (form block)."""
 
     name: str

@@ -1,0 +1,170 @@
+"""Record classes: what `@dataclass` gives a class that only holds fields, without its start-up cost.
+
+`@dataclass` writes each class's `__init__`, `__repr__`, `__eq__` ... as source text and compiles
+it with `exec` when the module is imported, and `import dataclasses` brings in `inspect`, `ast`,
+`dis` and `tokenize`: about 25 ms of a `mora check` that must start in well under 0.1 s
+(docs/performance.md). A record class is declared the same way (annotated fields, defaults,
+`field(default_factory=..., repr=False, compare=False)`, `__post_init__`), and behaves the same:
+positional or keyword construction, field-wise equality, the dataclass `repr`, and with
+`frozen=True` immutability and a hash. `tests/unit/test_record.py` runs both side by side.
+
+    class Span(Record, frozen=True):
+        line: int
+        col: int = 1
+
+Not supported (no record needs them): ordering, `kw_only`, `InitVar`, `init=False` fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, dataclass_transform
+
+__all__ = ["FrozenRecordError", "Record", "field", "replace"]
+
+_MISSING: Any = object()
+
+
+class FrozenRecordError(AttributeError):
+    """Assigning to a field of a frozen record (dataclasses' FrozenInstanceError)."""
+
+
+class _Field:
+    """A field's declaration: its default (or factory) and whether repr and == read it."""
+
+    __slots__ = ("compare", "default", "default_factory", "name", "repr")
+
+    def __init__(
+        self,
+        default: Any = _MISSING,
+        default_factory: Any = _MISSING,
+        repr: bool = True,
+        compare: bool = True,
+    ) -> None:
+        self.name = ""
+        self.default = default
+        self.default_factory = default_factory
+        self.repr = repr
+        self.compare = compare
+
+
+def field(
+    *,
+    default: Any = _MISSING,
+    default_factory: Any = _MISSING,
+    repr: bool = True,
+    compare: bool = True,
+) -> Any:
+    """A field with a factory for its default, or left out of `repr` or `==`."""
+    return _Field(default, default_factory, repr, compare)
+
+
+def _is_classvar(annotation: object) -> bool:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return isinstance(text, str) and text.replace("typing.", "").startswith("ClassVar")
+
+
+@dataclass_transform(field_specifiers=(field,))
+class Record:
+    """Fields in annotation order (a base record's first); see the module's docstring."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[_Field, ...]] = ()
+    _names: ClassVar[tuple[str, ...]] = ()
+    _frozen: ClassVar[bool] = False
+    _post_init: ClassVar[bool] = False
+
+    def __init_subclass__(cls, frozen: bool = False, eq: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = {f.name: f for f in cls._fields}
+        annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+        for name, annotation in annotations.items():
+            if _is_classvar(annotation):
+                continue
+            value = cls.__dict__.get(name, _MISSING)
+            spec = value if isinstance(value, _Field) else _Field(default=value)
+            spec.name = name
+            if spec.default is _MISSING:
+                if name in cls.__dict__:
+                    delattr(cls, name)  # a factory field: no class attribute, as dataclasses
+            else:
+                setattr(cls, name, spec.default)
+            fields.pop(name, None)
+            fields[name] = spec
+        cls._fields = tuple(fields.values())
+        cls._names = tuple(fields)
+        cls._frozen = frozen or cls._frozen
+        cls._post_init = hasattr(cls, "__post_init__")
+        cls.__match_args__ = cls._names  # type: ignore[misc]
+        if frozen:
+            cls.__setattr__ = _frozen_setattr  # type: ignore[method-assign,assignment]
+            cls.__delattr__ = _frozen_delattr  # type: ignore[method-assign,assignment]
+        if not eq:
+            cls.__eq__ = object.__eq__  # type: ignore[method-assign,assignment]
+            cls.__hash__ = object.__hash__  # type: ignore[method-assign,assignment]
+        elif "__hash__" not in cls.__dict__ or cls.__dict__["__hash__"] is None:
+            # dataclasses: eq and frozen hash the fields; eq alone makes instances unhashable
+            cls.__hash__ = Record._field_hash if cls._frozen else None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self._names
+        if not kwargs and len(args) == len(names):  # every field given in order: the common case
+            self.__dict__.update(zip(names, args, strict=True))
+            if self._post_init:
+                self.__post_init__()  # type: ignore[attr-defined]
+            return
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes at most {len(fields)} arguments")
+        state = dict(zip(self._names, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in self._names:
+                raise TypeError(f"{type(self).__name__} got an unexpected argument `{name}`")
+            if name in state:
+                raise TypeError(f"{type(self).__name__} got `{name}` twice")
+            state[name] = value
+        values = {}
+        for spec in fields:
+            name = spec.name
+            if name in state:
+                values[name] = state[name]
+            elif spec.default is not _MISSING:
+                values[name] = spec.default
+            elif spec.default_factory is not _MISSING:
+                values[name] = spec.default_factory()
+            else:
+                raise TypeError(f"{type(self).__name__} is missing `{name}`")
+        self.__dict__.update(values)
+        if self._post_init:
+            self.__post_init__()  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()  # type: ignore[attr-defined]
+
+    def _compared(self) -> tuple[object, ...]:
+        d = self.__dict__
+        return tuple(d[f.name] for f in self._fields if f.compare)
+
+    def _field_hash(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        d = self.__dict__
+        inner = ", ".join(f"{f.name}={d[f.name]!r}" for f in self._fields if f.repr)
+        return f"{type(self).__qualname__}({inner})"
+
+
+def _frozen_setattr(self: Record, name: str, value: object) -> None:
+    raise FrozenRecordError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self: Record, name: str) -> None:
+    raise FrozenRecordError(f"cannot delete field {name!r}")
+
+
+def replace(obj: Any, **changes: Any) -> Any:
+    """A copy of record `obj` with some fields changed (dataclasses.replace)."""
+    values = {name: obj.__dict__[name] for name in obj._names}
+    values.update(changes)
+    return type(obj)(**values)
