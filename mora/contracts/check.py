@@ -10,12 +10,12 @@ a provider passed to an argument is a dependency unless the contract is `unorder
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mora import ast
 from mora import types as T
 from mora.diagnostics import Label, closest, did_you_mean
+from mora.record import Record, field
 from mora.source import Span
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ E_MAYBE_NONE = "E0354"
 NONE = T.Type("none")
 
 
-@dataclass
-class ContractSym:
+class ContractSym(Record):
     decl: ast.ContractDecl
     fields: dict[str, tuple[T.Type, ast.ContractField]] = field(default_factory=dict)
 
