@@ -881,8 +881,10 @@ def apply_cmd(
                 current.before,  # type: ignore[attr-defined]
                 deploy_target,  # type: ignore[arg-type]
                 lambda record: save_record(where, record),
-                progress=shown.step,
-                waiting_progress=shown.waiting,
+                # seconds since this command began, not since this round's compile: a held
+                # service deployed in a second round must not show an earlier time
+                progress=lambda s, st, _t, d: shown.step(s, st, time.monotonic() - began, d),
+                waiting_progress=lambda w, _t: shown.waiting(w, time.monotonic() - began),
                 prune_volumes=prune_volumes,
                 timeout=timeout,
                 after_healthy=hook,  # type: ignore[arg-type]
