@@ -132,7 +132,11 @@ def compile_cmd(
 # --- mora secrets --------------------------------------------------------------------------------
 
 _SITE_OPTIONS = [
-    click.option("--domain", help="The site's domain (if generator arguments use it)."),
+    click.option(
+        "--domain",
+        help="The site's domain, unless the site file sets `domain:` (`secrets list`, `show`, "
+        "`set` and `prune` need it only when a generator's arguments use it).",
+    ),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a param."),
     click.option(
         "--site", "site_file", type=click.Path(path_type=Path, dir_okay=False), help="Site file."

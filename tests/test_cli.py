@@ -142,3 +142,14 @@ def test_a_wrong_project_path_says_what_a_project_is(tmp_path: Path) -> None:
     empty = run_mora(["check", "empty"], cwd=tmp_path)
     assert empty.returncode == 1
     assert "= help: a project is a directory of .mora files" in empty.stderr
+
+
+@pytest.mark.parametrize("command", [["apply"], ["plan"], ["diff"], ["secrets", "rotate"]])
+def test_domain_help_does_not_call_it_optional(command: list[str]) -> None:
+    """`--domain` said "(if generator arguments use it)" on commands that always need a domain
+    (they compile): a user left it out and got E0503."""
+    proc = run_mora([*command, "--help"])
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "The site's domain, unless the site file sets `domain:`" in text
+    assert "(if generator arguments use it)" not in text
