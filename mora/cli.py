@@ -206,7 +206,7 @@ def _require_declared(name: str, requests: list[object]) -> None:
         guess = did_you_mean(name, [n.removeprefix("input.") for n in names])
         click.echo(
             f"error: no secret or input named `{name}` is declared"
-            + (f"; {guess}" if guess else ""),
+            + (f"; {guess}" if guess else "; `mora secrets list` names the declared ones"),
             err=True,
         )
         sys.exit(EXIT_ERRORS)

@@ -190,3 +190,17 @@ def test_prune_at_a_terminal_asks_and_deletes_only_on_yes(
     accepted = _prune_at_a_terminal(site, media, env, b"y\n")
     assert "removed db_password" in accepted
     assert "db_password" not in SecretStore.open(site / "home.secrets", namespace="media")
+
+
+def test_an_unknown_name_with_no_close_match_points_at_secrets_list(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`mora secrets show nope` said only that `nope` is not declared: nothing said where the
+    declared names are."""
+    site = tmp_path / "site"
+    site.mkdir()
+    media = make_project(tmp_path / "media", "media")
+    proc = run_mora(["secrets", "show", "zzzz", str(media)], site, env=env)
+    assert proc.returncode == 1
+    assert "no secret or input named `zzzz` is declared" in proc.stderr
+    assert "`mora secrets list` names the declared ones" in proc.stderr
