@@ -217,6 +217,14 @@ def secrets_group() -> None:
     """Inspect and manage the site's secret store (values are never printed unless asked)."""
 
 
+def _list_kind(name: str, kind: str | None) -> str:
+    """`setup.SERVICE.STEP[.OUTPUT]` rows are a setup step's record and outputs, kept by mora
+    apply: shown as `step`, not as a value a person set (the store's kind) or an unknown `-`."""
+    if name.startswith("setup."):
+        return "step"
+    return kind or ("input" if name.startswith("input.") else "-")
+
+
 @secrets_group.command("list")
 @_PROJECT
 @_site_options
@@ -231,7 +239,7 @@ def secrets_list(project: Path, **site: object) -> None:
     table = [header] + [
         (
             r.name,
-            r.kind or ("input" if r.name.startswith("input.") else "-"),
+            _list_kind(r.name, r.kind),
             r.generator or "-",
             r.status,
             r.created or "-",
