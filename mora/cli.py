@@ -132,7 +132,11 @@ def compile_cmd(
 # --- mora secrets --------------------------------------------------------------------------------
 
 _SITE_OPTIONS = [
-    click.option("--domain", help="The site's domain (if generator arguments use it)."),
+    click.option(
+        "--domain",
+        help="The site's domain, unless the site file sets `domain:` (`secrets list`, `show`, "
+        "`set` and `prune` need it only when a generator's arguments use it).",
+    ),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a param."),
     click.option(
         "--site", "site_file", type=click.Path(path_type=Path, dir_okay=False), help="Site file."
@@ -202,7 +206,7 @@ def _require_declared(name: str, requests: list[object]) -> None:
         guess = did_you_mean(name, [n.removeprefix("input.") for n in names])
         click.echo(
             f"error: no secret or input named `{name}` is declared"
-            + (f"; {guess}" if guess else ""),
+            + (f"; {guess}" if guess else "; `mora secrets list` names the declared ones"),
             err=True,
         )
         sys.exit(EXIT_ERRORS)
@@ -211,6 +215,14 @@ def _require_declared(name: str, requests: list[object]) -> None:
 @cli.group("secrets")
 def secrets_group() -> None:
     """Inspect and manage the site's secret store (values are never printed unless asked)."""
+
+
+def _list_kind(name: str, kind: str | None) -> str:
+    """`setup.SERVICE.STEP[.OUTPUT]` rows are a setup step's record and outputs, kept by mora
+    apply: shown as `step`, not as a value a person set (the store's kind) or an unknown `-`."""
+    if name.startswith("setup."):
+        return "step"
+    return kind or ("input" if name.startswith("input.") else "-")
 
 
 @secrets_group.command("list")
@@ -227,7 +239,7 @@ def secrets_list(project: Path, **site: object) -> None:
     table = [header] + [
         (
             r.name,
-            r.kind or ("input" if r.name.startswith("input.") else "-"),
+            _list_kind(r.name, r.kind),
             r.generator or "-",
             r.status,
             r.created or "-",
@@ -881,8 +893,10 @@ def apply_cmd(
                 current.before,  # type: ignore[attr-defined]
                 deploy_target,  # type: ignore[arg-type]
                 lambda record: save_record(where, record),
-                progress=shown.step,
-                waiting_progress=shown.waiting,
+                # seconds since this command began, not since this round's compile: a held
+                # service deployed in a second round must not show an earlier time
+                progress=lambda s, st, _t, d: shown.step(s, st, time.monotonic() - began, d),
+                waiting_progress=lambda w, _t: shown.waiting(w, time.monotonic() - began),
                 prune_volumes=prune_volumes,
                 timeout=timeout,
                 after_healthy=hook,  # type: ignore[arg-type]

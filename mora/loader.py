@@ -387,7 +387,13 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
         loader.project.boundary = boundary_of(root)
         loader.open_lock(root)
         if loader.load_dir(path, loader.project.boundary) == 0:
-            diags.error("E0100", f"no .mora files in `{display_path(path)}`", None)
+            diags.error(
+                "E0100",
+                f"no .mora files in `{display_path(path)}`",
+                None,
+                help="a project is a directory of .mora files: give the directory that holds "
+                "them, or write one (`project NAME` first)",
+            )
     elif path.is_file():
         root = path.resolve().parent
         loader.project.root = root
@@ -395,7 +401,13 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
         loader.open_lock(root)
         loader.load_file(path, display_path(path))
     else:
-        diags.error("E0100", f"no such project: `{display_path(path)}`", None)
+        diags.error(
+            "E0100",
+            f"no such project: `{display_path(path)}`",
+            None,
+            help="give the path of a project directory (its .mora files) or of one .mora file, "
+            "from the current directory",
+        )
         return loader.project
     from mora.deps.requirements import check_requirements
 

@@ -566,6 +566,11 @@ def _report_syntax_error(
             help = "compare with `==`"
         elif tok.type == "STRING" and "LBRACE" in expected and "EQUAL" in expected:
             help = "is an `=` missing?"
+        elif tok.type == "COMMA" and "RBRACE" in expected:
+            help = (
+                "entries of a block are separated by new lines or spaces, not commas: "
+                '`security { privileged = true reason = "..." }`'
+            )
         diags.error(
             "E0001",
             f"unexpected {_token_words(tok)}",

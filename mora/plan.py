@@ -160,8 +160,14 @@ def render_plan(plan: Plan) -> str:
             names = ", ".join(stage.services)
             lines.append(f"{stage.index}. deploy {names}")
             if held:
-                whose = "its inputs are" if len(held) == 1 else "their inputs are"
-                lines.append(f"   held until {whose} answered: {', '.join(held)}")
+                # a service that waits only for step outputs is not waiting for a person
+                asked = {q.service for q in plan.pending_inputs}
+                by_steps = [s for s in held if s not in asked]
+                by_person = [s for s in held if s in asked]
+                for group, how in ((by_person, "answered"), (by_steps, "produced by the steps")):
+                    if group:
+                        whose = "its inputs are" if len(group) == 1 else "their inputs are"
+                        lines.append(f"   held until {whose} {how}: {', '.join(group)}")
             for name in stage.services:
                 if plan.setup.get(name):
                     lines.append(f"   then set up {name}: {', '.join(plan.setup[name])}")

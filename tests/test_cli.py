@@ -129,3 +129,27 @@ def test_an_unwritable_output_directory_is_an_error_not_a_crash(tmp_path: Path) 
     proc = run("compile", str(MEDIA), "--domain", "example.org", "--out", "afile/sub", cwd=tmp_path)
     assert proc.returncode == 1
     assert "error[E0507]: cannot write" in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_a_wrong_project_path_says_what_a_project_is(tmp_path: Path) -> None:
+    """E0100 without help left a new user guessing (`mora secrets rotate PROJECT NAME` with
+    the two swapped says `no such project: NAME`)."""
+    missing = run_mora(["check", "nope"], cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "error[E0100]: no such project: `nope`" in missing.stderr
+    assert "= help: give the path of a project directory" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_mora(["check", "empty"], cwd=tmp_path)
+    assert empty.returncode == 1
+    assert "= help: a project is a directory of .mora files" in empty.stderr
+
+
+@pytest.mark.parametrize("command", [["apply"], ["plan"], ["diff"], ["secrets", "rotate"]])
+def test_domain_help_does_not_call_it_optional(command: list[str]) -> None:
+    """`--domain` said "(if generator arguments use it)" on commands that always need a domain
+    (they compile): a user left it out and got E0503."""
+    proc = run_mora([*command, "--help"])
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "The site's domain, unless the site file sets `domain:`" in text
+    assert "(if generator arguments use it)" not in text

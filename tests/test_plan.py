@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from mora.plan import build_plan
+from mora.plan import build_plan, render_plan
 from tests.cli import run_mora
 from tests.unit.helpers import compile_src
 
@@ -59,6 +59,18 @@ def test_answered_inputs_leave_only_new_steps(tmp_path: Path) -> None:
     assert [q.name for q in plan.pending_inputs] == ["seerr_key"]
     assert plan.answered == ["jellyfin_key"]
     assert plan.held == ["seerr"]
+
+
+def test_a_service_held_for_step_outputs_is_not_said_to_wait_for_answers(tmp_path: Path) -> None:
+    """`held until its inputs are answered` stood under `nothing to ask` in projects/media's
+    plan: its janitor waits for keys that setup steps produce, not for a person."""
+    asked = render_plan(build_plan(compile_src(tmp_path, STACK).compiled.manifest))  # type: ignore[union-attr]
+    assert "   held until its inputs are answered: janitorr\n" in asked
+    media = str(REPO / "projects" / "media")
+    proc = run_mora(["plan", media, "--domain", "example.org"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "   held until its inputs are produced by the steps: janitor\n" in proc.stdout
+    assert "answered: janitor" not in proc.stdout
 
 
 def _mora(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:

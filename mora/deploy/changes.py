@@ -191,7 +191,11 @@ def render(cs: ChangeSet) -> str:
     for name in cs.removed:
         lines.append(f"  - {name} (its volumes are kept unless --prune-volumes)")
     if cs.held:
-        lines.append(f"held until their inputs are answered: {', '.join(cs.held)}")
+        # an input is answered by a person (`mora setup`) or produced by a setup step during
+        # the apply: the change set does not tell which, so it names both
+        whose = "its inputs are" if len(cs.held) == 1 else "their inputs are"
+        how = "answered or produced by a setup step"
+        lines.append(f"held until {whose} {how}: {', '.join(cs.held)}")
     if cs.new_inputs:
         lines.append(f"new inputs: {', '.join(cs.new_inputs)} (run `mora setup`)")
     if cs.answered_inputs:

@@ -81,7 +81,10 @@ def load_kubeconfig(path: Path | None = None, context: str | None = None) -> Kub
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as err:
-        raise KubeError(f"cannot read the kubeconfig {path}: {err.strerror}") from None
+        raise KubeError(
+            f"cannot read the kubeconfig {path}: {err.strerror} (give the cluster's with "
+            "--kubeconfig FILE or the KUBECONFIG variable)"
+        ) from None
     except yaml.YAMLError:
         raise KubeError(f"{path} is not a kubeconfig (not YAML)") from None
     if not isinstance(data, dict):

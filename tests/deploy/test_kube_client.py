@@ -235,6 +235,15 @@ def test_kubeconfigs_mora_will_not_use(tmp_path: Path, cluster: dict, user: dict
         load_kubeconfig(path, "nope")
 
 
+def test_a_missing_kubeconfig_says_how_to_name_one(tmp_path: Path) -> None:
+    """`mora apply --target kubernetes` without ~/.kube/config said only "No such file or
+    directory"; the options that name another file were left to guess."""
+    with pytest.raises(KubeError) as caught:
+        load_kubeconfig(tmp_path / "absent")
+    assert "No such file or directory" in str(caught.value)
+    assert "--kubeconfig FILE or the KUBECONFIG variable" in str(caught.value)
+
+
 def test_engine_applies_and_prunes_through_the_target(server: Any, tmp_path: Path) -> None:
     api, port, pems = server
     config = load_kubeconfig(kubeconfig(tmp_path / "kc", port, pems["ca"], {"token": TOKEN}))

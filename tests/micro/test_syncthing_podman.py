@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -233,6 +234,9 @@ def test_syncthing_setup_steps_through_mora_apply(tmp_path: Path) -> None:
         assert "setup late.wait_up: retrying" in log
         assert "setup late.wait_up: ran" in log
         assert "reader: healthy" in log  # deployed in the same apply, once the key existed
+        # one clock for the whole command: the second round (the reader) does not restart it
+        times = [float(t) for t in re.findall(r"^\[ *([0-9.]+)s\]", log, re.M)]
+        assert len(times) > 5 and times == sorted(times), log
         key = lab.api_key()
         assert len(key) >= 16
         assert key not in first.stderr + first.stdout

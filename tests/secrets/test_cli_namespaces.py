@@ -190,3 +190,36 @@ def test_prune_at_a_terminal_asks_and_deletes_only_on_yes(
     accepted = _prune_at_a_terminal(site, media, env, b"y\n")
     assert "removed db_password" in accepted
     assert "db_password" not in SecretStore.open(site / "home.secrets", namespace="media")
+
+
+def test_an_unknown_name_with_no_close_match_points_at_secrets_list(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`mora secrets show nope` said only that `nope` is not declared: nothing said where the
+    declared names are."""
+    site = tmp_path / "site"
+    site.mkdir()
+    media = make_project(tmp_path / "media", "media")
+    proc = run_mora(["secrets", "show", "zzzz", str(media)], site, env=env)
+    assert proc.returncode == 1
+    assert "no secret or input named `zzzz` is declared" in proc.stderr
+    assert "`mora secrets list` names the declared ones" in proc.stderr
+
+
+def test_list_shows_setup_step_rows_as_kind_step(tmp_path: Path, env: dict[str, str]) -> None:
+    """A step's record and outputs were listed with kind `-` (or `set`, once run) among the
+    secrets, so a new user read them as values missing or set by hand."""
+    site = tmp_path / "site"
+    site.mkdir()
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "main.mora").write_text(
+        'project app\n\nservice api {\n  image = "x/api:1"\n  user = "1000"\n'
+        "  ports { http = 80 }\n  setup {\n    login {\n"
+        '      url = "${self.internal_url}/login"\n      output { token = body.token }\n'
+        "    }\n  }\n}\n"
+    )
+    proc = run_mora(["secrets", "list", str(project), "--domain", "example.org"], site, env=env)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[1:]}
+    assert rows == {"setup.api.login": "step", "setup.api.login.token": "step"}

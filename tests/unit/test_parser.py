@@ -128,3 +128,15 @@ def test_error_inside_interpolation_points_into_the_string() -> None:
     (d,) = diags.items
     assert d.code == "E0004"
     assert d.span is not None and d.span.file.text[d.span.start] == "}"
+
+
+def test_a_comma_between_block_entries_says_how_they_are_separated() -> None:
+    """`security { privileged = true, reason = "..." }` (as a map would be written) got only
+    "unexpected `,`"; a map keeps its commas."""
+    _, diags = parse('service a {\n  security { privileged = true, reason = "gpu" }\n}\n')
+    [diag] = diags.items
+    assert diag.code == "E0001" and diag.span is not None
+    assert diag.span.location() == "t.mora:2:31"
+    assert diag.help is not None and "not commas" in diag.help
+    _, diags = parse('service a {\n  json = { a: 1, b: 2 }\n}\n')
+    assert not diags.items
