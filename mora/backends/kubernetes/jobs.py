@@ -8,7 +8,9 @@ ReadWriteOnce by default, or a hostPath) is scheduled on the node of the service
 (podAffinity on its selector): an RWO volume attaches to one node only, and a hostPath is only
 the same directory on the same node. A `before` job only prefers that node: it may run when no
 pod of the service exists yet (a first deploy), and a required affinity would leave it Pending
-for ever; the service's own placement (nodeSelector) still pins both to one node.
+for ever. On a cluster of several nodes such a job may therefore run elsewhere than the pod that
+follows it: harmless for a PVC (the volume follows the claim), but a hostPath (`bind()`) is another
+node's folder there, which is why binds on Kubernetes belong on one-node clusters (docs/apply.md).
 
 A `run` job is named after a hash of its pod template: one Job per version of the job, so it runs
 once per deploy that changes it (a Job's template cannot be changed in place). `after` jobs wait
