@@ -57,13 +57,18 @@ def transport_for(target: object) -> Transport:
 
 
 def target_steps(
-    manifest: M.Manifest, target: object, open_store: Callable[[], Store], say: Say
+    manifest: M.Manifest,
+    target: object,
+    open_store: Callable[[], Store],
+    say: Say,
+    done: dict[str, M.Service] | None = None,
 ) -> SetupHook | None:
     """The executor for a deploy target (its transport reaches the target's containers); None
-    when no service has steps (the store is then not opened)."""
+    when no service has steps (the store is then not opened). `done`: services set up earlier
+    in the same apply (see SetupHook)."""
     if not any(s.setup for s in manifest.services.values()):
         return None
-    return SetupHook(manifest, open_store(), transport_for(target), say)
+    return SetupHook(manifest, open_store(), transport_for(target), say, done)
 
 
 def steps_on_deployed(
@@ -147,6 +152,7 @@ def apply_with_steps(
     outcomes: dict[str, object] = {}
     current = first
     done: object = None
+    set_up: dict[str, M.Service] = {}  # shared by the rounds' hooks: steps run once per apply
     for _round in range(1 + len(manifest.inputs)):
         target = make_target(current)
         try:
@@ -158,6 +164,7 @@ def apply_with_steps(
                     target,
                     open_store,
                     say,
+                    set_up,
                 )
             done = run(current, target, hook)
         finally:

@@ -14,9 +14,20 @@ from mora.micro.executor import Executor, Say, StepResult, Store, Transport
 
 
 class SetupHook:
-    def __init__(self, manifest: M.Manifest, store: Store, transport: Transport, say: Say) -> None:
+    def __init__(
+        self,
+        manifest: M.Manifest,
+        store: Store,
+        transport: Transport,
+        say: Say,
+        done: dict[str, M.Service] | None = None,
+    ) -> None:
         self.manifest = manifest
         self.store = store
+        # Services whose steps all succeeded earlier in this `mora apply` (an earlier round), as
+        # they were then: a later round runs them again only if the service changed, so `always`
+        # steps run once per apply, not once per round.
+        self.done = done if done is not None else {}
         produced: dict[str, list[str]] = {}
         for name, inp in sorted(manifest.inputs.items()):
             if inp.producer:
@@ -41,12 +52,15 @@ class SetupHook:
 
     def __call__(self, service: str) -> str | None:
         svc = self.manifest.services.get(service)
-        if svc is None or not svc.setup:
+        if svc is None or not svc.setup or self.done.get(service) == svc:
             return None
         results = self.executor.run_service(svc)
         self.results += results
         failed = [r for r in results if r.status == "failed"]
-        return f"setup step {failed[0].step} failed: {failed[0].detail}" if failed else None
+        if failed:
+            return f"setup step {failed[0].step} failed: {failed[0].detail}"
+        self.done[service] = svc
+        return None
 
     def filled_pending(self) -> list[str]:
         """Produced inputs that were unanswered at compile time and have a value now."""

@@ -230,6 +230,8 @@ def test_syncthing_setup_steps_through_mora_apply(tmp_path: Path) -> None:
         assert len(json.loads(first.stdout)["outcomes"]) == 3
         for step in ("read_key", "find_folder", "add_folder"):
             assert f"setup syncthing.{step}: ran" in log, log
+        # the second round deploys only the reader: syncthing's `always` step is not run again
+        assert log.count("setup syncthing.find_folder: ran") == 1, log
         # the late web server: retried (with the status it got), then done
         assert "setup late.wait_up: retrying" in log
         assert "setup late.wait_up: ran" in log
