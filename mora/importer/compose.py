@@ -115,6 +115,7 @@ def load(
     if merged is None:
         return None
     project = ComposeProject(None, directory, files, paths[0].parent, interp=interp)
+    services_refused = False  # `services:` that is not a mapping: said once, not twice
     for key, node in merged.value.items():
         if key == "name" and isinstance(node.value, str):
             project.name = interp.resolve(node.value)
@@ -122,10 +123,11 @@ def load(
             section = node.value if node.is_map() else {}
             if node.value is not None and not node.is_map():
                 diags.error(codes.E_YAML, f"`{key}` must be a mapping", node.where)
+                services_refused = services_refused or key == "services"
             setattr(project, key, {k: v for k, v in section.items()})
         else:
             project.top[key] = node
-    if not project.services:
+    if not project.services and not services_refused:
         diags.error(
             codes.E_YAML,
             "no services in the compose file",

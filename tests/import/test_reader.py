@@ -240,3 +240,9 @@ services:
     }
     assert _plain(project, "worker")["command"] == ["work"]
     assert _plain(project, "worker")["environment"] == {"A": "1", "B": "2"}
+
+
+def test_services_that_are_not_a_mapping_are_said_once(tmp_path: Path) -> None:
+    """Found by a new user's review: `services: [1, 2]` also said "no services in the compose file"."""
+    _, diags = _load(tmp_path, "services: [1, 2]\n")
+    assert [(d.code, d.message) for d in diags] == [("E0902", "`services` must be a mapping")]
