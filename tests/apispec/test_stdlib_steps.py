@@ -412,3 +412,81 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
         assert len([c for c in calls if c["query"].startswith("mutation")]) == before
     finally:
         server.shutdown()
+
+
+def _response_schema(api: str, method: str, path: str) -> dict[str, Any]:
+    from tests.apispec.check import find_operation, resolve
+
+    spec = load_spec(api)
+    _, op, problems = find_operation(spec, method, path)
+    assert op is not None, problems
+    for code, resp in sorted(op.get("responses", {}).items()):
+        if code.startswith("2"):
+            for media in resp.get("content", {}).values():
+                return resolve(spec, media.get("schema", {}))
+    return {}
+
+
+def _field(api: str, schema: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The schema at a dotted path of `schema` (lists: their items); None when not described."""
+    from tests.apispec.check import resolve
+
+    spec = load_spec(api)
+    for name in [n for n in path.split(".") if n]:
+        schema = resolve(spec, schema)
+        if schema.get("type") == "array" and name.isdigit():
+            schema = schema.get("items", {})
+            continue
+        props = schema.get("properties", {})
+        if name not in props:
+            return None
+        schema = props[name]
+    return resolve(spec, schema)
+
+
+def _picks(e: M.StepExpr | None) -> list[M.StepExpr]:
+    if e is None:
+        return []
+    found = [e] if e.op == "pick" else []
+    for sub in [*(e.args or []), *(e.items or []), *(e.concat or []), *(e.entries or {}).values()]:
+        found += _picks(sub)
+    return found
+
+
+PICKS = [
+    (p, s, st, pick)
+    for p, s, st in HTTP
+    for out in st.outputs.values()
+    for pick in _picks(out.value)
+    if (pick.args or [M.StepExpr()])[0].ref and pick.args[0].ref.startswith("response.body")  # type: ignore[index,union-attr]
+]
+
+
+def test_the_jellyfin_keys_are_picked_by_their_app_name() -> None:
+    keys = next(st for p, s, st in HTTP if APPS[s][0] == "jellyfin" and st.name == "keys")
+    picked = {n: _picks(o.value) for n, o in keys.outputs.items()}
+    assert {n: [(a.lit or a.ref) for a in p[0].args or []] for n, p in picked.items()} == {
+        "homepage": ["response.body.Items", "AppName", "homepage", "AccessToken"],
+        "janitorr": ["response.body.Items", "AppName", "janitorr", "AccessToken"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("project", "service", "step", "pick"),
+    PICKS,
+    ids=[f"{p}-{s}.{st.name}-{i}" for i, (p, s, st, _) in enumerate(PICKS)],
+)
+def test_a_picked_field_is_in_the_described_response(
+    project: str, service: str, step: M.Step, pick: M.StepExpr
+) -> None:
+    """`pick(body.LIST, FIELD == V, "PATH")`: LIST is a described list of the response, and
+    FIELD and PATH are described fields of its items."""
+    _app, entry = APPS[service]
+    request = to_request(entry["api"], service, step)
+    schema = _response_schema(entry["api"], request.method, request.path)
+    args = pick.args or []
+    listed = _field(entry["api"], schema, (args[0].ref or "").removeprefix("response.body"))
+    assert listed is not None and listed.get("type") == "array", args[0].ref
+    item = listed.get("items", {})
+    for path in (str(args[1].lit), str(args[3].lit)):
+        assert _field(entry["api"], item, path) is not None, path
