@@ -526,12 +526,12 @@ class _OneStep:
                 "a secret list",
                 help="repeat over public values; send secrets in `json`, `form` or `stdin`",
             )
-        elif t.kind not in ("list", "map", "any") or (
+        elif t.kind not in ("list", "map", "any", "string") or (
             item is not None and item.kind not in ("string", "int", "any", "hostname", "email")
         ):
             self.diags.error(
                 E_EACH_LIST,
-                f"`for_each` is a list or a map of text, not `{t}`",
+                f"`for_each` is a list, a map of text or a string of words, not `{t}`",
                 value.span,
                 "not a list of text",
                 help='write `for_each = args.groups` (a `list(string)`) or `["a", "b"]`',

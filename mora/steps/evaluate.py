@@ -55,13 +55,14 @@ def _items(ev: Evaluator, block: ast.Block, scope: _Scope) -> list[tuple[str, ob
     value = ev._eval(source.value, scope)
     if isinstance(value, Secret | Pending):  # refused by the checker; never folded here
         raise _Abort
-    pairs: list[tuple[str, object]] = (
-        [(str(k), v) for k, v in value.items()]
-        if isinstance(value, dict)
-        else [(_text(v), v) for v in value]  # type: ignore[union-attr]
-        if isinstance(value, list | tuple)
-        else []
-    )
+    pairs: list[tuple[str, object]]
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        pairs = [(_text(v), v) for v in value]
+    else:  # a string of words (`groups = "admins media"`); a word `key=value` is a pair
+        words = [w.partition("=") for w in _text(value).split()]
+        pairs = [(k, v if sep else k) for k, sep, v in words]
     seen: set[str] = set()
     for key, _ in pairs:
         bad = not key or any(c in key for c in "[]:\n") or key in seen

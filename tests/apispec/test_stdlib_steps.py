@@ -32,8 +32,6 @@ RUNTIME = "<runtime>"
 
 # Planned requests with no step, and why (each stdlib page's "After it starts" says so too).
 GAPS = {
-    "directory.groups_read": "done inside the `groups` command: a step cannot repeat per item",
-    "directory.group_create": "done inside the `groups` command (GraphQL createGroup)",
     "directory.user_create": "done inside the `users` command (GraphQL createUser)",
     "directory.user_group": "done inside the `users` command (GraphQL addUserToGroup)",
 }
@@ -83,6 +81,8 @@ def to_request(api: str, service: str, step: M.Step) -> Request:
     # with `base`, the body is an earlier response (the app's own resource, read with GET)
     # with these fields set over it: the fields set are what is checked
     body = _sample(step.body)
+    if api == "lldap" and url.path == "/api/graphql" and isinstance(body, dict):
+        return Request(app=api, method=step.method or "GET", path=url.path, graphql=_gql(body))
     return Request(
         app=api,
         method=step.method or "GET",
@@ -91,6 +91,24 @@ def to_request(api: str, service: str, step: M.Step) -> Request:
         body=body if step.body_format == "json" else None,
         form=body if step.body_format == "form" else None,
     )
+
+
+def _gql(body: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL request body (`query` text and `variables`) as the checker's call: the
+    operation, the first field and its arguments (`name: $var` filled from the variables)."""
+    import re
+
+    text = str(body.get("query", ""))
+    variables = body.get("variables") or {}
+    inner = text[text.index("{") + 1 :]
+    m = re.match(r"\s*(\w+)\s*(\(([^)]*)\))?", inner)
+    assert m is not None, text
+    args = {
+        name: variables.get(var, RUNTIME)
+        for name, var in re.findall(r"(\w+)\s*:\s*\$(\w+)", m.group(3) or "")
+    }
+    kind = "mutation" if text.lstrip().startswith("mutation") else "query"
+    return {"operation": kind, "field": m.group(1), "args": args}
 
 
 def _http_steps(project: str) -> list[tuple[str, str, M.Step]]:
@@ -325,6 +343,13 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/auth/simple/login":  # the sign-in: its token
+                out = json.dumps({"token": "t0ken"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
             assert self.headers["Authorization"] == "Bearer t0ken"
             calls.append(body)
             q, v = body["query"], body.get("variables", {})
@@ -361,7 +386,13 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
     result = compile_project(tmp_path / "p", domain="example.org", provider=MemoryProvider())
     assert result.compiled is not None
     steps = {s.name: s for s in result.compiled.manifest.services["directory"].setup}
-    assert list(steps) == ["sign_in", "groups", "users"]
+    assert list(steps) == [
+        "sign_in",
+        "list_groups",
+        "add_group[admins]",
+        "add_group[media_users]",
+        "users",
+    ]
 
     def run(name: str) -> None:
         argv = [str(a.lit) for a in steps[name].exec or []]
@@ -382,8 +413,35 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
         )
         assert done.returncode == 0, done.stderr
 
+    from mora.micro.executor import Executor
+    from mora.micro.transport import HttpTransport
+    from mora.secrets.store import SecretStore
+
+    class Standin(HttpTransport):
+        """The service's address is the stand-in's (LLDAP listens on 17170, it does not)."""
+
+        def request(self, method, url, headers, body, timeout):  # type: ignore[no-untyped-def]
+            url = url.replace("directory:17170", f"127.0.0.1:{server.server_address[1]}")
+            return super().request(method, url, headers, body, timeout)
+
+    directory = result.compiled.manifest.services["directory"]
+    store = SecretStore.in_memory()
+    store.set_value("directory_admin_password", "pw-of-admin")
+
+    def run_groups() -> list[str]:
+        ex = Executor(store, Standin(lambda h: h), services={"directory"})
+        only = directory.model_copy(
+            update={"setup": [s for s in directory.setup if s.exec is None]}
+        )
+        return [f"{r.step}:{r.status}" for r in ex.run_service(only)]
+
     try:
-        run("groups")
+        assert run_groups() == [
+            "sign_in:ran",
+            "list_groups:ran",
+            "add_group[admins]:skipped",  # exists: check-then-act
+            "add_group[media_users]:ran",
+        ]
         run("users")
         assert groups == {"admins": 1, "media_users": 2}
         assert users == {"admin", "ann"}
@@ -407,7 +465,12 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
             assert check_request(Request("lldap", "POST", "/api/graphql", graphql=gql)) == []
         # a second run: nothing is created
         before = len(made)
-        run("groups")
+        assert run_groups() == [
+            "sign_in:ran",
+            "list_groups:ran",
+            "add_group[admins]:skipped",
+            "add_group[media_users]:unchanged",
+        ]
         run("users")
         assert len([c for c in calls if c["query"].startswith("mutation")]) == before
     finally:

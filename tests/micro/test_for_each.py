@@ -233,3 +233,20 @@ def test_a_failed_item_is_named_by_its_key_and_redacted(tmp_path: Path) -> None:
         assert store.get("setup.app.add_key[seerr]:failed") is not None
     finally:
         server.shutdown()
+
+
+def test_a_string_of_words_repeats_per_word_and_key_value_words_split(tmp_path: Path) -> None:
+    """`for_each` over a template's string argument (`groups = "a b"`, `users = "id=email"`)."""
+    text = _project().replace("for_each = param.names", 'for_each = "ann=ann@x.org bob"')
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "main.mora").write_text(text)
+    result = compile_project(
+        folder, domain="example.org", provider=StoreProvider(SecretStore.in_memory())
+    )
+    assert result.compiled is not None, [str(d) for d in result.diagnostics]
+    steps = [s for s in result.compiled.manifest.services["app"].setup if s.each is not None]
+    assert [(s.name, s.body.entries["app"].lit) for s in steps] == [  # type: ignore[union-attr]
+        ("add_key[ann]", "ann@x.org"),
+        ("add_key[bob]", "bob"),
+    ]
