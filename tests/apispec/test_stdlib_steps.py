@@ -32,8 +32,9 @@ RUNTIME = "<runtime>"
 
 # Planned requests with no step, and why (each stdlib page's "After it starts" says so too).
 GAPS = {
-    "directory.user_create": "done inside the `users` command (GraphQL createUser)",
-    "directory.user_group": "done inside the `users` command (GraphQL addUserToGroup)",
+    "directory.user_create": "the example projects name no people (only a person knows them): "
+    "with `people` set, `add_user[ID]` sends it (test_lldap_steps_... checks it)",
+    "directory.user_group": "done inside the `user_groups` command per user (GraphQL addUserToGroup): a step repeats over one list, and this is per user and per group",
 }
 
 
@@ -312,12 +313,13 @@ def test_cookie_list_items_and_compile_time_when(tmp_path: Path) -> None:
 # --- LLDAP's commands, run by busybox (the image's sh and wget) against a stand-in GraphQL API ----
 
 
-def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path) -> None:
-    """The `groups` and `users` commands of the lldap template, as compiled, against a loopback
-    stand-in for LLDAP's GraphQL API (LLDAP cannot run here): they create only the missing groups
-    and users, add each new user to the groups, set the first password with the image's tool
-    (a stand-in recording its arguments), and a second run changes nothing. The GraphQL each
-    sends is checked against LLDAP's description."""
+def test_lldap_steps_create_what_is_missing_and_nothing_twice(tmp_path: Path) -> None:
+    """The lldap template's steps, as compiled, run by the executor against a loopback stand-in
+    for LLDAP's GraphQL API (LLDAP cannot run here): groups and users read once, then created
+    per item only when missing; each new user's command (busybox, as in the image) adds it to
+    the groups and sets the first password with the image's tool (a stand-in recording its
+    arguments); a second run changes nothing. The GraphQL each sends is checked against
+    LLDAP's description."""
     import json
     import shutil
     import threading
@@ -391,58 +393,66 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
         "list_groups",
         "add_group[admins]",
         "add_group[media_users]",
-        "users",
+        "list_users",
+        "add_user[ann]",
+        "add_user[admin]",
+        "user_groups[ann]",
+        "user_groups[admin]",
     ]
+    import subprocess
 
-    def run(name: str) -> None:
-        argv = [str(a.lit) for a in steps[name].exec or []]
-        argv[2] = (
-            argv[2]
-            .replace("http://localhost:17170", f"http://127.0.0.1:{server.server_address[1]}")
-            .replace("/app/lldap_set_password", str(tool))
-        )
-        import subprocess
-
-        done = subprocess.run(
-            argv,
-            input="t0ken\nfirst-pw\n",
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={"PATH": str(bindir)},
-        )
-        assert done.returncode == 0, done.stderr
-
-    from mora.micro.executor import Executor
+    from mora.micro.executor import Executor, Response
     from mora.micro.transport import HttpTransport
     from mora.secrets.store import SecretStore
 
+    address = f"127.0.0.1:{server.server_address[1]}"
+
     class Standin(HttpTransport):
-        """The service's address is the stand-in's (LLDAP listens on 17170, it does not)."""
+        """LLDAP's address is the stand-in's; a command runs here with busybox, its URL and
+        the image's password tool pointed at the stand-ins."""
 
         def request(self, method, url, headers, body, timeout):  # type: ignore[no-untyped-def]
-            url = url.replace("directory:17170", f"127.0.0.1:{server.server_address[1]}")
+            url = url.replace("directory:17170", address)
             return super().request(method, url, headers, body, timeout)
+
+        def exec(self, service, argv, stdin, timeout):  # type: ignore[no-untyped-def]
+            argv = list(argv)
+            argv[2] = (
+                argv[2]
+                .replace("http://localhost:17170", f"http://{address}")
+                .replace("/app/lldap_set_password", str(tool))
+            )
+            done = subprocess.run(
+                argv,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={"PATH": str(bindir)},
+            )
+            return Response(done.returncode, done.stdout + done.stderr)
 
     directory = result.compiled.manifest.services["directory"]
     store = SecretStore.in_memory()
     store.set_value("directory_admin_password", "pw-of-admin")
+    store.set_value("directory_first_password", "first-pw")
 
-    def run_groups() -> list[str]:
+    def run_steps() -> list[str]:
         ex = Executor(store, Standin(lambda h: h), services={"directory"})
-        only = directory.model_copy(
-            update={"setup": [s for s in directory.setup if s.exec is None]}
-        )
-        return [f"{r.step}:{r.status}" for r in ex.run_service(only)]
+        return [f"{r.step}:{r.status}" for r in ex.run_service(directory)]
 
     try:
-        assert run_groups() == [
+        assert run_steps() == [
             "sign_in:ran",
             "list_groups:ran",
             "add_group[admins]:skipped",  # exists: check-then-act
             "add_group[media_users]:ran",
+            "list_users:ran",
+            "add_user[ann]:ran",
+            "add_user[admin]:skipped",
+            "user_groups[ann]:ran",
+            "user_groups[admin]:skipped",
         ]
-        run("users")
         assert groups == {"admins": 1, "media_users": 2}
         assert users == {"admin", "ann"}
         made = [c for c in calls if c["query"].startswith("mutation")]
@@ -465,13 +475,11 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
             assert check_request(Request("lldap", "POST", "/api/graphql", graphql=gql)) == []
         # a second run: nothing is created
         before = len(made)
-        assert run_groups() == [
+        assert [r for r in run_steps() if r.endswith(":ran")] == [
             "sign_in:ran",
             "list_groups:ran",
-            "add_group[admins]:skipped",
-            "add_group[media_users]:unchanged",
+            "list_users:ran",
         ]
-        run("users")
         assert len([c for c in calls if c["query"].startswith("mutation")]) == before
     finally:
         server.shutdown()
