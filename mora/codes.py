@@ -186,6 +186,9 @@ code("E0935", "error", "a step output read but never produced")
 code("E0936", "error", "an input's from that is not a step output")
 code("E0937", "error", "a public step output that would hold a secret")
 code("E0938", "error", "a step URL whose host is outside the project and not declared")
+code("E0939", "error", "a bad for_each: not a public list or map of text known when compiling")
+code("E0940", "error", "each outside a step repeated per item, or an unknown field of each")
+code("E0941", "error", "a malformed pick(LIST, FIELD == VALUE, PATH) in a setup step")
 
 # --- routes and storage (docs/reference.md, docs/kubernetes.md, docs/podman.md) ---
 code("E0340", "error", "a bad route key")

@@ -712,6 +712,8 @@ class StepExpr(_Model):
     name read at run time: `secret.NAME[.PART]`, `input.NAME`, `output.SVC.STEP.NAME`, or the
     step's own `response.status`, `response.body[.FIELD...]`, `response.stdout`), `concat`
     (an interpolated string), `items` (a list), `entries` (a map) or `op` with `args`.
+    `op = "pick"` selects a list item by a field: `args` are the list, the field's path
+    (a `lit`), the value it must equal and the path read from the item (a `lit`).
     """
 
     lit: str | int | bool | None = None
@@ -719,7 +721,7 @@ class StepExpr(_Model):
     concat: list[StepExpr] | None = None
     items: list[StepExpr] | None = None
     entries: dict[str, StepExpr] | None = None
-    op: Literal["==", "!=", "&&", "||", "!"] | None = None
+    op: Literal["==", "!=", "&&", "||", "!", "pick"] | None = None
     args: list[StepExpr] | None = None
 
 
@@ -740,7 +742,10 @@ class StepOutput(_Model):
 class Step(_Model):
     """One setup step of a service: an HTTP request or a command in its container."""
 
-    name: str
+    name: str = Field(description="the step's name; `STEP[KEY]` for one item of a `for_each`")
+    each: str | None = Field(
+        None, description="the item's key when the step is repeated per item (`for_each`)"
+    )
     description: str | None = None
     run: Literal["once", "always"] = Field("once", description="once per site, or every apply")
     method: str | None = None

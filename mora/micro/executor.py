@@ -446,6 +446,8 @@ class Executor:
             return {k: self._value(v, service, response) for k, v in e.entries.items()}
         if e.op is not None:
             args = [self._value(a, service, response) for a in e.args or []]
+            if e.op == "pick":
+                return _pick(args[0], _text(args[1]), args[2], _text(args[3]))
             if e.op == "!":
                 return not _truth(args[0])
             if e.op == "&&":
@@ -482,7 +484,12 @@ def _from_response(path: str, response: Response | None) -> object:
         value: object = json.loads(response.text)
     except ValueError:
         value = response.text.strip()
-    for name in path.split(".")[1:]:
+    return _walk(value, path.split(".")[1:])
+
+
+def _walk(value: object, names: list[str]) -> object:
+    """`a.b.0.c` inside a JSON value; "" where the path leads nowhere."""
+    for name in names:
         if isinstance(value, dict):
             value = value.get(name, "")
         elif isinstance(value, list) and name.isdigit() and int(name) < len(value):
@@ -490,6 +497,23 @@ def _from_response(path: str, response: Response | None) -> object:
         else:
             return ""
     return value
+
+
+def _pick(items: object, field: str, wanted: object, path: str) -> object:
+    """The first item of `items` whose `field` equals `wanted` (as text), then `path` in it;
+    "" when no item matches. An earlier output holding a list is stored as JSON text."""
+    if isinstance(items, str):
+        try:
+            items = json.loads(items)
+        except ValueError:
+            return ""
+    if not isinstance(items, list):
+        return ""
+    want = _text(wanted)
+    for item in items:
+        if _text(_walk(item, field.split("."))) == want:
+            return _walk(item, path.split(".")) if path else item
+    return ""
 
 
 def _printable(text: str, limit: int = 80) -> str:

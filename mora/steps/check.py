@@ -28,6 +28,9 @@ E_STEP_OUTPUT = "E0935"
 E_PRODUCER = "E0936"
 E_PUBLIC = "E0937"
 E_OUTSIDE = "E0938"
+E_EACH_LIST = "E0939"
+E_EACH = "E0940"
+E_PICK = "E0941"
 
 STEP_ATTRS = (
     "description",
@@ -49,6 +52,7 @@ STEP_ATTRS = (
     "base",
     "outside_hosts",
     "timeout",
+    "for_each",
 )
 RESPONSE = ("status", "body", "stdout", "cookie")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -382,6 +386,10 @@ class _OneStep:
         self.ctx = ctx
         self.service = service
         self.tmpl = tmpl
+        # `for_each = LIST`: the step runs once per item, and may read `each`
+        self.per_item = any(
+            isinstance(e, ast.Attr) and e.key.text == "for_each" for e in step.block.body.entries
+        )
 
     def check(self) -> None:
         seen: dict[str, ast.Key] = {}
@@ -473,7 +481,62 @@ class _OneStep:
                 seen["base"].span,
                 "no `json` here",
             )
+        if self.per_item:
+            for key in ("output", "public"):
+                if key in seen:
+                    self.diags.error(
+                        E_EACH_LIST,
+                        "a step repeated per item produces no outputs",
+                        seen[key].span,
+                        "one value per item: no later step could name it",
+                        help="read what the items made in one later step (a list request) "
+                        'and pick from it with `pick(body.LIST, FIELD == VALUE, "FIELD")`',
+                    )
         self._hosts()
+
+    def _for_each(self, value: ast.Expr) -> None:
+        """`for_each`: a list or map of text known when compiling (template arguments,
+        params, literals), never a secret: each item's key names its record in the store."""
+        late = [
+            r
+            for r in _leaves(value)
+            if isinstance(r, ast.Ref)
+            and (
+                r.parts[0].text in (*RESPONSE, "setup", "each")
+                or (len(r.parts) > 1 and r.parts[1].text == "setup")
+            )
+        ]
+        if late or any(isinstance(r, ast.Call) for r in _leaves(value)):
+            self.diags.error(
+                E_EACH_LIST,
+                "`for_each` is known when compiling",
+                value.span,
+                "known only when a step runs" if late else "not a list",
+                help="repeat a step over a template argument, a param or a literal list; "
+                "check what exists in an earlier step and skip items with `when`",
+            )
+            return
+        t = self.c.type_of(value, self.ctx)  # type: ignore[arg-type]
+        item = t.args[0] if t.kind in ("list", "map") and t.args else None
+        if t.secret or (item is not None and item.secret):
+            self.diags.error(
+                E_EACH_LIST,
+                "`for_each` cannot be a secret: each item's key is shown in progress, "
+                "the plan and the store",
+                value.span,
+                "a secret list",
+                help="repeat over public values; send secrets in `json`, `form` or `stdin`",
+            )
+        elif t.kind not in ("list", "map", "any", "string") or (
+            item is not None and item.kind not in ("string", "int", "any", "hostname", "email")
+        ):
+            self.diags.error(
+                E_EACH_LIST,
+                f"`for_each` is a list, a map of text or a string of words, not `{t}`",
+                value.span,
+                "not a list of text",
+                help='write `for_each = args.groups` (a `list(string)`) or `["a", "b"]`',
+            )
 
     def _hosts(self) -> None:
         """A step reaches the project's own services (`X.internal_url`, or a service's name as
@@ -554,7 +617,9 @@ class _OneStep:
                     self._expr(item.value, "output")
             return
         value = entry.value
-        if key == "description":
+        if key == "for_each":
+            self._for_each(value)
+        elif key == "description":
             self._literal_string(value, key)
             if not self._expr(value, "shown"):
                 for ref in _leaves(value):
@@ -695,6 +760,9 @@ class _OneStep:
         """Check `expr` where it sits; True when it holds a secret (or a response value)."""
         tainted = False
         for node in _leaves(expr):
+            if isinstance(node, ast.Call) and node.func.dotted == "pick":
+                tainted |= self._pick(node, where)
+                continue
             if isinstance(node, ast.Call):
                 self.diags.error(
                     E_STEP,
@@ -721,8 +789,94 @@ class _OneStep:
             )
         return tainted
 
+    def _pick(self, call: ast.Call, where: str) -> bool:
+        """`pick(LIST, FIELD == VALUE, "PATH")`: the first item of a list (a response's
+        `body...` or an earlier output holding JSON) whose FIELD equals VALUE, then PATH in
+        it. True when the result is a secret (the list or the value is)."""
+        args = call.args
+        usage = 'write `pick(body.Items, AppName == "janitorr", "AccessToken")`'
+        if len(args) not in (2, 3) or any(a.name is not None for a in args):
+            self.diags.error(
+                E_PICK,
+                "`pick` takes a list, a comparison and (optionally) a field path",
+                call.span,
+                "wrong arguments",
+                help=usage,
+            )
+            return True
+        source, cond = args[0].value, args[1].value
+        ok_source = isinstance(source, ast.Ref) and (
+            source.parts[0].text == "body" or "setup" in (p.text for p in source.parts[:2])
+        )
+        if not ok_source:
+            self.diags.error(
+                E_PICK,
+                "`pick` chooses from a response's list (`body.FIELD`) or an earlier output",
+                source.span,
+                "not a list read when the step runs",
+                help=usage,
+            )
+            return True
+        tainted = self._ref(source, where)  # type: ignore[arg-type]
+        ok_cond = (
+            isinstance(cond, ast.Binary)
+            and cond.op == "=="
+            and isinstance(cond.left, ast.Ref)
+            and all(_FIELD.fullmatch(p.text) for p in cond.left.parts)
+        )
+        if not ok_cond:
+            self.diags.error(
+                E_PICK,
+                "`pick` selects an item by one field: `FIELD == VALUE`",
+                cond.span,
+                "not a field comparison",
+                help=usage,
+            )
+            return True
+        assert isinstance(cond, ast.Binary)
+        tainted |= self._expr(cond.right, where)
+        if len(args) == 3:
+            path = args[2].value
+            ok_path = (
+                isinstance(path, ast.StringLit)
+                and path.is_plain
+                and all(_FIELD.fullmatch(p) for p in path.plain.split("."))
+            )
+            if not ok_path:
+                self.diags.error(
+                    E_PICK,
+                    'the field to read from the item is a dotted path, like `"User.Id"`',
+                    path.span,
+                    "not a field path",
+                    help=usage,
+                )
+        return tainted
+
     def _ref(self, ref: ast.Ref, where: str) -> bool:
         head = ref.parts[0].text
+        if head == "each":
+            if not self.per_item:
+                self.diags.error(
+                    E_EACH,
+                    "`each` is the item of a step repeated per item",
+                    ref.span,
+                    "this step has no `for_each`",
+                    help="add `for_each = LIST` to the step to run it once per item",
+                )
+            elif len(ref.parts) > 2 or (
+                len(ref.parts) == 2 and ref.parts[1].text not in ("key", "value")
+            ):
+                bad = ref.parts[1] if ref.parts[1].text not in ("key", "value") else ref.parts[2]
+                self.diags.error(
+                    E_EACH,
+                    f"`each` has no field `{bad.text}`",
+                    bad.span,
+                    "unknown field",
+                    help=did_you_mean(bad.text, ("key", "value"))
+                    or "`each.key` is the item's key (a list's item, a map's key), "
+                    "`each.value` (or `each`) its value",
+                )
+            return False  # a secret list is refused at `for_each`
         if head in RESPONSE:
             if where == "public":
                 return False  # checked when it runs: a value holding a secret fails the step
@@ -787,6 +941,7 @@ class _OneStep:
         return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
 
 
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
 _HOST = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
 )

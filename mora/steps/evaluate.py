@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mora import ast
 from mora import model as M
 from mora import types as T
-from mora.steps.check import RESPONSE
+from mora.steps.check import E_EACH_LIST, RESPONSE
 
 if TYPE_CHECKING:
     from mora.checker import ServiceSym
@@ -27,8 +27,11 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     """The service's steps in the order written (the checker has refused malformed ones)."""
     steps: list[M.Step] = []
     for block in entry.body.entries:
-        if isinstance(block, ast.Block):
-            step = _Step(ev, svc.name, scope).build(block)
+        if not isinstance(block, ast.Block):
+            continue
+        items = _items(ev, block, scope)
+        for each in items if items is not None else [None]:
+            step = _Step(ev, svc.name, scope, each).build(block)
             # a `when` that is false already when compiling (a template's optional step whose
             # argument was not given) leaves the step out of the manifest and the plan
             if step.when is None or _constant(step.when) is not False:
@@ -36,11 +39,56 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     return steps
 
 
+def _items(ev: Evaluator, block: ast.Block, scope: _Scope) -> list[tuple[str, object]] | None:
+    """`for_each`'s items as (key, value), in the order given; None for an ordinary step.
+
+    One model step per item (`STEP[KEY]`), so the executor records each item by itself: a
+    re-run does only the items not done yet, and a failure names its item's key."""
+    from mora.evaluator import Pending, Secret, _Abort
+
+    source = next(
+        (e for e in block.body.entries if isinstance(e, ast.Attr) and e.key.text == "for_each"),
+        None,
+    )
+    if source is None:
+        return None
+    value = ev._eval(source.value, scope)
+    if isinstance(value, Secret | Pending):  # refused by the checker; never folded here
+        raise _Abort
+    pairs: list[tuple[str, object]]
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        pairs = [(_text(v), v) for v in value]
+    else:  # a string of words (`groups = "admins media"`); a word `key=value` is a pair
+        words = [w.partition("=") for w in _text(value).split()]
+        pairs = [(k, v if sep else k) for k, sep, v in words]
+    seen: set[str] = set()
+    for key, _ in pairs:
+        bad = not key or any(c in key for c in "[]:\n") or key in seen
+        seen.add(key)
+        if bad:
+            ev.diags.error(
+                E_EACH_LIST,
+                f"`for_each` item `{_shown(key)}` cannot name a record of its step",
+                source.value.span,
+                "an empty or repeated key, or one holding `[`, `]`, `:` or a line break",
+                help="each item's key names its record (`STEP[KEY]`): keep keys unique, "
+                "non-empty, on one line and without brackets or colons",
+            )
+            raise _Abort
+    return pairs
+
+
+def _shown(key: str) -> str:
+    return key.encode("unicode_escape").decode("ascii")[:60]
+
+
 def _constant(e: M.StepExpr) -> object:
     """The value of a condition known when compiling, or None when it waits for a response."""
     if e.lit is not None:
         return e.lit
-    if e.op is None:
+    if e.op is None or e.op == "pick":
         return None
     args = [_constant(a) for a in e.args or []]
     if e.op == "!":
@@ -63,14 +111,20 @@ def _truthy(value: object) -> bool:
 
 
 class _Step:
-    def __init__(self, ev: Evaluator, service: str, scope: _Scope) -> None:
+    def __init__(
+        self, ev: Evaluator, service: str, scope: _Scope, each: tuple[str, object] | None = None
+    ) -> None:
         self.ev = ev
         self.service = service
         self.scope = scope
+        self.each = each  # (key, value) of the item a `for_each` step runs for
         self.needs: set[str] = set()
 
     def build(self, block: ast.Block) -> M.Step:
         data: dict[str, object] = {"name": block.key.text}
+        if self.each is not None:
+            data["name"] = f"{block.key.text}[{self.each[0]}]"
+            data["each"] = self.each[0]
         for item in block.body.entries:
             if isinstance(item, ast.Block):
                 pairs = {
@@ -94,6 +148,8 @@ class _Step:
             if not isinstance(item, ast.Attr):
                 continue
             key, value = item.key.text, item.value
+            if key == "for_each":
+                continue
             if key in ("description", "run"):
                 data[key] = _plain(self.sx(value))
             elif key == "method":
@@ -167,6 +223,20 @@ class _Step:
             )
         if isinstance(expr, ast.Ref):
             return self._ref(expr, scope)
+        if isinstance(expr, ast.Call) and expr.func.dotted == "pick":
+            args = [a.value for a in expr.args]
+            cond = args[1]
+            assert isinstance(cond, ast.Binary) and isinstance(cond.left, ast.Ref)
+            path = args[2] if len(args) > 2 else None
+            return M.StepExpr(
+                op="pick",
+                args=[
+                    self.sx(args[0], scope),
+                    M.StepExpr(lit=cond.left.dotted),
+                    self.sx(cond.right, scope),
+                    M.StepExpr(lit=path.plain if isinstance(path, ast.StringLit) else ""),
+                ],
+            )
         return M.StepExpr(lit=_text(self._fold(expr, scope)))
 
     def _ref(self, ref: ast.Ref, scope: _Scope) -> M.StepExpr:
@@ -174,6 +244,10 @@ class _Step:
         head = names[0]
         if head in RESPONSE:
             return M.StepExpr(ref=".".join(["response", *names]))
+        if head == "each" and self.each is not None:
+            key, value = self.each
+            picked = key if names[1:] == ["key"] else value
+            return M.StepExpr(lit=picked if isinstance(picked, bool | int) else _text(picked))
         if head == "self" and len(names) > 1 and names[1] == "setup":
             names = names[1:]
             head = "setup"
@@ -222,7 +296,7 @@ class _Step:
 
 
 def _output_type(value: M.StepExpr) -> str:
-    if value.op is not None:
+    if value.op is not None and value.op != "pick":
         return "bool"
     if value.ref in ("response.status",):
         return "int"

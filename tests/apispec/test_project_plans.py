@@ -59,7 +59,7 @@ STEPS = {
             "api_key",
         ],
     },
-    "identity": {"directory": ["sign_in", "groups"]},
+    "identity": {"directory": ["sign_in", "list_groups", "add_group[media_users]"]},
 }
 STEPS["homelab"] = {**STEPS["media"], **STEPS["identity"]}
 PRODUCED = {
@@ -110,5 +110,14 @@ def test_nobody_is_asked_and_the_steps_are_listed(project: str, tmp_path: Path) 
 def test_the_people_are_the_one_thing_identity_is_given(tmp_path: Path) -> None:
     """With the site's people set, LLDAP's setup creates them too; still nobody is asked."""
     text, plan = _plan("identity", tmp_path, "--set", "people=ann=ann@example.org")
-    assert plan["setup_steps"] == {"directory": ["sign_in", "groups", "users"]}
+    assert plan["setup_steps"] == {
+        "directory": [
+            "sign_in",
+            "list_groups",
+            "add_group[media_users]",
+            "list_users",
+            "add_user[ann]",
+            "user_groups[ann]",
+        ]
+    }
     assert "nothing to ask" in text

@@ -32,10 +32,9 @@ RUNTIME = "<runtime>"
 
 # Planned requests with no step, and why (each stdlib page's "After it starts" says so too).
 GAPS = {
-    "directory.groups_read": "done inside the `groups` command: a step cannot repeat per item",
-    "directory.group_create": "done inside the `groups` command (GraphQL createGroup)",
-    "directory.user_create": "done inside the `users` command (GraphQL createUser)",
-    "directory.user_group": "done inside the `users` command (GraphQL addUserToGroup)",
+    "directory.user_create": "the example projects name no people (only a person knows them): "
+    "with `people` set, `add_user[ID]` sends it (test_lldap_steps_... checks it)",
+    "directory.user_group": "done inside the `user_groups` command per user (GraphQL addUserToGroup): a step repeats over one list, and this is per user and per group",
 }
 
 
@@ -83,6 +82,8 @@ def to_request(api: str, service: str, step: M.Step) -> Request:
     # with `base`, the body is an earlier response (the app's own resource, read with GET)
     # with these fields set over it: the fields set are what is checked
     body = _sample(step.body)
+    if api == "lldap" and url.path == "/api/graphql" and isinstance(body, dict):
+        return Request(app=api, method=step.method or "GET", path=url.path, graphql=_gql(body))
     return Request(
         app=api,
         method=step.method or "GET",
@@ -91,6 +92,24 @@ def to_request(api: str, service: str, step: M.Step) -> Request:
         body=body if step.body_format == "json" else None,
         form=body if step.body_format == "form" else None,
     )
+
+
+def _gql(body: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL request body (`query` text and `variables`) as the checker's call: the
+    operation, the first field and its arguments (`name: $var` filled from the variables)."""
+    import re
+
+    text = str(body.get("query", ""))
+    variables = body.get("variables") or {}
+    inner = text[text.index("{") + 1 :]
+    m = re.match(r"\s*(\w+)\s*(\(([^)]*)\))?", inner)
+    assert m is not None, text
+    args = {
+        name: variables.get(var, RUNTIME)
+        for name, var in re.findall(r"(\w+)\s*:\s*\$(\w+)", m.group(3) or "")
+    }
+    kind = "mutation" if text.lstrip().startswith("mutation") else "query"
+    return {"operation": kind, "field": m.group(1), "args": args}
 
 
 def _http_steps(project: str) -> list[tuple[str, str, M.Step]]:
@@ -294,12 +313,13 @@ def test_cookie_list_items_and_compile_time_when(tmp_path: Path) -> None:
 # --- LLDAP's commands, run by busybox (the image's sh and wget) against a stand-in GraphQL API ----
 
 
-def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path) -> None:
-    """The `groups` and `users` commands of the lldap template, as compiled, against a loopback
-    stand-in for LLDAP's GraphQL API (LLDAP cannot run here): they create only the missing groups
-    and users, add each new user to the groups, set the first password with the image's tool
-    (a stand-in recording its arguments), and a second run changes nothing. The GraphQL each
-    sends is checked against LLDAP's description."""
+def test_lldap_steps_create_what_is_missing_and_nothing_twice(tmp_path: Path) -> None:
+    """The lldap template's steps, as compiled, run by the executor against a loopback stand-in
+    for LLDAP's GraphQL API (LLDAP cannot run here): groups and users read once, then created
+    per item only when missing; each new user's command (busybox, as in the image) adds it to
+    the groups and sets the first password with the image's tool (a stand-in recording its
+    arguments); a second run changes nothing. The GraphQL each sends is checked against
+    LLDAP's description."""
     import json
     import shutil
     import threading
@@ -325,6 +345,13 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/auth/simple/login":  # the sign-in: its token
+                out = json.dumps({"token": "t0ken"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
             assert self.headers["Authorization"] == "Bearer t0ken"
             calls.append(body)
             q, v = body["query"], body.get("variables", {})
@@ -361,30 +388,71 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
     result = compile_project(tmp_path / "p", domain="example.org", provider=MemoryProvider())
     assert result.compiled is not None
     steps = {s.name: s for s in result.compiled.manifest.services["directory"].setup}
-    assert list(steps) == ["sign_in", "groups", "users"]
+    assert list(steps) == [
+        "sign_in",
+        "list_groups",
+        "add_group[admins]",
+        "add_group[media_users]",
+        "list_users",
+        "add_user[ann]",
+        "add_user[admin]",
+        "user_groups[ann]",
+        "user_groups[admin]",
+    ]
+    import subprocess
 
-    def run(name: str) -> None:
-        argv = [str(a.lit) for a in steps[name].exec or []]
-        argv[2] = (
-            argv[2]
-            .replace("http://localhost:17170", f"http://127.0.0.1:{server.server_address[1]}")
-            .replace("/app/lldap_set_password", str(tool))
-        )
-        import subprocess
+    from mora.micro.executor import Executor, Response
+    from mora.micro.transport import HttpTransport
+    from mora.secrets.store import SecretStore
 
-        done = subprocess.run(
-            argv,
-            input="t0ken\nfirst-pw\n",
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={"PATH": str(bindir)},
-        )
-        assert done.returncode == 0, done.stderr
+    address = f"127.0.0.1:{server.server_address[1]}"
+
+    class Standin(HttpTransport):
+        """LLDAP's address is the stand-in's; a command runs here with busybox, its URL and
+        the image's password tool pointed at the stand-ins."""
+
+        def request(self, method, url, headers, body, timeout):  # type: ignore[no-untyped-def]
+            url = url.replace("directory:17170", address)
+            return super().request(method, url, headers, body, timeout)
+
+        def exec(self, service, argv, stdin, timeout):  # type: ignore[no-untyped-def]
+            argv = list(argv)
+            argv[2] = (
+                argv[2]
+                .replace("http://localhost:17170", f"http://{address}")
+                .replace("/app/lldap_set_password", str(tool))
+            )
+            done = subprocess.run(
+                argv,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={"PATH": str(bindir)},
+            )
+            return Response(done.returncode, done.stdout + done.stderr)
+
+    directory = result.compiled.manifest.services["directory"]
+    store = SecretStore.in_memory()
+    store.set_value("directory_admin_password", "pw-of-admin")
+    store.set_value("directory_first_password", "first-pw")
+
+    def run_steps() -> list[str]:
+        ex = Executor(store, Standin(lambda h: h), services={"directory"})
+        return [f"{r.step}:{r.status}" for r in ex.run_service(directory)]
 
     try:
-        run("groups")
-        run("users")
+        assert run_steps() == [
+            "sign_in:ran",
+            "list_groups:ran",
+            "add_group[admins]:skipped",  # exists: check-then-act
+            "add_group[media_users]:ran",
+            "list_users:ran",
+            "add_user[ann]:ran",
+            "add_user[admin]:skipped",
+            "user_groups[ann]:ran",
+            "user_groups[admin]:skipped",
+        ]
         assert groups == {"admins": 1, "media_users": 2}
         assert users == {"admin", "ann"}
         made = [c for c in calls if c["query"].startswith("mutation")]
@@ -407,8 +475,89 @@ def test_lldap_commands_create_what_is_missing_and_nothing_twice(tmp_path: Path)
             assert check_request(Request("lldap", "POST", "/api/graphql", graphql=gql)) == []
         # a second run: nothing is created
         before = len(made)
-        run("groups")
-        run("users")
+        assert [r for r in run_steps() if r.endswith(":ran")] == [
+            "sign_in:ran",
+            "list_groups:ran",
+            "list_users:ran",
+        ]
         assert len([c for c in calls if c["query"].startswith("mutation")]) == before
     finally:
         server.shutdown()
+
+
+def _response_schema(api: str, method: str, path: str) -> dict[str, Any]:
+    from tests.apispec.check import find_operation, resolve
+
+    spec = load_spec(api)
+    _, op, problems = find_operation(spec, method, path)
+    assert op is not None, problems
+    for code, resp in sorted(op.get("responses", {}).items()):
+        if code.startswith("2"):
+            for media in resp.get("content", {}).values():
+                return resolve(spec, media.get("schema", {}))
+    return {}
+
+
+def _field(api: str, schema: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The schema at a dotted path of `schema` (lists: their items); None when not described."""
+    from tests.apispec.check import resolve
+
+    spec = load_spec(api)
+    for name in [n for n in path.split(".") if n]:
+        schema = resolve(spec, schema)
+        if schema.get("type") == "array" and name.isdigit():
+            schema = schema.get("items", {})
+            continue
+        props = schema.get("properties", {})
+        if name not in props:
+            return None
+        schema = props[name]
+    return resolve(spec, schema)
+
+
+def _picks(e: M.StepExpr | None) -> list[M.StepExpr]:
+    if e is None:
+        return []
+    found = [e] if e.op == "pick" else []
+    for sub in [*(e.args or []), *(e.items or []), *(e.concat or []), *(e.entries or {}).values()]:
+        found += _picks(sub)
+    return found
+
+
+PICKS = [
+    (p, s, st, pick)
+    for p, s, st in HTTP
+    for out in st.outputs.values()
+    for pick in _picks(out.value)
+    if (pick.args or [M.StepExpr()])[0].ref and pick.args[0].ref.startswith("response.body")  # type: ignore[index,union-attr]
+]
+
+
+def test_the_jellyfin_keys_are_picked_by_their_app_name() -> None:
+    keys = next(st for p, s, st in HTTP if APPS[s][0] == "jellyfin" and st.name == "keys")
+    picked = {n: _picks(o.value) for n, o in keys.outputs.items()}
+    assert {n: [(a.lit or a.ref) for a in p[0].args or []] for n, p in picked.items()} == {
+        "homepage": ["response.body.Items", "AppName", "homepage", "AccessToken"],
+        "janitorr": ["response.body.Items", "AppName", "janitorr", "AccessToken"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("project", "service", "step", "pick"),
+    PICKS,
+    ids=[f"{p}-{s}.{st.name}-{i}" for i, (p, s, st, _) in enumerate(PICKS)],
+)
+def test_a_picked_field_is_in_the_described_response(
+    project: str, service: str, step: M.Step, pick: M.StepExpr
+) -> None:
+    """`pick(body.LIST, FIELD == V, "PATH")`: LIST is a described list of the response, and
+    FIELD and PATH are described fields of its items."""
+    _app, entry = APPS[service]
+    request = to_request(entry["api"], service, step)
+    schema = _response_schema(entry["api"], request.method, request.path)
+    args = pick.args or []
+    listed = _field(entry["api"], schema, (args[0].ref or "").removeprefix("response.body"))
+    assert listed is not None and listed.get("type") == "array", args[0].ref
+    item = listed.get("items", {})
+    for path in (str(args[1].lit), str(args[3].lit)):
+        assert _field(entry["api"], item, path) is not None, path

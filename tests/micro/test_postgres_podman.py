@@ -189,3 +189,79 @@ def test_psql_steps_create_a_role_and_a_database_once(tmp_path: Path) -> None:
         assert lab.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'app'") == "1"
     finally:
         lab.cleanup()
+
+
+ROLES_PROJECT = """\
+project {project}
+
+param roles: list(string)
+
+service db {{
+  image = "{image}"
+  user = "999:999"
+  command = ["sh", "-c", "[ -s /var/lib/pg/data/PG_VERSION ] || {bin}/initdb -D /var/lib/pg/data -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null; exec {bin}/postgres -D /var/lib/pg/data -k /tmp -c listen_addresses=127.0.0.1"]
+  ports {{ pg = 5432 }}
+  volumes {{ "/var/lib/pg" = volume() }}
+  healthcheck {{
+    test = ["CMD", "{bin}/pg_isready", "-h", "/tmp", "-U", "postgres"]
+    interval = 1s
+    retries = 60
+  }}
+  setup {{
+    # a changed list changes the service: the container is made again on its volume (hence
+    # initdb only on an empty one); check once: every role as a JSON list, then act per missing item
+    list_roles {{
+      run = "always"
+      exec = {psql}
+      stdin = "SELECT json_agg(json_build_object('name', rolname)) FROM pg_roles;"
+      output {{ roles = stdout }}
+    }}
+    add_role {{
+      for_each = param.roles
+      when = pick(setup.list_roles.roles, name == each.key, "name") == ""
+      exec = {psql}
+      stdin = "CREATE ROLE ${{each.key}};"
+      description = "create the role ${{each.key}}"
+    }}
+  }}
+}}
+"""
+
+
+@pytest.mark.slow
+def test_a_step_per_item_creates_each_role_once_and_only_new_ones_later(tmp_path: Path) -> None:
+    lab = Lab(tmp_path)
+    try:
+        psql = "[" + ", ".join(f'"{a}"' for a in PSQL) + "]"
+        text = ROLES_PROJECT.format(project=lab.project, image=IMAGE, bin=BIN, psql=psql)
+        (lab.source / "main.mora").write_text(text)
+
+        def apply(*roles: str) -> str:
+            listed = "".join(f"    - {r}\n" for r in roles)
+            lab.site.write_text(f"domain: example.org\nparams:\n  roles:\n{listed}")
+            proc = lab.mora("apply", "--timeout", "120")
+            assert proc.returncode == 0, proc.stderr
+            return proc.stderr
+
+        def ran(log: str) -> list[str]:
+            return [
+                line.split("setup db.")[1].split(":")[0]
+                for line in log.splitlines()
+                if "setup db.add_role[" in line and ": ran" in line
+            ]
+
+        first = apply("reader", "writer", "auditor")
+        assert ran(first) == ["add_role[reader]", "add_role[writer]", "add_role[auditor]"]
+        count = "SELECT count(*) FROM pg_roles WHERE rolname IN ('reader', 'writer', 'auditor')"
+        assert lab.sql(count) == "3"
+
+        second = apply("reader", "writer", "auditor")  # nothing new: no item runs
+        assert ran(second) == [], second
+
+        lab.sql("CREATE ROLE backup;")  # made by hand: check-then-act skips it
+        third = apply("reader", "writer", "auditor", "backup", "viewer")
+        assert ran(third) == ["add_role[viewer]"], third
+        assert "setup db.add_role[backup]: skipped" in third
+        assert lab.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'viewer'") == "1"
+    finally:
+        lab.cleanup()
