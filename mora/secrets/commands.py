@@ -21,6 +21,7 @@ from mora.secrets.provider import (
     dependents_of,
     fingerprint,
     source_text,
+    undeclared,
 )
 from mora.secrets.store import SecretStore
 
@@ -105,9 +106,7 @@ def list_entries(store: SecretStore, requests: Sequence[SecretRequest]) -> list[
             )
         )
     declared = {req.name for req in requests}
-    for name in store.names():
-        if name in declared:
-            continue
+    for name in undeclared(store.names(), declared):
         entry = store.get(name)
         assert entry is not None
         rows.append(
@@ -244,7 +243,7 @@ def orphans(store: SecretStore, requests: Sequence[SecretRequest]) -> list[str]:
 
     A `moved` service's old entries are still declared: the next compile re-keys them."""
     declared = {req.name for req in requests} | {r.moved_from for r in requests if r.moved_from}
-    return [name for name in store.names() if name not in declared]
+    return undeclared(store.names(), declared)
 
 
 def prune(

@@ -58,6 +58,21 @@ class SecretRequest:
     moved_from: str | None = None  # its store name before `moved old -> new` (re-keyed)
 
 
+def undeclared(names: Collection[str], declared: Collection[str]) -> list[str]:
+    """The store names that no declaration covers. A setup step repeated per item (`for_each`)
+    keeps one record per item, `setup.SVC.STEP[KEY]`, whose items are known only once the
+    project is evaluated: the declaration `setup.SVC.STEP` covers every one of them."""
+    out = []
+    for name in names:
+        if name in declared:
+            continue
+        if name.startswith("setup.") and name.endswith("]") and "[" in name:
+            if name[: name.index("[")] in declared:
+                continue
+        out.append(name)
+    return out
+
+
 @dataclass(repr=False)
 class Resolution:
     """The answer to `resolve`. Its repr lists names only, never values."""
@@ -314,7 +329,7 @@ class StoreProvider:
             res.values[name] = parts
             res.changed.append(name)
         declared = {step.request.name for step in steps}
-        res.orphaned = [n for n in self.store.names() if n not in declared]
+        res.orphaned = undeclared(self.store.names(), declared)
         res.missing.sort()
         res.stale.sort()
         res.blocked.sort()

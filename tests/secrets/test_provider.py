@@ -250,3 +250,24 @@ def test_resolution_repr_hides_values() -> None:
         res.value("wg", "nope")
     with pytest.raises(ProviderError, match="has no value"):
         res.value("jellyfin_key")
+
+
+def test_records_of_a_step_repeated_per_item_are_not_orphans(tmp_path: Path) -> None:
+    """`for_each` keeps `setup.SVC.STEP[KEY]` per item; the step's declaration covers them all,
+    so `mora secrets prune` must not delete them (the next apply would redo every item)."""
+    from mora.secrets.commands import orphans
+
+    store = SecretStore.open(tmp_path / "s.secrets")
+    for name in (
+        "setup.app.add_key",
+        "setup.app.add_key[seerr]",
+        "setup.app.add_key[a.b]",
+        "setup.app.gone[x]",
+        "setup.other.add_key[seerr]",
+    ):
+        store.set_value(name, "done", kind="set")
+    store.save()
+    requests = [SecretRequest("setup.app.add_key", None)]
+    assert orphans(store, requests) == ["setup.app.gone[x]", "setup.other.add_key[seerr]"]
+    res = StoreProvider(store).resolve(requests)
+    assert res.orphaned == ["setup.app.gone[x]", "setup.other.add_key[seerr]"]
