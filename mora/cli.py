@@ -1216,6 +1216,11 @@ def get_cmd(project: Path, fmt: str, update: bool) -> None:
     result = get(project, update=update)
     for line in get_report(result):
         click.echo(printable(line))
+    if result.nothing_required:
+        click.echo(
+            "the project requires nothing (no `require` declarations): no mora.lock written",
+            err=True,
+        )
     if result.lock_written:
         click.echo("wrote mora.lock: commit it with the project", err=True)
     sys.exit(_report(result.diagnostics, fmt, quiet_ok=True))

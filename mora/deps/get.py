@@ -20,6 +20,7 @@ from mora.deps.lock import (
     STDLIB,
     LockEntry,
     LockError,
+    lock_path,
     module_dir,
     read_lock,
     store_module,
@@ -52,6 +53,7 @@ class GetResult:
     fetched: list[Fetched] = field(default_factory=list)
     lock_written: bool = False
     dropped: list[str] = field(default_factory=list)  # lock entries no longer required
+    nothing_required: bool = False  # no `require` and no mora.lock: nothing fetched or written
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
@@ -177,6 +179,9 @@ def get(project: Path, update: bool = False, timeout: float = GIT_TIMEOUT) -> Ge
     diags = result.diagnostics
     root, requires = project_requires(project, diags)
     if diags.has_errors:
+        return result
+    if not requires and not lock_path(root).exists():
+        result.nothing_required = True  # an empty lock to commit would only be noise
         return result
     try:
         previous = read_lock(root)

@@ -254,3 +254,12 @@ def test_a_dependencys_own_requirement_must_be_the_projects(remote: Remote, proj
     diags = [d for d in check_project(project).diagnostics if d.is_error]
     assert [d.code for d in diags] == ["E0133"]
     assert "add the same `require` line" in (diags[0].help or "")
+
+
+def test_a_project_that_requires_nothing_gets_no_lock(tmp_path: Path) -> None:
+    """Found by a new user's review: `mora get` wrote an empty mora.lock and said to commit it."""
+    (tmp_path / "main.mora").write_text('project p\nservice a { image = "busybox:1.36" }\n')
+    result = get(tmp_path)
+    assert result.nothing_required and not result.lock_written
+    assert not (tmp_path / "mora.lock").exists()
+    assert not result.diagnostics.has_errors
