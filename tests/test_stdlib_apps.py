@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_stdlib import GOLDEN, _compile, _diagnostics
 
 
@@ -58,3 +60,34 @@ def test_mealie_replaces_its_builtin_password_once() -> None:
         when = steps[name].when
         assert when is not None and when.op == "!"
         assert when.args[0].ref == "output.recipes.signed_in.done"
+
+
+@pytest.mark.parametrize(
+    ("module", "engine"),
+    [
+        ("gitea", ("GITEA__database__DB_TYPE", "postgres")),
+        ("mealie", ("DB_ENGINE", "postgres")),
+    ],
+)
+def test_an_optional_postgres_consumer_waits_for_its_provider(
+    tmp_path: Path, module: str, engine: tuple[str, str]
+) -> None:
+    """`db: optional(postgres)`: a provider passed makes the app use Postgres and start after it
+    (no `depends_on` written); `none` keeps SQLite and waits for nothing."""
+
+    def compiled(name: str, call: str):  # type: ignore[no-untyped-def]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.mora").write_text(
+            f'import {module}\nimport postgres\n\nservice store = postgres(user: "app")\n\n'
+            f"service app = {module}({call})\n"
+        )
+        result = _compile(tmp_path / name)
+        assert result.compiled is not None and not _diagnostics(result), _diagnostics(result)
+        return result.compiled.manifest.services["app"]
+
+    app, alone = compiled("with", "db: store"), compiled("without", "")
+    assert app.depends_on == ["store"] and alone.depends_on == []
+    key, value = engine
+    assert app.environment[key].value == value
+    assert key not in alone.environment or alone.environment[key].value != value
+    assert not any("PASS" in name.upper() for name in alone.environment)
