@@ -67,6 +67,7 @@ def test_mealie_replaces_its_builtin_password_once() -> None:
     [
         ("gitea", ("GITEA__database__DB_TYPE", "postgres")),
         ("mealie", ("DB_ENGINE", "postgres")),
+        ("n8n", ("DB_TYPE", "postgresdb")),
     ],
 )
 def test_an_optional_postgres_consumer_waits_for_its_provider(
