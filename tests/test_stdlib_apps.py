@@ -92,3 +92,23 @@ def test_an_optional_postgres_consumer_waits_for_its_provider(
     assert app.environment[key].value == value
     assert key not in alone.environment or alone.environment[key].value != value
     assert not any("PASS" in name.upper() for name in alone.environment)
+
+
+def test_an_optional_service_argument_is_read_only_where_it_is_set(tmp_path: Path) -> None:
+    """Grafana's `prometheus: optional(service)`: its fields are a service's inside `if
+    args.x != none` (the data source) and E0354 outside it."""
+    (tmp_path / "main.mora").write_text(
+        "template t(p: optional(service) = none) {\n"
+        '  image = "docker.io/library/busybox:1.36"\n'
+        '  user = "1000:1000"\n'
+        "  environment {\n"
+        "    if args.p != none { INSIDE = args.p.internal_url }\n"
+        "    OUTSIDE = args.p.internal_url\n"
+        "  }\n"
+        "}\n\n"
+        "service s = t()\n"
+    )
+    result = _compile(tmp_path)
+    errors = [d for d in result.diagnostics.sorted() if d.is_error]
+    codes = [(d.code, d.span.line if d.span else None) for d in errors]
+    assert codes == [("E0354", 6)], _diagnostics(result)
