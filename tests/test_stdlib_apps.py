@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_stdlib import GOLDEN, _compile, _diagnostics
 
 
@@ -58,3 +60,55 @@ def test_mealie_replaces_its_builtin_password_once() -> None:
         when = steps[name].when
         assert when is not None and when.op == "!"
         assert when.args[0].ref == "output.recipes.signed_in.done"
+
+
+@pytest.mark.parametrize(
+    ("module", "engine"),
+    [
+        ("gitea", ("GITEA__database__DB_TYPE", "postgres")),
+        ("mealie", ("DB_ENGINE", "postgres")),
+        ("n8n", ("DB_TYPE", "postgresdb")),
+    ],
+)
+def test_an_optional_postgres_consumer_waits_for_its_provider(
+    tmp_path: Path, module: str, engine: tuple[str, str]
+) -> None:
+    """`db: optional(postgres)`: a provider passed makes the app use Postgres and start after it
+    (no `depends_on` written); `none` keeps SQLite and waits for nothing."""
+
+    def compiled(name: str, call: str):  # type: ignore[no-untyped-def]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.mora").write_text(
+            f'import {module}\nimport postgres\n\nservice store = postgres(user: "app")\n\n'
+            f"service app = {module}({call})\n"
+        )
+        result = _compile(tmp_path / name)
+        assert result.compiled is not None and not _diagnostics(result), _diagnostics(result)
+        return result.compiled.manifest.services["app"]
+
+    app, alone = compiled("with", "db: store"), compiled("without", "")
+    assert app.depends_on == ["store"] and alone.depends_on == []
+    key, value = engine
+    assert app.environment[key].value == value
+    assert key not in alone.environment or alone.environment[key].value != value
+    assert not any("PASS" in name.upper() for name in alone.environment)
+
+
+def test_an_optional_service_argument_is_read_only_where_it_is_set(tmp_path: Path) -> None:
+    """Grafana's `prometheus: optional(service)`: its fields are a service's inside `if
+    args.x != none` (the data source) and E0354 outside it."""
+    (tmp_path / "main.mora").write_text(
+        "template t(p: optional(service) = none) {\n"
+        '  image = "docker.io/library/busybox:1.36"\n'
+        '  user = "1000:1000"\n'
+        "  environment {\n"
+        "    if args.p != none { INSIDE = args.p.internal_url }\n"
+        "    OUTSIDE = args.p.internal_url\n"
+        "  }\n"
+        "}\n\n"
+        "service s = t()\n"
+    )
+    result = _compile(tmp_path)
+    errors = [d for d in result.diagnostics.sorted() if d.is_error]
+    codes = [(d.code, d.span.line if d.span else None) for d in errors]
+    assert codes == [("E0354", 6)], _diagnostics(result)

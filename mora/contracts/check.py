@@ -410,6 +410,8 @@ def arg_type(
         t = t.args[0]
     if len(rest) == 1:
         return t.tainted(_holds_secret(t))
+    if t.kind == "service":  # optional(service), narrowed: a service's fields
+        return ck._any_service_field(ref, rest[1:])
     cname = contract_of(t)
     if cname is None:
         return ck._no_more(ref, 2, t)
