@@ -12,17 +12,14 @@ everything and adds nothing.
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli import REPO, run_mora
-from tests.toolchain import BUSYBOX_IMAGE, TOOLS, missing, podman, podman_env
+from tests.micro.podman_lab import PodmanLab, host_libraries
+from tests.toolchain import TOOLS, missing
 
 IMAGE = "localhost/mora-micro-openldap:2.5"
 BASE = "dc=example,dc=org"
@@ -118,89 +115,26 @@ def _ldap_root() -> Path:
     return root
 
 
-def _libraries(root: Path) -> list[str]:
-    """The host's shared libraries slapd, its mdb backend and the clients load (ldd), sorted."""
-    env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr/lib/x86_64-linux-gnu")}
-    tools = ["usr/sbin/slapd", "usr/lib/ldap/back_mdb.so"]
-    tools += [f"usr/bin/{t}" for t in ("ldapadd", "ldapsearch", "ldapwhoami")]
-    found: set[str] = set()
-    for tool in tools:
-        out = subprocess.run(
-            ["ldd", str(root / tool)], env=env, capture_output=True, text=True
-        ).stdout
-        for line in out.splitlines():
-            words = line.split()
-            if "not" in words and "found" in words:
-                missing("a library of openldap", line.strip())
-            path = next((w for w in words if w.startswith("/")), None)
-            if path and not path.startswith(str(root)):
-                found.add(path)
-    return sorted(found)
+class Lab(PodmanLab):
+    image = IMAGE
+    prefix = "moramicroldap"
 
-
-class Lab:
-    def __init__(self, tmp: Path) -> None:
-        self.env = podman_env()
-        self.tmp = tmp
-        if self._podman("image", "exists", BUSYBOX_IMAGE).returncode != 0:
-            missing(BUSYBOX_IMAGE)
-        self._image(_ldap_root())
-        self.project = f"moramicroldap{secrets.token_hex(4)}"
-        self.source = tmp / "project"
-        self.source.mkdir()
-        self.site = tmp / "site" / "site.yaml"
-        self.site.parent.mkdir()
-        self.site.write_text("domain: example.org\n")
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.env = {**self.env, "MORA_SECRETS_KEY": key, "PYTHONPATH": str(REPO)}
-
-    def _podman(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(podman()), *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def _image(self, root: Path) -> None:
-        if self._podman("image", "exists", IMAGE).returncode == 0:
-            return
-        ctx = self.tmp / "image"
-        shutil.copytree(root, ctx / "root", symlinks=True)
-        for lib in _libraries(root):
-            target = ctx / "root" / lib.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(lib, target)  # follows the symlink: the file under the soname
-        etc = ctx / "root" / "etc"
-        (etc / "ldap" / "slapd.conf").write_text(SLAPD_CONF)
-        (etc / "passwd").write_text(
-            "root:x:0:0:root:/root:/bin/sh\nopenldap:x:1000:1000::/var/lib/ldap:/bin/sh\n"
-        )
-        (etc / "group").write_text("root:x:0:\nopenldap:x:1000:\n")
-        (ctx / "Containerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nCOPY root/ /\n")
-        proc = self._podman("build", "-q", "-t", IMAGE, str(ctx))
-        assert proc.returncode == 0, proc.stderr
+    def build_image(self) -> None:
+        root = _ldap_root()
+        binaries = ["usr/sbin/slapd", "usr/lib/ldap/back_mdb.so"]
+        binaries += [f"usr/bin/{t}" for t in ("ldapadd", "ldapsearch", "ldapwhoami")]
+        etc = {
+            "ldap/slapd.conf": SLAPD_CONF,
+            "passwd": "root:x:0:0:root:/root:/bin/sh\nopenldap:x:1000:1000::/var/lib/ldap:/bin/sh\n",
+            "group": "root:x:0:\nopenldap:x:1000:\n",
+        }
+        self.build_rootfs_image(root, host_libraries(root, binaries, "openldap"), etc)
 
     def write(self) -> None:
         (self.source / "main.mora").write_text(PROJECT.format(project=self.project))
 
-    def mora(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_mora([*args, str(self.source), "--site", str(self.site)], env=self.env)
-
     def ldap(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return self._podman("exec", "-i", f"{self.project}-directory", *argv, stdin=stdin)
-
-    def cleanup(self) -> None:
-        label = f"label=mora.project={self.project}"
-        ids = self._podman("ps", "-a", "-q", "--filter", label).stdout.split()
-        if ids:
-            self._podman("rm", "-f", "-t", "0", *ids)
-        vols = self._podman("volume", "ls", "-q", "--filter", label).stdout.split()
-        if vols:
-            self._podman("volume", "rm", "-f", *vols)
-        self._podman("network", "rm", "-f", self.project)
+        return self._podman("exec", "-i", self.container("directory"), *argv, stdin=stdin)
 
 
 @pytest.mark.slow

@@ -8,17 +8,13 @@ never in argv) and a database, each check-then-act, so a second apply changes no
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli import REPO, run_mora
-from tests.toolchain import BUSYBOX_IMAGE, TOOLS, missing, podman, podman_env
+from tests.micro.podman_lab import PodmanLab, host_libraries
+from tests.toolchain import TOOLS, missing
 
 IMAGE = "localhost/mora-micro-postgres:15"
 BIN = "/usr/lib/postgresql/15/bin"
@@ -78,87 +74,29 @@ def _pg_root() -> Path:
     return root
 
 
-def _libraries(root: Path) -> list[str]:
-    """The host's shared libraries the server and client binaries load (ldd), sorted."""
-    env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr/lib/x86_64-linux-gnu")}
-    found: set[str] = set()
-    for tool in ("postgres", "initdb", "psql", "pg_isready"):
-        out = subprocess.run(
-            ["ldd", str(root / BIN.lstrip("/") / tool)], env=env, capture_output=True, text=True
-        ).stdout
-        for line in out.splitlines():
-            words = line.split()
-            if "not" in words and "found" in words:
-                missing("a library of postgresql", line.strip())
-            path = next((w for w in words if w.startswith("/")), None)
-            if path and not path.startswith(str(root)):
-                found.add(path)
-    return sorted(found)
+class Lab(PodmanLab):
+    image = IMAGE
+    prefix = "moramicropg"
 
-
-class Lab:
-    def __init__(self, tmp: Path) -> None:
-        self.env = podman_env()
-        self.tmp = tmp
-        if self._podman("image", "exists", BUSYBOX_IMAGE).returncode != 0:
-            missing(BUSYBOX_IMAGE)
-        self._image(_pg_root())
-        self.project = f"moramicropg{secrets.token_hex(4)}"
-        self.source = tmp / "project"
-        self.source.mkdir()
-        self.site = tmp / "site" / "site.yaml"
-        self.site.parent.mkdir()
-        self.site.write_text("domain: example.org\n")
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.env = {**self.env, "MORA_SECRETS_KEY": key, "PYTHONPATH": str(REPO)}
-
-    def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(podman()), *args], env=self.env, capture_output=True, text=True, timeout=300
-        )
-
-    def _image(self, root: Path) -> None:
-        if self._podman("image", "exists", IMAGE).returncode == 0:
-            return
-        ctx = self.tmp / "image"
-        shutil.copytree(root, ctx / "root", symlinks=True)
-        for lib in _libraries(root):
-            target = ctx / "root" / lib.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(lib, target)  # follows the symlink: the file under the soname
-        etc = ctx / "root" / "etc"
-        etc.mkdir(exist_ok=True)
-        (etc / "passwd").write_text(
-            "root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999::/var/lib/pg:/bin/sh\n"
-            "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-        )
-        (etc / "group").write_text("root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n")
-        (ctx / "Containerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nCOPY root/ /\n")
-        proc = self._podman("build", "-q", "-t", IMAGE, str(ctx))
-        assert proc.returncode == 0, proc.stderr
+    def build_image(self) -> None:
+        root = _pg_root()
+        binaries = [f"{BIN}/{t}" for t in ("postgres", "initdb", "psql", "pg_isready")]
+        etc = {
+            "passwd": "root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999::/var/lib/pg:/bin/sh\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+            "group": "root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n",
+        }
+        self.build_rootfs_image(root, host_libraries(root, binaries, "postgresql"), etc)
 
     def write(self) -> None:
         psql = "[" + ", ".join(f'"{a}"' for a in PSQL) + "]"
         text = PROJECT.format(project=self.project, image=IMAGE, bin=BIN, psql=psql)
         (self.source / "main.mora").write_text(text)
 
-    def mora(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_mora([*args, str(self.source), "--site", str(self.site)], env=self.env)
-
     def sql(self, query: str) -> str:
-        proc = self._podman("exec", f"{self.project}-db", *PSQL, "-c", query)
+        proc = self._podman("exec", self.container("db"), *PSQL, "-c", query)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
-
-    def cleanup(self) -> None:
-        label = f"label=mora.project={self.project}"
-        ids = self._podman("ps", "-a", "-q", "--filter", label).stdout.split()
-        if ids:
-            self._podman("rm", "-f", "-t", "0", *ids)
-        vols = self._podman("volume", "ls", "-q", "--filter", label).stdout.split()
-        if vols:
-            self._podman("volume", "rm", "-f", *vols)
-        self._podman("network", "rm", "-f", self.project)
 
 
 @pytest.mark.slow

@@ -15,19 +15,16 @@ reaches that container as a podman secret without anybody pasting it. Shown here
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import re
-import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli import REPO, run_mora
-from tests.toolchain import BUSYBOX_IMAGE, TOOLS, missing, podman, podman_env
+from tests.micro.podman_lab import PodmanLab
+from tests.toolchain import BUSYBOX_IMAGE, TOOLS, missing
 
 IMAGE = "localhost/mora-micro-syncthing:1.19"
 IDLE = "trap 'exit 0' TERM; "
@@ -117,39 +114,14 @@ def _syncthing() -> Path:
     return Path(found)
 
 
-class Lab:
-    def __init__(self, tmp: Path) -> None:
-        self.env = podman_env()
-        self.tmp = tmp
-        if self._podman("image", "exists", BUSYBOX_IMAGE).returncode != 0:
-            missing(BUSYBOX_IMAGE)
-        self._image(_syncthing())
-        self.project = f"moramicro{secrets.token_hex(4)}"
-        self.source = tmp / "project"
-        self.source.mkdir()
-        self.site = tmp / "site" / "site.yaml"
-        self.site.parent.mkdir()
-        self.site.write_text("domain: example.org\n")
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.env = {**self.env, "MORA_SECRETS_KEY": key, "PYTHONPATH": str(REPO)}
+class Lab(PodmanLab):
+    image = IMAGE
 
-    def _podman(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(podman()), *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def _image(self, binary: Path) -> None:
+    def build_image(self) -> None:
         """Syncthing on the busybox image, with the libc it links against (from this host)."""
-        if self._podman("image", "exists", IMAGE).returncode == 0:
-            return
         ctx = self.tmp / "image"
         ctx.mkdir()
-        (ctx / "syncthing").write_bytes(binary.read_bytes())
+        (ctx / "syncthing").write_bytes(_syncthing().read_bytes())
         (ctx / "syncthing").chmod(0o755)
         libs = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]
         lines = [f"FROM {BUSYBOX_IMAGE}"]
@@ -158,9 +130,7 @@ class Lab:
             (ctx / f"lib{i}").chmod(0o755)  # the loader must be executable
             lines.append(f"COPY lib{i} {lib}")
         lines.append("COPY syncthing /usr/bin/syncthing")
-        (ctx / "Containerfile").write_text("\n".join(lines) + "\n")
-        proc = self._podman("build", "-q", "-t", IMAGE, str(ctx))
-        assert proc.returncode == 0, proc.stderr
+        self.build(ctx, "\n".join(lines) + "\n")
 
     def write(self, extra_step: str = "") -> None:
         text = PROJECT.format(
@@ -172,12 +142,6 @@ class Lab:
             extra_step=extra_step,
         )
         (self.source / "main.mora").write_text(text)
-
-    def mora(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_mora([*args, str(self.source), "--site", str(self.site)], env=self.env)
-
-    def container(self, service: str) -> str:
-        return f"{self.project}-{service}"
 
     def exec(self, service: str, *argv: str) -> str:
         proc = self._podman("exec", self.container(service), *argv)
@@ -195,19 +159,6 @@ class Lab:
             "http://127.0.0.1:8384/rest/config/folders",
         )  # fmt: skip
         return [f["id"] for f in json.loads(out)]
-
-    def cleanup(self) -> None:
-        label = f"label=mora.project={self.project}"
-        ids = self._podman("ps", "-a", "-q", "--filter", label).stdout.split()
-        if ids:
-            self._podman("rm", "-f", "-t", "0", *ids)
-        vols = self._podman("volume", "ls", "-q", "--filter", label).stdout.split()
-        if vols:
-            self._podman("volume", "rm", "-f", *vols)
-        for name in self._podman("secret", "ls", "--format", "{{.Name}}").stdout.split():
-            if name.startswith(f"{self.project}-"):
-                self._podman("secret", "rm", name)
-        self._podman("network", "rm", "-f", self.project)
 
 
 @pytest.mark.slow
