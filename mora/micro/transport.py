@@ -118,6 +118,18 @@ class PodmanTransport(HttpTransport):
         return Response(proc.returncode, proc.stdout + (proc.stderr if proc.returncode else ""))
 
 
+def _unix_socket(path: str, timeout: float | None) -> socket.socket:
+    """A stream socket connected to `path` (an SSH forward's local end), closed on failure."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _UnixHTTP(http.client.HTTPConnection):
     """HTTP over a Unix socket (an SSH forward's local end); `Host` stays the URL's."""
 
@@ -126,14 +138,7 @@ class _UnixHTTP(http.client.HTTPConnection):
         self._socket_path = str(path)
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = _unix_socket(self._socket_path, self.timeout)
 
 
 class _UnixHTTPS(http.client.HTTPSConnection):
@@ -144,13 +149,7 @@ class _UnixHTTPS(http.client.HTTPSConnection):
         self._socket_path = str(path)
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._socket_path)
-        except OSError:
-            sock.close()
-            raise
+        sock = _unix_socket(self._socket_path, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
