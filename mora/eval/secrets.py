@@ -94,7 +94,10 @@ class SecretsPass(EvalState):
             requests.append(SecretRequest(key, None, {}, {}, moves.get(key)))
         from mora.steps.check import state_names  # what setup steps keep in the store
 
-        requests += [SecretRequest(n, None, {}, {}) for n in state_names(self.program)]
+        requests += [
+            SecretRequest(n, None, {}, {}, per_item=per_item)
+            for n, per_item in state_names(self.program)
+        ]
         return requests
 
     def _resolve_secrets(self) -> None:

@@ -105,8 +105,7 @@ def list_entries(store: SecretStore, requests: Sequence[SecretRequest]) -> list[
                 status=status,
             )
         )
-    declared = {req.name for req in requests}
-    for name in undeclared(store.names(), declared):
+    for name in undeclared(store.names(), requests):
         entry = store.get(name)
         assert entry is not None
         rows.append(
@@ -242,8 +241,7 @@ def orphans(store: SecretStore, requests: Sequence[SecretRequest]) -> list[str]:
     """Stored secrets of this namespace that the project no longer declares, sorted.
 
     A `moved` service's old entries are still declared: the next compile re-keys them."""
-    declared = {req.name for req in requests} | {r.moved_from for r in requests if r.moved_from}
-    return undeclared(store.names(), declared)
+    return undeclared(store.names(), requests)
 
 
 def prune(

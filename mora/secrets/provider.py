@@ -56,21 +56,19 @@ class SecretRequest:
     args: Mapping[str, object] = field(default_factory=dict)  # plain, JSON-able arguments
     sources: Mapping[str, SecretRef] = field(default_factory=dict)  # secret-typed arguments
     moved_from: str | None = None  # its store name before `moved old -> new` (re-keyed)
+    per_item: bool = False  # also stands for `NAME[KEY]` entries (a step repeated per item)
 
 
-def undeclared(names: Collection[str], declared: Collection[str]) -> list[str]:
-    """The store names that no declaration covers. A setup step repeated per item (`for_each`)
-    keeps one record per item, `setup.SVC.STEP[KEY]`, whose items are known only once the
-    project is evaluated: the declaration `setup.SVC.STEP` covers every one of them."""
-    out = []
-    for name in names:
-        if name in declared:
-            continue
-        if name.startswith("setup.") and name.endswith("]") and "[" in name:
-            if name[: name.index("[")] in declared:
-                continue
-        out.append(name)
-    return out
+def undeclared(names: Collection[str], requests: Sequence[SecretRequest]) -> list[str]:
+    """The store names no request stands for: neither its name, nor `NAME[KEY]` of a
+    `per_item` request (whose items are known only once the project is evaluated)."""
+    declared = {r.name for r in requests} | {r.moved_from for r in requests if r.moved_from}
+    families = {r.name for r in requests if r.per_item}
+    return [
+        n
+        for n in names
+        if n not in declared and not (n.endswith("]") and n.split("[", 1)[0] in families)
+    ]
 
 
 @dataclass(repr=False)
@@ -328,8 +326,7 @@ class StoreProvider:
             )
             res.values[name] = parts
             res.changed.append(name)
-        declared = {step.request.name for step in steps}
-        res.orphaned = undeclared(self.store.names(), declared)
+        res.orphaned = undeclared(self.store.names(), [step.request for step in steps])
         res.missing.sort()
         res.stale.sort()
         res.blocked.sort()

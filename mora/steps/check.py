@@ -999,13 +999,18 @@ def _leaves(expr: ast.Expr) -> list[ast.Ref | ast.Call]:
     return found
 
 
-def state_names(program: object) -> list[str]:
-    """The store entries setup steps keep: `setup.SVC.STEP` (what ran) and each output."""
-    names: list[str] = []
+def state_names(program: object) -> list[tuple[str, bool]]:
+    """The store entries setup steps keep: `setup.SVC.STEP` (what ran; True when the step is
+    repeated per item, whose records are `setup.SVC.STEP[KEY]`) and each output."""
+    names: list[tuple[str, bool]] = []
     for name, svc in program.services.items():  # type: ignore[attr-defined]
         for step in step_decls(svc.body).values():
-            names.append(f"setup.{name}.{step.name}")
-            names += [f"setup.{name}.{step.name}.{out}" for out in step.outputs]
+            per_item = any(
+                isinstance(e, ast.Attr) and e.key.text == "for_each"
+                for e in step.block.body.entries
+            )
+            names.append((f"setup.{name}.{step.name}", per_item))
+            names += [(f"setup.{name}.{step.name}.{out}", False) for out in step.outputs]
     return names
 
 

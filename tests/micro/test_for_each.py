@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mora.api import check_project, compile_project
+from mora.eval.scope import W_ORPHANED_SECRET
 from mora.micro.hook import SetupHook
 from mora.micro.transport import HttpTransport
 from mora.secrets.provider import StoreProvider
@@ -199,6 +200,15 @@ def test_each_item_is_recorded_and_a_rerun_does_only_what_is_missing(tmp_path: P
             "list_keys",
             "add_key[sonarr]",
         ]
+        # the per-item records belong to the step: a compile calls none of them orphaned
+        # (`mora secrets prune` would delete them, and the next apply redo every item)
+        folder = tmp_path / "orphans"
+        folder.mkdir()
+        (folder / "main.mora").write_text(_project(port, four))
+        done = compile_project(folder, domain="example.org", provider=StoreProvider(store))
+        assert done.compiled is not None
+        assert [d for d in done.diagnostics if d.code == W_ORPHANED_SECRET] == []
+        assert store.get("setup.app.add_key[sonarr]") is not None
     finally:
         server.shutdown()
 

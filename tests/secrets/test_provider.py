@@ -267,7 +267,10 @@ def test_records_of_a_step_repeated_per_item_are_not_orphans(tmp_path: Path) -> 
     ):
         store.set_value(name, "done", kind="set")
     store.save()
-    requests = [SecretRequest("setup.app.add_key", None)]
+    requests = [SecretRequest("setup.app.add_key", None, per_item=True)]
     assert orphans(store, requests) == ["setup.app.gone[x]", "setup.other.add_key[seerr]"]
     res = StoreProvider(store).resolve(requests)
     assert res.orphaned == ["setup.app.gone[x]", "setup.other.add_key[seerr]"]
+    # a step that is not repeated per item covers its own record only
+    plain = [SecretRequest("setup.app.add_key", None)]
+    assert "setup.app.add_key[seerr]" in orphans(store, plain)
