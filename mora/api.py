@@ -237,6 +237,19 @@ def _delivered(compiled: object) -> dict[str, dict[str, str]]:
     return out
 
 
+#: the domain `rotate_secret` evaluates with when the site gives none (`.invalid`: RFC 2606)
+_NO_DOMAIN = "no-domain.mora.invalid"
+
+
+def _site_gives_domain(site_file: Path | None, sets: list[str] | None) -> bool:
+    """Whether the site file or a `--set domain=...` gives a domain (problems are reported by
+    the real load later)."""
+    from mora.site import load_site
+
+    site = load_site(site_file, None, list(sets or []), Diagnostics())
+    return site.domain is not None or site.domain_invalid
+
+
 def rotate_secret(
     path: Path,
     name: str,
@@ -253,15 +266,25 @@ def rotate_secret(
     like POSTGRES_PASSWORD) is refused unless `force`: the running server would keep the old
     value while its clients get the new one. Raises `SecretsError` for what the person must fix.
     """
-    from mora.secrets.commands import CommandError, rotate, rotation_set
+    from mora.secrets.commands import CommandError, domain_reader, rotate, rotation_set
     from mora.secrets.provider import StoreProvider
 
+    if domain is None and not _site_gives_domain(site_file, sets):
+        domain = _NO_DOMAIN  # stands in for it; refused below if a rotated value reads it
     site = {"domain": domain, "sets": sets, "site_file": site_file, "secrets_path": secrets_path}
     opened = site_secrets(path, **site)  # type: ignore[arg-type]
     result = RotateResult(diagnostics=opened.diagnostics)
     if opened.store is None or opened.diagnostics.has_errors:
         return result
     store, requests = opened.store, opened.requests
+    if domain == _NO_DOMAIN and name in {r.name for r in requests}:  # type: ignore[attr-defined]
+        reader = domain_reader(requests, name, _NO_DOMAIN, store.names())  # type: ignore[arg-type]
+        if reader is not None:
+            raise CommandError(
+                f"secret `{reader}` is made from the site's domain, and this site gives none",
+                secret=reader,
+                help="pass `--domain example.org`, or set `domain:` in the site file",
+            )
     provider = StoreProvider(store)  # type: ignore[arg-type]
     before = compile_project(path, provider=provider, **site)  # type: ignore[arg-type]
     if before.compiled is None:  # which services use it is unknown: fix the project first

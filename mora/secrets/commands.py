@@ -28,6 +28,7 @@ from mora.secrets.store import SecretStore
 __all__ = [
     "Row",
     "default_store_path",
+    "domain_reader",
     "legacy_store_path",
     "list_entries",
     "migrate_legacy",
@@ -176,6 +177,25 @@ def rotate(store: SecretStore, name: str, requests: Sequence[SecretRequest]) -> 
             help="answer the missing inputs first (`mora secrets set` or `mora setup`)",
         )
     return [n for n in result.changed if n in dependents]
+
+
+def domain_reader(
+    requests: Sequence[SecretRequest], name: str, marker: str, stored: Collection[str]
+) -> str | None:
+    """The first secret this rotation would generate whose arguments read the site's domain.
+
+    The requests were evaluated with `marker` standing in for a domain the site does not give;
+    a rotation touches `name`, what derives from it, their sources, and (in the compile before
+    it) whatever was never generated. If none of them reads `marker`, the domain is not needed.
+    """
+    needed = {name, *dependents_of(requests, name)}
+    for item in reversed(dependency_order(requests)):
+        if item.name in needed:
+            needed.update(ref.name for ref in item.sources.values())
+    for req in requests:
+        if (req.name in needed or req.name not in stored) and marker in repr(req.args):
+            return req.name
+    return None
 
 
 def rotation_set(requests: Sequence[SecretRequest], name: str) -> list[str]:

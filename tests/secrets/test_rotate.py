@@ -149,3 +149,70 @@ def test_rotate_suggests_a_close_name_and_escapes_template_text(
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     # A raw control character never reaches the template text: the file is refused, unquoted.
     assert "E0007" in proc.stderr and "evil" not in proc.stderr
+
+
+# --- a site without a domain: rotate asks for it only when a rotated value reads it ----------
+
+NO_DOMAIN_PROJECT = """project keys
+
+secret api_key = hex(16)
+secret ca = tls_ca()
+secret cert = tls_cert(secret.ca, hosts: [site.domain])
+
+service app {
+  image = "docker.io/library/busybox:1.36"
+  environment {
+    API_KEY = secret.api_key
+  }
+  files { "/etc/app/cert.pem" = text(secret.cert.cert) }
+}
+"""
+
+
+def _no_domain_site(tmp_path: Path) -> Path:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "main.mora").write_text(NO_DOMAIN_PROJECT)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "home.yaml").write_text("params: {}\n")  # no `domain:`
+    return site
+
+
+def test_rotate_needs_no_domain_for_a_secret_that_does_not_read_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    site = _no_domain_site(tmp_path)
+    first = run_mora(
+        ["compile", "../keys", "--site", "home.yaml", "--domain", "example.org", "--out", "build"],
+        site,
+        env=env,
+    )
+    assert first.returncode == 0, first.stderr
+    store = SecretStore.open(site / "home.secrets", namespace="keys")
+    old = store.get("api_key").value()  # type: ignore[union-attr]
+    proc = run_mora(
+        ["secrets", "rotate", "api_key", "../keys", "--site", "home.yaml"], site, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "domain" not in proc.stderr
+    assert "  app: env API_KEY\n" in proc.stderr
+    store = SecretStore.open(site / "home.secrets", namespace="keys")
+    assert store.get("api_key").value() != old  # type: ignore[union-attr]
+
+
+def test_rotate_without_a_domain_names_the_derived_secret_that_reads_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    site = _no_domain_site(tmp_path)
+    first = run_mora(
+        ["compile", "../keys", "--site", "home.yaml", "--domain", "example.org", "--out", "build"],
+        site,
+        env=env,
+    )
+    assert first.returncode == 0, first.stderr
+    before = (site / "home.secrets").read_bytes()
+    proc = run_mora(["secrets", "rotate", "ca", "../keys", "--site", "home.yaml"], site, env=env)
+    assert proc.returncode != 0
+    assert "`cert` is made from the site's domain" in proc.stderr
+    assert "--domain" in proc.stderr
+    assert (site / "home.secrets").read_bytes() == before  # nothing was generated or rotated
