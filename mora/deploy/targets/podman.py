@@ -213,11 +213,11 @@ class PodmanTarget(Target):
                 continue
             owner = volume_owner(hd, vol)
             opt = ["--opt", f"o=uid={owner[0]},gid={owner[1]}"] if owner else []
-            self._must(f"{service}: creating volume {vol}", "volume", "create",
+            self._must(f"creating volume {vol}", "volume", "create",
                        "--label", label, *opt, vol, host=host)  # fmt: skip
         for d in c.deliveries:
             self._run("secret", "rm", d.name, host=host)  # podman 4.x: no `create --replace`
-            self._must(f"{service}: creating secret {d.name}", "secret", "create", d.name, "-",
+            self._must(f"creating secret {d.name}", "secret", "create", d.name, "-",
                        stdin=d.text, host=host)  # fmt: skip
 
     def _pull(self, service: str, image: str, host: str) -> None:
@@ -226,7 +226,14 @@ class PodmanTarget(Target):
         if self._run("image", "exists", image, host=host).returncode == 0:
             return
         self.say(service, "pulling")
-        self._must(f"{service}: pulling {image}", "pull", "--quiet", image, host=host)
+        proc = self._run("pull", "--quiet", image, host=host)
+        if proc.returncode != 0:  # the engine prints the service: the message says the rest
+            where = "this machine" if host == LOCAL.name else f"host `{host}`"
+            raise TargetError(
+                f"cannot pull {image}: {_last_error(self._mask(proc.stderr))}; check the image "
+                f"name and tag, or put the image on {where} yourself (`podman load`, "
+                "`podman build`) when no registry has it"
+            )
 
     def _objects(self, c: Container, hd: HostDeployment) -> dict[str, list[str]]:
         objects = {
@@ -243,7 +250,7 @@ class PodmanTarget(Target):
         hd = self.where.get(service, self.host)
         self._volumes_and_secrets(service, c, hd)
         self._pull(service, c.service.image, hd.host.name)
-        self._must(f"{service}: podman run", "run", *run_args(self.deployment, c),
+        self._must("podman run", "run", *run_args(self.deployment, c),
                    host=hd.host.name)  # fmt: skip
         return self._objects(c, hd)
 
@@ -279,13 +286,15 @@ class PodmanTarget(Target):
         if c is None:
             return []
         proc = self._run("logs", "--tail", str(lines), c.name, host=self._host_of(service))
+        if proc.returncode != 0:  # no container (it was never created): no log to show
+            return []
         return self._mask(proc.stdout + proc.stderr).splitlines()[-lines:]
 
     def remove(self, service: str, objects: dict[str, list[str]], prune_volumes: bool) -> None:
         host = (objects.get("host") or [self.host.host.name])[0]
         names = objects.get("containers") or [f"{self.project}-{service}"]
         for name in names:
-            self._must(f"{service}: removing {name}", "rm", "-f", "-i", "-t", "10", name,
+            self._must(f"removing {name}", "rm", "-f", "-i", "-t", "10", name,
                        host=host)  # fmt: skip
         for secret in objects.get("secrets", []):
             self._run("secret", "rm", secret, host=host)
@@ -332,3 +341,10 @@ class SshPodmanTarget(PodmanTarget):
 
     def close(self) -> None:
         self.ssh.close()
+
+
+def _last_error(stderr: str) -> str:
+    """podman's own error from its stderr, without the retry warnings it prints before it."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln.removeprefix("Error: ") for ln in lines if ln.startswith("Error: ")]
+    return (errors or lines or ["no message"])[-1]
