@@ -563,6 +563,11 @@ def setup_cmd(
         sys.exit(EXIT_ERRORS)
     if failed:
         sys.exit(EXIT_APPLY_FAILED)
+    if left:  # a script tells "done" from "waiting for a person"
+        sys.exit(EXIT_INPUTS_PENDING)
+
+
+EXIT_INPUTS_PENDING = 5  # `mora setup`: stored what it got, but inputs still wait for a person
 
 
 def _setup_steps_on_deployed(

@@ -113,6 +113,21 @@ def test_setup_through_stdin_then_asks_nothing_more(tmp_path: Path) -> None:
     assert "nothing to ask" in again.stderr
 
 
+def test_setup_with_inputs_still_pending_exits_5_and_0_once_all_are_answered(
+    tmp_path: Path,
+) -> None:
+    """A script running `mora setup` must tell "done" from "waiting for a person"."""
+    site = _project(tmp_path)
+    skipped = _mora(["setup", "../project", "--site", "site.yaml"], site, stdin="\n")
+    assert skipped.returncode == 5, skipped.stderr
+    assert "jellyfin_key: skipped (still pending)" in skipped.stderr
+    assert "1 input(s) still pending" in skipped.stderr
+    assert (site / "build" / "manifest.json").is_file()  # the recompile still happened
+    answered = _mora(["setup", "../project", "--site", "site.yaml"], site, stdin="k\n")
+    assert answered.returncode == 0, answered.stderr
+    assert "every input is answered" in answered.stderr
+
+
 def test_setup_from_an_answers_file(tmp_path: Path) -> None:
     site = _project(tmp_path)
     (site / "answers.yaml").write_text("jellyfin_key: from-file\n")
