@@ -146,6 +146,8 @@ code("W0609", "warning", "two ports of a service repeat one number and protocol"
 code("W0610", "warning", "user is a name, which Kubernetes cannot use", KUBERNETES)
 code("W0611", "warning", "a compose key Kubernetes cannot express as written", KUBERNETES)
 code("W0620", "note", 'a run = "before" job is a Job beside the rollout', KUBERNETES)
+code("E0611", "error", "a placement tag cannot be a Kubernetes node label", KUBERNETES)
+code("W0623", "warning", "a before job writes a hostPath and no placement pins its node", KUBERNETES)
 
 # --- the quadlet and podman backends (docs/podman.md) ---
 code("E0701", "error", "a podman: setting has a bad value", PODMAN)

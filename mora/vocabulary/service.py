@@ -147,7 +147,7 @@ ATTRS: tuple[Attr, ...] = (
     Attr("stateful", "value", T.BOOL, "keeps per-instance state (a StatefulSet)",
          fixed_before_inputs=True, model_field="stateful", backends=(KUBERNETES,)),
     Attr("placement", "value", T.list_of(T.STRING), "host tags the service may run on",
-         fixed_before_inputs=True, model_field="placement", backends=_PODMAN_ONLY),
+         fixed_before_inputs=True, model_field="placement", backends=_ALL),
     Attr("auto_update", "value", T.BOOL, "let podman auto-update pull new images",
          fixed_before_inputs=True, model_field="auto_update", backends=_PODMAN_ONLY),
     Attr("jobs", "block", None, "one-off and scheduled tasks in the service's image",

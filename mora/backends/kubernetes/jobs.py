@@ -42,6 +42,9 @@ def job_documents(
     plan: ServicePlan, workload: dict[str, Any], settings: Settings, diags: Diagnostics
 ) -> list[tuple[str, dict[str, Any]]]:
     """(file name, body) of every job of the service, in job-name order (named `<service>--<job>`)."""
+    from .placement import warn_unpinned_before_jobs
+
+    warn_unpinned_before_jobs(plan.svc, diags)
     out = []
     for job in plan.svc.jobs:
         template = _pod(plan, workload, job, settings)

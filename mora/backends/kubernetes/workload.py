@@ -66,13 +66,13 @@ HANDLES = frozenset(
         "subdomain", "host", "route_port", "resources", "security", "stateful",
         "pending_inputs", "jobs", "hostname", "extra_hosts", "dns", "working_dir",
         "stop_grace_period_seconds", "init", "shm_size", "sysctls", "network_mode", "routes",
+        "placement",
     }
 )  # fmt: skip
 IGNORES = {
     "stop_signal": "diagnosed (W0611): a pod is stopped with the image's STOPSIGNAL or SIGTERM",
     "ulimits": "diagnosed (W0611): ulimits come from the nodes' container runtime",
     "restart": "a Deployment's pods always restart (restartPolicy Always is the only policy)",
-    "placement": "host tags of the site's podman hosts; the Kubernetes scheduler places pods",
     "auto_update": "podman auto-update; on Kubernetes a new image is a new rollout",
     "init_only": "read by `mora secrets rotate`, not by a backend",
     "url": "the Ingress is written from `host`",
@@ -174,6 +174,11 @@ def build_workload(
         pod_spec["initContainers"] = init
     if volumes:
         pod_spec["volumes"] = [volumes[name] for name in sorted(volumes)]
+    from .placement import node_selector  # `placement`: node labels (its jobs copy the pod)
+
+    selector = node_selector(svc, diags)
+    if selector:
+        pod_spec["nodeSelector"] = selector
     template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": pod_spec}
     if pod_annotations:
         template["metadata"]["annotations"] = pod_annotations
