@@ -548,6 +548,8 @@ def coerce(value: object, t: T.Type, from_text: bool) -> tuple[object, str | Non
     kind = t.kind
     if kind == "any":
         return value, None
+    if kind == "optional" and t.args:  # optional(T): YAML `null` is `none`, else a T
+        return (None, None) if value is None else coerce(value, t.args[0], from_text)
     if kind == "bool":
         if isinstance(value, bool):
             return value, None

@@ -45,6 +45,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.jobs.check",
         "mora.contracts.check",  # contracts, optional values, defaults (issue 17): satellites
         "mora.contracts.defaults",
+        "mora.contracts.params",  # optional site params: their type and narrowing
         "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
         "mora.secrets.generators",
         *GROUND,

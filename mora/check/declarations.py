@@ -202,7 +202,9 @@ class DeclarationsPass(CheckState):
             return
         seen[key] = (kind, name)
         if isinstance(decl, ast.ParamDecl):
-            p.params[name.text] = ParamSym(decl, self._param_type(decl.type))
+            from mora.contracts.params import param_decl_type  # also optional(T)
+
+            p.params[name.text] = ParamSym(decl, param_decl_type(self, decl.type))  # type: ignore[arg-type]
         elif isinstance(decl, ast.SecretDecl):
             p.secrets[name.text] = SecretSym(decl, None, instance=service if instance else None)
         elif isinstance(decl, ast.InputDecl):

@@ -67,6 +67,14 @@ def _kind_hint(name: str, p: Program) -> str | None:
     return None
 
 
+def _maybe_none_help(expr: ast.Expr, found: T.Type) -> str | None:
+    """How to use an optional value (`param.x`, `args.x`) as the value it holds."""
+    if found.kind != "optional" or not isinstance(expr, ast.Ref) or len(expr.parts) != 2:
+        return None
+    ref = ".".join(p.text for p in expr.parts)
+    return f"it may be `none`: use it inside `if {ref} != none {{ ... }}`"
+
+
 def _walk(expr: ast.Expr) -> Iterator[ast.Expr]:
     """The expression and every expression inside it (not into interpolated strings' text)."""
     yield expr
@@ -337,6 +345,10 @@ class ExpressionsPass(CheckState):
             if sym is None:
                 return self._unknown(E_UNKNOWN_PARAM, "param", name, p.params)
             self.used.add(("param", name.text))
+            if sym.type.kind == "optional":  # `param.x` is a T where `!= none` holds
+                from mora.contracts.params import param_ref_type
+
+                return param_ref_type(self, ref, sym.type)  # type: ignore[arg-type]
             return self._no_more(ref, 2, sym.type)
         if head == "secret":
             if not need_member("secret"):
@@ -581,4 +593,5 @@ class ExpressionsPass(CheckState):
             expr.span,
             f"this is `{found.public()}`",
             labels=labels,
+            help=_maybe_none_help(expr, found),
         )

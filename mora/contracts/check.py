@@ -441,7 +441,7 @@ def narrowed(ck: Checker, template: TemplateSym, name: str, span: Span) -> bool:
     return any(lo <= span.start and span.end <= hi for lo, hi in cache[key].get(name, ()))
 
 
-def _narrow_ranges(root: ast.Node) -> dict[str, list[tuple[int, int]]]:
+def _narrow_ranges(root: ast.Node, head: str = "args") -> dict[str, list[tuple[int, int]]]:
     ranges: dict[str, list[tuple[int, int]]] = {}
 
     def add(names: set[str], node: ast.Node | None) -> None:
@@ -453,29 +453,29 @@ def _narrow_ranges(root: ast.Node) -> dict[str, list[tuple[int, int]]]:
 
     for node in _nodes(root):
         if isinstance(node, ast.IfEntry):
-            add(_set_when(node.condition, True), node.then)
-            add(_set_when(node.condition, False), node.otherwise)
+            add(_set_when(node.condition, True, head), node.then)
+            add(_set_when(node.condition, False, head), node.otherwise)
         elif isinstance(node, ast.ListItem) and node.condition is not None:
-            add(_set_when(node.condition, True), node.value)
+            add(_set_when(node.condition, True, head), node.value)
     return ranges
 
 
-def _set_when(cond: ast.Expr, outcome: bool) -> set[str]:
-    """The `args.NAME` known not to be `none` when `cond` evaluates to `outcome`."""
+def _set_when(cond: ast.Expr, outcome: bool, head: str = "args") -> set[str]:
+    """The `args.NAME` (`param.NAME`) known not to be `none` when `cond` evaluates to `outcome`."""
     if isinstance(cond, ast.Binary):
         if cond.op == ("&&" if outcome else "||"):
-            return _set_when(cond.left, outcome) | _set_when(cond.right, outcome)
+            return _set_when(cond.left, outcome, head) | _set_when(cond.right, outcome, head)
         if cond.op == ("!=" if outcome else "=="):
             for a, b in ((cond.left, cond.right), (cond.right, cond.left)):
                 if (
                     isinstance(b, ast.NoneLit)
                     and isinstance(a, ast.Ref)
                     and len(a.parts) == 2
-                    and a.parts[0].text == "args"
+                    and a.parts[0].text == head
                 ):
                     return {a.parts[1].text}
     if isinstance(cond, ast.Unary):
-        return _set_when(cond.operand, not outcome)
+        return _set_when(cond.operand, not outcome, head)
     return set()
 
 

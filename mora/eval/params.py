@@ -76,6 +76,8 @@ class ParamsPass(EvalState):
             return value
         if sym.decl.default is not None:
             return self._eval(sym.decl.default, _Scope())
+        if sym.type.kind == "optional":  # left out by the site: `none`
+            return None
         example = _example(sym.type)
         self.diags.error(
             E_MISSING_PARAM,

@@ -1,0 +1,56 @@
+"""Optional site params: `param relay: optional(string) = none`.
+
+A site may leave such a param out (or give YAML `null`) instead of a `""` sentinel. The value is
+a `T` only where `param.NAME != none` is known to hold: the `then` branch of
+`if param.NAME != none` (the `else` of `== none`, and a list item's condition), as for an
+`optional` template argument (mora/contracts/check.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mora import ast
+from mora import types as T
+from mora.source import Span
+
+if TYPE_CHECKING:
+    from mora.check import Checker
+
+
+def param_decl_type(ck: Checker, texpr: ast.TypeExpr) -> T.Type:
+    """A site param's declared type: the param types, and `optional(T)` of one of them."""
+    if texpr.name.text != "optional":
+        return ck._param_type(texpr)
+    if len(texpr.args) != 1 or not isinstance(texpr.args[0], ast.TypeExpr):
+        ck.diags.error("E0209", "`optional` takes one type", texpr.span, "like optional(string)")
+        return T.ANY
+    inner = ck._param_type(texpr.args[0])
+    if inner.kind == "any":
+        return inner
+    return T.Type("optional", (inner,))
+
+
+def param_ref_type(ck: Checker, ref: ast.Ref, ptype: T.Type) -> T.Type:
+    """`param.NAME` of an optional param: its inner type where it is known to be set, else the
+    optional type (fit to compare with `none` or to pass on as an optional value)."""
+    name = ref.parts[1].text
+    t = ptype.args[0] if _narrowed(ck, name, ref.span) else ptype
+    return ck._no_more(ref, 2, t)
+
+
+def _narrowed(ck: Checker, name: str, span: Span) -> bool:
+    from mora.contracts.check import _narrow_ranges
+
+    cache: list[tuple[object, dict[str, list[tuple[int, int]]]]] | None
+    cache = ck.__dict__.get("_param_narrowing")
+    if cache is None:  # every service and template body, once per check
+        roots = [s.decl for s in ck.program.services.values()]
+        roots += [t.decl for t in ck.program.templates.values()]
+        cache = [(r.span.file, _narrow_ranges(r, head="param")) for r in roots]
+        ck.__dict__["_param_narrowing"] = cache
+    return any(
+        file is span.file and lo <= span.start and span.end <= hi
+        for file, ranges in cache
+        for lo, hi in ranges.get(name, ())
+    )
