@@ -45,6 +45,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.jobs.check",
         "mora.contracts.check",  # contracts, optional values, defaults (issue 17): satellites
         "mora.contracts.defaults",
+        "mora.amend.check",  # instance bodies and `amend`: merged once, after the bodies
         "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
         "mora.secrets.generators",
         *GROUND,
@@ -81,6 +82,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",  # enabled: reads the services and inputs eval built (type hints)
         *GROUND,
     ),
+    "mora.amend": ("mora.amend", "mora.ast", "mora.check", *GROUND),  # called by check
     "mora.steps": (  # setup steps in the language: called by the checker and the evaluator
         "mora.steps",
         "mora.ast",
