@@ -102,7 +102,7 @@ code("E0355", "error", "a deployed service waits for a service that enabled = fa
 code("E0356", "error", "a defaults entry that is not name = value")
 code("E0370", "error", "amend of a service that does not exist (or a template, or vanished upstream)")
 code("E0371", "error", "two amends of one service set the same key")
-code("E0372", "error", "an amend that cannot merge: a declaration in it, or a computed block")
+code("E0372", "error", "an amend that cannot merge: a declaration, a computed block, an ambiguous name")
 code("W0373", "note", "an amend replaces the image the template was written for")
 code("W0006", "warning", "a default that no template instance of its file takes")
 code("E0401", "error", "dependency cycle")

@@ -108,6 +108,8 @@ def apply_amends(ck: Checker) -> None:
             ck._check_entries(body, _Ctx(service=view), {})
         for body in bodies:
             _image_note(ck, svc, base, body)
+            if svc.template is not None:
+                _ambiguous_locals(ck, svc, body)
         svc.body = merged
 
 
@@ -190,6 +192,39 @@ def _same_key_twice(ck: Checker, body: ast.Body, written: dict[str, Span], name:
             )
         else:
             written[path] = span
+
+
+def _refs(node: object) -> list[ast.Ref]:
+    """Every reference in a subtree (interpolations included)."""
+    if isinstance(node, ast.Ref):
+        return [node]
+    if isinstance(node, ast.Node):
+        return [r for f in node._fields for r in _refs(getattr(node, f))]
+    if isinstance(node, tuple):
+        return [r for x in node for r in _refs(x)]
+    return []
+
+
+def _ambiguous_locals(ck: Checker, svc: ServiceSym, body: ast.Body) -> None:
+    """`secret.x` in an amend is the project's `x`; the template's own `x` is `secret.<svc>_x`.
+    When both exist the evaluator (inside the instance) would pick the template's: refused."""
+    assert svc.template is not None
+    for ref in _refs(body):
+        if len(ref.parts) < 2 or ref.parts[0].text not in ("secret", "input"):
+            continue
+        kind, name = ref.parts[0].text, ref.parts[1].text
+        local = getattr(svc.template, kind + "s")
+        table = ck.program.secrets if kind == "secret" else ck.program.inputs
+        if name in local and name in table:
+            ck.diags.error(
+                E_AMEND_MERGE,
+                f"`{kind}.{name}` is ambiguous in an amend of `{svc.name}`",
+                ref.span,
+                f"the project's `{name}` or the template's own",
+                help=f"write `{kind}.{svc.name}_{name}` for the one template "
+                f"`{svc.template.decl.name.text}` makes for this service, or rename the "
+                f"project's `{name}`",
+            )
 
 
 def _image_of(base: ast.Body, svc: ServiceSym) -> str | None:
