@@ -27,9 +27,8 @@ def _body(src: str) -> ast.Body:
 def _shape(node: object) -> object:
     """A node without its spans, so two trees from different text compare by structure."""
     if isinstance(node, ast.Node):
-        return (type(node).__name__,) + tuple(
-            _shape(getattr(node, f)) for f in node._fields if f != "span"
-        )
+        fields = [_shape(getattr(node, f)) for f in node._fields if f != "span"]
+        return (type(node).__name__, *fields)
     if isinstance(node, tuple):
         return tuple(_shape(x) for x in node)
     return node
