@@ -42,6 +42,13 @@ def resolve_target(program: Program, target: ast.Ref) -> ServiceSym:
                 if instances
                 else f"make a service from it (`service NAME = {name}(...)`) and amend that",
             )
+        renamed = next((new for new, old in program.moved.items() if old == name), None)
+        if renamed is not None:  # `moved name -> renamed`: the amend did not follow
+            raise Unresolved(
+                f"no service `{name}` to amend: it was renamed to `{renamed}`",
+                "renamed by a `moved` line",
+                f"amend the service by its new name: `amend {renamed} {{ ... }}`",
+            )
         raise Unresolved(
             f"no service `{name}` to amend",
             "not a service of this project",

@@ -200,9 +200,15 @@ class DeclarationsPass(CheckState):
                 name.span,
                 "defined again here",
                 labels=[Label(first.span, "first defined here")],
-                help="rename one of them",
+                help="rename one of them"
+                + (  # a second definition is often meant as a change (mora/amend)
+                    f", or change the first with `amend {name.text} {{ ... }}` (only what "
+                    "differs)"
+                    if kind == "service"
+                    else ""
+                ),
             )
-            if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
+            if isinstance(decl, ast.ServiceDecl) and decl.body and decl.instance is None:
                 self._shadowed.append(ServiceSym(decl, decl.body))
             return
         seen[key] = (kind, name)
