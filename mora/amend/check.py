@@ -20,7 +20,7 @@ from mora import ast
 from mora.amend.merge import UNION, Unmergeable, hoist, keys_in_order, merge, restrict, without
 from mora.amend.target import Unresolved, resolve_target
 from mora.check.context import _Ctx
-from mora.check.program import _BLOCK_ATTRS, ServiceSym
+from mora.check.program import _BLOCK_ATTRS, ServiceSym, has_attr, static_keys
 from mora.diagnostics import Label
 from mora.source import Span
 
@@ -111,6 +111,7 @@ def apply_amends(ck: Checker) -> None:
             if svc.template is not None:
                 _ambiguous_locals(ck, svc, body)
         svc.body = merged
+        _user_now_declared(ck, svc)
 
 
 def _without_declarations(ck: Checker, body: ast.Body) -> ast.Body:
@@ -192,6 +193,15 @@ def _same_key_twice(ck: Checker, body: ast.Body, written: dict[str, Span], name:
             )
         else:
             written[path] = span
+
+
+def _user_now_declared(ck: Checker, svc: ServiceSym) -> None:
+    """An amend that says which user the image runs as answers the note (W0005) the service's
+    own body got (a template's note is about every instance: it stays)."""
+    declared = {k.text for k in static_keys(svc.body, "security")}
+    if has_attr(svc.body, "user") or declared & {"run_as_user", "run_as_root", "privileged"}:
+        span = svc.decl.name.span
+        ck._unknown_users = [(w, s) for w, s in ck._unknown_users if s != span]
 
 
 def _refs(node: object) -> list[ast.Ref]:
