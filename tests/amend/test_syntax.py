@@ -3,6 +3,8 @@ point), listed in the editor's outline, and recovered from after a syntax error.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mora import ast
 from mora.diagnostics import Diagnostics
 from mora.fmt import format_source
@@ -78,3 +80,23 @@ def test_an_amend_after_a_syntax_error_is_still_read() -> None:
     module, diags = _parse('service db {\n  image =\n}\n\namend watch {\n  user = "1:1"\n}\n')
     assert diags.has_errors
     assert any(isinstance(d, ast.AmendDecl) for d in module.decls)
+
+
+def test_the_editor_knows_an_amend_target_and_its_attributes(tmp_path: Path) -> None:
+    """Go to definition on the target lands on the service; hover on an attribute shows its
+    vocabulary row, as in a service body."""
+    from mora.lsp.analysis import analyse
+    from mora.lsp.features import definition, hover
+
+    text = (
+        'service web {\n  image = "docker.io/library/nginx:1.27.3"\n  user = "1:1"\n}\n\n'
+        'amend web {\n  placement = ["x"]\n}\n'
+    )
+    path = tmp_path / "main.mora"
+    path.write_text(text)
+    an = analyse(path, text, {})
+    module = an.modules[path.resolve()]
+    [loc] = definition(an, module, text.index("amend web") + len("amend w"))
+    assert loc["range"]["start"] == {"line": 0, "character": 8}
+    shown = hover(an, module, text.index("placement") + 2)
+    assert shown is not None and "host tags" in shown
