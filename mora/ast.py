@@ -280,7 +280,8 @@ class InputDecl(Node):
 
 
 class ServiceDecl(Node):
-    """`service x { ... }`, or `service x = template(args)` when `instance` is set."""
+    """`service x { ... }`, or `service x = template(args)` when `instance` is set; an instance
+    may have a body too (`service x = t(...) { ... }`), merged into the template's (mora/amend)."""
 
     name: Name
     body: Body | None
@@ -344,6 +345,15 @@ class DefaultsDecl(Node):
     span: Span
 
 
+class AmendDecl(Node):
+    """`amend TARGET { ... }`: entries merged into a service declared elsewhere (mora/amend).
+    `target` is dotted so a module's service (`media.watch`) can be named."""
+
+    target: Ref
+    body: Body
+    span: Span
+
+
 Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
 Decl = (
     ProjectDecl
@@ -357,6 +367,7 @@ Decl = (
     | MovedDecl
     | ContractDecl
     | DefaultsDecl
+    | AmendDecl
 )
 
 

@@ -33,7 +33,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "0"
 _SIMPLE_REF = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 _DECL_NAME = re.compile(r"(param|secret|input|service|template|contract)\s+([A-Za-z_][A-Za-z0-9_]*)")
 _DECL_START = re.compile(
-    r"^(project|import|param|secret|input|service|template|require|moved|contract|defaults)\b", re.M
+    r"^(project|import|param|secret|input|service|template|require|moved|contract|defaults|amend)\b", re.M
 )
 
 # Words a user knows, for the terminals Lark names in "expected ..." sets.
@@ -149,6 +149,12 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
 
     def service_instance(self, c: list[Any]) -> ast.ServiceDecl:
         return ast.ServiceDecl(self._name(c[0]), None, c[1], self._cover(c))
+
+    def service_instance_body(self, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(self._name(c[0]), c[2], c[1], self._cover(c))
+
+    def amend_decl(self, c: list[Any]) -> ast.AmendDecl:
+        return ast.AmendDecl(c[0], c[1], self._cover(c))
 
     def template_decl(self, c: list[Any]) -> ast.TemplateDecl:
         name, *params, body = c

@@ -46,6 +46,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.contracts.check",  # contracts, optional values, defaults (issue 17): satellites
         "mora.contracts.defaults",
         "mora.contracts.params",  # optional site params: their type and narrowing
+        "mora.amend.check",  # instance bodies and `amend`: merged once, after the bodies
         "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
         "mora.secrets.generators",
         *GROUND,
@@ -82,6 +83,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",  # enabled: reads the services and inputs eval built (type hints)
         *GROUND,
     ),
+    "mora.amend": ("mora.amend", "mora.ast", "mora.check", *GROUND),  # called by check
     "mora.steps": (  # setup steps in the language: called by the checker and the evaluator
         "mora.steps",
         "mora.ast",

@@ -21,6 +21,7 @@ TOKENS = [
     "secret",
     "input",
     "template",
+    "amend",
     "if",
     "else",
     "{",

@@ -82,6 +82,10 @@ class Checker(
                 self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
         for dup in self._shadowed:
             self._check_body(dup.body, _Ctx(service=dup), service_name=dup.name)
+        from mora.amend.check import apply_amends, has_amends  # instance bodies, `amend`
+
+        if has_amends(self.loaded.modules):
+            apply_amends(self)  # the services' merged bodies, for every pass after this one
         if p.defaults:
             from mora.contracts.defaults import report_unused
 

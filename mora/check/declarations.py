@@ -72,9 +72,14 @@ class DeclarationsPass(CheckState):
                     project_decl = project_decl or decl
                     continue
                 if isinstance(
-                    decl, ast.RequireDecl | ast.MovedDecl | ast.ContractDecl | ast.DefaultsDecl
+                    decl,
+                    ast.RequireDecl
+                    | ast.MovedDecl
+                    | ast.ContractDecl
+                    | ast.DefaultsDecl
+                    | ast.AmendDecl,
                 ):
-                    continue  # mora.deps (loader) and mora.moved check these
+                    continue  # mora.deps (loader), mora.moved and mora.amend check these
                 if isinstance(decl, ast.ImportDecl):
                     if decl.alias is not None:
                         self.diags.error(
@@ -87,7 +92,7 @@ class DeclarationsPass(CheckState):
                         )
                     continue
                 self._declare(decl, seen)
-                if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
+                if isinstance(decl, ast.ServiceDecl) and decl.body and decl.instance is None:
                     for entry in decl.body.entries:
                         if isinstance(entry, ast.InputDecl | ast.SecretDecl):
                             self._declare(entry, seen, service=decl.name.text)
@@ -195,9 +200,15 @@ class DeclarationsPass(CheckState):
                 name.span,
                 "defined again here",
                 labels=[Label(first.span, "first defined here")],
-                help="rename one of them",
+                help="rename one of them"
+                + (  # a second definition is often meant as a change (mora/amend)
+                    f", or change the first with `amend {name.text} {{ ... }}` (only what "
+                    "differs)"
+                    if kind == "service"
+                    else ""
+                ),
             )
-            if isinstance(decl, ast.ServiceDecl) and decl.body is not None:
+            if isinstance(decl, ast.ServiceDecl) and decl.body and decl.instance is None:
                 self._shadowed.append(ServiceSym(decl, decl.body))
             return
         seen[key] = (kind, name)

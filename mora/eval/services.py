@@ -582,12 +582,17 @@ def _words(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str
 def _depends_on(
     ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]
 ) -> None:
-    data[key] = sorted({v.name for v in value if isinstance(v, ServiceRef)})  # type: ignore[attr-defined]
+    # A second `depends_on` only comes from an amend (mora/amend): the two are unioned.
+    new = {v.name for v in value if isinstance(v, ServiceRef)}  # type: ignore[attr-defined]
+    data[key] = sorted(new.union(data.get(key, ())))
 
 
 def _texts(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:
     """`placement`, `dns`: lists of public texts."""
-    data[key] = [ev._public_text(v, span, f"`{key}`") for v in value]  # type: ignore[attr-defined]
+    texts = [ev._public_text(v, span, f"`{key}`") for v in value]  # type: ignore[attr-defined]
+    if key == "placement" and key in data:  # a second one only comes from an amend: unioned
+        texts = [*data[key], *(t for t in texts if t not in data[key])]
+    data[key] = texts
 
 
 def _devices(ev: ServicesPass, key: str, value: object, span: Span, data: dict[str, Any]) -> None:

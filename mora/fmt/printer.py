@@ -512,7 +512,8 @@ class Printer:
     def _service(self, d: ast.ServiceDecl, col: int, ind: str) -> str:
         head = f"service {d.name.text}"
         if d.instance is not None:
-            return head + " = " + self.expr(d.instance, col + len(head) + 3, ind, 0)
+            out = head + " = " + self.expr(d.instance, col + len(head) + 3, ind, 0)
+            return out if d.body is None else out + " " + self.body(d.body, ind)
         assert d.body is not None
         return head + " " + self.body(d.body, ind)
 
@@ -584,6 +585,8 @@ class Printer:
                 return self._contract(d, ind)
             case ast.DefaultsDecl():
                 return "defaults " + self.body(d.body, ind)
+            case ast.AmendDecl():
+                return f"amend {d.target.dotted} " + self.body(d.body, ind)
             case ast.ProjectDecl():
                 return f"project {d.name.text}"
             case ast.ImportDecl():

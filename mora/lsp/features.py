@@ -172,12 +172,12 @@ def _vocabulary_context(chain: list[Any]) -> tuple[str, str | None]:
             block = node.key.text if block is None else block
             if any(a.name == node.key.text for a in V.ATTRS):
                 outer = chain[: chain.index(node)]
-                if any(isinstance(n, ast.ServiceDecl | ast.TemplateDecl) for n in outer):
+                if any(isinstance(n, ast.ServiceDecl | ast.TemplateDecl | ast.AmendDecl) for n in outer):
                     return "block", node.key.text
             return "other", None
         if isinstance(node, ast.InputDecl):
             return "input", None
-        if isinstance(node, ast.ServiceDecl | ast.TemplateDecl):
+        if isinstance(node, ast.ServiceDecl | ast.TemplateDecl | ast.AmendDecl):
             return "service", None
         if isinstance(node, ast.MapExpr):
             return "other", None
@@ -565,6 +565,7 @@ _SYMBOL_KINDS = {
     ast.ServiceDecl: 5,  # Class
     ast.TemplateDecl: 12,  # Function
     ast.ContractDecl: 23,  # Struct
+    ast.AmendDecl: 5,  # Class: it changes a service
 }
 
 
@@ -577,6 +578,8 @@ def symbols(module: ast.Module, index: LineIndex) -> list[dict[str, Any]]:
             continue  # `require`, `moved`, `defaults`: no symbol of their own
         if isinstance(decl, ast.ImportDecl):
             name, sel = decl.target, decl.span
+        elif isinstance(decl, ast.AmendDecl):
+            name, sel = f"amend {decl.target.dotted}", decl.target.span
         else:
             assert isinstance(name_node, ast.Name)
             name, sel = name_node.text, name_node.span

@@ -212,6 +212,14 @@ _DECLS = st.one_of(
             *t[2],
         ]
     ),
+    # instance bodies and `amend` (mora/amend)
+    st.tuples(_NAMES, _NAMES, st.lists(_exprs(), max_size=2), _bodies()).map(
+        lambda t: ["service", t[0], "=", t[1], "(", *[x for e in t[2] for x in [*e, ","]], ")"]
+        + t[3]
+    ),
+    st.tuples(st.lists(_NAMES, min_size=1, max_size=2), _bodies()).map(
+        lambda t: ["amend", ".".join(t[0]), *t[1]]
+    ),
 )
 
 
