@@ -18,6 +18,11 @@ shape (a key that is not short single-line text, a scalar PyYAML writes over sev
 other than as a literal, a type other than the JSON ones) gives None, and the caller uses PyYAML
 for the whole document; tests compare the bytes with PyYAML's on the example projects and on
 random documents.
+
+Most scalars never reach PyYAML: `own_scalar` decides the text of the ones whose style follows
+from a few rules (plain, single-quoted and literal text, integers, booleans, null, floats), so
+that a compile imports PyYAML (~45 ms) only when a document holds something else; a hypothesis
+property compares its text with PyYAML's over random scalars.
 """
 
 from __future__ import annotations
@@ -36,6 +41,77 @@ _TYPED = re.compile(
 )
 
 _OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # line breaks but \n
+
+# What PyYAML's resolver reads as another type than text when written plain (YAML 1.1 as PyYAML
+# implements it: booleans, null, `<<`, `=`, integers in bases 2, 8, 10, 16 and 60, floats,
+# timestamps). Such text is quoted.
+_IMPLICIT = re.compile(
+    r"""(?:
+      yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+    | ~|null|Null|NULL|<<|=
+    | [-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*(?::[0-5]?[0-9])*)
+    | [-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
+    | \.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+    | [0-9]{4}-[0-9]{2}-[0-9]{2}
+    | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[\ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?
+      (?:[\ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?
+    )""",
+    re.X,
+)
+# Text `own_scalar` decides: printable ASCII, \n and the Unicode PyYAML writes as itself with
+# `allow_unicode` (the BMP but surrogates, U+2028/9, BOM and U+FFFE/F); anything else is PyYAML's.
+_OWN_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+# What keeps text from being written plain in a block: a document marker, an indicator first,
+# `?`, `:` or `-` followed by a space (or the end) first, `: ` or ` #` inside, a space at either end.
+_NOT_BLOCK_PLAIN = re.compile(r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|.*(?::(?: |$)| #)| |.* $")
+_LONGEST_OWN = 4096  # longer text may meet the emitter's line width (1,000,000) in some context
+
+
+def own_scalar(value: object) -> _Scalar | None:
+    """The text PyYAML writes for `value` in a block (as `_dump` configures it), or None when
+    PyYAML must be asked (double-quoted text, `|+` literals, other characters, other types)."""
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        if len(text) > _LONGEST_OWN or not _OWN_TEXT.fullmatch(text):
+            return None
+        if "\n" not in text:
+            if not text:
+                return "''"
+            if _NOT_BLOCK_PLAIN.match(text) or _IMPLICIT.fullmatch(text):
+                return "'" + text.replace("'", "''") + "'"
+            return text
+        # a literal (the dumper asks for `|` when there is a line break), unless a space ends a
+        # line or the text: then PyYAML double-quotes it
+        if text.endswith(" ") or " \n" in text:
+            return None
+        head = "|2" if text[0] in " \n" else "|"
+        if text[-1] != "\n":
+            head += "-"
+        elif len(text) == 1 or text[-2] == "\n":
+            return None  # `|+`: PyYAML may end the document with `...`
+        else:
+            text = text[:-1]
+        return head, ["  " + line if line else "" for line in text.split("\n")]
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float:
+        number: float = value  # type: ignore[assignment]
+        if number != number:
+            return ".nan"
+        if number in (float("inf"), float("-inf")):
+            return ".inf" if number > 0 else "-.inf"
+        written = repr(number).lower()
+        if "." not in written and "e" in written:
+            written = written.replace("e", ".0e", 1)
+        return written if _IMPLICIT.fullmatch(written) else None
+    return None
 
 
 class Unsupported(Exception):
@@ -86,6 +162,10 @@ class BlockWriter:
                 return found
             if key[0] is str and _OTHER_BREAKS.search(value):  # type: ignore[arg-type]
                 raise Unsupported  # PyYAML breaks lines there too: indentation follows
+            found = own_scalar(value)
+            if found is not None:
+                self._scalars[key] = found
+                return found
             text = self._dump_value(value)
             if not text.startswith("k: ") or not text.endswith("\n"):
                 raise Unsupported
