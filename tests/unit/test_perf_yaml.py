@@ -189,7 +189,7 @@ def _keys(value: object) -> list[str]:
 # Characters that steer PyYAML's choice of style or type: indicators, digits and the letters of
 # numbers, booleans, nulls and timestamps, spaces and breaks, and some Unicode.
 _RESOLVER_ALPHABET = list("0123456789-+._:eExXoObBtTzZ ~<=#'\"\n\t,[]{}?|>!&*%@`")
-_RESOLVER_ALPHABET += list("yYnNaAsSlLuUrRfFiI") + ["é", "\u2028", "\x85", "\ufeff", "\U0001f600"]
+_RESOLVER_ALPHABET += [*"yYnNaAsSlLuUrRfFiI", "é", "\u2028", "\x85", "\ufeff", "\U0001f600"]
 _TYPED_WORDS = [
     "1_000",
     "0b101",
