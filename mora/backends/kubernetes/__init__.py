@@ -94,6 +94,7 @@ def __getattr__(name: str) -> Any:
         return _dumpers_built()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 # Characters outside \t, \n, \x20-\x7e, \xa0-\u2027, \u202a-\ud7ff, \ue000-\ufefe and
 # \uff00-\ufffd, listed as they are: the negated class compiles to a bitmap of the whole BMP
 # (7-9 ms of every compile's start-up); this one takes about 1 ms and searches faster.

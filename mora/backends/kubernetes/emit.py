@@ -40,7 +40,9 @@ _TYPED = re.compile(
     r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)"
 )
 
-_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # line breaks but \n
+# Line breaks but \n (compiled on first use: a class with characters past U+00FF compiles to a
+# bitmap, ~2 ms, and `own_scalar` already declines any text holding one).
+_OTHER_BREAKS = "[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
 
 # What PyYAML's resolver reads as another type than text when written plain (YAML 1.1 as PyYAML
 # implements it: booleans, null, `<<`, `=`, integers in bases 2, 8, 10, 16 and 60, floats,
@@ -62,10 +64,16 @@ _IMPLICIT = re.compile(
 )
 # Text `own_scalar` decides: printable ASCII, \n and the Unicode PyYAML writes as itself with
 # `allow_unicode` (the BMP but surrogates, U+2028/9, BOM and U+FFFE/F); anything else is PyYAML's.
-_OWN_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+# Written as the characters it excludes, with a range past the BMP: a class of BMP ranges only
+# compiles to a bitmap of the whole BMP (~8 ms at start-up), this one in well under 1 ms.
+_NOT_OWN_TEXT = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]"
+)
 # What keeps text from being written plain in a block: a document marker, an indicator first,
 # `?`, `:` or `-` followed by a space (or the end) first, `: ` or ` #` inside, a space at either end.
-_NOT_BLOCK_PLAIN = re.compile(r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|.*(?::(?: |$)| #)| |.* $")
+_NOT_BLOCK_PLAIN = re.compile(
+    r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|.*(?::(?: |$)| #)| |.* $"
+)
 _LONGEST_OWN = 4096  # longer text may meet the emitter's line width (1,000,000) in some context
 
 
@@ -75,7 +83,7 @@ def own_scalar(value: object) -> _Scalar | None:
     kind = type(value)
     if kind is str:
         text: str = value  # type: ignore[assignment]
-        if len(text) > _LONGEST_OWN or not _OWN_TEXT.fullmatch(text):
+        if len(text) > _LONGEST_OWN or _NOT_OWN_TEXT.search(text):
             return None
         if "\n" not in text:
             if not text:
@@ -160,12 +168,12 @@ class BlockWriter:
             ):  # type: ignore[arg-type]
                 found = self._scalars[key] = str(value)
                 return found
-            if key[0] is str and _OTHER_BREAKS.search(value):  # type: ignore[arg-type]
-                raise Unsupported  # PyYAML breaks lines there too: indentation follows
             found = own_scalar(value)
             if found is not None:
                 self._scalars[key] = found
                 return found
+            if key[0] is str and re.search(_OTHER_BREAKS, value):  # type: ignore[arg-type]
+                raise Unsupported  # PyYAML breaks lines there too: indentation follows
             text = self._dump_value(value)
             if not text.startswith("k: ") or not text.endswith("\n"):
                 raise Unsupported
