@@ -441,9 +441,24 @@ def _parser() -> lark.Lark:
     cache_file = _cache_path(grammar)
     try:
         Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-        return lark.Lark(grammar, cache=cache_file, **kwargs)
+        built = lark.Lark(grammar, cache=cache_file, **kwargs)
     except OSError:
         return lark.Lark(grammar, **kwargs)
+    _prune_grammar_caches(Path(cache_file).parent)
+    return built
+
+
+def _prune_grammar_caches(folder: Path, keep: int = 8) -> None:
+    """One cache file per grammar text: keep the most recently written few, not every grammar
+    a checkout ever had."""
+    try:
+        files = sorted(
+            folder.glob("grammar-lark*.cache"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a cache that cannot be tidied is only larger
 
 
 _VALUE_STARTS = {"STRING", "INT", "LSQB"}

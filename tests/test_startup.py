@@ -288,3 +288,18 @@ def test_each_grammar_text_has_its_own_lark_cache_file(
     assert one != other
     assert parser._cache_path("start: A\n") == one
     assert Path(one).parent == tmp_path / "mora"
+
+
+def test_old_grammar_caches_are_pruned_to_the_newest_few(tmp_path: Path) -> None:
+    import os
+
+    from mora import parser
+
+    for i in range(12):
+        path = tmp_path / f"grammar-lark1.0-{i:02d}.cache"
+        path.write_text("x")
+        os.utime(path, (1000 + i, 1000 + i))
+    (tmp_path / "other.cache").write_text("kept")
+    parser._prune_grammar_caches(tmp_path, keep=8)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [*(f"grammar-lark1.0-{i:02d}.cache" for i in range(4, 12)), "other.cache"]
