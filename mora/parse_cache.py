@@ -111,8 +111,8 @@ _pruned: list[Path] = []  # the folders this process has already looked at
 def _prune(directory: Path) -> None:
     """Keep the cache bounded: past the limit, drop the least recently written half.
 
-    Looked at once per process (a check that misses on ten files listed the whole folder, up to
-    4,000 entries, ten times: 0.2-0.3 s through pathlib's glob), with `os.scandir`."""
+    Looked at once per process, with `os.scandir`: a check that missed on eleven files listed
+    the whole folder (2,400 entries here) eleven times through pathlib's glob, ~6 ms each."""
     if directory in _pruned:
         return
     _pruned.append(directory)
