@@ -279,7 +279,7 @@ def test_the_click_free_compile_writes_what_the_click_command_writes(tmp_path: P
 def test_each_grammar_text_has_its_own_lark_cache_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """lark keeps one grammar per cache file and rebuilds the parser (~0.2-0.35 s of a cold
+    """lark keeps one grammar per cache file and rebuilds the parser (~80 ms of a cold
     check) when the text differs: two mora versions must not evict each other's tables."""
     from mora import parser
 
