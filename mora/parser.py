@@ -414,8 +414,8 @@ def _dedent_parts(parts: list[str | ast.Expr]) -> list[str | ast.Expr]:
 
 def _cache_path(grammar: str = "") -> str:
     """lark's cache of the built parser, one file per grammar text: lark keeps one grammar per
-    file and rebuilds (~80 ms against ~12 ms from the file) when the text differs, so two versions of mora (or two
-    checkouts) sharing one file would rebuild it for each other on every run."""
+    file and rebuilds (~80 ms, against ~12 ms from the file) when the text differs, so two
+    versions of mora (or two checkouts) sharing one file rebuilt it for each other every run."""
     from mora.parse_cache import _sha256
 
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
