@@ -291,3 +291,24 @@ def test_own_scalars_cover_the_example_projects_documents(tmp_path: Path) -> Non
                 elif own_scalar(value) is None:
                     undecided.append((project, doc.path, value))
     assert undecided == []
+
+
+def test_own_scalars_of_long_text_are_pyyamls_too() -> None:
+    """Config files run to tens of kilobytes: written without PyYAML up to 100,000 characters."""
+    from mora.backends.kubernetes.emit import own_scalar
+
+    line = "key = value with: colons, # hashes and 'quotes'"
+    for value in (
+        "\n".join([line] * 2000) + "\n",  # a ~96,000-character literal
+        " ".join(["word"] * 19_000),  # one ~95,000-character line, plain
+        " ".join(["a: b"] * 19_000),  # single-quoted
+    ):
+        mine = own_scalar(value)
+        assert mine is not None
+        text = (
+            mine if isinstance(mine, str) else f"{mine[0]}\n" + "".join(f"{x}\n" for x in mine[1])
+        )
+        if isinstance(mine, str):
+            text += "\n"
+        assert kubernetes.to_yaml({"k": value}, pure=True) == f"k: {text}"
+    assert own_scalar("x" * 100_001) is None

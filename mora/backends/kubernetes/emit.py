@@ -74,7 +74,8 @@ _NOT_OWN_TEXT = re.compile(
 _NOT_BLOCK_PLAIN = re.compile(
     r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|.*(?::(?: |$)| #)| |.* $"
 )
-_LONGEST_OWN = 4096  # longer text may meet the emitter's line width (1,000,000) in some context
+# Longer text is PyYAML's: a line past the emitter's width (1,000,000 columns) is folded at a space.
+_LONGEST_OWN = 100_000
 
 
 def own_scalar(value: object) -> _Scalar | None:
