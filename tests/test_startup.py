@@ -104,12 +104,15 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     assert code == 0
     assert (out / "manifest.json").is_file()
     # the probe is sound: what a compile must load is there
-    assert {"mora.model", "mora.backends", "yaml", "cryptography"} <= modules
+    assert {"mora.model", "mora.backends", "mora.backends.kubernetes", "cryptography"} <= modules
     assert _under(modules, OTHER_COMMANDS) == []
     # the model is plain classes: pydantic (~170 ms) is only for `mora schema` and the manager
     assert _under(modules, ("pydantic", "pydantic_core", "annotated_types")) == []
     assert _under(modules, ("click", "mora.cli")) == []  # a plain call needs no click (~45 ms)
     assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
+    # the Kubernetes block writer decides the media project's scalars itself (emit.own_scalar):
+    # PyYAML (~45 ms with its loader, reader and constructor) is for what it cannot decide
+    assert _under(modules, ("yaml", "_yaml")) == []
 
 
 def test_the_generators_write_out_the_string_modules_alphabets() -> None:
@@ -156,6 +159,21 @@ def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_r
         hex(c)
         for c in range(0x110000)
         if bool(_NOT_PLAIN.search(chr(c))) == any(lo <= c <= hi for lo, hi in plain)
+    ]
+    assert wrong == []
+
+
+def test_own_scalar_text_class_excludes_exactly_what_pyyaml_does_not_write_as_itself() -> None:
+    """`own_scalar`'s class is written as the excluded characters (cheap to compile): every code
+    point is checked against the ranges PyYAML writes as themselves with `allow_unicode`."""
+    from mora.backends.kubernetes.emit import _NOT_OWN_TEXT
+
+    own = ((0x0A, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE))
+    own += ((0xFF00, 0xFFFD),)
+    wrong = [
+        hex(c)
+        for c in range(0x110000)
+        if bool(_NOT_OWN_TEXT.search(chr(c))) == any(lo <= c <= hi for lo, hi in own)
     ]
     assert wrong == []
 
@@ -256,3 +274,32 @@ def test_the_click_free_compile_writes_what_the_click_command_writes(tmp_path: P
         seen[name] = (proc.returncode, proc.stderr.replace(str(cwd), "CWD"), files)
     assert seen["fast"] == seen["click"]
     assert seen["fast"][0] == 0 and "wrote " in seen["fast"][1]
+
+
+def test_each_grammar_text_has_its_own_lark_cache_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lark keeps one grammar per cache file and rebuilds the parser (~80 ms of a cold
+    check) when the text differs: two mora versions must not evict each other's tables."""
+    from mora import parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    one, other = parser._cache_path("start: A\n"), parser._cache_path("start: B\n")
+    assert one != other
+    assert parser._cache_path("start: A\n") == one
+    assert Path(one).parent == tmp_path / "mora"
+
+
+def test_old_grammar_caches_are_pruned_to_the_newest_few(tmp_path: Path) -> None:
+    import os
+
+    from mora import parser
+
+    for i in range(12):
+        path = tmp_path / f"grammar-lark1.0-{i:02d}.cache"
+        path.write_text("x")
+        os.utime(path, (1000 + i, 1000 + i))
+    (tmp_path / "other.cache").write_text("kept")
+    parser._prune_grammar_caches(tmp_path, keep=8)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [*(f"grammar-lark1.0-{i:02d}.cache" for i in range(4, 12)), "other.cache"]

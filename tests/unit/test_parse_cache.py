@@ -84,3 +84,45 @@ def test_mora_check_starts_without_click_or_lark_when_files_are_cached(tmp_path:
             [sys.executable, "-c", code, str(project)], env=env, capture_output=True, text=True
         ).stdout
     assert out.strip() == "0 []"
+
+
+def test_prune_drops_the_older_half_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_cache, "_MAX_ENTRIES", 4)
+    monkeypatch.setattr(parse_cache, "_pruned", [])
+    for i in range(6):
+        entry = tmp_path / f"{i}.pickle"
+        entry.write_bytes(b"x")
+        os.utime(entry, (1000 + i, 1000 + i))
+    (tmp_path / "grammar.cache").write_bytes(b"kept")
+    parse_cache._prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "3.pickle",
+        "4.pickle",
+        "5.pickle",
+        "grammar.cache",
+    ]
+
+
+def test_a_process_lists_the_cache_folder_once_however_many_files_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each miss stores an entry; listing the whole folder (up to 4,000 entries) for each of them
+    cost ~6 ms per file parsed."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("MORA_NO_CACHE", raising=False)
+    monkeypatch.setattr(parse_cache, "_pruned", [], raising=False)
+    listings = []
+    scandir = os.scandir
+
+    def counting(path: object) -> object:
+        listings.append(path)
+        return scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse_cache.os, "scandir", counting)
+    for i in range(5):
+        parse_cache.load_module(SourceFile(f"m{i}.mora", SRC + f"# {i}\n"), Diagnostics())
+    assert len(listings) == 1
+    monkeypatch.undo()
+    assert len(list((tmp_path / "mora" / "ast").glob("*.pickle"))) == 5

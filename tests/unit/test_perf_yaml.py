@@ -184,3 +184,131 @@ def _keys(value: object) -> list[str]:
     if isinstance(value, list):
         return [k for v in value for k in _keys(v)]
     return []
+
+
+# Characters that steer PyYAML's choice of style or type: indicators, digits and the letters of
+# numbers, booleans, nulls and timestamps, spaces and breaks, and some Unicode.
+_RESOLVER_ALPHABET = list("0123456789-+._:eExXoObBtTzZ ~<=#'\"\n\t,[]{}?|>!&*%@`")
+_RESOLVER_ALPHABET += [*"yYnNaAsSlLuUrRfFiI", "é", "\u2028", "\x85", "\ufeff", "\U0001f600"]
+_TYPED_WORDS = [
+    "1_000",
+    "0b101",
+    "0o17",
+    "017",
+    "0x1F",
+    "190:20:30",
+    "1:60",
+    "-1.5e+3",
+    "1e3",
+    ".5",
+    "+.inf",
+    ".NaN",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-1-2 3:04:05 Z",
+    "<<",
+    "=",
+    "~",
+    "Null",
+    "on",
+    "OFF",
+    "y",
+    "n",
+    "--- a",
+    "... a",
+    "a: b",
+    "a :b",
+    "a #b",
+    "a#b",
+    "-a",
+    "- a",
+    "?",
+    "? a",
+    ":a",
+    "'",
+    "a'b",
+    "8080",
+    "1.2.3",
+    "v1.2",
+    "a\n b\n",
+    "\n a",
+    "a\nb\n\n",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.text(st.sampled_from(_RESOLVER_ALPHABET), max_size=24)
+    | st.text(max_size=12)
+    | st.sampled_from(_TYPED_WORDS)
+    | st.integers()
+    | st.booleans()
+    | st.none()
+    | st.floats()
+)
+@example(value="1_000")
+@example(value="2001-12-14 21:59:43.10 -5")
+@example(value=float("-inf"))
+@example(value=1e16)
+def test_own_scalars_are_the_text_pyyaml_writes(value: object) -> None:
+    """Every scalar the block writer writes without PyYAML is PyYAML's text, as value and key."""
+    from mora.backends.kubernetes.emit import own_scalar
+
+    mine = own_scalar(value)
+    if mine is None:
+        return  # PyYAML is asked
+    reference = kubernetes.to_yaml({"k": value}, pure=True)
+    if isinstance(mine, str):
+        assert reference == f"k: {mine}\n"
+        if isinstance(value, str) and value and len(value) <= 60:
+            assert kubernetes.to_yaml({value: 1}, pure=True) == f"{mine}: 1\n"
+    else:
+        head, lines = mine
+        assert reference == f"k: {head}\n" + "".join(f"{line}\n" for line in lines)
+
+
+def test_own_scalars_cover_the_example_projects_documents(tmp_path: Path) -> None:
+    """A compile of the example projects writes its Kubernetes text without importing PyYAML's
+    emitter: every scalar of every document is one the block writer decides itself."""
+    from mora.backends.kubernetes.emit import own_scalar
+
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\n")
+    undecided = []
+    for project in PROJECTS:
+        result = compile_project(
+            REPO / "projects" / project, site_file=site, provider=MemoryProvider(seed=b"yaml")
+        )
+        assert result.compiled is not None
+        for doc in kubernetes.render(result.compiled, False, Diagnostics()) or []:  # type: ignore[arg-type]
+            stack = [doc.body]
+            while stack:
+                value = stack.pop()
+                if isinstance(value, dict):
+                    stack += [*value, *value.values()]
+                elif isinstance(value, list):
+                    stack += value
+                elif own_scalar(value) is None:
+                    undecided.append((project, doc.path, value))
+    assert undecided == []
+
+
+def test_own_scalars_of_long_text_are_pyyamls_too() -> None:
+    """Config files run to tens of kilobytes: written without PyYAML up to 100,000 characters."""
+    from mora.backends.kubernetes.emit import own_scalar
+
+    line = "key = value with: colons, # hashes and 'quotes'"
+    for value in (
+        "\n".join([line] * 2000) + "\n",  # a ~96,000-character literal
+        " ".join(["word"] * 19_000),  # one ~95,000-character line, plain
+        " ".join(["a: b"] * 19_000),  # single-quoted
+    ):
+        mine = own_scalar(value)
+        assert mine is not None
+        text = (
+            mine if isinstance(mine, str) else f"{mine[0]}\n" + "".join(f"{x}\n" for x in mine[1])
+        )
+        if isinstance(mine, str):
+            text += "\n"
+        assert kubernetes.to_yaml({"k": value}, pure=True) == f"k: {text}"
+    assert own_scalar("x" * 100_001) is None

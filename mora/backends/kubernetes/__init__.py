@@ -17,9 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
@@ -31,6 +29,9 @@ from .jobs import job_documents
 from .plan import plan_services, project_labels
 from .settings import read_settings
 from .workload import build_workload
+
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = ["E_MATERIAL", "render", "write"]
 
@@ -71,8 +72,29 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 # empty key or one near 128 characters in another form. A document with any such text (or any
 # control or special character, or a key longer than 60 characters: kept narrow on purpose) takes
 # the pure-Python emitter, so the output never depends on how PyYAML was installed.
-_PyDumper = _dumper(yaml.SafeDumper)
-_CDumper = _dumper(yaml.CSafeDumper) if getattr(yaml, "__with_libyaml__", False) else None
+# PyYAML itself (~45 ms to import) is loaded only when a document needs it: the block writer
+# decides most scalars on its own (emit.own_scalar).
+_dumpers: dict[str, Any] = {}
+
+
+def _dumpers_built() -> dict[str, Any]:
+    """`_PyDumper` and `_CDumper` (None without libyaml), made on first use."""
+    if not _dumpers:
+        import yaml
+
+        _dumpers["_PyDumper"] = _dumper(yaml.SafeDumper)
+        with_c = getattr(yaml, "__with_libyaml__", False)
+        _dumpers["_CDumper"] = _dumper(yaml.CSafeDumper) if with_c else None
+    return _dumpers
+
+
+def __getattr__(name: str) -> Any:
+    """The dumpers as module attributes (tests read them), built when first asked for."""
+    if name in ("_PyDumper", "_CDumper"):
+        return _dumpers_built()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # Characters outside \t, \n, \x20-\x7e, \xa0-\u2027, \u202a-\ud7ff, \ue000-\ufefe and
 # \uff00-\ufffd, listed as they are: the negated class compiles to a bitmap of the whole BMP
 # (7-9 ms of every compile's start-up); this one takes about 1 ms and searches faster.
@@ -120,7 +142,11 @@ def new_writer() -> BlockWriter:
 
 
 def _dump(body: object, pure: bool) -> str:
-    dumper = _CDumper if _CDumper is not None and not pure and _libyaml_safe(body) else _PyDumper
+    import yaml
+
+    built = _dumpers_built()
+    fast, reference = built["_CDumper"], built["_PyDumper"]
+    dumper = fast if fast is not None and not pure and _libyaml_safe(body) else reference
     text: str = yaml.dump(
         body,
         Dumper=dumper,

@@ -18,6 +18,11 @@ shape (a key that is not short single-line text, a scalar PyYAML writes over sev
 other than as a literal, a type other than the JSON ones) gives None, and the caller uses PyYAML
 for the whole document; tests compare the bytes with PyYAML's on the example projects and on
 random documents.
+
+Most scalars never reach PyYAML: `own_scalar` decides the text of the ones whose style follows
+from a few rules (plain, single-quoted and literal text, integers, booleans, null, floats), so
+that a compile imports PyYAML (~45 ms) only when a document holds something else; a hypothesis
+property compares its text with PyYAML's over random scalars.
 """
 
 from __future__ import annotations
@@ -35,7 +40,87 @@ _TYPED = re.compile(
     r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)"
 )
 
-_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # line breaks but \n
+# Line breaks but \n (compiled on first use: a class with characters past U+00FF compiles to a
+# bitmap, ~2 ms, and `own_scalar` already declines any text holding one).
+_OTHER_BREAKS = "[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
+
+# What PyYAML's resolver reads as another type than text when written plain (YAML 1.1 as PyYAML
+# implements it: booleans, null, `<<`, `=`, integers in bases 2, 8, 10, 16 and 60, floats,
+# timestamps). Such text is quoted.
+_IMPLICIT = re.compile(
+    r"""(?:
+      yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+    | ~|null|Null|NULL|<<|=
+    | [-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*(?::[0-5]?[0-9])*)
+    | [-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
+    | \.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+    | [0-9]{4}-[0-9]{2}-[0-9]{2}
+    | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[\ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?
+      (?:[\ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?
+    )""",
+    re.X,
+)
+# Text `own_scalar` decides: printable ASCII, \n and the Unicode PyYAML writes as itself with
+# `allow_unicode` (the BMP but surrogates, U+2028/9, BOM and U+FFFE/F); anything else is PyYAML's.
+# Written as the characters it excludes, with a range past the BMP: a class of BMP ranges only
+# compiles to a bitmap of the whole BMP (~8 ms at start-up), this one in well under 1 ms.
+_NOT_OWN_TEXT = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]"
+)
+# What keeps text from being written plain in a block: a document marker, an indicator first,
+# `?`, `:` or `-` followed by a space (or the end) first, `: ` or ` #` inside, a space at either end.
+_NOT_BLOCK_PLAIN = re.compile(
+    r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|.*(?::(?: |$)| #)| |.* $"
+)
+# Longer text is PyYAML's: a line past the emitter's width (1,000,000 columns) is folded at a space.
+_LONGEST_OWN = 100_000
+
+
+def own_scalar(value: object) -> _Scalar | None:
+    """The text PyYAML writes for `value` in a block (as `_dump` configures it), or None when
+    PyYAML must be asked (double-quoted text, `|+` literals, other characters, other types)."""
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        if len(text) > _LONGEST_OWN or _NOT_OWN_TEXT.search(text):
+            return None
+        if "\n" not in text:
+            if not text:
+                return "''"
+            if _NOT_BLOCK_PLAIN.match(text) or _IMPLICIT.fullmatch(text):
+                return "'" + text.replace("'", "''") + "'"
+            return text
+        # a literal (the dumper asks for `|` when there is a line break), unless a space ends a
+        # line or the text: then PyYAML double-quotes it
+        if text.endswith(" ") or " \n" in text:
+            return None
+        head = "|2" if text[0] in " \n" else "|"
+        if text[-1] != "\n":
+            head += "-"
+        elif len(text) == 1 or text[-2] == "\n":
+            return None  # `|+`: PyYAML may end the document with `...`
+        else:
+            text = text[:-1]
+        return head, ["  " + line if line else "" for line in text.split("\n")]
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float:
+        number: float = value  # type: ignore[assignment]
+        if number != number:
+            return ".nan"
+        if number in (float("inf"), float("-inf")):
+            return ".inf" if number > 0 else "-.inf"
+        written = repr(number).lower()
+        if "." not in written and "e" in written:
+            written = written.replace("e", ".0e", 1)
+        return written if _IMPLICIT.fullmatch(written) else None
+    return None
 
 
 class Unsupported(Exception):
@@ -84,7 +169,11 @@ class BlockWriter:
             ):  # type: ignore[arg-type]
                 found = self._scalars[key] = str(value)
                 return found
-            if key[0] is str and _OTHER_BREAKS.search(value):  # type: ignore[arg-type]
+            found = own_scalar(value)
+            if found is not None:
+                self._scalars[key] = found
+                return found
+            if key[0] is str and re.search(_OTHER_BREAKS, value):  # type: ignore[arg-type]
                 raise Unsupported  # PyYAML breaks lines there too: indentation follows
             text = self._dump_value(value)
             if not text.startswith("k: ") or not text.endswith("\n"):
