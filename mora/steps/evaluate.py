@@ -297,36 +297,14 @@ class _Step:
         provider's `provides` entry (in the provider's scope, so `secret.api_key` is its
         secret) or the record literal's entry. A secret field stays a reference to the store;
         one given as plain text is refused: folded, it would land in the manifest."""
-        from mora.contracts.check import contract_of, provided_by
-        from mora.eval.values import ServiceRef
-        from mora.evaluator import _Scope
+        from mora.contracts.evaluate import field_source
 
-        svc = scope.service
-        if svc is None or svc.template is None or arg not in svc.template.params:
+        found = field_source(self.ev, scope, arg, name)
+        if found is None:
             return None
-        cname = contract_of(svc.template.params[arg][0])
-        if cname is None:
-            return None
-        ftype, fdecl = self.ev.program.contracts[cname].fields[name]
-        value = self.ev._arg(scope, arg)
-        expr: ast.Expr | None = None
-        where = _Scope()
-        if isinstance(value, ServiceRef):
-            provider = self.ev.program.services[value.name]
-            entries = provided_by(provider.body)[cname].body.entries
-            expr = next(
-                (e.value for e in entries if isinstance(e, ast.Attr) and e.key.text == name), None
-            )
-            where = self.ev._scope_for(provider)
-        elif isinstance(value, dict) and isinstance(scope.args[arg], ast.MapExpr):
-            entries = scope.args[arg].entries  # type: ignore[attr-defined]
-            expr = next((e.value for e in entries if e.key.text == name), None)
-        if expr is None:
-            expr = fdecl.default
-        if expr is None:
-            return None
+        expr, where, secret = found
         out = self.sx(expr, where)
-        if ftype.secret and out.lit is not None:  # a record's secret field written as text
+        if secret and out.lit is not None:  # a record's secret field written as text
             from mora.evaluator import E_EVAL, _Abort
 
             self.ev.diags.error(
