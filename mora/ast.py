@@ -344,6 +344,15 @@ class DefaultsDecl(Node):
     span: Span
 
 
+class TemplateBase(Node):
+    """`template NAME = BASE(arg: value, ...)`: BASE's parameters and body, with the arguments
+    given as the new template's defaults (mora/templates/bases.py)."""
+
+    name: Name
+    base: Call
+    span: Span
+
+
 Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
 Decl = (
     ProjectDecl
@@ -357,6 +366,7 @@ Decl = (
     | MovedDecl
     | ContractDecl
     | DefaultsDecl
+    | TemplateBase
 )
 
 
