@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from mora import ast
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 
-E_BASE_UNKNOWN = "E0370"
-E_BASE_ARGUMENT = "E0371"
-E_BASE_CYCLE = "E0372"
+E_BASE_UNKNOWN = "E0357"
+E_BASE_ARGUMENT = "E0358"
+E_BASE_CYCLE = "E0359"
 
 _Decl = ast.TemplateDecl | ast.TemplateBase
 
