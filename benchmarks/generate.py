@@ -96,17 +96,14 @@ service movies{k} = radarr(
 )
 service indexers{k} = prowlarr(
   subdomain: "indexers{k}",
-  db: db{k}, depends_on: [tv{k}, movies{k}],
-  sonarr_url: tv{k}.internal_url, sonarr_api_key: secret.tv{k}_api_key,
-  radarr_url: movies{k}.internal_url, radarr_api_key: secret.movies{k}_api_key,
+  db: db{k}, sonarr: tv{k}, radarr: movies{k},
   uid: param.uid, timezone: param.timezone,
 )
 service requests{k} = seerr(
   subdomain: "requests{k}",
-  db: db{k}, depends_on: [watch{k}, tv{k}, movies{k}],
+  db: db{k}, depends_on: [watch{k}],
   jellyfin_host: watch{k}.name, jellyfin_password: secret.watch{k}_admin_password,
-  sonarr_host: tv{k}.name, sonarr_api_key: secret.tv{k}_api_key,
-  radarr_host: movies{k}.name, radarr_api_key: secret.movies{k}_api_key,
+  sonarr: tv{k}, radarr: movies{k},
   timezone: param.timezone,
 )
 service janitor{k} = janitorr(

@@ -351,6 +351,12 @@ class AmendDecl(Node):
 
     target: Ref
     body: Body
+class TemplateBase(Node):
+    """`template NAME = BASE(arg: value, ...)`: BASE's parameters and body, with the arguments
+    given as the new template's defaults (mora/templates/bases.py)."""
+
+    name: Name
+    base: Call
     span: Span
 
 
@@ -368,6 +374,7 @@ Decl = (
     | ContractDecl
     | DefaultsDecl
     | AmendDecl
+    | TemplateBase
 )
 
 

@@ -162,6 +162,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
             self._name(name), tuple(p for p in params if p is not None), body, self._cover(c)
         )
 
+    def template_base(self, c: list[Any]) -> ast.TemplateBase:
+        return ast.TemplateBase(self._name(c[0]), c[1], self._cover(c))
+
     def template_param(self, c: list[Any]) -> ast.TemplateParam:
         return ast.TemplateParam(self._name(c[0]), c[1], c[2], self._cover(c))
 

@@ -90,6 +90,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",
         "mora.checker",
         "mora.evaluator",
+        "mora.contracts.evaluate",  # a contract field's source, kept a reference in a step
         *GROUND,
     ),
     "mora.micro": (  # the setup-step executor: reads the model and the store, never syntax

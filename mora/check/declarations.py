@@ -54,6 +54,9 @@ class DeclarationsPass(CheckState):
         collect_defaults(self)  # type: ignore[arg-type]
         seen: dict[str, tuple[str, ast.Name]] = {}
         project_decl: ast.ProjectDecl | None = None
+        from mora.check.bases import resolve  # `template a = b(...)`: built before collecting
+
+        based = resolve(self.loaded.modules, self.diags)
         for module in self.loaded.modules:
             is_stdlib = module.file.path in self.loaded.stdlib_modules
             is_stdlib = is_stdlib or module.file.path in self.loaded.dependency_modules  # own name
@@ -91,6 +94,10 @@ class DeclarationsPass(CheckState):
                             f"{decl.alias.text}`",
                         )
                     continue
+                if isinstance(decl, ast.TemplateBase):
+                    if id(decl) not in based:
+                        continue  # reported by mora.check.bases
+                    decl = based[id(decl)]
                 self._declare(decl, seen)
                 if isinstance(decl, ast.ServiceDecl) and decl.body and decl.instance is None:
                     for entry in decl.body.entries:

@@ -457,7 +457,21 @@ def _narrow_ranges(root: ast.Node, head: str = "args") -> dict[str, list[tuple[i
             add(_set_when(node.condition, False, head), node.otherwise)
         elif isinstance(node, ast.ListItem) and node.condition is not None:
             add(_set_when(node.condition, True, head), node.value)
+        elif isinstance(node, ast.Block) and node.key.text == "setup":  # a step runs when its
+            for step in node.body.entries:  # `when` holds (mora/steps): narrowed inside it
+                when = _step_when(step)
+                if when is not None:
+                    add(_set_when(when, True, head), step)
     return ranges
+
+
+def _step_when(step: object) -> ast.Expr | None:
+    if not isinstance(step, ast.Block):
+        return None
+    return next(
+        (e.value for e in step.body.entries if isinstance(e, ast.Attr) and e.key.text == "when"),
+        None,
+    )
 
 
 def _set_when(cond: ast.Expr, outcome: bool, head: str = "args") -> set[str]:

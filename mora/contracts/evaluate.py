@@ -59,6 +59,41 @@ def field_value(
     return raw
 
 
+def field_source(
+    ev: Evaluator, scope: _Scope, arg: str, name: str
+) -> tuple[ast.Expr, _Scope, bool] | None:
+    """Where `args.ARG.NAME` of a contract-typed argument is written, for a setup step that keeps
+    secrets as references (mora/steps): the provider's `provides` entry with the provider's
+    scope, the record literal's entry, or the contract's default; and whether it is secret.
+    None when ARG is not contract-typed or the field has no value."""
+    from mora.eval.scope import _Scope
+    from mora.eval.values import ServiceRef
+
+    svc = scope.service
+    if svc is None or svc.template is None or arg not in svc.template.params:
+        return None
+    cname = contract_of(svc.template.params[arg][0])
+    if cname is None:
+        return None
+    ftype, fdecl = ev.program.contracts[cname].fields[name]
+    value = ev._arg(scope, arg)
+    expr: ast.Expr | None = None
+    where = _Scope()
+    if isinstance(value, ServiceRef):
+        provider = ev.program.services[value.name]
+        entries = provided_by(provider.body)[cname].body.entries
+        expr = next(
+            (e.value for e in entries if isinstance(e, ast.Attr) and e.key.text == name), None
+        )
+        where = ev._scope_for(provider)
+    elif isinstance(value, dict) and isinstance(scope.args.get(arg), ast.MapExpr):
+        entries = scope.args[arg].entries  # type: ignore[attr-defined]
+        expr = next((e.value for e in entries if e.key.text == name), None)
+    if expr is None:
+        expr = fdecl.default
+    return None if expr is None else (expr, where, ftype.secret)
+
+
 def implied_depends_on(ev: Evaluator, svc: ServiceSym, scope: _Scope) -> list[str]:
     """Providers passed to this instance's contract-typed arguments (ordered contracts only)."""
     from mora.eval.values import ServiceRef

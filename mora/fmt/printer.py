@@ -604,6 +604,9 @@ class Printer:
                 return "param " + self._param(d.name.text, d.type, d.default, col + 6, ind, 0)
             case ast.TemplateDecl():
                 return self._template(d, col, ind)
+            case ast.TemplateBase():
+                head = f"template {d.name.text} = "
+                return head + self.expr(d.base, col + len(head), ind, 0)
         return self.entry(d, col, ind)
 
     def _strings_in(self, lo: int, hi: int) -> list[str]:

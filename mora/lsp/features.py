@@ -77,6 +77,7 @@ _KEYWORD_OF = {
     ast.InputDecl: "input",
     ast.ServiceDecl: "service",
     ast.TemplateDecl: "template",
+    ast.TemplateBase: "template",
     ast.ImportDecl: "import",
     ast.ProjectDecl: "project",
 }
@@ -564,6 +565,7 @@ _SYMBOL_KINDS = {
     ast.InputDecl: 8,  # Field
     ast.ServiceDecl: 5,  # Class
     ast.TemplateDecl: 12,  # Function
+    ast.TemplateBase: 12,  # Function
     ast.ContractDecl: 23,  # Struct
     ast.AmendDecl: 5,  # Class: it changes a service
 }

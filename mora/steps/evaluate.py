@@ -30,7 +30,17 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
         if not isinstance(block, ast.Block):
             continue
         items = _items(ev, block, scope)
+        when = next(
+            (
+                e.value
+                for e in block.body.entries
+                if isinstance(e, ast.Attr) and e.key.text == "when"
+            ),
+            None,
+        )
         for each in items if items is not None else [None]:
+            if when is not None and _constant(_Step(ev, svc.name, scope, each).sx(when)) is False:
+                continue  # not built: its body may read an optional argument that is none
             step = _Step(ev, svc.name, scope, each).build(block)
             # a `when` that is false already when compiling (a template's optional step whose
             # argument was not given) leaves the step out of the manifest and the plan
@@ -216,6 +226,8 @@ class _Step:
             return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in expr.entries})
         if isinstance(expr, ast.Unary):
             return M.StepExpr(op="!", args=[self.sx(expr.operand, scope)])
+        if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
+            return M.StepExpr(lit=bool(self._fold(expr, scope)))  # `args.x != none`: known now
         if isinstance(expr, ast.Binary):
             return M.StepExpr(
                 op=expr.op,  # type: ignore[arg-type]
@@ -271,10 +283,41 @@ class _Step:
             from mora.evaluator import _Scope
 
             return self.sx(scope.args[names[1]], _Scope())  # the argument, where it was written
+        if head == "args" and len(names) == 3 and names[1] in scope.args:
+            field = self._contract_field(names[1], names[2], scope)
+            if field is not None:
+                return field
         value = self._fold(ref, scope)
         if isinstance(value, bool | int):
             return M.StepExpr(lit=value)
         return M.StepExpr(lit=_text(value))
+
+    def _contract_field(self, arg: str, name: str, scope: _Scope) -> M.StepExpr | None:
+        """`args.ARG.NAME` of a contract-typed argument, written where its value comes from: the
+        provider's `provides` entry (in the provider's scope, so `secret.api_key` is its
+        secret) or the record literal's entry. A secret field stays a reference to the store;
+        one given as plain text is refused: folded, it would land in the manifest."""
+        from mora.contracts.evaluate import field_source
+
+        found = field_source(self.ev, scope, arg, name)
+        if found is None:
+            return None
+        expr, where, secret = found
+        out = self.sx(expr, where)
+        if secret and out.lit is not None:  # a record's secret field written as text
+            from mora.evaluator import E_EVAL, _Abort
+
+            self.ev.diags.error(
+                E_EVAL,
+                f"`{arg}.{name}` is a secret written out as text: a setup step sends only "
+                "secrets from the store",
+                expr.span,
+                "plain text in a secret field",
+                help=f"give `{name}` a secret (`secret.NAME`, or `input.NAME` for one a person "
+                "answers)",
+            )
+            raise _Abort
+        return out
 
     def _fold(self, expr: ast.Expr, scope: _Scope) -> object:
         """A value known at compile time. One that is secret or waits for an input (through a
