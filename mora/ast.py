@@ -351,6 +351,9 @@ class AmendDecl(Node):
 
     target: Ref
     body: Body
+    span: Span
+
+
 class TemplateBase(Node):
     """`template NAME = BASE(arg: value, ...)`: BASE's parameters and body, with the arguments
     given as the new template's defaults (mora/templates/bases.py)."""
