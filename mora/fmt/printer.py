@@ -78,12 +78,24 @@ class Printer:
         self.comments = found.comments
         self.starts = [c.start for c in self.comments]
         self.used = [False] * len(self.comments)
+        self.comments_ignored = False  # set only while _flat_uncommented measures
         self.hugged: set[int] = set()  # ids of the nodes printed hugging their parent's brackets
 
     # --- comments --------------------------------------------------------------------------------
     def _has_comment(self, lo: int, hi: int) -> bool:
+        if self.comments_ignored:
+            return False
         i = bisect.bisect_left(self.starts, lo)
         return i < len(self.starts) and self.starts[i] < hi
+
+    def _flat_uncommented(self, e: ast.Expr) -> str | None:
+        """`e` on one line as if it held no comment: a comment inside a list item's condition
+        moves before the item, so the next run sees none there and must decide the same."""
+        self.comments_ignored = True
+        try:
+            return self.flat(e)
+        finally:
+            self.comments_ignored = False
 
     def _take(self, lo: int, hi: int) -> list[Comment]:
         out = []
@@ -382,7 +394,7 @@ class Printer:
             value = self.expr(item.value, col, ind, 4)
             last = value.rsplit("\n", 1)
             at = (col if len(last) == 1 else 0) + len(last[-1]) + 4
-            cond = self.flat(item.condition)
+            cond = self._flat_uncommented(item.condition)
             if cond is not None and not _fits(at, cond, tail):  # the condition on its own line
                 inner = ind + INDENT
                 cond = self.expr(item.condition, len(inner) + 3, inner, tail)
