@@ -71,8 +71,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.secrets.errors",
         "mora.secrets.generators",
         "mora.secrets.provider",  # the request types the Provider protocol is asked with
+        "mora.modules.site",  # a module's params under its alias in the site (issue 17)
         *GROUND,
     ),
+    # namespaced modules (issue 17): the loader's rewrite of aliased files; syntax only
+    "mora.modules": ("mora.modules", "mora.ast", *GROUND),
     "mora.contracts": (  # contracts in the language (issue 17): called by check and eval
         "mora.contracts",
         "mora.ast",
