@@ -6,10 +6,11 @@ declares is reached through the alias (`media.watch.url`, `media.secret.tv_api_k
 
 The rest of the compiler keeps one flat namespace, so the loader hands every aliased file to
 `mora.modules.rewrite`, which gives each declaration the module's prefix (`watch` under `media`
-becomes `media_watch`: the same `_` join a template's secrets already use per instance, so the
-prefixed name is a valid service name, Kubernetes object, volume, route and store key). Two
-aliases of one module therefore produce disjoint names, and a clash with a name of the importing
-project is the ordinary duplicate diagnostic. The module's params are its arguments: one the
+becomes `media-watch`, `secret.token` `media-token`). `-` cannot appear in a name the source
+declares, so a prefixed name never equals one of the project's own, and `a_b` + `c` never meets
+`a` + `b_c`; it is valid where service names go (host names in `internal_url`, Kubernetes
+objects, quadlet units, volume names, store keys), where `_` would not be a host name. Two
+aliases of one module therefore produce disjoint names. The module's params are its arguments: one the
 import passes (or the importing file's `defaults {}` fills) is substituted where the module reads
 it; one nobody passes is a site param under the alias (`params: {media: {gpu: true}}`).
 
@@ -33,7 +34,7 @@ class Scope(Record):
     """One alias: the files loaded under it and how its names are prefixed."""
 
     path: str  # "media", or "media.sub" for a module the media module imports; "" for the project
-    prefix: str  # "media_" (the path with `_` for `.`); "" for the project
+    prefix: str  # "media-" (the path with `-` for `.`); "" for the project
     decl: ast.ImportDecl | None = None  # the import that made it (None for the project)
     parent: str = ""  # the scope of the importing file
     importer: str = ""  # the importing file's display path (its `defaults {}` fill params)
@@ -52,4 +53,4 @@ def child_path(parent: str, alias: str) -> str:
 
 
 def prefix_of(path: str) -> str:
-    return path.replace(".", "_") + "_" if path else ""
+    return path.replace(".", "-") + "-" if path else ""

@@ -1,4 +1,4 @@
-"""Dotted service names across modules: `media.watch` -> the service `media_watch`.
+"""Dotted service names across modules: `media.watch` -> the service `media-watch`.
 
 For tools and passes that name a service the way users write it (an `amend media.watch { ... }`
 target, `mora plan` output): `resolve_service` finds the declared service or says what was meant;
@@ -44,7 +44,7 @@ def resolve_service(program: Any, dotted: str) -> tuple[Any | None, list[str]]:
 
 
 def dotted_name(program: Any, service: str) -> str:
-    """How users write a service of the program: `media.watch` for `media_watch`."""
+    """How users write a service of the program: `media.watch` for `media-watch`."""
     for path, scope in _scopes(program).items():
         if not path:
             continue

@@ -2,7 +2,7 @@
 
 Runs once after loading (`mora.loader.load_project`), before the checker, over the trees the
 loader read per scope. Every scope (an alias; "" is the project) is handled parents first:
-- its declarations get the scope's prefix (`watch` -> `media_watch`), and its own unqualified
+- its declarations get the scope's prefix (`watch` -> `media-watch`), and its own unqualified
   references follow them (inside a module nothing is written differently);
 - `param.P` of a param the import passes (or the importing file's `defaults {}` fills) becomes
   the argument's expression, already resolved in the importing file's scope; a param nobody

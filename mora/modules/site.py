@@ -1,7 +1,7 @@
 """A module's params from the site: `params: {media: {gpu: true}}` or `--set media.gpu=true`.
 
 A module param nobody passes is a site param under the alias; inside the program it is the
-prefixed param (`media_gpu`). The evaluator asks `expand` for the site's params with those
+prefixed param (`media-gpu`). The evaluator asks `expand` for the site's params with those
 nested maps and dotted names flattened to the program's names, and `shown` for the name to tell
 the user (`media.gpu`).
 """
@@ -21,7 +21,7 @@ def _scopes(program: Any) -> dict[str, Scope]:
 
 
 def shown(program: Any, name: str) -> str:
-    """The name a site gives a (possibly prefixed) param: `media.gpu` for `media_gpu`."""
+    """The name a site gives a (possibly prefixed) param: `media.gpu` for `media-gpu`."""
     for path, scope in _scopes(program).items():
         for own, prefixed in scope.params.items():
             if path and prefixed == name:

@@ -42,7 +42,9 @@ def _project(tmp: Path, main: str) -> Path:
 def test_import_arguments_format_and_round_trip() -> None:
     text = 'import  "../media"  as media (uid:1000,gpu: param.gpu )\nimport immich as photos\n'
     once = format_source(text, "main.mora").text
-    assert once == 'import "../media" as media (uid: 1000, gpu: param.gpu)\nimport immich as photos\n'
+    assert (
+        once == 'import "../media" as media (uid: 1000, gpu: param.gpu)\nimport immich as photos\n'
+    )
     assert once is not None and format_source(once, "main.mora").text == once
 
 
@@ -53,9 +55,9 @@ def test_flat_and_aliased_are_two_copies(tmp_path: Path) -> None:
     )
     assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics.sorted()]
     services = result.compiled.manifest.services  # type: ignore[union-attr]
-    assert set(services) == {"watch", "media_watch"}
+    assert set(services) == {"watch", "media-watch"}
     env = {n: {k: v.value for k, v in s.environment.items()} for n, s in services.items()}
-    assert env["watch"]["GPU"] == "true" and env["media_watch"]["GPU"] == "false"
+    assert env["watch"]["GPU"] == "true" and env["media-watch"]["GPU"] == "false"
 
 
 def test_site_file_gives_a_module_param_under_its_alias(tmp_path: Path) -> None:
@@ -64,7 +66,7 @@ def test_site_file_gives_a_module_param_under_its_alias(tmp_path: Path) -> None:
     site.write_text("domain: example.org\nparams:\n  media:\n    gpu: true\n")
     result = compile_project(root, site_file=site, provider=MemoryProvider())
     assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics.sorted()]
-    watch = result.compiled.manifest.services["media_watch"]  # type: ignore[union-attr]
+    watch = result.compiled.manifest.services["media-watch"]  # type: ignore[union-attr]
     assert watch.environment["GPU"].value == "true"
     assert watch.user == "2000:2000"
 
@@ -73,8 +75,8 @@ def test_resolve_service_by_dotted_name(tmp_path: Path) -> None:
     root = _project(tmp_path, 'project lab\nimport "./lib" as media (gpu: true)\n')
     program = check_project(root).program
     svc, _ = resolve_service(program, "media.watch")
-    assert svc is not None and svc.name == "media_watch"
-    assert dotted_name(program, "media_watch") == "media.watch"
+    assert svc is not None and svc.name == "media-watch"
+    assert dotted_name(program, "media-watch") == "media.watch"
     assert resolve_service(program, "media.wach") == (None, ["media.watch"])
     assert resolve_service(program, "medai.watch") == (None, ["media"])
     assert resolve_service(program, "watch") == (None, [])
@@ -91,7 +93,7 @@ def test_secrets_list_counts_aliased_keys_as_declared(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     listed = run_mora(["secrets", "list", str(root), *where], tmp_path, timeout=60)
     assert listed.returncode == 0, listed.stderr
-    assert "media_api_key" in listed.stdout
+    assert "media-api_key" in listed.stdout
     assert "orphan" not in listed.stdout + listed.stderr
 
 

@@ -18,8 +18,10 @@ from mora.secrets.provider import MemoryProvider
 
 RESERVED = {"param", "secret", "input", "site", "args", "self", "service", "import", "front"}
 WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).filter(
-    lambda w: w not in RESERVED
-    and w not in {"true", "false", "none", "if", "else", "unordered", "as", "project"}
+    lambda w: (
+        w not in RESERVED
+        and w not in {"true", "false", "none", "if", "else", "unordered", "as", "project"}
+    )
 )
 
 
@@ -58,9 +60,7 @@ def test_two_aliases_are_disjoint(tmp_path: Path, aliases: list[str], services: 
     (root / "lib" / "lib.mora").write_text(_module(services))
     a, b = aliases
     (root / "main.mora").write_text(
-        "project lab\n"
-        f'import "./lib" as {a} (host: "{a}")\n'
-        f'import "./lib" as {b} (host: "{b}")\n'
+        f'project lab\nimport "./lib" as {a} (host: "{a}")\nimport "./lib" as {b} (host: "{b}")\n'
     )
     result = compile_project(root, domain="example.org", provider=MemoryProvider(seed=b"p"))
     loud = [d for d in result.diagnostics.sorted() if d.severity in ("error", "warning")]
@@ -71,12 +71,12 @@ def test_two_aliases_are_disjoint(tmp_path: Path, aliases: list[str], services: 
     def objects(alias: str) -> set[str]:
         found: set[str] = set()
         for name, svc in manifest["services"].items():
-            if not name.startswith(alias + "_"):
+            if not name.startswith(alias + "-"):
                 continue
             found.add(f"service:{name}")
             found |= {f"volume:{v['name']}" for v in svc.get("volumes") or [] if v.get("name")}
             found.add(f"route:{svc['subdomain']}")
-        found |= {f"secret:{k}" for k in manifest["secrets"] if k.startswith(alias + "_")}
+        found |= {f"secret:{k}" for k in manifest["secrets"] if k.startswith(alias + "-")}
         return found
 
     one, two = objects(a), objects(b)
