@@ -416,6 +416,10 @@ class _Rewriter:
                     return ast.Ref((*value.parts, *rest), span)
                 return value
         table = {"param": scope.params, "secret": scope.secrets, "input": scope.inputs}[kind]
+        if name not in table and kind != "param":  # a template's, per instance: `<service>_<name>`
+            owner = max((n for n in scope.services if name.startswith(n + "_")), key=len, default="")
+            if owner:
+                table = {name: scope.services[owner] + name[len(owner) :]}
         if name in table:
             head = ast.Name(kind, _join(parts[0].span, parts[i].span))
             return ast.Ref((head, ast.Name(table[name], parts[i + 1].span), *rest), span)

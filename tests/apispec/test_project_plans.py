@@ -61,7 +61,11 @@ STEPS = {
     },
     "identity": {"directory": ["sign_in", "list_groups", "add_group[media_users]"]},
 }
-STEPS["homelab"] = {**STEPS["media"], **STEPS["identity"]}
+# homelab uses media and identity as modules: their services carry the alias as a prefix
+STEPS["homelab"] = {
+    **{f"media-{name}": steps for name, steps in STEPS["media"].items()},
+    **{f"identity-{name}": steps for name, steps in STEPS["identity"].items()},
+}
 PRODUCED = {
     "media": {
         "janitor_jellyfin_key": "watch.keys.janitorr",
@@ -69,7 +73,7 @@ PRODUCED = {
     },
     "identity": {},
 }
-PRODUCED["homelab"] = PRODUCED["media"]
+PRODUCED["homelab"] = {f"media-{k}": f"media-{v}" for k, v in PRODUCED["media"].items()}
 
 
 def _plan(project: str, tmp_path: Path, *extra: str) -> tuple[str, dict[str, object]]:
