@@ -408,6 +408,15 @@ def unknown_module(decl: ast.ImportDecl, diags: Diagnostics) -> None:
     )
 
 
+def resolve_modules(project: LoadedProject, diags: Diagnostics) -> None:
+    """Aliased imports into the flat program the checker reads (mora.modules): call once after
+    loading, before checking."""
+    if project.scopes:
+        from mora.modules.rewrite import rewrite
+
+        rewrite(project, diags)
+
+
 def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`."""
     loader = _Loader(diags)
@@ -442,8 +451,5 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     from mora.deps.requirements import check_requirements
 
     check_requirements(loader.project, diags)
-    if loader.project.scopes:
-        from mora.modules.rewrite import rewrite
-
-        rewrite(loader.project, diags)
+    resolve_modules(loader.project, diags)
     return loader.project

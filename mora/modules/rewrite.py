@@ -417,7 +417,9 @@ class _Rewriter:
                 return value
         table = {"param": scope.params, "secret": scope.secrets, "input": scope.inputs}[kind]
         if name not in table and kind != "param":  # a template's, per instance: `<service>_<name>`
-            owner = max((n for n in scope.services if name.startswith(n + "_")), key=len, default="")
+            owner = max(
+                (n for n in scope.services if name.startswith(n + "_")), key=len, default=""
+            )
             if owner:
                 table = {name: scope.services[owner] + name[len(owner) :]}
         if name in table:

@@ -102,3 +102,22 @@ def test_a_reserved_alias_is_refused(tmp_path: Path, alias: str) -> None:
     root = _project(tmp_path, f'project lab\nimport "./lib" as {alias}\n')
     codes = [d.code for d in check_project(root).diagnostics.sorted()]
     assert "E0103" in codes
+
+
+def test_the_editor_resolves_aliases_and_lists_the_module(tmp_path: Path) -> None:
+    """The language server loads like `mora check`: `media.watch` is no unknown name there, and
+    the outline lists the import by its alias."""
+    from mora.lsp.analysis import LineIndex, analyse
+    from mora.lsp.features import symbols
+
+    main = (
+        'project lab\nimport "./lib" as media (gpu: true)\n\nservice home {\n'
+        '  image = "docker.io/library/nginx:1.27"\n  user = "101:101"\n'
+        "  environment { W = media.watch.internal_url }\n}\n"
+    )
+    root = _project(tmp_path, main)
+    analysis = analyse(root / "main.mora", main, {})
+    assert [d.message for d in analysis.diagnostics if d.severity == "error"] == []
+    module = analysis.modules[(root / "main.mora").resolve()]
+    names = [s["name"] for s in symbols(module, LineIndex(main))]
+    assert names == ["lab", "./lib as media", "home"]
