@@ -72,6 +72,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.secrets.generators",
         "mora.secrets.provider",  # the request types the Provider protocol is asked with
         "mora.modules.site",  # a module's params under its alias in the site (issue 17)
+        "mora.modules.resolve",  # a module's service as the source names it (`media.watch`)
         *GROUND,
     ),
     # namespaced modules (issue 17): the loader's rewrite of aliased files; syntax only
