@@ -278,6 +278,7 @@ class _Rewriter:
         self.m = modules
         self.scope = scope
         self.given = modules.args.get(scope.path, {})
+        self.local: set[tuple[str, str]] = set()  # a template body's own secrets and inputs
 
     def module(self, module: ast.Module) -> ast.Module:
         decls: list[ast.Decl] = []
@@ -317,13 +318,27 @@ class _Rewriter:
                 )
             case ast.SecretDecl():
                 value = self.expr(node.value) if node.value is not None else None
-                return ast.SecretDecl(self._rename(node.name, s.secrets), value, node.span)
+                own = ("secret", node.name.text) in self.local  # a template's, per instance
+                name = node.name if own else self._rename(node.name, s.secrets)
+                return ast.SecretDecl(name, value, node.span)
             case ast.InputDecl():
                 body = self.expr(node.body)
-                return ast.InputDecl(self._rename(node.name, s.inputs), node.type, body, node.span)
+                own = ("input", node.name.text) in self.local
+                name = node.name if own else self._rename(node.name, s.inputs)
+                return ast.InputDecl(name, node.type, body, node.span)
             case ast.TemplateDecl():
                 params = tuple(self.expr(p) for p in node.params)
-                body = self.expr(node.body)
+                # its own `secret x` / `input x` are per instance: `secret.x` in it is not the
+                # module's (nor a service's `<service>_x`)
+                self.local = {
+                    ("secret" if isinstance(e, ast.SecretDecl) else "input", e.name.text)
+                    for e in node.body.entries
+                    if isinstance(e, ast.SecretDecl | ast.InputDecl)
+                }
+                try:
+                    body = self.expr(node.body)
+                finally:
+                    self.local = set()
                 return ast.TemplateDecl(
                     self._rename(node.name, s.templates), params, body, node.span
                 )
@@ -415,6 +430,8 @@ class _Rewriter:
                 if isinstance(value, ast.Ref):
                     return ast.Ref((*value.parts, *rest), span)
                 return value
+        if not outside and (kind, name) in self.local:
+            return ast.Ref(parts[i:], span) if i else ast.Ref(parts, span)
         table = {"param": scope.params, "secret": scope.secrets, "input": scope.inputs}[kind]
         if name not in table and kind != "param":  # a template's, per instance: `<service>_<name>`
             owner = max(

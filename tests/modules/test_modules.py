@@ -121,3 +121,32 @@ def test_the_editor_resolves_aliases_and_lists_the_module(tmp_path: Path) -> Non
     module = analysis.modules[(root / "main.mora").resolve()]
     names = [s["name"] for s in symbols(module, LineIndex(main))]
     assert names == ["lab", "./lib as media", "home"]
+
+
+def test_a_templates_own_secret_stays_its_own_in_a_module(tmp_path: Path) -> None:
+    """`secret.db_password` inside a template is the instance's, even when the module also has
+    a service `db` (whose instance secrets are named `db_...`) and a secret of that name."""
+    root = tmp_path / "lab"
+    (root / "lib").mkdir(parents=True)
+    (root / ".git").mkdir()
+    (root / "lib" / "lib.mora").write_text(
+        "secret db_password = password()\n\n"
+        "template app() {\n"
+        '  image = "docker.io/library/nginx:1.27"\n'
+        '  user = "1:1"\n'
+        "  secret db_password = password()\n"
+        "  environment { P = secret.db_password }\n"
+        "}\n\n"
+        "service db = app()\n"
+        "service other {\n"
+        '  image = "docker.io/library/nginx:1.27"\n'
+        '  user = "1:1"\n'
+        "  environment { P = secret.db_password }\n"
+        "}\n"
+    )
+    (root / "main.mora").write_text('project lab\nimport "./lib" as m\n')
+    result = compile_project(root, domain="example.org", provider=MemoryProvider())
+    assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics.sorted()]
+    services = result.compiled.manifest.services  # type: ignore[union-attr]
+    assert services["m-db"].environment["P"].sources == ["secret.m-db_db_password"]
+    assert services["m-other"].environment["P"].sources == ["secret.m-db_password"]
