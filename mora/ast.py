@@ -257,6 +257,7 @@ class ImportDecl(Node):
     is_path: bool
     alias: Name | None
     span: Span
+    args: tuple[Arg, ...] | None  # `as NAME (param: value, ...)`: the module's arguments
 
 
 class ParamDecl(Node):

@@ -57,7 +57,10 @@ code(
     "an imported file or directory cannot be found or read, or has no .mora files",
 )
 code("E0102", "error", "unknown standard-library module")
-code("E0103", "error", "import ... as NAME is not supported")
+code("E0103", "error", "an import alias that cannot be used: reserved, used twice, or a name")
+code("E0106", "error", "alias.NAME where the module declares no such thing")
+code("E0107", "error", "a module argument the module has no param for, positional, or repeated")
+code("E0108", "error", "a module argument of the wrong type")
 code("E0104", "error", "an import leaves the project")
 code("E0105", "error", "not something mora reads (special file, too large, ...)")
 code("E0201", "error", "a name declared twice")

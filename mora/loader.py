@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from mora import ast
 from mora.deps.lock import STDLIB, LockEntry, LockError, read_lock, verified_dir
@@ -45,6 +46,11 @@ class LoadedProject(Record):
     locked_imports: list[ast.ImportDecl] = field(default_factory=list)  # `import NAME` of a lock
     stdlib_problem: str | None = None  # why a required stdlib cannot be used (bundled one read)
     unknown_modules: list[ast.ImportDecl] = field(default_factory=list)  # E0102 unless required
+    # Namespaced modules (mora.modules): the alias each module was loaded under ("" for the
+    # project's own files, parallel to `modules`), and every alias's scope.
+    module_scopes: list[str] = field(default_factory=list)
+    scopes: dict[str, Any] = field(default_factory=dict)  # path -> mora.modules.Scope
+    defaults_used: set[tuple[str, str]] = field(default_factory=set)  # (file, name) a module took
 
 
 def display_path(path: Path) -> str:
@@ -105,7 +111,9 @@ def _path_problem(target: str) -> str | None:
 class _Loader:
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
-        self.seen: set[Path] = set()
+        self.seen: set[tuple[str, Path]] = set()  # (scope, file): a file is read once per alias
+        self.scope = ""  # the alias the files being read belong to ("" for the project)
+        self.importer = ""  # the display path of the file whose imports are being followed
         self.project = LoadedProject(Path("."))
         self.stdlib = stdlib_dir().resolve()
         self.stdlib_label = "<stdlib>"
@@ -216,9 +224,9 @@ class _Loader:
     ) -> None:
         """Read one file; `limit` is the locked module it belongs to (None: project/stdlib)."""
         resolved = path.resolve()
-        if resolved in self.seen:
+        if (self.scope, resolved) in self.seen:
             return
-        self.seen.add(resolved)
+        self.seen.add((self.scope, resolved))
         data = self._read(resolved, display)
         if data is None:
             return
@@ -228,12 +236,14 @@ class _Loader:
         file = SourceFile(display, text)
         module = load_module(file, self.diags)
         self.project.modules.append(module)
+        self.project.module_scopes.append(self.scope)
         if from_stdlib:
             self.project.stdlib_modules.add(display)
         if limit is not None:
             self.project.dependency_modules.add(display)
         for decl in module.decls:
             if isinstance(decl, ast.ImportDecl):
+                self.importer = display
                 self.load_import(decl, resolved.parent, from_stdlib, limit)
 
     def load_dir(self, directory: Path, limit: Path, span: Span | None = None) -> int:
@@ -268,6 +278,26 @@ class _Loader:
         )
 
     def load_import(
+        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, limit: Path | None = None
+    ) -> None:
+        """Follow one import: under its alias's scope, a flat stdlib/locked name in the
+        project's (shared by every alias), a flat path in the importing file's own scope."""
+        outer = self.scope
+        if decl.alias is not None:
+            from mora.modules.load import enter
+
+            inner = enter(self.project, outer, decl, self.importer, self.diags)
+            if inner is None:
+                return
+            self.scope = inner
+        elif not decl.is_path:
+            self.scope = ""
+        try:
+            self._load_import(decl, base, from_stdlib, limit)
+        finally:
+            self.scope = outer
+
+    def _load_import(
         self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, limit: Path | None = None
     ) -> None:
         if decl.is_path:
@@ -378,6 +408,15 @@ def unknown_module(decl: ast.ImportDecl, diags: Diagnostics) -> None:
     )
 
 
+def resolve_modules(project: LoadedProject, diags: Diagnostics) -> None:
+    """Aliased imports into the flat program the checker reads (mora.modules): call once after
+    loading, before checking."""
+    if project.scopes:
+        from mora.modules.rewrite import rewrite
+
+        rewrite(project, diags)
+
+
 def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`."""
     loader = _Loader(diags)
@@ -412,4 +451,5 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
     from mora.deps.requirements import check_requirements
 
     check_requirements(loader.project, diags)
+    resolve_modules(loader.project, diags)
     return loader.project

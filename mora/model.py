@@ -780,6 +780,11 @@ class Step(_Model):
 class Service(_Model):
     name: str
     template: str | None = Field(None, description="the template it was made from, if any")
+    module_name: str | None = Field(
+        None,
+        description="how the source names it when it comes from a module under an alias: "
+        "`media.watch` for the service `media-watch` (absent otherwise)",
+    )
     image: str
     command: list[str] | None = None
     entrypoint: list[str] | None = None

@@ -97,15 +97,24 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         return ast.ProjectDecl(self._name(c[0]), self._cover(c))
 
     def import_decl(self, c: list[Any]) -> ast.ImportDecl:
-        target, alias = c
+        target, alias, *rest = c
+        args, close = rest[0] if rest and rest[0] is not None else (None, None)
         if isinstance(target, Token):
             lit = self._string(target)
             text, is_path = lit.plain, True
         else:
             text, is_path = target.dotted, False
         return ast.ImportDecl(
-            text, is_path, self._name(alias) if alias is not None else None, self._cover(c)
+            text,
+            is_path,
+            self._name(alias) if alias is not None else None,
+            self._cover([target, alias, *(args or ()), close]),
+            args,
         )
+
+    def import_args(self, c: list[Any]) -> tuple[tuple[ast.Arg, ...], Token]:
+        """The arguments of an aliased import, and the `)` that ends the declaration's span."""
+        return tuple(a for a in c[:-1] if a is not None), c[-1]
 
     def require_decl(self, c: list[Any]) -> ast.RequireDecl:
         name, repo, version = c

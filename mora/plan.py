@@ -44,6 +44,8 @@ class Plan:
     setup: dict[str, list[str]] = field(default_factory=dict)  # service -> its steps, in order
     # service -> hosts outside the project its steps declare (`outside_hosts`), sorted
     outside: dict[str, list[str]] = field(default_factory=dict)
+    # service -> its name as the source writes it, for one from a module (`media.watch`)
+    shown: dict[str, str] = field(default_factory=dict)
 
     @property
     def pending_inputs(self) -> list[Question]:
@@ -140,7 +142,8 @@ def build_plan(manifest: M.Manifest) -> Plan:
         for n, s in manifest.services.items()
         if any(st.outside_hosts for st in s.setup)
     }
-    return Plan(stages, answered, held, setup, outside)
+    shown = {n: s.module_name for n, s in manifest.services.items() if s.module_name}
+    return Plan(stages, answered, held, setup, outside, shown)
 
 
 def _question(inp: M.Input) -> Question:
@@ -157,7 +160,7 @@ def render_plan(plan: Plan) -> str:
     for stage in plan.stages:
         if stage.kind == "deploy":
             held = [s for s in stage.services if s in plan.held]
-            names = ", ".join(stage.services)
+            names = ", ".join(plan.shown.get(s, s) for s in stage.services)
             lines.append(f"{stage.index}. deploy {names}")
             if held:
                 # a service that waits only for step outputs is not waiting for a person
@@ -170,7 +173,8 @@ def render_plan(plan: Plan) -> str:
                         lines.append(f"   held until {whose} {how}: {', '.join(group)}")
             for name in stage.services:
                 if plan.setup.get(name):
-                    lines.append(f"   then set up {name}: {', '.join(plan.setup[name])}")
+                    shown = plan.shown.get(name, name)
+                    lines.append(f"   then set up {shown}: {', '.join(plan.setup[name])}")
                 if plan.outside.get(name):
                     hosts = ", ".join(plan.outside[name])
                     lines.append(f"   its steps reach outside the project: {hosts}")

@@ -43,6 +43,7 @@ class SiteValue:
     value: object
     origin: str  # "--set", "the site file <path>"
     span: Span | None = None  # where in the site file, for diagnostics with a caret
+    parts: dict[str, Span] = field(default_factory=dict)  # a map's entries, by dotted key
 
 
 @dataclass
@@ -354,7 +355,11 @@ def _read_site_file(site: Site, path: Path, diags: Diagnostics) -> None:
         )
         return
     for key, value in params.items():
-        site.params[str(key)] = SiteValue(value, origin, spans.value(("params", str(key))))
+        path = ("params", str(key))
+        parts = {  # a module's params under its alias (mora.modules.site) point at their line
+            ".".join(k[2:]): span for k, span in spans.values.items() if k[:2] == path and k[2:]
+        }
+        site.params[str(key)] = SiteValue(value, origin, spans.value(path), parts)
 
 
 class _Spans:

@@ -73,8 +73,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.secrets.errors",
         "mora.secrets.generators",
         "mora.secrets.provider",  # the request types the Provider protocol is asked with
+        "mora.modules.site",  # a module's params under its alias in the site (issue 17)
+        "mora.modules.resolve",  # a module's service as the source names it (`media.watch`)
         *GROUND,
     ),
+    # namespaced modules (issue 17): the loader's rewrite of aliased files; syntax only
+    "mora.modules": ("mora.modules", "mora.ast", *GROUND),
     "mora.contracts": (  # contracts in the language (issue 17): called by check and eval
         "mora.contracts",
         "mora.ast",

@@ -55,6 +55,7 @@ HANDLES = frozenset(
 IGNORES = {
     "stateful": "a podman container keeps its named volumes; there is no StatefulSet",
     "template": "a Kubernetes `app.kubernetes.io/component` label; podman has no such label",
+    "module_name": "shown by `mora plan`; the unit is named by `name`",
     "init_only": "read by `mora secrets rotate`, not by a backend",
     "url": "the reverse proxy is written from `host`",
     "internal_url": "the project network resolves the service's name",

@@ -21,7 +21,6 @@ from mora.check.expressions import (
 )
 from mora.check.program import (
     E_DUPLICATE,
-    E_IMPORT_ALIAS,
     E_PROJECT,
     E_RESERVED,
     E_UNKNOWN_FUNCTION,
@@ -52,6 +51,8 @@ class DeclarationsPass(CheckState):
 
         collect(self)  # type: ignore[arg-type]
         collect_defaults(self)  # type: ignore[arg-type]
+        # a `defaults` entry a module import took is used (mora.modules), not W0006
+        self.__dict__.setdefault("_defaults_used", set()).update(self.loaded.defaults_used)
         seen: dict[str, tuple[str, ast.Name]] = {}
         project_decl: ast.ProjectDecl | None = None
         from mora.check.bases import resolve  # `template a = b(...)`: built before collecting
@@ -84,16 +85,7 @@ class DeclarationsPass(CheckState):
                 ):
                     continue  # mora.deps (loader), mora.moved and mora.amend check these
                 if isinstance(decl, ast.ImportDecl):
-                    if decl.alias is not None:
-                        self.diags.error(
-                            E_IMPORT_ALIAS,
-                            "`import ... as NAME` is not supported yet",
-                            decl.alias.span,
-                            "no effect",
-                            help="imported declarations keep their own names; remove `as "
-                            f"{decl.alias.text}`",
-                        )
-                    continue
+                    continue  # an aliased one was resolved by mora.modules when loading
                 if isinstance(decl, ast.TemplateBase):
                     if id(decl) not in based:
                         continue  # reported by mora.check.bases
@@ -105,6 +97,7 @@ class DeclarationsPass(CheckState):
                             self._declare(entry, seen, service=decl.name.text)
                 if isinstance(decl, ast.TemplateDecl) and decl.name.text in p.templates:
                     self._collect_template_locals(p.templates[decl.name.text])
+        p.modules = self.loaded.scopes  # aliased imports (mora.modules), for eval and tools
         if project_decl is not None:
             p.name = project_decl.name.text
         else:
@@ -113,6 +106,8 @@ class DeclarationsPass(CheckState):
             if svc.decl.instance is not None:
                 tname = svc.decl.instance.func.dotted
                 tmpl = p.templates.get(tname)
+                if tmpl is None and ("template", tname) in self.broken:
+                    continue  # `alias.template` the module lacks: E0106 already (mora.modules)
                 if tmpl is None:
                     self.diags.error(
                         E_UNKNOWN_FUNCTION,

@@ -146,6 +146,7 @@ class Program(Record):
     moved: dict[str, str] = field(default_factory=dict)  # `moved old -> new`: new -> old
     contracts: dict[str, Any] = field(default_factory=dict)  # mora/contracts: name -> ContractSym
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> `defaults` entries
+    modules: dict[str, Any] = field(default_factory=dict)  # alias path -> mora.modules.Scope
 
 
 # --- body helpers shared with the evaluator ------------------------------------------------------

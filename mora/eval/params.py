@@ -79,17 +79,30 @@ class ParamsPass(EvalState):
         if sym.type.kind == "optional":  # left out by the site: `none`
             return None
         example = _example(sym.type)
+        shown, nested = name, f"{name}: {example}"
+        if self.program.modules:  # a module's param: `media.gpu`, under its alias in the file
+            from mora.modules.site import shown as shown_name
+
+            shown = shown_name(self.program, name)
+            *outer, last = shown.split(".")
+            nested = f"{last}: {example}"
+            for part in reversed(outer):
+                nested = f"{part}: {{{nested}}}"
         self.diags.error(
             E_MISSING_PARAM,
-            f"missing required param `{name}` (`{sym.type}`)",
+            f"missing required param `{shown}` (`{sym.type}`)",
             sym.decl.name.span,
             "the site must give a value",
-            help=f"pass `--set {name}={_shell_quote(example)}`, or in the site file: "
-            f"`params: {{{name}: {example}}}`",
+            help=f"pass `--set {shown}={_shell_quote(example)}`, or in the site file: "
+            f"`params: {{{nested}}}`",
         )
         raise _Abort
 
     def resolve_params(self) -> None:
+        if self.program.modules:  # `params: {media: {gpu: true}}`: a module's, under its alias
+            from mora.modules.site import expand
+
+            self.site.params = expand(self.program, self.site.params, self.diags)
         given = self.site.params
         for name in self.program.params:
             with contextlib.suppress(_Abort):
@@ -100,5 +113,9 @@ class ParamsPass(EvalState):
                     W_UNKNOWN_SITE_PARAM,
                     f"{sv.origin} sets `{name}`, which the project does not declare",
                     None,
-                    help=did_you_mean(name, self.program.params),
+                    help=did_you_mean(
+                        name, [*self.program.params, *self.program.modules.get("", {}).aliases]
+                    )
+                    if self.program.modules
+                    else did_you_mean(name, self.program.params),
                 )

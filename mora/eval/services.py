@@ -155,6 +155,11 @@ class ServicesPass(EvalState):
             "name": svc.name,
             "template": svc.template.decl.name.text if svc.template else None,
         }
+        if self.program.modules:  # from a module under an alias: `media.watch` (mora.modules)
+            from mora.modules.resolve import dotted_name
+
+            if (dotted := dotted_name(self.program, svc.name)) != svc.name:
+                data["module_name"] = dotted
         pending: set[str] = set()
         failed = False
         for entry in self._attrs(svc.body, scope, pending):

@@ -605,6 +605,10 @@ class Printer:
                 # a path as written (comments around it skipped), or a module name
                 target = self._strings_in(d.span.start, d.span.end)[0] if d.is_path else d.target
                 alias = f" as {d.alias.text}" if d.alias is not None else ""
+                if d.args is not None and d.alias is not None:  # laid out like a call's
+                    call = ast.Call(ast.Ref((), d.alias.span), d.args, d.span)
+                    head = f"import {target}{alias} "
+                    alias += " " + self.expr(call, col + len(head), ind, 0)
                 return f"import {target}{alias}"
             case ast.RequireDecl():
                 strings = self._strings_in(d.span.start, d.span.end)  # as written, escapes kept

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from mora import ast
 from mora.diagnostics import Diagnostic, Diagnostics
-from mora.loader import _Loader, boundary_of, display_path
+from mora.loader import _Loader, boundary_of, display_path, resolve_modules
 from mora.source import SourceFile, Span
 
 
@@ -115,12 +115,13 @@ def analyse(path: Path | None, text: str, overlay: dict[Path, str]) -> Analysis:
     loader.project.boundary = boundary_of(root)
     if root.is_dir():
         loader.load_dir(root, loader.project.boundary)
-    if path.resolve() not in loader.seen:  # a new file, not saved yet
+    if ("", path.resolve()) not in loader.seen:  # a new file, not saved yet
         loader.load_file(path, display_path(path))
+    resolve_modules(loader.project, diags)  # `import ... as NAME` (mora.modules)
     program = check(loader.project, diags) if loader.project.modules else None
     modules = {}
     for module in loader.project.modules:
         file = loader.paths.get(module.file.path)
         if file is not None:
-            modules[file] = module
+            modules.setdefault(file, module)  # a file used under two aliases: its first copy
     return Analysis(program, list(diags), loader.paths, modules)

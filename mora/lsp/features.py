@@ -580,6 +580,8 @@ def symbols(module: ast.Module, index: LineIndex) -> list[dict[str, Any]]:
             continue  # `require`, `moved`, `defaults`: no symbol of their own
         if isinstance(decl, ast.ImportDecl):
             name, sel = decl.target, decl.span
+            if decl.alias is not None:  # a module: listed by what it is called here
+                name, sel = f"{decl.target} as {decl.alias.text}", decl.alias.span
         elif isinstance(decl, ast.AmendDecl):
             name, sel = f"amend {decl.target.dotted}", decl.target.span
         else:

@@ -196,6 +196,7 @@ ULIMITS = (
 DERIVED = {
     "name": "the service's name",
     "template": "the template it was made from",
+    "module_name": "its name in the source, for a service of a module under an alias",
     "host": "from `subdomain` and the site's domain",
     "url": "from `host`",
     "internal_url": "from the name and the first port",

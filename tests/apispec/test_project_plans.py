@@ -61,7 +61,11 @@ STEPS = {
     },
     "identity": {"directory": ["sign_in", "list_groups", "add_group[media_users]"]},
 }
-STEPS["homelab"] = {**STEPS["media"], **STEPS["identity"]}
+# homelab uses media and identity as modules: their services carry the alias as a prefix
+STEPS["homelab"] = {
+    **{f"media-{name}": steps for name, steps in STEPS["media"].items()},
+    **{f"identity-{name}": steps for name, steps in STEPS["identity"].items()},
+}
 PRODUCED = {
     "media": {
         "janitor_jellyfin_key": "watch.keys.janitorr",
@@ -69,7 +73,7 @@ PRODUCED = {
     },
     "identity": {},
 }
-PRODUCED["homelab"] = PRODUCED["media"]
+PRODUCED["homelab"] = {f"media-{k}": f"media-{v}" for k, v in PRODUCED["media"].items()}
 
 
 def _plan(project: str, tmp_path: Path, *extra: str) -> tuple[str, dict[str, object]]:
@@ -104,7 +108,8 @@ def test_nobody_is_asked_and_the_steps_are_listed(project: str, tmp_path: Path) 
     assert produced == PRODUCED[project]
     assert plan["setup_steps"] == STEPS[project]
     for service, steps in STEPS[project].items():
-        assert f"then set up {service}: {', '.join(steps)}" in text
+        shown = service.replace("-", ".", 1)  # a module's service as written: `media.watch`
+        assert f"then set up {shown}: {', '.join(steps)}" in text
 
 
 def test_the_people_are_the_one_thing_identity_is_given(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ IGNORES = {
     "restart": "a Deployment's pods always restart (restartPolicy Always is the only policy)",
     "auto_update": "podman auto-update; on Kubernetes a new image is a new rollout",
     "init_only": "read by `mora secrets rotate`, not by a backend",
+    "module_name": "shown by `mora plan`; objects are named by `name`",
     "url": "the Ingress is written from `host`",
     "internal_url": "the in-cluster Service carries the name and port",
     "inputs": "`pending_inputs` is what holds a service back",
