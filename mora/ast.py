@@ -344,7 +344,17 @@ class DefaultsDecl(Node):
     span: Span
 
 
-Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
+class Request(Node):
+    """`request args.X CONTRACT { field = value ... }`: a record registered with the provider
+    passed as `args.X`, which reads every registration with `self.requests(CONTRACT)`."""
+
+    target: Ref
+    contract: Name
+    body: Body
+    span: Span
+
+
+Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides | Request
 Decl = (
     ProjectDecl
     | ImportDecl

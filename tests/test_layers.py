@@ -45,6 +45,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.jobs.check",
         "mora.contracts.check",  # contracts, optional values, defaults (issue 17): satellites
         "mora.contracts.defaults",
+        "mora.contracts.requests",  # two-way contracts (issue 15)
         "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
         "mora.secrets.generators",
         *GROUND,
@@ -68,6 +69,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.contracts.evaluate",  # contract fields, `enabled`, `defaults` (issue 17)
         "mora.contracts.enabled",
         "mora.contracts.defaults",
+        "mora.contracts.requests",
         "mora.secrets.errors",
         "mora.secrets.generators",
         "mora.secrets.provider",  # the request types the Provider protocol is asked with

@@ -28,6 +28,10 @@ class CallsPass(CheckState):
 
     def _type_of_call(self, call: ast.Call, ctx: _Ctx) -> T.Type:
         fname = call.func.dotted
+        if fname == "self.requests":  # a provider reads its consumers' requests (mora/contracts)
+            from mora.contracts.requests import type_of_requests
+
+            return type_of_requests(self, call, ctx)  # type: ignore[arg-type]
         fn = FUNCTIONS.get(fname)
         if fn is None:
             if fname in self.generators():

@@ -195,6 +195,11 @@ class ExpressionsPass(EvalState):
 
     def _eval_call(self, call: ast.Call, scope: _Scope) -> object:
         fname = call.func.dotted
+        if fname == "self.requests" and scope.service is not None:  # mora/contracts/requests.py
+            from mora.contracts.requests import requests_for
+
+            cname = call.args[0].value.dotted  # type: ignore[union-attr]  # checked: a name
+            return requests_for(self, scope.service.name, cname)  # type: ignore[arg-type]
         from mora.builtins import FUNCTIONS
 
         fn = FUNCTIONS[fname]
