@@ -149,9 +149,10 @@ class ExpressionsPass(EvalState):
             value = self._arg(scope, names[0])
             tmpl = scope.service.template if scope.service else None
             if len(names) > 1 and tmpl and names[0] in tmpl.params and self.program.contracts:
-                from mora.contracts.evaluate import field_value  # `args.db.password`
+                from mora.contracts.evaluate import contract_of, field_value  # `args.db.password`
 
-                if tmpl.params[names[0]][0].kind in ("contract", "optional"):
+                # a contract's field; `optional(service)` keeps the service's own fields below
+                if contract_of(tmpl.params[names[0]][0]) is not None:
                     return field_value(self, scope, value, names, ref)  # type: ignore[arg-type]
             if len(names) == 1 or not isinstance(value, ServiceRef):
                 return value
