@@ -173,6 +173,25 @@ def _reads_provider(ck: Checker, expr: ast.Expr, target: str) -> None:
             )
 
 
+def no_identity_help(ck: Checker, what: str, arg: ast.Arg) -> str | None:
+    """The help for `identity: ...` given to a template without that parameter: what it can do."""
+    if not what.startswith("template"):
+        return None
+    able = sorted(
+        name
+        for name, tmpl in ck.program.templates.items()
+        if contract_of(tmpl.params.get("identity", (T.ANY, None))[0]) == "identity"
+    )
+    given = arg.value.span.text()
+    return (
+        f"this template cannot use an identity: its app has no single sign-on settings mora "
+        f"knows (no OpenID Connect client). Leave `identity` out; for an app with no login of its "
+        f'own, put its route behind forward auth in the service: `routes {{ "SUBDOMAIN" = '
+        f"route(auth: {given}) }}`"
+        + (f". Templates that sign in through an identity: {', '.join(able)}" if able else "")
+    )
+
+
 def misplaced(ck: Checker, entry: ast.Request) -> None:
     """`request` inside a block or a step: it belongs to a template body."""
     ck.diags.error(

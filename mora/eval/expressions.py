@@ -226,6 +226,16 @@ class ExpressionsPass(EvalState):
             return self._nfs(call, args)
         if fname == "route":
             auth, size = args.get("auth"), args.get("max_body")
+            if auth is not None and not isinstance(auth, ServiceRef):  # a record: no portal
+                self.diags.error(
+                    E_EVAL,
+                    "forward auth needs an identity provider service of this project",
+                    call.span,
+                    "`auth` is a provider outside the project here",
+                    help="pass a service that provides the contract (its route is what the proxy "
+                    "asks), or leave `auth` out and sign in with the app's own login",
+                )
+                raise _Abort
             return RouteVal(
                 port=_opt_text(args.get("port")),
                 auth=auth.name if isinstance(auth, ServiceRef) else None,
