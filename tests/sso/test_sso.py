@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 CASE = REPO / "tests" / "cases" / "sso-three-apps" / "input"
 SCHEMA = HERE / "authelia-4.39-configuration.schema.json"
-CLIENTS = ["dashboards", "recipes", "vault"]  # by service name
+CLIENTS = ["dashboards", "git", "recipes", "vault"]  # by service name
 APP_SECRET_FILES = {  # the podman secret holding each app's plaintext client secret
     "dashboards": "input-dashboards-env-GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
     "recipes": "input-recipes-env-OIDC_CLIENT_SECRET",
@@ -81,6 +81,7 @@ def test_authelia_lists_one_client_per_app_in_service_name_order(build: Path) ->
     urls = {c["client_id"]: c["redirect_uris"] for c in clients}
     assert urls == {
         "dashboards": ["https://grafana.example.org/login/generic_oauth"],
+        "git": ["https://git.example.org/user/oauth2/authelia/callback"],
         "recipes": ["https://recipes.example.org/login"],
         "vault": ["https://vault.example.org/identity/connect/oidc-signin"],
     }
