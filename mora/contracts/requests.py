@@ -301,11 +301,34 @@ def check_unread(ck: Checker) -> None:
 
 def requests_for(ev: Evaluator, provider: str, cname: str) -> list[object]:
     """The records registered with `provider` under `cname`, by consumer service name."""
-    from mora.eval.values import ServiceRef
-
     cache: dict[tuple[str, str], list[object]] = ev.__dict__.setdefault("_requests", {})
     if (provider, cname) in cache:
         return cache[(provider, cname)]
+    busy: set[tuple[str, str]] = ev.__dict__.setdefault("_requests_busy", set())
+    if (provider, cname) in busy:  # a request that (through other values) reads this list
+        from mora.eval.scope import E_EVAL
+        from mora.eval.values import _Abort
+
+        ev.diags.error(
+            E_EVAL,
+            f"the `{cname}` requests sent to `{provider}` depend on themselves",
+            ev.program.services[provider].decl.name.span,
+            "read while they are being made",
+            help="a request's fields may not depend on what its provider reads from requests",
+        )
+        raise _Abort
+    busy.add((provider, cname))
+    try:
+        out = _collect(ev, provider, cname)
+    finally:
+        busy.discard((provider, cname))
+    cache[(provider, cname)] = out
+    return out
+
+
+def _collect(ev: Evaluator, provider: str, cname: str) -> list[object]:
+    from mora.eval.values import ServiceRef
+
     if "_requests_disabled" not in ev.__dict__:
         from mora.contracts.enabled import disabled_services
 
@@ -325,7 +348,6 @@ def requests_for(ev: Evaluator, provider: str, cname: str) -> list[object]:
             if not (isinstance(target, ServiceRef) and target.name == provider):
                 continue
             out.append(_record(ev, req, scope, contract))
-    cache[(provider, cname)] = out
     return out
 
 

@@ -332,3 +332,39 @@ service v = viewer(source: a)
     assert result.compiled is not None, [render_text(d) for d in result.diagnostics]
     env = result.compiled.manifest.services["v"].environment
     assert env["SOURCE"].value == "http://a:80"
+
+
+def test_requests_that_read_their_own_list_are_an_error_not_a_crash(tmp_path: Path) -> None:
+    """Regression: a request reading (through another contract) what its provider reads from
+    requests recursed without end."""
+    text = _errors(
+        tmp_path,
+        """
+contract issuer { url: url }
+contract peer { all: list(map(string)) }
+contract client {
+  id: string
+  seen: list(map(string)) = []
+}
+template idp() {
+  image = "docker.io/library/busybox:1.36"
+  user = "1000:1000"
+  subdomain = "login"
+  ports { http = 80 }
+  provides issuer { url = self.url }
+  provides peer { all = self.requests(client) }
+  files { "/c.json" = json({ clients: self.requests(client) }) }
+}
+template web(login: issuer, other: peer) {
+  image = "docker.io/library/busybox:1.36"
+  user = "1000:1000"
+  request args.login client {
+    id = self.name
+    seen = args.other.all
+  }
+}
+service login = idp()
+service a = web(login: login, other: login)
+""",
+    )
+    assert "error[E0505]: the `client` requests sent to `login` depend on themselves" in text
