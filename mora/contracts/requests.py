@@ -13,9 +13,9 @@
 The provider's configuration needs every consumer's registration while each consumer needs the
 provider's fields (its issuer URL): so a request body reads only what belongs to the consumer
 (its own arguments, `self`, its secrets, params, the site), never the provider it registers with
-(E0371). The provider's `self.requests(C)` evaluates the request bodies of the services that passed
+(E0361). The provider's `self.requests(C)` evaluates the request bodies of the services that passed
 it, one record per consumer in the order of their service names, with the contract's defaults
-filled in. A request whose provider reads no `C` is E0372; a field unknown or missing is E0352,
+filled in. A request whose provider reads no `C` is E0362; a field unknown or missing is E0352,
 as in `provides`. A request carrying a secret is a secret record: the provider's file that holds
 it is a secret file, by the ordinary taint rules.
 """
@@ -46,10 +46,10 @@ if TYPE_CHECKING:
     from mora.check.context import _Ctx
     from mora.eval import Evaluator
 
-E_REQUEST_PLACE = "E0370"
-E_REQUEST_READS_PROVIDER = "E0371"
-E_REQUEST_UNREAD = "E0372"
-E_REQUESTS_CALL = "E0373"
+E_REQUEST_PLACE = "E0360"
+E_REQUEST_READS_PROVIDER = "E0361"
+E_REQUEST_UNREAD = "E0362"
+E_REQUESTS_CALL = "E0363"
 
 READER = "self.requests"
 
@@ -154,7 +154,7 @@ def _check_fields(
 
 
 def _reads_provider(ck: Checker, expr: ast.Expr, target: str) -> None:
-    """E0371: the body reads the provider the request goes to (its config needs this body)."""
+    """E0361: the body reads the provider the request goes to (its config needs this body)."""
     for node in _nodes(expr):
         if (
             isinstance(node, ast.Ref)
@@ -258,7 +258,7 @@ def _reads(body: ast.Body, cname: str) -> bool:
 
 
 def check_unread(ck: Checker) -> None:
-    """E0372: an instance sends a request to a provider service that never reads it."""
+    """E0362: an instance sends a request to a provider service that never reads it."""
     from mora.contracts.defaults import with_defaults
 
     for svc in ck.program.services.values():
