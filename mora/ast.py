@@ -355,6 +355,16 @@ class AmendDecl(Node):
     span: Span
 
 
+class Request(Node):
+    """`request args.X CONTRACT { field = value ... }`: a record registered with the provider
+    passed as `args.X`, which reads every registration with `self.requests(CONTRACT)`."""
+
+    target: Ref
+    contract: Name
+    body: Body
+    span: Span
+
+
 class TemplateBase(Node):
     """`template NAME = BASE(arg: value, ...)`: BASE's parameters and body, with the arguments
     given as the new template's defaults (mora/templates/bases.py)."""
@@ -364,7 +374,7 @@ class TemplateBase(Node):
     span: Span
 
 
-Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides
+Entry = Attr | Block | IfEntry | InputDecl | ServiceDecl | Provides | Request
 Decl = (
     ProjectDecl
     | ImportDecl

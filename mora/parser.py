@@ -144,6 +144,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
     def provides_entry(self, c: list[Any]) -> ast.Provides:
         return ast.Provides(self._name(c[0]), c[1], self._cover(c))
 
+    def request_entry(self, c: list[Any]) -> ast.Request:
+        return ast.Request(c[0], self._name(c[1]), c[2], self._cover(c))
+
     def param_decl(self, c: list[Any]) -> ast.ParamDecl:
         return ast.ParamDecl(self._name(c[0]), c[1], c[2], self._cover(c))
 

@@ -20,6 +20,7 @@ from mora import types as T
 from mora.record import Record
 
 APEX = "@"  # the site's domain itself, as in a DNS zone file
+OWN = "."  # the service's own `subdomain` (a template's, whatever its argument): `"."`, `"./api"`
 
 E_ROUTE_KEY = "E0340"  # a route key that is not SUBDOMAIN[/PATH]
 E_ROUTE_PORT = "E0341"  # a route names a port the service does not have
@@ -38,8 +39,14 @@ class RouteVal(Record, frozen=True):
     timeout_seconds: float | None = None
 
 
+def own_key(text: str, subdomain: str) -> str:
+    """`"."` / `"./PATH"` with the service's own subdomain put in (issue 15: a template's route)."""
+    return subdomain + text[1:] if text == OWN or text.startswith(OWN + "/") else text
+
+
 def split_key(text: str) -> tuple[str | None, str] | str:
     """`SUBDOMAIN[/PATH]` -> (subdomain or None for the apex, path); or what is wrong with it."""
+    text = own_key(text, "own")  # checked as any subdomain; the evaluator puts the real one in
     host, slash, rest = text.partition("/")
     path = "/" + rest if slash else "/"
     if host != APEX and not T.is_dns_label_path(host):

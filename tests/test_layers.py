@@ -47,6 +47,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.contracts.defaults",
         "mora.contracts.params",  # optional site params: their type and narrowing
         "mora.amend.check",  # instance bodies and `amend`: merged once, after the bodies
+        "mora.contracts.requests",  # two-way contracts (issue 15)
         "mora.secrets.errors",  # the generator registry checks arguments (no store, no crypto)
         "mora.secrets.generators",
         *GROUND,
@@ -70,6 +71,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.contracts.evaluate",  # contract fields, `enabled`, `defaults` (issue 17)
         "mora.contracts.enabled",
         "mora.contracts.defaults",
+        "mora.contracts.requests",
         "mora.secrets.errors",
         "mora.secrets.generators",
         "mora.secrets.provider",  # the request types the Provider protocol is asked with

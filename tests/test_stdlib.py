@@ -247,7 +247,7 @@ def _source_problems(text: str) -> list[str]:
             problems.append(f"malformed source line: {line!r}")
             continue
         key, body = match["key"], match["text"].strip()
-        if key not in (*SOURCE_KEYS, "resources"):
+        if key not in (*SOURCE_KEYS, "resources", "sso"):  # sso: docs/stdlib/sso.md
             problems.append(f"unknown source key {key!r}")
         try:
             date.fromisoformat(match["date"])

@@ -82,6 +82,10 @@ class Checker(
                 self._check_body(svc.body, _Ctx(service=svc), service_name=svc.name)
         for dup in self._shadowed:
             self._check_body(dup.body, _Ctx(service=dup), service_name=dup.name)
+        if p.contracts:  # requests sent to a provider that never reads them (E0362)
+            from mora.contracts.requests import check_unread
+
+            check_unread(self)  # type: ignore[arg-type]
         from mora.amend.check import apply_amends, has_amends  # instance bodies, `amend`
 
         if has_amends(self.loaded.modules):

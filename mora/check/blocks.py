@@ -141,6 +141,11 @@ class BlocksPass(CheckState):
 
                 misplaced(self, entry)  # type: ignore[arg-type]
                 continue
+            if isinstance(entry, ast.Request):
+                from mora.contracts.requests import misplaced as request_misplaced
+
+                request_misplaced(self, entry)  # type: ignore[arg-type]
+                continue
             if isinstance(entry, ast.InputDecl | ast.SecretDecl):
                 kind = "input" if isinstance(entry, ast.InputDecl) else "secret"
                 self.diags.error(

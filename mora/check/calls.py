@@ -28,6 +28,10 @@ class CallsPass(CheckState):
 
     def _type_of_call(self, call: ast.Call, ctx: _Ctx) -> T.Type:
         fname = call.func.dotted
+        if fname == "self.requests":  # a provider reads its consumers' requests (mora/contracts)
+            from mora.contracts.requests import type_of_requests
+
+            return type_of_requests(self, call, ctx)  # type: ignore[arg-type]
         fn = FUNCTIONS.get(fname)
         if fn is None:
             if fname in self.generators():
@@ -72,6 +76,10 @@ class CallsPass(CheckState):
         secret = False
         for pname, arg in bound.items():
             param = next(p for p in fn.params if p.name == pname)
+            if fname == "route" and pname == "auth" and self.program.contracts:
+                at = self.type_of(arg.value, ctx)  # `auth: args.identity`, checked not none
+                if at.kind == "contract":
+                    continue  # a contract's provider: a service (a record is E0505)
             t = self.expect(arg.value, param.type, ctx, f"argument `{pname}`", param.secret_ok)
             secret = secret or bool(t and t.secret)
             if fname == "join" and pname == "items" and t is not None and t.args:
@@ -128,14 +136,19 @@ class CallsPass(CheckState):
                 guess = closest(pname, [n for n in names if n not in bound])
                 if guess is not None:
                     misspelled.add(guess)
+                hint = None
+                if pname == "identity" and self.program.contracts:  # mora/contracts/requests.py
+                    from mora.contracts.requests import no_identity_help
+
+                    hint = no_identity_help(self, what, arg)  # type: ignore[arg-type]
                 self.diags.error(
                     E_ARGS,
                     f"{what} has no parameter `{pname}`",
                     arg.name.span,
                     "unknown parameter",
-                    help=f"did you mean `{guess}`?"
-                    if guess
-                    else (f"{what} takes: " + ", ".join(names) if names else f"{what} takes none"),
+                    help=hint
+                    or (f"did you mean `{guess}`?" if guess else None)
+                    or (f"{what} takes: " + ", ".join(names) if names else f"{what} takes none"),
                 )
                 self.type_of(arg.value, _Ctx())
                 continue

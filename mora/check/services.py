@@ -95,6 +95,10 @@ class ServicesPass(CheckState):
                 from mora.contracts.check import check_provides
 
                 check_provides(self, entry, ctx, seen, in_if)  # type: ignore[arg-type]
+            elif isinstance(entry, ast.Request):
+                from mora.contracts.requests import check_request
+
+                check_request(self, entry, ctx)  # type: ignore[arg-type]
             elif isinstance(entry, ast.InputDecl | ast.SecretDecl):
                 if in_if:
                     kind = "input" if isinstance(entry, ast.InputDecl) else "secret"

@@ -149,9 +149,10 @@ class ExpressionsPass(EvalState):
             value = self._arg(scope, names[0])
             tmpl = scope.service.template if scope.service else None
             if len(names) > 1 and tmpl and names[0] in tmpl.params and self.program.contracts:
-                from mora.contracts.evaluate import field_value  # `args.db.password`
+                from mora.contracts.evaluate import contract_of, field_value  # `args.db.password`
 
-                if tmpl.params[names[0]][0].kind in ("contract", "optional"):
+                # a contract's field; `optional(service)` keeps the service's own fields below
+                if contract_of(tmpl.params[names[0]][0]) is not None:
                     return field_value(self, scope, value, names, ref)  # type: ignore[arg-type]
             if len(names) == 1 or not isinstance(value, ServiceRef):
                 return value
@@ -195,6 +196,11 @@ class ExpressionsPass(EvalState):
 
     def _eval_call(self, call: ast.Call, scope: _Scope) -> object:
         fname = call.func.dotted
+        if fname == "self.requests" and scope.service is not None:  # mora/contracts/requests.py
+            from mora.contracts.requests import requests_for
+
+            cname = call.args[0].value.dotted  # type: ignore[union-attr]  # checked: a name
+            return requests_for(self, scope.service.name, cname)  # type: ignore[arg-type]
         from mora.builtins import FUNCTIONS
 
         fn = FUNCTIONS[fname]
@@ -220,6 +226,16 @@ class ExpressionsPass(EvalState):
             return self._nfs(call, args)
         if fname == "route":
             auth, size = args.get("auth"), args.get("max_body")
+            if auth is not None and not isinstance(auth, ServiceRef):  # a record: no portal
+                self.diags.error(
+                    E_EVAL,
+                    "forward auth needs an identity provider service of this project",
+                    call.span,
+                    "`auth` is a provider outside the project here",
+                    help="pass a service that provides the contract (its route is what the proxy "
+                    "asks), or leave `auth` out and sign in with the app's own login",
+                )
+                raise _Abort
             return RouteVal(
                 port=_opt_text(args.get("port")),
                 auth=auth.name if isinstance(auth, ServiceRef) else None,

@@ -15,7 +15,9 @@ from mora.routes import (
     E_ROUTE_CLASH,
     E_ROUTE_KEY,
     E_ROUTE_PORT,
+    OWN,
     RouteVal,
+    own_key,
     route_host,
     split_key,
 )
@@ -33,7 +35,20 @@ def evaluate_routes(
     out: list[M.Route] = []
     failed = False
     seen: dict[tuple[str, str], tuple[str, Span]] = {}
+    own = ev._routing_of(name)[0]
     for key, value, span in items:
+        if key == OWN or key.startswith(OWN + "/"):  # the service's own subdomain
+            if own is None:
+                ev.diags.error(
+                    E_ROUTE_KEY,
+                    f"route `{key}` of `{name}` is on its own subdomain, and it has none here",
+                    span,
+                    "no subdomain",
+                    help="give the service a `subdomain`, or name the host in the key",
+                )
+                failed = True
+                continue
+            key = own_key(key, own)
         parsed = split_key(key)
         if isinstance(parsed, str):
             ev.diags.error(E_ROUTE_KEY, f"route `{key}`: {parsed}", span, "evaluates to this")

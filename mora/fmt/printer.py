@@ -498,6 +498,9 @@ class Printer:
                 return self._service(e, col, ind)
             case ast.Provides():
                 return f"provides {e.contract.text} " + self.body(e.body, ind)
+            case ast.Request():
+                target = e.target.dotted
+                return f"request {target} {e.contract.text} " + self.body(e.body, ind)
         raise TypeError(f"unknown entry {type(e).__name__}")
 
     def _if(self, e: ast.IfEntry, col: int, ind: str) -> str:

@@ -395,7 +395,13 @@ class _OneStep:
         seen: dict[str, ast.Key] = {}
         for entry in self.step.block.body.entries:
             if isinstance(
-                entry, ast.IfEntry | ast.InputDecl | ast.SecretDecl | ast.ServiceDecl | ast.Provides
+                entry,
+                ast.IfEntry
+                | ast.InputDecl
+                | ast.SecretDecl
+                | ast.ServiceDecl
+                | ast.Provides
+                | ast.Request,
             ):
                 self.diags.error(
                     E_STEP,
