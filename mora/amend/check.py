@@ -68,6 +68,8 @@ def apply_amends(ck: Checker) -> None:
                 try:
                     svc = resolve_target(p, decl.target)
                 except Unresolved as why:
+                    if why.reported:
+                        continue
                     ck.diags.error(
                         E_AMEND_TARGET, why.what, decl.target.span, why.label, help=why.help
                     )

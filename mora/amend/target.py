@@ -1,9 +1,8 @@
 """Which service an `amend TARGET` changes: the one place a target name is resolved.
 
-Today a target is a service's plain name (`amend watch`), wherever in the project (an imported
-file included) it is declared. Namespaced modules (`import "../media" as media`) extend this
-function so that `amend media.watch` finds the module's `watch`; nothing else reads the dotted
-name, so that is the only change they need.
+A target is a service's plain name (`amend watch`), wherever in the project (an imported file
+included) it is declared, or a module's service by its dotted name (`amend media.watch` for the
+`watch` of `import "../media" as media`, resolved by mora.modules.resolve).
 """
 
 from __future__ import annotations
@@ -16,16 +15,19 @@ from mora.diagnostics import did_you_mean
 class Unresolved(Exception):
     """No service of that name: `what` says why and `help` how to fix it (for the diagnostic)."""
 
-    def __init__(self, what: str, label: str, help: str | None) -> None:
+    def __init__(self, what: str, label: str, help: str | None, reported: bool = False) -> None:
         super().__init__(what)
         self.what = what
         self.label = label
         self.help = help
+        self.reported = reported  # already said (E0106 by mora.modules): no second diagnostic
 
 
 def resolve_target(program: Program, target: ast.Ref) -> ServiceSym:
     """The service `target` names, or `Unresolved` with a did-you-mean."""
     name = target.dotted
+    if len(target.parts) == 1 and "." in name:  # mora.modules' placeholder for a reported name
+        raise Unresolved(f"no service `{name}` to amend", "reported", None, reported=True)
     if len(target.parts) == 1:
         svc = program.services.get(name)
         if svc is not None:
@@ -56,9 +58,24 @@ def resolve_target(program: Program, target: ast.Ref) -> ServiceSym:
             or "an amend changes a service declared elsewhere (in this project or a file it "
             "imports); check that the service still exists upstream",
         )
+    from mora.modules.resolve import resolve_service  # `media.watch`: a module's service
+
+    svc, guesses = resolve_service(program, name)
+    if svc is not None:
+        return svc
     head = target.parts[0].text
-    raise Unresolved(
-        f"no module `{head}` to amend a service of",
-        "not a module",
-        f"to amend a service of this project, write `amend {target.parts[-1].text}`",
+    scopes = getattr(program, "modules", None) or {}
+    if ".".join(p.text for p in target.parts[:-1]) not in scopes:
+        raise Unresolved(
+            f"no module `{head}` to amend a service of",
+            "not a module",
+            f"did you mean `{guesses[0]}`?"
+            if guesses
+            else f"to amend a service of this project, write `amend {target.parts[-1].text}`",
+        )
+    raise Unresolved(  # the module reported its unknown member (E0106, with did-you-mean)
+        f"no service `{name}` to amend",
+        "not a service of that module",
+        None,
+        reported=True,
     )

@@ -78,7 +78,7 @@ class Printer:
         self.comments = found.comments
         self.starts = [c.start for c in self.comments]
         self.used = [False] * len(self.comments)
-        self.comments_ignored = False  # set only while _flat_uncommented measures
+        self.comments_ignored = False  # set only while _flat_moved measures
         self.hugged: set[int] = set()  # ids of the nodes printed hugging their parent's brackets
 
     # --- comments --------------------------------------------------------------------------------
@@ -88,9 +88,15 @@ class Printer:
         i = bisect.bisect_left(self.starts, lo)
         return i < len(self.starts) and self.starts[i] < hi
 
-    def _flat_uncommented(self, e: ast.Expr) -> str | None:
-        """`e` on one line as if it held no comment: a comment inside a list item's condition
-        moves before the item, so the next run sees none there and must decide the same."""
+    def _flat_moved(self, e: ast.Expr) -> str | None:
+        """`e` on one line when its comments have no place inside it and so move before its
+        list item: the next run sees no comment there and must lay the item out the same."""
+        before, hugged = self.used[:], set(self.hugged)
+        self.expr(e, 0, "", 0)  # a trial: does the layout place a comment inside `e`?
+        placed = self.used != before
+        self.used, self.hugged = before, hugged
+        if placed:
+            return None
         self.comments_ignored = True
         try:
             return self.flat(e)
@@ -394,7 +400,9 @@ class Printer:
             value = self.expr(item.value, col, ind, 4)
             last = value.rsplit("\n", 1)
             at = (col if len(last) == 1 else 0) + len(last[-1]) + 4
-            cond = self._flat_uncommented(item.condition)
+            cond = self.flat(item.condition)
+            if cond is None:
+                cond = self._flat_moved(item.condition)
             if cond is not None and not _fits(at, cond, tail):  # the condition on its own line
                 inner = ind + INDENT
                 cond = self.expr(item.condition, len(inner) + 3, inner, tail)

@@ -228,6 +228,10 @@ _DECLS = st.one_of(
     'service a = a ( "text" , [ ( "a # not a comment ${x.y}" ) == ( "a # not a comment ${x.y}" )'
     ' if ( a ( a : "text" ) ) == ( ( "text" ) == (  # c\n"a # not a comment ${x.y}" ) ) ] , )'
 )
+@example(  # ... but a comment that keeps its place inside the condition's map keeps the item's
+    'service a = a ( [ "text" if { a : "text" , a : db.ports.http , a : a ( a : "text" ) ,'
+    ' a : ( "text" ) == ( "a # not a comment ${x.y}" )  # c\n} ] , )'
+)
 @given(st.lists(_DECLS, max_size=5).flatmap(lambda ds: _spaced([t for d in ds for t in d] or [""])))
 def test_generated_programs_roundtrip(text: str) -> None:
     _assert_roundtrip(text, "generated.mora")
