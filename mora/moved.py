@@ -54,6 +54,20 @@ def _one(
     diags: Diagnostics,
 ) -> None:
     old, new = decl.old.text, decl.new.text
+    if "." in new:  # `moved db -> media.db`: the service `db` of the module imported as media
+        from mora.modules.resolve import resolve_service
+
+        svc, guesses = resolve_service(program, new)
+        if svc is None:
+            diags.error(
+                E_MOVED,
+                f"`moved {old} -> {new}`: there is no service `{new}`",
+                decl.new.span,
+                "not a service of this project or its modules",
+                help=f"did you mean `{guesses[0]}`?" if guesses else "name its current name",
+            )
+            return
+        new = svc.name
     if new not in program.services:
         diags.error(
             E_MOVED,
@@ -120,24 +134,49 @@ def likely_renames(program: Program, orphaned: Iterable[str]) -> dict[tuple[str,
     for name, sym in program.secrets.items():
         if sym.instance and sym.instance not in moved:
             locals_of.setdefault(name[len(sym.instance) + 1 :], set()).add(sym.instance)
-    out: dict[tuple[str, str], list[str]] = {}
+    owners_of: dict[str, set[str]] = {}  # old service -> the services that may be it now
+    stored_of: dict[str, list[str]] = {}  # old service -> its orphaned store names
     for stored in sorted(orphaned):
-        for local, owners in locals_of.items():
+        # the longest slot explains the name: `tv_admin_password` is tv's `admin_password`
+        for local in sorted(locals_of, key=len, reverse=True):
             if not stored.endswith("_" + local):
                 continue
             old = stored[: -len(local) - 1]
             if not old or old in program.services or old in moved.values():
                 continue
-            for new in sorted(owners):
-                out.setdefault((old, new), []).append(stored)
+            owners_of.setdefault(old, set()).update(locals_of[local])
+            stored_of.setdefault(old, []).append(stored)
+            break
+    out: dict[tuple[str, str], list[str]] = {}
+    for old, owners in owners_of.items():  # one guess per old service: the likest name
+        new = max(sorted(owners), key=lambda n: _likeness(old, n))
+        out[(old, new)] = stored_of[old]
     return out
+
+
+def _likeness(old: str, new: str) -> tuple[bool, bool, float]:
+    """How much `new` looks like `old`: the same letters (`photosdb`, `photos-db`), `old` as
+    its last part (`db` -> `media-db`, moved into a module), then how similar the names read."""
+    import difflib
+
+    def letters(s: str) -> str:
+        return "".join(ch for ch in s if ch.isalnum())
+
+    return (
+        letters(old) == letters(new),
+        new.rsplit("-", 1)[-1] == old,
+        difflib.SequenceMatcher(None, old, new).ratio(),
+    )
 
 
 def warn_renames(program: Program, orphaned: Iterable[str], diags: Diagnostics) -> set[str]:
     """W0140 for each likely rename; returns the orphaned names it explained (no prune hint)."""
     explained: set[str] = set()
+    from mora.modules.resolve import dotted_name
+
     for (old, new), names in sorted(likely_renames(program, orphaned).items()):
         svc = program.services[new]
+        written = dotted_name(program, new)  # `media.db` for the module's `media-db`
         shown = ", ".join(f"`{n}`" for n in names)
         diags.warning(
             W_RENAMED,
@@ -145,7 +184,7 @@ def warn_renames(program: Program, orphaned: Iterable[str], diags: Diagnostics) 
             f"for `{old}`, and `{new}` got new values",
             svc.decl.name.span,
             f"was this `{old}`?",
-            help=f"add `moved {old} -> {new}` to keep {old}'s secrets, inputs and volumes "
+            help=f"add `moved {old} -> {written}` to keep {old}'s secrets, inputs and volumes "
             "(do not prune: the stored values may be the only ones its data works with)",
         )
         explained.update(names)

@@ -124,7 +124,8 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         )
 
     def moved_decl(self, c: list[Any]) -> ast.MovedDecl:
-        return ast.MovedDecl(self._name(c[0]), self._name(c[1]), self._cover(c))
+        new = c[1]  # a dotted name (`media.db`, a module's service) is kept as written
+        return ast.MovedDecl(self._name(c[0]), ast.Name(new.dotted, new.span), self._cover(c))
 
     def contract_decl(self, c: list[Any]) -> ast.ContractDecl:
         name, unordered, _open, *fields, _close = c

@@ -65,6 +65,7 @@ STEPS = {
 STEPS["homelab"] = {
     **{f"media-{name}": steps for name, steps in STEPS["media"].items()},
     **{f"identity-{name}": steps for name, steps in STEPS["identity"].items()},
+    "git": ["oidc_source"],  # Forgejo signs in through identity.auth (its defaults)
 }
 PRODUCED = {
     "media": {

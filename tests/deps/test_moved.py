@@ -102,3 +102,47 @@ def test_prune_never_deletes_a_renamed_services_values(
     assert "nothing to prune" in moved.stderr
     _compile(project, store)
     assert _value(store, "mediadb_password") == password
+
+
+def test_a_service_moved_into_a_module_keeps_its_password_and_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """homelab's upgrade: `db` was declared flat, now it is `media.db` (`media-db`)."""
+    project, store = tmp_path / "home", tmp_path / "site.secrets"
+    (project / "media").mkdir(parents=True)
+    (tmp_path / ".git").mkdir()  # one repository: the project may import its own folders
+    monkeypatch.chdir(tmp_path)
+    (project / "main.mora").write_text(POSTGRES.format(name="db"))
+    before = _volumes(_compile(project, store))
+    password = _value(store, "db_password")
+    assert password
+
+    (project / "media" / "media.mora").write_text(POSTGRES.format(name="db"))
+    (project / "main.mora").write_text('import "./media" as media\n')
+    renamed = _compile(project, store)
+    (warning,) = [d for d in renamed.diagnostics if d.code == "W0140"]  # type: ignore[attr-defined]
+    assert "`moved db -> media.db`" in str(warning.help)  # the dotted name, as it is written
+
+    (project / "main.mora").write_text('import "./media" as media\nmoved db -> media.db\n')
+    after = _compile(project, store)
+    assert _value(store, "media-db_password") == password
+    assert _volumes(after) == before == ["db-var-lib-postgresql-data"]
+    assert not [d for d in after.diagnostics if d.code in ("W0140", "W0502")]  # type: ignore[attr-defined]
+
+
+def test_each_old_service_is_guessed_once_as_its_likest_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two old services and two new ones with the same slots: two warnings, not four."""
+    project, store = tmp_path / "home", tmp_path / "site.secrets"
+    project.mkdir()
+    monkeypatch.chdir(tmp_path)
+    two = POSTGRES.format(name="{a}") + 'service {b} = postgres(database: "photos")\n'
+    (project / "main.mora").write_text(two.format(a="db", b="photosdb"))
+    _compile(project, store)
+    (project / "main.mora").write_text(two.format(a="mediadb", b="photos_db"))
+    renamed = _compile(project, store)
+    helps = sorted(str(d.help) for d in renamed.diagnostics if d.code == "W0140")  # type: ignore[attr-defined]
+    assert len(helps) == 2
+    assert "`moved db -> mediadb`" in helps[0]
+    assert "`moved photosdb -> photos_db`" in helps[1]
