@@ -220,6 +220,8 @@ def _bool(v: Any) -> Any:
         return _fail("Input should be a valid boolean, unable to interpret input", "bool_parsing")
     if isinstance(v, float) and v in (0.0, 1.0):
         return v == 1.0
+    if isinstance(v, float) and v.is_integer() and -(2**63) < v < 2**63:  # read as an int first
+        return _fail("Input should be a valid boolean, unable to interpret input", "bool_parsing")
     return _fail("Input should be a valid boolean", "bool_type")
 
 

@@ -171,3 +171,12 @@ def test_instances_are_frozen_hashable_and_copy_like_pydantic_models() -> None:
     assert repr(port) == "Port(name='http', target=80, published=None, protocol='tcp')"
     assert M.Port.model_validate({"name": "http", "target": "80"}) == port
     assert not hasattr(port, "__dict__")  # slotted: 10,000 services hold many of these
+
+
+@pytest.mark.parametrize("value", [30.0, -1.0, 2.5, 1e300, float("inf"), 9.2e18, -(2.0**63), 0.0])
+def test_a_float_given_for_a_boolean_is_refused_or_read_as_pydantic_does(value: float) -> None:
+    """Hypothesis found `run_as_root = 30.0`: pydantic reads an integral float in int64 range as
+    an int first ("unable to interpret input"), any other float as no boolean at all."""
+    data = {"run_as_root": value}
+    mirror = M._mirror()["Security"]
+    assert _outcome(M.Security, data) == _outcome(mirror, data)
