@@ -9,8 +9,8 @@ a provider passed to an argument is a dependency unless the contract is `unorder
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora import types as T
@@ -188,18 +188,42 @@ def check_provides(
             or "declare it with `contract NAME { field: type ... }`, or `import contracts` "
             "for the standard ones",
         )
+
+    def not_a_field(e: object) -> None:
+        span = e.contract.span if isinstance(e, ast.Provides) else _entry_span(e)
+        ck.diags.error(
+            E_PROVIDES_PLACE,
+            "a `provides` block holds only `field = value` entries",
+            span,
+            "not a field",
+            help="compute the value in the field's expression",
+        )
+
+    check_fields(
+        ck, entry.body, contract, ctx, f"`provides {cname}`", entry.contract.span, not_a_field
+    )
+
+
+def check_fields(
+    ck: Checker,
+    body: ast.Body,
+    contract: ContractSym | None,
+    ctx: object,
+    what: str,
+    anchor: Span,
+    not_a_field: Callable[[Any], None],
+    each: Callable[[ast.Attr], None] | None = None,
+) -> None:
+    """The `field = value` entries of a record body (`provides`, `request`) against its
+    contract: each field set once, known to the contract and of its type, none required left
+    out (`what` names the body in the message, `anchor` is where that is reported)."""
     given: dict[str, Span] = {}
-    for e in entry.body.entries:
+    for e in body.entries:
         if not isinstance(e, ast.Attr):
-            span = e.contract.span if isinstance(e, ast.Provides) else _entry_span(e)
-            ck.diags.error(
-                E_PROVIDES_PLACE,
-                "a `provides` block holds only `field = value` entries",
-                span,
-                "not a field",
-                help="compute the value in the field's expression",
-            )
+            not_a_field(e)
             continue
+        if each is not None:
+            each(e)
         fname = e.key.text
         if fname in given:
             ck.diags.error(
@@ -211,11 +235,9 @@ def check_provides(
             )
             continue
         given[fname] = e.key.span
-        if contract is None:
-            ck.type_of(e.value, ctx)  # type: ignore[arg-type]
-            continue
-        if fname not in contract.fields:
-            _unknown_field(ck, fname, e.key.span, contract)
+        if contract is None or fname not in contract.fields:
+            if contract is not None:
+                _unknown_field(ck, fname, e.key.span, contract)
             ck.type_of(e.value, ctx)  # type: ignore[arg-type]
             continue
         ftype, fdecl = contract.fields[fname]
@@ -223,12 +245,12 @@ def check_provides(
             e.value,
             ftype,
             ctx,  # type: ignore[arg-type]
-            f"field `{fname}` of `{cname}`",
+            f"field `{fname}` of `{contract.name}`",
             secret_ok=_holds_secret(ftype),
             declared=fdecl.type.span,
         )
     if contract is not None:
-        _missing(ck, contract, given, entry.contract.span, f"`provides {cname}`")
+        _missing(ck, contract, given, anchor, what)
 
 
 def misplaced(ck: Checker, entry: ast.Provides) -> None:

@@ -31,15 +31,12 @@ from mora.contracts.check import (
     E_MAYBE_NONE,
     E_UNKNOWN_CONTRACT,
     ContractSym,
-    _holds_secret,
-    _missing,
     _nodes,
-    _unknown_field,
+    check_fields,
     contract_of,
     narrowed,
 )
 from mora.diagnostics import Label, did_you_mean
-from mora.source import Span
 
 if TYPE_CHECKING:
     from mora.check import Checker
@@ -111,46 +108,21 @@ def check_request(ck: Checker, entry: ast.Request, ctx: _Ctx) -> None:
 def _check_fields(
     ck: Checker, entry: ast.Request, ctx: _Ctx, contract: ContractSym | None, target: str | None
 ) -> None:
-    given: dict[str, Span] = {}
-    for e in entry.body.entries:
-        if not isinstance(e, ast.Attr):
-            ck.diags.error(
-                E_REQUEST_PLACE,
-                "a `request` block holds only `field = value` entries",
-                e.span,
-                "not a field",
-                help="compute the value in the field's expression",
-            )
-            continue
+    def not_a_field(e: ast.Entry) -> None:
+        ck.diags.error(
+            E_REQUEST_PLACE,
+            "a `request` block holds only `field = value` entries",
+            e.span,
+            "not a field",
+            help="compute the value in the field's expression",
+        )
+
+    def each(e: ast.Attr) -> None:
         if target is not None:
             _reads_provider(ck, e.value, target)
-        fname = e.key.text
-        if fname in given:
-            ck.diags.error(
-                "E0201",
-                f"field `{fname}` is set twice",
-                e.key.span,
-                "set again here",
-                labels=[Label(given[fname], "first set here")],
-            )
-            continue
-        given[fname] = e.key.span
-        if contract is None or fname not in contract.fields:
-            if contract is not None:
-                _unknown_field(ck, fname, e.key.span, contract)
-            ck.type_of(e.value, ctx)
-            continue
-        ftype, fdecl = contract.fields[fname]
-        ck.expect(
-            e.value,
-            ftype,
-            ctx,
-            f"field `{fname}` of `{contract.name}`",
-            secret_ok=_holds_secret(ftype),
-            declared=fdecl.type.span,
-        )
-    if contract is not None:
-        _missing(ck, contract, given, entry.contract.span, f"`request {contract.name}`")
+
+    what = f"`request {contract.name}`" if contract is not None else ""
+    check_fields(ck, entry.body, contract, ctx, what, entry.contract.span, not_a_field, each)
 
 
 def _reads_provider(ck: Checker, expr: ast.Expr, target: str) -> None:
