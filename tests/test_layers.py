@@ -89,7 +89,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.model",  # enabled: reads the services and inputs eval built (type hints)
         *GROUND,
     ),
-    "mora.amend": ("mora.amend", "mora.ast", "mora.check", *GROUND),  # called by check
+    "mora.amend": ("mora.amend", "mora.ast", "mora.check", "mora.modules.resolve", *GROUND),  # by check
     "mora.steps": (  # setup steps in the language: called by the checker and the evaluator
         "mora.steps",
         "mora.ast",
