@@ -78,3 +78,58 @@ def test_own_login_is_external_and_only_api_key_steps_remain(build: Path) -> Non
         assert steps, name  # the API-key steps are still there ...
         for step in steps:  # ... and call the app itself, not its proxied public address
             assert step["url"]["lit"].startswith(f"http://{name}:{port}/api/"), step["url"]
+
+
+# --- a module passes the provider on: `param identity: optional(identity) = none` -----------------
+
+MODULE = """
+import contracts
+import sonarr
+
+param identity: optional(identity) = none  # given by the importing file, or none
+
+defaults { identity = param.identity }
+
+service tv = sonarr(media: "/srv/media")
+"""
+
+MAIN = """
+import lldap
+import authelia
+import "arr" as arr (identity: auth)
+
+service directory = lldap(base_dn: "dc=example,dc=org")
+
+service auth = authelia(
+  ldap: directory,
+  ldap_host: directory.name,
+  base_dn: "dc=example,dc=org",
+  bind_password: secret.directory_admin_password,
+  admin_group: "lldap_admin",
+)
+"""
+
+
+def _compile(folder: Path) -> dict:
+    from mora.api import compile_project
+    from mora.diagnostics import render_text
+    from mora.model import manifest_json
+    from mora.secrets.provider import MemoryProvider
+
+    result = compile_project(folder, domain="example.org", provider=MemoryProvider(seed=b"t"))
+    assert result.compiled is not None, [render_text(d) for d in result.diagnostics]
+    errors = [render_text(d) for d in result.diagnostics if d.severity == "error"]
+    assert not errors, errors
+    return json.loads(manifest_json(result.compiled.manifest))["services"]
+
+
+def test_a_module_param_carries_an_optional_provider(tmp_path: Path) -> None:
+    (tmp_path / "arr").mkdir()
+    (tmp_path / "arr" / "arr.mora").write_text(MODULE)
+    (tmp_path / "main.mora").write_text(MAIN)
+    tv = _compile(tmp_path)["arr-tv"]
+    assert [r["auth"] for r in tv["routes"]] == ["auth"]
+    assert tv["environment"]["SONARR__AUTH__METHOD"]["value"] == "External"
+    alone = _compile(tmp_path / "arr")["tv"]  # compiled on its own: none, the app's own login
+    assert not alone.get("routes")
+    assert alone["environment"]["SONARR__AUTH__METHOD"]["value"] == "Forms"
