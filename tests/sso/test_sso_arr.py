@@ -133,3 +133,24 @@ def test_a_module_param_carries_an_optional_provider(tmp_path: Path) -> None:
     alone = _compile(tmp_path / "arr")["tv"]  # compiled on its own: none, the app's own login
     assert not alone.get("routes")
     assert alone["environment"]["SONARR__AUTH__METHOD"]["value"] == "Forms"
+
+
+# --- Gitea signs in like Forgejo ------------------------------------------------------------------
+
+
+def test_gitea_registers_its_client_and_adds_the_source_with_the_secret_on_stdin(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "main.mora").write_text(
+        MAIN.replace('import "arr" as arr (identity: auth)', "import gitea")
+        + "\nservice code = gitea(identity: auth)\n"
+    )
+    code = _compile(tmp_path)["code"]
+    (step,) = code["setup"]
+    argv = [part["lit"] for part in step["exec"]]
+    assert "gitea admin auth add-oauth --name authelia --provider openidConnect" in argv[2]
+    assert argv[3:] == ["gitea-oidc", "code", "https://auth.example.org", "lldap_admin"]
+    assert step["stdin"] == {"ref": "secret.code_oidc_secret"}  # never in argv
+    env = code["environment"]
+    assert env["GITEA__service__ALLOW_ONLY_EXTERNAL_REGISTRATION"]["value"] == "true"
+    assert env["GITEA__service__DISABLE_REGISTRATION"]["value"] == "false"
