@@ -316,6 +316,8 @@ def expect_arg(
     from mora.check.context import _Ctx
 
     t = ck.type_of(expr, _Ctx())
+    if ptype.kind == "optional" and t.kind == "optional" and contract_of(t) == cname:
+        return  # an optional provider passed on (a module's `param identity: optional(identity)`)
     if t.kind != "any":
         ck.diags.error(
             "E0301",

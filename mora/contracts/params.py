@@ -25,7 +25,12 @@ def param_decl_type(ck: Checker, texpr: ast.TypeExpr) -> T.Type:
     if len(texpr.args) != 1 or not isinstance(texpr.args[0], ast.TypeExpr):
         ck.diags.error("E0209", "`optional` takes one type", texpr.span, "like optional(string)")
         return T.ANY
-    inner = ck._param_type(texpr.args[0])
+    arg = texpr.args[0]
+    if arg.name.text in ck.program.contracts and not arg.args:
+        # a module's optional provider (`param identity: optional(identity)`): the importing
+        # file gives it (argument or `defaults`); on its own it is none, a site cannot give one
+        return T.Type("optional", (T.Type("contract", values=(arg.name.text,)),))
+    inner = ck._param_type(arg)
     if inner.kind == "any":
         return inner
     return T.Type("optional", (inner,))

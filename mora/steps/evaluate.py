@@ -229,10 +229,15 @@ class _Step:
         if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
             return M.StepExpr(lit=bool(self._fold(expr, scope)))  # `args.x != none`: known now
         if isinstance(expr, ast.Binary):
-            return M.StepExpr(
-                op=expr.op,  # type: ignore[arg-type]
-                args=[self.sx(expr.left, scope), self.sx(expr.right, scope)],
-            )
+            left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
+            # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
+            # known now, leaves the recorded condition as it reads without that test
+            neutral = expr.op == "&&"
+            if expr.op in ("&&", "||") and right.lit is neutral:
+                return left
+            if expr.op in ("&&", "||") and left.lit is neutral:
+                return right
+            return M.StepExpr(op=expr.op, args=[left, right])  # type: ignore[arg-type]
         if isinstance(expr, ast.Ref):
             return self._ref(expr, scope)
         if isinstance(expr, ast.Call) and expr.func.dotted == "pick":

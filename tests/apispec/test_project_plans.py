@@ -67,6 +67,11 @@ STEPS["homelab"] = {
     **{f"identity-{name}": steps for name, steps in STEPS["identity"].items()},
     "git": ["oidc_source"],  # Forgejo signs in through identity.auth (its defaults)
 }
+# ... and the *arr apps sit behind its forward auth (media's `identity` param): no Forms login
+for _name in ("media-tv", "media-movies", "media-indexers"):
+    STEPS["homelab"][_name] = [
+        s for s in STEPS["homelab"][_name] if s not in ("host_config", "login")
+    ]
 PRODUCED = {
     "media": {
         "janitor_jellyfin_key": "watch.keys.janitorr",
