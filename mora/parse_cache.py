@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-_FORMAT = b"mora-ast-cache-2"  # 2: slotted nodes, pickled as their field values
+_FORMAT = b"mora-ast-cache-3"  # 2: slotted nodes, pickled as their field values; 3: packed spans
 _MAX_ENTRIES = 4000
 
 

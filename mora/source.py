@@ -55,24 +55,41 @@ class SourceFile(Record, eq=False):
         return min(self._line_starts[line - 1] + max(column - 1, 0), len(self.text))
 
 
+_LOW = 0xFFFFFFFF
+
+
 class Span:
     """A half-open range [start, end) of character offsets in one source file.
 
     Written out rather than a frozen slotted dataclass (same constructor, equality, hash and
-    immutability): generating its methods was start-up time of every `mora check`.
+    immutability): generating its methods was start-up time of every `mora check`. The two
+    offsets are packed into one integer, `start << 32 | end` (a tuple for the offsets that do
+    not fit): a large project's syntax tree holds one span per node, and two slots with two
+    integers each was over half of the tree's memory (docs/performance.md, seventh round).
     """
 
-    __slots__ = ("end", "file", "start")
+    __slots__ = ("_pos", "file")
     __match_args__ = ("file", "start", "end")
     file: SourceFile
-    start: int
-    end: int
+    _pos: int | tuple[int, int]
 
     def __init__(self, file: SourceFile, start: int, end: int) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "file", file)
-        setattr_(self, "start", start)
-        setattr_(self, "end", end)
+        if start >= 0 and 0 <= end <= _LOW:
+            setattr_(self, "_pos", start << 32 | end)
+        else:  # never from the parser (offsets are non-negative and files at most 1 MiB)
+            setattr_(self, "_pos", (start, end))
+
+    @property
+    def start(self) -> int:
+        pos = self._pos
+        return pos >> 32 if pos.__class__ is int else pos[0]  # type: ignore[operator,index]
+
+    @property
+    def end(self) -> int:
+        pos = self._pos
+        return pos & _LOW if pos.__class__ is int else pos[1]  # type: ignore[operator,index]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
@@ -83,7 +100,7 @@ class Span:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Span:
             return NotImplemented
-        return (self.file, self.start, self.end) == (other.file, other.start, other.end)  # type: ignore[attr-defined]
+        return self.file == other.file and self._pos == other._pos  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash((self.file, self.start, self.end))
@@ -110,9 +127,17 @@ class Span:
     def __repr__(self) -> str:
         return f"Span({self.location()}+{self.end - self.start})"
 
-    def __reduce__(self) -> tuple[type[Span], tuple[SourceFile, int, int]]:
-        # Rebuilt through __init__: several times faster to unpickle than dataclass state.
-        return (Span, (self.file, self.start, self.end))
+    def __reduce__(self) -> tuple[Any, tuple[SourceFile, int | tuple[int, int]]]:
+        # Rebuilt from the packed offsets: one integer to pickle, and none to pack again.
+        return (_packed_span, (self.file, self._pos))
+
+
+def _packed_span(file: SourceFile, pos: int | tuple[int, int]) -> Span:
+    """A span from its packed offsets (the parse cache's pickles)."""
+    span = object.__new__(Span)
+    object.__setattr__(span, "file", file)
+    object.__setattr__(span, "_pos", pos)
+    return span
 
 
 class ReadRefused(OSError):

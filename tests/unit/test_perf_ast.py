@@ -55,3 +55,29 @@ def test_pickle_round_trip_gives_an_equal_tree() -> None:
     # SourceFile compares by identity, so compare the (location-bearing) reprs.
     assert [type(n) for n in _nodes(again)] == [type(n) for n in _nodes(module)]
     assert repr(again.decls) == repr(module.decls)
+
+
+def test_a_span_packs_its_offsets_into_one_integer() -> None:
+    """Spans are over half of a large tree: one int per span, not two slots with two ints."""
+    from mora.source import Span
+
+    spans = [n.span for n in _nodes(_media()) if isinstance(getattr(n, "span", None), Span)]
+    assert len(spans) > 100
+    assert "start" not in Span.__slots__ and "end" not in Span.__slots__
+    assert {type(s._pos) for s in spans} == {int}  # type: ignore[attr-defined]
+    back = pickle.loads(pickle.dumps(spans, protocol=pickle.HIGHEST_PROTOCOL))
+    assert [(s.start, s.end, s.location()) for s in back] == [
+        (s.start, s.end, s.location()) for s in spans
+    ]
+
+
+@pytest.mark.parametrize("start,end", [(0, 0), (7, 3), (-1, 2), (2, 1 << 33), (1 << 40, 1 << 40)])
+def test_any_offsets_survive_the_packing(start: int, end: int) -> None:
+    from mora.source import Span
+
+    f = SourceFile("a.mora", "text")
+    s = Span(f, start, end)
+    assert (s.start, s.end) == (start, end)
+    assert s == Span(f, start, end) and hash(s) == hash(Span(f, start, end))
+    back = pickle.loads(pickle.dumps(s))
+    assert (back.start, back.end, back.file.text) == (start, end, "text")
