@@ -248,6 +248,7 @@ def test_the_manager_in_a_browser(served: Served, browser: object) -> None:
     shot(lab, page, "deployments")
     page.goto(lab.url + "/")
     page.click("text=#2")
+    page.wait_for_selector("#new-services li")  # the click navigates: read the new page, not the old
     assert rows(page, "#new-services li") == ["+ cache (held until its inputs are answered or produced by a setup step)"]
     assert rows(page, "#new-inputs li") == ["cache_size: How many MiB may the cache use?"]
     assert rows(page, "#restarts li") == ["~ web: depends_on"]
