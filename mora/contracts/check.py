@@ -177,17 +177,7 @@ def check_provides(
             labels=[Label(seen[key], "first here")],
         )
     seen[key] = entry.contract.span
-    contract: ContractSym | None = ck.program.contracts.get(cname)
-    if contract is None:
-        ck.diags.error(
-            E_UNKNOWN_CONTRACT,
-            f"unknown contract `{cname}`",
-            entry.contract.span,
-            "no contract of this name",
-            help=did_you_mean(cname, ck.program.contracts)
-            or "declare it with `contract NAME { field: type ... }`, or `import contracts` "
-            "for the standard ones",
-        )
+    contract = named_contract(ck, entry.contract)
 
     def not_a_field(e: object) -> None:
         span = e.contract.span if isinstance(e, ast.Provides) else _entry_span(e)
@@ -202,6 +192,22 @@ def check_provides(
     check_fields(
         ck, entry.body, contract, ctx, f"`provides {cname}`", entry.contract.span, not_a_field
     )
+
+
+def named_contract(ck: Checker, name: ast.Name) -> ContractSym | None:
+    """The contract `name` names (`provides NAME`, `request ... NAME`), or E0350 with the fix."""
+    contract: ContractSym | None = ck.program.contracts.get(name.text)
+    if contract is None:
+        ck.diags.error(
+            E_UNKNOWN_CONTRACT,
+            f"unknown contract `{name.text}`",
+            name.span,
+            "no contract of this name",
+            help=did_you_mean(name.text, ck.program.contracts)
+            or "declare it with `contract NAME { field: type ... }`, or `import contracts` "
+            "for the standard ones",
+        )
+    return contract
 
 
 def check_fields(

@@ -34,6 +34,7 @@ from mora.contracts.check import (
     _nodes,
     check_fields,
     contract_of,
+    named_contract,
     narrowed,
 )
 from mora.diagnostics import Label, did_you_mean
@@ -91,17 +92,7 @@ def check_request(ck: Checker, entry: ast.Request, ctx: _Ctx) -> None:
             help=f"put the request inside `if args.{target} != none {{ ... }}`",
         )
     ck.used.add(("arg", f"{tmpl.decl.name.text}.{target}"))
-    cname = entry.contract.text
-    contract: ContractSym | None = ck.program.contracts.get(cname)
-    if contract is None:
-        ck.diags.error(
-            E_UNKNOWN_CONTRACT,
-            f"unknown contract `{cname}`",
-            entry.contract.span,
-            "no contract of this name",
-            help=did_you_mean(cname, ck.program.contracts)
-            or "declare it with `contract NAME { field: type ... }`, or `import contracts`",
-        )
+    contract = named_contract(ck, entry.contract)
     _check_fields(ck, entry, ctx, contract, target)
 
 
