@@ -149,6 +149,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.__version__",
         *GROUND,
     ),
+    # a docs tool: the stdlib app table (docs/stdlib/README.md) from syntax alone
+    "mora.stdlib_table": ("mora.stdlib_table", "mora.ast", "mora.parser", *GROUND),
     # a side door: compose text in, mora source out, checked through the facade
     "mora.importer": (
         "mora.importer",
