@@ -320,15 +320,22 @@ def test_the_media_project_has_a_download_client_on_the_same_tree() -> None:
 def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
     """Each module's golden case, answered, goes through every backend with no error or warning,
     its Kubernetes objects pass kubernetes-validate --strict and its quadlet units pass
-    quadlet -dryrun (the projects cover only the templates they use; this covers the rest)."""
+    quadlet -dryrun (the projects cover only the templates they use; this covers the rest).
+    Issue 15's proof: every template is instantiated by a case (a base through the templates
+    built on it), every input is answered, and checkov fails only the allow-listed checks."""
+    import shutil
     import subprocess
 
     from mora.backends import TARGETS, Options, write_target
     from mora.diagnostics import Diagnostics
+    from mora.stdlib_table import read_stdlib, rows
+    from tests.backends.test_kubernetes import _allowlist
     from tests.backends.test_quadlet import dryrun, host_dirs, quadlet_problems
-    from tests.toolchain import KUBERNETES_VERSIONS, kubernetes_validate
+    from tests.toolchain import KUBERNETES_VERSIONS, checkov, kubernetes_validate
 
     k8s_files: list[str] = []
+    instantiated: set[str | None] = set()
+    scan = tmp_path / "checkov"
     for module in _modules():
         case = GOLDEN / module
         # A site with Let's Encrypt (else the podman proxy notes its local CA); caddy takes the
@@ -341,10 +348,15 @@ def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
         provider = MemoryProvider(seed=b"stdlib", values=_answers(case))
         result = compile_project(case / "input", site_file=site, provider=provider)
         assert result.compiled is not None, _diagnostics(result)
+        manifest = result.compiled.manifest
+        unanswered = sorted(k for k, i in manifest.inputs.items() if not i.answered)
+        assert not unanswered, f"{module}: answers.yaml leaves inputs open: {unanswered}"
+        instantiated |= {s.template for s in manifest.services.values()}
         out = tmp_path / module
         diags = Diagnostics()
         for target in TARGETS:
             write_target(target, result.compiled, out, Options(), diags)
+        shutil.copytree(out / "kubernetes", scan / module)
         # Notes stay (a host mount ties a pod to its node: W0603 says so), and so does W0604 for
         # the jellyfin case's GPU (Kubernetes needs the hardware's device plugin, the warning's
         # point); nothing else may.
@@ -368,6 +380,34 @@ def test_every_module_writes_every_target_cleanly(tmp_path: Path) -> None:
     )
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0 and not output, output[-4000:]
+
+    table = rows(read_stdlib(STDLIB))
+    bases = {r.base for r in table if r.base}
+    templates = {r.name for r in table if not r.group} - bases
+    assert sorted(templates - instantiated) == [], "templates no golden case instantiates"
+
+    # checkov once over every module's objects (one run: it starts slowly)
+    proc = subprocess.run(
+        [*checkov(), "-d", str(scan)], capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-4000:]
+    report = json.loads(proc.stdout)
+    if isinstance(report, list):  # one report per framework; we asked for one
+        (report,) = report
+    results = report.get("results", {})
+    assert not results.get("parsing_errors"), results.get("parsing_errors")
+    assert report["summary"]["resource_count"] > 0
+    allowed = _allowlist()
+    new = sorted(
+        {
+            f"{c['check_id']} {c['check_name']} ({c['file_path']}: {c['resource']})"
+            for c in results.get("failed_checks", [])
+            if c["check_id"] not in allowed
+        }
+    )
+    assert not new, "checks failing that kubernetes/checkov-allowlist.yaml does not allow:\n" + (
+        "\n".join(new)
+    )
 
 
 def test_gluetun_carries_another_services_traffic(tmp_path: Path) -> None:
