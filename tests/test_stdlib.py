@@ -297,6 +297,45 @@ def test_the_sources_check_catches_what_is_missing() -> None:
     assert any("malformed" in p for p in _source_problems(undated))
 
 
+def _sso_problems(text: str) -> list[str]:
+    """A template with an `identity` parameter needs a `# source sso:` line (README.md)."""
+    from mora import ast
+    from mora.diagnostics import Diagnostics
+    from mora.parser import parse_module
+    from mora.source import SourceFile
+
+    tree = parse_module(SourceFile("module.mora", text), Diagnostics())
+    takes = [
+        d.name.text
+        for d in tree.decls
+        if isinstance(d, ast.TemplateDecl)
+        for p in d.params
+        if any(isinstance(n, ast.Name) and n.text == "identity" for n in _names(p.type))
+    ]
+    cited = any(m and m["key"] == "sso" for m in map(SOURCE_LINE.match, text.splitlines()))
+    return [] if cited or not takes else [f"{', '.join(takes)} takes `identity`: no `# source sso:`"]
+
+
+def _names(node: object) -> list[object]:
+    from mora import ast
+
+    if isinstance(node, ast.TypeExpr):
+        return [node.name, *(n for a in node.args for n in _names(a))]
+    return []
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_a_template_taking_identity_cites_its_sign_in(module: str) -> None:
+    assert _sso_problems((STDLIB / f"{module}.mora").read_text(encoding="utf-8")) == []
+
+
+def test_the_sso_check_catches_a_missing_line() -> None:
+    good = (STDLIB / "grafana.mora").read_text(encoding="utf-8")
+    assert _sso_problems(good) == []
+    bare = "\n".join(x for x in good.splitlines() if not x.startswith("# source sso:"))
+    assert _sso_problems(bare) == ["grafana takes `identity`: no `# source sso:`"]
+
+
 def test_the_media_project_has_a_download_client_on_the_same_tree() -> None:
     """Sonarr and Radarr can only import what a download client fetched if the client writes
     under the same host directory, at the same container path (/data), so the paths it reports
