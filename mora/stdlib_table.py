@@ -72,6 +72,7 @@ class AppRow:
     name: str
     image: str = ""
     logins: list[str] = field(default_factory=list)
+    routed: bool = True  # a `subdomain` or `routes`: people reach it through the proxy
     steps: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     base_module: str = ""
@@ -151,12 +152,16 @@ def _header_logins(module: _Module) -> list[str]:
     return [] if len(header) + 1 == first else _login_words(header)
 
 
-def _body_facts(body: ast.Node) -> tuple[list[str], list[str], str | None]:
-    """The sign-in methods and setup steps a template body declares, and its `image`."""
+def _body_facts(body: ast.Node) -> tuple[list[str], list[str], str | None, bool]:
+    """The sign-in methods and setup steps a template body declares, its `image`, and whether
+    it is routed at all."""
     methods: list[str] = []
     steps: list[str] = []
     image: str | None = None
+    routed = False
     for node in _walk(body):
+        if isinstance(node, ast.Attr | ast.Block) and node.key.text in ("subdomain", "routes"):
+            routed = True
         if isinstance(node, ast.Provides) and node.contract.text == "identity":
             methods.append("identity provider")
         elif isinstance(node, ast.Request):
@@ -172,7 +177,7 @@ def _body_facts(body: ast.Node) -> tuple[list[str], list[str], str | None]:
             steps += _step_names(node.body)
         elif isinstance(node, ast.Attr) and node.key.text == "image" and image is None:
             image = _text(node.value)
-    return methods, steps, image
+    return methods, steps, image, routed
 
 
 def _step_names(body: ast.Body) -> list[str]:
@@ -268,15 +273,17 @@ class _Stdlib:
                 name,
                 image=image,
                 logins=_unique([*row.logins, *own]),
+                routed=row.routed,
                 steps=row.steps,
                 base=base,
                 base_module=self.templates[base][0].name,
             )
-        methods, steps, image = _body_facts(decl.body)
+        methods, steps, image, routed = _body_facts(decl.body)
         for param in decl.params:
             if param.name.text == "image" and param.default is not None:
                 image = _text(param.default)
-        return AppRow(module.name, name, image or "", _unique([*methods, *own]), _unique(steps))
+        logins = _unique([*methods, *own])
+        return AppRow(module.name, name, image or "", logins, routed, _unique(steps))
 
 
 def rows(modules: dict[str, _Module]) -> list[AppRow]:
@@ -324,7 +331,7 @@ def render(modules: dict[str, _Module]) -> str:
             image = f"`{row.image}`" if row.image else "given by the template built on it"
             if row.base:
                 image += f", built on [{row.base}]({row.base_module}.md)"
-            login = ", ".join(row.logins) or "own login"
+            login = ", ".join(row.logins) or ("own login" if row.routed else "none: not routed")
             setup = "yes: " + ", ".join(f"`{s}`" for s in row.steps) if row.steps else "no"
         sources = ", ".join(f"`{s}`" for s in row.sources) or "none"
         lines.append(f"| {' | '.join(_cell(c) for c in (app, image, login, setup, sources))} |")

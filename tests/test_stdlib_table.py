@@ -38,6 +38,11 @@ template wizard(image: string = "docker.io/example/wizard:1.0") {
 
 template plain() {
   image = "docker.io/example/plain:2.0"
+  subdomain = "plain"
+}
+
+template worker() {
+  image = "docker.io/example/worker:2.1"
 }
 
 template sso(identity: optional(identity) = none, image: string = "docker.io/example/sso:3.0") {
@@ -147,7 +152,8 @@ def test_login_methods_come_from_the_template(stdlib: Path) -> None:
     assert by_name["directory"].logins == ["identity provider"]
     assert by_name["binder"].logins == ["LDAP"]
     assert by_name["wizard"].logins == ["own, the wizard creates the first admin"]
-    assert by_name["plain"].logins == []  # rendered "own login"
+    assert by_name["plain"].logins == [] and by_name["plain"].routed  # "own login"
+    assert by_name["worker"].logins == [] and not by_name["worker"].routed  # "none: not routed"
     derived = by_name["derived"]
     assert (derived.base, derived.base_module) == ("sso", "apps")
     assert derived.logins == ["OpenID Connect", "forward auth"]
@@ -194,13 +200,14 @@ def test_check_fails_until_the_tool_rewrites_the_table(
         "| yes: `first`, `second`, `third` |" in text
     )
     assert "| [plain](apps.md) | `docker.io/example/plain:2.0` | own login | no |" in text
+    assert "| [worker](apps.md) | `docker.io/example/worker:2.1` | none: not routed | no |" in text
     assert "built on [sso](apps.md)" in text
     assert "- [apps](apps.md), env: src/Options/AuthOptions.cs as indexed" in text
     # a template that learns a login makes the committed table stale again
     (stdlib / "apps.mora").write_text(
         APPS.replace(
-            'image = "docker.io/example/plain:2.0"',
-            'image = "docker.io/example/plain:2.0"\n  routes { "." = route(auth: "x") }',
+            'subdomain = "plain"',
+            'subdomain = "plain"\n  routes { "." = route(auth: "x") }',
         ),
         encoding="utf-8",
     )
