@@ -1,10 +1,10 @@
 """Every app that can, behind the one login (issue 15): `tests/cases/sso-fwd` by the real CLI.
 
-Lidarr, Bazarr, Stirling-PDF, SABnzbd, qBittorrent, Transmission, Syncthing, Uptime Kuma and
-Navidrome given `identity` go through the provider's forward auth on both backends. Lidarr's own
-login becomes External and Stirling-PDF's is turned off; Uptime Kuma's push endpoint and
-Navidrome's Subsonic API stay open, except where Navidrome trusts the proxy's Remote-User (then
-an open /rest would let anyone name a user). The podman Caddyfile and the Kubernetes ingresses
+Lidarr, Bazarr, Stirling-PDF, SABnzbd, qBittorrent, Transmission, Syncthing, Uptime Kuma,
+Navidrome, n8n and Jellystat given `identity` go through the provider's forward auth on both
+backends. Lidarr's own login becomes External and Stirling-PDF's is turned off; Uptime Kuma's
+push endpoint, n8n's webhooks and Navidrome's Subsonic API stay open, except where Navidrome
+trusts the proxy's Remote-User (then an open /rest would let anyone name a user). The podman Caddyfile and the Kubernetes ingresses
 are golden files beside the case (MORA_UPDATE_GOLDEN=1 rewrites them); the manifest is the
 case's expected.manifest.json (tests/test_cases.py).
 """
@@ -33,9 +33,15 @@ APPS = {
     "status": ("status", "status:3001"),
     "listen": ("music", "listen:4533"),
     "listen2": ("music2", "listen2:4533"),
+    "flows": ("n8n", "flows:5678"),
+    "stats": ("stats", "stats:3000"),
 }
 # the paths left open on a guarded host (the rest of the host is behind the provider)
-OPEN = {"status": "/api/push", "listen": "/rest"}
+OPEN = {
+    "status": ["/api/push"],
+    "listen": ["/rest"],
+    "flows": ["/form", "/form-waiting", "/webhook", "/webhook-test", "/webhook-waiting"],
+}
 UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
 
 
@@ -74,10 +80,13 @@ def test_podman_routes_go_through_forward_auth(build: Path) -> None:
         site = _site(text, host)
         guarded = site.index("forward_auth auth:9091")
         assert guarded < site.rindex(f"reverse_proxy {upstream}"), name
-        if name in OPEN:  # the open path is served before, and without, the forward auth
-            path = OPEN[name]
-            opened = site.index(f"path {path} {path}/*")
-            assert opened < site.index(f"reverse_proxy {upstream}") < guarded, name
+        if name in OPEN:  # the open paths are served before, and without, the forward auth
+            for path in OPEN[name]:
+                opened = site.index(f" path {path} {path}/*")
+                block = site[opened:].split("\t}\n")[0]  # its `handle`: straight to the app
+                assert f"reverse_proxy {upstream}" in block and "forward_auth" not in block
+                assert opened < guarded, name
+            assert site.count("reverse_proxy") == len(OPEN[name]) + 1, name
         else:
             assert site.count("reverse_proxy") == 1, name
 
@@ -91,7 +100,7 @@ def test_kubernetes_ingresses_carry_the_middleware(build: Path) -> None:
         assert "/api/authz/forward-auth" in middleware
         guarded = [p for p in ingresses if f"input-{name}-auth@kubernetescrd" in p.read_text()]
         assert len(guarded) == 1, (name, [p.name for p in ingresses])
-        assert len(ingresses) == (2 if name in OPEN else 1), name
+        assert len(ingresses) == len(OPEN.get(name, [])) + 1, name
         for path in ingresses:
             parts.append(f"# {name}/{path.name}\n{path.read_text()}")
     _golden("expected.kubernetes.yaml", "---\n".join(parts))
