@@ -120,3 +120,32 @@ def test_own_logins_step_aside_only_where_the_provider_replaces_them(build: Path
     assert env["listen2"]["ND_REVERSEPROXYUSERHEADER"] == {"value": "Remote-User"}
     assert env["listen2"]["ND_REVERSEPROXYWHITELIST"] == {"value": "10.89.0.2/32"}
     assert [r.get("path") for r in services["listen2"]["routes"]] == [None]
+
+
+# --- apps that keep their own login say why, and E0306's help quotes it -------------------------
+
+OWN = ["homeassistant", "seerr", "janitorr", "adguardhome", "pihole", "ntfy", "actual"]
+
+
+@pytest.mark.parametrize("template", OWN)
+def test_an_own_login_template_says_why_when_given_an_identity(
+    template: str, tmp_path: Path
+) -> None:
+    from mora.api import check_project
+    from mora.contracts.login import login_note
+    from mora.diagnostics import render_text
+
+    stdlib = Path(__file__).resolve().parents[2] / "stdlib"
+    note = login_note((stdlib / f"{template}.mora").read_text(encoding="utf-8"))
+    assert note is not None and note.split(":")[0] in ("own", "none"), note
+    main = (CASE / "input" / "main.mora").read_text(encoding="utf-8")
+    head = main[: main.index("defaults {")]  # the imports, without the services
+    (tmp_path / "main.mora").write_text(
+        f"{head}import {template}\n\nservice app = {template}(identity: auth)\n"
+    )
+    diags = check_project(tmp_path).diagnostics
+    (e0306,) = [d for d in diags if d.code == "E0306" and "identity" in d.message]
+    text = render_text(e0306)
+    reason = note.partition(":")[2].strip().rstrip(".")
+    assert reason in text and "route(auth:" not in text, text  # the why, not forward auth
+    assert "login is `" + note.split(":")[0] + "`" in text
