@@ -146,6 +146,15 @@ def no_identity_help(ck: Checker, what: str, arg: ast.Arg) -> str | None:
         if contract_of(tmpl.params.get("identity", (T.ANY, None))[0]) == "identity"
     )
     given = arg.value.span.text()
+    note = _own_login(ck, what)
+    if note is not None:  # the template's header says why (mora/contracts/login.py)
+        method, _, reason = note.partition(":")
+        said = f"its header says its login is `{method.strip()}`: {reason.strip().rstrip('.')}"
+        return f"this template cannot use an identity: {said}. " + (
+            f"Leave `identity` out. Templates that sign in through an identity: {', '.join(able)}"
+            if able
+            else "Leave `identity` out"
+        )
     return (
         f"this template cannot use an identity: its app has no single sign-on settings mora "
         f"knows (no OpenID Connect client). Leave `identity` out; for an app with no login of its "
@@ -153,6 +162,14 @@ def no_identity_help(ck: Checker, what: str, arg: ast.Arg) -> str | None:
         f"route(auth: {given}) }}`"
         + (f". Templates that sign in through an identity: {', '.join(able)}" if able else "")
     )
+
+
+def _own_login(ck: Checker, what: str) -> str | None:
+    """The `# login:` note in the header of the module declaring the template `what` names."""
+    from mora.contracts.login import login_note
+
+    tmpl = ck.program.templates.get(what.partition("`")[2].rstrip("`"))
+    return None if tmpl is None else login_note(tmpl.decl.span.file.text)
 
 
 def misplaced(ck: Checker, entry: ast.Request) -> None:

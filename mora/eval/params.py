@@ -20,7 +20,9 @@ from mora.eval.values import (
     _show_value,
     _unit,
 )
-from mora.site import coerce
+from mora.site import SiteValue, coerce
+
+E_SITE_PROVIDER = "E0522"  # the site gives a module's provider param
 
 
 class ParamsPass(EvalState):
@@ -59,6 +61,8 @@ class ParamsPass(EvalState):
         given = self.site.params
         if name in given:
             sv = given[name]
+            if sym.type.kind == "optional" and sym.type.args[0].kind == "contract":
+                self._site_gives_provider(name, sv)  # E0522
             value, problem = coerce(sv.value, sym.type, from_text=sv.origin == "--set")
             if problem:
                 shown = _show_value(sv.value)
@@ -95,6 +99,31 @@ class ParamsPass(EvalState):
             "the site must give a value",
             help=f"pass `--set {shown}={_shell_quote(example)}`, or in the site file: "
             f"`params: {{{nested}}}`",
+        )
+        raise _Abort
+
+    def _site_gives_provider(self, name: str, sv: SiteValue) -> None:
+        """E0522: a module's provider param (`optional(identity)`) comes from the importing
+        file, never from the site: a site holds values, and a provider is a service."""
+        sym = self.program.params[name]
+        shown = name
+        if self.program.modules:
+            from mora.modules.site import shown as shown_name
+
+            shown = shown_name(self.program, name)
+        span = sv.span
+        own = shown.rsplit(".", 1)[-1]  # as the module declares it (`name` is prefixed)
+        declared = Label(sym.decl.type.span, f"`{own}` is declared `{sym.type}` here")
+        self.diags.error(
+            E_SITE_PROVIDER,
+            f"{sv.origin} gives `{shown}`, a provider (`{sym.type}`)",
+            span or sym.decl.name.span,
+            "a site cannot give a provider" if span else f"declared as `{sym.type}`",
+            labels=[declared] if span else [],
+            help=f"a site cannot give a provider: the importing project passes `{own}` in its "
+            f"import (`import \"DIR\" as ALIAS ({own}: SERVICE)`) or its `defaults` "
+            f"(`{own} = SERVICE`); compiled on its own the module gets none: remove it from the "
+            "site",
         )
         raise _Abort
 

@@ -262,7 +262,7 @@ def test_every_template_with_an_identity_cites_its_sign_in_sources() -> None:
 def test_passing_identity_to_an_app_that_cannot_use_it_says_so(tmp_path: Path) -> None:
     (tmp_path / "main.mora").write_text(
         (CASE / "main.mora").read_text()
-        + "\nimport uptime_kuma\nservice status = uptime_kuma(identity: auth)\n"
+        + "\nimport redis\nservice cache = redis(identity: auth)\n"
     )
     diags = [render_text(d) for d in check_project(tmp_path).diagnostics]
     text = "\n".join(diags)
