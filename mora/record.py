@@ -12,7 +12,9 @@ positional or keyword construction, field-wise equality, the dataclass `repr`, a
         line: int
         col: int = 1
 
-Not supported (no record needs them): ordering, `kw_only`, `InitVar`, `init=False` fields.
+`order=True` compares the fields as a tuple, as dataclasses do. Not supported (no record needs
+them): `kw_only` (keyword construction works, positional is not refused), `InitVar`,
+`init=False` fields.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class Record:
     _frozen: ClassVar[bool] = False
     _post_init: ClassVar[bool] = False
 
-    def __init_subclass__(cls, frozen: bool = False, eq: bool = True, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, frozen: bool = False, eq: bool = True, order: bool = False, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         fields = {f.name: f for f in cls._fields}
         annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
@@ -104,6 +108,9 @@ class Record:
         elif "__hash__" not in cls.__dict__ or cls.__dict__["__hash__"] is None:
             # dataclasses: eq and frozen hash the fields; eq alone makes instances unhashable
             cls.__hash__ = Record._field_hash if cls._frozen else None  # type: ignore[assignment]
+        if order:
+            for name, compare in _ORDER.items():
+                setattr(cls, name, compare)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = self._names
@@ -153,6 +160,25 @@ class Record:
         d = self.__dict__
         inner = ", ".join(f"{f.name}={d[f.name]!r}" for f in self._fields if f.repr)
         return f"{type(self).__qualname__}({inner})"
+
+
+def _ordered(op: Any) -> Any:
+    def compare(self: Record, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(op(self._compared(), other._compared()))  # type: ignore[attr-defined]
+
+    return compare
+
+
+def _order_methods() -> dict[str, Any]:
+    """`<`, `<=`, `>`, `>=` on the compared fields' tuple (dataclasses' `order=True`)."""
+    from operator import ge, gt, le, lt  # a builtin module: no start-up cost
+
+    return {f"__{op.__name__}__": _ordered(op) for op in (lt, le, gt, ge)}
+
+
+_ORDER = _order_methods()
 
 
 def _frozen_setattr(self: Record, name: str, value: object) -> None:
