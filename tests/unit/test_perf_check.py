@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mora import ast
 from mora.contracts import check as contracts_check
 from tests.unit.helpers import check_src, codes
 
@@ -52,3 +53,34 @@ def test_param_narrowing_still_refuses_a_param_outside_its_if(tmp_path: Path) ->
     service app {{ {IMG} user = "1000" environment {{ RELAY = param.relay }} }}
     """
     assert codes(check_src(tmp_path, src).diagnostics) == ["E0301"]
+
+
+def _reference_nodes(node: object) -> list[object]:
+    """The walk as first written (a generator of field values per node): the oracle."""
+    out: list[object] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, ast.Node):
+            out.append(item)
+            stack.extend(getattr(item, f) for f in item._fields if f != "span")
+    return out
+
+
+def test_the_contract_walk_visits_the_same_nodes_in_the_same_order_as_before() -> None:
+    """`_nodes` reads each node's fields with one getter per class: same nodes, same order, on
+    every file of the stdlib and the example projects."""
+    from mora.diagnostics import Diagnostics
+    from mora.parse_cache import load_module
+    from mora.source import SourceFile
+
+    repo = Path(__file__).resolve().parents[2]
+    files = sorted((repo / "stdlib").rglob("*.mora")) + sorted((repo / "projects").rglob("*.mora"))
+    assert len(files) > 20
+    for path in files:
+        module = load_module(SourceFile(str(path), path.read_text()), Diagnostics())
+        got = list(contracts_check._nodes(module))
+        want = _reference_nodes(module)
+        assert len(got) == len(want) and all(a is b for a, b in zip(got, want, strict=True))
