@@ -14,6 +14,8 @@ from typing import Any, ClassVar, dataclass_transform
 
 from mora.source import SourceFile, Span
 
+_set = object.__setattr__  # nodes are immutable: their own __setattr__ refuses
+
 
 class _NodeMeta(type):
     """Gives every node class `__slots__` for its fields, so a node carries no `__dict__`.
@@ -46,6 +48,10 @@ class Node(metaclass=_NodeMeta):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
+        if not kwargs and len(args) == len(fields):  # the parser and the parse cache's load
+            for name, value in zip(fields, args):  # noqa: B905 - the lengths are equal
+                _set(self, name, value)
+            return
         if len(args) > len(fields):
             raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
         for name, value in zip(fields, args, strict=False):

@@ -4,13 +4,11 @@ import the evaluator to name it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mora import model as M
+from mora.record import Record, field
 
 
-@dataclass
-class Compiled:
+class Compiled(Record):
     """The manifest plus what the secret-bearing backends need; `material` never leaves memory
     except into a Kubernetes Secret / podman secret file."""
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
+
+from mora.record import Record
 
 MANIFEST_FORMAT = "mora-manifest"
 MANIFEST_VERSION = 1
@@ -644,8 +645,7 @@ RUNTIME_DEFAULT_CAPABILITIES = (
 )
 
 
-@dataclass(frozen=True)
-class RunAs:
+class RunAs(Record, frozen=True):
     """Who a container runs as and what it may do: one reading of the service for every backend.
 
     `mode` is `user` (a declared non-root user), `root` (`run_as_root`: starts as root and

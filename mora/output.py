@@ -20,7 +20,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -281,7 +280,7 @@ def _create_temp(dirfd: int, name: str, mode: int) -> tuple[str, int]:
         _pid = os.getpid()
     for attempt in range(3):
         _tmp_count += 1
-        tag = f"{_pid}-{_tmp_count}" if attempt == 0 else secrets.token_hex(6)
+        tag = f"{_pid}-{_tmp_count}" if attempt == 0 else os.urandom(6).hex()  # (secrets: hmac)
         tmp = f".{name[:200]}.{tag}.tmp"
         try:
             return tmp, os.open(tmp, flags, _created_mode(mode), dir_fd=dirfd)

@@ -12,7 +12,9 @@ positional or keyword construction, field-wise equality, the dataclass `repr`, a
         line: int
         col: int = 1
 
-Not supported (no record needs them): ordering, `kw_only`, `InitVar`, `init=False` fields.
+`order=True` compares the fields as a tuple, as dataclasses do. Not supported (no record needs
+them): `kw_only` (keyword construction works, positional is not refused), `InitVar`,
+`init=False` fields.
 """
 
 from __future__ import annotations
@@ -70,10 +72,15 @@ class Record:
     __slots__ = ()
     _fields: ClassVar[tuple[_Field, ...]] = ()
     _names: ClassVar[tuple[str, ...]] = ()
+    _template: ClassVar[dict[str, Any]] = {}
+    _factories: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    _required: ClassVar[tuple[str, ...]] = ()
     _frozen: ClassVar[bool] = False
     _post_init: ClassVar[bool] = False
 
-    def __init_subclass__(cls, frozen: bool = False, eq: bool = True, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, frozen: bool = False, eq: bool = True, order: bool = False, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         fields = {f.name: f for f in cls._fields}
         annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
@@ -92,6 +99,13 @@ class Record:
             fields[name] = spec
         cls._fields = tuple(fields.values())
         cls._names = tuple(fields)
+        cls._template = {f.name: f.default for f in cls._fields}  # _MISSING: no default
+        cls._factories = tuple(
+            (f.name, f.default_factory) for f in cls._fields if f.default_factory is not _MISSING
+        )
+        cls._required = tuple(
+            f.name for f in cls._fields if f.default is _MISSING and f.default_factory is _MISSING
+        )
         cls._frozen = frozen or cls._frozen
         cls._post_init = hasattr(cls, "__post_init__")
         cls.__match_args__ = cls._names  # type: ignore[misc]
@@ -104,6 +118,9 @@ class Record:
         elif "__hash__" not in cls.__dict__ or cls.__dict__["__hash__"] is None:
             # dataclasses: eq and frozen hash the fields; eq alone makes instances unhashable
             cls.__hash__ = Record._field_hash if cls._frozen else None  # type: ignore[assignment]
+        if order:
+            for name, compare in _ORDER.items():
+                setattr(cls, name, compare)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = self._names
@@ -112,26 +129,27 @@ class Record:
             if self._post_init:
                 self.__post_init__()  # type: ignore[attr-defined]
             return
-        fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__} takes at most {len(fields)} arguments")
-        state = dict(zip(self._names, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in self._names:
-                raise TypeError(f"{type(self).__name__} got an unexpected argument `{name}`")
-            if name in state:
-                raise TypeError(f"{type(self).__name__} got `{name}` twice")
-            state[name] = value
-        values = {}
-        for spec in fields:
-            name = spec.name
-            if name in state:
-                values[name] = state[name]
-            elif spec.default is not _MISSING:
-                values[name] = spec.default
-            elif spec.default_factory is not _MISSING:
-                values[name] = spec.default_factory()
-            else:
+        # Otherwise start from the class's template (every field in order, its default or
+        # _MISSING) and fill it with C-level dict operations: a loop over every field cost
+        # about three times what a dataclass's generated __init__ does (eighth round).
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments")
+        values = self._template.copy()
+        if args:
+            values.update(zip(names, args, strict=False))
+        if kwargs:
+            if not kwargs.keys() <= values.keys():
+                unknown = next(k for k in kwargs if k not in values)
+                raise TypeError(f"{type(self).__name__} got an unexpected argument `{unknown}`")
+            if args and not kwargs.keys().isdisjoint(names[: len(args)]):
+                twice = next(k for k in kwargs if k in names[: len(args)])
+                raise TypeError(f"{type(self).__name__} got `{twice}` twice")
+            values.update(kwargs)
+        for name, factory in self._factories:
+            if values[name] is _MISSING:
+                values[name] = factory()
+        for name in self._required:
+            if values[name] is _MISSING:
                 raise TypeError(f"{type(self).__name__} is missing `{name}`")
         self.__dict__.update(values)
         if self._post_init:
@@ -153,6 +171,25 @@ class Record:
         d = self.__dict__
         inner = ", ".join(f"{f.name}={d[f.name]!r}" for f in self._fields if f.repr)
         return f"{type(self).__qualname__}({inner})"
+
+
+def _ordered(op: Any) -> Any:
+    def compare(self: Record, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(op(self._compared(), other._compared()))  # type: ignore[attr-defined]
+
+    return compare
+
+
+def _order_methods() -> dict[str, Any]:
+    """`<`, `<=`, `>`, `>=` on the compared fields' tuple (dataclasses' `order=True`)."""
+    from operator import ge, gt, le, lt  # a builtin module: no start-up cost
+
+    return {f"__{op.__name__}__": _ordered(op) for op in (lt, le, gt, ge)}
+
+
+_ORDER = _order_methods()
 
 
 def _frozen_setattr(self: Record, name: str, value: object) -> None:

@@ -8,12 +8,12 @@ param's declared type; values from the site file keep their YAML types and are c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mora import types as T
 from mora.diagnostics import Diagnostics, Label, did_you_mean
+from mora.record import Record, field
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
 E_SITE = "E0501"
@@ -38,16 +38,14 @@ _YAML_HELP = (
 )
 
 
-@dataclass(frozen=True)
-class SiteValue:
+class SiteValue(Record, frozen=True):
     value: object
     origin: str  # "--set", "the site file <path>"
     span: Span | None = None  # where in the site file, for diagnostics with a caret
     parts: dict[str, Span] = field(default_factory=dict)  # a map's entries, by dotted key
 
 
-@dataclass
-class Site:
+class Site(Record):
     domain: str | None = None
     domain_origin: str = ""
     domain_invalid: bool = False  # reported already: do not also say "no domain"
@@ -465,8 +463,7 @@ def _read_hosts(site: Site, hosts: object, spans: _Spans, diags: Diagnostics) ->
 SSH_KEYS = ("port", "user", "identity", "known_hosts", "quadlet_dir")
 
 
-@dataclass(frozen=True)
-class SshAccess:
+class SshAccess(Record, frozen=True):
     """One host's SSH access for `mora apply --target podman-ssh|quadlet`.
 
     Paths are resolved against the site file's folder. `known_hosts` None means OpenSSH's own

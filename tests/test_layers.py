@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent / "mora"
 GROUND = ("mora.source", "mora.diagnostics", "mora.types", "mora.reserved", "mora.record")
 
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "mora.model": ("mora.model", "mora.types"),
-    "mora.compiled": ("mora.compiled", "mora.model"),
+    "mora.model": ("mora.model", "mora.types", "mora.record"),
+    "mora.compiled": ("mora.compiled", "mora.model", "mora.record"),
     "mora.vocabulary": ("mora.vocabulary", "mora.types", "mora.record"),
     "mora.secrets": ("mora.secrets", *GROUND),
     "mora.backends": (

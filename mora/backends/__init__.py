@@ -9,17 +9,16 @@ backend writes `out/manifest.json`). The manifest is always written.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
+from mora.record import Record
 
 TARGETS = ("manifest", "kubernetes", "quadlet", "podman")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Record, frozen=True):
     """What the command line says about the outputs (site settings live in the manifest)."""
 
     no_secrets: bool = False  # leave secret-bearing files out (GitOps delivers them otherwise)

@@ -17,14 +17,13 @@ directory") -- on the podman script that would leave the services before it runn
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
 from mora.backends._podman_common import HostDeployment
 from mora.model import run_as
+from mora.record import Record
 
 
-@dataclass(frozen=True)
-class BindDir:
+class BindDir(Record, frozen=True):
     path: str  # the host directory
     owner: tuple[int, int] | None  # UID:GID of the first read-write user with a numeric user
     readonly: bool  # every mount of it is read-only: nothing to create, it must exist

@@ -17,7 +17,6 @@ import math
 import re
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mora import types as T
@@ -36,6 +35,7 @@ from mora.model import (
     run_as,
     service_routes,
 )
+from mora.record import Record, field
 
 if TYPE_CHECKING:
     from mora.backends._podman_jobs import JobRun
@@ -91,8 +91,7 @@ def note(diags: Diagnostics, code: str, message: str, help: str | None = None) -
 # --- settings ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
-class Version:
+class Version(Record, frozen=True, order=True):
     """A podman version, compared numerically (5.10 > 5.9)."""
 
     major: int
@@ -127,8 +126,7 @@ SETTINGS = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record, frozen=True):
     """`targets.podman` of the site, checked."""
 
     version: Version = DEFAULT_VERSION
@@ -322,8 +320,7 @@ def _tags(tags: Iterable[str]) -> str:
 # --- what gets deployed --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Opt:
+class Opt(Record, frozen=True):
     """One container option: its quadlet key and value, and the same as `podman run` arguments.
 
     `kind` is how quadlet reads the key: `raw` (verbatim), `words` (split and unquoted like an
@@ -336,8 +333,7 @@ class Opt:
     kind: str = "raw"
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(Record, frozen=True):
     """A podman secret made from a file beside the script: a secret value or a config file."""
 
     name: str
@@ -346,8 +342,7 @@ class Delivery:
     secret: bool  # holds secret material (0600; left out with --no-secrets)
 
 
-@dataclass
-class Container:
+class Container(Record):
     service: Service
     name: str  # container name and unit base name: <project>-<service>
     alias: str  # its name on the project network: the service name
@@ -361,8 +356,7 @@ class Container:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
-@dataclass
-class HostDeployment:
+class HostDeployment(Record):
     host: Host
     containers: list[Container] = field(default_factory=list)  # dependency order
     volumes: list[str] = field(default_factory=list)  # podman volume names (project-prefixed)
@@ -377,8 +371,7 @@ class HostDeployment:
         return [seen[k] for k in sorted(seen)]
 
 
-@dataclass
-class Deployment:
+class Deployment(Record):
     project: str
     settings: Settings
     hosts: list[HostDeployment]

@@ -11,18 +11,16 @@ script per scheduled job is written for the host's cron).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mora.backends._podman_common import Container, Opt, Reach, Settings, _container
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.model import Host, Job, Service
+from mora.record import Record
 
 N_NO_SCHEDULE = "W0720"  # (a note) the podman script target cannot schedule a job
 
 
-@dataclass
-class JobRun:
+class JobRun(Record):
     """One job of a service on one host."""
 
     job: Job

@@ -16,14 +16,13 @@ The tests run Debian's `caddy validate` on what this writes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from mora import types as T
 from mora.backends._routes import AUTH_HEADERS, AUTHELIA_FORWARD_AUTH, path_order
+from mora.record import Record
 
 
-@dataclass(frozen=True, order=True)
-class ProxyRoute:
+class ProxyRoute(Record, frozen=True, order=True):
     host: str
     path: str
     alias: str  # the service's name on the project network (or the host's gateway)

@@ -11,12 +11,12 @@ checkout's wheel). See docs/manager.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Manifest
+from mora.record import Record
 
 E_MANAGER = "E0670"
 W_MANAGER = "W0670"
@@ -33,8 +33,7 @@ _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
 STATE_DIR = "/var/lib/mora"  # in the container: site/ (site file, store) and state/
 
 
-@dataclass(frozen=True)
-class ManagerSettings:
+class ManagerSettings(Record, frozen=True):
     image: str = DEFAULT_IMAGE
     subdomain: str = DEFAULT_SUBDOMAIN
     host: str | None = None  # the control host (quadlet/podman); None: the first host

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from mora.record import Record, field
 
 # Characters that need no quoting in an ExecStart-style word (after % and $ are doubled).
 _BARE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -112,8 +113,7 @@ def mounts_for(path: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@dataclass
-class UnitFile:
+class UnitFile(Record):
     """An ordered unit file: a header comment and sections of `Key=value` lines."""
 
     header: list[str] = field(default_factory=list)

@@ -10,6 +10,7 @@ a provider passed to an argument is a dependency unless the contract is `unorder
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from mora import ast
@@ -524,14 +525,35 @@ def _set_when(cond: ast.Expr, outcome: bool, head: str = "args") -> set[str]:
 
 
 def _nodes(node: object) -> Iterator[ast.Node]:
+    """Every node under `node` (itself first), depth first from its last field."""
     stack = [node]
+    pop, extend, children = stack.pop, stack.extend, _CHILDREN
     while stack:
-        item = stack.pop()
+        item = pop()
         if isinstance(item, tuple):
-            stack.extend(item)
+            extend(item)
         elif isinstance(item, ast.Node):
             yield item
-            stack.extend(getattr(item, f) for f in item._fields if f != "span")
+            get = children.get(type(item))
+            if get is None:
+                get = children[type(item)] = _children_getter(type(item))
+            extend(get(item))
+
+
+# A node class's non-span fields as one tuple, read by one C call per node: building the list
+# with a generator per node was most of the walks' cost (a sixth of a warm `mora check` of
+# projects/media with the narrowing walks; docs/performance.md, eighth round).
+_CHILDREN: dict[type, Callable[[ast.Node], tuple[object, ...]]] = {}
+
+
+def _children_getter(cls: type[ast.Node]) -> Callable[[ast.Node], tuple[object, ...]]:
+    names = [f for f in cls._fields if f != "span"]
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda item: (one(item),)
+    return lambda item: ()
 
 
 # --- the graph -----------------------------------------------------------------------------------

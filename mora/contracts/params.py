@@ -45,17 +45,24 @@ def param_ref_type(ck: Checker, ref: ast.Ref, ptype: T.Type) -> T.Type:
 
 
 def _narrowed(ck: Checker, name: str, span: Span) -> bool:
+    """Whether an `if param.NAME != none` (or a list item's, a step's `when`) holds at `span`.
+
+    Only the service or template body holding `span` is walked, once per check: walking every
+    body of the program on the first `param.x` was a sixth of a warm `mora check` of the media
+    project (docs/performance.md, eighth round)."""
     from mora.contracts.check import _narrow_ranges
 
-    cache: list[tuple[object, dict[str, list[tuple[int, int]]]]] | None
-    cache = ck.__dict__.get("_param_narrowing")
-    if cache is None:  # every service and template body, once per check
-        roots = [s.decl for s in ck.program.services.values()]
-        roots += [t.decl for t in ck.program.templates.values()]
-        cache = [(r.span.file, _narrow_ranges(r, head="param")) for r in roots]
-        ck.__dict__["_param_narrowing"] = cache
-    return any(
-        file is span.file and lo <= span.start and span.end <= hi
-        for file, ranges in cache
-        for lo, hi in ranges.get(name, ())
-    )
+    cache: dict[int, dict[str, list[tuple[int, int]]]]
+    cache = ck.__dict__.setdefault("_param_narrowing", {})
+    roots = [s.decl for s in ck.program.services.values()]
+    roots += [t.decl for t in ck.program.templates.values()]
+    for root in roots:
+        where: Span = root.span
+        if where.file is not span.file or not (where.start <= span.start <= where.end):
+            continue
+        key = id(root)
+        if key not in cache:
+            cache[key] = _narrow_ranges(root, head="param")
+        if any(lo <= span.start and span.end <= hi for lo, hi in cache[key].get(name, ())):
+            return True
+    return False

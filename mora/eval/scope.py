@@ -5,12 +5,12 @@ codes the pass reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mora import ast
 from mora.check.program import Program, ServiceSym
 from mora.diagnostics import Diagnostics
+from mora.record import Record, field
 from mora.site import Site
 from mora.source import Span
 
@@ -51,8 +51,7 @@ INPUT_PREFIX = "input."  # inputs live in the site store as `input.NAME`
 STATE_PREFIX = "setup."  # setup steps keep `setup.SVC.STEP` (ran) and `setup.SVC.STEP.OUT`
 
 
-@dataclass
-class _Scope:
+class _Scope(Record):
     service: ServiceSym | None = None
     args: Mapping[str, ast.Expr] = field(default_factory=dict)  # a template instance's arguments
 

@@ -7,13 +7,11 @@ read a value's text, taint or plain form without ever printing a secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mora import types as T
+from mora.record import Record
 
 
-@dataclass(frozen=True)
-class Secret:
+class Secret(Record, frozen=True):
     """Text that contains secret material. `repr` never shows the text."""
 
     value: str
@@ -23,15 +21,13 @@ class Secret:
         return f"Secret(<hidden>, sources={sorted(self.sources)})"
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(Record, frozen=True):
     """A value that needs inputs a person has not answered yet."""
 
     inputs: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(Record, frozen=True):
     text: str
     kind: str  # "size" | "duration"
     amount: float
@@ -40,13 +36,11 @@ class Unit:
         return self.text
 
 
-@dataclass(frozen=True)
-class ServiceRef:
+class ServiceRef(Record, frozen=True):
     name: str
 
 
-@dataclass(frozen=True)
-class MountVal:
+class MountVal(Record, frozen=True):
     kind: str
     size: str | None = None
     name: str | None = None
@@ -61,8 +55,7 @@ class MountVal:
     share: str | None = None  # nfs: the exported directory
 
 
-@dataclass(frozen=True)
-class FileVal:
+class FileVal(Record, frozen=True):
     format: str
     content: str | Secret | Pending
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from mora.record import Record
 from mora.secrets.errors import CommandError, GeneratorError, StoreError
 from mora.secrets.generators import GENERATORS
 from mora.secrets.provider import (
@@ -50,8 +50,7 @@ DEFAULT_SITE_STORE = "site.secrets"
 STATUSES = ("ok", "missing", "stale", "outdated", "orphaned")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Record, frozen=True):
     """One line of `mora secrets list`: everything about a secret except its value."""
 
     name: str

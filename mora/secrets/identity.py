@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from mora.record import Record
 
 __all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
 
@@ -26,8 +27,7 @@ _URL = re.compile(r"^\s*url\s*=\s*(.*?)\s*$", re.IGNORECASE)
 _SCP = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
 
 
-@dataclass(frozen=True)
-class ProjectIdentity:
+class ProjectIdentity(Record, frozen=True):
     """Where a project comes from: its directory, and its Git origin and place in that repo."""
 
     path: str

@@ -8,11 +8,10 @@ report every missing input at once.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from mora.record import Record, field
 from mora.secrets.errors import GeneratorError, ProviderError
 from mora.secrets.generators import (
     GENERATORS,
@@ -39,16 +38,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(Record, frozen=True):
     """A reference from a generator argument to another secret, e.g. `secret.ca` or `.cert`."""
 
     name: str
     part: str | None = None  # None: the whole secret (its single `value`, or all its parts)
 
 
-@dataclass(frozen=True)
-class SecretRequest:
+class SecretRequest(Record, frozen=True):
     """One declared secret or input, as the evaluator sees it."""
 
     name: str
@@ -71,8 +68,7 @@ def undeclared(names: Collection[str], requests: Sequence[SecretRequest]) -> lis
     ]
 
 
-@dataclass(repr=False)
-class Resolution:
+class Resolution(Record):
     """The answer to `resolve`. Its repr lists names only, never values."""
 
     #: name -> {part: text} for every request that could be satisfied
@@ -119,8 +115,14 @@ class SecretProvider(Protocol):
 
 
 def fingerprint(text: str) -> str:
-    """What the store remembers about a derived secret's source (inside the encrypted file)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """What the store remembers about a derived secret's source (inside the encrypted file).
+
+    The builtin SHA-256, the digest hashlib gives: hashlib loads OpenSSL (~3 ms of a compile)."""
+    try:
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:  # pragma: no cover - other Pythons
+        from hashlib import sha256
+    return sha256(text.encode("utf-8")).hexdigest()
 
 
 def source_text(parts: Mapping[str, str], ref: SecretRef, owner: str) -> str:
@@ -195,8 +197,7 @@ def dependents_of(requests: Sequence[SecretRequest], name: str) -> list[str]:
     return out
 
 
-@dataclass
-class _Step:
+class _Step(Record):
     request: SecretRequest
     generator: Generator | None
     args: dict[str, object]

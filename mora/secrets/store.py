@@ -18,20 +18,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import dataclasses
 import errno
 import fcntl
-import glob
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from mora.record import Record, field, replace
 from mora.secrets.errors import StoreError
 from mora.secrets.generators import GENERATORS
 from mora.secrets.identity import ProjectIdentity
@@ -74,6 +70,8 @@ _ENTRY_KEYS = frozenset(
 
 def now_iso() -> str:
     """UTC time to the second; timestamps live only inside the store, never in outputs."""
+    from datetime import UTC, datetime  # only when an entry is written
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -82,8 +80,7 @@ def now_iso() -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, repr=False, kw_only=True)
-class Entry:
+class Entry(Record, frozen=True):
     """One stored secret. Its repr and str never show the values."""
 
     name: str
@@ -251,6 +248,8 @@ def _fsync_dir(path: Path) -> None:
 
 def _create_key_file(path: Path) -> bytes:
     _make_private_dir(path.parent)
+    import secrets  # (random, hmac...): only where a key, nonce or name is made
+
     key = secrets.token_bytes(KEY_BYTES)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -332,8 +331,7 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     return doc, raw_nonce, raw_ct
 
 
-@dataclass(frozen=True)
-class _Namespace:
+class _Namespace(Record, frozen=True):
     """One project's part of a store: who claimed it (None: nobody yet) and its entries."""
 
     identity: ProjectIdentity | None
@@ -418,6 +416,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     A reader (or a crash at any instant) sees either the old file or the new one, never a mix.
     """
     directory = path.parent
+    import secrets
+
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
@@ -615,7 +615,7 @@ class SecretStore:
         entry = self.get(old)
         if entry is None:
             return False
-        self.put(dataclasses.replace(entry, name=new))
+        self.put(replace(entry, name=new))
         self.remove(old)
         return True
 
@@ -692,6 +692,8 @@ class SecretStore:
             wrote = False
             if changed:
                 if store_id is None:
+                    import secrets
+
                     store_id = secrets.token_hex(16)
                 spaces = {**spaces, self.namespace: _Namespace(identity, merged)}
                 self._write(store_id, self._key_for(store_id, create=True), spaces)
@@ -810,6 +812,8 @@ class SecretStore:
             "store_id": store_id,
             "version": VERSION,
         }
+        import secrets
+
         nonce = secrets.token_bytes(NONCE_BYTES)  # fresh for every write: GCM demands it
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(header))
         doc = {**header, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
@@ -830,6 +834,8 @@ class SecretStore:
     def _remove_stale_temps(self) -> None:
         # Only called under the lock: any temp file left is from a writer that died.
         target = self._target()
+        import glob
+
         for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
             with contextlib.suppress(OSError):
                 tmp.unlink()

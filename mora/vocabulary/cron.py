@@ -11,7 +11,8 @@ lines. Pure functions, no imports of mora: the checker, the evaluator and the ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from mora.record import Record
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -43,8 +44,7 @@ class CronError(ValueError):
         self.start, self.end = start, end
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(Record, frozen=True):
     """The sets of values each field matches; `*_any` say a day field was not restricted."""
 
     minutes: frozenset[int]

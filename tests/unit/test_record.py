@@ -192,3 +192,32 @@ def test_the_written_out_type_behaves_as_the_frozen_dataclass(one: Any, two: Any
     with pytest.raises(AttributeError):
         t1.kind = "int"  # type: ignore[misc]
     assert Type("string") == Type(kind="string", args=(), values=(), secret=False)
+
+
+class ROrdered(Record, frozen=True, order=True):
+    major: int
+    minor: int = 0
+    note: str = field(default="", compare=False)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class DOrdered:
+    major: int
+    minor: int = 0
+    note: str = dataclasses.field(default="", compare=False)
+
+
+_ORDERED = st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["", "a", "b"]))
+
+
+@given(st.lists(_ORDERED, max_size=6))
+def test_an_ordered_record_compares_and_sorts_as_the_ordered_dataclass(specs: list[Any]) -> None:
+    """`order=True` (podman versions, Caddy routes): the compared fields as a tuple."""
+    rs, ds = [ROrdered(*s) for s in specs], [DOrdered(*s) for s in specs]
+    for r1, d1 in zip(rs, ds, strict=True):
+        for r2, d2 in zip(rs, ds, strict=True):
+            assert (r1 < r2, r1 <= r2, r1 > r2, r1 >= r2) == (d1 < d2, d1 <= d2, d1 > d2, d1 >= d2)
+    by_record = [(r.major, r.minor, r.note) for r in sorted(rs)]
+    assert by_record == [(d.major, d.minor, d.note) for d in sorted(ds)]
+    with pytest.raises(TypeError):
+        ROrdered(1) < DOrdered(1)  # noqa: B015 - another class does not compare, as dataclasses

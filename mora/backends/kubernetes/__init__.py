@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
+from mora.record import Record
 
 from . import ingress, objects
 from .emit import BlockWriter
@@ -42,8 +42,7 @@ SECRET_MODE = 0o600
 FILE_MODE = 0o644
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(Record, frozen=True):
     path: str  # relative to out/kubernetes
     body: Any  # the object; or its YAML text once `render` was given `text`
     secret: bool = False

@@ -23,12 +23,12 @@ so cert-manager issues one certificate per host.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from mora.backends._routes import AUTH_HEADERS, AUTHELIA_AUTH_REQUEST, AUTHELIA_FORWARD_AUTH
 from mora.diagnostics import Diagnostics
 from mora.model import Route, Service, service_routes
+from mora.record import Record
 
 from .naming import dns_label, size_bytes, with_suffix
 from .plan import ServicePlan
@@ -45,8 +45,7 @@ TRAEFIK_TRANSPORT = "traefik.ingress.kubernetes.io/service.serverstransport"
 NGINX = "nginx.ingress.kubernetes.io/"
 
 
-@dataclass(frozen=True)
-class Named:
+class Named(Record, frozen=True):
     """A route with the names of its Ingress and file."""
 
     route: Route
@@ -218,8 +217,7 @@ def _meta(
     return meta
 
 
-@dataclass(frozen=True)
-class _Auth:
+class _Auth(Record, frozen=True):
     address: str  # http://name.namespace.svc.cluster.local:port
     signin: str | None  # the portal's public URL
 

@@ -7,10 +7,9 @@ objects consistent with each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mora.diagnostics import Diagnostics
 from mora.model import Manifest, Port, Service
+from mora.record import Record, field
 
 from .naming import data_keys, dns_label, is_label_value, with_suffix
 from .settings import Settings
@@ -22,8 +21,7 @@ LABEL = "app.kubernetes.io/"
 MANAGED_BY = "mora"
 
 
-@dataclass
-class ServicePlan:
+class ServicePlan(Record):
     svc: Service
     name: str  # the Kubernetes name of the service (Service, Deployment, container)
     namespace: str

@@ -6,10 +6,9 @@ is the one that knows what the keys mean, so it reports unknown keys and wrong t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Manifest
+from mora.record import Record
 
 from .naming import dns_label, is_dns_label
 
@@ -23,8 +22,7 @@ DEFAULT_STORAGE_CLASS = "local-path"  # k3s ships the local-path provisioner
 DEFAULT_INIT_IMAGE = "docker.io/library/busybox:1.36.1"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record, frozen=True):
     namespace: str
     cluster_issuer: str | None = DEFAULT_ISSUER  # None: no cert-manager annotation
     ingress_class: str | None = DEFAULT_INGRESS_CLASS  # None: the cluster's default class

@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from mora.diagnostics import Diagnostics
@@ -24,6 +23,7 @@ from mora.model import (
     Service,
     run_as,
 )
+from mora.record import Record
 from mora.reserved import reserved_label
 
 from .naming import (
@@ -108,8 +108,7 @@ WAIT_USER = 65534  # nobody: the wait loop needs no privileges at all
 _SHELL_TOKENS = {"|", "||", "&", "&&", ";", ">", ">>", "<", "2>", "2>&1", "1>&2", ">&2", "!"}
 
 
-@dataclass
-class Workload:
+class Workload(Record):
     kind: str  # Deployment | StatefulSet
     doc: dict[str, Any]
 
