@@ -68,6 +68,12 @@ class Tables:
     def __init__(self, data: dict[str, Any]) -> None:
         self.actions: list[dict[str, int]] = data["actions"]  # >= 0: shift; < 0: ~rule
         self.rules: list[_Rule] = data["rules"]
+        # (origin, size, unit): a unit rule (`?expr: or_expr`, one child kept as it is) passes
+        # its child up unchanged, so the loop skips its callback and its list
+        self.reductions = [
+            (origin, size, size == 1 and expand1 and keep in (None, ((0, False, 0),)) and not nones)
+            for origin, size, _name, keep, nones, expand1 in self.rules
+        ]
         self.start: dict[str, int] = data["start"]
         self.end: dict[str, int] = data["end"]
         self.lexer_of_state: list[int] = data["lexer_of_state"]
@@ -102,12 +108,32 @@ class Tables:
 
 
 def _callback(rule: _Rule, builder: object) -> Callable[[list[Any]], Any]:
+    """lark's wrapper chain for one rule (child filter, then single-child expansion, then the
+    builder's method or a `_Tree`), specialised: most rules need only part of it."""
     _origin, _size, name, keep, append_none, expand1 = rule
     user = getattr(builder, name, None)
     if user is None:
 
         def user(children: list[Any], name: str = name) -> Any:
             return _Tree(name, children)
+
+    if keep is not None and not append_none and not any(s or n for _i, s, n in keep):
+        picks = tuple(i for i, _s, _n in keep)  # only drops anonymous tokens: the common case
+        if expand1:
+
+            def picked_expand(children: list[Any]) -> Any:
+                kept = [children[i] for i in picks]
+                return kept[0] if len(kept) == 1 else user(kept)
+
+            return picked_expand
+
+        def picked(children: list[Any]) -> Any:
+            return user([children[i] for i in picks])
+
+        return picked
+
+    if keep is None and not expand1:
+        return user
 
     def call(children: list[Any]) -> Any:
         if keep is not None:
@@ -136,8 +162,9 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     """Parse `text` from the rule `start`, calling `builder`'s methods as lark's inline
     transformer would; raises `NotHere` where lark would raise a syntax error."""
     actions = tables.actions
-    rules = tables.rules
+    reductions = tables.reductions
     lexer_of_state = tables.lexer_of_state
+    lexer = tables.lexer
     callbacks = tables.callbacks(builder)
     end_state = tables.end[start]
     states = [tables.start[start]]
@@ -147,7 +174,7 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
         # the next token, lexed with the patterns of the current state (the contextual lexer)
         tok: Tok | None = None
         while pos < n:
-            mres, unless, ignore = tables.lexer(lexer_of_state[states[-1]])
+            mres, unless, ignore = lexer(lexer_of_state[states[-1]])
             for mre in mres:
                 m = mre.match(text, pos)
                 if m:
@@ -155,15 +182,16 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
             else:
                 raise NotHere(pos)
             kind = m.lastgroup or ""
-            value = m.group(0)
             start_pos, pos = pos, m.end()
             if kind in ignore:
                 continue
-            for ure in unless.get(kind, ()):
-                um = ure.fullmatch(value)
-                if um:
-                    kind = um.lastgroup or kind
-                    break
+            value = m.group()
+            if kind in unless:
+                for ure in unless[kind]:
+                    um = ure.fullmatch(value)
+                    if um:
+                        kind = um.lastgroup or kind
+                        break
             tok = Tok(kind, value, start_pos)
             break
         kind = tok.type if tok is not None else "$END"
@@ -177,7 +205,16 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
                 states.append(action)
                 values.append(tok)
                 break
-            origin, size, *_ = rules[~action]
+            origin, size, unit = reductions[~action]
+            if unit:
+                del states[-1]
+                goto = actions[states[-1]].get(origin)
+                if goto is None or goto < 0:
+                    raise NotHere(pos)
+                states.append(goto)
+                if tok is None and goto == end_state:
+                    return values[-1]
+                continue
             if size:
                 children = values[-size:]
                 del states[-size:]

@@ -747,18 +747,38 @@ _NO_LEVEL = (ast.ListItem, ast.MapEntry, ast.Arg, ast.Attr, ast.Body, ast.Name, 
 
 def _too_deep(node: ast.Node) -> ast.Node | None:
     """The first node more than MAX_DEPTH levels down, or None (iterative: no recursion)."""
+    plans = _WALK_PLANS
     stack: list[tuple[object, int]] = [(node, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, tuple):
-            stack.extend((x, depth) for x in item)
-        elif isinstance(item, ast.Node):
-            if not isinstance(item, _NO_LEVEL):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return item
-            stack.extend((getattr(item, f), depth) for f in item._fields)
+        item, depth = pop()
+        kind = type(item)
+        if kind is tuple:
+            for x in item:  # type: ignore[attr-defined]
+                push((x, depth))
+            continue
+        plan = plans.get(kind)
+        if plan is None:
+            plan = plans[kind] = _walk_plan(kind)
+        level, fields = plan
+        if level:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return item  # type: ignore[return-value]
+        for f in fields:
+            push((getattr(item, f), depth))
     return None
+
+
+def _walk_plan(kind: type) -> tuple[bool, tuple[str, ...]]:
+    """How `_too_deep` walks one class: does a node of it add a level, and which fields may
+    hold nodes (a span never does; a str, int or None has no fields)."""
+    if not issubclass(kind, ast.Node):
+        return False, ()
+    return not issubclass(kind, _NO_LEVEL), tuple(f for f in kind._fields if f != "span")
+
+
+_WALK_PLANS: dict[type, tuple[bool, tuple[str, ...]]] = {}
 
 
 def _report_too_deep(node: ast.Node, diags: Diagnostics) -> None:
