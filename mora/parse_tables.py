@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "mora-lalr-tables-1"
+_FORMAT = "mora-lalr-tables-2"
 
 # Rule record: (origin, size, callback name, child filter or None, Nones to append, expand1).
 # A child filter is a tuple of (child index, splice its children, Nones to insert before it).
@@ -77,25 +77,44 @@ class Tables:
         self.start: dict[str, int] = data["start"]
         self.end: dict[str, int] = data["end"]
         self.lexer_of_state: list[int] = data["lexer_of_state"]
-        # per lexer: (patterns, flags, {type: unless patterns}, ignored types)
+        # per terminal: its pattern and the characters a match can start with ("" if unknown)
+        self.terminals: dict[str, tuple[str, str | None]] = data["terminals"]
+        # per lexer: (terminal names in lark's order, flags, {type: unless patterns}, ignored)
         self.lexer_data: list[
             tuple[tuple[str, ...], int, dict[str, tuple[str, ...]], frozenset[str]]
         ]
         self.lexer_data = data["lexers"]
-        self._lexers: dict[int, tuple[list[Any], dict[str, list[Any]], frozenset[str]]] = {}
+        # per lexer, per first character: the terminals that may match there, in order
+        self.dispatch: list[dict[str, tuple[tuple[str, Any], ...]]] = [{} for _ in self.lexer_data]
+        self._patterns: dict[str, Any] = {}
+        self._unless: dict[int, dict[str, list[Any]]] = {}
         self._callbacks: dict[int, list[Callable[[list[Any]], Any]]] = {}
 
-    def lexer(self, index: int) -> tuple[list[Any], dict[str, list[Any]], frozenset[str]]:
-        """The compiled patterns of one lexer: compiled only for the states a parse reaches."""
-        got = self._lexers.get(index)
+    def candidates(self, index: int, char: str) -> tuple[tuple[str, Any], ...]:
+        """The terminals of lexer `index` a token starting with `char` may be, in lark's order,
+        each compiled alone: trying them in turn is what lark's one alternation of all of them
+        does (the first alternative that matches wins), without compiling a large pattern for
+        every parser state."""
+        names, flags, _unless, _ignore = self.lexer_data[index]
+        found: list[tuple[str, Any]] = []
+        for name in names:
+            pattern, first = self.terminals[name]
+            if first is None or char in first:
+                compiled = self._patterns.get(name)
+                if compiled is None:
+                    compiled = self._patterns[name] = re.compile(pattern, flags)
+                found.append((name, compiled))
+        got = self.dispatch[index][char] = tuple(found)
+        return got
+
+    def unless(self, index: int) -> dict[str, list[Any]]:
+        """lark's keyword check of lexer `index`: a NAME that is a keyword this state accepts
+        becomes that keyword."""
+        got = self._unless.get(index)
         if got is None:
-            patterns, flags, unless, ignore = self.lexer_data[index]
-            got = (
-                [re.compile(p, flags) for p in patterns],
-                {t: [re.compile(p, flags) for p in ps] for t, ps in unless.items()},
-                ignore,
-            )
-            self._lexers[index] = got
+            _names, flags, unless, _ignore = self.lexer_data[index]
+            got = {t: [re.compile(p, flags) for p in ps] for t, ps in unless.items()}
+            self._unless[index] = got
         return got
 
     def callbacks(self, builder: object) -> list[Callable[[list[Any]], Any]]:
@@ -164,30 +183,35 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     actions = tables.actions
     reductions = tables.reductions
     lexer_of_state = tables.lexer_of_state
-    lexer = tables.lexer
+    dispatch = tables.dispatch
+    lexer_data = tables.lexer_data
     callbacks = tables.callbacks(builder)
     end_state = tables.end[start]
     states = [tables.start[start]]
     values: list[Any] = []
     pos, n = 0, len(text)
     while True:
-        # the next token, lexed with the patterns of the current state (the contextual lexer)
+        # the next token, lexed with the terminals of the current state (the contextual lexer)
         tok: Tok | None = None
         while pos < n:
-            mres, unless, ignore = lexer(lexer_of_state[states[-1]])
-            for mre in mres:
-                m = mre.match(text, pos)
+            index = lexer_of_state[states[-1]]
+            char = text[pos]
+            candidates = dispatch[index].get(char)
+            if candidates is None:
+                candidates = tables.candidates(index, char)
+            for candidate in candidates:
+                m = candidate[1].match(text, pos)
                 if m:
+                    kind = candidate[0]
                     break
             else:
                 raise NotHere(pos)
-            kind = m.lastgroup or ""
             start_pos, pos = pos, m.end()
-            if kind in ignore:
+            if kind in lexer_data[index][3]:  # ignored: blanks, comments
                 continue
             value = m.group()
-            if kind in unless:
-                for ure in unless[kind]:
+            if kind in lexer_data[index][2]:
+                for ure in tables.unless(index)[kind]:
                     um = ure.fullmatch(value)
                     if um:
                         kind = um.lastgroup or kind
@@ -283,6 +307,7 @@ def extract(parser: Any) -> dict[str, Any]:
             raise NotHere(f"unexpected callback for {rule}")
         rules.append((str(rule.origin.name), len(rule.expansion), name, keep, append_none, expand1))
     lexers: list[tuple[tuple[str, ...], int, dict[str, tuple[str, ...]], frozenset[str]]] = []
+    terminals: dict[str, tuple[str, str | None]] = {}
     index_of: dict[int, int] = {}
     lexer_of_state: list[int] = []
     for state in range(len(table.states)):
@@ -290,6 +315,13 @@ def extract(parser: Any) -> dict[str, Any]:
         if id(basic) not in index_of:
             scanner = basic.scanner
             flags = {m.flags for m in scanner._mres}
+            names: list[str] = []
+            for term in scanner.terminals:
+                pattern = str(term.pattern.to_regexp())
+                name = str(term.name)
+                if terminals.setdefault(name, (pattern, None))[0] != pattern:
+                    raise NotHere(f"two patterns for {name}")
+                names.append(name)
             unless: dict[str, tuple[str, ...]] = {}
             for kind, cb in basic.callback.items():
                 if type(cb).__name__ != "UnlessCallback":
@@ -301,13 +333,16 @@ def extract(parser: Any) -> dict[str, Any]:
             index_of[id(basic)] = len(lexers)
             lexers.append(
                 (
-                    tuple(str(m.pattern) for m in scanner._mres),
+                    tuple(names),
                     int(flags.pop()),
                     unless,
                     frozenset(str(t) for t in basic.ignore_types),
                 )
             )
         lexer_of_state.append(index_of[id(basic)])
+    for name, (pattern, _none) in terminals.items():
+        flags_of = {flags for names, flags, _u, _i in lexers if name in names}
+        terminals[name] = (pattern, _first_chars(pattern, flags_of.pop()))
     return {
         "format": _FORMAT,
         "actions": actions,
@@ -315,8 +350,70 @@ def extract(parser: Any) -> dict[str, Any]:
         "start": {str(k): int(v) for k, v in table.start_states.items()},
         "end": {str(k): int(v) for k, v in table.end_states.items()},
         "lexer_of_state": lexer_of_state,
+        "terminals": terminals,
         "lexers": lexers,
     }
+
+
+def _first_chars(pattern: str, flags: int) -> str | None:
+    """The characters a match of `pattern` can start with, or None when that is not plainly
+    known (then the terminal is tried at every character: slower, never wrong)."""
+    from re import _constants as c
+    from re import _parser as sre
+
+    if flags & re.IGNORECASE:
+        return None
+    try:
+        items = list(sre.parse(pattern, flags))
+    except (re.error, TypeError, ValueError):
+        return None
+    chars = _first_of(items, c)
+    return None if chars is None else "".join(sorted(chars))
+
+
+def _first_of(items: list[Any], c: Any) -> set[str] | None:
+    """First characters of a sequence of `re._parser` items (lookaheads only narrow them)."""
+    for at, (op, av) in enumerate(items):
+        if op in (c.ASSERT, c.ASSERT_NOT):
+            continue  # consumes nothing; the next item starts the match
+        if op is c.LITERAL:
+            return {chr(av)}
+        if op is c.IN:
+            found: set[str] = set()
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    found.add(chr(value))
+                elif kind is c.RANGE and value[1] - value[0] < 256:
+                    found.update(chr(x) for x in range(value[0], value[1] + 1))
+                else:  # NEGATE, a category, a large range
+                    return None
+            return found
+        if op is c.SUBPATTERN:
+            _group, add_flags, _del_flags, sub = av
+            if add_flags & re.IGNORECASE or sub.getwidth()[0] == 0:
+                return None
+            return _first_of(list(sub), c)
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, _high, sub = av
+            if sub.getwidth()[0] == 0:
+                return None
+            inner = _first_of(list(sub), c)
+            if low > 0 or inner is None:
+                return inner
+            after = _first_of(items[at + 1 :], c)  # `-?[0-9]+`: a `-` or a digit
+            return None if after is None else inner | after
+        if op is c.BRANCH:
+            union: set[str] = set()
+            for branch in av[1]:
+                if branch.getwidth()[0] == 0:
+                    return None
+                got = _first_of(list(branch), c)
+                if got is None:
+                    return None
+                union |= got
+            return union
+        return None  # ANY, NOT_LITERAL, anchors, backreferences: not known
+    return None
 
 
 def tables_path(folder: Path, digest: str) -> Path:
