@@ -506,7 +506,15 @@ def _tables() -> parse_tables.Tables | None:
         return tables
     try:
         data = parse_tables.extract(_parser())
-    except (parse_tables.NotHere, AttributeError, KeyError, TypeError, ImportError):
+    except (
+        parse_tables.NotHere,
+        AttributeError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        ImportError,
+    ):
         return None  # a lark whose internals differ: lark parses, as before
     parse_tables.store(path, data)
     _prune_grammar_caches(path.parent, pattern="grammar-tables-*.pickle")
