@@ -43,7 +43,13 @@ def _toolchain_digest() -> bytes:
 
     here = Path(__file__).resolve().parent
     h = _sha256(_FORMAT)
-    for path in (grammar_path(), here / "parser.py", here / "ast.py", here / "source.py"):
+    for path in (
+        grammar_path(),
+        here / "parser.py",
+        here / "parse_tables.py",
+        here / "ast.py",
+        here / "source.py",
+    ):
         h.update(path.read_bytes())
     return h.digest()
 

@@ -2,7 +2,10 @@
 
 The LALR parser is built once per process from `grammar/mora.lark` and cached on disk (Lark's own
 cache, keyed by the grammar's hash), so `mora check` does not pay for grammar analysis on every
-run. The AST is built inline while parsing (no intermediate parse tree).
+run. The AST is built inline while parsing (no intermediate parse tree). A file that parses is
+parsed without importing lark at all: `mora.parse_tables` runs lark's own tables (copied out once
+per grammar into the cache folder); lark itself parses only what that loop declines, a syntax
+error above all, so every diagnostic still comes from lark's exception.
 
 Recovery: when a file has a syntax error, it is re-parsed declaration by declaration (split at
 lines that start with a top-level keyword), so one run reports an error per broken declaration
@@ -16,15 +19,15 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Lark is imported lazily (inside `_parser`), but its names are needed for the transformer class.
-import lark
-from lark import Token, Transformer
-
-from mora import ast
+from mora import ast, parse_tables
 from mora.diagnostics import Diagnostics, Label
 from mora.source import SourceFile, Span
+
+if TYPE_CHECKING:  # lark is imported only to build the tables or to report a syntax error
+    import lark
+    from lark import Token
 
 # Nesting levels (a bracket, block, `if`, call or operator each adds one): later passes recurse
 # over the tree, so deeper input is refused (E0008). Real modules stay below 15.
@@ -49,11 +52,15 @@ _TERMINAL_WORDS = {
 }
 
 
-class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no parse tree
-    """Turns Lark's rule callbacks into AST nodes with spans."""
+class _Builder:  # used inline by the LALR parser: no parse tree
+    """Turns the parser's rule callbacks into AST nodes with spans.
+
+    Called by lark's parser and by `mora.parse_tables`' loop alike: a token is a `str` with
+    `type` and `start_pos` (lark's `Token`, or `parse_tables.Tok`), anything else a node."""
+
+    __visit_tokens__ = False  # lark: no token callbacks
 
     def __init__(self) -> None:
-        super().__init__(visit_tokens=False)
         self.file: SourceFile = SourceFile("<none>", "")
         self.base = 0
         self.diagnostics = Diagnostics()
@@ -63,7 +70,7 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         """The span from the first to the last child (tokens are relative to `base`)."""
         start = end = -1
         for child in children:
-            if isinstance(child, Token):
+            if isinstance(child, str):  # a token
                 if child.start_pos is None:
                     continue
                 lo = self.base + child.start_pos
@@ -99,7 +106,7 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
     def import_decl(self, c: list[Any]) -> ast.ImportDecl:
         target, alias, *rest = c
         args, close = rest[0] if rest and rest[0] is not None else (None, None)
-        if isinstance(target, Token):
+        if isinstance(target, str):  # a STRING token
             lit = self._string(target)
             text, is_path = lit.plain, True
         else:
@@ -185,9 +192,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         name, *args = c
         out: list[ast.TypeExpr | ast.StringLit] = []
         for a in args:
-            if a is None or (isinstance(a, Token) and a.type == "RPAR"):
+            if a is None or (isinstance(a, str) and a.type == "RPAR"):  # type: ignore[attr-defined]
                 continue
-            out.append(self._string(a) if isinstance(a, Token) else a)
+            out.append(self._string(a) if isinstance(a, str) else a)
         return ast.TypeExpr(self._name(name), tuple(out), self._cover(c))
 
     # --- blocks ----------------------------------------------------------------------------------
@@ -367,9 +374,9 @@ class _Builder(Transformer[Token, Any]):  # used inline by the LALR parser: no p
         saved = self.base
         self.base = offset
         try:
-            result: ast.Expr = _parser().parse(text, start="expression")
+            result: ast.Expr = _parse(text, "expression")
             return result
-        except lark.exceptions.UnexpectedInput as err:
+        except _unexpected_input() as err:
             _report_syntax_error(
                 err, self.file, offset, len(text), self.diagnostics, interpolation=True
             )
@@ -434,15 +441,24 @@ def _dedent_parts(parts: list[str | ast.Expr]) -> list[str | ast.Expr]:
 # --- the parser ----------------------------------------------------------------------------------
 
 
+def _grammar_digest(grammar: str) -> str:
+    from mora.parse_cache import _sha256
+
+    return _sha256(grammar.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _cache_folder() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "mora"
+
+
 def _cache_path(grammar: str = "") -> str:
     """lark's cache of the built parser, one file per grammar text: lark keeps one grammar per
     file and rebuilds (~80 ms, against ~12 ms from the file) when the text differs, so two
     versions of mora (or two checkouts) sharing one file rebuilt it for each other every run."""
-    from mora.parse_cache import _sha256
+    import lark
 
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    digest = _sha256(grammar.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return str(Path(base) / "mora" / f"grammar-lark{lark.__version__}-{digest}.cache")
+    name = f"grammar-lark{lark.__version__}-{_grammar_digest(grammar)}.cache"
+    return str(_cache_folder() / name)
 
 
 _BUILDER = _Builder()
@@ -450,6 +466,8 @@ _BUILDER = _Builder()
 
 @cache
 def _parser() -> lark.Lark:
+    import lark
+
     from mora.resources import grammar_path
 
     kwargs: dict[str, Any] = dict(
@@ -470,13 +488,82 @@ def _parser() -> lark.Lark:
     return built
 
 
-def _prune_grammar_caches(folder: Path, keep: int = 8) -> None:
+@cache
+def _tables() -> parse_tables.Tables | None:
+    """lark's tables for `mora.parse_tables`' loop: read from the cache folder, or copied out of
+    lark (and stored) on the first parse after the grammar changed. None: parse with lark."""
+    if os.environ.get("MORA_LARK_ONLY"):  # the comparison tests parse with lark itself
+        return None
+    from mora.resources import grammar_path
+
+    try:
+        grammar = grammar_path().read_text(encoding="utf-8")
+    except OSError:
+        return None
+    path = parse_tables.tables_path(_cache_folder(), _grammar_digest(grammar + _lark_stamp()))
+    tables = parse_tables.load(path)
+    if tables is not None:
+        return tables
+    try:
+        data = parse_tables.extract(_parser())
+    except (
+        parse_tables.NotHere,
+        AttributeError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        ImportError,
+    ):
+        return None  # a lark whose internals differ: lark parses, as before
+    parse_tables.store(path, data)
+    _prune_grammar_caches(path.parent, pattern="grammar-tables-*.pickle")
+    return parse_tables.Tables(data)
+
+
+def _lark_stamp() -> str:
+    """Which lark installation would build the tables (its package file's size and time), found
+    without importing it: tables copied from another lark version are not reused."""
+    import sys
+
+    for entry in sys.path:
+        try:
+            st = os.stat(os.path.join(entry or ".", "lark", "__init__.py"))
+        except OSError:
+            continue
+        return f"\0lark {st.st_size} {st.st_mtime_ns}"
+    return "\0no lark"
+
+
+def _parse(text: str, start: str) -> Any:
+    """Parse `text` with the tables' loop, or with lark when the loop declines it (a syntax
+    error: lark's exception carries what the diagnostic reports)."""
+    tables = _tables()
+    if tables is not None:
+        diagnostics = _BUILDER.diagnostics
+        mark = len(diagnostics.items)
+        try:
+            return parse_tables.parse(tables, text, start, _BUILDER)
+        except parse_tables.NotHere:
+            del diagnostics.items[mark:]  # lark's parse below reports the same again
+    return _parser().parse(text, start=start)
+
+
+def _unexpected_input() -> type[Exception]:
+    """lark's syntax error class, for an `except` clause: evaluated only when something was
+    raised, so a parse that succeeds never imports lark."""
+    import lark
+
+    return lark.exceptions.UnexpectedInput
+
+
+def _prune_grammar_caches(
+    folder: Path, keep: int = 8, pattern: str = "grammar-lark*.cache"
+) -> None:
     """One cache file per grammar text: keep the most recently written few, not every grammar
     a checkout ever had."""
     try:
-        files = sorted(
-            folder.glob("grammar-lark*.cache"), key=lambda p: p.stat().st_mtime, reverse=True
-        )
+        files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in files[keep:]:
             old.unlink(missing_ok=True)
     except OSError:
@@ -530,6 +617,8 @@ def _report_syntax_error(
     interpolation: bool = False,
 ) -> None:
     """One diagnostic for a Lark error, in words a user knows."""
+    import lark
+
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         pos = base + err.pos_in_stream
         ch = file.text[pos : pos + 1]
@@ -666,18 +755,38 @@ _NO_LEVEL = (ast.ListItem, ast.MapEntry, ast.Arg, ast.Attr, ast.Body, ast.Name, 
 
 def _too_deep(node: ast.Node) -> ast.Node | None:
     """The first node more than MAX_DEPTH levels down, or None (iterative: no recursion)."""
+    plans = _WALK_PLANS
     stack: list[tuple[object, int]] = [(node, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, tuple):
-            stack.extend((x, depth) for x in item)
-        elif isinstance(item, ast.Node):
-            if not isinstance(item, _NO_LEVEL):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return item
-            stack.extend((getattr(item, f), depth) for f in item._fields)
+        item, depth = pop()
+        kind = type(item)
+        if kind is tuple:
+            for x in item:  # type: ignore[attr-defined]
+                push((x, depth))
+            continue
+        plan = plans.get(kind)
+        if plan is None:
+            plan = plans[kind] = _walk_plan(kind)
+        level, fields = plan
+        if level:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return item  # type: ignore[return-value]
+        for f in fields:
+            push((getattr(item, f), depth))
     return None
+
+
+def _walk_plan(kind: type) -> tuple[bool, tuple[str, ...]]:
+    """How `_too_deep` walks one class: does a node of it add a level, and which fields may
+    hold nodes (a span never does; a str, int or None has no fields)."""
+    if not issubclass(kind, ast.Node):
+        return False, ()
+    return not issubclass(kind, _NO_LEVEL), tuple(f for f in kind._fields if f != "span")
+
+
+_WALK_PLANS: dict[type, tuple[bool, tuple[str, ...]]] = {}
 
 
 def _report_too_deep(node: ast.Node, diags: Diagnostics) -> None:
@@ -714,8 +823,8 @@ def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
     """Parse a whole file as one expression (used for `--set` values and tests)."""
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, diags
     try:
-        result: ast.Expr = _parser().parse(file.text, start="expression")
-    except lark.exceptions.UnexpectedInput as err:
+        result: ast.Expr = _parse(file.text, "expression")
+    except _unexpected_input() as err:
         _report_syntax_error(err, file, 0, len(file.text), diags)
         return None
     deep = _too_deep(result)
@@ -727,11 +836,10 @@ def parse_expression(file: SourceFile, diags: Diagnostics) -> ast.Expr | None:
 
 def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     """Parse one file. Syntax errors go to `diags`; the healthy declarations are returned."""
-    parser = _parser()
     _BUILDER.file, _BUILDER.base, _BUILDER.diagnostics = file, 0, Diagnostics()
     try:
-        decls: tuple[ast.Decl, ...] = parser.parse(file.text, start="start")
-    except lark.exceptions.UnexpectedInput:
+        decls: tuple[ast.Decl, ...] = _parse(file.text, "start")
+    except _unexpected_input():
         pass
     else:
         decls, dropped = _within_depth(decls, _BUILDER.diagnostics)
@@ -744,6 +852,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     starts.append(len(file.text))
     out: list[ast.Decl] = []
     broken: list[tuple[str, str]] = []
+    parser = _parser()
     _BUILDER.diagnostics = Diagnostics()
     for begin, end in itertools.pairwise(starts):
         chunk = file.text[begin:end]
@@ -752,7 +861,7 @@ def parse_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
         _BUILDER.base = begin
         try:
             out.extend(parser.parse(chunk, start="start"))
-        except lark.exceptions.UnexpectedInput as err:
+        except _unexpected_input() as err:
             _report_syntax_error(err, file, begin, len(chunk.rstrip()), _BUILDER.diagnostics)
             named = _DECL_NAME.match(chunk)
             if named:
