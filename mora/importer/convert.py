@@ -1738,11 +1738,9 @@ def _mora_size(value: Any) -> str | None:
         m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", str(value).strip().lower())
         if not m:
             return None
-        n = int(
-            float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " ")
-            if m.group(2)
-            else float(m.group(1))
-        )
+        n = int(float(m.group(1)) * 1024 ** "bkmgt".index(m.group(2) or "b"))
+    if n <= 0:
+        return None  # zero means "no limit" or "the default" to docker: nothing to carry over
     for unit, size in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
         if n >= size and n % size == 0:
             return f"{n // size}{unit}"

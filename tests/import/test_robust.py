@@ -59,3 +59,19 @@ def test_any_shape_is_diagnosed_not_raised(tmp_path: Path, services: dict, top: 
     diags = Diagnostics()
     rendered = render_project([path], diags, project_directory=Path("/srv/x"))
     assert rendered is not None or diags.has_errors
+
+
+def test_byte_sizes_with_a_bare_b_or_zero_are_diagnosed(tmp_path: Path) -> None:
+    """Hypothesis found `shm_size: 0b`: the unit `b` crashed the size conversion (ValueError)."""
+    path = tmp_path / "compose.yaml"
+    services = {
+        "a": {"image": "x:1", "shm_size": "0b", "mem_limit": "512b"},
+        "b": {"image": "x:1", "mem_limit": "64mb"},
+    }
+    path.write_text(yaml.safe_dump({"services": services}))
+    diags = Diagnostics()
+    rendered = render_project([path], diags, project_directory=Path("/srv/x"))
+    assert rendered is not None
+    text = "\n".join(str(d.message) for d in diags)
+    assert "size `0b`" in text  # zero is "no limit" to docker: not imported, said so
+    assert "64Mi" in str(rendered)
