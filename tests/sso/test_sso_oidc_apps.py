@@ -1,0 +1,97 @@
+"""One login for Immich, Audiobookshelf and Nextcloud (issue 15).
+
+`tests/cases/sso-oidc-apps` (Authelia over LLDAP, `immich_stack`, Audiobookshelf and Nextcloud,
+every one signed in through Authelia by one `defaults { identity = auth }`) is compiled by the
+real CLI; the tests read what Authelia and each app are given, and where the client secret goes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli import run_mora
+
+REPO = Path(__file__).resolve().parent.parent.parent
+CASE = REPO / "tests" / "cases" / "sso-oidc-apps" / "input"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sso-oidc-apps")
+    out = root / "build"
+    proc = run_mora(["compile", str(CASE), "--domain", "example.org", "--out", str(out)], cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def _one(folder: Path, prefix: str) -> Path:
+    found = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+    assert len(found) == 1, (prefix, sorted(p.name for p in folder.iterdir()))
+    return found[0]
+
+
+def _clients(build: Path) -> dict[str, dict]:
+    text = _one(build / "podman" / "secrets", "input-auth-file-config-oidc.yml").read_text()
+    return {
+        c["client_id"]: c for c in yaml.safe_load(text)["identity_providers"]["oidc"]["clients"]
+    }
+
+
+def _ab64(text: str) -> bytes:
+    """passlib's adapted base64 (`.` for `+`, no padding), as Authelia's digests use."""
+    text = text.replace(".", "+")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _verifies(digest: str, plaintext: str) -> bool:
+    """Whether an Authelia `$pbkdf2-sha512$ROUNDS$SALT$HASH` digest is of `plaintext`."""
+    _, scheme, rounds, salt, want = digest.split("$")
+    assert scheme == "pbkdf2-sha512"
+    got = hashlib.pbkdf2_hmac("sha512", plaintext.encode(), _ab64(salt), int(rounds))
+    return got == _ab64(want)
+
+
+def _outside_secrets(build: Path, plaintext: str, allowed: set[str]) -> list[str]:
+    """Output files other than `allowed` (names under podman/secrets) that hold `plaintext`.
+    Kubernetes Secrets (secret.yaml) are the app's own delivery and are allowed too."""
+    found = []
+    for path in sorted(build.rglob("*")):
+        if not path.is_file() or path.name == "secret.yaml":
+            continue
+        if "secrets" in path.parts and path.name in allowed:
+            continue
+        if plaintext in path.read_text(errors="replace"):
+            found.append(str(path.relative_to(build)))
+    return found
+
+
+def test_immich_reads_its_oauth_settings_from_a_secret_config_file(build: Path) -> None:
+    manifest = json.loads((build / "manifest.json").read_text())
+    server = manifest["services"]["photos-server"]
+    assert server["environment"]["IMMICH_CONFIG_FILE"]["value"] == "/config/immich.json"
+    (file,) = server["files"]
+    assert file["path"] == "/config/immich.json" and "content" not in file  # a secret file
+    name = _one(build / "podman" / "secrets", "input-photos-server-file-config-immich.json")
+    oauth = json.loads(name.read_text())["oauth"]
+    assert set(json.loads(name.read_text())) == {"oauth"}  # a partial: Immich merges defaults
+    assert oauth["enabled"] is True and oauth["autoRegister"] is True
+    assert oauth["issuerUrl"] == "https://auth.example.org"
+    assert oauth["clientId"] == "photos-server"
+    assert oauth["tokenEndpointAuthMethod"] == "client_secret_basic"
+    client = _clients(build)["photos-server"]
+    assert client["token_endpoint_auth_method"] == "client_secret_basic"
+    assert client["redirect_uris"] == [
+        "https://photos.example.org/auth/login",
+        "https://photos.example.org/user-settings",
+        "app.immich:///oauth-callback",
+    ]
+    plaintext = oauth["clientSecret"]
+    assert len(plaintext) == 64
+    assert _verifies(client["client_secret"], plaintext)
+    assert _outside_secrets(build, plaintext, {name.name}) == []
