@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mora.api import compile_project
+from mora.model import manifest_json
+from mora.secrets.provider import StoreProvider
+from mora.secrets.store import SecretStore
 from tests.cli import run_mora
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -95,3 +99,56 @@ def test_immich_reads_its_oauth_settings_from_a_secret_config_file(build: Path) 
     assert len(plaintext) == 64
     assert _verifies(client["client_secret"], plaintext)
     assert _outside_secrets(build, plaintext, {name.name}) == []
+
+
+def test_audiobookshelf_and_nextcloud_register_their_clients(build: Path) -> None:
+    clients = _clients(build)
+    assert sorted(clients) == ["books", "cloud", "photos-server"]
+    assert clients["books"]["redirect_uris"] == [
+        "https://books.example.org/auth/openid/callback",
+        "https://books.example.org/auth/openid/mobile-redirect",
+        "audiobookshelf://oauth",
+    ]
+    assert clients["books"]["token_endpoint_auth_method"] == "client_secret_basic"
+    assert clients["cloud"]["redirect_uris"] == [
+        "https://cloud.example.org/apps/user_oidc/code",
+        "https://cloud.example.org/index.php/apps/user_oidc/code",
+    ]
+    # user_oidc authenticates with client_secret_post whenever the discovery offers it
+    assert clients["cloud"]["token_endpoint_auth_method"] == "client_secret_post"
+    assert "groups" in clients["cloud"]["scopes"]  # group provisioning reads the claim
+    for client in clients.values():
+        assert client["require_pkce"] is True and client["pkce_challenge_method"] == "S256"
+
+
+def test_each_plaintext_secret_reaches_only_its_app_and_each_digest_only_authelia() -> None:
+    """Compiled with a store: Immich's secret is only in its own secret file; Audiobookshelf's
+    and Nextcloud's go to the app by their setup steps only (the request body, stdin), so no
+    output holds them; Authelia's file holds only digests, each of its app's secret."""
+    store = SecretStore.in_memory()
+    result = compile_project(CASE, domain="example.org", provider=StoreProvider(store))
+    assert result.compiled is not None, [str(d) for d in result.diagnostics]
+    material = result.compiled.material
+    manifest = manifest_json(result.compiled.manifest)
+    (oidc_key,) = [k for k in material if k.endswith("config/oidc.yml")]
+    clients = {
+        c["client_id"]: c
+        for c in yaml.safe_load(material[oidc_key])["identity_providers"]["oidc"]["clients"]
+    }
+    holders = {"photos-server": ["photos-server/file/config/immich.json"], "books": [], "cloud": []}
+    for app, expected in holders.items():
+        record = store.get(f"{app}_oidc_secret")
+        assert record is not None
+        plaintext = record.parts["value"]
+        assert _verifies(clients[app]["client_secret"], plaintext), app
+        assert sorted(k for k, v in material.items() if plaintext in v) == expected, app
+        assert plaintext not in manifest
+        digest = store.get(f"{app}_oidc_digest")
+        assert digest is not None
+        assert [k for k, v in material.items() if digest.parts["value"] in v] == [oidc_key]
+    steps = json.loads(manifest)["services"]
+    books = {s["name"]: s for s in steps["books"]["setup"]}
+    secret_ref = books["oidc_settings"]["body"]["entries"]["authOpenIDClientSecret"]
+    assert secret_ref == {"ref": "secret.books_oidc_secret"}
+    cloud = {s["name"]: s for s in steps["cloud"]["setup"]}
+    assert cloud["oidc_provider"]["stdin"] == {"ref": "secret.cloud_oidc_secret"}
