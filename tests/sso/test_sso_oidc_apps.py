@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -21,7 +22,8 @@ from mora.secrets.provider import StoreProvider
 from mora.secrets.store import SecretStore
 from tests.cli import run_mora
 
-REPO = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 CASE = REPO / "tests" / "cases" / "sso-oidc-apps" / "input"
 
 
@@ -152,3 +154,24 @@ def test_each_plaintext_secret_reaches_only_its_app_and_each_digest_only_autheli
     assert secret_ref == {"ref": "secret.books_oidc_secret"}
     cloud = {s["name"]: s for s in steps["cloud"]["setup"]}
     assert cloud["oidc_provider"]["stdin"] == {"ref": "secret.cloud_oidc_secret"}
+
+
+def test_authelia_configuration_with_these_clients_is_valid_against_its_schema(
+    build: Path,
+) -> None:
+    """The three clients (with the phone apps' custom-scheme redirect URIs) in Authelia's merged
+    configuration, against Authelia 4.39's published JSON schema (tests/sso/README.md). Authelia
+    4.39 accepts a confidential client's redirect URI of any scheme when it is absolute
+    (internal/configuration/validator/identity_providers.go, validateOIDCClientRedirectURIs)."""
+    plain = yaml.safe_load(
+        _one(build / "podman" / "files", "input-auth-file-config-configuration.yml").read_text()
+    )
+    oidc = yaml.safe_load(
+        _one(build / "podman" / "secrets", "input-auth-file-config-oidc.yml").read_text()
+    )
+    schema = json.loads((HERE / "authelia-4.39-configuration.schema.json").read_text())
+    jsonschema.validate({**plain, **oidc}, schema)
+    for client in oidc["identity_providers"]["oidc"]["clients"]:
+        for uri in client["redirect_uris"]:
+            scheme, sep, _rest = uri.partition(":")
+            assert sep and scheme and (scheme in ("https",) or "://" in uri), uri
