@@ -59,7 +59,17 @@ STEPS = {
             "api_key",
         ],
     },
-    "identity": {"directory": ["sign_in", "list_groups", "add_group[media_users]"]},
+    "identity": {
+        "directory": [
+            "sign_in",
+            "list_groups",
+            "add_group[media_users]",
+            # Authelia's own bind user (stdlib/authelia.mora, `ldap_bind`): no admin password
+            "list_users",
+            "add_bind_user[authelia]",
+            "bind_user_access[authelia]",
+        ]
+    },
 }
 # homelab uses media and identity as modules: their services carry the alias as a prefix
 STEPS["homelab"] = {
@@ -129,6 +139,8 @@ def test_the_people_are_the_one_thing_identity_is_given(tmp_path: Path) -> None:
             "list_users",
             "add_user[ann]",
             "user_groups[ann]",
+            "add_bind_user[authelia]",
+            "bind_user_access[authelia]",
         ]
     }
     assert "nothing to ask" in text
