@@ -148,7 +148,7 @@ def no_identity_help(ck: Checker, what: str, arg: ast.Arg) -> str | None:
     given = arg.value.span.text()
     return (
         f"this template cannot use an identity: its app has no single sign-on settings mora "
-        f"knows (no OpenID Connect client). Leave `identity` out; for an app with no login of its "
+        f"knows (no OpenID Connect client, no LDAP bind user). Leave `identity` out; for an app with no login of its "
         f'own, put its route behind forward auth in the service: `routes {{ "SUBDOMAIN" = '
         f"route(auth: {given}) }}`"
         + (f". Templates that sign in through an identity: {', '.join(able)}" if able else "")

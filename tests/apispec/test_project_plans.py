@@ -82,6 +82,19 @@ for _name in ("media-tv", "media-movies", "media-indexers"):
     STEPS["homelab"][_name] = [
         s for s in STEPS["homelab"][_name] if s not in ("host_config", "login")
     ]
+# ... and Jellyfin signs people in with the directory's accounts: its LDAP-Auth plugin is
+# installed and pointed at LLDAP with its own bind user, which LLDAP's steps create
+STEPS["homelab"]["media-watch"] = [
+    *STEPS["homelab"]["media-watch"],
+    *("ldap_plugin", "ldap_install", "ldap_restart", "ldap_read", "ldap_configure"),
+]
+_directory = STEPS["homelab"]["identity-directory"]
+STEPS["homelab"]["identity-directory"] = [
+    *_directory[:-1],
+    "add_bind_user[bind-media-watch]",
+    _directory[-1],
+    "bind_user_access[bind-media-watch]",
+]
 PRODUCED = {
     "media": {
         "janitor_jellyfin_key": "watch.keys.janitorr",

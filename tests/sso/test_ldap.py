@@ -361,3 +361,63 @@ def test_no_example_project_passes_the_directory_admin_password(project: str) ->
         p.read_text() for p in (Path(__file__).parents[2] / "projects" / project).glob("*.mora")
     )
     assert "bind_password" not in text
+
+
+# --- Jellyfin: the LDAP-Auth plugin with its own bind user (projects/homelab) -------------------
+
+HOMELAB = Path(__file__).parents[2] / "projects" / "homelab"
+LDAP_STEPS = ["ldap_plugin", "ldap_install", "ldap_restart", "ldap_read", "ldap_configure"]
+
+
+def _homelab() -> Any:
+    result = compile_project(
+        HOMELAB, domain="example.org", provider=MemoryProvider(seed=b"ldap", values={})
+    )
+    assert result.compiled is not None, [render_text(d) for d in result.diagnostics.sorted()]
+    return result.compiled.manifest
+
+
+def test_jellyfin_binds_with_the_user_the_directory_makes_for_it() -> None:
+    """In the homelab (identity from `defaults`, no SSO line at Jellyfin), LLDAP makes
+    `bind-media-watch` with Jellyfin's generated password, and Jellyfin's plugin binds as that
+    DN with that same secret, searching the people of the identity's user group."""
+    manifest = _homelab()
+    watch = {s.name: s for s in manifest.services["media-watch"].setup}
+    assert [n for n in watch if n.startswith("ldap_")] == LDAP_STEPS
+    body = watch["ldap_configure"].body
+    assert body is not None and body.entries is not None
+    fields = {k: (v.lit if v.lit is not None else v.ref) for k, v in body.entries.items()}
+    assert fields["LdapBindUser"] == "uid=bind-media-watch,ou=people,dc=home,dc=arpa"
+    assert fields["LdapBindPassword"] == "secret.media-watch_ldap_password"
+    assert fields["LdapServer"] == "identity-directory" and fields["LdapPort"] == 3890
+    assert fields["LdapBaseDn"] == "ou=people,dc=home,dc=arpa"
+    assert fields["LdapSearchFilter"] == "(memberOf=cn=media_users,ou=groups,dc=home,dc=arpa)"
+    assert watch["ldap_configure"].base is not None  # the read config: linked users are kept
+    directory = {s.name: s for s in manifest.services["identity-directory"].setup}
+    access = directory["bind_user_access[bind-media-watch]"]
+    assert access.stdin is not None and access.stdin.concat is not None
+    assert "secret.media-watch_ldap_password" in [p.ref for p in access.stdin.concat]
+    assert [a.lit for a in access.exec or []][-1] == "lldap_strict_readonly"
+
+
+def test_jellyfin_ldap_steps_are_admitted_by_its_api_description() -> None:
+    """Each LDAP step (method, path, query names, body fields and types) is one Jellyfin 10.11.8
+    and LDAP-Auth v22 have (tests/apispec/jellyfin.json); a misspelt field is refused."""
+    from tests.apispec.test_stdlib_steps import to_request
+
+    watch = {s.name: s for s in _homelab().services["media-watch"].setup}
+    for name in LDAP_STEPS:
+        assert check_request(to_request("jellyfin", "media-watch", watch[name])) == [], name
+    bad = to_request("jellyfin", "media-watch", watch["ldap_configure"])
+    bad.body["LdapServr"] = bad.body.pop("LdapServer")
+    assert any("LdapServr" in p for p in check_request(bad))
+
+
+def test_jellyfin_without_an_identity_keeps_its_own_login() -> None:
+    """projects/media alone: no identity, so no plugin steps and no bind user requested."""
+    result = compile_project(
+        HOMELAB.parent / "media", domain="example.org", provider=MemoryProvider(seed=b"l")
+    )
+    assert result.compiled is not None
+    steps = [s.name for s in result.compiled.manifest.services["watch"].setup]
+    assert not [n for n in steps if n.startswith("ldap_")]
