@@ -306,7 +306,9 @@ class ExpressionsPass(CheckState):
                 self._check_literal_value(expr.right, left)
             if right.kind == "enum":
                 self._check_literal_value(expr.left, right)
-            if left.secret or right.secret:
+            # `args.password != none` says only whether a secret was given, never what it is
+            against_none = ast.NoneLit in (type(expr.left), type(expr.right))
+            if (left.secret or right.secret) and not against_none:
                 self._leak(expr, "a comparison")
             elif not (T.assignable(left, right) or T.assignable(right, left)):
                 if not (

@@ -157,7 +157,7 @@ def no_identity_help(ck: Checker, what: str, arg: ast.Arg) -> str | None:
         )
     return (
         f"this template cannot use an identity: its app has no single sign-on settings mora "
-        f"knows (no OpenID Connect client). Leave `identity` out; for an app with no login of its "
+        f"knows (no OpenID Connect client, no LDAP bind user). Leave `identity` out; for an app with no login of its "
         f'own, put its route behind forward auth in the service: `routes {{ "SUBDOMAIN" = '
         f"route(auth: {given}) }}`"
         + (f". Templates that sign in through an identity: {', '.join(able)}" if able else "")
@@ -262,7 +262,7 @@ def check_unread(ck: Checker) -> None:
             if not (isinstance(expr, ast.Ref) and len(expr.parts) == 1):
                 continue
             provider = ck.program.services.get(expr.parts[0].text)
-            if provider is None or _reads(provider.body, req.contract.text):
+            if provider is None or _reader(ck, provider.name, req.contract.text):
                 continue
             ck.diags.error(
                 E_REQUEST_UNREAD,
@@ -274,6 +274,40 @@ def check_unread(ck: Checker) -> None:
                 help=f"pass a provider that reads `self.requests({req.contract.text})`, or "
                 f"add that to `{provider.name}`'s configuration",
             )
+
+
+def _instance_args(ck: Checker, svc: object) -> dict[str, ast.Expr]:
+    """An instance's argument expressions by parameter name, the file's defaults included."""
+    from mora.contracts.defaults import with_defaults
+
+    names = list(svc.template.params)  # type: ignore[attr-defined]
+    args: dict[str, ast.Expr] = {}
+    for i, a in enumerate(svc.decl.instance.args):  # type: ignore[attr-defined]
+        args[a.name.text if a.name else names[i] if i < len(names) else ""] = a.value
+    return with_defaults(ck.program, svc, args)  # type: ignore[arg-type]
+
+
+def _reader(ck: Checker, name: str, cname: str, seen: frozenset[str] = frozenset()) -> str | None:
+    """The service that reads the `cname` requests sent to `name`: itself when its body reads
+    them, else (a relay) the one its own contract arguments lead to: Authelia, given an app's
+    `ldap_bind`, hands it to the directory it was given as `ldap`."""
+    svc = ck.program.services.get(name)
+    if svc is None or name in seen:
+        return None
+    if _reads(svc.body, cname):
+        return name
+    if svc.template is None or svc.decl.instance is None:
+        return None
+    args = _instance_args(ck, svc)
+    for pname in sorted(svc.template.params):
+        if contract_of(svc.template.params[pname][0]) is None:
+            continue
+        expr = args.get(pname)
+        if isinstance(expr, ast.Ref) and len(expr.parts) == 1:
+            found = _reader(ck, expr.parts[0].text, cname, seen | {name})
+            if found is not None:
+                return found
+    return None
 
 
 # --- the evaluator -------------------------------------------------------------------------------
@@ -315,6 +349,7 @@ def _collect(ev: Evaluator, provider: str, cname: str) -> list[object]:
         ev.__dict__["_requests_disabled"] = disabled_services(ev)
     disabled: set[str] = ev.__dict__["_requests_disabled"]
     out: list[object] = []
+    sources: list[tuple[ast.Request, object]] = []
     contract = ev.program.contracts[cname]
     for name in sorted(ev.program.services):
         svc = ev.program.services[name]
@@ -325,10 +360,36 @@ def _collect(ev: Evaluator, provider: str, cname: str) -> list[object]:
             if req.contract.text != cname or len(req.target.parts) != 2:
                 continue
             target = ev._arg(scope, req.target.parts[1].text)
-            if not (isinstance(target, ServiceRef) and target.name == provider):
+            if not (isinstance(target, ServiceRef) and _route(ev, target.name, cname) == provider):
                 continue
             out.append(_record(ev, req, scope, contract))
+            sources.append((req, scope))
+    ev.__dict__.setdefault("_request_sources", {})[(provider, cname)] = sources
     return out
+
+
+def _route(ev: Evaluator, name: str, cname: str, seen: frozenset[str] = frozenset()) -> str | None:
+    """The service that reads the `cname` requests sent to `name` (see `_reader`): a provider
+    that reads none passes them on along its own contract arguments."""
+    from mora.eval.values import ServiceRef
+
+    svc = ev.program.services.get(name)
+    if svc is None or name in seen:
+        return None
+    if _reads(svc.body, cname):
+        return name
+    if svc.template is None:
+        return None
+    scope = ev._scope_for(svc)
+    for pname in sorted(svc.template.params):
+        if contract_of(svc.template.params[pname][0]) is None:
+            continue
+        value = ev._arg(scope, pname)
+        if isinstance(value, ServiceRef):
+            found = _route(ev, value.name, cname, seen | {name})
+            if found is not None:
+                return found
+    return None
 
 
 def _applying(ev: Evaluator, body: ast.Body, scope: object) -> Iterator[ast.Request]:
@@ -358,3 +419,152 @@ def _record(ev: Evaluator, req: ast.Request, scope: object, contract: ContractSy
             value = Secret(value, frozenset())
         record[fname] = value
     return record
+
+
+# --- a setup step repeated per request -----------------------------------------------------------
+#
+#   add_bind_user {
+#     for_each = self.requests(ldap_bind)     # one step per record sent to this provider
+#     stdin = "${each.value.password}\n"      # a field; a secret one stays a store reference
+#   }
+#
+# The item's key (`each.key`, `STEP[KEY]` in the store) is the record's first field, which must
+# be public text: a directory's user id, a client id.
+
+
+def each_contract(ck: Checker, value: ast.Expr) -> ContractSym | None:
+    """The contract of `for_each = self.requests(C)`; None for any other list."""
+    if isinstance(value, ast.Call) and value.func.dotted == READER and len(value.args) == 1:
+        arg = value.args[0].value
+        if isinstance(arg, ast.Ref) and len(arg.parts) == 1:
+            return ck.program.contracts.get(arg.dotted)
+    return None
+
+
+def check_each(ck: Checker, value: ast.Expr, ctx: _Ctx, code: str) -> bool:
+    """`for_each = self.requests(C)`: True when `value` is such a list (checked here)."""
+    if not (isinstance(value, ast.Call) and value.func.dotted == READER):
+        return False
+    ck.type_of(value, ctx)  # E0363 / E0350 for a malformed call
+    contract = each_contract(ck, value)
+    if contract is None:
+        return True
+    first = next(iter(contract.fields), None)
+    ftype = contract.fields[first][0] if first is not None else None
+    if ftype is None or ftype.secret or ftype.kind not in ("string", "hostname", "email"):
+        ck.diags.error(
+            code,
+            f"`{contract.name}`'s first field is not public text, so it cannot name each item",
+            value.span,
+            "repeated per request",
+            help="each item's key (shown in progress and the plan) is the record's first "
+            f"field: declare `{contract.name}` with a `string` field first (a user or client id)",
+        )
+    return True
+
+
+def each_field_error(
+    ck: Checker, contract: ContractSym, ref: ast.Ref, code: str
+) -> tuple[bool, bool]:
+    """`each.value.FIELD` of a step repeated per request: (whether it was an error, whether
+    the field is a secret)."""
+    names = [p.text for p in ref.parts]
+    if names[1:2] == ["key"] and len(names) == 2:
+        return False, False
+    if len(names) == 3 and names[1] == "value" and names[2] in contract.fields:
+        return False, contract.fields[names[2]][0].secret
+    bad = ref.parts[-1] if len(names) > 1 else ref.parts[0]
+    ck.diags.error(
+        code,
+        f"`{ref.dotted}` is not a field of a `{contract.name}` request",
+        bad.span,
+        "each item is one request",
+        help=did_you_mean(names[-1], contract.fields)
+        or f"read a field: `each.value.FIELD`, one of {', '.join(contract.fields)}; "
+        "`each.key` is the first",
+    )
+    return True, False
+
+
+class RequestItem:
+    """One record of `for_each = self.requests(C)`: where its fields were written."""
+
+    def __init__(
+        self, key: str, request: ast.Request, scope: object, contract: ContractSym
+    ) -> None:
+        self.key = key
+        self.request = request
+        self.scope = scope
+        self.contract = contract
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def request_items(ev: Evaluator, provider: str, value: ast.Expr) -> list[tuple[str, object]]:
+    """The items of `for_each = self.requests(C)`: (the record's first field, its request)."""
+    from mora.eval.values import Secret
+
+    cname = value.args[0].value.dotted  # type: ignore[attr-defined]  # checked: a name
+    records = requests_for(ev, provider, cname)
+    sources = ev.__dict__.get("_request_sources", {}).get((provider, cname), [])
+    contract = ev.program.contracts[cname]
+    first = next(iter(contract.fields))
+    items: list[tuple[str, object]] = []
+    for record, (req, scope) in zip(records, sources, strict=True):
+        key = record.get(first, "")  # type: ignore[attr-defined]
+        if isinstance(key, Secret):  # refused by the checker; never shown
+            key = ""
+        items.append((str(key), RequestItem(str(key), req, scope, contract)))
+    return items
+
+
+def each_field(step: object, item: RequestItem, names: list[str]) -> object:
+    """`each.key` / `each.value.FIELD` of a step repeated per request, as a step expression:
+    the field's expression, written in the consumer's scope, so `secret.x` is the consumer's
+    secret by its store name (never its value); a default in the contract's scope."""
+    from mora import model as M
+    from mora.eval.scope import E_EVAL, _Scope
+    from mora.eval.values import _Abort
+
+    if names[1:] in ([], ["key"], ["value"]) or len(names) != 3:
+        return M.StepExpr(lit=item.key)
+    given = {e.key.text: e.value for e in item.request.body.entries if isinstance(e, ast.Attr)}
+    ftype, fdecl = item.contract.fields[names[2]]
+    if names[2] in given:
+        expr, out = given[names[2]], step.sx(given[names[2]], item.scope)  # type: ignore[attr-defined]
+    elif fdecl.default is not None:
+        expr, out = fdecl.default, step.sx(fdecl.default, _Scope())  # type: ignore[attr-defined]
+    else:
+        return M.StepExpr(lit="")  # an optional field nobody set
+    if ftype.secret and out.lit is not None:  # type: ignore[attr-defined]
+        step.ev.diags.error(  # type: ignore[attr-defined]
+            E_EVAL,
+            f"`{names[2]}` of a `{item.contract.name}` request is a secret written out as "
+            "text: a setup step sends only secrets from the store",
+            expr.span,
+            "plain text in a secret field",
+            help=f"give `{names[2]}` a secret (`secret.NAME`)",
+        )
+        raise _Abort
+    return out
+
+
+def is_emptiness_test(expr: ast.Expr) -> bool:
+    """`self.requests(C) == []` / `!= []`: whether anyone sent one, known when compiling (so a
+    setup step's `when` may read it; the records themselves never go into a step this way)."""
+    if not (isinstance(expr, ast.Binary) and expr.op in ("==", "!=")):
+        return False
+    sides = (expr.left, expr.right)
+    return any(isinstance(a, ast.Call) and a.func.dotted == READER for a in sides) and any(
+        isinstance(b, ast.ListExpr) and not b.items for b in sides
+    )
+
+
+def emptiness_calls(expr: ast.Expr) -> set[int]:
+    """The ids of the `self.requests(C)` calls in `expr` that are only tested for emptiness."""
+    found: set[int] = set()
+    for node in _nodes(expr):
+        if is_emptiness_test(node):  # type: ignore[arg-type]
+            found |= {id(a) for a in (node.left, node.right) if isinstance(a, ast.Call)}  # type: ignore[attr-defined]
+    return found

@@ -390,6 +390,17 @@ class _OneStep:
         self.per_item = any(
             isinstance(e, ast.Attr) and e.key.text == "for_each" for e in step.block.body.entries
         )
+        # `for_each = self.requests(C)`: one item per request, `each.value.FIELD` its fields
+        from mora.contracts.requests import each_contract
+
+        self.each_contract = next(
+            (
+                each_contract(self.c, e.value)  # type: ignore[arg-type]
+                for e in step.block.body.entries
+                if isinstance(e, ast.Attr) and e.key.text == "for_each"
+            ),
+            None,
+        )
 
     def check(self) -> None:
         seen: dict[str, ast.Key] = {}
@@ -503,6 +514,10 @@ class _OneStep:
     def _for_each(self, value: ast.Expr) -> None:
         """`for_each`: a list or map of text known when compiling (template arguments,
         params, literals), never a secret: each item's key names its record in the store."""
+        from mora.contracts.requests import check_each
+
+        if check_each(self.c, value, self.ctx, E_EACH_LIST):  # type: ignore[arg-type]
+            return  # the requests sent to this provider (mora/contracts/requests.py)
         late = [
             r
             for r in _leaves(value)
@@ -765,9 +780,15 @@ class _OneStep:
     def _expr(self, expr: ast.Expr, where: str) -> bool:
         """Check `expr` where it sits; True when it holds a secret (or a response value)."""
         tainted = False
+        from mora.contracts.requests import emptiness_calls
+
+        tested = emptiness_calls(expr)  # `self.requests(C) != []`: known when compiling
         for node in _leaves(expr):
             if isinstance(node, ast.Call) and node.func.dotted == "pick":
                 tainted |= self._pick(node, where)
+                continue
+            if isinstance(node, ast.Call) and id(node) in tested:
+                self.c.type_of(node, self.ctx)  # type: ignore[arg-type]
                 continue
             if isinstance(node, ast.Call):
                 self.diags.error(
@@ -860,6 +881,10 @@ class _OneStep:
 
     def _ref(self, ref: ast.Ref, where: str) -> bool:
         head = ref.parts[0].text
+        if head == "each" and self.per_item and self.each_contract is not None:
+            from mora.contracts.requests import each_field_error
+
+            return each_field_error(self.c, self.each_contract, ref, E_EACH)[1]  # type: ignore[arg-type]
         if head == "each":
             if not self.per_item:
                 self.diags.error(

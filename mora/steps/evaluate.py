@@ -66,7 +66,11 @@ def _items(ev: Evaluator, block: ast.Block, scope: _Scope) -> list[tuple[str, ob
     if isinstance(value, Secret | Pending):  # refused by the checker; never folded here
         raise _Abort
     pairs: list[tuple[str, object]]
-    if isinstance(value, dict):
+    if isinstance(source.value, ast.Call) and scope.service is not None:  # self.requests(C)
+        from mora.contracts.requests import request_items
+
+        pairs = request_items(ev, scope.service.name, source.value)
+    elif isinstance(value, dict):
         pairs = [(str(k), v) for k, v in value.items()]
     elif isinstance(value, list | tuple):
         pairs = [(_text(v), v) for v in value]
@@ -226,6 +230,10 @@ class _Step:
             return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in expr.entries})
         if isinstance(expr, ast.Unary):
             return M.StepExpr(op="!", args=[self.sx(expr.operand, scope)])
+        from mora.contracts.requests import is_emptiness_test
+
+        if isinstance(expr, ast.Binary) and is_emptiness_test(expr):  # self.requests(C) != []
+            return M.StepExpr(lit=bool(self._fold(expr, scope)))
         if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
             return M.StepExpr(lit=bool(self._fold(expr, scope)))  # `args.x != none`: known now
         if isinstance(expr, ast.Binary):
@@ -233,6 +241,8 @@ class _Step:
             # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
             # known now, leaves the recorded condition as it reads without that test
             neutral = expr.op == "&&"
+            if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
+                return M.StepExpr(lit=not neutral)  # `x || true` is true, `x && false` false
             if expr.op in ("&&", "||") and right.lit is neutral:
                 return left
             if expr.op in ("&&", "||") and left.lit is neutral:
@@ -263,6 +273,10 @@ class _Step:
             return M.StepExpr(ref=".".join(["response", *names]))
         if head == "each" and self.each is not None:
             key, value = self.each
+            from mora.contracts.requests import RequestItem, each_field
+
+            if isinstance(value, RequestItem):  # for_each = self.requests(C)
+                return each_field(self, value, names)  # type: ignore[return-value]
             picked = key if names[1:] == ["key"] else value
             return M.StepExpr(lit=picked if isinstance(picked, bool | int) else _text(picked))
         if head == "self" and len(names) > 1 and names[1] == "setup":

@@ -59,7 +59,17 @@ STEPS = {
             "api_key",
         ],
     },
-    "identity": {"directory": ["sign_in", "list_groups", "add_group[media_users]"]},
+    "identity": {
+        "directory": [
+            "sign_in",
+            "list_groups",
+            "add_group[media_users]",
+            # Authelia's own bind user (stdlib/authelia.mora, `ldap_bind`): no admin password
+            "list_users",
+            "add_bind_user[authelia]",
+            "bind_user_access[authelia]",
+        ]
+    },
 }
 # homelab uses media and identity as modules: their services carry the alias as a prefix
 STEPS["homelab"] = {
@@ -72,6 +82,19 @@ for _name in ("media-tv", "media-movies", "media-indexers"):
     STEPS["homelab"][_name] = [
         s for s in STEPS["homelab"][_name] if s not in ("host_config", "login")
     ]
+# ... and Jellyfin signs people in with the directory's accounts: its LDAP-Auth plugin is
+# installed and pointed at LLDAP with its own bind user, which LLDAP's steps create
+STEPS["homelab"]["media-watch"] = [
+    *STEPS["homelab"]["media-watch"],
+    *("ldap_plugin", "ldap_install", "ldap_restart", "ldap_read", "ldap_configure"),
+]
+_directory = STEPS["homelab"]["identity-directory"]
+STEPS["homelab"]["identity-directory"] = [
+    *_directory[:-1],
+    "add_bind_user[bind-media-watch]",
+    _directory[-1],
+    "bind_user_access[bind-media-watch]",
+]
 PRODUCED = {
     "media": {
         "janitor_jellyfin_key": "watch.keys.janitorr",
@@ -129,6 +152,8 @@ def test_the_people_are_the_one_thing_identity_is_given(tmp_path: Path) -> None:
             "list_users",
             "add_user[ann]",
             "user_groups[ann]",
+            "add_bind_user[authelia]",
+            "bind_user_access[authelia]",
         ]
     }
     assert "nothing to ask" in text

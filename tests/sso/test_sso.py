@@ -253,7 +253,9 @@ def test_every_template_with_an_identity_cites_its_sign_in_sources() -> None:
             with_identity.append(path.stem)
             assert re.search(r"^# source sso: .+ \(checked \d{4}-\d{2}-\d{2}\)$", text, re.M), path
             assert (
-                "request args.identity oidc_client" in text or "route(auth: args.identity)" in text
+                "request args.identity oidc_client" in text
+                or "route(auth: args.identity)" in text
+                or "request args.identity ldap_bind" in text  # LDAP (test_ldap.py)
             ), path
     assert {"vaultwarden", "grafana", "mealie", "miniflux", "paperless"} <= set(with_identity)
     assert {"prometheus", "homepage"} <= set(with_identity)  # forward auth

@@ -102,9 +102,6 @@ service directory = lldap(base_dn: "dc=example,dc=org")
 
 service auth = authelia(
   ldap: directory,
-  ldap_host: directory.name,
-  base_dn: "dc=example,dc=org",
-  bind_password: secret.directory_admin_password,
   admin_group: "lldap_admin",
 )
 """
