@@ -60,3 +60,26 @@ def test_large_synthetic_projects_stay_under_the_file_size_limit(tmp_path: Path)
     result = check_project(tmp_path)
     assert not list(result.diagnostics), [d.message for d in result.diagnostics][:3]
     assert result.program is not None and len(result.program.services) == 2 * SERVICES_PER_FILE + 1
+
+
+def test_memory_mode_prints_each_phase_of_a_compile() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "run.py"),
+            "--memory",
+            "--sizes",
+            "10",
+            "--generators",
+            "synthetic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
+    for phase in ("check+eval", "manifest", "kubernetes", "quadlet", "podman", "sync"):
+        peak, end, cpu = (float(x) for x in rows[phase])
+        assert peak >= end > 0 and cpu >= 0, proc.stdout
