@@ -122,3 +122,27 @@ def test_the_plans_by_name_are_made_once_per_rendering(
     monkeypatch.setattr(ingress, "ingress_documents", seen)
     assert kubernetes.render(compiled, False, Diagnostics()) is not None
     assert len(tables) == len(compiled.manifest.services) and len(set(tables)) == 1
+
+
+def test_the_writer_remembers_a_bounded_number_of_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The block writer memoised every distinct text of the run (names, hosts, secret values:
+    ~20 MiB at 10,000 services); it now starts afresh past `MEMO_MAX`, writing the same text."""
+    from mora.backends.kubernetes import emit
+
+    compiled = _compiled(tmp_path, REPO / "projects" / "homelab")
+    docs = kubernetes.render(compiled, False, Diagnostics())
+    assert docs is not None
+    unbounded = kubernetes.new_writer()
+    want = [kubernetes.to_yaml(d.body, writer=unbounded) for d in docs]
+    assert len(unbounded._texts) > 50
+    monkeypatch.setattr(emit, "MEMO_MAX", 10)
+    bounded = kubernetes.new_writer()
+    sizes = []
+    got = []
+    for d in docs:
+        got.append(kubernetes.to_yaml(d.body, writer=bounded))
+        sizes.append(len(bounded._texts))
+    assert got == want
+    assert max(sizes) <= 10
