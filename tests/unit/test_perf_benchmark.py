@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -83,3 +85,27 @@ def test_memory_mode_prints_each_phase_of_a_compile() -> None:
     for phase in ("check+eval", "manifest", "kubernetes", "quadlet", "podman", "sync"):
         peak, end, cpu = (float(x) for x in rows[phase])
         assert peak >= end > 0 and cpu >= 0, proc.stdout
+
+
+def test_large_realistic_projects_are_split_into_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 realistic services were one 2.1 MB file (E0105): copies of the stack are split,
+    each file importing the templates; small files here, checked clean."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from mora.api import check_project
+
+    big = generate.realistic(10_000)
+    assert len(big) > 1 and all(len(t.encode()) < 1024 * 1024 for t in big.values())
+    monkeypatch.setattr(generate, "STACKS_PER_FILE", 2)
+    files = generate.realistic(5 * generate.STACK_SIZE)
+    assert sorted(files) == ["main.mora", "stacks1.mora", "stacks2.mora"]
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
+    result = check_project(tmp_path)
+    assert not list(result.diagnostics), [d.message for d in result.diagnostics]
+    assert result.program is not None and len(result.program.services) == 35
