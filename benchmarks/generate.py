@@ -121,11 +121,21 @@ input janitor{k}_seerr_key: secret {{ from = requests{k}.setup.api_key.key }}
 STACK_SIZE = 7  # services per copy of the media stack
 
 
+STACKS_PER_FILE = 140  # 980 services, ~200 KiB: a file stays under E0105's 1 MiB limit
+
+
 def realistic(n: int) -> dict[str, str]:
-    """Files of a project of about `n` services (a multiple of 7): copies of the media stack."""
+    """Files of a project of about `n` services (a multiple of 7): copies of the media stack,
+    140 copies to a file (each file imports the templates it instantiates)."""
     copies = max(1, round(n / STACK_SIZE))
-    body = [REALISTIC_HEADER] + [REALISTIC_STACK.format(k=k) for k in range(copies)]
-    return {"main.mora": "".join(body)}
+    files: dict[str, list[str]] = {"main.mora": [REALISTIC_HEADER]}
+    imports = "".join(
+        line + "\n" for line in REALISTIC_HEADER.splitlines() if line.startswith("import")
+    )
+    for k in range(copies):
+        name = "main.mora" if k < STACKS_PER_FILE else f"stacks{k // STACKS_PER_FILE}.mora"
+        files.setdefault(name, [imports]).append(REALISTIC_STACK.format(k=k))
+    return {name: "".join(body) for name, body in files.items()}
 
 
 GENERATORS = {"synthetic": synthetic, "realistic": realistic}

@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -279,6 +280,70 @@ def profile(generator: str, n: int, top: int) -> None:
             pstats.Stats(prof).sort_stats("tottime").print_stats(top)
 
 
+# --- memory mode ---------------------------------------------------------------------------------
+
+
+def memory(generator: str, n: int) -> None:
+    """Peak resident memory and CPU of each phase of `mora compile` (all targets), in a fresh
+    process as the command runs them: where the peak of a large compile is."""
+    env = mora_env()
+    with tempfile.TemporaryDirectory(prefix="mora-memory-") as tmp:
+        project = write_project(Path(tmp) / "project", GENERATORS[generator](n))
+        warm = [*MORA, "check", str(project)]  # the parse cache, as a user's is
+        subprocess.run(warm, cwd=tmp, env=env, check=False, capture_output=True)
+        print(f"\n== memory by phase: {generator}, {n} services (parse cache warm)")
+        print(f"{'phase':<12} {'peak MiB':>9} {'end MiB':>8} {'CPU s':>7}", flush=True)
+        child = [sys.executable, str(HERE / "run.py"), "--memory-child", str(project), "out"]
+        subprocess.run(child, cwd=tmp, env=env, check=True)
+
+
+def memory_child(project: Path, out: Path) -> None:
+    """The phases of `mora.main.run_compile`, each with the largest resident set seen while it
+    ran (a thread reads /proc/self/statm every 2 ms) and its CPU time."""
+    import gc
+    import threading
+
+    from mora.api import compile_project
+    from mora.backends import Options, write_target
+    from mora.diagnostics import Diagnostics
+    from mora.main import GC_THRESHOLDS
+    from mora.output import sync
+
+    gc.set_threshold(*GC_THRESHOLDS)
+    page = os.sysconf("SC_PAGE_SIZE") / 2**20
+    peak = [0.0]
+    running = [True]
+
+    def rss() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    def watch() -> None:
+        while running[0]:
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.002)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+    def phase(name: str, fn: Any) -> Any:
+        peak[0] = rss()
+        start = time.process_time()
+        result = fn()
+        peak[0] = max(peak[0], rss())
+        print(f"{name:<12} {peak[0]:9.0f} {rss():8.0f} {time.process_time() - start:7.2f}")
+        sys.stdout.flush()
+        return result
+
+    result = phase("check+eval", lambda: compile_project(project, domain="example.org"))
+    assert result.compiled is not None, [d.message for d in result.diagnostics]
+    result.program = None  # as run_compile does: the backends read only the model
+    diags = Diagnostics()
+    for target in TARGETS:
+        phase(target, lambda t=target: write_target(t, result.compiled, out, Options(), diags))
+    phase("sync", sync)
+    running[0] = False
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -305,12 +370,22 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="top functions per phase (in-process)")
     ap.add_argument("--top", type=int, default=12, help="functions per phase in --profile")
     ap.add_argument("--markdown", type=Path, help="also write the table here as Markdown")
+    ap.add_argument("--memory", action="store_true", help="peak memory per phase of a compile")
+    ap.add_argument("--memory-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.generators, args.repeat = "10", "synthetic", 1
         args.no_peers, args.no_media, args.each_target_max = True, True, 0
     sizes = [int(s) for s in args.sizes.split(",")]
     generators = args.generators.split(",")
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    if args.memory:
+        for generator in generators:
+            for n in sizes:
+                memory(generator, n)
+        return
     if args.profile:
         for generator in generators:
             for n in sizes:

@@ -235,6 +235,90 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
     return path
 
 
+def write_chunks(
+    out: Path, rel: str | PurePosixPath, chunks: Iterable[str], mode: int = 0o644
+) -> Path:
+    """`write_file` for text made in pieces (a large manifest): each piece goes to the temporary
+    file as it comes, so the whole text is never held; an old file with the same bytes and mode
+    is kept as it was (its modification time too), as `write_file` keeps it."""
+    global _unsynced
+    parts = _parts(rel)
+    path = out.joinpath(*parts)
+    dirfd, close = _dir_for_write(out, parts[:-1])
+    name = parts[-1]
+    try:
+        fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
+        tmp, fd = _create_temp(dirfd, name, mode)
+        try:
+            if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
+                os.fchmod(fd, mode)
+            _write_pieces(fd, chunks)
+            if not fresh and _same_as_temp(dirfd, name, tmp, mode, path):
+                os.unlink(tmp, dir_fd=dirfd)
+                return path
+            os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dirfd)
+            raise
+        _unsynced += 1
+    finally:
+        if close:
+            os.close(dirfd)
+    return path
+
+
+_PIECE = 1 << 18  # characters gathered before one write
+
+
+def _write_pieces(fd: int, chunks: Iterable[str]) -> None:
+    """Write the UTF-8 of `chunks` to `fd` in writes of about `_PIECE` characters; close it."""
+    try:
+        gathered: list[str] = []
+        size = 0
+        for chunk in chunks:
+            gathered.append(chunk)
+            size += len(chunk)
+            if size >= _PIECE:
+                _write_view(fd, "".join(gathered).encode("utf-8"))
+                gathered, size = [], 0
+        _write_view(fd, "".join(gathered).encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def _write_view(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _same_as_temp(dirfd: int, name: str, tmp: str, mode: int, where: Path) -> bool:
+    """Whether file `name` holds the bytes just written to `tmp`, with this mode (a symlink at
+    `name` is refused, as `_same` refuses it)."""
+    try:
+        info = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeOutput(where, "a symlink in the output tree")
+    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != mode:
+        return False
+    if os.stat(tmp, dir_fd=dirfd, follow_symlinks=False).st_size != info.st_size:
+        return False
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    with (
+        os.fdopen(os.open(name, flags, dir_fd=dirfd), "rb") as old,
+        os.fdopen(os.open(tmp, flags, dir_fd=dirfd), "rb") as new,
+    ):
+        while True:
+            a, b = old.read(1 << 20), new.read(1 << 20)
+            if a != b:
+                return False
+            if not a:
+                return True
+
+
 def _write_all(fd: int, data: bytes) -> None:
     """Write `data` to `fd` and close it: plain `write` calls, without the `isatty` ioctl,
     `fstat` and `lseek` that opening a buffered file object costs (three system calls a file,

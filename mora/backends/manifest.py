@@ -1,18 +1,94 @@
-"""The manifest backend: `manifest.json`, the resolved project in one versioned JSON document."""
+"""The manifest backend: `manifest.json`, the resolved project in one versioned JSON document.
+
+The document is written as it is made, a service (secret, input) at a time: the manifest of
+10,000 services is 12 MiB of text, and building it whole (the plain data of every service, the
+pieces of the encoder, the text and its bytes) cost about 110 MiB at the peak of a large compile
+(docs/performance.md, eighth round). The bytes are `mora.model.manifest_json`'s.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.model import manifest_json
-from mora.output import write_file
+from mora.model import Manifest
+from mora.output import write_chunks
+
+#: the manifest's collections of models, each entry dumped only when it is written (their
+#: default is empty: `exclude_defaults` leaves out an empty one, as `manifest_json` does)
+_ENTRIES = ("services", "secrets", "inputs")
 
 
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
     from mora.backends.manager_service import write_containerfile
 
-    written = [write_file(out, "manifest.json", manifest_json(compiled.manifest))]
+    written = [write_chunks(out, "manifest.json", manifest_chunks(compiled.manifest))]
     return written + write_containerfile(compiled.manifest, out, diags)
+
+
+class Lazy:
+    """A mapping written as a JSON object whose values are turned into plain data (`plain`)
+    one at a time, as each is written."""
+
+    __slots__ = ("items", "plain")
+
+    def __init__(self, items: Mapping[str, Any], plain: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.plain = plain
+
+
+def manifest_chunks(manifest: Manifest) -> Iterator[str]:
+    """The text of `manifest_json(manifest)`, in pieces."""
+    lazy = {name: getattr(manifest, name) for name in _ENTRIES}
+    data = manifest.model_copy(update={name: {} for name in _ENTRIES}).model_dump(
+        mode="json", exclude_defaults=True
+    )
+    for name, entries in lazy.items():
+        if entries:
+            data[name] = Lazy(entries, _dump_model)
+    data["format"] = manifest.format
+    data["version"] = manifest.version
+    yield from json_chunks(data)
+    yield "\n"
+
+
+def _dump_model(model: Any) -> Any:
+    return model.model_dump(mode="json", exclude_defaults=True)
+
+
+def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
+    """`json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)` in pieces: the objects
+    at the top and the `Lazy` ones are laid out here, every other value by `json.dumps`.
+
+    Keys are text (the model's are: `mora.model` refuses others), so sorting the keys is sorting
+    the items as `json` does. A raw line break is only ever layout in JSON text (a string's is
+    written `\\n`), so a nested value is indented by indenting its lines."""
+    if not isinstance(value, dict | Lazy):
+        yield _dumps(value, level)
+        return
+    items, plain = (value.items, value.plain) if isinstance(value, Lazy) else (value, None)
+    if not items:
+        yield "{}"
+        return
+    inner = "\n" + "  " * (level + 1)
+    opening = "{"
+    for key in sorted(items):
+        if not isinstance(key, str):
+            raise TypeError(f"a JSON object key must be text here, not {type(key).__name__}")
+        item = items[key]
+        yield opening + inner + json.dumps(key, ensure_ascii=False) + ": "
+        opening = ","
+        if plain is not None:
+            yield _dumps(plain(item), level + 1)
+        else:
+            yield from json_chunks(item, level + 1)
+    yield "\n" + "  " * level + "}"
+
+
+def _dumps(value: Any, level: int) -> str:
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.replace("\n", "\n" + "  " * level) if level else text

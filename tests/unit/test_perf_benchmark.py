@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -60,3 +62,50 @@ def test_large_synthetic_projects_stay_under_the_file_size_limit(tmp_path: Path)
     result = check_project(tmp_path)
     assert not list(result.diagnostics), [d.message for d in result.diagnostics][:3]
     assert result.program is not None and len(result.program.services) == 2 * SERVICES_PER_FILE + 1
+
+
+def test_memory_mode_prints_each_phase_of_a_compile() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "run.py"),
+            "--memory",
+            "--sizes",
+            "10",
+            "--generators",
+            "synthetic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
+    for phase in ("check+eval", "manifest", "kubernetes", "quadlet", "podman", "sync"):
+        peak, end, cpu = (float(x) for x in rows[phase])
+        assert peak >= end > 0 and cpu >= 0, proc.stdout
+
+
+def test_large_realistic_projects_are_split_into_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 realistic services were one 2.1 MB file (E0105): copies of the stack are split,
+    each file importing the templates; small files here, checked clean."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from mora.api import check_project
+
+    big = generate.realistic(10_000)
+    assert len(big) > 1 and all(len(t.encode()) < 1024 * 1024 for t in big.values())
+    monkeypatch.setattr(generate, "STACKS_PER_FILE", 2)
+    files = generate.realistic(5 * generate.STACK_SIZE)
+    assert sorted(files) == ["main.mora", "stacks1.mora", "stacks2.mora"]
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
+    result = check_project(tmp_path)
+    assert not list(result.diagnostics), [d.message for d in result.diagnostics]
+    assert result.program is not None and len(result.program.services) == 35

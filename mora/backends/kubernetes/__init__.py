@@ -14,7 +14,7 @@ See docs/kubernetes.md for what each model field becomes and why.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,28 +168,49 @@ def render(
     With `text`, each service's documents are turned into their text as soon as the service is
     done: nothing is written before every document is checked, but the objects of all services
     are not held at once (about 18 MiB per 1,000 services, docs/performance.md)."""
+    errors_before = _errors(diags)
+    docs: list[Document] = []
+    for batch in _service_documents(compiled, no_secrets, diags):
+        docs += batch if text is None else [_as_text(d, text) for d in batch]
+    if _errors(diags) > errors_before:
+        return None
+    docs.sort(key=lambda d: d.path)
+    kustomization = Document("kustomization.yaml", _kustomization([d.path for d in docs]))
+    docs.append(kustomization if text is None else _as_text(kustomization, text))
+    return docs
 
-    done = 0
 
-    def as_text() -> None:
-        """The documents added since the last call, as text."""
-        nonlocal done
-        if text is not None:
-            for i in range(done, len(docs)):
-                d = docs[i]
-                docs[i] = Document(d.path, text(d.body), d.secret)
-        done = len(docs)
+def _errors(diags: Diagnostics) -> int:
+    return sum(1 for d in diags if d.is_error)
 
+
+def _as_text(doc: Document, text: Callable[[dict[str, Any]], str]) -> Document:
+    return Document(doc.path, text(doc.body), doc.secret)
+
+
+def _kustomization(resources: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    }
+
+
+def _service_documents(
+    compiled: Compiled, no_secrets: bool, diags: Diagnostics
+) -> Iterator[list[Document]]:
+    """The documents (objects) of the project but the kustomization, a service's at a time:
+    the namespace, each service's once it is done, then the volumes and the manager's."""
     manifest = compiled.manifest
-    errors_before = sum(1 for d in diags if d.is_error)
     settings = read_settings(manifest, diags)
     plans = plan_services(manifest, settings, diags)
-    docs = [
+    yield [
         Document("namespace.yaml", objects.namespace(settings.namespace, project_labels(manifest)))
     ]
     owners = ingress.tls_owners(plans)
+    by_name = {p.svc.name: p for p in plans.values()}
     for plan in plans.values():
-        as_text()
+        docs: list[Document] = []
         folder = plan.name
         data = objects.config_data(plan)
         workload = build_workload(plan, plans, settings, data, diags)
@@ -199,7 +220,7 @@ def render(
         parts = {
             "service.yaml": objects.cluster_service(plan, diags),
             "service-published.yaml": objects.published_service(plan),
-            **ingress.ingress_documents(plan, plans, owners, settings, diags),
+            **ingress.ingress_documents(plan, plans, owners, settings, diags, by_name=by_name),
             "networkpolicy.yaml": objects.network_policy(plan),
             "configmap.yaml": objects.config_map(plan, data),
         }
@@ -208,31 +229,18 @@ def render(
         ):
             parts["service.yaml"]["metadata"].setdefault("annotations", {}).update(extra)
         docs += [Document(f"{folder}/{f}", body) for f, body in parts.items() if body is not None]
-        if no_secrets:
-            continue
-        try:
-            body = objects.secret(plan, compiled.material)
-        except objects.MissingMaterial as err:
-            diags.error(E_MATERIAL, f"no secret material `{err}` for `{plan.svc.name}`", None)
-            continue
-        if body is not None:
-            docs.append(Document(f"{folder}/secret.yaml", body, secret=True))
-    for file, body in objects.claims(plans, settings, diags).items():
-        docs.append(Document(f"volumes/{file}", body))
-    docs += _manager_documents(compiled, settings, diags)
-    as_text()
-    if sum(1 for d in diags if d.is_error) > errors_before:
-        return None
-    docs.sort(key=lambda d: d.path)
-    resources = [d.path for d in docs]
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    }
-    docs.append(Document("kustomization.yaml", kustomization))
-    as_text()
-    return docs
+        if not no_secrets:
+            try:
+                body = objects.secret(plan, compiled.material)
+            except objects.MissingMaterial as err:
+                diags.error(E_MATERIAL, f"no secret material `{err}` for `{plan.svc.name}`", None)
+            else:
+                if body is not None:
+                    docs.append(Document(f"{folder}/secret.yaml", body, secret=True))
+        yield docs
+    claims = objects.claims(plans, settings, diags)
+    volumes = [Document(f"volumes/{file}", body) for file, body in claims.items()]
+    yield volumes + _manager_documents(compiled, settings, diags)
 
 
 def _manager_documents(compiled: Compiled, settings: Any, diags: Diagnostics) -> list[Document]:
@@ -262,21 +270,49 @@ def _header(project: str, secret: bool) -> str:
     return text
 
 
+#: YAML text the backend holds while it checks the documents (the media project's is ~60 KiB,
+#: 1,000 synthetic services' 6.4 MiB). Past it, the text is let go and written in a second pass
+#: once every document is checked: 10,000 services' text is 64 MiB (docs/performance.md).
+HELD_TEXT_MAX = 8 * 1024 * 1024
+
+
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
-    """Write the project's manifests below `out/kubernetes/`; nothing when a problem is found."""
+    """Write the project's manifests below `out/kubernetes/`; nothing when a problem is found.
+
+    Every document is checked before the first file is written. A small project's text is
+    kept from that pass; a large one's (over `HELD_TEXT_MAX`) is made again, a service at a
+    time, and written as it is made, so the text of every service is never held at once."""
+    no_secrets = bool(getattr(options, "no_secrets", False))
     writer = new_writer()
-    docs = render(
-        compiled,
-        bool(getattr(options, "no_secrets", False)),
-        diags,
-        text=lambda body: to_yaml(body, writer=writer),
-    )
-    if docs is None:
+    errors_before = _errors(diags)
+    held: list[Document] | None = []
+    size = 0
+    paths: list[str] = []
+    for batch in _service_documents(compiled, no_secrets, diags):
+        paths += [d.path for d in batch]
+        if held is not None:
+            texts = [Document(d.path, to_yaml(d.body, writer=writer), d.secret) for d in batch]
+            held += texts
+            size += sum(len(d.body) for d in texts)
+            if size > HELD_TEXT_MAX:
+                held = None  # checked only, from here on: written in a second pass
+    if _errors(diags) > errors_before:
         return []
-    written = []
+    docs: Iterable[Document]
+    if held is not None:
+        docs = held
+    else:  # the same documents again (their diagnostics were reported above)
+        again = _service_documents(compiled, no_secrets, Diagnostics())
+        docs = (_as_text(d, lambda body: to_yaml(body, writer=writer)) for b in again for d in b)
+    project = compiled.manifest.project
+    written: dict[str, Path] = {}
     for doc in docs:
-        text = _header(compiled.manifest.project, doc.secret) + doc.body
+        text = _header(project, doc.secret) + doc.body
         mode = SECRET_MODE if doc.secret else FILE_MODE
-        written.append(write_file(out, f"kubernetes/{doc.path}", text, mode))
-    finish_target(out, "kubernetes", written)
-    return written
+        written[doc.path] = write_file(out, f"kubernetes/{doc.path}", text, mode)
+    paths.sort()
+    kustomization = _header(project, False) + to_yaml(_kustomization(paths), writer=writer)
+    files = [written[p] for p in paths]
+    files.append(write_file(out, "kubernetes/kustomization.yaml", kustomization, FILE_MODE))
+    finish_target(out, "kubernetes", files)
+    return files

@@ -127,8 +127,15 @@ class Unsupported(Exception):
     """The document leaves the shape `BlockWriter` reproduces."""
 
 
+#: distinct texts a writer remembers before it starts afresh: every service brings dozens seen
+#: once (its names, hosts, secret values), which at 10,000 services were ~20 MiB held to the end
+#: of the backend (docs/performance.md, eighth round); the few that repeat are found again at once
+MEMO_MAX = 20_000
+
+
 class BlockWriter:
-    """Writes documents; scalars are memoised for the writer's lifetime (one backend run)."""
+    """Writes documents; scalars are memoised for the writer's lifetime (one backend run), up to
+    `MEMO_MAX` texts at a time."""
 
     def __init__(self, dump_value: Callable[[object], str]) -> None:
         # dump_value(v) is PyYAML's text of the document {"k": v}
@@ -153,6 +160,9 @@ class BlockWriter:
         if type(value) is str:
             found = self._texts.get(value)  # type: ignore[call-overload]
             if found is None:
+                if len(self._texts) >= MEMO_MAX:  # most are seen once (names, hosts, secrets)
+                    self._texts.clear()
+                    self._scalars.clear()
                 found = self._texts[value] = self._new_scalar(value)  # type: ignore[index]
             return found
         return self._new_scalar(value)

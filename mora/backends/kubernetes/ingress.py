@@ -107,11 +107,16 @@ def ingress_documents(
     owners: dict[str, tuple[str, str]],
     settings: Settings,
     diags: Diagnostics,
+    by_name: dict[str, ServicePlan] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """File (below the service's folder) -> document: Ingresses and Traefik objects."""
+    """File (below the service's folder) -> document: Ingresses and Traefik objects.
+
+    `by_name` (plans by service name) is made once by a caller that renders every service:
+    made per call it was a quadratic 10,000 x 10,000 at 10,000 services."""
     svc = plan.svc
     docs: dict[str, dict[str, Any]] = {}
-    by_name = {p.svc.name: p for p in plans.values()}
+    if by_name is None:
+        by_name = {p.svc.name: p for p in plans.values()}
     cls = settings.ingress_class
     timeouts: set[float] = set()
     for named in _named(plan):
