@@ -137,7 +137,13 @@ def _login_words(comment: list[str]) -> list[str]:
             found.append(match["text"].strip())
         elif found and line.startswith("#   ") and line[4:].strip():
             found[-1] += " " + line[4:].strip()
-    return found
+    return [_first_sentence(text) for text in found]
+
+
+def _first_sentence(text: str) -> str:
+    """A table cell holds the claim, not the whole reason: the template's header keeps that."""
+    match = re.search(r"\.\s+(?=[A-Z])", text)
+    return text[: match.start()] if match else text.rstrip(".")
 
 
 def _header_logins(module: _Module) -> list[str]:

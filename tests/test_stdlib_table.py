@@ -212,3 +212,13 @@ def test_check_fails_until_the_tool_rewrites_the_table(
         encoding="utf-8",
     )
     assert main(["--check", str(readme), str(stdlib)]) == 1
+
+
+def test_a_login_reason_is_cut_to_its_first_sentence() -> None:
+    from mora.stdlib_table import _login_words
+
+    comment = [
+        "# login: own: Actual's server password. Its phone apps sync with",
+        "#   the server URL directly.",
+    ]
+    assert _login_words(comment) == ["own: Actual's server password"]
