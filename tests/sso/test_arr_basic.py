@@ -45,3 +45,31 @@ def test_the_login_user_is_set_unless_external(tmp_path: Path, method: str) -> N
 def test_external_builds_no_login_steps(tmp_path: Path) -> None:
     for name, steps in _steps(tmp_path, "External").items():
         assert "login" not in steps and "host_config" not in steps, (name, steps)
+
+
+LIDARR = """\
+import lidarr
+
+service music = lidarr(media: "/srv/media", auth_method: "{method}")
+"""
+
+
+@pytest.mark.parametrize("method", ["Forms", "Basic"])
+def test_lidarr_leaves_forms_and_basic_to_its_first_visit(tmp_path: Path, method: str) -> None:
+    """Lidarr has no login steps: a method in the environment with no user would lock it.
+
+    Its first-visit dialog only opens while the method is None (PageConnector.js:170).
+    """
+    (tmp_path / "main.mora").write_text(LIDARR.format(method=method), encoding="utf-8")
+    result = compile_project(tmp_path, domain="example.org", provider=MemoryProvider(seed=b"t"))
+    assert result.compiled is not None, result.diagnostics
+    env = result.compiled.manifest.services["music"].environment  # type: ignore[attr-defined]
+    assert "LIDARR__AUTH__METHOD" not in env, env
+
+
+def test_lidarr_external_is_still_set(tmp_path: Path) -> None:
+    (tmp_path / "main.mora").write_text(LIDARR.format(method="External"), encoding="utf-8")
+    result = compile_project(tmp_path, domain="example.org", provider=MemoryProvider(seed=b"t"))
+    assert result.compiled is not None, result.diagnostics
+    env = result.compiled.manifest.services["music"].environment  # type: ignore[attr-defined]
+    assert "LIDARR__AUTH__METHOD" in env, env
