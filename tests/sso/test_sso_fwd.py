@@ -116,9 +116,9 @@ def test_own_logins_step_aside_only_where_the_provider_replaces_them(build: Path
     assert env["sync"]["GUI_PASSWORD"]["sources"] == ["secret.sync_gui_password"]  # kept
     assert "set_password" in [s["name"] for s in services["downloads"]["setup"]]  # its own login
     # Navidrome trusts the header only with the proxy's own range, and then /rest is guarded
-    assert not any(k.startswith("ND_REVERSEPROXY") for k in env["listen"])
-    assert env["listen2"]["ND_REVERSEPROXYUSERHEADER"] == {"value": "Remote-User"}
-    assert env["listen2"]["ND_REVERSEPROXYWHITELIST"] == {"value": "10.89.0.2/32"}
+    assert not any(k.startswith("ND_EXTAUTH") for k in env["listen"])
+    assert env["listen2"]["ND_EXTAUTH_USERHEADER"] == {"value": "Remote-User"}
+    assert env["listen2"]["ND_EXTAUTH_TRUSTEDSOURCES"] == {"value": "10.89.0.2/32"}
     assert [r.get("path") for r in services["listen2"]["routes"]] == [None]
 
 
