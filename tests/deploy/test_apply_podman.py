@@ -29,14 +29,17 @@ from tests.toolchain import BUSYBOX_IMAGE, podman, podman_env
 IDLE = "trap 'exit 0' TERM; "
 
 # `ready` appears 2 s after start: a dependant started before it (no health gate) would be
-# created before its dependency's ready time, which the test compares.
+# created before its dependency's ready time, which the test compares. Given a gate, `api` is
+# healthy only while the gate is open (a file in a bound folder): a test that interrupts an
+# apply at a line closes it first, so the apply cannot finish before the interruption however
+# slowly the test reads that line (under load it once read it after the apply had ended).
 SERVICE = """\
 service {name} {{
   image = "{image}"
   user = "65534"
   command = ["sh", "-c", "{idle}sleep 2; date +%s > /tmp/ready; sleep 600 & wait"]
   healthcheck {{
-    test = ["CMD-SHELL", "test -f /tmp/ready"]
+    test = ["CMD-SHELL", "{health}"]
     interval = 1s
     retries = 60
   }}
@@ -46,15 +49,26 @@ service {name} {{
 HEAD = "project {project}\n\nsecret token = hex(16)\n\n"
 
 
-def project_text(project: str, *, web: bool = True, broken: bool = False) -> str:
+READY = "test -f /tmp/ready"
+
+
+def project_text(
+    project: str, *, gate: Path | None = None, web: bool = True, broken: bool = False
+) -> str:
     parts = [HEAD.format(project=project)]
-    parts.append(SERVICE.format(name="db", image=BUSYBOX_IMAGE, idle=IDLE, extra=""))
+    parts.append(
+        SERVICE.format(name="db", image=BUSYBOX_IMAGE, idle=IDLE, health=READY, extra="")
+    )
+    api = "  environment { TOKEN = secret.token }\n  depends_on = [db]\n"
+    if gate is not None:
+        api += f'  volumes {{ "/gate" = bind("{gate}", readonly: true) }}\n'
     parts.append(
         SERVICE.format(
             name="api",
             image=BUSYBOX_IMAGE,
             idle=IDLE,
-            extra="  environment { TOKEN = secret.token }\n  depends_on = [db]\n",
+            health=READY if gate is None else f"{READY} && test -f /gate/open",
+            extra=api,
         )
     )
     if web:
@@ -63,6 +77,7 @@ def project_text(project: str, *, web: bool = True, broken: bool = False) -> str
                 name="web",
                 image=BUSYBOX_IMAGE,
                 idle=IDLE,
+                health=READY,
                 extra='  volumes { "/data" = volume() }\n  depends_on = [api]\n',
             )
         )
@@ -95,6 +110,9 @@ class Lab:
         self.site = site_dir / "site.yaml"
         self.site.write_text("domain: example.org\n")
         self.record = site_dir / "site.secrets.deployed" / f"{self.project}.json"
+        self.gate = tmp / "gate"
+        self.gate.mkdir()
+        self.open_gate()
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.env = {**self.env, "MORA_SECRETS_KEY": key, "PYTHONPATH": str(REPO)}
 
@@ -104,7 +122,13 @@ class Lab:
         )
 
     def write(self, **kw: bool) -> None:
-        (self.source / "main.mora").write_text(project_text(self.project, **kw))
+        (self.source / "main.mora").write_text(project_text(self.project, gate=self.gate, **kw))
+
+    def open_gate(self) -> None:
+        (self.gate / "open").write_text("")
+
+    def close_gate(self) -> None:
+        (self.gate / "open").unlink()
 
     def mora(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_mora([*args, str(self.source), "--site", str(self.site)], env=self.env)
@@ -180,6 +204,7 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         assert lab._podman("container", "exists", f"{lab.project}-db").returncode != 0
 
         # interrupted after stage 1: the record holds db only; the re-run finishes the job
+        lab.close_gate()  # api cannot become healthy until both interruptions are done
         first = interrupted_apply(lab)
         assert "db: creating" in first
         recorded = json.loads(lab.record.read_text())
@@ -191,6 +216,7 @@ def test_apply_three_stages_on_podman(tmp_path: Path) -> None:
         interrupted_apply(lab, when="api: starting", sig=signal.SIGKILL)
         recorded = json.loads(lab.record.read_text())
         assert sorted(recorded["manifest"]["services"]) == ["db"]
+        lab.open_gate()
         resumed = lab.apply()
         assert resumed.returncode == 0, resumed.stderr
         assert "db: unchanged" in resumed.stderr

@@ -22,7 +22,7 @@ from mora.diagnostics import Diagnostics
 from mora.secrets.provider import MemoryProvider
 from mora.site import load_site
 from tests.deploy.sshd import Sshd, start_sshd
-from tests.deploy.test_apply_podman import IDLE, SERVICE, Lab
+from tests.deploy.test_apply_podman import IDLE, READY, SERVICE, Lab
 from tests.toolchain import BUSYBOX_IMAGE, quadlet
 
 
@@ -30,12 +30,12 @@ def project_text(project: str) -> str:
     return (
         f"project {project}\n\nsecret token = hex(16)\n\n"
         + SERVICE.format(
-            name="db", image=BUSYBOX_IMAGE, idle=IDLE,
+            name="db", image=BUSYBOX_IMAGE, idle=IDLE, health=READY,
             extra='  placement = ["data"]\n  volumes { "/data" = volume() }\n',
         )
         + "\n"
         + SERVICE.format(
-            name="api", image=BUSYBOX_IMAGE, idle=IDLE,
+            name="api", image=BUSYBOX_IMAGE, idle=IDLE, health=READY,
             extra='  placement = ["web"]\n  environment { TOKEN = secret.token }\n'
             "  depends_on = [db]\n",
         )
