@@ -21,7 +21,7 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 RECORD = ".mora-outputs.json"
@@ -218,17 +218,8 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
         fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
         if not fresh and _same(dirfd, name, data, mode, path):
             return path
-        tmp, fd = _create_temp(dirfd, name, mode)
-        try:
-            if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
-                os.fchmod(fd, mode)  # the umask took bits away, or the file starts private
-            _write_all(fd, data)
-            os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dirfd)
-            raise
-        _unsynced += 1
+        if _install(dirfd, name, mode, lambda fd: _write_all(fd, data), None):
+            _unsynced += 1
     finally:
         if close:
             os.close(dirfd)
@@ -248,24 +239,39 @@ def write_chunks(
     name = parts[-1]
     try:
         fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
-        tmp, fd = _create_temp(dirfd, name, mode)
-        try:
-            if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
-                os.fchmod(fd, mode)
-            _write_pieces(fd, chunks)
-            if not fresh and _same_as_temp(dirfd, name, tmp, mode, path):
-                os.unlink(tmp, dir_fd=dirfd)
-                return path
-            os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dirfd)
-            raise
-        _unsynced += 1
+        same = None if fresh else (lambda tmp: _same_as_temp(dirfd, name, tmp, mode, path))
+        if _install(dirfd, name, mode, lambda fd: _write_pieces(fd, chunks), same):
+            _unsynced += 1
     finally:
         if close:
             os.close(dirfd)
     return path
+
+
+def _install(
+    dirfd: int,
+    name: str,
+    mode: int,
+    fill: Callable[[int], None],
+    unchanged: Callable[[str], bool] | None,
+) -> bool:
+    """Fill a new temporary file beside `name` (`fill` writes and closes it) and rename it over
+    `name`, unless `unchanged(tmp)` says the old file already holds those bytes; the temporary
+    file never outlives a failure. True when `name` was replaced."""
+    tmp, fd = _create_temp(dirfd, name, mode)
+    try:
+        if _open_dirs is None or _created_mode(mode) & ~_process_umask() != mode:
+            os.fchmod(fd, mode)  # the umask took bits away, or the file starts private
+        fill(fd)
+        if unchanged is not None and unchanged(tmp):
+            os.unlink(tmp, dir_fd=dirfd)
+            return False
+        os.replace(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dirfd)
+        raise
+    return True
 
 
 _PIECE = 1 << 18  # characters gathered before one write
