@@ -119,11 +119,44 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     # `import dataclasses` (inspect, ast, dis, tokenize) and creating 40 classes with exec were
     # ~40 ms of a media compile (eighth round). The store imports `secrets` (random, hmac)
     # and `datetime` only where it makes a key, a nonce or an entry; the output writer's random
-    # names use os.urandom. (hashlib stays: the backends name objects by their digests.)
+    # names use os.urandom. The backends name objects with the builtin SHA-256 (eleventh
+    # round): hashlib would load OpenSSL (_hashlib, ~3.5 ms).
     later = ("dataclasses", "inspect", "dis", "tokenize", "hmac", "secrets", "random")
-    later += ("datetime", "_datetime", "glob", "shutil", "tempfile")
+    later += ("datetime", "_datetime", "glob", "shutil", "tempfile", "hashlib", "_hashlib")
     bare = _bare_modules(tmp_path)
     assert [m for m in _under(modules, later) if m not in bare] == []
+
+
+def test_compile_of_one_target_loads_only_that_targets_backend(tmp_path: Path) -> None:
+    """`--target kubernetes` writes the manifest and Kubernetes: the podman-family writers
+    (quadlet, podman, their shared planner, Caddy, systemd) are not imported."""
+    args = ["compile", str(MEDIA), "--domain", "example.org", "--target", "kubernetes"]
+    code, _ = _loaded([*args, "--out", str(tmp_path / "first")], tmp_path)
+    assert code == 0
+    code, modules = _loaded([*args, "--out", str(tmp_path / "out")], tmp_path)
+    assert code == 0
+    assert (tmp_path / "out" / "kubernetes").is_dir()
+    assert {"mora.backends.manifest", "mora.backends.kubernetes"} <= modules
+    podman_family = ("mora.backends.quadlet", "mora.backends.podman", "mora.backends.caddy")
+    podman_family += ("mora.backends._podman_common", "mora.backends.systemd")
+    assert _under(modules, podman_family) == []
+    quadlet = ["compile", str(MEDIA), "--domain", "example.org", "--target", "quadlet"]
+    code, modules = _loaded([*quadlet, "--out", str(tmp_path / "quadlet")], tmp_path)
+    assert code == 0
+    assert "mora.backends.quadlet" in modules
+    assert _under(modules, ("mora.backends.kubernetes", "mora.backends.podman")) == []
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_the_backends_digest_is_the_sha256_that_hashlib_computes(data: bytes) -> None:
+    """Object names (ConfigMap suffixes, job and unit names) keep hashlib's digests."""
+    import hashlib
+
+    from mora.backends._digest import sha256
+
+    assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert sha256(data).digest() == hashlib.sha256(data).digest()
 
 
 def test_the_generators_write_out_the_string_modules_alphabets() -> None:

@@ -9,7 +9,6 @@ become podman secrets (`Delivery`: secret values and config files alike).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import ipaddress
 import json
@@ -20,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mora import types as T
+from mora.backends._digest import sha256
 from mora.backends.caddy import ProxyRoute, caddyfile_text
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, did_you_mean
@@ -650,7 +650,7 @@ def _container(
 
 def _file_delivery(compiled: Compiled, container: str, f: File) -> Delivery | None:
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f.path).strip("-.")[:60] or "file"
-    digest = hashlib.sha256(f.path.encode()).hexdigest()[:6]
+    digest = sha256(f.path.encode()).hexdigest()[:6]
     name = f"{container}-file-{slug}-{digest}"
     if f.secret is not None:
         text = compiled.material.get(f.secret)

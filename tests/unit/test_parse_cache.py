@@ -126,3 +126,43 @@ def test_a_process_lists_the_cache_folder_once_however_many_files_miss(
     assert len(listings) == 1
     monkeypatch.undo()
     assert len(list((tmp_path / "mora" / "ast").glob("*.pickle"))) == 5
+
+
+def test_editing_one_file_of_a_project_reparses_only_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is per file: after an edit, the project's other files and the stdlib templates
+    it imports come from the cache, and the trees and diagnostics are what a parse gives."""
+    import shutil
+
+    from mora.loader import load_project
+
+    monkeypatch.delenv("MORA_NO_CACHE", raising=False)
+    project = tmp_path / "media"
+    shutil.copytree(REPO / "projects" / "media", project)
+    (project / "extra.mora").write_text(
+        'service extra { image = "docker.io/library/busybox:1.36" }\n'
+    )
+    load_project(project, Diagnostics())  # fills the cache
+    main = project / "media.mora"
+    main.write_text(main.read_text() + "\n# edited\n")
+
+    parsed: list[str] = []
+    real_parse = parse_cache._parse
+
+    def counting(file: SourceFile, diags: Diagnostics) -> object:
+        parsed.append(Path(file.path).name)
+        return real_parse(file, diags)
+
+    monkeypatch.setattr(parse_cache, "_parse", counting)
+    cached_diags = Diagnostics()
+    cached = load_project(project, cached_diags)
+    assert parsed == ["media.mora"]
+    assert len(cached.modules) > 3  # the stdlib templates it imports were served too
+
+    monkeypatch.setenv("MORA_NO_CACHE", "1")
+    fresh_diags = Diagnostics()
+    fresh = load_project(project, fresh_diags)
+    assert [m.file.path for m in cached.modules] == [m.file.path for m in fresh.modules]
+    assert [repr(m.decls) for m in cached.modules] == [repr(m.decls) for m in fresh.modules]
+    assert [(d.code, d.message) for d in cached_diags] == [(d.code, d.message) for d in fresh_diags]

@@ -21,10 +21,10 @@ for the service's own port first, as a dependent service does. `schedule` jobs a
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from typing import Any
 
+from mora.backends._digest import sha256
 from mora.diagnostics import Diagnostics
 from mora.model import Job
 
@@ -65,9 +65,7 @@ def job_documents(
             body = _object("CronJob", name, plan, template, spec)
             out.append((f"cronjob-{job.name}.yaml", body))
             continue
-        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode("utf-8")).hexdigest()[
-            :8
-        ]
+        digest = sha256(json.dumps(template, sort_keys=True).encode("utf-8")).hexdigest()[:8]
         spec = {"backoffLimit": 3, "template": template}
         if suspended:
             spec["suspend"] = True

@@ -7,11 +7,11 @@ same project always maps to the same names (stable diffs, stable selectors).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 
 from mora import types as T
+from mora.backends._digest import sha256
 
 MAX_NAME = 63  # DNS-1123 / DNS-1035 label, and the longest label value
 
@@ -24,7 +24,7 @@ _DNS_LABEL = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def _short_hash(text: str, length: int = 6) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+    return sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
 def _fit(text: str, limit: int, seed: str) -> str:

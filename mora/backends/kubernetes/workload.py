@@ -9,12 +9,12 @@ start after their dependencies answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shlex
 from typing import Any
 
+from mora.backends._digest import sha256
 from mora.diagnostics import Diagnostics
 from mora.model import (
     DEFAULT_MEMORY_LIMIT,
@@ -714,7 +714,7 @@ def _files(
         for path, key in sorted(plan.config_files.items()):
             mounts.append({"name": "files", "mountPath": path, "subPath": key, "readOnly": True})
         # subPath mounts never see updates: a new digest rolls the pods instead.
-        digest = hashlib.sha256(json.dumps(config_data, sort_keys=True).encode()).hexdigest()
+        digest = sha256(json.dumps(config_data, sort_keys=True).encode()).hexdigest()
         annotations[ANNOTATION + "files-sha256"] = digest
     if plan.secret_files:
         # 0444: without an fsGroup a non-root user could not read a 0400 root-owned file.
