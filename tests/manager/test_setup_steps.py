@@ -13,12 +13,13 @@ import secrets
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from mora.manager.core import Manager
+from tests.json_http import JsonHandler
 from tests.manager.lab import make_manager
 from tests.toolchain import BUSYBOX_IMAGE, missing, podman, podman_env
 
@@ -72,18 +73,7 @@ class _App:
 
 
 def _serve(app: _App) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.headers.get("Authorization") == f"Bearer {app.token}":
                 self._send(200, {"name": "media"})

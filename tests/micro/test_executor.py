@@ -11,7 +11,7 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from mora.micro.transport import HttpTransport
 from mora.plan import build_plan, render_plan
 from mora.secrets.provider import StoreProvider
 from mora.secrets.store import SecretStore
+from tests.json_http import JsonHandler
 
 PROJECT = """\
 project lab
@@ -89,18 +90,7 @@ class _App:
 
 
 def _serve(app: _App) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _authed(self) -> bool:
             return self.headers.get("Authorization") == f"Bearer {app.token}"
 

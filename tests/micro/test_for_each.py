@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from mora.api import check_project, compile_project
@@ -19,6 +19,7 @@ from mora.micro.hook import SetupHook
 from mora.micro.transport import HttpTransport
 from mora.secrets.provider import StoreProvider
 from mora.secrets.store import SecretStore
+from tests.json_http import JsonHandler
 
 PROJECT = """\
 project lab
@@ -120,18 +121,7 @@ class _App:
 
 
 def _serve(app: _App) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             items = [{"AppName": n, "AccessToken": t} for n, t in app.keys.items()]
             self._send(200, {"Items": items, "TotalRecordCount": len(items)})

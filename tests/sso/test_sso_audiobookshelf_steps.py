@@ -16,7 +16,7 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from mora.micro.hook import SetupHook
 from mora.micro.transport import HttpTransport
 from mora.secrets.provider import StoreProvider
 from mora.secrets.store import SecretStore
+from tests.json_http import JsonHandler
 
 HERE = Path(__file__).resolve().parent
 CASE = HERE.parent / "cases" / "sso-oidc-apps" / "input"
@@ -71,18 +72,7 @@ def _type_problems(spec: Any, value: Any, where: str) -> list[str]:
 
 
 def _serve(app: _Abs) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _body(self, route: str) -> tuple[Any, list[str]]:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
