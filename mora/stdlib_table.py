@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora import ast
+from mora.comments import header, login_paragraphs
 from mora.diagnostics import Diagnostics
 from mora.parser import parse_module
 from mora.source import SourceFile
@@ -44,7 +45,6 @@ DOUBT_END = "<!-- /doubtful -->"
 FIX = "scripts/stdlib-table"
 
 _SOURCE = re.compile(r"^# source (?P<key>[a-z]+): (?P<text>.+?)(?: \(checked [0-9-]+\))?$")
-_LOGIN = re.compile(r"^# login: (?P<text>.+)$")
 # Words with which a source line says it could not read the fact at the image's tag.
 _DOUBT = re.compile(
     r"as indexed|not found|not seen|was not|not read|assumed|latest seen|newest|develop\b"
@@ -129,15 +129,8 @@ def _comment_above(lines: list[str], line: int) -> list[str]:
 
 
 def _login_words(comment: list[str]) -> list[str]:
-    """`# login: WORDS` lines (continued by indented `#   ` lines), as one phrase each."""
-    found: list[str] = []
-    for line in comment:
-        match = _LOGIN.match(line)
-        if match:
-            found.append(match["text"].strip())
-        elif found and line.startswith("#   ") and line[4:].strip():
-            found[-1] += " " + line[4:].strip()
-    return [_first_sentence(text) for text in found]
+    """`# login: WORDS` paragraphs of a comment block, each cut to its first sentence."""
+    return [_first_sentence(text) for text in login_paragraphs(comment)]
 
 
 def _first_sentence(text: str) -> str:
@@ -149,13 +142,9 @@ def _first_sentence(text: str) -> str:
 def _header_logins(module: _Module) -> list[str]:
     """`# login:` lines of the file's opening comment, which speak for every template when a
     blank line or an import stands between it and the first (else it is that one's comment)."""
-    header: list[str] = []
-    for line in module.lines:
-        if not line.startswith("#"):
-            break
-        header.append(line)
+    lines = header("\n".join(module.lines))
     first = min((d.span.line for d in module.tree.decls), default=0)
-    return [] if len(header) + 1 == first else _login_words(header)
+    return [] if len(lines) + 1 == first else _login_words(lines)
 
 
 def _body_facts(body: ast.Node) -> tuple[list[str], list[str], str | None, bool]:

@@ -13,7 +13,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "mora"
 
 # The ground floor every layer may use: text, spans, diagnostics, types, reserved names.
-GROUND = ("mora.source", "mora.diagnostics", "mora.types", "mora.reserved", "mora.record")
+GROUND = (
+    "mora.source",
+    "mora.diagnostics",
+    "mora.types",
+    "mora.reserved",
+    "mora.record",
+    "mora.comments",
+)
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "mora.model": ("mora.model", "mora.types", "mora.record"),

@@ -7,19 +7,10 @@ it quotes that reason instead of suggesting forward auth, which would break such
 
 from __future__ import annotations
 
-PREFIX = "# login:"
+from mora.comments import header, login_paragraphs
 
 
 def login_note(text: str) -> str | None:
-    """The `# login:` paragraph of a module's leading comment block, joined into one line."""
-    parts: list[str] = []
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            break  # the header ends at the first line that is not a comment
-        if parts:
-            if not line.startswith("#   "):
-                break  # the paragraph ends where its indented continuation lines do
-            parts.append(line[4:].strip())
-        elif line.startswith(PREFIX):
-            parts.append(line[len(PREFIX) :].strip())
-    return " ".join(parts) or None
+    """The first `# login:` paragraph of a module's header, joined into one line."""
+    found = login_paragraphs(header(text))
+    return found[0] if found else None
