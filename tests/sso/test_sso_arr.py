@@ -9,40 +9,24 @@ case's expected.manifest.json (tests/test_cases.py).
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.cli import run_mora
+from tests.sso.case_build import CASES, check_golden, compiled_case
 
-CASE = Path(__file__).resolve().parent.parent / "cases" / "sso-arr"
+CASE = CASES / "sso-arr"
 APPS = {"tv": ("SONARR", 8989), "movies": ("RADARR", 7878), "indexers": ("PROWLARR", 9696)}
-UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
-
-
-@functools.cache
-def _build(root: Path) -> Path:
-    out = root / "build"
-    args = ["compile", str(CASE / "input"), "--domain", "example.org", "--out", str(out)]
-    proc = run_mora(args, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return out
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("sso-arr"))
+    return compiled_case("sso-arr", tmp_path_factory.mktemp("sso-arr"))
 
 
 def _golden(name: str, actual: str) -> None:
-    path = CASE / name
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-        return
-    assert actual == path.read_text(encoding="utf-8"), f"{name} differs (MORA_UPDATE_GOLDEN=1)"
+    check_golden("sso-arr", name, actual)
 
 
 def test_podman_routes_go_through_forward_auth(build: Path) -> None:

@@ -11,16 +11,14 @@ case's expected.manifest.json (tests/test_cases.py).
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.cli import run_mora
+from tests.sso.case_build import CASES, check_golden, compiled_case
 
-CASE = Path(__file__).resolve().parent.parent / "cases" / "sso-fwd"
+CASE = CASES / "sso-fwd"
 # service -> (public host, internal host:port)
 APPS = {
     "music": ("lidarr", "music:8686"),
@@ -42,29 +40,15 @@ OPEN = {
     "listen": ["/rest"],
     "flows": ["/form", "/form-waiting", "/webhook", "/webhook-test", "/webhook-waiting"],
 }
-UPDATE = os.environ.get("MORA_UPDATE_GOLDEN") == "1"
-
-
-@functools.cache
-def _build(root: Path) -> Path:
-    out = root / "build"
-    args = ["compile", str(CASE / "input"), "--domain", "example.org", "--out", str(out)]
-    proc = run_mora(args, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return out
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("sso-fwd"))
+    return compiled_case("sso-fwd", tmp_path_factory.mktemp("sso-fwd"))
 
 
 def _golden(name: str, actual: str) -> None:
-    path = CASE / name
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-        return
-    assert actual == path.read_text(encoding="utf-8"), f"{name} differs (MORA_UPDATE_GOLDEN=1)"
+    check_golden("sso-fwd", name, actual)
 
 
 def _site(caddyfile: str, host: str) -> str:
