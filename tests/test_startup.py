@@ -125,6 +125,11 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     later += ("datetime", "_datetime", "glob", "shutil", "tempfile", "hashlib", "_hashlib")
     bare = _bare_modules(tmp_path)
     assert [m for m in _under(modules, later) if m not in bare] == []
+    # The store's one primitive is AES-GCM: its Rust class, without the `ciphers` package
+    # (every cipher and mode, ~4-5 ms) or `cryptography.exceptions` (only when decryption fails)
+    crypto = ("cryptography.hazmat.primitives", "cryptography.exceptions")
+    crypto += ("cryptography.hazmat.decrepit", "cryptography.utils")
+    assert _under(modules, crypto) == []
 
 
 def test_compile_of_one_target_loads_only_that_targets_backend(tmp_path: Path) -> None:
