@@ -195,12 +195,10 @@ def _str(pattern: str | None) -> _Check:
         )
     import re
 
-    rx = re.compile(pattern)
-
     def check(v: Any) -> Any:
         if not isinstance(v, str):
             _fail("Input should be a valid string", "string_type")
-        if not rx.search(v):
+        if not re.search(pattern, v):  # compiled on first use (re's cache), not per model
             _fail(f"String should match pattern '{pattern}'", "string_pattern_mismatch")
         return v
 

@@ -60,7 +60,7 @@ TAG_BYTES = 16
 #: "generated" by a generator, an "input" answered during `mora setup`, or "set" by hand
 KINDS = ("generated", "input", "set")
 
-_STORE_ID = re.compile(r"^[0-9a-f]{32}$")
+_STORE_ID = r"^[0-9a-f]{32}$"  # compiled on first use (re's cache)
 _HEADER_KEYS = ("cipher", "format", "store_id", "version")
 _ENVELOPE_KEYS = frozenset({*_HEADER_KEYS, "nonce", "ciphertext"})
 _ENTRY_KEYS = frozenset(
@@ -327,7 +327,7 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     if set(doc) != _ENVELOPE_KEYS or doc["cipher"] != CIPHER:
         raise StoreError(modified)
     store_id, nonce, ciphertext = doc["store_id"], doc["nonce"], doc["ciphertext"]
-    if not isinstance(store_id, str) or not _STORE_ID.match(store_id):
+    if not isinstance(store_id, str) or not re.match(_STORE_ID, store_id):
         raise StoreError(modified)
     if not isinstance(nonce, str) or not isinstance(ciphertext, str):
         raise StoreError(modified)
