@@ -499,9 +499,19 @@ def _remove(out: Path, rel: str, target: str) -> None:
             os.close(parent)
 
 
+def _relative(out: Path, path: Path) -> str:
+    """`path` below `out` as a POSIX path (what `relative_to` gives), by cutting the text of
+    `out` off the front: the paths `write_file` returns are `out` joined with names, already
+    normalised, and three pathlib parses a file were ~4 ms of a media compile under cProfile."""
+    text, base = str(path), str(out)
+    if base != "." and text.startswith(base) and text[len(base) : len(base) + 1] == "/":
+        return text[len(base) + 1 :]
+    return PurePosixPath(Path(path).relative_to(out)).as_posix()
+
+
 def finish_target(out: Path, target: str, written: Iterable[Path]) -> None:
     """Record what `target` wrote this time and delete what it wrote last time but not now."""
-    new = sorted(PurePosixPath(Path(p).relative_to(out)).as_posix() for p in written)
+    new = sorted(_relative(out, p) for p in written)
     _close_dirs()  # removal may empty and delete folders: walk afresh from here on
     record = _read_record(out)
     keep = set(new)

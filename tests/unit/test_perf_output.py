@@ -218,3 +218,17 @@ def test_the_umask_is_read_without_a_text_file(
     finally:
         monkeypatch.undo()
         os.umask(old)
+
+
+@pytest.mark.parametrize("out", ["build", ".", "/", "/tmp/o", "a/b", "build/../x"])
+@pytest.mark.parametrize("rel", ["manifest.json", "kubernetes/app/d.yaml", "q/.hidden"])
+def test_the_record_lists_the_paths_relative_to_the_output_directory(out: str, rel: str) -> None:
+    """The record's paths are cut from the text of the written path: what `relative_to` gives."""
+    from pathlib import PurePosixPath
+
+    base = Path(out)
+    path = base.joinpath(*rel.split("/"))
+    expected = PurePosixPath(path.relative_to(base)).as_posix()
+    assert output._relative(base, path) == expected == rel
+    with pytest.raises(ValueError):
+        output._relative(Path("/elsewhere"), Path("/tmp/o/x"))
