@@ -195,12 +195,10 @@ def _str(pattern: str | None) -> _Check:
         )
     import re
 
-    rx = re.compile(pattern)
-
     def check(v: Any) -> Any:
         if not isinstance(v, str):
             _fail("Input should be a valid string", "string_type")
-        if not rx.search(v):
+        if not re.search(pattern, v):  # compiled on first use (re's cache), not per model
             _fail(f"String should match pattern '{pattern}'", "string_pattern_mismatch")
         return v
 
@@ -487,23 +485,32 @@ def _defaults(cls: Any) -> tuple[tuple[str, Any], ...]:
 _DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
+# Field values passed through as they are: most of a manifest's values, so they take no call of
+# `_dump` and none of its isinstance tests (subclasses still go through `_dump`, unchanged).
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def _dump_model(obj: Any, exclude_defaults: bool) -> dict[str, Any]:
     out = {}
     for name, default in _defaults(type(obj)):
         value = getattr(obj, name)
         if exclude_defaults and default is not _MISSING and value == default:
             continue
-        out[name] = _dump(value, exclude_defaults)
+        out[name] = value if type(value) in _AS_IS else _dump(value, exclude_defaults)
     return out
 
 
 def _dump(value: Any, exclude_defaults: bool) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, _Model):
         return _dump_model(value, exclude_defaults)
     if isinstance(value, (list, tuple)):
-        return [_dump(v, exclude_defaults) for v in value]
+        return [v if type(v) in _AS_IS else _dump(v, exclude_defaults) for v in value]
     if isinstance(value, dict):
-        return {k: _dump(v, exclude_defaults) for k, v in value.items()}
+        return {
+            k: v if type(v) in _AS_IS else _dump(v, exclude_defaults) for k, v in value.items()
+        }
     return value
 
 

@@ -31,7 +31,7 @@ SITE_MAX_DEPTH = 64
 #: YAML aliases are expanded: a few aliases must not make millions of values.
 SITE_MAX_VALUES = 100_000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # compiled on first use: a site file
 _YAML_HELP = (
     "a site file is YAML: `domain: example.org`, then `params:` with one `name: value` per line,"
     " indented by spaces"
@@ -156,7 +156,7 @@ def _read_text(path: Path, diags: Diagnostics) -> str | None:
             help="save the site file as UTF-8 text",
         )
         return None
-    control = _CONTROL.search(text)
+    control = re.search(_CONTROL, text)
     if control is not None:
         # Not a text file (/proc/self/environ is NUL-separated): never quote it back.
         line, col = SourceFile(str(path), text).line_col(control.start())

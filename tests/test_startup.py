@@ -125,6 +125,11 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     later += ("datetime", "_datetime", "glob", "shutil", "tempfile", "hashlib", "_hashlib")
     bare = _bare_modules(tmp_path)
     assert [m for m in _under(modules, later) if m not in bare] == []
+    # The store's one primitive is AES-GCM: its Rust class, without the `ciphers` package
+    # (every cipher and mode, ~4-5 ms) or `cryptography.exceptions` (only when decryption fails)
+    crypto = ("cryptography.hazmat.primitives", "cryptography.exceptions")
+    crypto += ("cryptography.hazmat.decrepit", "cryptography.utils")
+    assert _under(modules, crypto) == []
 
 
 def test_compile_of_one_target_loads_only_that_targets_backend(tmp_path: Path) -> None:
@@ -195,6 +200,8 @@ def test_the_parse_cache_key_is_the_sha256_that_hashlib_computes() -> None:
 
 def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_ranges() -> None:
     """The class is written out positively (cheap to compile); every code point is checked."""
+    import re
+
     from mora.backends.kubernetes import _NOT_PLAIN
 
     plain = ((0x09, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE))
@@ -202,7 +209,7 @@ def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_r
     wrong = [
         hex(c)
         for c in range(0x110000)
-        if bool(_NOT_PLAIN.search(chr(c))) == any(lo <= c <= hi for lo, hi in plain)
+        if bool(re.search(_NOT_PLAIN, chr(c))) == any(lo <= c <= hi for lo, hi in plain)
     ]
     assert wrong == []
 
@@ -347,3 +354,46 @@ def test_old_grammar_caches_are_pruned_to_the_newest_few(tmp_path: Path) -> None
     parser._prune_grammar_caches(tmp_path, keep=8)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [*(f"grammar-lark1.0-{i:02d}.cache" for i in range(4, 12)), "other.cache"]
+
+
+# Patterns a media compile never needs (a site's manager settings, placement tags, TLS
+# generators, text left to PyYAML...): compiled on first use, not at import.
+_LAZY_PATTERNS = (
+    "mora.backends.kubernetes:_NOT_PLAIN",
+    "mora.backends.kubernetes.naming:_KEY_NAME",
+    "mora.backends.kubernetes.naming:_DNS_SUBDOMAIN",
+    "mora.backends.kubernetes.naming:_CPU_RE",
+    "mora.backends.kubernetes.placement:_LABEL_NAME",
+    "mora.backends.manager_service:_LABEL",
+    "mora.backends.manager_service:_IMAGE",
+    "mora.secrets.generators:_DNS_LABEL",
+    "mora.secrets.generators:_PEM_BLOCK",
+    "mora.site:_CONTROL",
+)
+
+_REGEX_PROBE = (
+    "import importlib, json, re, sys\n"
+    "from mora.main import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "compiled = {key[1] for cache in ('_cache', '_cache2') for key in getattr(re, cache, {})}\n"
+    "seen = []\n"
+    f"for spec in {_LAZY_PATTERNS!r}:\n"
+    "    module, name = spec.split(':')\n"
+    "    value = getattr(importlib.import_module(module), name)\n"
+    "    if getattr(value, 'pattern', value) in compiled:\n"
+    "        seen.append(spec)\n"
+    "print(json.dumps(seen))\n"
+)
+
+
+def test_a_compile_compiles_no_pattern_it_does_not_use(tmp_path: Path) -> None:
+    """Each regular expression costs 0.05-0.5 ms to compile; those only some projects or sites
+    need are compiled by `re` on first use (its cache), not when their module is imported."""
+    args = ["compile", str(MEDIA), "--domain", "example.org", "--out", str(tmp_path / "out")]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = [sys.executable, "-c", _REGEX_PROBE, *args]
+    proc = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -28,8 +28,9 @@ DEFAULT_IMAGE = "localhost/mora-manager:local"  # built here (Containerfile); ne
 DEFAULT_SUBDOMAIN = "mora"
 KEY_SECRET = "mora-manager-key"  # holds MORA_SECRETS_KEY; created by the admin, never emitted
 KEYS = ("image", "subdomain", "host", "storage")
-_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
+# compiled on first use (re's cache): only a site that sets the manager's image or subdomain
+_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+_IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
 STATE_DIR = "/var/lib/mora"  # in the container: site/ (site file, store) and state/
 
 
@@ -68,14 +69,14 @@ def read(manifest: Manifest, diags: Diagnostics) -> ManagerSettings | None:
             )
             continue
         values[key] = value.strip()
-    if "image" in values and not _IMAGE.match(values["image"]):
+    if "image" in values and not re.match(_IMAGE, values["image"]):
         diags.error(
             E_MANAGER,
             f"manager image `{values.pop('image')}` is not an image name",
             None,
             help=f"like `image: {DEFAULT_IMAGE}`",
         )
-    if "subdomain" in values and not _LABEL.match(values["subdomain"]):
+    if "subdomain" in values and not re.match(_LABEL, values["subdomain"]):
         diags.error(
             E_MANAGER,
             f"manager subdomain `{values.pop('subdomain')}` is not a DNS label",

@@ -8,11 +8,11 @@ pieces of the encoder, the text and its bytes) cost about 110 MiB at the peak of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mora.backends._json import dumps, key
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.model import Manifest
@@ -62,11 +62,11 @@ def _dump_model(model: Any) -> Any:
 
 def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
     """`json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)` in pieces: the objects
-    at the top and the `Lazy` ones are laid out here, every other value by `json.dumps`.
+    at the top and the `Lazy` ones are laid out here, every other value by `_json.dumps` (the
+    same bytes without json's pure-Python indenting encoder).
 
     Keys are text (the model's are: `mora.model` refuses others), so sorting the keys is sorting
-    the items as `json` does. A raw line break is only ever layout in JSON text (a string's is
-    written `\\n`), so a nested value is indented by indenting its lines."""
+    the items as `json` does; a nested value is written at its level's indentation."""
     if not isinstance(value, dict | Lazy):
         yield _dumps(value, level)
         return
@@ -76,11 +76,11 @@ def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
         return
     inner = "\n" + "  " * (level + 1)
     opening = "{"
-    for key in sorted(items):
-        if not isinstance(key, str):
-            raise TypeError(f"a JSON object key must be text here, not {type(key).__name__}")
-        item = items[key]
-        yield opening + inner + json.dumps(key, ensure_ascii=False) + ": "
+    for name in sorted(items):
+        if not isinstance(name, str):
+            raise TypeError(f"a JSON object key must be text here, not {type(name).__name__}")
+        item = items[name]
+        yield opening + inner + key(name) + ": "
         opening = ","
         if plain is not None:
             yield _dumps(plain(item), level + 1)
@@ -90,5 +90,4 @@ def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
 
 
 def _dumps(value: Any, level: int) -> str:
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-    return text.replace("\n", "\n" + "  " * level) if level else text
+    return dumps(value, "  " * level)

@@ -517,8 +517,9 @@ def _argon2id(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> 
 # Android, embedded clients) accepts P-256 certificates, while Ed25519 certificates are still
 # rejected by browsers. It is also far cheaper than RSA for the same strength.
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
-_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?\r?\n-----END \1-----", re.DOTALL)
+# compiled on first use (re's cache): only the TLS generators read them
+_DNS_LABEL = r"^(?!-)[a-z0-9-]{1,63}(?<!-)$"
+_PEM_BLOCK = r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?\r?\n-----END \1-----"
 _BACKDATE_HOURS = 1  # tolerate clocks that run a little behind
 
 
@@ -534,7 +535,7 @@ def _check_dns(gen: str, name: str, *, wildcard: bool) -> None:
     if not host.isascii():
         raise GeneratorError(f"{gen}(): host {name!r} is not ASCII; write it in punycode (xn--...)")
     labels = host.split(".")
-    if len(host) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+    if len(host) > 253 or not all(re.match(_DNS_LABEL, label) for label in labels):
         raise GeneratorError(f"{gen}(): {name!r} is not a valid host name or IP address")
 
 
@@ -676,7 +677,7 @@ def _load_ca(text: str) -> tuple[Any, x509.Certificate]:
     if isinstance(parts, dict):
         key_pem, cert_pem = parts.get("key"), parts.get("cert")
     else:
-        for match in _PEM_BLOCK.finditer(text):
+        for match in re.finditer(_PEM_BLOCK, text, re.DOTALL):
             if match.group(1).endswith("PRIVATE KEY") and key_pem is None:
                 key_pem = match.group(0)
             elif match.group(1) == "CERTIFICATE" and cert_pem is None:

@@ -21,10 +21,11 @@ from mora.record import Record
 __all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
 
 _CONFIG_LIMIT = 1 << 20  # a Git config larger than this is not read (the origin is then unknown)
-_SECTION = re.compile(r'^\s*\[\s*remote\s+"origin"\s*\]\s*$')
-_ANY_SECTION = re.compile(r"^\s*\[")
-_URL = re.compile(r"^\s*url\s*=\s*(.*?)\s*$", re.IGNORECASE)
-_SCP = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
+# compiled on first use (re's cache): only a project without a `project` line reads git's config
+_SECTION = r'^\s*\[\s*remote\s+"origin"\s*\]\s*$'
+_ANY_SECTION = r"^\s*\["
+_URL = r"(?i)^\s*url\s*=\s*(.*?)\s*$"
+_SCP = r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$"
 
 
 class ProjectIdentity(Record, frozen=True):
@@ -82,7 +83,7 @@ def normalize_origin(url: str) -> str | None:
         host, _, path = rest.partition("/")
         host = host.rpartition("@")[2]
     else:
-        scp = _SCP.match(url)
+        scp = re.match(_SCP, url)
         if scp is None:
             return None  # a local path
         host, path = scp.group(1), scp.group(2)
@@ -131,10 +132,10 @@ def _origin_url(config: Path) -> str | None:
         return None
     in_origin = False
     for line in raw.decode("utf-8", errors="replace").splitlines():
-        if _ANY_SECTION.match(line):
-            in_origin = bool(_SECTION.match(line))
+        if re.match(_ANY_SECTION, line):
+            in_origin = bool(re.match(_SECTION, line))
             continue
-        if in_origin and (m := _URL.match(line)):
+        if in_origin and (m := re.match(_URL, line)):
             return m.group(1).strip('"')
     return None
 

@@ -60,7 +60,7 @@ TAG_BYTES = 16
 #: "generated" by a generator, an "input" answered during `mora setup`, or "set" by hand
 KINDS = ("generated", "input", "set")
 
-_STORE_ID = re.compile(r"^[0-9a-f]{32}$")
+_STORE_ID = r"^[0-9a-f]{32}$"  # compiled on first use (re's cache)
 _HEADER_KEYS = ("cipher", "format", "store_id", "version")
 _ENVELOPE_KEYS = frozenset({*_HEADER_KEYS, "nonce", "ciphertext"})
 _ENTRY_KEYS = frozenset(
@@ -271,6 +271,23 @@ def _create_key_file(path: Path) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
+def _aesgcm() -> type:
+    """cryptography's AES-GCM class, the store's one primitive, loaded when a store is opened.
+
+    The public module (`hazmat.primitives.ciphers.aead`) is the same class re-exported, but
+    importing it loads the whole `ciphers` package with every cipher and mode (~4-5 ms of a
+    small compile, docs/performance.md); the Rust binding that defines it is enough. A
+    cryptography without that layout falls back to the public name."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.aead.AESGCM  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):  # pragma: no cover - another cryptography layout
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM
+
+
 def _canonical(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("ascii")
 
@@ -310,7 +327,7 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     if set(doc) != _ENVELOPE_KEYS or doc["cipher"] != CIPHER:
         raise StoreError(modified)
     store_id, nonce, ciphertext = doc["store_id"], doc["nonce"], doc["ciphertext"]
-    if not isinstance(store_id, str) or not _STORE_ID.match(store_id):
+    if not isinstance(store_id, str) or not re.match(_STORE_ID, store_id):
         raise StoreError(modified)
     if not isinstance(nonce, str) or not isinstance(ciphertext, str):
         raise StoreError(modified)
@@ -780,9 +797,6 @@ class SecretStore:
         return key
 
     def _read_disk(self) -> tuple[str, int, dict[str, _Namespace]] | None:
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         assert self.path is not None
         data = _read_store_file(self.path)
         if data is None:
@@ -791,8 +805,12 @@ class SecretStore:
         store_id = str(header["store_id"])
         key = self._key_for(store_id, create=False)
         try:
-            plaintext = AESGCM(key).decrypt(nonce, ciphertext, _aad(header))
-        except InvalidTag:
+            plaintext = _aesgcm()(key).decrypt(nonce, ciphertext, _aad(header))
+        except Exception as err:
+            from cryptography.exceptions import InvalidTag  # only when decryption failed
+
+            if not isinstance(err, InvalidTag):
+                raise
             raise StoreError(
                 f"cannot decrypt {self.path}: wrong key ({self._key_description(store_id)}) "
                 "or the file was modified",
@@ -802,8 +820,6 @@ class SecretStore:
         return store_id, version, _parse_namespaces(self.path, plaintext, version, self.namespace)
 
     def _write(self, store_id: str, key: bytes, spaces: Mapping[str, _Namespace]) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         assert self.path is not None
         plaintext = _canonical(_namespaces_json(spaces))
         header: dict[str, object] = {
@@ -815,7 +831,7 @@ class SecretStore:
         import secrets
 
         nonce = secrets.token_bytes(NONCE_BYTES)  # fresh for every write: GCM demands it
-        ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(header))
+        ciphertext = _aesgcm()(key).encrypt(nonce, plaintext, _aad(header))
         doc = {**header, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
         try:
             atomic_write(self._target(), _render_envelope(doc))

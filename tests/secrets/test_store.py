@@ -401,3 +401,34 @@ def test_unused_base64_bits_in_the_ciphertext_are_a_modification(
     path.write_text(path.read_text().replace(original, forged))
     with pytest.raises(StoreError, match="modified"):
         SecretStore.open(path)
+
+
+def test_the_store_cipher_is_cryptographys_public_aesgcm() -> None:
+    """The store loads AES-GCM from the Rust binding (no `ciphers` package): the same class the
+    public `hazmat.primitives.ciphers.aead` module exports, so the files stay readable by it."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from mora.secrets.store import _aesgcm
+
+    assert _aesgcm() is AESGCM
+
+
+def test_a_failure_of_the_cipher_other_than_a_wrong_key_is_not_called_a_wrong_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only cryptography's InvalidTag means "wrong key or modified"; another error propagates."""
+    from mora.secrets import store as store_module
+
+    path = tmp_path / "s.secrets"
+    make_store(path)
+
+    class Broken:
+        def __init__(self, key: bytes) -> None:
+            pass
+
+        def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+            raise MemoryError("out of memory")
+
+    monkeypatch.setattr(store_module, "_aesgcm", lambda: Broken)
+    with pytest.raises(MemoryError):
+        SecretStore.open(path)

@@ -1,8 +1,9 @@
 """Writing many files costs few system calls, with every guarantee of `mora.output` kept.
 
 A compile of 1,000 services writes 10,000 files, most into folders it has just made. There is
-nothing to compare with in such a folder (no `stat`, no read), the temporary file is created with
-its final mode when the umask allows (no `fchmod`), and its name needs no random bytes.
+nothing to compare with or replace in such a folder (no `stat`, no read, no temporary name and no
+rename), a file is created with its final mode when the umask allows (no `fchmod`), and a
+temporary name needs no random bytes.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def test_temporary_names_ask_the_process_id_once(
     """One `getpid` system call for a compile's files, not one a file; a forked child asks again."""
     calls = _count(monkeypatch, "getpid")
     output._forget_pid()
+    (tmp_path / "q").mkdir()  # an existing folder: files go through temporary names there
     with output.session():
         for i in range(20):
             output.write_file(tmp_path, f"q/f{i}", str(i))
@@ -151,3 +153,82 @@ def test_temporary_names_ask_the_process_id_once(
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_fresh_folder_gets_its_files_without_temporary_names_or_renames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: None
+) -> None:
+    """Nothing was there to replace: create, write, close (three system calls a file, not four)."""
+    calls = _count(monkeypatch, "replace", "rename", "getpid")
+    created: list[str] = []
+    real_open = os.open
+
+    def recording_open(path: str, flags: int, mode: int = 0o777, **kw: object) -> int:
+        if flags & os.O_CREAT:
+            assert flags & os.O_EXCL and flags & os.O_NOFOLLOW
+            created.append(path)
+        return real_open(path, flags, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", recording_open)
+    output._forget_pid()
+    with output.session():
+        for i in range(10):
+            output.write_file(tmp_path, f"k/app/f{i}.yaml", f"{i}\n", 0o600 if i % 2 else 0o644)
+        output.write_chunks(tmp_path, "k/app/m.json", iter(["{", "}"]))
+    assert calls == {"replace": 0, "rename": 0, "getpid": 0}
+    assert created == [*(f"f{i}.yaml" for i in range(10)), "m.json"]
+    app = tmp_path / "k" / "app"
+    assert sorted(p.name for p in app.iterdir()) == sorted(created)
+    assert all((app / f"f{i}.yaml").read_text() == f"{i}\n" for i in range(10))
+    assert [(app / f"f{i}.yaml").stat().st_mode & 0o777 for i in range(2)] == [0o644, 0o600]
+    assert (app / "m.json").read_text() == "{}"
+
+
+def test_a_failed_write_in_a_fresh_folder_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is created under its own name there: a failure while filling it removes it."""
+
+    def failing(fd: int, data: bytes) -> None:
+        os.write(fd, data[:2])
+        os.close(fd)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "_write_all", failing)
+    with output.session(), pytest.raises(OSError, match="No space"):
+        output.write_file(tmp_path, "k/app/a.yaml", "abcdef\n")
+    assert list((tmp_path / "k" / "app").iterdir()) == []
+
+
+def test_the_umask_is_read_without_a_text_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/proc/self/status is read with plain reads (no codec, no buffered file object)."""
+    import builtins
+
+    def no_open(*args: object, **kwargs: object) -> object:
+        raise AssertionError("open() called")
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(builtins, "open", no_open)
+        monkeypatch.setattr(os, "umask", no_open)  # read from /proc, not set and put back
+        with output.session():
+            assert output._process_umask() == 0o027
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+
+
+@pytest.mark.parametrize("out", ["build", ".", "/", "/tmp/o", "a/b", "build/../x"])
+@pytest.mark.parametrize("rel", ["manifest.json", "kubernetes/app/d.yaml", "q/.hidden"])
+def test_the_record_lists_the_paths_relative_to_the_output_directory(out: str, rel: str) -> None:
+    """The record's paths are cut from the text of the written path: what `relative_to` gives."""
+    from pathlib import PurePosixPath
+
+    base = Path(out)
+    path = base.joinpath(*rel.split("/"))
+    expected = PurePosixPath(path.relative_to(base)).as_posix()
+    assert output._relative(base, path) == expected == rel
+    with pytest.raises(ValueError):
+        output._relative(Path("/elsewhere"), Path("/tmp/o/x"))

@@ -96,8 +96,9 @@ def __getattr__(name: str) -> Any:
 
 # Characters outside \t, \n, \x20-\x7e, \xa0-\u2027, \u202a-\ud7ff, \ue000-\ufefe and
 # \uff00-\ufffd, listed as they are: the negated class compiles to a bitmap of the whole BMP
-# (7-9 ms of every compile's start-up); this one takes about 1 ms and searches faster.
-_NOT_PLAIN = re.compile(
+# (7-9 ms of every compile's start-up); this one takes about 1 ms and searches faster. Compiled
+# on first use (re's cache): only text `own_scalar` leaves to PyYAML is ever searched.
+_NOT_PLAIN = (
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]"
 )
 
@@ -108,7 +109,7 @@ def _libyaml_safe(value: object) -> bool:
     while stack:
         v = stack.pop()
         if isinstance(v, str):
-            if _NOT_PLAIN.search(v) or v.endswith("\n\n") or v == "\n":
+            if re.search(_NOT_PLAIN, v) or v.endswith("\n\n") or v == "\n":
                 return False
         elif isinstance(v, dict):
             # An empty or long key: where PyYAML writes `? key`, libyaml may write `key:`.

@@ -19,14 +19,14 @@ NODE_LABEL = "mora.dev/"  # the prefix of the node label a placement tag stands 
 E_PLACEMENT_TAG = "E0611"  # a placement tag that cannot be a node label's name
 W_BEFORE_JOB_NODE = "W0623"  # a `before` job writes a hostPath, and nothing pins its node
 
-_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"  # compiled on first use
 
 
 def node_selector(svc: Service, diags: Diagnostics) -> dict[str, str]:
     """`mora.dev/<tag>: "true"` per tag of the service's placement (empty without one)."""
     selector = {}
     for tag in sorted(set(svc.placement)):
-        if _LABEL_NAME.fullmatch(tag) is None:
+        if re.fullmatch(_LABEL_NAME, tag) is None:
             diags.error(
                 E_PLACEMENT_TAG,
                 f"placement tag `{tag}` of service `{svc.name}` cannot be a Kubernetes node "
