@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mora import ast
 from mora import types as T
+from mora.check.walk import find
 from mora.diagnostics import Label, did_you_mean
 from mora.record import Record, field
 
@@ -350,20 +351,9 @@ class _StepChecker:
 
 
 def _refs(node: object) -> list[ast.Ref]:
-    found: list[ast.Ref] = []
-
-    def walk(n: object) -> None:
-        if isinstance(n, ast.Ref):
-            found.append(n)
-        elif isinstance(n, ast.Node):
-            for f in n._fields:
-                walk(getattr(n, f))
-        elif isinstance(n, tuple):
-            for x in n:
-                walk(x)
-
-    walk(node)
-    return found
+    """The references under `node`, in source order (the first one to a service is the one a
+    cycle's diagnostic points at)."""
+    return find(node, (ast.Ref,), source_order=True)
 
 
 class _OneStep:
