@@ -12,7 +12,6 @@ was edited, truncated or swapped is refused (the user runs `mora get`), never si
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -87,6 +86,8 @@ def read_lock(project_root: Path) -> dict[str, LockEntry]:
         raise LockError(f"cannot read it: {err.strerror}") from err
     if len(data) > MAX_MODULE_BYTES:
         raise LockError("it is larger than any lock file mora writes")
+    import json  # a project without a lock (most) never needs it: `mora check` start-up
+
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -117,6 +118,8 @@ def render_lock(entries: Mapping[str, LockEntry]) -> bytes:
         "mora_lock": LOCK_FORMAT,
         "requires": {name: entries[name].as_json() for name in sorted(entries)},
     }
+    import json
+
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 

@@ -9,7 +9,6 @@ for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from mora import ast
@@ -962,11 +961,11 @@ class _OneStep:
         return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
 
 
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
-_HOST = re.compile(
+_FIELD = T.LazyPattern(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
+_HOST = T.LazyPattern(
     r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
 )
-_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_ORIGIN = T.LazyPattern(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 
 
 def _url_host(value: ast.Expr) -> tuple[str, str | None]:
