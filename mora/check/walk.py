@@ -54,7 +54,7 @@ def find(root: object, kinds: tuple[type[ast.Node], ...], source_order: bool = F
 _Plan = tuple[bool, Callable[[Any], Any] | None, bool]
 _PLANS: dict[tuple[tuple[type, ...], bool], dict[type, _Plan]] = {}
 _SCALARS = frozenset(("str", "int", "bool", "None", "tuple", "Span", "SourceFile"))
-_INSIDE: dict[type, frozenset[type] | None] = {}
+_BELOW: dict[tuple[type, str], frozenset[type] | None] = {}
 
 
 def _plan(cls: type, kinds: tuple[type, ...], source_order: bool) -> _Plan:
@@ -80,8 +80,39 @@ def _holds_nothing_of(cls: type, field: str, kinds: tuple[type, ...]) -> bool:
 
 
 def _below(cls: type, field: str) -> frozenset[type] | None:
-    """The node classes `field` of `cls` can hold, at any depth, read from its annotation; None
-    when it names something else (an alias such as `Expr`, a class of another module)."""
+    """The node classes `field` of `cls` can hold, at any depth, read from the annotations;
+    None when one of them names something else (a class of another module, a string type)."""
+    key = (cls, field)
+    if key not in _BELOW:
+        _BELOW[key] = _reach(_direct(cls, field))
+    return _BELOW[key]
+
+
+def _reach(start: frozenset[type] | None) -> frozenset[type] | None:
+    """`start` and every node class that can sit below one of them (None: unknown)."""
+    if start is None:
+        return None
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        cls = todo.pop()
+        for f in cls._fields:
+            if f == "span":
+                continue
+            inner = _direct(cls, f)
+            if inner is None:
+                return None
+            for node in inner - seen:
+                seen.add(node)
+                todo.append(node)
+    return frozenset(seen)
+
+
+def _direct(cls: type, field: str) -> frozenset[type] | None:
+    """The node classes named by the annotation of `field`; None when it names anything else.
+
+    Aliases (`Expr`, `Entry`) count as anything: `Entry` does not list every entry a body can
+    hold (a template's `secret`), and a walk must not miss what the parser put there."""
     annotation = cls.__dict__.get("__annotations__", {}).get(field)  # noqa: RUF063
     if not isinstance(annotation, str):
         return None
@@ -93,25 +124,5 @@ def _below(cls: type, field: str) -> frozenset[type] | None:
         node = getattr(ast, word, None)
         if not (isinstance(node, type) and issubclass(node, ast.Node)):
             return None
-        inner = _inside(node)
-        if inner is None:
-            return None
-        found |= inner | {node}
+        found.add(node)
     return frozenset(found)
-
-
-def _inside(cls: type[ast.Node]) -> frozenset[type] | None:
-    """The node classes that can sit anywhere below a node of `cls`; None when unknown."""
-    if cls in _INSIDE:
-        return _INSIDE[cls]
-    _INSIDE[cls] = None  # while deciding: a class that can hold itself is not followed
-    found: set[type] = set()
-    for f in cls._fields:
-        if f == "span":
-            continue
-        below = _below(cls, f)
-        if below is None:
-            return None  # stays unknown
-        found |= below
-    _INSIDE[cls] = frozenset(found)
-    return _INSIDE[cls]

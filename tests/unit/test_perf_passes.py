@@ -139,3 +139,16 @@ def test_a_node_class_of_unknown_fields_is_entered(monkeypatch: pytest.MonkeyPat
     call = ast.Call(ast.Ref((), None), (), None)  # type: ignore[arg-type]
     assert find(Wrapper(call, None), (ast.Call,)) == [call]
     assert find(Wrapper((call, (call,)), None), (ast.Call,)) == [call, call]
+
+
+def test_an_entry_the_entry_alias_does_not_list_is_still_found() -> None:
+    """`Entry` (the annotation of a body's entries) does not name `SecretDecl`, yet a template
+    body holds `secret` declarations: aliases are not trusted to prune (a first version of the
+    walk that expanded them lost these)."""
+    from mora.diagnostics import Diagnostics
+    from mora.parse_cache import load_module
+    from mora.source import SourceFile
+
+    text = 'template t() {\n  image = "x:1"\n  secret key = hex(16)\n}\n'
+    module = load_module(SourceFile("t.mora", text), Diagnostics())
+    assert [s.name.text for s in find(module, (ast.SecretDecl,))] == ["key"]
