@@ -769,10 +769,13 @@ class _OneStep:
     def _expr(self, expr: ast.Expr, where: str) -> bool:
         """Check `expr` where it sits; True when it holds a secret (or a response value)."""
         tainted = False
-        from mora.contracts.requests import emptiness_calls
+        leaves = _leaves(expr)
+        tested: set[int] = set()  # only a call among the leaves is looked up in it
+        if any(isinstance(node, ast.Call) for node in leaves):
+            from mora.contracts.requests import emptiness_calls
 
-        tested = emptiness_calls(expr)  # `self.requests(C) != []`: known when compiling
-        for node in _leaves(expr):
+            tested = emptiness_calls(expr)  # `self.requests(C) != []`: known when compiling
+        for node in leaves:
             if isinstance(node, ast.Call) and node.func.dotted == "pick":
                 tainted |= self._pick(node, where)
                 continue
