@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mora.record import Record, field
 from mora.secrets.errors import GeneratorError
+from mora.types import LazyPattern  # compiled when a certificate is made or read
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -525,8 +526,8 @@ def _argon2id(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> 
 # Android, embedded clients) accepts P-256 certificates, while Ed25519 certificates are still
 # rejected by browsers. It is also far cheaper than RSA for the same strength.
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
-_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?\r?\n-----END \1-----", re.DOTALL)
+_DNS_LABEL = LazyPattern(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PEM_BLOCK = LazyPattern(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?\r?\n-----END \1-----", re.DOTALL)
 _BACKDATE_HOURS = 1  # tolerate clocks that run a little behind
 
 
