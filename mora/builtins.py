@@ -7,7 +7,6 @@ Secret generators (`password()`, `bcrypt()`...) are not here: they live in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from mora import types as T
@@ -147,12 +146,16 @@ def render_yaml(value: object) -> str:
 
 
 def render_json(value: object) -> str:
+    import json  # here, not at import: `mora check` never renders a file
+
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _toml_key(key: str) -> str:
     if key and all(c.isalnum() or c in "-_" for c in key):
         return key
+    import json
+
     return json.dumps(key, ensure_ascii=False)
 
 
@@ -162,6 +165,8 @@ def _toml_value(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
+        import json
+
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

@@ -8,13 +8,13 @@ Messages never contain secret values: passes only ever name secrets.
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mora.record import Record, field
 from mora.source import Span
+from mora.types import LazyPattern
 
 
 class Severity(enum.Enum):
@@ -152,7 +152,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 # What a terminal would act on rather than show: C0 controls but tab and newline, DEL, the C1
 # controls (ESC, CSI, OSC...), and the bidirectional overrides that reorder what is shown.
-_UNPRINTABLE = re.compile(
+_UNPRINTABLE = LazyPattern(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 
@@ -265,4 +265,6 @@ def render_json(diags: Iterable[Diagnostic]) -> str:
         "errors": sum(1 for d in items if d.is_error),
         "warnings": sum(1 for d in items if d.severity is Severity.WARNING),
     }
+    import json  # only `--format json` renders with it: a plain check never imports it
+
     return json.dumps(doc, indent=2, sort_keys=True)

@@ -166,6 +166,45 @@ def assignable(src: Type, dst: Type) -> bool:
         kind = _SUPER[kind]
 
 
+# --- patterns compiled on first use ------------------------------------------------------------
+
+
+class LazyPattern:
+    """A regular expression compiled when it is first used, with `re.Pattern`'s methods.
+
+    The checker's modules declare ~20 patterns for literals and names; a check of a clean
+    project uses a few of them, and compiling all of them at import cost ~3 ms of every
+    `mora check` (docs/performance.md, twelfth round)."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        found = self._compiled
+        if found is None:
+            found = self._compiled = re.compile(self.pattern, self.flags)
+        return found
+
+    def match(self, text: str, *pos: int) -> re.Match[str] | None:
+        return self.compiled().match(text, *pos)
+
+    def fullmatch(self, text: str, *pos: int) -> re.Match[str] | None:
+        return self.compiled().fullmatch(text, *pos)
+
+    def search(self, text: str, *pos: int) -> re.Match[str] | None:
+        return self.compiled().search(text, *pos)
+
+    def __getattr__(self, name: str) -> Any:  # sub, findall, finditer, groups...
+        return getattr(self.compiled(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r})"
+
+
 # --- literal validation --------------------------------------------------------------------------
 
 _SIZE_UNITS = {
@@ -182,19 +221,19 @@ _SIZE_UNITS = {
     "Ti": 1024**4,
     "Pi": 1024**5,
 }
-_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
+_SIZE_RE = LazyPattern(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
 # Durations end up in 32-bit fields (Kubernetes probe periods): keep them representable.
 MAX_DURATION_SECONDS = 2**31 - 1
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d))+$")
-_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+_DURATION_RE = LazyPattern(r"^(?:[0-9]+(?:ms|s|m|h|d))+$")
+_DURATION_PART = LazyPattern(r"([0-9]+)(ms|s|m|h|d)")
 _DNS_LABEL_ANY_CASE = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_EMAIL_RE = re.compile(
+_EMAIL_RE = LazyPattern(
     rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DNS_LABEL_ANY_CASE}(?:\.{_DNS_LABEL_ANY_CASE})+$"
 )
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOSTNAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#]+(?:[/?#]\S*)?$", re.I)
+_HOSTNAME_RE = LazyPattern(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_URL_RE = LazyPattern(r"^[a-z][a-z0-9+.-]*://[^\s/?#]+(?:[/?#]\S*)?$", re.I)
 
 # Image references as the container tools read them: [host[:port]/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -204,7 +243,7 @@ _DOMAIN = (
 )
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_IMAGE_RE = re.compile(
+_IMAGE_RE = LazyPattern(
     rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$"
 )
 

@@ -105,6 +105,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.evaluator",
         "mora.contracts.evaluate",  # a contract field's source, kept a reference in a step
         "mora.contracts.requests",  # `for_each = self.requests(C)`: a step per request
+        "mora.check.walk",  # the checker's pruned walk (references in a step)
         *GROUND,
     ),
     "mora.micro": (  # the setup-step executor: reads the model and the store, never syntax

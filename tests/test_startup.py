@@ -397,3 +397,71 @@ def test_a_compile_compiles_no_pattern_it_does_not_use(tmp_path: Path) -> None:
     run = [sys.executable, "-c", _REGEX_PROBE, *args]
     proc = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# Like _PROBE, without importing json itself: prints the loaded modules and which of the lazily
+# compiled patterns (mora.types.LazyPattern) the command compiled, as a Python literal.
+_PATTERN_PROBE = (
+    "import sys\n"
+    "from mora.main import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "from mora import diagnostics, types\n"
+    "from mora.check import blocks\n"
+    "from mora.steps import check as steps\n"
+    "compiled = sorted(f'{m.__name__}.{n}' for m in (diagnostics, types, blocks, steps)\n"
+    "    for n, v in vars(m).items() if isinstance(v, types.LazyPattern) and v._compiled)\n"
+    "print(repr({'modules': sorted(sys.modules), 'compiled': compiled}))\n"
+)
+
+
+def test_warm_check_imports_no_json_or_base64_and_compiles_only_the_patterns_it_uses(
+    tmp_path: Path,
+) -> None:
+    """Twelfth round (perfpasses): json is for `--format json`, a lock file and rendering files;
+    base64 for generating secrets; the literal and name patterns are compiled when a value is
+    first checked against them, so the e-mail, URL and terminal-escape patterns, which nothing
+    in projects/media needs, stay uncompiled."""
+    import ast as pyast
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("MORA_NO_CACHE", None)
+    args = [sys.executable, "-c", _PATTERN_PROBE, "check", str(MEDIA)]
+    run = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    run = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    result = pyast.literal_eval(run.stdout.strip().splitlines()[-1])
+    code = "import sys; print(repr(sorted(sys.modules)))"  # (_bare_modules imports json)
+    bare_run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    bare = set(pyast.literal_eval(bare_run.stdout))
+    assert [m for m in _under(set(result["modules"]), ("json", "base64")) if m not in bare] == []
+    compiled = set(result["compiled"])
+    from mora import diagnostics, types
+
+    assert isinstance(types._EMAIL_RE, types.LazyPattern)  # not compiled at import either
+    assert isinstance(types._URL_RE, types.LazyPattern)
+    assert isinstance(diagnostics._UNPRINTABLE, types.LazyPattern)
+    assert "mora.types._DURATION_RE" in compiled  # health check intervals: used, so compiled
+    for lazy in ("mora.types._EMAIL_RE", "mora.types._URL_RE", "mora.diagnostics._UNPRINTABLE"):
+        assert lazy not in compiled
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab-.:/@_09AZ \n\x1b\u202e", max_size=30))
+def test_a_lazy_pattern_answers_as_the_compiled_pattern_does(text: str) -> None:
+    import re
+
+    from mora import diagnostics, types
+    from mora.check import blocks
+
+    for lazy in (types._HOSTNAME_RE, types._URL_RE, blocks._SIGNAL, diagnostics._UNPRINTABLE):
+        eager = re.compile(lazy.pattern, lazy.flags)
+        assert bool(lazy.match(text)) == bool(eager.match(text))
+        assert bool(lazy.fullmatch(text)) == bool(eager.fullmatch(text))
+        assert lazy.sub("?", text) == eager.sub("?", text)
+    assert diagnostics.printable(text) == re.sub(
+        diagnostics._UNPRINTABLE.pattern, diagnostics._escape, text
+    )

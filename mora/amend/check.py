@@ -17,8 +17,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mora import ast
-from mora.amend.merge import UNION, Unmergeable, hoist, keys_in_order, merge, restrict, without
-from mora.amend.target import Unresolved, resolve_target
 from mora.check.context import _Ctx
 from mora.check.program import _BLOCK_ATTRS, ServiceSym, has_attr, static_keys
 from mora.diagnostics import Label
@@ -56,6 +54,11 @@ def has_amends(modules: list[ast.Module]) -> bool:
 
 def apply_amends(ck: Checker) -> None:
     """Check every instance body and `amend`, then give each amended service its merged body."""
+    # Imported here: a project without instance bodies or `amend` (most) never merges, and
+    # `mora check` pays for what it imports (docs/performance.md, twelfth round).
+    from mora.amend.merge import Unmergeable, merge, restrict, without
+    from mora.amend.target import Unresolved, resolve_target
+
     p = ck.program
     per_service: dict[str, list[_Amend]] = {}
     for module in ck.loaded.modules:
@@ -143,6 +146,8 @@ def _without_declarations(ck: Checker, body: ast.Body) -> ast.Body:
 def _paths(body: ast.Body) -> dict[str, Span]:
     """What an amend sets, as `key` (a value attribute, or a block written as an expression)
     and `block.key` (one item of a block), with the span of the key."""
+    from mora.amend.merge import UNION, Unmergeable, hoist, keys_in_order, restrict
+
     out: dict[str, Span] = {}
     for key in keys_in_order(body.entries):
         if key in UNION:

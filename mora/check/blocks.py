@@ -59,16 +59,16 @@ def _is_port_name(text: str) -> bool:
     )
 
 
-_SYSCTL = re.compile(r"[a-z0-9_]+(\.[a-z0-9_*-]+)+")
+_SYSCTL = T.LazyPattern(r"[a-z0-9_]+(\.[a-z0-9_*-]+)+")
 
 
 # A host name /etc/hosts can hold (letter case allowed there).
-_HOST = re.compile(
+_HOST = T.LazyPattern(
     r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
 )
 
 
-_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9]*(\+[0-9]+)?|[0-9]+")
+_SIGNAL = T.LazyPattern(r"(SIG)?[A-Z][A-Z0-9]*(\+[0-9]+)?|[0-9]+")
 
 
 def _ip_problem(text: str) -> tuple[str, str] | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora import types as T
+from mora.check.walk import find
 from mora.diagnostics import Label, closest, did_you_mean
 from mora.record import Record, field
 from mora.source import Span
@@ -482,18 +483,22 @@ def _narrow_ranges(root: ast.Node, head: str = "args") -> dict[str, list[tuple[i
         for n in names:
             ranges.setdefault(n, []).append((span.start, span.end))
 
-    for node in _nodes(root):
+    for node in find(root, _NARROWING):
         if isinstance(node, ast.IfEntry):
             add(_set_when(node.condition, True, head), node.then)
             add(_set_when(node.condition, False, head), node.otherwise)
-        elif isinstance(node, ast.ListItem) and node.condition is not None:
-            add(_set_when(node.condition, True, head), node.value)
-        elif isinstance(node, ast.Block) and node.key.text == "setup":  # a step runs when its
-            for step in node.body.entries:  # `when` holds (mora/steps): narrowed inside it
+        elif isinstance(node, ast.ListItem):
+            if node.condition is not None:
+                add(_set_when(node.condition, True, head), node.value)
+        elif node.key.text == "setup":  # a step runs when its `when` holds (mora/steps):
+            for step in node.body.entries:  # narrowed inside it
                 when = _step_when(step)
                 if when is not None:
                     add(_set_when(when, True, head), step)
     return ranges
+
+
+_NARROWING = (ast.IfEntry, ast.ListItem, ast.Block)
 
 
 def _step_when(step: object) -> ast.Expr | None:

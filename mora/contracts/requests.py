@@ -31,9 +31,9 @@ from mora.contracts.check import (
     E_MAYBE_NONE,
     E_UNKNOWN_CONTRACT,
     ContractSym,
-    _nodes,
     check_fields,
     contract_of,
+    find,
     named_contract,
     narrowed,
 )
@@ -118,13 +118,8 @@ def _check_fields(
 
 def _reads_provider(ck: Checker, expr: ast.Expr, target: str) -> None:
     """E0361: the body reads the provider the request goes to (its config needs this body)."""
-    for node in _nodes(expr):
-        if (
-            isinstance(node, ast.Ref)
-            and len(node.parts) >= 2
-            and node.parts[0].text == "args"
-            and node.parts[1].text == target
-        ):
+    for node in find(expr, (ast.Ref,)):
+        if len(node.parts) >= 2 and node.parts[0].text == "args" and node.parts[1].text == target:
             ck.diags.error(
                 E_REQUEST_READS_PROVIDER,
                 f"a request to `args.{target}` reads `args.{target}`",
@@ -222,19 +217,23 @@ def type_of_requests(ck: Checker, call: ast.Call, ctx: _Ctx) -> T.Type:
 
 def _requests_in(body: ast.Body) -> Iterator[ast.Request]:
     """Every `request` of a body, in its `if` branches too."""
-    for node in _nodes(body):
-        if isinstance(node, ast.Request):
-            yield node
+    yield from find(body, (ast.Request,))
 
 
 def _reads(body: ast.Body, cname: str) -> bool:
     """Whether a provider's body reads `self.requests(cname)`."""
-    for node in _nodes(body):
-        if isinstance(node, ast.Call) and node.func.dotted == READER and node.args:
+    return cname in _read_contracts(body)
+
+
+def _read_contracts(body: ast.Body) -> set[str]:
+    """The contracts whose requests a body reads (`self.requests(C)`)."""
+    names: set[str] = set()
+    for node in find(body, (ast.Call,)):
+        if node.func.dotted == READER and node.args:
             arg = node.args[0].value
-            if isinstance(arg, ast.Ref) and arg.dotted == cname:
-                return True
-    return False
+            if isinstance(arg, ast.Ref):
+                names.add(arg.dotted)
+    return names
 
 
 def check_unread(ck: Checker) -> None:
@@ -564,7 +563,7 @@ def is_emptiness_test(expr: ast.Expr) -> bool:
 def emptiness_calls(expr: ast.Expr) -> set[int]:
     """The ids of the `self.requests(C)` calls in `expr` that are only tested for emptiness."""
     found: set[int] = set()
-    for node in _nodes(expr):
+    for node in find(expr, (ast.Binary,)):
         if is_emptiness_test(node):  # type: ignore[arg-type]
             found |= {id(a) for a in (node.left, node.right) if isinstance(a, ast.Call)}  # type: ignore[attr-defined]
     return found

@@ -12,21 +12,20 @@ was edited, truncated or swapped is refused (the user runs `mora get`), never si
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from mora.record import Record
+from mora.types import LazyPattern  # compiled when a lock file is read
 
 LOCK_NAME = "mora.lock"
 LOCK_FORMAT = 1
 STDLIB = "stdlib"  # `require stdlib version "..."`: the standard library itself
 MAX_MODULE_BYTES = 16 * 1024 * 1024  # all the .mora files of one dependency
-_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HASH = LazyPattern(r"^sha256:[0-9a-f]{64}$")
+_COMMIT = LazyPattern(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_NAME = LazyPattern(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class LockError(Exception):
@@ -87,6 +86,8 @@ def read_lock(project_root: Path) -> dict[str, LockEntry]:
         raise LockError(f"cannot read it: {err.strerror}") from err
     if len(data) > MAX_MODULE_BYTES:
         raise LockError("it is larger than any lock file mora writes")
+    import json  # a project without a lock (most) never needs it: `mora check` start-up
+
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -117,6 +118,8 @@ def render_lock(entries: Mapping[str, LockEntry]) -> bytes:
         "mora_lock": LOCK_FORMAT,
         "requires": {name: entries[name].as_json() for name in sorted(entries)},
     }
+    import json
+
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 

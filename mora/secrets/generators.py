@@ -6,10 +6,8 @@ at import time: cryptography, bcrypt and argon2 are imported inside the function
 
 from __future__ import annotations
 
-import base64
 import functools
 import ipaddress
-import json
 import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -317,6 +315,8 @@ def join_parts(parts: Mapping[str, str]) -> str:
     A single-valued secret is its value; a multi-part one (a CA: key + cert) is canonical JSON
     of its parts, so a generator can take them all and a fingerprint covers every part.
     """
+    import json
+
     if set(parts) == {"value"}:
         return parts["value"]
     return json.dumps(dict(parts), sort_keys=True, separators=(",", ":"))
@@ -388,11 +388,15 @@ def _hex(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict
 
 
 def _base64(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import base64
+
     text = base64.b64encode(ent.token_bytes(args["bytes"])).decode("ascii")
     return {"value": text if args["padding"] else text.rstrip("=")}
 
 
 def _base64url(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import base64
+
     text = base64.urlsafe_b64encode(ent.token_bytes(args["bytes"])).decode("ascii")
     return {"value": text if args.get("padding", False) else text.rstrip("=")}
 
@@ -415,6 +419,8 @@ BCRYPT_MAX_BYTES = 72
 
 def adapted_b64(data: bytes) -> str:
     """passlib's / go-crypt's "adapted base64": standard alphabet, `+` -> `.`, no padding."""
+    import base64
+
     return base64.b64encode(data).decode("ascii").rstrip("=").replace("+", ".")
 
 
@@ -430,6 +436,8 @@ def _check_bcrypt(gen: str, default_variant: str | None) -> Check:
 
 
 def _bcrypt_hash(gen: str, secret: bytes, cost: int, variant: str, ent: Entropy) -> str:
+    import base64
+
     import bcrypt
 
     if len(secret) > BCRYPT_MAX_BYTES:
@@ -662,6 +670,8 @@ def _tls_ca(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> d
 
 def _load_ca(text: str) -> tuple[Any, x509.Certificate]:
     """The CA key and certificate from a tls_ca() secret (JSON of parts) or a PEM bundle."""
+    import json
+
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -782,6 +792,8 @@ def _check_ssh(args: Mapping[str, Any]) -> None:
 
 
 def _ssh_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import base64
+
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -829,6 +841,8 @@ def _ssh_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> 
 
 
 def _wireguard(_args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import base64
+
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import x25519
 
@@ -940,11 +954,16 @@ def _seeded_rsa_cached(seed: bytes, bits: int) -> Any:
 
 
 def _b64url_int(n: int) -> str:
+    import base64
+
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _rsa_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import base64
+    import json
+
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -9,11 +9,11 @@ for URLs, argv and descriptions, ordering and cycles, and `from` on inputs.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from mora import ast
 from mora import types as T
+from mora.check.walk import find
 from mora.diagnostics import Label, did_you_mean
 from mora.record import Record, field
 
@@ -350,20 +350,9 @@ class _StepChecker:
 
 
 def _refs(node: object) -> list[ast.Ref]:
-    found: list[ast.Ref] = []
-
-    def walk(n: object) -> None:
-        if isinstance(n, ast.Ref):
-            found.append(n)
-        elif isinstance(n, ast.Node):
-            for f in n._fields:
-                walk(getattr(n, f))
-        elif isinstance(n, tuple):
-            for x in n:
-                walk(x)
-
-    walk(node)
-    return found
+    """The references under `node`, in source order (the first one to a service is the one a
+    cycle's diagnostic points at)."""
+    return find(node, (ast.Ref,), source_order=True)
 
 
 class _OneStep:
@@ -780,10 +769,13 @@ class _OneStep:
     def _expr(self, expr: ast.Expr, where: str) -> bool:
         """Check `expr` where it sits; True when it holds a secret (or a response value)."""
         tainted = False
-        from mora.contracts.requests import emptiness_calls
+        leaves = _leaves(expr)
+        tested: set[int] = set()  # only a call among the leaves is looked up in it
+        if any(isinstance(node, ast.Call) for node in leaves):
+            from mora.contracts.requests import emptiness_calls
 
-        tested = emptiness_calls(expr)  # `self.requests(C) != []`: known when compiling
-        for node in _leaves(expr):
+            tested = emptiness_calls(expr)  # `self.requests(C) != []`: known when compiling
+        for node in leaves:
             if isinstance(node, ast.Call) and node.func.dotted == "pick":
                 tainted |= self._pick(node, where)
                 continue
@@ -972,11 +964,11 @@ class _OneStep:
         return self.o._output_ref(ref, self.service or "self", self.own, self.step.index)
 
 
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
-_HOST = re.compile(
+_FIELD = T.LazyPattern(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
+_HOST = T.LazyPattern(
     r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
 )
-_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_ORIGIN = T.LazyPattern(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 
 
 def _url_host(value: ast.Expr) -> tuple[str, str | None]:
