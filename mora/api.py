@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mora.check_cache import Reads
 from mora.checker import Program, check
 from mora.diagnostics import Diagnostics
 from mora.loader import load_project
@@ -22,10 +23,11 @@ class CompileResult(Record):
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-def check_project(path: Path) -> CheckResult:
-    """Parse and check a project: no site, no secrets, no files written."""
+def check_project(path: Path, reads: Reads | None = None) -> CheckResult:
+    """Parse and check a project: no site, no secrets, no files written. `reads` records what
+    the result depends on (`mora check`'s result cache, mora.check_cache)."""
     diags = Diagnostics()
-    loaded = load_project(path, diags)
+    loaded = load_project(path, diags, reads)
     if not loaded.modules:
         return CheckResult(None, diags)
     program = check(loaded, diags)
