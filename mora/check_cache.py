@@ -199,7 +199,8 @@ class Reads:
         except ValueError:
             self.refuse()
             return
-        self.probes[where] = _probe(where)
+        if where not in self.probes:  # a file is probed when listed and again when read
+            self.probes[where] = _probe(where)
 
     def tree(self, directory: object) -> None:
         """A locked module's folder, verified against its hash: all of it counts."""
