@@ -303,8 +303,8 @@ def entry_path(project: object) -> str:
     return os.path.join(cache_dir(), f"{key}.json")
 
 
-def lookup(project: object) -> list[Stored] | None:
-    """The stored diagnostics of checking `project`, when nothing it read has changed."""
+def lookup_entry(project: object) -> dict[str, Any] | None:
+    """The entry for checking `project`, when nothing its check read has changed."""
     try:
         path = entry_path(project)
         with open(path, "rb") as f:
@@ -313,13 +313,22 @@ def lookup(project: object) -> list[Stored] | None:
         return None
     if not isinstance(entry, dict) or entry.get("format") != FORMAT or not unchanged(entry):
         return None
-    diagnostics = entry.get("diagnostics")
+    return entry
+
+
+def lookup(project: object) -> list[Stored] | None:
+    """The stored diagnostics of checking `project`, when nothing it read has changed."""
+    entry = lookup_entry(project)
+    diagnostics = entry.get("diagnostics") if entry is not None else None
     return diagnostics if isinstance(diagnostics, list) else None
 
 
-def store(project: object, reads: Reads, diagnostics: list[Stored]) -> None:
-    """Keep the entry (written whole, then renamed into place); a cache that cannot be written
-    is only slower."""
+def store(
+    project: object, reads: Reads, diagnostics: list[Stored], program: bytes | None = None
+) -> None:
+    """Keep the entry (written whole, then renamed into place), and `program` (a pickled
+    checked program, see `pickled_program`) beside it; a cache that cannot be written is only
+    slower."""
     if not reads.cacheable:
         return
     import tempfile  # only a miss writes
@@ -329,23 +338,67 @@ def store(project: object, reads: Reads, diagnostics: list[Stored]) -> None:
         path = entry_path(project)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                json.dump(entry, f, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        if program is not None:
+            name = _sha256(program).hexdigest()
+            _write(tempfile, os.path.join(folder, f"{name}.pickle"), program)
+            entry["program"] = name
+        _write(tempfile, path, json.dumps(entry, sort_keys=True).encode("ascii"))
         _prune(folder)
     except OSError:
         pass
 
 
+def _write(tempfile: Any, path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# --- the checked program, for `mora compile` ------------------------------------------------------
+
+
+def pickled_program(program: object, diagnostics: list[Any]) -> bytes | None:
+    """A clean check's program and its diagnostics (warnings, notes), pickled for the next
+    `mora compile` of the unchanged project; None when it cannot be pickled. The program is
+    syntax and declarations: the checker never sees a site, a store or a secret value."""
+    import pickle
+
+    try:
+        return pickle.dumps((program, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
+    except (RecursionError, pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
+    """The program and diagnostics a verified entry's check stored, or None (none kept, or the
+    file is not the one the entry names: its SHA-256 is its name)."""
+    name = entry.get("program")
+    if not isinstance(name, str) or len(name) != 64:
+        return None
+    import pickle
+
+    try:
+        with open(os.path.join(cache_dir(), f"{name}.pickle"), "rb") as f:
+            data = f.read()
+        if _sha256(data).hexdigest() != name:
+            return None
+        program, diagnostics = pickle.loads(data)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError):
+        return None
+    except (ImportError, TypeError, RecursionError):
+        return None
+    return program, list(diagnostics)
+
+
 def _prune(folder: str) -> None:
     """Past MAX_ENTRIES, drop the least recently written half."""
     with os.scandir(folder) as listing:
-        entries = [e for e in listing if e.name.endswith(".json") and e.is_file()]
+        entries = [e for e in listing if e.name.endswith((".json", ".pickle")) and e.is_file()]
     if len(entries) <= MAX_ENTRIES:
         return
     entries.sort(key=lambda e: e.stat().st_mtime)

@@ -87,7 +87,12 @@ def run_compile(
     from mora.api import compile_project
 
     result = compile_project(
-        project, domain=domain, sets=list(sets), site_file=site_file, secrets_path=secrets_path
+        project,
+        domain=domain,
+        sets=list(sets),
+        site_file=site_file,
+        secrets_path=secrets_path,
+        cache=True,  # the checked program of an unchanged project (mora.check_cache)
     )
     diags = result.diagnostics
     if result.compiled is None or diags.has_errors:

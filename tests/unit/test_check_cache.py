@@ -423,3 +423,84 @@ def test_every_file_opened_and_folder_listed_by_a_check_is_recorded(
                 missing.append(f"{path}: {kind} {where}")
     assert missing == []
     assert len(projects) > 150
+
+
+# --- `mora compile` takes the checked program of an unchanged project ----------------------------
+
+
+def _compiled(site: Path, cache: bool) -> tuple[str, dict[str, str], str]:
+    """(manifest JSON, secret material, rendered diagnostics) of compiling ./input for `site`."""
+    from mora.api import compile_project
+    from mora.diagnostics import render_text
+    from mora.model import manifest_json
+    from mora.secrets.provider import MemoryProvider
+
+    result = compile_project(
+        Path("input"), site_file=site, provider=MemoryProvider(seed=b"cache"), cache=cache
+    )
+    manifest = manifest_json(result.compiled.manifest) if result.compiled is not None else ""
+    material = dict(result.compiled.material) if result.compiled is not None else {}
+    text = "\n\n".join(render_text(d) for d in result.diagnostics.sorted())
+    return manifest, material, text
+
+
+def test_a_compile_from_the_stored_program_writes_what_a_full_compile_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every compiled case: the manifest, the secret material and the diagnostics are the
+    same whether the program came from the checker or from the check cache."""
+    names = [n for n in _case_dirs() if (CASES / n / "site.yaml").is_file()]
+    assert len(names) > 50
+    replayed = 0
+    for name in names:
+        monkeypatch.chdir(CASES / name)
+        site = Path("site.yaml")
+        fresh = _compiled(site, cache=True)  # a miss: checks (as without the cache), keeps it
+        entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+        replayed += "program" in entry
+        assert _compiled(site, cache=True) == fresh, name  # a hit: the stored program
+    assert replayed > 40  # (cases whose check has errors keep no program)
+
+
+def test_a_compile_of_an_unchanged_project_runs_no_checker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mora.checker
+
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "input").symlink_to(tmp_path / "proj")
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\n")
+    first = _compiled(site, cache=True)
+    assert first[0]
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the checker ran")
+
+    monkeypatch.setattr(mora.checker, "check", refuse)
+    assert _compiled(site, cache=True) == first
+    (tmp_path / "proj" / "lib" / "db.mora").write_text(DB.replace(":16", ":17"))
+    with pytest.raises(AssertionError, match="the checker ran"):  # an edit: checked again
+        _compiled(site, cache=True)
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert "postgres:17" in _compiled(site, cache=True)[0]
+
+
+def test_the_stored_program_holds_no_secret_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program is pickled after the check, before any site or store is read: none of the
+    secret values the compile then generated are in it."""
+    shutil.copytree(REPO / "projects" / "media", tmp_path / "input")
+    monkeypatch.chdir(tmp_path)
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\n")
+    _, material, _ = _compiled(site, cache=True)
+    entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+    stored = (Path(check_cache.cache_dir()) / f"{entry['program']}.pickle").read_bytes()
+    assert len(material) > 5
+    leaked = [name for name, value in material.items() if value.encode() in stored]
+    assert leaked == []
+    assert _compiled(site, cache=True)[1] == material  # the hit: the same values from the store
