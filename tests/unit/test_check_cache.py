@@ -20,6 +20,7 @@ import pytest
 from mora import check_cache
 from mora.api import check_project
 from mora.main import run_check
+from tests.cli import run_mora
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "cases"
@@ -107,6 +108,9 @@ def test_the_marker_is_replayed_when_nothing_changed(
     assert _replayed(capsys, "proj")[0]
     _, _, err = _check(capsys, "proj", cache=False)  # --no-cache neither reads nor writes it
     assert MARKER not in err
+    # the click command (`python -m mora.cli`) goes through the same function and option
+    assert MARKER in run_mora(["check", "proj"], cwd=tmp_path).stderr
+    assert MARKER not in run_mora(["check", "--no-cache", "proj"], cwd=tmp_path).stderr
     monkeypatch.setenv("MORA_NO_CACHE", "1")
     assert MARKER not in _check(capsys, "proj")[2]
 
