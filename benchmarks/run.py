@@ -86,13 +86,21 @@ def run_once(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, flo
 
 
 def measure(
-    cmd: list[str], cwd: Path, env: dict[str, str], repeat: int, fresh: Path | None = None
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    repeat: int,
+    fresh: Path | None = None,
+    before: Any = None,
 ) -> Figures:
-    """Medians over `repeat` runs; `fresh` (an output folder) is emptied before each run."""
+    """Medians over `repeat` runs; `fresh` (an output folder) is emptied and `before` (a
+    callable) called before each run."""
     samples = []
     for _ in range(repeat):
         if fresh is not None:
             shutil.rmtree(fresh, ignore_errors=True)
+        if before is not None:
+            before()
         samples.append(run_once(cmd, cwd, env))
     cpus, walls, peaks = zip(*samples, strict=True)
     return Figures(statistics.median(cpus), statistics.median(walls), max(peaks))
@@ -151,8 +159,16 @@ def bench_project(
     compile_all = [*MORA, "compile", str(project), "--domain", "example.org", "--out", str(out)]
     run_once(compile_all, site, env)  # warm up: secret store, parse cache, page cache
     rows = []
+    # What a pre-commit hook sees on an unchanged project: the check cache's replay (a hit).
     check = [*MORA, "check", str(project)]
+    run_once(check, site, env)  # stores the result the runs below replay
     rows.append(Row(group, n, "mora check", measure(check, site, env, repeat)))
+    # What it sees after an edit: one file of a copy of the project gets a new comment before
+    # each run, so the check cache misses and that file is parsed again (the others' trees come
+    # from the parse cache).
+    rows.append(
+        Row(group, n, "mora check (after an edit)", check_after_edit(project, work, env, repeat))
+    )
     if cold_check:
         figures = measure(check, site, env | {"MORA_NO_CACHE": "1"}, repeat)
         rows.append(Row(group, n, "mora check (no parse cache)", figures))
@@ -186,6 +202,23 @@ def bench_project(
             if row.command in ("mora compile (all)", "mora compile --target kubernetes"):
                 row.peer, row.peer_figures = "helm template", figures
     return rows
+
+
+def check_after_edit(project: Path, work: Path, env: dict[str, str], repeat: int) -> Figures:
+    """`mora check` of a copy of `project` whose first file gets a new comment before each run."""
+    copy = work / "edited"
+    shutil.copytree(project, copy)
+    edited = sorted(copy.glob("*.mora"))[0]
+    original = edited.read_text(encoding="utf-8")
+    runs = [0]
+
+    def edit() -> None:
+        runs[0] += 1
+        edited.write_text(f"{original}\n# benchmark edit {runs[0]}\n", encoding="utf-8")
+
+    check = [*MORA, "check", str(copy)]
+    run_once(check, work, env)  # the copy's other files: as warm as the project's
+    return measure(check, work, env, repeat, before=edit)
 
 
 def growth(rows: list[Row]) -> dict[int, float]:

@@ -4,11 +4,14 @@ returns the diagnostics with the result; none of them prints or exits."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mora.checker import Program, check
 from mora.diagnostics import Diagnostics
-from mora.loader import load_project
 from mora.record import Record, field
+
+if TYPE_CHECKING:  # a compile of an unchanged project needs neither loader nor checker
+    from mora.check_cache import Reads
+    from mora.checker import Program
 
 
 class CheckResult(Record):
@@ -22,14 +25,41 @@ class CompileResult(Record):
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-def check_project(path: Path) -> CheckResult:
-    """Parse and check a project: no site, no secrets, no files written."""
+def check_project(path: Path, reads: Reads | None = None) -> CheckResult:
+    """Parse and check a project: no site, no secrets, no files written. `reads` records what
+    the result depends on (`mora check`'s result cache, mora.check_cache)."""
+    from mora.checker import check
+    from mora.loader import load_project
+
     diags = Diagnostics()
-    loaded = load_project(path, diags)
+    loaded = load_project(path, diags, reads)
     if not loaded.modules:
         return CheckResult(None, diags)
     program = check(loaded, diags)
     return CheckResult(program, diags)
+
+
+def cached_check(path: Path) -> CheckResult:
+    """`check_project`, or the program and diagnostics of the last clean check of `path` when
+    nothing it read has changed (mora.check_cache); a miss checks and keeps both. The
+    evaluator gets a program equal to a fresh check's (tests/unit/test_check_cache.py)."""
+    from mora import check_cache
+
+    if not check_cache.enabled():
+        return check_project(path)
+    entry = check_cache.lookup_entry(path)
+    found = check_cache.load_program(entry) if entry is not None else None
+    if found is not None:
+        program, items = found
+        return CheckResult(program, Diagnostics(items))
+    reads = check_cache.Reads()
+    result = check_project(path, reads)
+    diags = result.diagnostics
+    blob = None
+    if result.program is not None and not diags.has_errors:
+        blob = check_cache.pickled_program(result.program, diags.items)
+    check_cache.store(path, reads, check_cache.stored_diagnostics(diags), blob)
+    return result
 
 
 def compile_project(
@@ -40,16 +70,19 @@ def compile_project(
     site_file: Path | None = None,
     provider: object | None = None,
     secrets_path: Path | None = None,
+    cache: bool = False,
 ) -> CompileResult:
     """Check a project and evaluate it against a site.
 
     `provider` supplies secret values; when None, the site's encrypted store is opened (see
     `mora.secrets`), at `secrets_path` or the default place for this project and site.
+    `cache` (`mora compile`) takes the checked program from the check cache when nothing the
+    check read has changed (`cached_check`).
     """
     from mora.evaluator import evaluate
     from mora.site import load_site
 
-    checked = check_project(path)
+    checked = cached_check(path) if cache else check_project(path)
     diags = checked.diagnostics
     if checked.program is None or diags.has_errors:
         return CompileResult(checked.program, None, diags)

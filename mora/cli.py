@@ -48,12 +48,19 @@ def cli() -> None:
 @cli.command("check")
 @click.argument("projects", type=click.Path(path_type=Path), nargs=-1)
 @_FORMAT
-def check_cmd(projects: tuple[Path, ...], fmt: str) -> None:
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check again even if nothing changed since the last check (MORA_NO_CACHE=1: also "
+    "re-parse every file).",
+)
+def check_cmd(projects: tuple[Path, ...], fmt: str, no_cache: bool) -> None:
     """Parse and check each PROJECT (a directory of .mora files, or one file; default: .).
 
-    Needs no site and touches no secrets: made for pre-commit hooks and CI.
+    Needs no site and touches no secrets: made for pre-commit hooks and CI. An unchanged
+    project's result is replayed from the check cache.
     """
-    sys.exit(run_check(list(projects), fmt))
+    sys.exit(run_check(list(projects), fmt, cache=not no_cache))
 
 
 @cli.command("compile")

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mora import ast
-from mora.deps.lock import STDLIB, LockEntry, LockError, read_lock, verified_dir
+from mora.check_cache import NoReads, Reads
+from mora.deps.lock import STDLIB, LockEntry, LockError, module_dir, read_lock, verified_dir
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
 from mora.record import Record, field
@@ -109,8 +110,9 @@ def _path_problem(target: str) -> str | None:
 
 
 class _Loader:
-    def __init__(self, diags: Diagnostics) -> None:
+    def __init__(self, diags: Diagnostics, reads: Reads | None = None) -> None:
         self.diags = diags
+        self.reads = reads or NoReads()  # what the check result depends on (mora.check_cache)
         self.seen: set[tuple[str, Path]] = set()  # (scope, file): a file is read once per alias
         self.scope = ""  # the alias the files being read belong to ("" for the project)
         self.importer = ""  # the display path of the file whose imports are being followed
@@ -121,6 +123,7 @@ class _Loader:
 
     def open_lock(self, root: Path) -> None:
         """Read `mora.lock`; a locked stdlib replaces the bundled one when its hash matches."""
+        self.reads.file(root / "mora.lock")
         try:
             self.project.lock = read_lock(root)
         except LockError as err:
@@ -133,6 +136,7 @@ class _Loader:
             return
         entry = self.project.lock.get(STDLIB)
         if entry is not None:
+            self.reads.tree(module_dir(entry.hash))
             try:
                 self.stdlib = verified_dir(entry).resolve()
                 self.stdlib_label = f"<stdlib@{entry.version}>"
@@ -151,6 +155,7 @@ class _Loader:
         """`import NAME` of a locked dependency: its verified copy, confined to that copy."""
         entry = self.project.lock[decl.target]
         self.project.locked_imports.append(decl)
+        self.reads.tree(module_dir(entry.hash))
         try:
             directory = verified_dir(entry).resolve()
         except LockError as err:
@@ -224,12 +229,15 @@ class _Loader:
     ) -> None:
         """Read one file; `limit` is the locked module it belongs to (None: project/stdlib)."""
         resolved = path.resolve()
+        self.reads.probe(path)
         if (self.scope, resolved) in self.seen:
             return
         self.seen.add((self.scope, resolved))
         data = self._read(resolved, display)
         if data is None:
+            self.reads.refuse()
             return
+        self.reads.file(resolved, data)
         text = self._decode(data, display)
         if text is None:
             return
@@ -249,7 +257,9 @@ class _Loader:
     def load_dir(self, directory: Path, limit: Path, span: Span | None = None) -> int:
         """Every `.mora` file of `directory`; one that is a symlink out of `limit` is refused."""
         files = _mora_files(directory)
+        self.reads.listing(directory, [f.name for f in files])
         for f in files:
+            self.reads.probe(f)
             if not inside(f.resolve(), limit):
                 self.diags.error(
                     E_OUTSIDE,
@@ -310,12 +320,14 @@ class _Loader:
                 self.load_dependency(decl)
                 return
         path = self.stdlib / f"{decl.target}.mora"
+        self.reads.probe(path)
         if path.is_file():
             self.load_file(path, f"{self.stdlib_label}/{decl.target}.mora", from_stdlib=True)
             return
         if limit is None and not from_stdlib:  # a required name not locked yet: E0131 instead
             self.project.unknown_modules.append(decl)
             return
+        self.reads.folder(stdlib_dir())  # its names are the did-you-mean candidates
         unknown_module(decl, self.diags)
 
     def load_path_import(
@@ -337,6 +349,7 @@ class _Loader:
             )
             return
         try:
+            self.reads.probe(base / decl.target)
             target = (base / decl.target).resolve()
             if not inside(target, limit) and not inside(
                 Path(os.path.normpath(base / decl.target)), limit
@@ -362,6 +375,7 @@ class _Loader:
                     )
                 return
             if target.suffix != ".mora" and not target.exists():  # `.mora` may be left out
+                self.reads.probe(target.with_name(target.name + ".mora"))
                 named = target.with_name(target.name + ".mora").resolve()
                 if named.exists() and not inside(named, limit):
                     self._outside(
@@ -417,9 +431,11 @@ def resolve_modules(project: LoadedProject, diags: Diagnostics) -> None:
         rewrite(project, diags)
 
 
-def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
-    """Read and parse a project and everything it imports; problems go to `diags`."""
-    loader = _Loader(diags)
+def load_project(path: Path, diags: Diagnostics, reads: Reads | None = None) -> LoadedProject:
+    """Read and parse a project and everything it imports; problems go to `diags`, and what
+    was read to `reads` (mora.check_cache)."""
+    loader = _Loader(diags, reads)
+    loader.reads.probe(path)
     if path.is_dir():
         root = path.resolve()
         loader.project.root = root
@@ -448,6 +464,12 @@ def load_project(path: Path, diags: Diagnostics) -> LoadedProject:
             "from the current directory",
         )
         return loader.project
+    for d in (loader.project.root, *loader.project.root.parents):  # what boundary_of asked
+        loader.reads.probe(d / ".git")
+        if (d / ".git").exists():
+            break
+    if loader.project.unknown_modules:  # reported with the stdlib's names as candidates
+        loader.reads.folder(stdlib_dir())
     from mora.deps.requirements import check_requirements
 
     check_requirements(loader.project, diags)

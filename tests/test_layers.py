@@ -86,6 +86,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "mora.modules.resolve",  # a module's service as the source names it (`media.watch`)
         *GROUND,
     ),
+    # the check-result cache: below mora.api and mora.main, above nothing but the ground (a hit
+    # must not load the loader or the checker)
+    "mora.check_cache": ("mora.check_cache", *GROUND),
     # namespaced modules (issue 17): the loader's rewrite of aliased files; syntax only
     "mora.modules": ("mora.modules", "mora.ast", *GROUND),
     "mora.contracts": (  # contracts in the language (issue 17): called by check and eval

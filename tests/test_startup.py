@@ -68,8 +68,9 @@ def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Pa
     """A warm `mora check` (pre-commit hooks) reads cached trees and prints: nothing else."""
     code, _ = _loaded(["check", str(MEDIA)], tmp_path)  # fills the parse cache
     assert code == 0
-    code, modules = _loaded(["check", str(MEDIA)], tmp_path)
+    code, modules = _loaded(["check", "--no-cache", str(MEDIA)], tmp_path)  # checks again
     assert code == 0
+    assert "mora.checker" in modules
     heavy = ("click", "pydantic", "pydantic_core", "cryptography", "yaml", "lark", "tempfile")
     # (the checker reads the generator registry, mora.secrets.generators, to check arguments)
     ours = ("mora.model", "mora.evaluator", "mora.secrets.store", "mora.secrets.provider")
@@ -91,6 +92,25 @@ def test_warm_check_loads_no_model_secrets_backends_or_file_writing(tmp_path: Pa
     # `dataclasses` (with inspect, dis and tokenize) and no methods generated with exec.
     records = ("dataclasses", "inspect", "dis", "tokenize")
     assert [m for m in _under(modules, records) if m not in bare] == []
+
+
+def test_cached_check_loads_no_parser_checker_pickle_or_pathlib(tmp_path: Path) -> None:
+    """A check of an unchanged project (the check cache, mora/check_cache.py) verifies what the
+    last check read and prints its stored result: none of the checker, the loader, the parse
+    cache (pickle), pathlib or typing."""
+    code, _ = _loaded(["check", str(MEDIA)], tmp_path)  # fills both caches
+    assert code == 0
+    code, modules = _loaded(["check", str(MEDIA)], tmp_path)
+    assert code == 0
+    assert "mora.check_cache" in modules  # the probe is sound: the hit path ran
+    ours = ("mora.api", "mora.check.", "mora.checker", "mora.loader", "mora.parser")
+    ours += ("mora.parse_cache", "mora.ast", "mora.diagnostics", "mora.source", "mora.record")
+    assert _under(modules, ours) == [] and "mora.check" not in modules
+    bare = _bare_modules(tmp_path)
+    later = ("pickle", "_pickle", "pathlib", "typing", "lark", "hashlib", "tempfile")
+    assert [m for m in _under(modules, later) if m not in bare] == []
+    code, modules = _loaded(["check", "--no-cache", str(MEDIA)], tmp_path)
+    assert code == 0 and "mora.checker" in modules  # --no-cache checks again
 
 
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
@@ -423,12 +443,13 @@ def test_warm_check_imports_no_json_or_base64_and_compiles_only_the_patterns_it_
     """Twelfth round (perfpasses): json is for `--format json`, a lock file and rendering files;
     base64 for generating secrets; the literal and name patterns are compiled when a value is
     first checked against them, so the e-mail, URL and terminal-escape patterns, which nothing
-    in projects/media needs, stay uncompiled."""
+    in projects/media needs, stay uncompiled. `--no-cache`: the checker runs (a replayed result
+    reads its entry with json)."""
     import ast as pyast
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("MORA_NO_CACHE", None)
-    args = [sys.executable, "-c", _PATTERN_PROBE, "check", str(MEDIA)]
+    args = [sys.executable, "-c", _PATTERN_PROBE, "check", "--no-cache", str(MEDIA)]
     run = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
     run = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
     result = pyast.literal_eval(run.stdout.strip().splitlines()[-1])
