@@ -98,6 +98,9 @@ class Tables:
         self._patterns: dict[tuple[str, int], Any] = {}
         self._unless: dict[int, dict[str, list[Any]]] = {}
         self._callbacks: dict[int, list[Callable[[list[Any]], Any]]] = {}
+        # (state below, unit rule's origin, lookahead) -> the state a chain of unit rules ends
+        # in, or 0 where the loop takes the steps one by one (see _unit_hops)
+        self.hops: dict[tuple[int, str, str], int] = {}
 
     def candidates(self, index: int, char: str) -> tuple[_Candidate, ...]:
         """The terminals of lexer `index` a token starting with `char` may be, in lark's order,
@@ -191,6 +194,29 @@ def _callback(rule: _Rule, builder: object) -> Callable[[list[Any]], Any]:
     return call
 
 
+def _unit_hops(tables: Tables, below: int, origin: str, kind: str) -> int:
+    """Where a chain of unit rules (`?expr: or_expr`, `?or_expr: and_expr`...) leads from the
+    state `below` them, ahead of `kind`: each one replaces the top state by `below`'s goto for
+    its origin, and the next action (same `below`, same lookahead) may be another. A value such
+    as `"x"` climbs a handful of them; the chain depends only on these three, so it is followed
+    once per process. 0: a step leaves the plain cases (an error, the end state, a state 0),
+    and the loop takes the steps itself."""
+    actions, reductions = tables.actions, tables.reductions
+    ends = set(tables.end.values())
+    state = 0
+    while True:
+        goto = actions[below].get(origin)
+        if goto is None or goto <= 0 or goto in ends:
+            return 0
+        state = goto
+        action = actions[state].get(kind)
+        if action is None or action >= 0:
+            return state
+        origin, _size, unit = reductions[~action]
+        if not unit:
+            return state
+
+
 def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     """Parse `text` from the rule `start`, calling `builder`'s methods as lark's inline
     transformer would; raises `NotHere` where lark would raise a syntax error."""
@@ -199,6 +225,7 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     lexer_of_state = tables.lexer_of_state
     dispatch = tables.dispatch
     callbacks = tables.callbacks(builder)
+    hops = tables.hops
     end_state = tables.end[start]
     states = [tables.start[start]]
     values: list[Any] = []
@@ -250,6 +277,13 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
                 break
             origin, size, unit = reductions[~action]
             if unit:
+                key = (states[-2], origin, kind)
+                hop = hops.get(key)
+                if hop is None:
+                    hop = hops[key] = _unit_hops(tables, *key)
+                if hop:  # the state at the end of the chain of unit rules: one step for all
+                    states[-1] = hop
+                    continue
                 del states[-1]
                 goto = actions[states[-1]].get(origin)
                 if goto is None or goto < 0:
