@@ -11,6 +11,7 @@ the same constructor signatures a dataclass would have.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from mora.source import SourceFile, Span
@@ -38,6 +39,7 @@ class Node(metaclass=_NodeMeta):
 
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
+    _values: ClassVar[Callable[[Node], tuple[object, ...]]]  # the fields' values, in order
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -46,6 +48,7 @@ class Node(metaclass=_NodeMeta):
         own = tuple(k for k in annotations if not k.startswith("_"))
         cls._fields = own
         cls.__match_args__ = own  # type: ignore[misc]
+        cls._values = _values_getter(own)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
@@ -80,12 +83,24 @@ class Node(metaclass=_NodeMeta):
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         # Rebuilt through __init__: the default slot state is restored with setattr, which an
-        # immutable node refuses (and a tuple of field values is also the smaller pickle).
-        return type(self), tuple(getattr(self, f) for f in self._fields)
+        # immutable node refuses (and a tuple of field values is also the smaller pickle). The
+        # tuple comes from one attrgetter call: a parse cache entry pickles every node.
+        return type(self), self._values(self)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+def _values_getter(fields: tuple[str, ...]) -> Callable[[Node], tuple[object, ...]]:
+    """A function from a node to its fields' values, as a tuple (an attrgetter of two or more
+    names returns one; it is not a descriptor, so it is called unbound through the class)."""
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    if fields:
+        one = attrgetter(fields[0])
+        return staticmethod(lambda node: (one(node),))  # type: ignore[return-value]
+    return staticmethod(lambda node: ())  # type: ignore[return-value]
 
 
 N = TypeVar("N", bound=Node)

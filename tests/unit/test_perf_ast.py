@@ -137,3 +137,11 @@ def test_span_at_is_the_span_the_constructor_makes(start: int, end: int) -> None
     assert pickle.dumps(s) == pickle.dumps(Span(f, start, end))
     with pytest.raises(AttributeError):
         s.file = f  # type: ignore[misc]
+
+
+def test_a_node_pickles_as_its_class_and_field_values() -> None:
+    """The parse cache's format: `__reduce__` (one attrgetter call per node) gives the class and
+    the fields' values in order, for every class (none, one or several fields)."""
+    nodes = list(_nodes(_media()))
+    for node in [*nodes, ast.NoneLit(None), ast.Name("x", None)]:  # type: ignore[arg-type]
+        assert node.__reduce__() == (type(node), tuple(getattr(node, f) for f in node._fields))
