@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "mora-lalr-tables-2"
+_FORMAT = "mora-lalr-tables-3"  # 3: a literal terminal's text
 
 # Rule record: (origin, size, callback name, child filter or None, Nones to append, expand1).
 # A child filter is a tuple of (child index, splice its children, Nones to insert before it).
@@ -49,6 +49,14 @@ class Tok(str):
         tok.value = value
         tok.start_pos = start_pos
         return tok
+
+
+# A lexer's candidate at one character: (terminal, its text if a plain string, else its
+# pattern's `match`, role). Roles: a token, an ignored text (blanks, comments), a NAME that may
+# be a keyword (lark's `UnlessCallback`).
+_Candidate = tuple[str, "str | None", Any, int]
+_TOKEN, _IGNORED, _UNLESS = 0, 1, 2
+_new_str = str.__new__
 
 
 class _Tree:
@@ -77,33 +85,42 @@ class Tables:
         self.start: dict[str, int] = data["start"]
         self.end: dict[str, int] = data["end"]
         self.lexer_of_state: list[int] = data["lexer_of_state"]
-        # per terminal: its pattern and the characters a match can start with ("" if unknown)
-        self.terminals: dict[str, tuple[str, str | None]] = data["terminals"]
+        # per terminal: its pattern, the characters a match can start with (None if unknown)
+        # and, for a plain string (`"{"`, `"service"`), that string (else None)
+        self.terminals: dict[str, tuple[str, str | None, str | None]] = data["terminals"]
         # per lexer: (terminal names in lark's order, flags, {type: unless patterns}, ignored)
         self.lexer_data: list[
             tuple[tuple[str, ...], int, dict[str, tuple[str, ...]], frozenset[str]]
         ]
         self.lexer_data = data["lexers"]
         # per lexer, per first character: the terminals that may match there, in order
-        self.dispatch: list[dict[str, tuple[tuple[str, Any], ...]]] = [{} for _ in self.lexer_data]
-        self._patterns: dict[str, Any] = {}
+        self.dispatch: list[dict[str, tuple[_Candidate, ...]]] = [{} for _ in self.lexer_data]
+        self._patterns: dict[tuple[str, int], Any] = {}
         self._unless: dict[int, dict[str, list[Any]]] = {}
         self._callbacks: dict[int, list[Callable[[list[Any]], Any]]] = {}
+        # (state below, unit rule's origin, lookahead) -> the state a chain of unit rules ends
+        # in, or 0 where the loop takes the steps one by one (see _unit_hops)
+        self.hops: dict[tuple[int, str, str], int] = {}
 
-    def candidates(self, index: int, char: str) -> tuple[tuple[str, Any], ...]:
+    def candidates(self, index: int, char: str) -> tuple[_Candidate, ...]:
         """The terminals of lexer `index` a token starting with `char` may be, in lark's order,
-        each compiled alone: trying them in turn is what lark's one alternation of all of them
-        does (the first alternative that matches wins), without compiling a large pattern for
-        every parser state."""
-        names, flags, _unless, _ignore = self.lexer_data[index]
-        found: list[tuple[str, Any]] = []
+        each alone: trying them in turn is what lark's one alternation of all of them does (the
+        first alternative that matches wins), without compiling a large pattern for every
+        parser state. A plain string is compared as a string (`startswith`), never compiled:
+        most terminals are (`{`, `=`, `service`), and a cold check compiles only the others."""
+        names, flags, unless, ignore = self.lexer_data[index]
+        found: list[_Candidate] = []
         for name in names:
-            pattern, first = self.terminals[name]
+            pattern, first, literal = self.terminals[name]
             if first is None or char in first:
-                compiled = self._patterns.get(name)
+                role = _IGNORED if name in ignore else _UNLESS if name in unless else _TOKEN
+                if literal is not None and not flags & re.IGNORECASE:
+                    found.append((name, literal, None, role))
+                    continue
+                compiled = self._patterns.get((name, flags))
                 if compiled is None:
-                    compiled = self._patterns[name] = re.compile(pattern, flags)
-                found.append((name, compiled))
+                    compiled = self._patterns[name, flags] = re.compile(pattern, flags)
+                found.append((name, None, compiled.match, role))
         got = self.dispatch[index][char] = tuple(found)
         return got
 
@@ -177,6 +194,29 @@ def _callback(rule: _Rule, builder: object) -> Callable[[list[Any]], Any]:
     return call
 
 
+def _unit_hops(tables: Tables, below: int, origin: str, kind: str) -> int:
+    """Where a chain of unit rules (`?expr: or_expr`, `?or_expr: and_expr`...) leads from the
+    state `below` them, ahead of `kind`: each one replaces the top state by `below`'s goto for
+    its origin, and the next action (same `below`, same lookahead) may be another. A value such
+    as `"x"` climbs a handful of them; the chain depends only on these three, so it is followed
+    once per process. 0: a step leaves the plain cases (an error, the end state, a state 0),
+    and the loop takes the steps itself."""
+    actions, reductions = tables.actions, tables.reductions
+    ends = set(tables.end.values())
+    state = 0
+    while True:
+        goto = actions[below].get(origin)
+        if goto is None or goto <= 0 or goto in ends:
+            return 0
+        state = goto
+        action = actions[state].get(kind)
+        if action is None or action >= 0:
+            return state
+        origin, _size, unit = reductions[~action]
+        if not unit:
+            return state
+
+
 def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     """Parse `text` from the rule `start`, calling `builder`'s methods as lark's inline
     transformer would; raises `NotHere` where lark would raise a syntax error."""
@@ -184,8 +224,8 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
     reductions = tables.reductions
     lexer_of_state = tables.lexer_of_state
     dispatch = tables.dispatch
-    lexer_data = tables.lexer_data
     callbacks = tables.callbacks(builder)
+    hops = tables.hops
     end_state = tables.end[start]
     states = [tables.start[start]]
     values: list[Any] = []
@@ -195,28 +235,34 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
         tok: Tok | None = None
         while pos < n:
             index = lexer_of_state[states[-1]]
-            char = text[pos]
-            candidates = dispatch[index].get(char)
+            candidates = dispatch[index].get(text[pos])
             if candidates is None:
-                candidates = tables.candidates(index, char)
-            for candidate in candidates:
-                m = candidate[1].match(text, pos)
-                if m:
-                    kind = candidate[0]
-                    break
+                candidates = tables.candidates(index, text[pos])
+            for kind, literal, match, role in candidates:  # noqa: B007 - read after `break`
+                if literal is not None:
+                    if text.startswith(literal, pos):
+                        value = literal
+                        break
+                else:
+                    m = match(text, pos)
+                    if m:
+                        value = m.group()
+                        break
             else:
                 raise NotHere(pos)
-            start_pos, pos = pos, m.end()
-            if kind in lexer_data[index][3]:  # ignored: blanks, comments
-                continue
-            value = m.group()
-            if kind in lexer_data[index][2]:
+            start_pos = pos
+            pos += len(value)
+            if role:
+                if role == _IGNORED:  # blanks, comments
+                    continue
                 for ure in tables.unless(index)[kind]:
                     um = ure.fullmatch(value)
                     if um:
                         kind = um.lastgroup or kind
                         break
-            tok = Tok(kind, value, start_pos)
+            # Tok(kind, value, start_pos), without the call: a token per ~6 characters
+            tok = _new_str(Tok, value)
+            tok.__dict__ = {"type": kind, "value": value, "start_pos": start_pos}
             break
         kind = tok.type if tok is not None else "$END"
         while True:
@@ -231,6 +277,13 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
                 break
             origin, size, unit = reductions[~action]
             if unit:
+                key = (states[-2], origin, kind)
+                hop = hops.get(key)
+                if hop is None:
+                    hop = hops[key] = _unit_hops(tables, *key)
+                if hop:  # the state at the end of the chain of unit rules: one step for all
+                    states[-1] = hop
+                    continue
                 del states[-1]
                 goto = actions[states[-1]].get(origin)
                 if goto is None or goto < 0:
@@ -307,7 +360,7 @@ def extract(parser: Any) -> dict[str, Any]:
             raise NotHere(f"unexpected callback for {rule}")
         rules.append((str(rule.origin.name), len(rule.expansion), name, keep, append_none, expand1))
     lexers: list[tuple[tuple[str, ...], int, dict[str, tuple[str, ...]], frozenset[str]]] = []
-    terminals: dict[str, tuple[str, str | None]] = {}
+    terminals: dict[str, tuple[str, str | None, str | None]] = {}
     index_of: dict[int, int] = {}
     lexer_of_state: list[int] = []
     for state in range(len(table.states)):
@@ -319,7 +372,7 @@ def extract(parser: Any) -> dict[str, Any]:
             for term in scanner.terminals:
                 pattern = str(term.pattern.to_regexp())
                 name = str(term.name)
-                if terminals.setdefault(name, (pattern, None))[0] != pattern:
+                if terminals.setdefault(name, (pattern, None, None))[0] != pattern:
                     raise NotHere(f"two patterns for {name}")
                 names.append(name)
             unless: dict[str, tuple[str, ...]] = {}
@@ -340,9 +393,10 @@ def extract(parser: Any) -> dict[str, Any]:
                 )
             )
         lexer_of_state.append(index_of[id(basic)])
-    for name, (pattern, _none) in terminals.items():
+    for name, (pattern, _first, _literal) in terminals.items():
         flags_of = {flags for names, flags, _u, _i in lexers if name in names}
-        terminals[name] = (pattern, _first_chars(pattern, flags_of.pop()))
+        flags = flags_of.pop()
+        terminals[name] = (pattern, _first_chars(pattern, flags), _literal_of(pattern, flags))
     return {
         "format": _FORMAT,
         "actions": actions,
@@ -369,6 +423,23 @@ def _first_chars(pattern: str, flags: int) -> str | None:
         return None
     chars = _first_of(items, c)
     return None if chars is None else "".join(sorted(chars))
+
+
+def _literal_of(pattern: str, flags: int) -> str | None:
+    """The one text `pattern` matches when it is a plain string (`\\{`, `service`), else None:
+    the lexer compares such a terminal with `startswith` instead of compiling it."""
+    from re import _constants as c
+    from re import _parser as sre
+
+    if flags & re.IGNORECASE:
+        return None
+    try:
+        items = list(sre.parse(pattern, flags))
+    except (re.error, TypeError, ValueError):
+        return None
+    if not items or any(op is not c.LITERAL for op, _av in items):
+        return None
+    return "".join(chr(av) for _op, av in items)
 
 
 def _first_of(items: list[Any], c: Any) -> set[str] | None:

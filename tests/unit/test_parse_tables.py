@@ -226,7 +226,7 @@ def test_a_terminal_starts_with_one_of_its_first_characters(
     """The lexer tries at a character only the terminals that can start there: every text a
     terminal's pattern matches starts with one of the characters recorded for it."""
     name = data.draw(st.sampled_from(sorted(tables.terminals)))
-    pattern, first = tables.terminals[name]
+    pattern, first, _literal = tables.terminals[name]
     text = data.draw(st.from_regex(pattern, fullmatch=True))
     assert first is None or text[:1] in first, (name, text)
 
@@ -238,3 +238,51 @@ def test_first_characters_of_the_pattern_forms() -> None:
     assert first(r"(?:==|!=)", 0) == "!="
     assert first(r"(?i:abc)", 0) is None  # either case: not worked out, tried everywhere
     assert first(r"[^a]x", 0) is None and first(r".x", 0) is None and first(r"a*", 0) is None
+
+
+def _first_token(tables: parse_tables.Tables, index: int, text: str) -> tuple[str, str] | None:
+    """The loop's lexer at the start of `text` in lexer `index`: the first of the candidates
+    for the first character that matches (a plain string by `startswith`), as (kind, text)."""
+    for kind, literal, match, _role in tables.candidates(index, text[0]):
+        if literal is not None:
+            if text.startswith(literal):
+                return kind, literal
+        else:
+            m = match(text, 0)
+            if m:
+                return kind, m.group()
+    return None
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    tokens=st.lists(
+        st.sampled_from([*TOKENS, "services", "as_", "iff", "//x\n", "\t", "-"]),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_the_lexer_takes_the_token_lark_s_alternation_takes(
+    tables: parse_tables.Tables, data: st.DataObject, tokens: list[str]
+) -> None:
+    """lark's contextual lexer matches one alternation of a state's terminals, in its order;
+    the loop tries only those that can start with the character, plain strings compared as
+    strings: the same token (kind and text) at the start of random token streams, in every
+    lexer."""
+    index = data.draw(st.integers(0, len(tables.lexer_data) - 1))
+    names, flags, _unless, _ignore = tables.lexer_data[index]
+    alternation = re.compile(
+        "|".join(f"(?P<{name}>{tables.terminals[name][0]})" for name in names), flags
+    )
+    text = "".join(tokens)
+    m = alternation.match(text)
+    assert _first_token(tables, index, text) == (None if m is None else (m.lastgroup, m.group()))
+
+
+def test_plain_string_terminals_are_compared_as_strings() -> None:
+    literal = parse_tables._literal_of
+    assert literal(r"\{", 0) == "{" and literal("service", 0) == "service"
+    assert literal(r"\-\>", 0) == "->" and literal(r"\|\|", 0) == "||"
+    assert literal("(?:==|!=)", 0) is None and literal("[0-9]+", 0) is None
+    assert literal("service", re.IGNORECASE) is None  # either case: matched as a pattern

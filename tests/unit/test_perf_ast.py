@@ -81,3 +81,67 @@ def test_any_offsets_survive_the_packing(start: int, end: int) -> None:
     assert s == Span(f, start, end) and hash(s) == hash(Span(f, start, end))
     back = pickle.loads(pickle.dumps(s))
     assert (back.start, back.end, back.file.text) == (start, end, "text")
+
+
+def _node_classes() -> list[type[ast.Node]]:
+    return [
+        c
+        for c in vars(ast).values()
+        if isinstance(c, type) and issubclass(c, ast.Node) and c is not ast.Node
+    ]
+
+
+@pytest.mark.parametrize("cls", _node_classes(), ids=lambda c: c.__name__)
+def test_the_parsers_constructor_builds_the_node_init_builds(cls: type[ast.Node]) -> None:
+    """`ast.positional` fills the slots without `__init__`: the node must be the same one
+    (fields, equality, hash, immutability, no `__dict__`, the pickle byte for byte)."""
+    values = [f"v{i}" for i in range(len(cls._fields))]
+    made = ast.positional(cls)(*values)
+    init = cls(*values)
+    assert type(made) is cls and made == init and hash(made) == hash(init)
+    assert [getattr(made, f) for f in cls._fields] == values
+    assert not hasattr(made, "__dict__")
+    assert pickle.dumps(made) == pickle.dumps(init)
+    with pytest.raises(AttributeError):
+        made.span = None  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ast.positional(cls)(*values, "one too many")
+
+
+def _rebuilt(value: object) -> object:
+    """The same tree, every node made again through `__init__`."""
+    if isinstance(value, ast.Node):
+        return type(value)(*(_rebuilt(getattr(value, f)) for f in value._fields))
+    if isinstance(value, tuple):
+        return tuple(_rebuilt(v) for v in value)
+    return value
+
+
+def test_parsed_trees_pickle_as_trees_built_through_init() -> None:
+    """The parser builds nodes with `ast.positional` and spans with `span_at`: a whole parsed
+    tree must pickle (the parse cache's entry) exactly as the same tree built the old way."""
+    module = _media()
+    assert pickle.dumps(module.decls) == pickle.dumps(_rebuilt(module.decls))
+
+
+@pytest.mark.parametrize(
+    "start,end", [(0, 0), (5, 9), (7, 3), (-1, 2), (2, 1 << 33), (1 << 31, (1 << 32) - 1)]
+)
+def test_span_at_is_the_span_the_constructor_makes(start: int, end: int) -> None:
+    from mora.source import Span, span_at
+
+    f = SourceFile("a.mora", "text")
+    s = span_at(f, start, end)
+    assert type(s) is Span and s == Span(f, start, end)
+    assert (s.start, s.end) == (start, end) and s._pos == Span(f, start, end)._pos  # type: ignore[attr-defined]
+    assert pickle.dumps(s) == pickle.dumps(Span(f, start, end))
+    with pytest.raises(AttributeError):
+        s.file = f  # type: ignore[misc]
+
+
+def test_a_node_pickles_as_its_class_and_field_values() -> None:
+    """The parse cache's format: `__reduce__` (one attrgetter call per node) gives the class and
+    the fields' values in order, for every class (none, one or several fields)."""
+    nodes = list(_nodes(_media()))
+    for node in [*nodes, ast.NoneLit(None), ast.Name("x", None)]:  # type: ignore[arg-type]
+        assert node.__reduce__() == (type(node), tuple(getattr(node, f) for f in node._fields))
