@@ -62,7 +62,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "mora.eval": (
         "mora.eval",
         "mora.check.program",
-        "mora.check.graph",
+        "mora.check.clashes",  # the evaluated host and port clashes, as the checker words them
         "mora.codes",
         "mora.ast",
         "mora.vocabulary",

@@ -132,6 +132,11 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     assert _under(modules, ("pydantic", "pydantic_core", "annotated_types")) == []
     assert _under(modules, ("click", "mora.cli")) == []  # a plain call needs no click (~45 ms)
     assert _under(modules, ("lark", "mora.parser")) == []  # the cached trees are enough
+    # The second compile of an unchanged project takes its checked program from the check
+    # cache: no loader, and none of the checker's passes (mora.check.passes and the pass
+    # modules it imports were ~9 ms, loaded only for the classes a program is made of)
+    passes = ("mora.loader", "mora.check.passes", "mora.check.services", "mora.check.graph")
+    assert _under(modules, passes) == []
     # the Kubernetes block writer decides the media project's scalars itself (emit.own_scalar):
     # PyYAML (~45 ms with its loader, reader and constructor) is for what it cannot decide
     assert _under(modules, ("yaml", "_yaml")) == []

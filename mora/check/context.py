@@ -10,9 +10,12 @@ from __future__ import annotations
 from mora import types as T
 from mora.check.program import Program, ServiceSym, TemplateSym
 from mora.diagnostics import Diagnostics
-from mora.loader import LoadedProject
 from mora.record import Record
 from mora.source import Span
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mora.loader import LoadedProject
 
 
 class _Ctx(Record):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from mora import ast
+from mora.check.clashes import report_clashes
 from mora.check.context import (
     CheckState,
 )
@@ -21,7 +22,7 @@ from mora.check.program import (
     ServiceSym,
     iter_entries,
 )
-from mora.diagnostics import Diagnostics, Label
+from mora.diagnostics import Label
 from mora.source import Span
 
 
@@ -108,26 +109,6 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
             node = nxt
         cycles.append(path)
     return cycles
-
-
-def report_clashes(
-    diags: Diagnostics, claims: list[tuple[str, str, Span]], code: str, what: str
-) -> None:
-    """Two services claiming one host name or host port: an error at the second claim."""
-    first: dict[str, tuple[str, Span]] = {}
-    for value, owner, span in claims:
-        if value in first and first[value][0] != owner:
-            other, other_span = first[value]
-            diags.error(
-                code,
-                f"{what} `{value}` is claimed by both `{other}` and `{owner}`",
-                span,
-                f"claimed by `{owner}` here",
-                labels=[Label(other_span, f"already claimed by `{other}`")],
-                help=f"give each service its own {what}",
-            )
-        else:
-            first.setdefault(value, (owner, span))
 
 
 class GraphPass(CheckState):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from mora import ast
 from mora import model as M
 from mora import types as T
-from mora.check.graph import (
-    report_clashes,
-)
+from mora.check.clashes import report_clashes
 from mora.check.program import (
     E_PORT_CLASH,
     E_SUBDOMAIN_CLASH,
