@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 import mora.backends
+from mora import model as M
 from mora.api import compile_project
 from mora.diagnostics import Diagnostics
+from mora.eval.compact import EMPTY_DICT, EMPTY_LIST
 from mora.main import write_outputs
 from mora.output import RECORD
 from mora.secrets.provider import MemoryProvider
@@ -60,3 +62,55 @@ def test_write_outputs_keeps_a_count_not_every_backends_paths(
     assert alive_at_start == [0] * len(alive_at_start)
     on_disk = [p for p in out.rglob("*") if p.is_file() and p.name != RECORD]
     assert written == len(on_disk) == len(earlier)
+
+
+def _all_empty_fields(obj: Any, found: list[object]) -> None:
+    if isinstance(obj, M._Model):
+        for name in type(obj).__slots__:
+            value = getattr(obj, name)
+            if type(value) in (list, dict) and not value:
+                found.append(value)
+            _all_empty_fields(value, found)
+    elif isinstance(obj, list):
+        for item in obj:
+            _all_empty_fields(item, found)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _all_empty_fields(item, found)
+
+
+def test_the_model_keeps_one_copy_of_repeated_texts_and_empties(tmp_path: Path) -> None:
+    """Services made from templates repeat texts, step constants and empty lists; the evaluator
+    keeps one of each (mora/eval/compact.py) instead of a copy per service."""
+    services = _compiled(tmp_path).manifest.services
+    found: list[object] = []
+    _all_empty_fields(services, found)
+    assert len(found) > 100
+    assert all(x is EMPTY_LIST or x is EMPTY_DICT for x in found)
+    step_lits: dict[object, list[M.StepExpr]] = {}
+    for svc in services.values():
+        for step in svc.setup:
+            for expr in (step.url, step.body, *step.headers.values()):
+                if expr is not None and expr.lit is not None:
+                    step_lits.setdefault((type(expr.lit), expr.lit), []).append(expr)
+    repeated = [exprs for exprs in step_lits.values() if len(exprs) > 1]
+    assert repeated
+    assert all(e is exprs[0] for exprs in repeated for e in exprs)
+
+
+@pytest.mark.parametrize("project", ["media", "homelab"])
+def test_no_backend_changes_the_shared_empties(tmp_path: Path, project: str) -> None:
+    """Every empty field of the model is one shared list or map: a backend that changed one in
+    place would change every service's; after all targets they are still empty."""
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\n")
+    result = compile_project(
+        REPO / "projects" / project, site_file=site, provider=MemoryProvider(seed=b"memory")
+    )
+    assert result.compiled is not None
+    diags = Diagnostics()
+    written, _ = write_outputs(result.compiled, tmp_path / "out", ("all",), False, diags)
+    assert written
+    assert EMPTY_LIST == [] and EMPTY_DICT == {}
+    result.compiled.manifest.model_dump()
+    assert EMPTY_LIST == [] and EMPTY_DICT == {}
