@@ -114,3 +114,35 @@ def test_no_backend_changes_the_shared_empties(tmp_path: Path, project: str) -> 
     assert EMPTY_LIST == [] and EMPTY_DICT == {}
     result.compiled.manifest.model_dump()
     assert EMPTY_LIST == [] and EMPTY_DICT == {}
+
+
+def test_quadlet_writes_each_unit_as_it_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quadlet backend does not hold every unit of a host before writing (17 MB of text at
+    10,000 services): units are written while later ones are still to be made."""
+    from mora.backends import quadlet
+
+    compiled = _compiled(tmp_path)
+    events: list[str] = []
+    make, write = quadlet._container_unit, quadlet.write_file
+
+    def made(*args: Any, **kwargs: Any) -> str:
+        events.append("make")
+        return make(*args, **kwargs)
+
+    def wrote(*args: Any, **kwargs: Any) -> Path:
+        events.append("write")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(quadlet, "_container_unit", made)
+    monkeypatch.setattr(quadlet, "write_file", wrote)
+    out = tmp_path / "out"
+    paths = mora.backends.write_target(
+        "quadlet", compiled, out, mora.backends.Options(), Diagnostics()
+    )
+    assert events.count("make") > 2
+    last_make = len(events) - 1 - events[::-1].index("make")
+    assert events.index("write") < last_make
+    on_disk = sorted(p for p in (out / "quadlet").rglob("*") if p.is_file())
+    assert sorted(paths) == on_disk
