@@ -30,6 +30,8 @@ _LEAF_FIELDS = ("concat", "items", "entries", "op", "args")
 EMPTY_LIST: list[Any] = []
 EMPTY_DICT: dict[str, Any] = {}
 
+_SCALARS = frozenset({bool, int, float})
+
 
 class Compactor:
     """Shares equal texts and constant step values between the services it is given."""
@@ -48,9 +50,13 @@ class Compactor:
 
     def _model(self, obj: Any) -> None:
         put = object.__setattr__
+        texts = self.texts
         for name in type(obj).__slots__:
             value = getattr(obj, name)
-            new = self._value(value)
+            kind = type(value)
+            if value is None or kind in _SCALARS:  # most fields: inline, no call
+                continue
+            new = texts.setdefault(value, value) if kind is str else self._value(value)
             if new is not value:
                 put(obj, name, new)  # a frozen model object no one has seen yet
 
