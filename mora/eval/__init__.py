@@ -13,6 +13,7 @@ never show their values. This module holds only the order of the work; each conc
     inputs.py       inputs, answered or pending
     routing.py      ports, subdomains, clashes of computed values
     services.py     service bodies, attribute by attribute, into the model
+    compact.py      one copy of each repeated text and step constant in the model
     expressions.py  expressions to values
 """
 
@@ -22,6 +23,7 @@ from mora import model as M
 from mora.check.program import Program
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
+from mora.eval.compact import Compactor
 from mora.eval.expressions import ExpressionsPass
 from mora.eval.inputs import InputsPass
 from mora.eval.params import ParamsPass
@@ -64,12 +66,14 @@ class Evaluator(
         from mora.contracts.enabled import check_dependencies, disabled_services
 
         disabled = disabled_services(self)  # type: ignore[arg-type]  # `enabled = false`
+        compactor = Compactor()  # repeated texts and step constants kept once (eval/compact.py)
         for name, svc in self.program.services.items():
             if name in disabled:
                 continue
             errors_before = self._errors()
             try:
-                services[name] = self._service(svc)
+                services[name] = service = self._service(svc)
+                compactor.service(service)
             except _Abort:
                 if self._errors() == errors_before:  # never drop a service without saying why
                     self.diags.error(
