@@ -56,7 +56,11 @@ def cached_check(path: Path) -> CheckResult:
     result = check_project(path, reads)
     diags = result.diagnostics
     blob = None
-    if result.program is not None and not diags.has_errors:
+    if (
+        result.program is not None
+        and not diags.has_errors
+        and check_cache.keeps_program(result.program)
+    ):
         blob = check_cache.pickled_program(result.program, diags.items)
     check_cache.store(path, reads, check_cache.stored_diagnostics(diags), blob)
     return result

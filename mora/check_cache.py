@@ -365,6 +365,18 @@ def _write(tempfile: Any, path: str, data: bytes) -> None:
 # --- the checked program, for `mora compile` ------------------------------------------------------
 
 
+#: The largest project whose checked program is kept. Pickling the program of 10,000 services
+#: and loading it again cost more memory than the whole compile is allowed (a 496 MiB peak to
+#: write it, 355 MiB to load it, against 300: docs/performance.md), while its checker's share
+#: of such a compile is small; a project this size or smaller is a few MiB of pickle.
+PROGRAM_MAX_SERVICES = 1000
+
+
+def keeps_program(program: Any) -> bool:
+    """Whether a clean check's program is kept for the next compile (see PROGRAM_MAX_SERVICES)."""
+    return len(program.services) <= PROGRAM_MAX_SERVICES
+
+
 def pickled_program(program: object, diagnostics: list[Any]) -> bytes | None:
     """A clean check's program and its diagnostics (warnings, notes), pickled for the next
     `mora compile` of the unchanged project; None when it cannot be pickled. The program is

@@ -492,6 +492,31 @@ def test_a_compile_of_an_unchanged_project_runs_no_checker(
     assert "postgres:17" in _compiled(site, cache=True)[0]
 
 
+def test_a_large_projects_program_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PROGRAM_MAX_SERVICES the program is not pickled (its pickle would cost a 10,000-
+    service compile more memory than its checker): the entry keeps only the diagnostics, and
+    the next compile checks again and writes the same."""
+    import mora.checker
+
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "input").symlink_to(tmp_path / "proj")
+    site = tmp_path / "site.yaml"
+    site.write_text("domain: example.org\n")
+    monkeypatch.setattr(check_cache, "PROGRAM_MAX_SERVICES", 1)
+    first = _compiled(site, cache=True)
+    assert first[0]
+    entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+    assert "program" not in entry
+    checked = []
+    real = mora.checker.check
+    monkeypatch.setattr(mora.checker, "check", lambda *a: checked.append(1) or real(*a))
+    assert _compiled(site, cache=True) == first
+    assert checked == [1]
+
+
 def test_the_stored_program_holds_no_secret_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
