@@ -271,40 +271,80 @@ def _header(project: str, secret: bool) -> str:
     return text
 
 
-#: YAML text the backend holds while it checks the documents (the media project's is ~60 KiB,
-#: 1,000 synthetic services' 6.4 MiB). Past it, the text is let go and written in a second pass
-#: once every document is checked: 10,000 services' text is 64 MiB (docs/performance.md).
+#: YAML text the backend holds as text while it checks the documents (the media project's is
+#: ~60 KiB, 1,000 synthetic services' 6.4 MiB). Past it, the rest is kept zlib-compressed until
+#: every document is checked: 10,000 services' text is 64 MiB (docs/performance.md).
 HELD_TEXT_MAX = 8 * 1024 * 1024
+
+
+class _Spill:
+    """Documents' text past `HELD_TEXT_MAX`, kept as one zlib stream (level 1) and given back
+    in order once every document is checked. YAML of many services compresses about tenfold,
+    and each document is made once: making them all again for writing (the tenth round's
+    spill) cost more than the compression, and took the growth from 1,000 to 2,000 services
+    past 2.2x per doubling (docs/performance.md, twelfth round)."""
+
+    def __init__(self) -> None:
+        import zlib  # only a large project needs it
+
+        self._zlib = zlib
+        self._stream = zlib.compressobj(1)
+        self._chunks: list[bytes] = []
+        self._entries: list[tuple[str, bool, int]] = []  # path, secret, length of its UTF-8
+
+    def add(self, docs: Iterable[Document]) -> None:
+        for doc in docs:
+            data = doc.body.encode("utf-8")
+            self._entries.append((doc.path, doc.secret, len(data)))
+            chunk = self._stream.compress(data)
+            if chunk:
+                self._chunks.append(chunk)
+
+    def documents(self) -> Iterator[Document]:
+        """The documents added, in order, decompressed as they are written."""
+        self._chunks.append(self._stream.flush())
+        chunks, self._chunks = iter(self._chunks), []
+        stream = self._zlib.decompressobj()
+        text = bytearray()
+        for path, secret, size in self._entries:
+            while len(text) < size:
+                chunk = next(chunks, None)
+                if chunk is None:  # every chunk given: the rest is in the stream
+                    text += stream.flush()
+                    break
+                text += stream.decompress(chunk)
+            yield Document(path, text[:size].decode("utf-8"), secret)
+            del text[:size]
 
 
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
     """Write the project's manifests below `out/kubernetes/`; nothing when a problem is found.
 
     Every document is checked before the first file is written. A small project's text is
-    kept from that pass; a large one's (over `HELD_TEXT_MAX`) is made again, a service at a
-    time, and written as it is made, so the text of every service is never held at once."""
+    held as it is; a large one's past `HELD_TEXT_MAX` is held compressed (`_Spill`), so the
+    text of every service is never held at once."""
     no_secrets = bool(getattr(options, "no_secrets", False))
     writer = new_writer()
     errors_before = _errors(diags)
-    held: list[Document] | None = []
+    held: list[Document] = []
+    spill: _Spill | None = None
     size = 0
     paths: list[str] = []
     for batch in _service_documents(compiled, no_secrets, diags):
         paths += [d.path for d in batch]
-        if held is not None:
-            texts = [Document(d.path, to_yaml(d.body, writer=writer), d.secret) for d in batch]
-            held += texts
-            size += sum(len(d.body) for d in texts)
-            if size > HELD_TEXT_MAX:
-                held = None  # checked only, from here on: written in a second pass
+        texts = [Document(d.path, to_yaml(d.body, writer=writer), d.secret) for d in batch]
+        if spill is not None:
+            spill.add(texts)
+            continue
+        held += texts
+        size += sum(len(d.body) for d in texts)
+        if size > HELD_TEXT_MAX:
+            spill = _Spill()
+            spill.add(held)
+            held = []
     if _errors(diags) > errors_before:
         return []
-    docs: Iterable[Document]
-    if held is not None:
-        docs = held
-    else:  # the same documents again (their diagnostics were reported above)
-        again = _service_documents(compiled, no_secrets, Diagnostics())
-        docs = (_as_text(d, lambda body: to_yaml(body, writer=writer)) for b in again for d in b)
+    docs: Iterable[Document] = held if spill is None else spill.documents()
     project = compiled.manifest.project
     written: dict[str, Path] = {}
     for doc in docs:
