@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-FORMAT = "mora-check-cache-1"
+FORMAT = "mora-check-cache-2"  # 2: nodes pickled as Class._unpickle (mora.ast)
 MAX_ENTRIES = 2000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger than any file the loader accepts: a miss
 #: environment variables the loader's result depends on (where fetched modules live)
