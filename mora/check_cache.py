@@ -395,15 +395,17 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
     name = entry.get("program")
     if not isinstance(name, str) or len(name) != 64:
         return None
-    import pickle
+    # The C unpickler straight: `pickle.py` (its pure-Python classes, `struct`, a Jython probe)
+    # costs a compile ~2-3 ms of imports it does not use; `UnpicklingError` is the same class.
+    from _pickle import UnpicklingError, loads
 
     try:
         with open(os.path.join(cache_dir(), f"{name}.pickle"), "rb") as f:
             data = f.read()
         if _sha256(data).hexdigest() != name:
             return None
-        program, diagnostics = pickle.loads(data)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError):
+        program, diagnostics = loads(data)
+    except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
         return None
     except (ImportError, TypeError, RecursionError):
         return None
