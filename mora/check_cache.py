@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-FORMAT = "mora-check-cache-1"
+FORMAT = "mora-check-cache-2"  # 2: nodes pickled as Class._unpickle (mora.ast)
 MAX_ENTRIES = 2000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger than any file the loader accepts: a miss
 #: environment variables the loader's result depends on (where fetched modules live)
@@ -395,15 +395,17 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
     name = entry.get("program")
     if not isinstance(name, str) or len(name) != 64:
         return None
-    import pickle
+    # The C unpickler straight: `pickle.py` (its pure-Python classes, `struct`, a Jython probe)
+    # costs a compile ~2-3 ms of imports it does not use; `UnpicklingError` is the same class.
+    from _pickle import UnpicklingError, loads
 
     try:
         with open(os.path.join(cache_dir(), f"{name}.pickle"), "rb") as f:
             data = f.read()
         if _sha256(data).hexdigest() != name:
             return None
-        program, diagnostics = pickle.loads(data)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError):
+        program, diagnostics = loads(data)
+    except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
         return None
     except (ImportError, TypeError, RecursionError):
         return None

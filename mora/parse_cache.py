@@ -27,7 +27,8 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-_FORMAT = b"mora-ast-cache-3"  # 2: slotted nodes, pickled as their field values; 3: packed spans
+# 2: slotted nodes, pickled as their field values; 3: packed spans; 4: rebuilt by Class._unpickle
+_FORMAT = b"mora-ast-cache-4"
 _MAX_ENTRIES = 4000
 
 

@@ -134,9 +134,9 @@ class Span:
 
 def _packed_span(file: SourceFile, pos: int | tuple[int, int]) -> Span:
     """A span from its packed offsets (the parse cache's pickles)."""
-    span = object.__new__(Span)
-    object.__setattr__(span, "file", file)
-    object.__setattr__(span, "_pos", pos)
+    span = _new(Span)
+    _put_file(span, file)
+    _put_pos(span, pos)
     return span
 
 

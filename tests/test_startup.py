@@ -137,6 +137,9 @@ def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     # modules it imports were ~9 ms, loaded only for the classes a program is made of)
     passes = ("mora.loader", "mora.check.passes", "mora.check.services", "mora.check.graph")
     assert _under(modules, passes) == []
+    # it unpickles with the C unpickler itself: `pickle.py` (~2.5 ms with its Jython probe)
+    # is for writing a cache entry (thirteenth round)
+    assert "_pickle" in modules and "pickle" not in modules
     # the Kubernetes block writer decides the media project's scalars itself (emit.own_scalar):
     # PyYAML (~45 ms with its loader, reader and constructor) is for what it cannot decide
     assert _under(modules, ("yaml", "_yaml")) == []

@@ -140,8 +140,23 @@ def test_span_at_is_the_span_the_constructor_makes(start: int, end: int) -> None
 
 
 def test_a_node_pickles_as_its_class_and_field_values() -> None:
-    """The parse cache's format: `__reduce__` (one attrgetter call per node) gives the class and
-    the fields' values in order, for every class (none, one or several fields)."""
+    """The parse cache's format: `__reduce__` (one attrgetter call per node) gives the class's
+    slot-filling rebuilder and the fields' values in order, for every class (none, one or
+    several fields); unpickling gives an equal node of the same class without `__init__`."""
     nodes = list(_nodes(_media()))
     for node in [*nodes, ast.NoneLit(None), ast.Name("x", None)]:  # type: ignore[arg-type]
-        assert node.__reduce__() == (type(node), tuple(getattr(node, f) for f in node._fields))
+        values = tuple(getattr(node, f) for f in node._fields)
+        assert node.__reduce__() == (type(node)._unpickle, values)  # type: ignore[attr-defined]
+    real_init = ast.Node.__init__
+
+    def refuse(self: ast.Node, *args: object, **kwargs: object) -> None:
+        raise AssertionError("unpickling called Node.__init__")
+
+    blob = pickle.dumps(nodes, protocol=pickle.HIGHEST_PROTOCOL)
+    ast.Node.__init__ = refuse  # type: ignore[method-assign]
+    try:
+        back = pickle.loads(blob)
+    finally:
+        ast.Node.__init__ = real_init  # type: ignore[method-assign]
+    assert [type(n) for n in back] == [type(n) for n in nodes]
+    assert pickle.dumps(back, protocol=pickle.HIGHEST_PROTOCOL) == blob  # the same trees
