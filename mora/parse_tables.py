@@ -409,17 +409,26 @@ def extract(parser: Any) -> dict[str, Any]:
     }
 
 
-def _first_chars(pattern: str, flags: int) -> str | None:
-    """The characters a match of `pattern` can start with, or None when that is not plainly
-    known (then the terminal is tried at every character: slower, never wrong)."""
-    from re import _constants as c
+def _parsed(pattern: str, flags: int) -> list[Any] | None:
+    """`pattern`'s items as `re` parses them, or None when case is ignored or it does not parse
+    (the callers then make no claim about the terminal)."""
     from re import _parser as sre
 
     if flags & re.IGNORECASE:
         return None
     try:
-        items = list(sre.parse(pattern, flags))
+        return list(sre.parse(pattern, flags))
     except (re.error, TypeError, ValueError):
+        return None
+
+
+def _first_chars(pattern: str, flags: int) -> str | None:
+    """The characters a match of `pattern` can start with, or None when that is not plainly
+    known (then the terminal is tried at every character: slower, never wrong)."""
+    from re import _constants as c
+
+    items = _parsed(pattern, flags)
+    if items is None:
         return None
     chars = _first_of(items, c)
     return None if chars is None else "".join(sorted(chars))
@@ -429,14 +438,8 @@ def _literal_of(pattern: str, flags: int) -> str | None:
     """The one text `pattern` matches when it is a plain string (`\\{`, `service`), else None:
     the lexer compares such a terminal with `startswith` instead of compiling it."""
     from re import _constants as c
-    from re import _parser as sre
 
-    if flags & re.IGNORECASE:
-        return None
-    try:
-        items = list(sre.parse(pattern, flags))
-    except (re.error, TypeError, ValueError):
-        return None
+    items = _parsed(pattern, flags)
     if not items or any(op is not c.LITERAL for op, _av in items):
         return None
     return "".join(chr(av) for _op, av in items)

@@ -14,6 +14,7 @@ from mora.check import walk
 from mora.check.walk import find
 from mora.contracts import check as contracts_check
 from mora.steps import check as steps_check
+from tests.unit.test_perf_check import _reference_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_CLASSES = sorted(
@@ -42,20 +43,6 @@ def _modules() -> list[ast.Module]:
     ]
 
 
-def _old_walk(node: object) -> list[object]:
-    """Every node, as `_nodes` visits them (the walk every contract check used to run)."""
-    out: list[object] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, tuple):
-            stack.extend(item)
-        elif isinstance(item, ast.Node):
-            out.append(item)
-            stack.extend(getattr(item, f) for f in item._fields if f != "span")
-    return out
-
-
 def _old_refs(node: object) -> list[ast.Ref]:
     """The steps check's reference walk as it was: recursive, fields in order."""
     found: list[ast.Ref] = []
@@ -81,7 +68,7 @@ def _same(got: list[object], want: list[object]) -> bool:
 @pytest.mark.parametrize("kind", NODE_CLASSES, ids=lambda c: c.__name__)
 def test_find_gives_what_the_full_walk_gives_for_every_node_class(kind: type) -> None:
     for module in _modules():
-        want = [n for n in _old_walk(module) if isinstance(n, kind)]
+        want = [n for n in _reference_nodes(module) if isinstance(n, kind)]
         assert _same(find(module, (kind,)), want), (module.file.path, kind)
 
 
@@ -97,13 +84,13 @@ def test_find_gives_the_full_walk_for_the_kinds_the_checks_ask_for() -> None:
         (ast.Name, ast.Block),
     ]
     for module in _modules():
-        every = _old_walk(module)
+        every = _reference_nodes(module)
         for kinds in asked:
             want = [n for n in every if isinstance(n, kinds)]
             assert _same(find(module, kinds), want), (module.file.path, kinds)
         for decl in module.decls:  # a walk may start at any node, not only a module
             for kinds in asked:
-                want = [n for n in _old_walk(decl) if isinstance(n, kinds)]
+                want = [n for n in _reference_nodes(decl) if isinstance(n, kinds)]
                 assert _same(find(decl, kinds), want), (module.file.path, kinds)
 
 
