@@ -52,12 +52,21 @@ def cached_check(path: Path) -> CheckResult:
     if found is not None:
         program, items = found
         return CheckResult(program, Diagnostics(items))
+    return check_and_keep(path, keep_program=True)
+
+
+def check_and_keep(path: Path, keep_program: bool = False) -> CheckResult:
+    """`check_project`, its result stored in the check cache with what the check read; with
+    `keep_program` (a compile), also a clean check's program (mora.check_cache)."""
+    from mora import check_cache
+
     reads = check_cache.Reads()
     result = check_project(path, reads)
     diags = result.diagnostics
     blob = None
     if (
-        result.program is not None
+        keep_program
+        and result.program is not None
         and not diags.has_errors
         and check_cache.keeps_program(result.program)
     ):

@@ -287,8 +287,10 @@ def code_digest() -> str:
 
 
 def entry_path(project: object) -> str:
-    """Where the entry for checking `project` (as given) from here lives."""
-    given = os.fspath(project)  # type: ignore[call-overload]
+    """Where the entry for checking `project` (as given) from here lives. The text is
+    normalised, so `x/`, `./x` and `Path("x")` share one entry (what each read is verified
+    on a hit anyway)."""
+    given = os.path.normpath(os.fspath(project))  # type: ignore[call-overload]
     parts = [
         FORMAT,
         code_digest(),

@@ -43,7 +43,9 @@ def run_check(projects: list[Path] | list[str], fmt: str, cache: bool = True) ->
     """`mora check`: each project's result replayed from the check cache (mora.check_cache)
     when nothing it read has changed, else checked and kept; `cache=False` (`--no-cache`, or
     MORA_NO_CACHE=1) neither reads nor writes it."""
-    if not cache or os.environ.get("MORA_NO_CACHE"):  # (check_cache.enabled) nor its json
+    from mora import check_cache  # (json only when an entry is read or written)
+
+    if not cache or not check_cache.enabled():
         from pathlib import Path
 
         from mora.api import check_project
@@ -53,20 +55,15 @@ def run_check(projects: list[Path] | list[str], fmt: str, cache: bool = True) ->
         for project in projects or ["."]:
             diags.extend(check_project(Path(project)).diagnostics)
         return report(diags, fmt)
-    from mora import check_cache
-
     items: list[check_cache.Stored] = []
     for project in projects or ["."]:
         found = check_cache.lookup(project)
         if found is None:  # a miss: check, and keep the result with what it read
             from pathlib import Path
 
-            from mora.api import check_project
+            from mora.api import check_and_keep
 
-            reads = check_cache.Reads()
-            result = check_project(Path(project), reads)
-            found = check_cache.stored_diagnostics(result.diagnostics)
-            check_cache.store(project, reads, found)
+            found = check_cache.stored_diagnostics(check_and_keep(Path(project)).diagnostics)
         items += found
     return check_cache.report(items, fmt)
 
@@ -168,9 +165,9 @@ def say_written(written: int, not_built: list[str], out_dir: Path) -> None:
     sys.stderr.flush()
 
 
-def _plain_check(args: list[str]) -> tuple[list[str], str] | tuple[list[str], str, bool] | None:
-    """The arguments of a plain `mora check` call (projects, format, and False after
-    `--no-cache`), or None to leave parsing to click."""
+def _plain_check(args: list[str]) -> tuple[list[str], str, bool] | None:
+    """The arguments of a plain `mora check` call (projects, format, whether to use the check
+    cache), or None to leave parsing to click."""
     if not args or args[0] != "check":
         return None
     fmt = "text"
@@ -193,7 +190,7 @@ def _plain_check(args: list[str]) -> tuple[list[str], str] | tuple[list[str], st
         else:
             paths.append(arg or ".")  # as Path("") is
         i += 1
-    return (paths, fmt) if cache else (paths, fmt, False)
+    return paths, fmt, cache
 
 
 _TARGETS = ("all", "manifest", "kubernetes", "quadlet", "podman")

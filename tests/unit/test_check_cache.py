@@ -533,3 +533,12 @@ def test_the_stored_program_holds_no_secret_value(
     leaked = [name for name, value in material.items() if value.encode() in stored]
     assert leaked == []
     assert _compiled(site, cache=True)[1] == material  # the hit: the same values from the store
+
+
+def test_one_project_spelt_differently_shares_one_entry() -> None:
+    """`mora check` keys by the text as given and the compile by a `Path`: `x/`, `./x` and
+    `Path("x")` must find the same entry, or a project given with a trailing slash would be
+    checked again on every run."""
+    assert check_cache.entry_path("proj/") == check_cache.entry_path(Path("proj"))
+    assert check_cache.entry_path("./proj") == check_cache.entry_path("proj")
+    assert check_cache.entry_path("proj") != check_cache.entry_path("other")

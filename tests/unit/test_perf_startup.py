@@ -19,7 +19,7 @@ def test_the_command_collects_garbage_rarely_and_restores_the_callers_setting(
 ) -> None:
     seen: list[tuple[int, ...]] = []
 
-    def fake_check(projects: list[Path], fmt: str) -> int:
+    def fake_check(projects: list[Path], fmt: str, cache: bool = True) -> int:
         seen.append(gc.get_threshold())
         return 0
 
