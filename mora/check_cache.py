@@ -26,6 +26,8 @@ import os
 import stat
 import sys
 
+from mora.cache_files import prune, write_whole
+
 TYPE_CHECKING = False  # typing costs ~7 ms: a hit does not import it
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -334,8 +336,6 @@ def store(
     slower."""
     if not reads.cacheable:
         return
-    import tempfile  # only a miss writes
-
     entry = {"format": FORMAT, **reads.as_json(), "diagnostics": diagnostics}
     try:
         path = entry_path(project)
@@ -343,25 +343,15 @@ def store(
         os.makedirs(folder, exist_ok=True)
         if program is not None:
             name = _sha256(program).hexdigest()
-            _write(tempfile, os.path.join(folder, f"{name}.pickle"), program)
+            write_whole(os.path.join(folder, f"{name}.pickle"), lambda f: f.write(program))
             entry["program"] = name
         import json  # here: a check run without the cache (--no-cache) needs none
 
-        _write(tempfile, path, json.dumps(entry, sort_keys=True).encode("ascii"))
-        _prune(folder)
+        text = json.dumps(entry, sort_keys=True).encode("ascii")
+        write_whole(path, lambda f: f.write(text))
+        prune(folder, (".json", ".pickle"), MAX_ENTRIES)
     except OSError:
         pass
-
-
-def _write(tempfile: Any, path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # --- the checked program, for `mora compile` ------------------------------------------------------
@@ -412,20 +402,6 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
     except (ImportError, TypeError, RecursionError):
         return None
     return program, list(diagnostics)
-
-
-def _prune(folder: str) -> None:
-    """Past MAX_ENTRIES, drop the least recently written half."""
-    with os.scandir(folder) as listing:
-        entries = [e for e in listing if e.name.endswith((".json", ".pickle")) and e.is_file()]
-    if len(entries) <= MAX_ENTRIES:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    import contextlib  # only a miss past the limit prunes
-
-    for old in entries[: len(entries) // 2]:
-        with contextlib.suppress(OSError):
-            os.unlink(old.path)
 
 
 # --- the result ----------------------------------------------------------------------------------

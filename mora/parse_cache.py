@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from mora import ast
+from mora.cache_files import prune, write_whole
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
 
@@ -99,14 +100,11 @@ def _parse(file: SourceFile, diags: Diagnostics) -> ast.Module:
 
 
 def _store(path: Path, module: ast.Module) -> None:
-    import tempfile  # only a cache miss writes: a warm `mora check` never pays for its import
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(module, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        write_whole(
+            str(path), lambda f: pickle.dump(module, f, protocol=pickle.HIGHEST_PROTOCOL)
+        )
         _prune(path.parent)
     except (OSError, RecursionError, pickle.PicklingError):
         pass  # a cache that cannot be written is only slower (the parser bounds the depth)
@@ -123,10 +121,4 @@ def _prune(directory: Path) -> None:
     if directory in _pruned:
         return
     _pruned.append(directory)
-    with os.scandir(directory) as listing:
-        entries = [e for e in listing if e.name.endswith(".pickle") and e.is_file()]
-    if len(entries) <= _MAX_ENTRIES:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for old in entries[: len(entries) // 2]:
-        Path(old.path).unlink(missing_ok=True)
+    prune(str(directory), (".pickle",), _MAX_ENTRIES)

@@ -20,6 +20,7 @@ GROUND = (
     "mora.reserved",
     "mora.record",
     "mora.comments",
+    "mora.cache_files",
 )
 
 ALLOWED: dict[str, tuple[str, ...]] = {
