@@ -37,6 +37,8 @@ _unsynced = 0  # files replaced since the last sync()
 _open_dirs: dict[tuple[str, tuple[str, ...]], int] | None = None
 # ...and those this session made: nothing of a previous compile can be there to compare with.
 _made_dirs: set[tuple[str, tuple[str, ...]]] = set()
+# ...and the `Path` of each folder, which a file's `Path` is made from without parsing again.
+_dir_paths: dict[tuple[str, tuple[str, ...]], Path] = {}
 _umask: int | None = None  # the process's, read once a session
 _tmp_count = 0
 _pid: int | None = None  # the process id in temporary names: one `getpid` call, not one a file
@@ -148,9 +150,15 @@ def _same(dirfd: int, name: str, data: bytes, mode: int, where: Path) -> bool:
         return False
     if stat.S_IMODE(info.st_mode) != mode:
         return False
+    # One plain read of one byte more than expected: a regular file's `read` returns fewer
+    # bytes than asked only at its end, so equal bytes mean an equal file. No buffered file
+    # object (its fstat, isatty ioctl, lseek and second read): 4 system calls for an unchanged
+    # file instead of 8, 10,000 files in a recompile of 1,000 services.
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(len(data) + 1) == data
+    try:
+        return os.read(fd, len(data) + 1) == data
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -175,6 +183,7 @@ def session() -> Iterator[None]:
 
 def _close_dirs() -> None:
     _made_dirs.clear()
+    _dir_paths.clear()
     if _open_dirs:
         for fd in _open_dirs.values():
             os.close(fd)
@@ -204,6 +213,33 @@ def _dir_for_write(out: Path, dirs: tuple[str, ...]) -> tuple[int, bool]:
     return fd, False
 
 
+def _child_path(folder: Path, name: str) -> Path:
+    """`folder / name` for a name `_parts` accepted (no `/`, `.`, `..` or NUL)."""
+    return folder / name
+
+
+# pathlib's own "child of a parsed path" (Python 3.11 and 3.12): no parsing of the parent again,
+# ~0.3 us against ~2.3 us for `joinpath` of three names; used only if it gives the same path.
+_make_child = getattr(Path, "_make_child_relpath", None)
+if _make_child is not None:
+    try:
+        if _make_child(Path("/o/k"), "f.yaml") == Path("/o/k/f.yaml"):
+            _child_path = _make_child
+    except Exception:  # pragma: no cover - another pathlib
+        pass
+
+
+def _path_in(out: Path, dirs: tuple[str, ...], name: str) -> Path:
+    """OUT/dirs/name; in a session from the folder's `Path`, made once for all its files."""
+    if _open_dirs is None:
+        return out.joinpath(*dirs, name)
+    key = (str(out), dirs)
+    folder = _dir_paths.get(key)
+    if folder is None:
+        folder = _dir_paths[key] = out.joinpath(*dirs)
+    return _child_path(folder, name)
+
+
 def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644) -> Path:
     """Write OUT/REL atomically, unless it already holds `text`; returns OUT/REL.
 
@@ -211,7 +247,7 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
     """
     global _unsynced
     parts = _parts(rel)
-    path = out.joinpath(*parts)
+    path = _path_in(out, parts[:-1], parts[-1])
     data = text.encode("utf-8")
     dirfd, close = _dir_for_write(out, parts[:-1])
     name = parts[-1]

@@ -232,3 +232,51 @@ def test_the_record_lists_the_paths_relative_to_the_output_directory(out: str, r
     assert output._relative(base, path) == expected == rel
     with pytest.raises(ValueError):
         output._relative(Path("/elsewhere"), Path("/tmp/o/x"))
+
+
+def test_an_existing_file_is_compared_with_one_plain_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recompile into an existing output: each file is stat-ed, opened, read once and closed
+    (no buffered file object: no fstat, isatty ioctl, lseek or second read); an unchanged file
+    keeps its modification time, a changed one of the same size or longer is replaced."""
+    texts = {f"q/f{i}.yaml": f"value {i}\n" for i in range(10)}
+    for rel, text in texts.items():
+        output.write_file(tmp_path, rel, text)
+    before = {rel: (tmp_path / rel).stat().st_mtime_ns for rel in texts}
+
+    def no_file_object(*args: object, **kwargs: object) -> object:
+        raise AssertionError("os.fdopen called")
+
+    monkeypatch.setattr(os, "fdopen", no_file_object)
+    calls = _count(monkeypatch, "read")
+    with output.session():
+        for rel, text in texts.items():
+            output.write_file(tmp_path, rel, text)
+    assert calls == {"read": 10}
+    assert {rel: (tmp_path / rel).stat().st_mtime_ns for rel in texts} == before
+    with output.session():
+        output.write_file(tmp_path, "q/f0.yaml", "VALUE 0\n")  # same size, other bytes
+        output.write_file(tmp_path, "q/f1.yaml", "value 1\nand more\n")  # longer
+        output.write_file(tmp_path, "q/f2.yaml", "value 2")  # shorter
+    assert [(tmp_path / f"q/f{i}.yaml").read_text() for i in range(3)] == [
+        "VALUE 0\n",
+        "value 1\nand more\n",
+        "value 2",
+    ]
+
+
+@pytest.mark.parametrize("out", ["build", "a/b", "/tmp/o"])
+def test_the_returned_path_is_out_joined_with_the_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """In a session a file's `Path` is made from its folder's, once per folder: the same path
+    `joinpath` gives, for files at the top, in one folder and in nested ones."""
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / out.lstrip("/") if out.startswith("/") else Path(out)
+    rels = ["manifest.json", "k/a.yaml", "k/b.yaml", "k/app/c.yaml", "q/.hidden", "k/a.yaml"]
+    with output.session():
+        got = [output.write_file(base, rel, rel) for rel in rels]
+    assert got == [base.joinpath(*rel.split("/")) for rel in rels]
+    assert [str(p) for p in got] == [os.path.join(str(base), rel) for rel in rels]
+    assert all(p.read_text() == rel for p, rel in zip(got, rels, strict=True))
