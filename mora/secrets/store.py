@@ -362,9 +362,14 @@ def _parse_entries(path: Path, where: str, entries: object) -> dict[str, Entry]:
 
 
 def _parse_namespaces(
-    path: Path, plaintext: bytes, version: int, legacy_namespace: str
-) -> dict[str, _Namespace]:
-    """Namespaces of a decrypted store; a version 1 store is one unclaimed namespace."""
+    path: Path, plaintext: bytes, version: int, legacy_namespace: str, only: str | None = None
+) -> dict[str, _Namespace | None]:
+    """Namespaces of a decrypted store; a version 1 store is one unclaimed namespace.
+
+    With `only`, the entries of that namespace alone are read (the others map to None, their
+    shape and identity still checked): a compile of one project in a site that also holds a
+    1,000-service project's secrets would otherwise rebuild every one of them on each run.
+    `save` reads them all, so nothing is written back unchecked."""
     try:
         doc = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -381,7 +386,7 @@ def _parse_namespaces(
     spaces = doc["namespaces"]
     if not isinstance(spaces, dict):
         raise StoreError(shape)
-    out: dict[str, _Namespace] = {}
+    out: dict[str, _Namespace | None] = {}
     for ns, data in spaces.items():
         if not ns or not isinstance(data, dict) or set(data) != {"entries", "identity"}:
             raise StoreError(shape)
@@ -390,6 +395,11 @@ def _parse_namespaces(
             identity = ProjectIdentity.from_json(data["identity"])
             if identity is None:
                 raise StoreError(f"{path}: namespace `{ns}` has a malformed identity")
+        if only is not None and ns != only:
+            if not isinstance(data["entries"], dict):
+                raise StoreError(f"{path}: decrypted content has an unexpected shape")
+            out[ns] = None
+            continue
         out[ns] = _Namespace(identity, _parse_entries(path, f"{path} [{ns}]", data["entries"]))
     return out
 
@@ -653,7 +663,7 @@ class SecretStore:
         """Re-read the file (keeping unsaved changes on top of what is there now)."""
         if self.path is None:
             return
-        disk = self._read_disk()
+        disk = self._read_disk(only=self.namespace)
         if disk is None:
             self._base, self.recorded_identity = {}, None
             self.disk_version, self.namespaces = None, []
@@ -693,8 +703,9 @@ class SecretStore:
             self._changes.clear()
             return True
         with self._locked():
-            disk = self._read_disk()
-            store_id, version, spaces = disk if disk is not None else (self._store_id, None, {})
+            disk = self._read_disk()  # every namespace read: all of them are written back
+            store_id, version, read = disk if disk is not None else (self._store_id, None, {})
+            spaces = {ns: space for ns, space in read.items() if space is not None}
             space = spaces.get(self.namespace)
             self._check_identity(space)
             base = dict(space.entries) if space is not None else {}
@@ -796,7 +807,11 @@ class SecretStore:
         self._keys[store_id] = key
         return key
 
-    def _read_disk(self) -> tuple[str, int, dict[str, _Namespace]] | None:
+    def _read_disk(
+        self, only: str | None = None
+    ) -> tuple[str, int, dict[str, _Namespace | None]] | None:
+        """The file's store id, version and namespaces (with `only`: that one's entries alone,
+        see `_parse_namespaces`); None when there is no file."""
         assert self.path is not None
         data = _read_store_file(self.path)
         if data is None:
@@ -817,7 +832,8 @@ class SecretStore:
                 help="mora will not regenerate secrets over a store it cannot read",
             ) from None
         version = int(str(header["version"]))
-        return store_id, version, _parse_namespaces(self.path, plaintext, version, self.namespace)
+        spaces = _parse_namespaces(self.path, plaintext, version, self.namespace, only)
+        return store_id, version, spaces
 
     def _write(self, store_id: str, key: bytes, spaces: Mapping[str, _Namespace]) -> None:
         assert self.path is not None

@@ -205,3 +205,94 @@ def test_identity_of_a_git_worktree_reads_the_main_repository_config(tmp_path: P
     assert ident.matches(ProjectIdentity("/elsewhere/media", "github.com/me/lab", "media"))
     assert not ident.matches(ProjectIdentity("/elsewhere/media", "github.com/evil/lab", "media"))
     assert not ident.matches(ProjectIdentity("/elsewhere/x", "github.com/me/lab", "other"))
+
+
+def _write_v2_store(path: Path, key: bytes, content: object) -> None:
+    header = {
+        "cipher": "AES-256-GCM",
+        "format": "mora-secrets",
+        "store_id": "cd" * 16,
+        "version": 2,
+    }
+    aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    nonce = secrets.token_bytes(12)
+    plain = json.dumps(content).encode()
+    doc = {
+        **header,
+        "nonce": base64.b64encode(nonce).decode(),
+        "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
+    }
+    path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+
+
+def test_opening_a_namespace_reads_only_its_own_entries(
+    tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compile of a small project in a site that also keeps a large project's secrets does
+    not rebuild every entry of the large one; a save still reads (and checks) them all and
+    writes them back unchanged."""
+    from mora.secrets.store import Entry
+
+    path = tmp_path / "home.secrets"
+    big = open_ns(path, "big", LOCAL)
+    for i in range(50):
+        big.set_value(f"s{i}", f"big-{i}")
+    big.save()
+    media = open_ns(path, "media", MEDIA)
+    media.set_value("db_password", "media-db")
+    media.save()
+    built: list[str] = []
+    real = Entry.from_json.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type, name: str, data: object, where: str = "store") -> Entry:
+        built.append(name)
+        return real(cls, name, data, where)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Entry, "from_json", classmethod(counted))
+    media = open_ns(path, "media", MEDIA)
+    assert built == ["db_password"]
+    assert media.namespaces == ["big", "media"]
+    media.set_value("api_key", "k")
+    built.clear()
+    assert media.save()
+    assert sorted(built) == sorted(["db_password", *(f"s{i}" for i in range(50))])
+    again = open_ns(path, "big", LOCAL)
+    assert {n: again.get(n).value() for n in again.names()} == {  # type: ignore[union-attr]
+        f"s{i}": f"big-{i}" for i in range(50)
+    }
+
+
+def test_a_malformed_entry_of_another_namespace_is_refused_before_a_write(
+    tmp_path: Path, key: bytes
+) -> None:
+    """Only the opened namespace's entries are read on open; the save reads every namespace,
+    so a damaged one is refused then and the file is left as it was."""
+    path = tmp_path / "home.secrets"
+    good = {
+        "kind": "set",
+        "generator": None,
+        "args": {},
+        "parts": {"value": "v"},
+        "source_fingerprints": {},
+        "created": "2026-01-01T00:00:00Z",
+        "rotated": None,
+    }
+    _write_v2_store(
+        path,
+        key,
+        {
+            "namespaces": {
+                "m": {"entries": {"a": good}, "identity": None},
+                "other": {"entries": {"x": {**good, "kind": "bogus"}}, "identity": None},
+            }
+        },
+    )
+    before = path.read_bytes()
+    store = SecretStore.open(path, namespace="m")
+    assert store.get("a").value() == "v"  # type: ignore[union-attr]
+    store.set_value("b", "w")
+    with pytest.raises(StoreError, match="malformed"):
+        store.save()
+    assert path.read_bytes() == before
+    with pytest.raises(StoreError, match="malformed"):
+        SecretStore.open(path, namespace="other")
