@@ -37,8 +37,9 @@ _unsynced = 0  # files replaced since the last sync()
 _open_dirs: dict[tuple[str, tuple[str, ...]], int] | None = None
 # ...and those this session made: nothing of a previous compile can be there to compare with.
 _made_dirs: set[tuple[str, tuple[str, ...]]] = set()
-# ...and the `Path` of each folder, which a file's `Path` is made from without parsing again.
-_dir_paths: dict[tuple[str, tuple[str, ...]], Path] = {}
+# ...and the `Path` of the folder written last, which its next file's `Path` is made from without
+# parsing again (one, not one per folder: 10,000 of them would be ~5 MiB at 10,000 services).
+_last_dir: list[object] = [None, None]  # [(output directory, folder names), its Path]
 _umask: int | None = None  # the process's, read once a session
 _tmp_count = 0
 _pid: int | None = None  # the process id in temporary names: one `getpid` call, not one a file
@@ -183,7 +184,7 @@ def session() -> Iterator[None]:
 
 def _close_dirs() -> None:
     _made_dirs.clear()
-    _dir_paths.clear()
+    _last_dir[:] = [None, None]
     if _open_dirs:
         for fd in _open_dirs.values():
             os.close(fd)
@@ -230,14 +231,17 @@ if _make_child is not None:
 
 
 def _path_in(out: Path, dirs: tuple[str, ...], name: str) -> Path:
-    """OUT/dirs/name; in a session from the folder's `Path`, made once for all its files."""
+    """OUT/dirs/name; in a session from the folder's `Path`, made once for the files a backend
+    writes into one folder in a row."""
     if _open_dirs is None:
         return out.joinpath(*dirs, name)
     key = (str(out), dirs)
-    folder = _dir_paths.get(key)
-    if folder is None:
-        folder = _dir_paths[key] = out.joinpath(*dirs)
-    return _child_path(folder, name)
+    if _last_dir[0] == key:
+        folder = _last_dir[1]
+    else:
+        folder = out.joinpath(*dirs)
+        _last_dir[:] = [key, folder]
+    return _child_path(folder, name)  # type: ignore[arg-type]
 
 
 def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644) -> Path:
