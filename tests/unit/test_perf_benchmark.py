@@ -131,3 +131,27 @@ def test_the_benchmark_starts_the_installed_script_and_falls_back_to_python_m(
     script.chmod(0o755)
     command, note = mora_command(python)
     assert command == [str(script)] and "installed console script" in note
+
+
+def test_a_compile_and_its_peer_run_in_turn(tmp_path: Path) -> None:
+    """`measure_paired` alternates the two commands (each first in turn) and empties the output
+    folder before each pair of runs, so a load that changes weighs on both alike."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from run import measure_paired
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    log = tmp_path / "log"
+    out = tmp_path / "out"
+
+    def command(tag: str) -> list[str]:
+        code = (
+            "import os, sys; p = sys.argv[1]; o = sys.argv[2]; "
+            "open(p, 'a').write(sys.argv[3] + ('+' if os.path.exists(o) else '') + ' '); "
+            "sys.argv[3] == 'm' and os.makedirs(o, exist_ok=True)"  # ours makes the folder
+        )
+        return [sys.executable, "-c", code, str(log), str(out), tag]
+
+    ours, theirs = measure_paired(command("m"), tmp_path, {}, out, command("p"), tmp_path, 4)
+    assert log.read_text().split() == ["m", "p+", "p", "m", "m", "p+", "p", "m"]
+    assert ours.cpu > 0 and theirs.cpu > 0 and ours.peak_mib > 0
