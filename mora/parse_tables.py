@@ -96,7 +96,7 @@ class Tables:
         # per lexer, per first character: the terminals that may match there, in order
         self.dispatch: list[dict[str, tuple[_Candidate, ...]]] = [{} for _ in self.lexer_data]
         self._patterns: dict[tuple[str, int], Any] = {}
-        self._unless: dict[int, dict[str, list[Any]]] = {}
+        self._unless: dict[int, dict[str, _Keywords | dict[str, str]]] = {}
         self._callbacks: dict[int, list[Callable[[list[Any]], Any]]] = {}
         # (state below, unit rule's origin, lookahead) -> the state a chain of unit rules ends
         # in, or 0 where the loop takes the steps one by one (see _unit_hops)
@@ -124,13 +124,17 @@ class Tables:
         got = self.dispatch[index][char] = tuple(found)
         return got
 
-    def unless(self, index: int) -> dict[str, list[Any]]:
+    def unless(self, index: int) -> dict[str, _Keywords | dict[str, str]]:
         """lark's keyword check of lexer `index`: a NAME that is a keyword this state accepts
-        becomes that keyword."""
+        becomes that keyword. Per terminal, what `.get(text, terminal)` turns a token's text
+        into: a dict from each keyword's text to its terminal where lark's patterns are
+        alternations of plain words (all of mora's: `(?P<IF>if)|(?P<ELSE>else)|...`), so
+        neither compiling them (~1.2 ms of a cold check) nor a `fullmatch` per NAME is
+        needed; the patterns themselves otherwise."""
         got = self._unless.get(index)
         if got is None:
             _names, flags, unless, _ignore = self.lexer_data[index]
-            got = {t: [re.compile(p, flags) for p in ps] for t, ps in unless.items()}
+            got = {t: _keywords(ps, flags) for t, ps in unless.items()}
             self._unless[index] = got
         return got
 
@@ -141,6 +145,49 @@ class Tables:
             got = [_callback(rule, builder) for rule in self.rules]
             self._callbacks[id(builder)] = got
         return got
+
+
+class _Keywords:
+    """lark's `UnlessCallback` as written: the first pattern that matches the whole text
+    names the terminal (for patterns that are not plain alternations of words)."""
+
+    def __init__(self, patterns: tuple[str, ...], flags: int) -> None:
+        self.patterns = [re.compile(p, flags) for p in patterns]
+
+    def get(self, text: str, default: str) -> str:
+        for pattern in self.patterns:
+            m = pattern.fullmatch(text)
+            if m:
+                return m.lastgroup or default
+        return default
+
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _keywords(patterns: tuple[str, ...], flags: int) -> _Keywords | dict[str, str]:
+    """The keyword texts of `patterns` and their terminals, when every pattern is an
+    alternation of named groups of plain words (`(?P<IF>if)|(?P<INPUT>input)`, what lark
+    builds from a grammar's keywords): a text fully matches such a pattern exactly when it
+    is one of the words, and the first pattern and alternative holding it wins, as in `re`.
+    Anything else (case-insensitive flags, a character class...) keeps the patterns."""
+    words: dict[str, str] = {}
+    if flags & ~re.UNICODE:
+        return _Keywords(patterns, flags)
+    for pattern in patterns:
+        for branch in pattern.split("|"):
+            name, _, word = branch.removeprefix("(?P<").removesuffix(")").partition(">")
+            if (
+                not branch.startswith("(?P<")
+                or not branch.endswith(")")
+                or not name
+                or not word
+                or not _WORD_CHARS.issuperset(name)
+                or not _WORD_CHARS.issuperset(word)
+            ):
+                return _Keywords(patterns, flags)
+            words.setdefault(word, name)
+    return words
 
 
 def _callback(rule: _Rule, builder: object) -> Callable[[list[Any]], Any]:
@@ -255,11 +302,7 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
             if role:
                 if role == _IGNORED:  # blanks, comments
                     continue
-                for ure in tables.unless(index)[kind]:
-                    um = ure.fullmatch(value)
-                    if um:
-                        kind = um.lastgroup or kind
-                        break
+                kind = tables.unless(index)[kind].get(value, kind)
             # Tok(kind, value, start_pos), without the call: a token per ~6 characters
             tok = _new_str(Tok, value)
             tok.__dict__ = {"type": kind, "value": value, "start_pos": start_pos}
