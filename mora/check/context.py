@@ -47,3 +47,7 @@ class CheckState:
         self._generators: dict[str, object] | None = None
         # Services whose user is not declared: a note each, unless there are errors to fix first.
         self._unknown_users: list[tuple[str, Span]] = []
+        # (template, the parameters the file's defaults give) -> (the template, its
+        # parameters as the argument binding sees them): `DeclarationsPass._check_instance`
+        self._param_views: dict[tuple[int, frozenset[str]], tuple[TemplateSym, list[_ParamView]]]
+        self._param_views = {}

@@ -313,10 +313,17 @@ class DeclarationsPass(CheckState):
         from mora.contracts.defaults import check_instance, for_instance
 
         given = for_instance(self.program, svc)  # the file's `defaults` this template takes
-        params = [
-            _ParamView(n, t, tp.default is None and n not in given)
-            for n, (t, tp) in svc.template.params.items()
-        ]
+        # The views depend on the template and on which parameters the file's defaults give:
+        # made once per pair, not once per instance (frozen, so shared; fourteenth round)
+        key = (id(svc.template), frozenset(given))
+        seen = self._param_views.get(key)
+        if seen is None:
+            views = [
+                _ParamView(n, t, tp.default is None and n not in given)
+                for n, (t, tp) in svc.template.params.items()
+            ]
+            seen = self._param_views[key] = (svc.template, views)
+        params = seen[1]
         bound = self._bind_args(call, params, f"template `{svc.template.decl.name.text}`")
         for pname, arg in bound.items():
             ptype, tp = svc.template.params[pname]

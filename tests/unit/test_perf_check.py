@@ -183,3 +183,35 @@ def test_the_setup_and_request_checks_walk_a_template_once_not_once_per_instance
     cycles = [m for c, m, _l in many_found if c == "E0934"]
     assert cycles == ["services wait for each other through setup steps: hub -> app1 -> hub"]
     assert [f for f in few_found if f[0] == "E0934"] == [f for f in many_found if f[0] == "E0934"]
+
+
+def test_an_instance_s_parameters_are_shared_per_template_and_file_defaults(
+    tmp_path: Path,
+) -> None:
+    """The parameter views an instance's arguments are bound against are made once per
+    template and set of `defaults` its file gives: an argument the file's defaults give is
+    not required there, and still required in a file without them, whichever comes first."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "lib.mora").write_text(
+        'service b = app(name: "b")\nservice d = app(name: "d", uid: 3)\n', encoding="utf-8"
+    )
+    (project / "main.mora").write_text(
+        "template app(uid: int, name: string) {\n"
+        '  image = "docker.io/library/busybox:1.36"\n'
+        '  user = "${args.uid}:${args.uid}"\n'
+        "  environment { NAME = args.name }\n"
+        "}\n"
+        'import "lib.mora"\n'
+        "defaults {\n  uid = 5\n}\n"
+        'service a = app(name: "a")\n'
+        'service c = app(name: "c")\n',
+        encoding="utf-8",
+    )
+    from mora.api import check_project
+
+    found = [
+        (d.code, d.message, d.span.file.path.rsplit("/", 1)[-1])
+        for d in check_project(project).diagnostics.sorted()
+    ]
+    assert found == [("E0306", "template `app` is missing `uid`", "lib.mora")]
