@@ -18,14 +18,15 @@ sources both ways and compares the trees.
 
 from __future__ import annotations
 
+import marshal
 import os
-import pickle
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "mora-lalr-tables-3"  # 3: a literal terminal's text
+_FORMAT = "mora-lalr-tables-4"  # 3: a literal terminal's text; 4: stored with marshal
 
 # Rule record: (origin, size, callback name, child filter or None, Nones to append, expand1).
 # A child filter is a tuple of (child index, splice its children, Nones to insert before it).
@@ -534,23 +535,23 @@ def _first_of(items: list[Any], c: Any) -> set[str] | None:
 
 
 def tables_path(folder: Path, digest: str) -> Path:
-    return folder / f"grammar-tables-{digest}-{_FORMAT}.pickle"
-
-
-class _PlainData(pickle.Unpickler):
-    """Tables are dicts, lists, tuples, strings and numbers: a class in the file (a lark
-    `Token` passed for a `str` would import lark on load) makes it unreadable instead."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"not plain data: {module}.{name}")
+    """Where the tables of a grammar (`digest`) are kept; marshal's format is the running
+    Python's, so its version is part of the name."""
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}m{marshal.version}"
+    return folder / f"grammar-tables-{digest}-{_FORMAT}-{python}.marshal"
 
 
 def load(path: Path) -> Tables | None:
-    """The tables stored at `path`, or None when there are none (or they are unreadable)."""
+    """The tables stored at `path`, or None when there are none (or they are unreadable).
+
+    Stored with `marshal`, which reads and writes only plain data (dicts, lists, tuples,
+    strings, numbers) and is built in: a check without the parse cache does not import
+    `pickle` for it (~2 ms), and a class in the data (a lark `Token` passed for a `str`)
+    cannot be stored at all."""
     try:
         with path.open("rb") as f:
-            data = _PlainData(f).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            data = marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("format") != _FORMAT:  # plain data only: see extract
         return None
@@ -558,12 +559,17 @@ def load(path: Path) -> Tables | None:
 
 
 def store(path: Path, data: dict[str, Any]) -> None:
-    """Write the tables atomically; a folder that cannot be written only costs lark's import."""
+    """Write the tables atomically; a folder that cannot be written (or data that is not
+    plain) only costs lark's import on the next parse."""
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        blob = marshal.dumps(data)
+    except ValueError:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(blob)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

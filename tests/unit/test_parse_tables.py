@@ -326,3 +326,26 @@ def test_keyword_patterns_of_another_form_are_matched_as_patterns() -> None:
         assert isinstance(found, parse_tables._Keywords)
         assert found.get("IF" if flags & re.IGNORECASE else "if", "NAME") == "IF"
         assert found.get("else", "NAME") == "NAME"
+
+
+def test_the_tables_file_holds_plain_data_only(tmp_path: Path, tables: parse_tables.Tables) -> None:
+    """The tables are kept with marshal: they round-trip, a damaged file reads as none (the
+    tables are built again), and data that is not plain (a `str` subclass such as lark's
+    `Token`) is not stored at all rather than stored and refused on every read."""
+    data = parse_tables.extract(P._parser())
+    path = parse_tables.tables_path(tmp_path, "d")
+    parse_tables.store(path, data)
+    loaded = parse_tables.load(path)
+    assert loaded is not None and loaded.actions == tables.actions
+    assert loaded.lexer_data == tables.lexer_data and loaded.rules == tables.rules
+    path.write_bytes(path.read_bytes()[:100])
+    assert parse_tables.load(path) is None
+    path.write_bytes(b"\x00garbage")
+    assert parse_tables.load(path) is None
+
+    class Token(str):
+        pass
+
+    other = parse_tables.tables_path(tmp_path, "e")
+    parse_tables.store(other, {**data, "start": {Token("start"): 0}})
+    assert not other.exists() and list(tmp_path.glob(".tmp-*")) == []
