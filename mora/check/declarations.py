@@ -12,6 +12,7 @@ from typing import Any
 from mora import ast
 from mora import types as T
 from mora.check.context import (
+    TOP_LEVEL,
     CheckState,
     _Ctx,
     _ParamView,
@@ -342,5 +343,5 @@ class DeclarationsPass(CheckState):
                 expect_arg(self, value, ptype, what, tp.type.span)  # type: ignore[arg-type]
                 return
         self.expect(
-            value, ptype, _Ctx(), what, secret_ok=_holds_secret(ptype), declared=tp.type.span
+            value, ptype, TOP_LEVEL, what, secret_ok=_holds_secret(ptype), declared=tp.type.span
         )

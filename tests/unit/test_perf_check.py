@@ -215,3 +215,29 @@ def test_an_instance_s_parameters_are_shared_per_template_and_file_defaults(
         for d in check_project(project).diagnostics.sorted()
     ]
     assert found == [("E0306", "template `app` is missing `uid`", "lib.mora")]
+
+
+def test_an_instance_s_arguments_are_checked_without_a_context_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arguments sit outside any service or template: they share one frozen context instead
+    of a new record per argument (60,000 of them for 10,000 realistic instances)."""
+    from mora.check.context import _Ctx
+
+    made: list[object] = []
+    real = _Ctx.__init__
+
+    def counting(self: object, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_Ctx, "__init__", counting)
+    counts = []
+    for n in (2, 10):
+        made.clear()
+        apps = "\n".join(f'service app{i} = app(identity: deaf, name: "app{i}")' for i in range(n))
+        (tmp_path / str(n)).mkdir()
+        result = check_src(tmp_path / str(n), _SHARED + apps)
+        assert "E0362" in codes(result.diagnostics)
+        counts.append(len(made))
+    assert counts[0] == counts[1]
