@@ -11,7 +11,6 @@ only on a miss. `MORA_NO_CACHE=1` turns the cache off.
 from __future__ import annotations
 
 import os
-import pickle
 from functools import cache
 from pathlib import Path
 
@@ -64,6 +63,8 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     """Parse `file`, or take its tree from the cache when the same text was parsed before."""
     if os.environ.get("MORA_NO_CACHE"):
         return _parse(file, diags)
+    import pickle  # here: a check without the cache never needs it (~2 ms of its start-up)
+
     try:
         key = _key(file.text)
     except OSError:
@@ -100,6 +101,8 @@ def _parse(file: SourceFile, diags: Diagnostics) -> ast.Module:
 
 
 def _store(path: Path, module: ast.Module) -> None:
+    import pickle
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_whole(

@@ -18,14 +18,15 @@ sources both ways and compares the trees.
 
 from __future__ import annotations
 
+import marshal
 import os
-import pickle
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "mora-lalr-tables-3"  # 3: a literal terminal's text
+_FORMAT = "mora-lalr-tables-4"  # 3: a literal terminal's text; 4: stored with marshal
 
 # Rule record: (origin, size, callback name, child filter or None, Nones to append, expand1).
 # A child filter is a tuple of (child index, splice its children, Nones to insert before it).
@@ -96,7 +97,7 @@ class Tables:
         # per lexer, per first character: the terminals that may match there, in order
         self.dispatch: list[dict[str, tuple[_Candidate, ...]]] = [{} for _ in self.lexer_data]
         self._patterns: dict[tuple[str, int], Any] = {}
-        self._unless: dict[int, dict[str, list[Any]]] = {}
+        self._unless: dict[int, dict[str, _Keywords | dict[str, str]]] = {}
         self._callbacks: dict[int, list[Callable[[list[Any]], Any]]] = {}
         # (state below, unit rule's origin, lookahead) -> the state a chain of unit rules ends
         # in, or 0 where the loop takes the steps one by one (see _unit_hops)
@@ -124,13 +125,17 @@ class Tables:
         got = self.dispatch[index][char] = tuple(found)
         return got
 
-    def unless(self, index: int) -> dict[str, list[Any]]:
+    def unless(self, index: int) -> dict[str, _Keywords | dict[str, str]]:
         """lark's keyword check of lexer `index`: a NAME that is a keyword this state accepts
-        becomes that keyword."""
+        becomes that keyword. Per terminal, what `.get(text, terminal)` turns a token's text
+        into: a dict from each keyword's text to its terminal where lark's patterns are
+        alternations of plain words (all of mora's: `(?P<IF>if)|(?P<ELSE>else)|...`), so
+        neither compiling them (~1.2 ms of a cold check) nor a `fullmatch` per NAME is
+        needed; the patterns themselves otherwise."""
         got = self._unless.get(index)
         if got is None:
             _names, flags, unless, _ignore = self.lexer_data[index]
-            got = {t: [re.compile(p, flags) for p in ps] for t, ps in unless.items()}
+            got = {t: _keywords(ps, flags) for t, ps in unless.items()}
             self._unless[index] = got
         return got
 
@@ -141,6 +146,49 @@ class Tables:
             got = [_callback(rule, builder) for rule in self.rules]
             self._callbacks[id(builder)] = got
         return got
+
+
+class _Keywords:
+    """lark's `UnlessCallback` as written: the first pattern that matches the whole text
+    names the terminal (for patterns that are not plain alternations of words)."""
+
+    def __init__(self, patterns: tuple[str, ...], flags: int) -> None:
+        self.patterns = [re.compile(p, flags) for p in patterns]
+
+    def get(self, text: str, default: str) -> str:
+        for pattern in self.patterns:
+            m = pattern.fullmatch(text)
+            if m:
+                return m.lastgroup or default
+        return default
+
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _keywords(patterns: tuple[str, ...], flags: int) -> _Keywords | dict[str, str]:
+    """The keyword texts of `patterns` and their terminals, when every pattern is an
+    alternation of named groups of plain words (`(?P<IF>if)|(?P<INPUT>input)`, what lark
+    builds from a grammar's keywords): a text fully matches such a pattern exactly when it
+    is one of the words, and the first pattern and alternative holding it wins, as in `re`.
+    Anything else (case-insensitive flags, a character class...) keeps the patterns."""
+    words: dict[str, str] = {}
+    if flags & ~re.UNICODE:
+        return _Keywords(patterns, flags)
+    for pattern in patterns:
+        for branch in pattern.split("|"):
+            name, _, word = branch.removeprefix("(?P<").removesuffix(")").partition(">")
+            if (
+                not branch.startswith("(?P<")
+                or not branch.endswith(")")
+                or not name
+                or not word
+                or not _WORD_CHARS.issuperset(name)
+                or not _WORD_CHARS.issuperset(word)
+            ):
+                return _Keywords(patterns, flags)
+            words.setdefault(word, name)
+    return words
 
 
 def _callback(rule: _Rule, builder: object) -> Callable[[list[Any]], Any]:
@@ -255,11 +303,7 @@ def parse(tables: Tables, text: str, start: str, builder: object) -> Any:
             if role:
                 if role == _IGNORED:  # blanks, comments
                     continue
-                for ure in tables.unless(index)[kind]:
-                    um = ure.fullmatch(value)
-                    if um:
-                        kind = um.lastgroup or kind
-                        break
+                kind = tables.unless(index)[kind].get(value, kind)
             # Tok(kind, value, start_pos), without the call: a token per ~6 characters
             tok = _new_str(Tok, value)
             tok.__dict__ = {"type": kind, "value": value, "start_pos": start_pos}
@@ -491,23 +535,23 @@ def _first_of(items: list[Any], c: Any) -> set[str] | None:
 
 
 def tables_path(folder: Path, digest: str) -> Path:
-    return folder / f"grammar-tables-{digest}-{_FORMAT}.pickle"
-
-
-class _PlainData(pickle.Unpickler):
-    """Tables are dicts, lists, tuples, strings and numbers: a class in the file (a lark
-    `Token` passed for a `str` would import lark on load) makes it unreadable instead."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"not plain data: {module}.{name}")
+    """Where the tables of a grammar (`digest`) are kept; marshal's format is the running
+    Python's, so its version is part of the name."""
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}m{marshal.version}"
+    return folder / f"grammar-tables-{digest}-{_FORMAT}-{python}.marshal"
 
 
 def load(path: Path) -> Tables | None:
-    """The tables stored at `path`, or None when there are none (or they are unreadable)."""
+    """The tables stored at `path`, or None when there are none (or they are unreadable).
+
+    Stored with `marshal`, which reads and writes only plain data (dicts, lists, tuples,
+    strings, numbers) and is built in: a check without the parse cache does not import
+    `pickle` for it (~2 ms), and a class in the data (a lark `Token` passed for a `str`)
+    cannot be stored at all."""
     try:
         with path.open("rb") as f:
-            data = _PlainData(f).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            data = marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("format") != _FORMAT:  # plain data only: see extract
         return None
@@ -515,12 +559,17 @@ def load(path: Path) -> Tables | None:
 
 
 def store(path: Path, data: dict[str, Any]) -> None:
-    """Write the tables atomically; a folder that cannot be written only costs lark's import."""
+    """Write the tables atomically; a folder that cannot be written (or data that is not
+    plain) only costs lark's import on the next parse."""
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        blob = marshal.dumps(data)
+    except ValueError:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(blob)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

@@ -575,7 +575,7 @@ def _tables() -> parse_tables.Tables | None:
     ):
         return None  # a lark whose internals differ: lark parses, as before
     parse_tables.store(path, data)
-    _prune_grammar_caches(path.parent, pattern="grammar-tables-*.pickle")
+    _prune_grammar_caches(path.parent, pattern="grammar-tables-*")  # .pickle: before marshal
     return parse_tables.Tables(data)
 
 

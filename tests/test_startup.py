@@ -36,9 +36,11 @@ _PROBE = (
 OTHER_COMMANDS = ("mora.manager", "mora.lsp", "mora.fmt", "mora.deploy", "mora.importer")
 
 
-def _loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+def _loaded(args: list[str], cwd: Path, no_cache: bool = False) -> tuple[int, set[str]]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("MORA_NO_CACHE", None)
+    if no_cache:
+        env["MORA_NO_CACHE"] = "1"
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -111,6 +113,19 @@ def test_cached_check_loads_no_parser_checker_pickle_or_pathlib(tmp_path: Path) 
     assert [m for m in _under(modules, later) if m not in bare] == []
     code, modules = _loaded(["check", "--no-cache", str(MEDIA)], tmp_path)
     assert code == 0 and "mora.checker" in modules  # --no-cache checks again
+
+
+def test_check_without_caches_loads_neither_pickle_nor_lark(tmp_path: Path) -> None:
+    """`MORA_NO_CACHE=1 mora check` (the cold check of issue 11) parses every file with the
+    grammar's tables, stored with marshal: neither pickle (the caches' format, ~2 ms) nor
+    lark (only a syntax error needs it) is imported."""
+    code, _ = _loaded(["check", str(MEDIA)], tmp_path)  # the tables' file exists
+    assert code == 0
+    code, modules = _loaded(["check", "--no-cache", str(MEDIA)], tmp_path, no_cache=True)
+    assert code == 0 and "mora.checker" in modules and "mora.parse_tables" in modules
+    bare = _bare_modules(tmp_path)
+    later = ("pickle", "_pickle", "lark")
+    assert [m for m in _under(modules, later) if m not in bare] == []
 
 
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from mora import ast
 from mora import types as T
 from mora.check.context import (
+    TOP_LEVEL,
     CheckState,
     _Ctx,
     _ParamView,
@@ -313,10 +314,17 @@ class DeclarationsPass(CheckState):
         from mora.contracts.defaults import check_instance, for_instance
 
         given = for_instance(self.program, svc)  # the file's `defaults` this template takes
-        params = [
-            _ParamView(n, t, tp.default is None and n not in given)
-            for n, (t, tp) in svc.template.params.items()
-        ]
+        # The views depend on the template and on which parameters the file's defaults give:
+        # made once per pair, not once per instance (frozen, so shared; fourteenth round)
+        key = (id(svc.template), frozenset(given))
+        seen = self._param_views.get(key)
+        if seen is None:
+            views = [
+                _ParamView(n, t, tp.default is None and n not in given)
+                for n, (t, tp) in svc.template.params.items()
+            ]
+            seen = self._param_views[key] = (svc.template, views)
+        params = seen[1]
         bound = self._bind_args(call, params, f"template `{svc.template.decl.name.text}`")
         for pname, arg in bound.items():
             ptype, tp = svc.template.params[pname]
@@ -335,5 +343,5 @@ class DeclarationsPass(CheckState):
                 expect_arg(self, value, ptype, what, tp.type.span)  # type: ignore[arg-type]
                 return
         self.expect(
-            value, ptype, _Ctx(), what, secret_ok=_holds_secret(ptype), declared=tp.type.span
+            value, ptype, TOP_LEVEL, what, secret_ok=_holds_secret(ptype), declared=tp.type.span
         )

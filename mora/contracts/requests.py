@@ -240,10 +240,21 @@ def check_unread(ck: Checker) -> None:
     """E0362: an instance sends a request to a provider service that never reads it."""
     from mora.contracts.defaults import with_defaults
 
+    # template body -> (the body, its requests in source order): the instances of a template
+    # share its body, so it is walked once, not once per instance (docs/performance.md)
+    by_body: dict[int, tuple[ast.Body, list[ast.Request]]] = {}
+    readers: dict[tuple[str, str], str | None] = {}  # (provider, contract) -> `_reader`
     for svc in ck.program.services.values():
         if svc.template is None or svc.decl.instance is None:
             continue
-        requests = sorted(_requests_in(svc.template.decl.body), key=lambda r: r.span.start)
+        body = svc.template.decl.body
+        seen = by_body.get(id(body))
+        if seen is None:
+            seen = by_body[id(body)] = (
+                body,
+                sorted(_requests_in(body), key=lambda r: r.span.start),
+            )
+        requests = seen[1]
         if not requests:
             continue
         names = list(svc.template.params)
@@ -261,7 +272,12 @@ def check_unread(ck: Checker) -> None:
             if not (isinstance(expr, ast.Ref) and len(expr.parts) == 1):
                 continue
             provider = ck.program.services.get(expr.parts[0].text)
-            if provider is None or _reader(ck, provider.name, req.contract.text):
+            if provider is None:
+                continue
+            route = (provider.name, req.contract.text)
+            if route not in readers:  # many instances send to one provider: walk it once
+                readers[route] = _reader(ck, *route)
+            if readers[route]:
                 continue
             ck.diags.error(
                 E_REQUEST_UNREAD,

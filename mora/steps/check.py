@@ -98,9 +98,16 @@ class _StepChecker:
         self.c = checker
         self.diags = checker.diags
         p = checker.program
+        # The instances of a template share its body: read each body once, not once per
+        # service (docs/performance.md, fourteenth round); nothing below changes a _StepDecl.
+        self._by_body: dict[int, tuple[ast.Body, dict[str, _StepDecl]]] = {}
         self.steps: dict[str, dict[str, _StepDecl]] = {
-            name: step_decls(svc.body) for name, svc in p.services.items()
+            name: self._step_decls(svc.body) for name, svc in p.services.items()
         }
+        # body -> (the body, the `SVC.setup...` references of its steps, as (SVC, ref))
+        self._setup_refs: dict[int, tuple[ast.Body, list[tuple[str, ast.Ref]]]] = {}
+        # body -> (the body, the plain service names of its `depends_on` entries)
+        self._depends: dict[int, tuple[ast.Body, set[str]]] = {}
         # service -> services it waits for because of steps or produced inputs (with a span)
         self.edges: dict[str, dict[str, ast.Ref]] = {}
 
@@ -142,7 +149,7 @@ class _StepChecker:
                 E_STEP, "`setup` is a block of steps", first.key.span, "write `setup { ... }`"
             )
             return
-        own = step_decls(body)
+        own = self._step_decls(body)
         seen: set[str] = set()
         for entry in first.body.entries:
             if not isinstance(entry, ast.Block):
@@ -191,14 +198,29 @@ class _StepChecker:
             if isinstance(entry, ast.IfEntry):
                 walk(entry)
 
+    def _step_decls(self, body: ast.Body) -> dict[str, _StepDecl]:
+        """`step_decls(body)`, once per body."""
+        seen = self._by_body.get(id(body))
+        if seen is None:
+            seen = self._by_body[id(body)] = (body, step_decls(body))
+        return seen[1]
+
     def _edges_of_instance(self, name: str, svc: ServiceSym) -> None:
         """A template's steps reading another service's outputs: an edge per instance."""
-        for step in self.steps.get(name, {}).values():
-            for ref in _refs(step.block.body):
-                if len(ref.parts) >= 2 and ref.parts[1].text == "setup":
-                    other = ref.parts[0].text
-                    if other in self.c.program.services and other != name:
-                        self.edges.setdefault(name, {}).setdefault(other, ref)
+        body = svc.body
+        seen = self._setup_refs.get(id(body))
+        if seen is None:  # the references are the template's: found once per body
+            found = [
+                (ref.parts[0].text, ref)
+                for step in self._step_decls(body).values()
+                for ref in _refs(step.block.body)
+                if len(ref.parts) >= 2 and ref.parts[1].text == "setup"
+            ]
+            seen = self._setup_refs[id(body)] = (body, found)
+        services = self.c.program.services
+        for other, ref in seen[1]:
+            if other in services and other != name:
+                self.edges.setdefault(name, {}).setdefault(other, ref)
 
     # --- producers -----------------------------------------------------------------------------
     def _producer(self, inp: object) -> None:
@@ -323,9 +345,14 @@ class _StepChecker:
         graph: dict[str, list[str]] = {}
         for name, svc in p.services.items():
             deps = set(self.edges.get(name, {}))
-            for entry in iter_entries(svc.body):
-                if isinstance(entry, ast.Attr) and entry.key.text == "depends_on":
-                    deps |= {r.parts[0].text for r in _refs(entry.value) if len(r.parts) == 1}
+            seen = self._depends.get(id(svc.body))
+            if seen is None:  # an instance's `depends_on` is its template's: read once
+                named: set[str] = set()
+                for entry in iter_entries(svc.body):
+                    if isinstance(entry, ast.Attr) and entry.key.text == "depends_on":
+                        named |= {r.parts[0].text for r in _refs(entry.value) if len(r.parts) == 1}
+                seen = self._depends[id(svc.body)] = (svc.body, named)
+            deps |= seen[1]
             graph[name] = sorted(d for d in deps if d in p.services)
         for cycle in find_cycles(graph):
             members = set(cycle)

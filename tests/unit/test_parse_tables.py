@@ -286,3 +286,66 @@ def test_plain_string_terminals_are_compared_as_strings() -> None:
     assert literal(r"\-\>", 0) == "->" and literal(r"\|\|", 0) == "||"
     assert literal("(?:==|!=)", 0) is None and literal("[0-9]+", 0) is None
     assert literal("service", re.IGNORECASE) is None  # either case: matched as a pattern
+
+
+def test_keywords_are_looked_up_as_lark_s_patterns_would_match_them(
+    tables: parse_tables.Tables,
+) -> None:
+    """A NAME that is a keyword of its state becomes that keyword: the loop looks the text up
+    in a dict built from lark's alternations of words instead of running `fullmatch` on them;
+    every pattern of the grammar is such an alternation, and the lookup names the terminal
+    the first matching pattern names, for every keyword and near misses."""
+    checked = 0
+    for index, (_names, flags, unless, _ignore) in enumerate(tables.lexer_data):
+        for kind, patterns in unless.items():
+            lookup = tables.unless(index)[kind]
+            assert isinstance(lookup, dict)  # no pattern compiled for mora's grammar
+            compiled = [re.compile(p, flags) for p in patterns]
+            words = re.findall(r">([A-Za-z_0-9]+)\)", "|".join(patterns))
+            for text in {*words, *(w + "s" for w in words), *(w.upper() for w in words), "x"}:
+                m = next((m for p in compiled if (m := p.fullmatch(text))), None)
+                assert lookup.get(text, kind) == (m.lastgroup if m else kind)
+                checked += 1
+    assert checked > 100
+
+
+def test_keyword_patterns_of_another_form_are_matched_as_patterns() -> None:
+    """What is not an alternation of plain words (a class, case-insensitive flags) is kept as
+    lark's patterns, first match winning."""
+    keywords = parse_tables._keywords
+    assert keywords(("(?P<IF>if)|(?P<IN>in)", "(?P<IF2>if)"), re.UNICODE) == {
+        "if": "IF",
+        "in": "IN",
+    }
+    for patterns, flags in (
+        (("(?P<IF>i[fn])",), re.UNICODE),
+        (("(?P<IF>if)",), re.IGNORECASE),
+        (("(?P<IF>if)|plain",), re.UNICODE),
+    ):
+        found = keywords(patterns, flags)
+        assert isinstance(found, parse_tables._Keywords)
+        assert found.get("IF" if flags & re.IGNORECASE else "if", "NAME") == "IF"
+        assert found.get("else", "NAME") == "NAME"
+
+
+def test_the_tables_file_holds_plain_data_only(tmp_path: Path, tables: parse_tables.Tables) -> None:
+    """The tables are kept with marshal: they round-trip, a damaged file reads as none (the
+    tables are built again), and data that is not plain (a `str` subclass such as lark's
+    `Token`) is not stored at all rather than stored and refused on every read."""
+    data = parse_tables.extract(P._parser())
+    path = parse_tables.tables_path(tmp_path, "d")
+    parse_tables.store(path, data)
+    loaded = parse_tables.load(path)
+    assert loaded is not None and loaded.actions == tables.actions
+    assert loaded.lexer_data == tables.lexer_data and loaded.rules == tables.rules
+    path.write_bytes(path.read_bytes()[:100])
+    assert parse_tables.load(path) is None
+    path.write_bytes(b"\x00garbage")
+    assert parse_tables.load(path) is None
+
+    class Token(str):
+        pass
+
+    other = parse_tables.tables_path(tmp_path, "e")
+    parse_tables.store(other, {**data, "start": {Token("start"): 0}})
+    assert not other.exists() and list(tmp_path.glob(".tmp-*")) == []
