@@ -245,3 +245,29 @@ def test_a_plan_is_not_shared_across_hosts(tmp_path: Path) -> None:
         assert [f"{d.code} {d.message}" for d in diags.items[before:]] == alone[target][1]
     assert sorted(p.name for p in (tmp_path / "both" / "quadlet").iterdir()) == ["one", "two"]
     assert any(line.startswith("W0703") for line in alone["quadlet"][1])  # app -> db across hosts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 7),
+    st.integers(0, 12),
+    st.integers(0, 3),
+    st.sampled_from(sorted(common.KEY_SINCE)),
+)
+def test_supports_compares_as_versions_do(major: int, minor: int, patch: int, key: str) -> None:
+    """`supports` compares plain tuples: the same answer as comparing the `Version` records."""
+    version = common.Version(major, minor, patch)
+    assert common.supports(version, key) == (version >= common.KEY_SINCE[key])
+
+
+def test_unit_file_refuses_a_bad_key_after_good_ones() -> None:
+    """`UnitFile.add` remembers the (section, key) pairs it found valid, never an invalid one."""
+    from mora.backends.systemd import UnitFile, UnitValueError
+
+    u = UnitFile()
+    for _ in range(2):
+        u.add("Container", "Image", "x")
+        for section, key in (("Container", "Ima ge"), ("Con tainer", "Image"), ("Container", "")):
+            with pytest.raises(UnitValueError):
+                u.add(section, key, "x")
+    assert u.render() == "[Container]\nImage=x\nImage=x\n"
