@@ -266,7 +266,14 @@ KEY_SINCE: dict[str, Version] = {
 
 
 def supports(version: Version, key: str) -> bool:
-    return version >= KEY_SINCE[key]
+    """Whether podman `version` knows `key` (`KEY_SINCE`)."""
+    # Compared as plain tuples: a Version comparison builds both records' field tuples, and a
+    # quadlet unit asks for each of its options (~21,000 asks at 1,000 services, a fifth of
+    # the quadlet backend's time; docs/performance.md, fourteenth round).
+    return (version.major, version.minor, version.patch) >= _SINCE[key]
+
+
+_SINCE = {key: (v.major, v.minor, v.patch) for key, v in KEY_SINCE.items()}  # KEY_SINCE, as tuples
 
 
 # --- hosts and placement -------------------------------------------------------------------------
@@ -383,15 +390,86 @@ PROXY = "mora-proxy"  # the reverse proxy's service name (a hyphen: no mora serv
 
 def plan(compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: bool) -> Deployment:
     """The containers per host; `one_host` puts every service on a single host (podman/)."""
+    return _plan(compiled, settings, diags, one_host, None)
+
+
+def shared_plan(
+    compiled: Compiled, settings: Settings, diags: Diagnostics, one_host: bool
+) -> Deployment:
+    """`plan`, made once for the quadlet and podman backends of one compile.
+
+    Without site hosts both backends put every service on the one host `local` with the same
+    settings, so their deployments are equal; making it twice was about a third of the two
+    backends' time (docs/performance.md, fourteenth round). The second call takes the first's
+    deployment (and lets it go) when the compiled model is the same object and the settings,
+    hosts and placement are equal, and adds the diagnostics the first call's plan added, at the
+    same point, so `diags` ends as it would have. The backends only read the deployment; other
+    callers (mora/deploy) use `plan`, which never shares one.
+    """
+    memo = dict(_SHARED_PLAN)
+    _SHARED_PLAN.clear()  # at most one deployment is held, and only until it is taken
+    return _plan(compiled, settings, diags, one_host, memo)
+
+
+_SHARED_PLAN: dict[str, object] = {}  # the last shared plan: its inputs, parts, diagnostics
+
+
+def _plan(
+    compiled: Compiled,
+    settings: Settings,
+    diags: Diagnostics,
+    one_host: bool,
+    memo: dict[str, object] | None,
+) -> Deployment:
     manifest = compiled.manifest
-    project = manifest.project
     hosts = [LOCAL] if one_host else site_hosts(manifest, diags)
     placed = {n: hosts[0] for n in manifest.services} if one_host else place(manifest, hosts, diags)
+    if (
+        memo
+        and memo["compiled"] is compiled
+        and memo["settings"] == settings
+        and memo["hosts"] == hosts
+        and memo["placed"] == placed
+    ):
+        diags.extend(memo["left_out_diags"])  # type: ignore[arg-type]
+        if not one_host:
+            _cross_host_checks(memo["reach"], diags)  # type: ignore[arg-type]
+        diags.extend(memo["diags"])  # type: ignore[arg-type]
+        return memo["deployment"]  # type: ignore[return-value]
+    first = len(diags.items)
     left_out = _left_out(manifest, diags)
+    left_out_diags = diags.items[first:]
     deployed = {n: h for n, h in placed.items() if n not in left_out}
     reach = Reach(compiled, deployed)
     if not one_host:
         _cross_host_checks(reach, diags)
+    first = len(diags.items)
+    result = _deploy(compiled, settings, diags, hosts, deployed, reach)
+    if memo is not None:
+        _SHARED_PLAN.update(
+            compiled=compiled,
+            settings=settings,
+            hosts=hosts,
+            placed=placed,
+            left_out_diags=left_out_diags,
+            reach=reach,
+            diags=diags.items[first:],
+            deployment=result,
+        )
+    return result
+
+
+def _deploy(
+    compiled: Compiled,
+    settings: Settings,
+    diags: Diagnostics,
+    hosts: list[Host],
+    deployed: dict[str, Host],
+    reach: Reach,
+) -> Deployment:
+    """The containers of the `deployed` services on each of `hosts` (`plan`'s second half)."""
+    manifest = compiled.manifest
+    project = manifest.project
     result = Deployment(project, settings, [])
     for host in hosts:
         names = sorted(n for n, h in deployed.items() if h.name == host.name)

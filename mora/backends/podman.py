@@ -28,9 +28,9 @@ from mora.backends._podman_common import (
     Deployment,
     HostDeployment,
     nfs_options,
-    plan,
     read_settings,
     secret_function,
+    shared_plan,
     volume_mounts,
     volume_owners,
 )
@@ -49,7 +49,7 @@ RESTART = {"always": "always", "unless-stopped": "unless-stopped", "on-failure":
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
     """Write `out/podman/`: run.sh, down.sh and the files its secrets are made from."""
     settings = read_settings(compiled.manifest, diags)
-    deployment = plan(compiled, settings, diags, one_host=True)
+    deployment = shared_plan(compiled, settings, diags, one_host=True)
     for hd in deployment.hosts:
         schedule_notes(hd, diags)
     no_secrets = getattr(options, "no_secrets", False)

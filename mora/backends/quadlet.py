@@ -37,9 +37,9 @@ from mora.backends._podman_common import (
     Version,
     nfs_options,
     note,
-    plan,
     read_settings,
     secrets_script,
+    shared_plan,
     supports,
     volume_mounts,
     volume_owners,
@@ -81,7 +81,7 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
             help="use the `podman` target (a run.sh script) for older podman",
         )
         return []
-    deployment = plan(compiled, settings, diags, one_host=False)
+    deployment = shared_plan(compiled, settings, diags, one_host=False)
     written: list[Path] = []
     manager = _manager_host(compiled, [hd.host.name for hd in deployment.hosts], diags)
     no_secrets = getattr(options, "no_secrets", False)

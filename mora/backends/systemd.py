@@ -123,6 +123,11 @@ def mounts_for(path: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# (section, key) pairs `UnitFile.add` found valid: the backends use a few dozen, ~35,000 times
+# at 1,000 services, and two regex matches each were a tenth of the quadlet backend's time.
+_NAMES_SEEN: set[tuple[str, str]] = set()
+
+
 class UnitFile(Record):
     """An ordered unit file: a header comment and sections of `Key=value` lines."""
 
@@ -131,8 +136,10 @@ class UnitFile(Record):
 
     def add(self, section: str, key: str, value: str) -> None:
         """Add an already escaped value; refuses anything that could break the line."""
-        if not _SECTION.fullmatch(section) or not _KEY.fullmatch(key):
-            raise UnitValueError(f"invalid section or key: [{section}] {key}")
+        if (section, key) not in _NAMES_SEEN:
+            if not _SECTION.fullmatch(section) or not _KEY.fullmatch(key):
+                raise UnitValueError(f"invalid section or key: [{section}] {key}")
+            _NAMES_SEEN.add((section, key))
         if _has_control(value) or value != value.strip():
             raise UnitValueError(f"{key}= value would break the unit file line")
         if value.endswith("\\"):

@@ -162,3 +162,112 @@ def test_host_addresses_are_parsed_once_per_host(
     unit = (tmp_path / "out" / "quadlet" / "one" / "p-s1.container").read_text()
     assert re.search(r"--add-host=s2:10\.0\.0\.2\b", unit), unit
     assert "s0:" not in unit.split("--add-host=s2")[0].split("PodmanArgs")[-1]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+_SHARED_SOURCE = (
+    "project p\n"
+    'service db { image = "postgres:16" healthcheck { test = ["CMD", "true"] } }\n'
+    'service app { image = "x:1" depends_on = [db] environment { DB = "db:5432" }'
+    " ports { http = { target: 80, published: 8080 } } }\n"
+    'service cron {\n  image = "x:1"\n  input token: secret { prompt = "the token" }\n'
+    "  environment { T = input.token }\n}\n"
+)
+
+
+def _separately(compiled: object, out: Path, target: str) -> tuple[dict[str, bytes], list[str]]:
+    """A target written on its own (nothing shared), its files and diagnostics."""
+    common._SHARED_PLAN.clear()
+    diags = Diagnostics()
+    write_target(target, compiled, out, Options(), diags)  # type: ignore[arg-type]
+    common._SHARED_PLAN.clear()
+    return _tree(out / target), [f"{d.code} {d.message}" for d in diags]
+
+
+def test_quadlet_and_podman_share_one_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without site hosts the two backends' deployments are equal: the second takes the first's
+    (one `_deploy`, not two), with the same files and the same diagnostics as on its own."""
+    result = compile_src(tmp_path, _SHARED_SOURCE)
+    assert result.compiled is not None, [d.message for d in result.diagnostics]
+    alone = {t: _separately(result.compiled, tmp_path / t, t) for t in ("quadlet", "podman")}
+    made: list[bool] = []
+    real = common._deploy
+
+    def counting(*args: object) -> object:
+        made.append(True)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(common, "_deploy", counting)
+    diags = Diagnostics()
+    seen: dict[str, list[str]] = {}
+    for target in ("quadlet", "podman"):
+        before = len(diags.items)
+        write_target(target, result.compiled, tmp_path / "both", Options(), diags)  # type: ignore[arg-type]
+        seen[target] = [f"{d.code} {d.message}" for d in diags.items[before:]]
+    assert len(made) == 1
+    assert not common._SHARED_PLAN  # taken by podman: nothing held after the compile
+    for target in ("quadlet", "podman"):
+        assert _tree(tmp_path / "both" / target) == alone[target][0]
+        assert seen[target] == alone[target][1]
+    assert any(line.startswith("W0706") for line in seen["podman"])  # `cron` waits for input
+
+
+def test_a_plan_is_not_shared_across_hosts(tmp_path: Path) -> None:
+    """With site hosts quadlet places services on them and podman/ on one host: each plans its
+    own, and each writes what it writes on its own."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.mora").write_text(
+        _SHARED_SOURCE.replace('"x:1" depends', '"x:1" placement = ["b"] depends')
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "domain: example.org\nhosts:\n"
+        "  - {name: one, address: 10.0.0.1, tags: [a]}\n"
+        "  - {name: two, address: 10.0.0.2, tags: [b]}\n"
+    )
+    from mora.api import compile_project
+    from mora.secrets.provider import MemoryProvider
+
+    result = compile_project(project, site_file=site, provider=MemoryProvider(seed=b"u"))
+    assert result.compiled is not None, [d.message for d in result.diagnostics]
+    alone = {t: _separately(result.compiled, tmp_path / t, t) for t in ("quadlet", "podman")}
+    diags = Diagnostics()
+    for target in ("quadlet", "podman"):
+        before = len(diags.items)
+        write_target(target, result.compiled, tmp_path / "both", Options(), diags)  # type: ignore[arg-type]
+        assert _tree(tmp_path / "both" / target) == alone[target][0]
+        assert [f"{d.code} {d.message}" for d in diags.items[before:]] == alone[target][1]
+    assert sorted(p.name for p in (tmp_path / "both" / "quadlet").iterdir()) == ["one", "two"]
+    assert any(line.startswith("W0703") for line in alone["quadlet"][1])  # app -> db across hosts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 7),
+    st.integers(0, 12),
+    st.integers(0, 3),
+    st.sampled_from(sorted(common.KEY_SINCE)),
+)
+def test_supports_compares_as_versions_do(major: int, minor: int, patch: int, key: str) -> None:
+    """`supports` compares plain tuples: the same answer as comparing the `Version` records."""
+    version = common.Version(major, minor, patch)
+    assert common.supports(version, key) == (version >= common.KEY_SINCE[key])
+
+
+def test_unit_file_refuses_a_bad_key_after_good_ones() -> None:
+    """`UnitFile.add` remembers the (section, key) pairs it found valid, never an invalid one."""
+    from mora.backends.systemd import UnitFile, UnitValueError
+
+    u = UnitFile()
+    for _ in range(2):
+        u.add("Container", "Image", "x")
+        for section, key in (("Container", "Ima ge"), ("Con tainer", "Image"), ("Container", "")):
+            with pytest.raises(UnitValueError):
+                u.add(section, key, "x")
+    assert u.render() == "[Container]\nImage=x\nImage=x\n"

@@ -120,6 +120,19 @@ def test_random_documents_in_the_block_writers_shape(body: dict) -> None:
         assert text == kubernetes.to_yaml(body, pure=True)
 
 
+@settings(max_examples=400, deadline=None)
+@given(bodies(st.sampled_from([*PUNCTUATION, "a", "B", "0", "9", "_", " ", "\n", "é"])))
+def test_a_writer_that_knows_every_text_writes_the_same_bytes(body: dict) -> None:
+    """A second document with the same texts takes the writer's inline paths (every text
+    memoised, ints and nested blocks written in place): still PyYAML's bytes."""
+    writer = kubernetes.new_writer()
+    first = writer.document(body)
+    if first is not None:
+        assert writer.document(body) == first == kubernetes.to_yaml(body, pure=True)
+        nested = {"a": [body, [body, 1, "x"], {"b": body}]}
+        assert writer.document(nested) == kubernetes.to_yaml(nested, pure=True)
+
+
 def test_block_writer_declines_what_it_cannot_lay_out() -> None:
     writer = kubernetes.new_writer()
     for body in (

@@ -245,20 +245,38 @@ class BlockWriter:
     ) -> None:
         pad = " " * column
         try:
-            items = sorted(mapping.items())  # type: ignore[type-var]
+            keys = sorted(mapping)  # type: ignore[type-var]
         except TypeError:
             raise Unsupported from None
-        keys, texts = self._keys, self._texts
+        heads, texts = self._keys, self._texts
         lead = "" if inline else pad  # an inline mapping's first key follows its `- `
-        for key, value in items:
-            head = keys.get(key) if type(key) is str else None  # type: ignore[call-overload]
+        for key in keys:
+            value = mapping[key]
+            head = heads.get(key) if type(key) is str else None  # type: ignore[call-overload]
             if head is None:
                 head = self._key(key)
-            if type(value) is str:  # the common case, inline: a known text value
+            kind = type(value)
+            if kind is str:  # the common case, inline: a known text value
                 text = texts.get(value)
                 if type(text) is str:
                     out.append(f"{lead}{head} {text}\n")
                     lead = pad
+                    continue
+            elif kind is int:  # written as itself (`_new_scalar`)
+                out.append(f"{lead}{head} {value}\n")
+                lead = pad
+                continue
+            elif kind is dict:
+                if value:
+                    out.append(f"{lead}{head}\n")
+                    lead = pad
+                    self._mapping(value, column + 2, out, False)  # type: ignore[arg-type]
+                    continue
+            elif kind is list:
+                if value:
+                    out.append(f"{lead}{head}\n")
+                    lead = pad
+                    self._sequence(value, column, out, False)  # type: ignore[arg-type]
                     continue
             out.append(lead + head)
             lead = pad
@@ -266,16 +284,28 @@ class BlockWriter:
 
     def _sequence(self, items: list[object], column: int, out: list[str], inline: bool) -> None:
         pad = " " * column
-        for i, value in enumerate(items):
-            if i or not inline:
-                out.append(pad)
+        texts = self._texts
+        lead = pad if not inline else ""  # an inline sequence's first `-` follows its `- `
+        for value in items:
             kind = type(value)
-            if kind is dict and value:
-                out.append("- ")
-                self._mapping(value, column + 2, out, True)  # type: ignore[arg-type]
-            elif kind is list and value:
-                out.append("- ")
-                self._sequence(value, column + 2, out, True)  # type: ignore[arg-type]
-            else:
-                out.append("-")
-                self._value(value, column, out)
+            if kind is str:  # the common case, inline: a known text item
+                text = texts.get(value)
+                if type(text) is str:
+                    out.append(f"{lead}- {text}\n")
+                    lead = pad
+                    continue
+            elif kind is dict:
+                if value:
+                    out.append(f"{lead}- ")
+                    lead = pad
+                    self._mapping(value, column + 2, out, True)  # type: ignore[arg-type]
+                    continue
+            elif kind is list:
+                if value:
+                    out.append(f"{lead}- ")
+                    lead = pad
+                    self._sequence(value, column + 2, out, True)  # type: ignore[arg-type]
+                    continue
+            out.append(lead + "-")
+            lead = pad
+            self._value(value, column, out)
