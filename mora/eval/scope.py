@@ -5,7 +5,7 @@ codes the pass reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora.check.program import Program, ServiceSym
@@ -82,3 +82,9 @@ class EvalState:
         self.domain = site.domain or ""
         self._inputs_index: dict[str | None, list[str]] | None = None
         self.route_spans: dict[tuple[str, str, str], Span] = {}  # (service, host, path) -> key
+        # mora/steps/evaluate.py, by the id of a template's syntax node (alive with `program`):
+        # each step block's `for_each` and `when`, which expressions read nothing of an
+        # instance, and those expressions' step values, built once and shared by every copy
+        self._step_controls: dict[int, tuple[ast.Attr | None, ast.Expr | None]] = {}
+        self._step_static: dict[int, bool] = {}
+        self._step_shared: dict[int, Any] = {}

@@ -29,19 +29,14 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     for block in entry.body.entries:
         if not isinstance(block, ast.Block):
             continue
-        items = _items(ev, block, scope)
-        when = next(
-            (
-                e.value
-                for e in block.body.entries
-                if isinstance(e, ast.Attr) and e.key.text == "when"
-            ),
-            None,
-        )
+        source, when = _controls(ev, block)
+        items = _items(ev, block, source, scope) if source is not None else None
         for each in items if items is not None else [None]:
-            if when is not None and _constant(_Step(ev, svc.name, scope, each).sx(when)) is False:
+            step_of = _Step(ev, svc.name, scope, each)
+            condition = step_of.sx(when) if when is not None else None
+            if condition is not None and _constant(condition) is False:
                 continue  # not built: its body may read an optional argument that is none
-            step = _Step(ev, svc.name, scope, each).build(block)
+            step = step_of.build(block, condition)
             # a `when` that is false already when compiling (a template's optional step whose
             # argument was not given) leaves the step out of the manifest and the plan
             if step.when is None or _constant(step.when) is not False:
@@ -49,19 +44,27 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     return steps
 
 
-def _items(ev: Evaluator, block: ast.Block, scope: _Scope) -> list[tuple[str, object]] | None:
-    """`for_each`'s items as (key, value), in the order given; None for an ordinary step.
+def _controls(ev: Evaluator, block: ast.Block) -> tuple[ast.Attr | None, ast.Expr | None]:
+    """A step block's `for_each` entry and `when` expression, looked up once per block of a
+    template rather than once per instance (the syntax is the same for every copy)."""
+    found = ev._step_controls.get(id(block))
+    if found is None:
+        attrs = [e for e in block.body.entries if isinstance(e, ast.Attr)]
+        source = next((e for e in attrs if e.key.text == "for_each"), None)
+        when = next((e.value for e in attrs if e.key.text == "when"), None)
+        found = ev._step_controls[id(block)] = (source, when)
+    return found
+
+
+def _items(
+    ev: Evaluator, block: ast.Block, source: ast.Attr, scope: _Scope
+) -> list[tuple[str, object]]:
+    """`for_each`'s items as (key, value), in the order given.
 
     One model step per item (`STEP[KEY]`), so the executor records each item by itself: a
     re-run does only the items not done yet, and a failure names its item's key."""
     from mora.evaluator import Pending, Secret, _Abort
 
-    source = next(
-        (e for e in block.body.entries if isinstance(e, ast.Attr) and e.key.text == "for_each"),
-        None,
-    )
-    if source is None:
-        return None
     value = ev._eval(source.value, scope)
     if isinstance(value, Secret | Pending):  # refused by the checker; never folded here
         raise _Abort
@@ -134,7 +137,8 @@ class _Step:
         self.each = each  # (key, value) of the item a `for_each` step runs for
         self.needs: set[str] = set()
 
-    def build(self, block: ast.Block) -> M.Step:
+    def build(self, block: ast.Block, when: M.StepExpr | None = None) -> M.Step:
+        """The model step; `when` is the condition already computed for it (or None)."""
         data: dict[str, object] = {"name": block.key.text}
         if self.each is not None:
             data["name"] = f"{block.key.text}[{self.each[0]}]"
@@ -168,6 +172,8 @@ class _Step:
                 data[key] = _plain(self.sx(value))
             elif key == "method":
                 data["method"] = _plain(self.sx(value)).upper()
+            elif key == "when" and when is not None:
+                data[key] = when
             elif key in ("url", "manager", "stdin", "until", "when", "base"):
                 data[key] = self.sx(value)
             elif key == "exec":
@@ -197,24 +203,39 @@ class _Step:
 
     # --- expressions ---------------------------------------------------------------------------
     def sx(self, expr: ast.Expr, scope: _Scope | None = None) -> M.StepExpr:
-        scope = scope or self.scope
+        """The step value of `expr`. One that reads nothing of the instance (literals, the
+        response) is built once per template and shared by every copy: model values are
+        frozen and never changed in place (eval/compact.py shares equal ones anyway)."""
+        shared = self.ev._step_shared
+        known = shared.get(id(expr))
+        if known is not None:
+            return known
+        out = self._sx(expr, scope or self.scope)
+        if _static(expr, self.ev._step_static):
+            shared[id(expr)] = out
+        return out
+
+    def _sx(self, expr: ast.Expr, scope: _Scope) -> M.StepExpr:
         if isinstance(expr, ast.StringLit):
             parts: list[M.StepExpr] = []
+            text: list[str] = []  # literal text since the last piece known only when it runs
             for part in expr.parts:
-                piece = M.StepExpr(lit=part) if isinstance(part, str) else self.sx(part, scope)
-                if piece.lit is not None and parts and isinstance(parts[-1].lit, str):
-                    parts[-1] = M.StepExpr(lit=parts[-1].lit + _text(piece.lit))
-                elif piece.lit is not None:
-                    parts.append(M.StepExpr(lit=_text(piece.lit)))
-                else:
-                    parts.append(piece)
+                if isinstance(part, str):
+                    text.append(part)
+                    continue
+                piece = self.sx(part, scope)
+                if piece.lit is not None:
+                    text.append(_text(piece.lit))
+                    continue
+                if text:
+                    parts.append(M.StepExpr(lit="".join(text)))
+                    text = []
+                parts.append(piece)
             if not parts:
-                return M.StepExpr(lit="")
-            return (
-                parts[0]
-                if len(parts) == 1 and parts[0].lit is not None
-                else M.StepExpr(concat=parts)
-            )
+                return M.StepExpr(lit="".join(text))
+            if text:
+                parts.append(M.StepExpr(lit="".join(text)))
+            return M.StepExpr(concat=parts)
         if isinstance(expr, ast.IntLit | ast.BoolLit):
             return M.StepExpr(lit=expr.value)
         if isinstance(expr, ast.UnitLit):
@@ -355,6 +376,33 @@ class _Step:
             )
             raise _Abort
         return value
+
+
+def _static(expr: ast.Expr, memo: dict[int, bool]) -> bool:
+    """Whether `expr`'s step value is the same for every instance and item: it reads no
+    argument, name, secret, input, `each` or earlier step, only literals and the response."""
+    known = memo.get(id(expr))
+    if known is not None:
+        return known
+    if isinstance(expr, ast.StringLit):
+        static = all(isinstance(p, str) or _static(p, memo) for p in expr.parts)
+    elif isinstance(expr, ast.IntLit | ast.BoolLit | ast.UnitLit):
+        static = True
+    elif isinstance(expr, ast.ListExpr):
+        static = all(i.condition is None and _static(i.value, memo) for i in expr.items)
+    elif isinstance(expr, ast.MapExpr):
+        static = all(_static(e.value, memo) for e in expr.entries)
+    elif isinstance(expr, ast.Unary):
+        static = _static(expr.operand, memo)
+    elif isinstance(expr, ast.Binary):
+        sides = (expr.left, expr.right)
+        static = all(not isinstance(x, ast.NoneLit) and _static(x, memo) for x in sides)
+    elif isinstance(expr, ast.Ref):
+        static = expr.parts[0].text in RESPONSE
+    else:
+        static = False
+    memo[id(expr)] = static
+    return static
 
 
 def _output_type(value: M.StepExpr) -> str:
