@@ -85,6 +85,11 @@ class EvalState:
         # mora/steps/evaluate.py, by the id of a template's syntax node (alive with `program`):
         # each step block's `for_each` and `when`, which expressions read nothing of an
         # instance, and those expressions' step values, built once and shared by every copy
+        self._scopes: dict[str, _Scope] = {}  # eval/services.py, by service name
+        # by the id of a body (kept in the entry, so the id is never another's): its attributes
+        # and blocks when it has no `if` entry (None when it has one)
+        self._plain_bodies: dict[int, tuple[ast.Body, tuple[ast.Attr | ast.Block, ...] | None]]
+        self._plain_bodies = {}
         self._step_controls: dict[int, tuple[ast.Attr | None, ast.Expr | None]] = {}
         self._step_static: dict[int, bool] = {}
         self._step_shared: dict[int, Any] = {}

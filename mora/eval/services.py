@@ -6,7 +6,7 @@ name, and the manifest keeps only that name; pending values keep only the input 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mora import ast
@@ -54,13 +54,27 @@ _SHAPE_BLOCKS = V.SHAPE_BLOCKS
 _PENDING_HELP = V.pending_help()
 
 
+_TOP = _Scope()  # where an argument was written: outside any service (never changed)
+
+
+def _is_attr(entry: ast.Entry) -> bool:
+    return isinstance(entry, ast.Attr | ast.Block)
+
+
 class ServicesPass(EvalState):
     """One service body into a `model.Service`, attribute by attribute."""
 
     def _scope_for(self, svc: ServiceSym) -> _Scope:
         """Where a service's body is evaluated. A template instance's arguments are kept as
         expressions and evaluated on first use, so an argument naming a secret does not need
-        the secret before secrets are resolved, and two instances may refer to each other."""
+        the secret before secrets are resolved, and two instances may refer to each other.
+        Made once per service: the body, its steps and the contracts all ask for it."""
+        scope = self._scopes.get(svc.name)
+        if scope is None:
+            scope = self._scopes[svc.name] = self._new_scope(svc)
+        return scope
+
+    def _new_scope(self, svc: ServiceSym) -> _Scope:
         if svc.template is None or svc.decl.instance is None:
             return _Scope(service=svc)
         if svc.name not in self._template_args:
@@ -92,7 +106,7 @@ class ServicesPass(EvalState):
             raise _Abort
         self._arg_busy.add(key)
         try:
-            value = self._eval(expr, _Scope())  # type: ignore[arg-type]
+            value = self._eval(expr, _TOP)  # type: ignore[arg-type]
         finally:
             self._arg_busy.discard(key)
         self._arg_values[key] = value
@@ -100,9 +114,21 @@ class ServicesPass(EvalState):
 
     def _attrs(
         self, body: ast.Body, scope: _Scope, pending: set[str] | None = None
-    ) -> Iterator[ast.Attr | ast.Block]:
+    ) -> Iterable[ast.Attr | ast.Block]:
         """The entries that apply for this site: `if` branches chosen by their conditions.
         A condition on an unanswered input applies no branch and adds to `pending`."""
+        known = self._plain_bodies.get(id(body))
+        if known is None:  # once per body of a template: most have no `if`
+            has_if = any(isinstance(e, ast.IfEntry) for e in body.entries)
+            plain = None if has_if else tuple(e for e in body.entries if _is_attr(e))
+            known = self._plain_bodies[id(body)] = (body, plain)  # `body` kept: its id stays its
+        if known[1] is not None:
+            return known[1]
+        return self._chosen(body, scope, pending)
+
+    def _chosen(
+        self, body: ast.Body, scope: _Scope, pending: set[str] | None
+    ) -> Iterator[ast.Attr | ast.Block]:
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
                 yield from self._attrs(self._branch(entry, scope, pending), scope, pending)

@@ -52,8 +52,8 @@ def _controls(ev: Evaluator, block: ast.Block) -> tuple[ast.Attr | None, ast.Exp
         attrs = [e for e in block.body.entries if isinstance(e, ast.Attr)]
         source = next((e for e in attrs if e.key.text == "for_each"), None)
         when = next((e.value for e in attrs if e.key.text == "when"), None)
-        found = ev._step_controls[id(block)] = (source, when)
-    return found
+        found = ev._step_controls[id(block)] = (block, source, when)
+    return found[1], found[2]
 
 
 def _items(
@@ -208,11 +208,11 @@ class _Step:
         frozen and never changed in place (eval/compact.py shares equal ones anyway)."""
         shared = self.ev._step_shared
         known = shared.get(id(expr))
-        if known is not None:
-            return known
+        if known is not None and known[1] is not None:
+            return known[1]  # type: ignore[no-any-return]
         out = self._sx(expr, scope or self.scope)
-        if _static(expr, self.ev._step_static):
-            shared[id(expr)] = out
+        if known is None:
+            shared[id(expr)] = (expr, out if _static(expr, self.ev._step_static) else None)
         return out
 
     def _sx(self, expr: ast.Expr, scope: _Scope) -> M.StepExpr:
@@ -378,12 +378,12 @@ class _Step:
         return value
 
 
-def _static(expr: ast.Expr, memo: dict[int, bool]) -> bool:
+def _static(expr: ast.Expr, memo: dict[int, tuple[ast.Expr, bool]]) -> bool:
     """Whether `expr`'s step value is the same for every instance and item: it reads no
     argument, name, secret, input, `each` or earlier step, only literals and the response."""
     known = memo.get(id(expr))
     if known is not None:
-        return known
+        return known[1]
     if isinstance(expr, ast.StringLit):
         static = all(isinstance(p, str) or _static(p, memo) for p in expr.parts)
     elif isinstance(expr, ast.IntLit | ast.BoolLit | ast.UnitLit):
@@ -401,7 +401,7 @@ def _static(expr: ast.Expr, memo: dict[int, bool]) -> bool:
         static = expr.parts[0].text in RESPONSE
     else:
         static = False
-    memo[id(expr)] = static
+    memo[id(expr)] = (expr, static)
     return static
 
 
