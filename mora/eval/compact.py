@@ -24,8 +24,6 @@ from mora import model as M
 # neighbouring services (a template's copies), and a memo of every text would itself be large.
 MEMO_MAX = 50_000
 
-_LEAF_FIELDS = ("concat", "items", "entries", "op", "args")
-
 # The empty list and map every empty field of a compacted service holds (never changed in place).
 EMPTY_LIST: list[Any] = []
 EMPTY_DICT: dict[str, Any] = {}
@@ -39,6 +37,10 @@ class Compactor:
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
         self.leaves: dict[tuple[type, object, str | None], M.StepExpr] = {}
+        # composite step values already compacted, by id (the value kept, so the id stays its
+        # own): the setup steps share one value between every copy of a template
+        # (mora/steps/evaluate.py), walked once here rather than once per service
+        self.done: dict[int, M.StepExpr] = {}
 
     def service(self, svc: M.Service) -> None:
         """Replace the duplicates inside `svc` (a fresh model object) with the kept copies."""
@@ -46,7 +48,26 @@ class Compactor:
             self.texts = {}
         if len(self.leaves) > MEMO_MAX:
             self.leaves = {}
+        if len(self.done) > MEMO_MAX:
+            self.done = {}
         self._model(svc)
+
+    def leaf(self, lit: str | int | bool | None, ref: str | None) -> M.StepExpr:
+        """The kept `StepExpr` holding only `lit` or only `ref`, made on first use: the setup
+        steps ask for their constants here (mora/steps/evaluate.py), so an equal one is not
+        built again for every copy of a template."""
+        key = (type(lit), lit, ref)
+        kept = self.leaves.get(key)
+        if kept is None:
+            texts = self.texts
+            if ref is not None:
+                kept = M.StepExpr(ref=texts.setdefault(ref, ref))
+            elif type(lit) is str:
+                kept = M.StepExpr(lit=texts.setdefault(lit, lit))
+            else:
+                kept = M.StepExpr(lit=lit)
+            self.leaves[key] = kept
+        return kept
 
     def _model(self, obj: Any) -> None:
         put = object.__setattr__
@@ -90,7 +111,13 @@ class Compactor:
         return value
 
     def _step_expr(self, expr: M.StepExpr) -> M.StepExpr:
-        if all(getattr(expr, f) is None for f in _LEAF_FIELDS):
+        if (  # a constant or a name, nothing inside it
+            expr.concat is None
+            and expr.items is None
+            and expr.entries is None
+            and expr.op is None
+            and expr.args is None
+        ):
             lit, ref = expr.lit, expr.ref
             if ref is not None:
                 ref = self.texts.setdefault(ref, ref)
@@ -103,5 +130,7 @@ class Compactor:
             self._model(expr)
             self.leaves[key] = expr
             return expr
-        self._model(expr)
+        if self.done.get(id(expr)) is not expr:
+            self._model(expr)
+            self.done[id(expr)] = expr
         return expr

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mora import ast
 from mora.check.program import Program, ServiceSym
 from mora.diagnostics import Diagnostics
+from mora.eval.compact import Compactor
 from mora.record import Record, field
 from mora.site import Site
 from mora.source import Span
@@ -85,6 +86,7 @@ class EvalState:
         # mora/steps/evaluate.py, by the id of a template's syntax node (alive with `program`):
         # each step block's `for_each` and `when`, which expressions read nothing of an
         # instance, and those expressions' step values, built once and shared by every copy
+        self.compactor = Compactor()  # repeated texts and step constants kept once
         self._scopes: dict[str, _Scope] = {}  # eval/services.py, by service name
         # by the id of a body (kept in the entry, so the id is never another's): its attributes
         # and blocks when it has no `if` entry (None when it has one)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mora import ast
 from mora import model as M
 from mora import types as T
+from mora.evaluator import _text as _eval_text
 from mora.steps.check import E_EACH_LIST, RESPONSE
 
 if TYPE_CHECKING:
@@ -26,13 +27,14 @@ _DEFAULT_TIMEOUT = 60.0
 def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Scope) -> list[M.Step]:
     """The service's steps in the order written (the checker has refused malformed ones)."""
     steps: list[M.Step] = []
+    static = _static_ids(ev, entry)
     for block in entry.body.entries:
         if not isinstance(block, ast.Block):
             continue
         source, when = _controls(ev, block)
         items = _items(ev, block, source, scope) if source is not None else None
         for each in items if items is not None else [None]:
-            step_of = _Step(ev, svc.name, scope, each)
+            step_of = _Step(ev, svc.name, scope, each, static)
             condition = step_of.sx(when) if when is not None else None
             if condition is not None and _constant(condition) is False:
                 continue  # not built: its body may read an optional argument that is none
@@ -42,6 +44,23 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
             if step.when is None or _constant(step.when) is not False:
                 steps.append(step)
     return steps
+
+
+def _static_ids(ev: Evaluator, entry: ast.Block) -> frozenset[int]:
+    """The ids of the expressions in a `setup` block whose step value is the same for every
+    instance and item (`_static`), found once per block of a template."""
+    found = ev._step_static.get(id(entry))
+    if found is None:
+        ids: set[int] = set()
+        for block in entry.body.entries:
+            if isinstance(block, ast.Block):
+                for item in block.body.entries:
+                    inner = item.body.entries if isinstance(item, ast.Block) else (item,)
+                    for attr in inner:
+                        if isinstance(attr, ast.Attr):
+                            _static(attr.value, ids)
+        found = ev._step_static[id(entry)] = (entry, frozenset(ids))  # `entry` keeps the ids
+    return found[1]
 
 
 def _controls(ev: Evaluator, block: ast.Block) -> tuple[ast.Attr | None, ast.Expr | None]:
@@ -129,9 +148,15 @@ def _truthy(value: object) -> bool:
 
 class _Step:
     def __init__(
-        self, ev: Evaluator, service: str, scope: _Scope, each: tuple[str, object] | None = None
+        self,
+        ev: Evaluator,
+        service: str,
+        scope: _Scope,
+        each: tuple[str, object] | None = None,
+        static: frozenset[int] = frozenset(),
     ) -> None:
         self.ev = ev
+        self.static = static  # ids of this setup block's expressions shared by every copy
         self.service = service
         self.scope = scope
         self.each = each  # (key, value) of the item a `for_each` step runs for
@@ -206,14 +231,21 @@ class _Step:
         """The step value of `expr`. One that reads nothing of the instance (literals, the
         response) is built once per template and shared by every copy: model values are
         frozen and never changed in place (eval/compact.py shares equal ones anyway)."""
+        if id(expr) not in self.static:
+            return self._sx(expr, scope or self.scope)
         shared = self.ev._step_shared
-        known = shared.get(id(expr))
-        if known is not None and known[1] is not None:
-            return known[1]  # type: ignore[no-any-return]
-        out = self._sx(expr, scope or self.scope)
-        if known is None:
-            shared[id(expr)] = (expr, out if _static(expr, self.ev._step_static) else None)
-        return out
+        out = shared.get(id(expr))
+        if out is None:
+            out = shared[id(expr)] = self._sx(expr, scope or self.scope)
+        return out  # type: ignore[no-any-return]
+
+    def _lit(self, value: str | int | bool) -> M.StepExpr:
+        """A constant step value: one object for each equal constant (eval/compact.py), made
+        here rather than built per step and replaced when the service is compacted."""
+        return self.ev.compactor.leaf(value, None)
+
+    def _ref_to(self, name: str) -> M.StepExpr:
+        return self.ev.compactor.leaf(None, name)
 
     def _sx(self, expr: ast.Expr, scope: _Scope) -> M.StepExpr:
         if isinstance(expr, ast.StringLit):
@@ -228,18 +260,18 @@ class _Step:
                     text.append(_text(piece.lit))
                     continue
                 if text:
-                    parts.append(M.StepExpr(lit="".join(text)))
+                    parts.append(self._lit("".join(text)))
                     text = []
                 parts.append(piece)
             if not parts:
-                return M.StepExpr(lit="".join(text))
+                return self._lit("".join(text))
             if text:
-                parts.append(M.StepExpr(lit="".join(text)))
+                parts.append(self._lit("".join(text)))
             return M.StepExpr(concat=parts)
         if isinstance(expr, ast.IntLit | ast.BoolLit):
-            return M.StepExpr(lit=expr.value)
+            return self._lit(expr.value)
         if isinstance(expr, ast.UnitLit):
-            return M.StepExpr(lit=expr.text)
+            return self._lit(expr.text)
         if isinstance(expr, ast.ListExpr):
             items = []
             for item in expr.items:
@@ -254,16 +286,16 @@ class _Step:
         from mora.contracts.requests import is_emptiness_test
 
         if isinstance(expr, ast.Binary) and is_emptiness_test(expr):  # self.requests(C) != []
-            return M.StepExpr(lit=bool(self._fold(expr, scope)))
+            return self._lit(bool(self._fold(expr, scope)))
         if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
-            return M.StepExpr(lit=bool(self._fold(expr, scope)))  # `args.x != none`: known now
+            return self._lit(bool(self._fold(expr, scope)))  # `args.x != none`: known now
         if isinstance(expr, ast.Binary):
             left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
             # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
             # known now, leaves the recorded condition as it reads without that test
             neutral = expr.op == "&&"
             if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
-                return M.StepExpr(lit=not neutral)  # `x || true` is true, `x && false` false
+                return self._lit(not neutral)  # `x || true` is true, `x && false` false
             if expr.op in ("&&", "||") and right.lit is neutral:
                 return left
             if expr.op in ("&&", "||") and left.lit is neutral:
@@ -280,18 +312,18 @@ class _Step:
                 op="pick",
                 args=[
                     self.sx(args[0], scope),
-                    M.StepExpr(lit=cond.left.dotted),
+                    self._lit(cond.left.dotted),
                     self.sx(cond.right, scope),
-                    M.StepExpr(lit=path.plain if isinstance(path, ast.StringLit) else ""),
+                    self._lit(path.plain if isinstance(path, ast.StringLit) else ""),
                 ],
             )
-        return M.StepExpr(lit=_text(self._fold(expr, scope)))
+        return self._lit(_text(self._fold(expr, scope)))
 
     def _ref(self, ref: ast.Ref, scope: _Scope) -> M.StepExpr:
         names = [p.text for p in ref.parts]
         head = names[0]
         if head in RESPONSE:
-            return M.StepExpr(ref=".".join(["response", *names]))
+            return self._ref_to(".".join(["response", *names]))
         if head == "each" and self.each is not None:
             key, value = self.each
             from mora.contracts.requests import RequestItem, each_field
@@ -299,26 +331,26 @@ class _Step:
             if isinstance(value, RequestItem):  # for_each = self.requests(C)
                 return each_field(self, value, names)  # type: ignore[return-value]
             picked = key if names[1:] == ["key"] else value
-            return M.StepExpr(lit=picked if isinstance(picked, bool | int) else _text(picked))
+            return self._lit(picked if isinstance(picked, bool | int) else _text(picked))
         if head == "self" and len(names) > 1 and names[1] == "setup":
             names = names[1:]
             head = "setup"
         if head == "setup":
-            return M.StepExpr(ref=".".join(["output", self.service, *names[1:]]))
+            return self._ref_to(".".join(["output", self.service, *names[1:]]))
         if len(names) == 4 and names[1] == "setup" and head not in ("secret", "input", "param"):
             if head != self.service:
                 self.needs.add(head)
-            return M.StepExpr(ref=".".join(["output", head, names[2], names[3]]))
+            return self._ref_to(".".join(["output", head, names[2], names[3]]))
         if head == "secret":
             name = self.ev._own(scope, "secrets", names[1])
             sym = self.ev.program.secrets[name]
             part = names[2] if len(names) > 2 else None
             if part is not None and part in sym.public_parts:
-                return M.StepExpr(lit=_text(self._fold(ref, scope)))
-            return M.StepExpr(ref=".".join(["secret", name, *([part] if part else [])]))
+                return self._lit(_text(self._fold(ref, scope)))
+            return self._ref_to(".".join(["secret", name, *([part] if part else [])]))
         if head == "input":
             name = self.ev._own(scope, "inputs", names[1])
-            return M.StepExpr(ref=f"input.{name}")
+            return self._ref_to(f"input.{name}")
         if head == "args" and len(names) == 1 + 1 and names[1] in scope.args:
             from mora.evaluator import _Scope
 
@@ -329,8 +361,8 @@ class _Step:
                 return field
         value = self._fold(ref, scope)
         if isinstance(value, bool | int):
-            return M.StepExpr(lit=value)
-        return M.StepExpr(lit=_text(value))
+            return self._lit(value)
+        return self._lit(_text(value))
 
     def _contract_field(self, arg: str, name: str, scope: _Scope) -> M.StepExpr | None:
         """`args.ARG.NAME` of a contract-typed argument, written where its value comes from: the
@@ -378,30 +410,31 @@ class _Step:
         return value
 
 
-def _static(expr: ast.Expr, memo: dict[int, tuple[ast.Expr, bool]]) -> bool:
+def _static(expr: ast.Expr, ids: set[int]) -> bool:
     """Whether `expr`'s step value is the same for every instance and item: it reads no
-    argument, name, secret, input, `each` or earlier step, only literals and the response."""
-    known = memo.get(id(expr))
-    if known is not None:
-        return known[1]
+    argument, name, secret, input, `each` or earlier step, only literals and the response.
+    Adds the ids of `expr` and of its parts for which that holds to `ids`."""
     if isinstance(expr, ast.StringLit):
-        static = all(isinstance(p, str) or _static(p, memo) for p in expr.parts)
+        static = all([isinstance(p, str) or _static(p, ids) for p in expr.parts])
     elif isinstance(expr, ast.IntLit | ast.BoolLit | ast.UnitLit):
         static = True
     elif isinstance(expr, ast.ListExpr):
-        static = all(i.condition is None and _static(i.value, memo) for i in expr.items)
+        static = all([_static(i.value, ids) and i.condition is None for i in expr.items])
     elif isinstance(expr, ast.MapExpr):
-        static = all(_static(e.value, memo) for e in expr.entries)
+        static = all([_static(e.value, ids) for e in expr.entries])
     elif isinstance(expr, ast.Unary):
-        static = _static(expr.operand, memo)
+        static = _static(expr.operand, ids)
     elif isinstance(expr, ast.Binary):
-        sides = (expr.left, expr.right)
-        static = all(not isinstance(x, ast.NoneLit) and _static(x, memo) for x in sides)
+        sides = [_static(x, ids) for x in (expr.left, expr.right)]
+        static = all(sides) and ast.NoneLit not in (type(expr.left), type(expr.right))
     elif isinstance(expr, ast.Ref):
         static = expr.parts[0].text in RESPONSE
     else:
+        for arg in expr.args if isinstance(expr, ast.Call) else ():
+            _static(arg.value, ids)
         static = False
-    memo[id(expr)] = (expr, static)
+    if static:
+        ids.add(id(expr))
     return static
 
 
@@ -421,7 +454,4 @@ def _plain(value: M.StepExpr) -> str:
     return _text(value.lit) if value.lit is not None else ""
 
 
-def _text(value: object) -> str:
-    from mora.evaluator import _text as text
-
-    return text(value)
+_text = _eval_text  # the evaluator's: booleans as true/false, a service by its name

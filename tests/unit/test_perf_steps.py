@@ -1,0 +1,66 @@
+"""Setup steps built once per template where they can be (docs/performance.md, fourteenth round).
+
+A step value that reads nothing of an instance (a literal, the step's own response) is built
+once and shared by every copy of a template; one that reads an argument, a name, a secret or
+an earlier step is built per instance. These tests pin both halves on the realistic benchmark
+(copies of the media stack), so a wrongly shared value shows as another instance's text.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mora import model as M
+from mora.api import compile_project
+from mora.secrets.provider import MemoryProvider
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from generate import realistic  # noqa: E402
+
+
+def _services(tmp_path: Path) -> dict[str, M.Service]:
+    for name, text in realistic(14).items():  # two copies of the media stack
+        (tmp_path / name).write_text(text)
+    result = compile_project(tmp_path, domain="example.org", provider=MemoryProvider(b"steps"))
+    assert result.compiled is not None, result.diagnostics.items
+    return result.compiled.manifest.services  # type: ignore[attr-defined, no-any-return]
+
+
+def _step(svc: M.Service, name: str) -> M.Step:
+    return next(s for s in svc.setup if s.name == name)
+
+
+def test_a_constant_step_value_is_one_object_for_every_copy(tmp_path: Path) -> None:
+    services = _services(tmp_path)
+    first, second = _step(services["tv0"], "host_config"), _step(services["tv1"], "host_config")
+    assert first.outputs["config"].value.ref == "response.body"
+    assert first.outputs["config"].value is second.outputs["config"].value
+    has_user = first.outputs["has_user"].value  # `body.username != ""`: an operation, shared
+    assert has_user.op == "!=" and has_user is second.outputs["has_user"].value
+    # servarr's step in sonarr and radarr: each body is its own (it names the instance's
+    # secret), its constants are one object
+    tv, movies = _step(services["tv0"], "login"), _step(services["movies1"], "login")
+    assert tv.body is not None and movies.body is not None and tv.body is not movies.body
+    assert tv.body.entries is not None and movies.body.entries is not None
+    assert tv.body.entries["password"].ref == "secret.tv0_admin_password"
+    assert movies.body.entries["password"].ref == "secret.movies1_admin_password"
+    assert tv.body.entries["username"] is movies.body.entries["username"]
+
+
+def test_a_value_that_reads_the_instance_is_its_own(tmp_path: Path) -> None:
+    """`add the root folder ${args.library}` reads an argument: sonarr's and radarr's copies of
+    servarr's step differ, and each instance's URL names its own service."""
+    services = _services(tmp_path)
+    tv, movies = _step(services["tv0"], "root_folder"), _step(services["movies0"], "root_folder")
+    assert tv.description == "add the root folder /data/media/tv"
+    assert movies.description == "add the root folder /data/media/movies"
+    urls = {n: _step(services[n], "root_folders").url for n in ("tv0", "tv1", "movies0")}
+    texts = {n: "".join(str(p.lit) for p in u.concat or [u]) for n, u in urls.items() if u}
+    assert texts == {
+        "tv0": "http://tv0:8989/api/v3/rootfolder",
+        "tv1": "http://tv1:8989/api/v3/rootfolder",
+        "movies0": "http://movies0:7878/api/v3/rootfolder",
+    }
