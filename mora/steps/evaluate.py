@@ -248,7 +248,10 @@ class _Step:
         return self.ev.compactor.leaf(None, name)
 
     def _sx(self, expr: ast.Expr, scope: _Scope) -> M.StepExpr:
-        if isinstance(expr, ast.StringLit):
+        kind = type(expr)  # compared by identity: cheaper than isinstance (no subclasses)
+        if kind is ast.Ref:
+            return self._ref(expr, scope)  # type: ignore[arg-type]
+        if kind is ast.StringLit:
             parts: list[M.StepExpr] = []
             text: list[str] = []  # literal text since the last piece known only when it runs
             for part in expr.parts:
@@ -268,41 +271,25 @@ class _Step:
             if text:
                 parts.append(self._lit("".join(text)))
             return M.StepExpr(concat=parts)
-        if isinstance(expr, ast.IntLit | ast.BoolLit):
-            return self._lit(expr.value)
-        if isinstance(expr, ast.UnitLit):
-            return self._lit(expr.text)
-        if isinstance(expr, ast.ListExpr):
+        if kind is ast.IntLit or kind is ast.BoolLit:
+            return self._lit(expr.value)  # type: ignore[union-attr]
+        if kind is ast.UnitLit:
+            return self._lit(expr.text)  # type: ignore[union-attr]
+        if kind is ast.ListExpr:
             items = []
             for item in expr.items:
                 if item.condition is not None and self._fold(item.condition, scope) is not True:
                     continue
                 items.append(self.sx(item.value, scope))
             return M.StepExpr(items=items)
-        if isinstance(expr, ast.MapExpr):
-            return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in expr.entries})
-        if isinstance(expr, ast.Unary):
-            return M.StepExpr(op="!", args=[self.sx(expr.operand, scope)])
-        from mora.contracts.requests import is_emptiness_test
-
-        if isinstance(expr, ast.Binary) and is_emptiness_test(expr):  # self.requests(C) != []
-            return self._lit(bool(self._fold(expr, scope)))
-        if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
-            return self._lit(bool(self._fold(expr, scope)))  # `args.x != none`: known now
-        if isinstance(expr, ast.Binary):
-            left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
-            # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
-            # known now, leaves the recorded condition as it reads without that test
-            neutral = expr.op == "&&"
-            if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
-                return self._lit(not neutral)  # `x || true` is true, `x && false` false
-            if expr.op in ("&&", "||") and right.lit is neutral:
-                return left
-            if expr.op in ("&&", "||") and left.lit is neutral:
-                return right
-            return M.StepExpr(op=expr.op, args=[left, right])  # type: ignore[arg-type]
-        if isinstance(expr, ast.Ref):
-            return self._ref(expr, scope)
+        if kind is ast.MapExpr:
+            entries = expr.entries  # type: ignore[union-attr]
+            return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in entries})
+        if kind is ast.Unary:
+            operand = expr.operand  # type: ignore[union-attr]
+            return M.StepExpr(op="!", args=[self.sx(operand, scope)])
+        if kind is ast.Binary:
+            return self._binary(expr, scope)  # type: ignore[arg-type]
         if isinstance(expr, ast.Call) and expr.func.dotted == "pick":
             args = [a.value for a in expr.args]
             cond = args[1]
@@ -318,6 +305,25 @@ class _Step:
                 ],
             )
         return self._lit(_text(self._fold(expr, scope)))
+
+    def _binary(self, expr: ast.Binary, scope: _Scope) -> M.StepExpr:
+        from mora.contracts.requests import is_emptiness_test
+
+        if is_emptiness_test(expr):  # self.requests(C) != []
+            return self._lit(bool(self._fold(expr, scope)))
+        if ast.NoneLit in (type(expr.left), type(expr.right)):
+            return self._lit(bool(self._fold(expr, scope)))  # `args.x != none`: known now
+        left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
+        # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
+        # known now, leaves the recorded condition as it reads without that test
+        neutral = expr.op == "&&"
+        if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
+            return self._lit(not neutral)  # `x || true` is true, `x && false` false
+        if expr.op in ("&&", "||") and right.lit is neutral:
+            return left
+        if expr.op in ("&&", "||") and left.lit is neutral:
+            return right
+        return M.StepExpr(op=expr.op, args=[left, right])  # type: ignore[arg-type]
 
     def _ref(self, ref: ast.Ref, scope: _Scope) -> M.StepExpr:
         names = [p.text for p in ref.parts]
