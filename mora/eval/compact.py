@@ -40,7 +40,8 @@ class Compactor:
         # composite step values already compacted, by id (the value kept, so the id stays its
         # own): the setup steps share one value between every copy of a template
         # (mora/steps/evaluate.py), walked once here rather than once per service
-        self.done: dict[int, M.StepExpr] = {}
+        self.done: dict[int, Any] = {}
+        self.values: dict[str, M.Value] = {}  # a plain container value by its text
 
     def service(self, svc: M.Service) -> None:
         """Replace the duplicates inside `svc` (a fresh model object) with the kept copies."""
@@ -50,6 +51,8 @@ class Compactor:
             self.leaves = {}
         if len(self.done) > MEMO_MAX:
             self.done = {}
+        if len(self.values) > MEMO_MAX:
+            self.values = {}
         self._model(svc)
 
     def leaf(self, lit: str | int | bool | None, ref: str | None) -> M.StepExpr:
@@ -67,6 +70,16 @@ class Compactor:
             else:
                 kept = M.StepExpr(lit=lit)
             self.leaves[key] = kept
+        return kept
+
+    def plain_value(self, text: str) -> M.Value:
+        """The kept `Value` of a plain text, made on first use: most environment values
+        (`PUID`, `TZ`, paths) are the same in every copy of a template (eval/services.py)."""
+        kept = self.values.get(text)
+        if kept is None:
+            kept = M.Value(value=self.texts.setdefault(text, text))
+            self._model(kept)  # its empty lists: the shared empties
+            self.values[text] = self.done[id(kept)] = kept
         return kept
 
     def _model(self, obj: Any) -> None:
@@ -106,7 +119,7 @@ class Compactor:
             return {texts.setdefault(k, k): self._value(item) for k, item in value.items()}
         if kind is M.StepExpr:
             return self._step_expr(value)
-        if isinstance(value, M._Model):
+        if isinstance(value, M._Model) and self.done.get(id(value)) is not value:
             self._model(value)
         return value
 

@@ -56,10 +56,15 @@ class ExpressionsPass(EvalState):
         return None
 
     def _eval_unit(self, expr: ast.UnitLit, scope: _Scope) -> object:
-        seconds = T.parse_duration(expr.text)
-        if seconds is not None:
-            return Unit(expr.text, "duration", seconds)
-        return Unit(expr.text, "size", float(T.parse_size(expr.text) or 0))
+        unit = self._units.get(expr.text)  # one (frozen) Unit per text: a template's copies
+        if unit is None:
+            seconds = T.parse_duration(expr.text)
+            if seconds is not None:
+                unit = Unit(expr.text, "duration", seconds)
+            else:
+                unit = Unit(expr.text, "size", float(T.parse_size(expr.text) or 0))
+            self._units[expr.text] = unit
+        return unit
 
     def _eval_list(self, expr: ast.ListExpr, scope: _Scope) -> object:
         items = []

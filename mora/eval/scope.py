@@ -86,6 +86,7 @@ class EvalState:
         # mora/steps/evaluate.py, by the id of a template's syntax node (alive with `program`):
         # each step block's `for_each` and `when`, which expressions read nothing of an
         # instance, and those expressions' step values, built once and shared by every copy
+        self._units: dict[str, Any] = {}  # eval/expressions.py: a size or duration by its text
         self.compactor = Compactor()  # repeated texts and step constants kept once
         self._scopes: dict[str, _Scope] = {}  # eval/services.py, by service name
         # by the id of a body (kept in the entry, so the id is never another's): its attributes

@@ -316,7 +316,7 @@ class ServicesPass(EvalState):
             return M.Value(secret=key, sources=sorted(value.sources))
         if isinstance(value, FileVal):
             return self._deliver(value.content, key, span, pending)
-        return M.Value(value=_text(value))
+        return self.compactor.plain_value(_text(value))  # one object per text (compact.py)
 
     def _no_pending(self, value: object, span: Span, what: str) -> None:
         """What shapes the deployment (image, ports, volumes...) cannot wait for a person."""

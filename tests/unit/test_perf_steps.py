@@ -64,3 +64,13 @@ def test_a_value_that_reads_the_instance_is_its_own(tmp_path: Path) -> None:
         "tv1": "http://tv1:8989/api/v3/rootfolder",
         "movies0": "http://movies0:7878/api/v3/rootfolder",
     }
+
+
+def test_a_plain_environment_value_is_one_object_for_every_copy(tmp_path: Path) -> None:
+    """`TZ` is the same text in every copy: one `Value`; a per-instance one is its own."""
+    services = _services(tmp_path)
+    tv0, tv1 = services["tv0"].environment, services["tv1"].environment
+    assert tv0["TZ"].value == "Etc/UTC" and tv0["TZ"] is tv1["TZ"]
+    assert tv0["TZ"].sources == [] and tv0["TZ"].pending == []
+    differ = [k for k in tv0 if tv0[k].value is not None and tv0[k].value != tv1[k].value]
+    assert differ and all(tv0[k] is not tv1[k] for k in differ)
