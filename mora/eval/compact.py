@@ -37,9 +37,9 @@ class Compactor:
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
         self.leaves: dict[tuple[type, object, str | None], M.StepExpr] = {}
-        # composite step values already compacted, by id (the value kept, so the id stays its
-        # own): the setup steps share one value between every copy of a template
-        # (mora/steps/evaluate.py), walked once here rather than once per service
+        # values shared between services and already compacted, by id (the value kept, so
+        # the id stays its own): a setup step value every copy of a template shares
+        # (mora/steps/evaluate.py) and plain container values, walked once, not per service
         self.done: dict[int, Any] = {}
         self.values: dict[str, M.Value] = {}  # a plain container value by its text
 
@@ -145,5 +145,10 @@ class Compactor:
             return expr
         if self.done.get(id(expr)) is not expr:
             self._model(expr)
-            self.done[id(expr)] = expr
+        return expr
+
+    def shared(self, expr: M.StepExpr) -> M.StepExpr:
+        """`expr`, compacted now: one value every copy of a template holds."""
+        expr = self._step_expr(expr)
+        self.done[id(expr)] = expr
         return expr

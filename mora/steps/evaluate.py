@@ -236,7 +236,8 @@ class _Step:
         shared = self.ev._step_shared
         out = shared.get(id(expr))
         if out is None:
-            out = shared[id(expr)] = self._sx(expr, scope or self.scope)
+            out = self.ev.compactor.shared(self._sx(expr, scope or self.scope))
+            shared[id(expr)] = out
         return out  # type: ignore[no-any-return]
 
     def _lit(self, value: str | int | bool) -> M.StepExpr:
