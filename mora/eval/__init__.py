@@ -73,6 +73,7 @@ class Evaluator(
             try:
                 services[name] = service = self._service(svc)
                 compactor.service(service)
+                self._done_with(svc)
             except _Abort:
                 if self._errors() == errors_before:  # never drop a service without saying why
                     self.diags.error(

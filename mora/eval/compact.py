@@ -28,6 +28,10 @@ MEMO_MAX = 50_000
 EMPTY_LIST: list[Any] = []
 EMPTY_DICT: dict[str, Any] = {}
 
+# Plain container values kept at a time: the ones that repeat are a template's (PUID, TZ, paths),
+# met again within a few services; every other value is in the memo only until it is reset.
+VALUES_MAX = 5_000
+
 _SCALARS = frozenset({bool, int, float})
 
 
@@ -37,9 +41,9 @@ class Compactor:
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
         self.leaves: dict[tuple[type, object, str | None], M.StepExpr] = {}
-        # values shared between services and already compacted, by id (the value kept, so
-        # the id stays its own): a setup step value every copy of a template shares
-        # (mora/steps/evaluate.py) and plain container values, walked once, not per service
+        # step values shared between services and already compacted, by id (the value kept,
+        # so the id stays its own): a constant step value every copy of a template shares
+        # (mora/steps/evaluate.py), walked once, not once per service
         self.done: dict[int, Any] = {}
         self.values: dict[str, M.Value] = {}  # a plain container value by its text
 
@@ -51,7 +55,7 @@ class Compactor:
             self.leaves = {}
         if len(self.done) > MEMO_MAX:
             self.done = {}
-        if len(self.values) > MEMO_MAX:
+        if len(self.values) > VALUES_MAX:
             self.values = {}
         self._model(svc)
 
@@ -79,7 +83,7 @@ class Compactor:
         if kept is None:
             kept = M.Value(value=self.texts.setdefault(text, text))
             self._model(kept)  # its empty lists: the shared empties
-            self.values[text] = self.done[id(kept)] = kept
+            self.values[text] = kept
         return kept
 
     def _model(self, obj: Any) -> None:
@@ -119,7 +123,9 @@ class Compactor:
             return {texts.setdefault(k, k): self._value(item) for k, item in value.items()}
         if kind is M.StepExpr:
             return self._step_expr(value)
-        if isinstance(value, M._Model) and self.done.get(id(value)) is not value:
+        if kind is M.Value and self.values.get(value.value) is value:
+            return value  # a kept plain value: compacted when it was made
+        if isinstance(value, M._Model):
             self._model(value)
         return value
 

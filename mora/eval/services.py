@@ -56,6 +56,10 @@ _PENDING_HELP = V.pending_help()
 
 _TOP = _Scope()  # where an argument was written: outside any service (never changed)
 
+_KEPT_SCOPES = 256  # scopes kept at a time (the services being evaluated and those they read)
+
+_KEPT_BODIES = 1024  # bodies whose entries are kept at a time (a template's come back often)
+
 
 def _is_attr(entry: ast.Entry) -> bool:
     return isinstance(entry, ast.Attr | ast.Block)
@@ -71,8 +75,19 @@ class ServicesPass(EvalState):
         Made once per service: the body, its steps and the contracts all ask for it."""
         scope = self._scopes.get(svc.name)
         if scope is None:
+            if len(self._scopes) > _KEPT_SCOPES:  # a few at a time: the ones in use
+                self._scopes.clear()
             scope = self._scopes[svc.name] = self._new_scope(svc)
         return scope
+
+    def _done_with(self, svc: ServiceSym) -> None:
+        """Let go of what only evaluating `svc` needed: its scope and its arguments' values
+        (at 10,000 services ~20 MiB held to the end of the pass). A later service that reads
+        them (a contract's field, say) evaluates them again: same value, no diagnostic, since
+        a failed argument is never kept anyway."""
+        scope = self._scopes.pop(svc.name, None)
+        for name in scope.args if scope is not None else ():
+            self._arg_values.pop((svc.name, name), None)
 
     def _new_scope(self, svc: ServiceSym) -> _Scope:
         if svc.template is None or svc.decl.instance is None:
@@ -119,6 +134,8 @@ class ServicesPass(EvalState):
         A condition on an unanswered input applies no branch and adds to `pending`."""
         known = self._plain_bodies.get(id(body))
         if known is None:  # once per body of a template: most have no `if`
+            if len(self._plain_bodies) > _KEPT_BODIES:  # an instance's own bodies come and go
+                self._plain_bodies.clear()
             has_if = any(isinstance(e, ast.IfEntry) for e in body.entries)
             plain = None if has_if else tuple(e for e in body.entries if _is_attr(e))
             known = self._plain_bodies[id(body)] = (body, plain)  # `body` kept: its id stays its
