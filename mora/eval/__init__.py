@@ -23,7 +23,6 @@ from mora import model as M
 from mora.check.program import Program
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
-from mora.eval.compact import Compactor
 from mora.eval.expressions import ExpressionsPass
 from mora.eval.inputs import InputsPass
 from mora.eval.params import ParamsPass
@@ -66,7 +65,7 @@ class Evaluator(
         from mora.contracts.enabled import check_dependencies, disabled_services
 
         disabled = disabled_services(self)  # type: ignore[arg-type]  # `enabled = false`
-        compactor = Compactor()  # repeated texts and step constants kept once (eval/compact.py)
+        compactor = self.compactor  # repeated texts and step constants kept once (compact.py)
         for name, svc in self.program.services.items():
             if name in disabled:
                 continue
@@ -74,6 +73,7 @@ class Evaluator(
             try:
                 services[name] = service = self._service(svc)
                 compactor.service(service)
+                self._done_with(svc)
             except _Abort:
                 if self._errors() == errors_before:  # never drop a service without saying why
                     self.diags.error(

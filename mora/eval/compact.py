@@ -24,11 +24,13 @@ from mora import model as M
 # neighbouring services (a template's copies), and a memo of every text would itself be large.
 MEMO_MAX = 50_000
 
-_LEAF_FIELDS = ("concat", "items", "entries", "op", "args")
-
 # The empty list and map every empty field of a compacted service holds (never changed in place).
 EMPTY_LIST: list[Any] = []
 EMPTY_DICT: dict[str, Any] = {}
+
+# Plain container values kept at a time: the ones that repeat are a template's (PUID, TZ, paths),
+# met again within a few services; every other value is in the memo only until it is reset.
+VALUES_MAX = 5_000
 
 _SCALARS = frozenset({bool, int, float})
 
@@ -39,6 +41,11 @@ class Compactor:
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
         self.leaves: dict[tuple[type, object, str | None], M.StepExpr] = {}
+        # step values shared between services and already compacted, by id (the value kept,
+        # so the id stays its own): a constant step value every copy of a template shares
+        # (mora/steps/evaluate.py), walked once, not once per service
+        self.done: dict[int, Any] = {}
+        self.values: dict[str, M.Value] = {}  # a plain container value by its text
 
     def service(self, svc: M.Service) -> None:
         """Replace the duplicates inside `svc` (a fresh model object) with the kept copies."""
@@ -46,7 +53,38 @@ class Compactor:
             self.texts = {}
         if len(self.leaves) > MEMO_MAX:
             self.leaves = {}
+        if len(self.done) > MEMO_MAX:
+            self.done = {}
+        if len(self.values) > VALUES_MAX:
+            self.values = {}
         self._model(svc)
+
+    def leaf(self, lit: str | int | bool | None, ref: str | None) -> M.StepExpr:
+        """The kept `StepExpr` holding only `lit` or only `ref`, made on first use: the setup
+        steps ask for their constants here (mora/steps/evaluate.py), so an equal one is not
+        built again for every copy of a template."""
+        key = (type(lit), lit, ref)
+        kept = self.leaves.get(key)
+        if kept is None:
+            texts = self.texts
+            if ref is not None:
+                kept = M.StepExpr(ref=texts.setdefault(ref, ref))
+            elif type(lit) is str:
+                kept = M.StepExpr(lit=texts.setdefault(lit, lit))
+            else:
+                kept = M.StepExpr(lit=lit)
+            self.leaves[key] = kept
+        return kept
+
+    def plain_value(self, text: str) -> M.Value:
+        """The kept `Value` of a plain text, made on first use: most environment values
+        (`PUID`, `TZ`, paths) are the same in every copy of a template (eval/services.py)."""
+        kept = self.values.get(text)
+        if kept is None:
+            kept = M.Value(value=self.texts.setdefault(text, text))
+            self._model(kept)  # its empty lists: the shared empties
+            self.values[text] = kept
+        return kept
 
     def _model(self, obj: Any) -> None:
         put = object.__setattr__
@@ -85,12 +123,20 @@ class Compactor:
             return {texts.setdefault(k, k): self._value(item) for k, item in value.items()}
         if kind is M.StepExpr:
             return self._step_expr(value)
+        if kind is M.Value and self.values.get(value.value) is value:
+            return value  # a kept plain value: compacted when it was made
         if isinstance(value, M._Model):
             self._model(value)
         return value
 
     def _step_expr(self, expr: M.StepExpr) -> M.StepExpr:
-        if all(getattr(expr, f) is None for f in _LEAF_FIELDS):
+        if (  # a constant or a name, nothing inside it
+            expr.concat is None
+            and expr.items is None
+            and expr.entries is None
+            and expr.op is None
+            and expr.args is None
+        ):
             lit, ref = expr.lit, expr.ref
             if ref is not None:
                 ref = self.texts.setdefault(ref, ref)
@@ -103,5 +149,12 @@ class Compactor:
             self._model(expr)
             self.leaves[key] = expr
             return expr
-        self._model(expr)
+        if self.done.get(id(expr)) is not expr:
+            self._model(expr)
+        return expr
+
+    def shared(self, expr: M.StepExpr) -> M.StepExpr:
+        """`expr`, compacted now: one value every copy of a template holds."""
+        expr = self._step_expr(expr)
+        self.done[id(expr)] = expr
         return expr

@@ -5,11 +5,12 @@ codes the pass reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora.check.program import Program, ServiceSym
 from mora.diagnostics import Diagnostics
+from mora.eval.compact import Compactor
 from mora.record import Record, field
 from mora.site import Site
 from mora.source import Span
@@ -82,3 +83,16 @@ class EvalState:
         self.domain = site.domain or ""
         self._inputs_index: dict[str | None, list[str]] | None = None
         self.route_spans: dict[tuple[str, str, str], Span] = {}  # (service, host, path) -> key
+        # mora/steps/evaluate.py, by the id of a template's syntax node (alive with `program`):
+        # each step block's `for_each` and `when`, which expressions read nothing of an
+        # instance, and those expressions' step values, built once and shared by every copy
+        self._units: dict[str, Any] = {}  # eval/expressions.py: a size or duration by its text
+        self.compactor = Compactor()  # repeated texts and step constants kept once
+        self._scopes: dict[str, _Scope] = {}  # eval/services.py, by service name
+        # by the id of a body (kept in the entry, so the id is never another's): its attributes
+        # and blocks when it has no `if` entry (None when it has one)
+        self._plain_bodies: dict[int, tuple[ast.Body, tuple[ast.Attr | ast.Block, ...] | None]]
+        self._plain_bodies = {}
+        self._step_controls: dict[int, tuple[ast.Attr | None, ast.Expr | None]] = {}
+        self._step_static: dict[int, bool] = {}
+        self._step_shared: dict[int, Any] = {}

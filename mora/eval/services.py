@@ -6,7 +6,7 @@ name, and the manifest keeps only that name; pending values keep only the input 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mora import ast
@@ -54,13 +54,42 @@ _SHAPE_BLOCKS = V.SHAPE_BLOCKS
 _PENDING_HELP = V.pending_help()
 
 
+_TOP = _Scope()  # where an argument was written: outside any service (never changed)
+
+_KEPT_SCOPES = 256  # scopes kept at a time (the services being evaluated and those they read)
+
+_KEPT_BODIES = 1024  # bodies whose entries are kept at a time (a template's come back often)
+
+
+def _is_attr(entry: ast.Entry) -> bool:
+    return isinstance(entry, ast.Attr | ast.Block)
+
+
 class ServicesPass(EvalState):
     """One service body into a `model.Service`, attribute by attribute."""
 
     def _scope_for(self, svc: ServiceSym) -> _Scope:
         """Where a service's body is evaluated. A template instance's arguments are kept as
         expressions and evaluated on first use, so an argument naming a secret does not need
-        the secret before secrets are resolved, and two instances may refer to each other."""
+        the secret before secrets are resolved, and two instances may refer to each other.
+        Made once per service: the body, its steps and the contracts all ask for it."""
+        scope = self._scopes.get(svc.name)
+        if scope is None:
+            if len(self._scopes) > _KEPT_SCOPES:  # a few at a time: the ones in use
+                self._scopes.clear()
+            scope = self._scopes[svc.name] = self._new_scope(svc)
+        return scope
+
+    def _done_with(self, svc: ServiceSym) -> None:
+        """Let go of what only evaluating `svc` needed: its scope and its arguments' values
+        (at 10,000 services ~20 MiB held to the end of the pass). A later service that reads
+        them (a contract's field, say) evaluates them again: same value, no diagnostic, since
+        a failed argument is never kept anyway."""
+        scope = self._scopes.pop(svc.name, None)
+        for name in scope.args if scope is not None else ():
+            self._arg_values.pop((svc.name, name), None)
+
+    def _new_scope(self, svc: ServiceSym) -> _Scope:
         if svc.template is None or svc.decl.instance is None:
             return _Scope(service=svc)
         if svc.name not in self._template_args:
@@ -92,7 +121,7 @@ class ServicesPass(EvalState):
             raise _Abort
         self._arg_busy.add(key)
         try:
-            value = self._eval(expr, _Scope())  # type: ignore[arg-type]
+            value = self._eval(expr, _TOP)  # type: ignore[arg-type]
         finally:
             self._arg_busy.discard(key)
         self._arg_values[key] = value
@@ -100,9 +129,23 @@ class ServicesPass(EvalState):
 
     def _attrs(
         self, body: ast.Body, scope: _Scope, pending: set[str] | None = None
-    ) -> Iterator[ast.Attr | ast.Block]:
+    ) -> Iterable[ast.Attr | ast.Block]:
         """The entries that apply for this site: `if` branches chosen by their conditions.
         A condition on an unanswered input applies no branch and adds to `pending`."""
+        known = self._plain_bodies.get(id(body))
+        if known is None:  # once per body of a template: most have no `if`
+            if len(self._plain_bodies) > _KEPT_BODIES:  # an instance's own bodies come and go
+                self._plain_bodies.clear()
+            has_if = any(isinstance(e, ast.IfEntry) for e in body.entries)
+            plain = None if has_if else tuple(e for e in body.entries if _is_attr(e))
+            known = self._plain_bodies[id(body)] = (body, plain)  # `body` kept: its id stays its
+        if known[1] is not None:
+            return known[1]
+        return self._chosen(body, scope, pending)
+
+    def _chosen(
+        self, body: ast.Body, scope: _Scope, pending: set[str] | None
+    ) -> Iterator[ast.Attr | ast.Block]:
         for entry in body.entries:
             if isinstance(entry, ast.IfEntry):
                 yield from self._attrs(self._branch(entry, scope, pending), scope, pending)
@@ -290,7 +333,7 @@ class ServicesPass(EvalState):
             return M.Value(secret=key, sources=sorted(value.sources))
         if isinstance(value, FileVal):
             return self._deliver(value.content, key, span, pending)
-        return M.Value(value=_text(value))
+        return self.compactor.plain_value(_text(value))  # one object per text (compact.py)
 
     def _no_pending(self, value: object, span: Span, what: str) -> None:
         """What shapes the deployment (image, ports, volumes...) cannot wait for a person."""

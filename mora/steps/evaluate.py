@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mora import ast
 from mora import model as M
 from mora import types as T
+from mora.evaluator import _text as _eval_text
 from mora.steps.check import E_EACH_LIST, RESPONSE
 
 if TYPE_CHECKING:
@@ -26,22 +27,18 @@ _DEFAULT_TIMEOUT = 60.0
 def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Scope) -> list[M.Step]:
     """The service's steps in the order written (the checker has refused malformed ones)."""
     steps: list[M.Step] = []
+    static = _static_ids(ev, entry)
     for block in entry.body.entries:
         if not isinstance(block, ast.Block):
             continue
-        items = _items(ev, block, scope)
-        when = next(
-            (
-                e.value
-                for e in block.body.entries
-                if isinstance(e, ast.Attr) and e.key.text == "when"
-            ),
-            None,
-        )
+        source, when = _controls(ev, block)
+        items = _items(ev, block, source, scope) if source is not None else None
         for each in items if items is not None else [None]:
-            if when is not None and _constant(_Step(ev, svc.name, scope, each).sx(when)) is False:
+            step_of = _Step(ev, svc.name, scope, each, static)
+            condition = step_of.sx(when) if when is not None else None
+            if condition is not None and _constant(condition) is False:
                 continue  # not built: its body may read an optional argument that is none
-            step = _Step(ev, svc.name, scope, each).build(block)
+            step = step_of.build(block, condition)
             # a `when` that is false already when compiling (a template's optional step whose
             # argument was not given) leaves the step out of the manifest and the plan
             if step.when is None or _constant(step.when) is not False:
@@ -49,19 +46,44 @@ def evaluate_setup(ev: Evaluator, svc: ServiceSym, entry: ast.Block, scope: _Sco
     return steps
 
 
-def _items(ev: Evaluator, block: ast.Block, scope: _Scope) -> list[tuple[str, object]] | None:
-    """`for_each`'s items as (key, value), in the order given; None for an ordinary step.
+def _static_ids(ev: Evaluator, entry: ast.Block) -> frozenset[int]:
+    """The ids of the expressions in a `setup` block whose step value is the same for every
+    instance and item (`_static`), found once per block of a template."""
+    found = ev._step_static.get(id(entry))
+    if found is None:
+        ids: set[int] = set()
+        for block in entry.body.entries:
+            if isinstance(block, ast.Block):
+                for item in block.body.entries:
+                    inner = item.body.entries if isinstance(item, ast.Block) else (item,)
+                    for attr in inner:
+                        if isinstance(attr, ast.Attr):
+                            _static(attr.value, ids)
+        found = ev._step_static[id(entry)] = (entry, frozenset(ids))  # `entry` keeps the ids
+    return found[1]
+
+
+def _controls(ev: Evaluator, block: ast.Block) -> tuple[ast.Attr | None, ast.Expr | None]:
+    """A step block's `for_each` entry and `when` expression, looked up once per block of a
+    template rather than once per instance (the syntax is the same for every copy)."""
+    found = ev._step_controls.get(id(block))
+    if found is None:
+        attrs = [e for e in block.body.entries if isinstance(e, ast.Attr)]
+        source = next((e for e in attrs if e.key.text == "for_each"), None)
+        when = next((e.value for e in attrs if e.key.text == "when"), None)
+        found = ev._step_controls[id(block)] = (block, source, when)
+    return found[1], found[2]
+
+
+def _items(
+    ev: Evaluator, block: ast.Block, source: ast.Attr, scope: _Scope
+) -> list[tuple[str, object]]:
+    """`for_each`'s items as (key, value), in the order given.
 
     One model step per item (`STEP[KEY]`), so the executor records each item by itself: a
     re-run does only the items not done yet, and a failure names its item's key."""
     from mora.evaluator import Pending, Secret, _Abort
 
-    source = next(
-        (e for e in block.body.entries if isinstance(e, ast.Attr) and e.key.text == "for_each"),
-        None,
-    )
-    if source is None:
-        return None
     value = ev._eval(source.value, scope)
     if isinstance(value, Secret | Pending):  # refused by the checker; never folded here
         raise _Abort
@@ -126,15 +148,22 @@ def _truthy(value: object) -> bool:
 
 class _Step:
     def __init__(
-        self, ev: Evaluator, service: str, scope: _Scope, each: tuple[str, object] | None = None
+        self,
+        ev: Evaluator,
+        service: str,
+        scope: _Scope,
+        each: tuple[str, object] | None = None,
+        static: frozenset[int] = frozenset(),
     ) -> None:
         self.ev = ev
+        self.static = static  # ids of this setup block's expressions shared by every copy
         self.service = service
         self.scope = scope
         self.each = each  # (key, value) of the item a `for_each` step runs for
         self.needs: set[str] = set()
 
-    def build(self, block: ast.Block) -> M.Step:
+    def build(self, block: ast.Block, when: M.StepExpr | None = None) -> M.Step:
+        """The model step; `when` is the condition already computed for it (or None)."""
         data: dict[str, object] = {"name": block.key.text}
         if self.each is not None:
             data["name"] = f"{block.key.text}[{self.each[0]}]"
@@ -168,6 +197,8 @@ class _Step:
                 data[key] = _plain(self.sx(value))
             elif key == "method":
                 data["method"] = _plain(self.sx(value)).upper()
+            elif key == "when" and when is not None:
+                data[key] = when
             elif key in ("url", "manager", "stdin", "until", "when", "base"):
                 data[key] = self.sx(value)
             elif key == "exec":
@@ -197,59 +228,69 @@ class _Step:
 
     # --- expressions ---------------------------------------------------------------------------
     def sx(self, expr: ast.Expr, scope: _Scope | None = None) -> M.StepExpr:
-        scope = scope or self.scope
-        if isinstance(expr, ast.StringLit):
+        """The step value of `expr`. One that reads nothing of the instance (literals, the
+        response) is built once per template and shared by every copy: model values are
+        frozen and never changed in place (eval/compact.py shares equal ones anyway)."""
+        if id(expr) not in self.static:
+            return self._sx(expr, scope or self.scope)
+        shared = self.ev._step_shared
+        out = shared.get(id(expr))
+        if out is None:
+            out = self.ev.compactor.shared(self._sx(expr, scope or self.scope))
+            shared[id(expr)] = out
+        return out  # type: ignore[no-any-return]
+
+    def _lit(self, value: str | int | bool) -> M.StepExpr:
+        """A constant step value: one object for each equal constant (eval/compact.py), made
+        here rather than built per step and replaced when the service is compacted."""
+        return self.ev.compactor.leaf(value, None)
+
+    def _ref_to(self, name: str) -> M.StepExpr:
+        return self.ev.compactor.leaf(None, name)
+
+    def _sx(self, expr: ast.Expr, scope: _Scope) -> M.StepExpr:
+        kind = type(expr)  # compared by identity: cheaper than isinstance (no subclasses)
+        if kind is ast.Ref:
+            return self._ref(expr, scope)  # type: ignore[arg-type]
+        if kind is ast.StringLit:
             parts: list[M.StepExpr] = []
+            text: list[str] = []  # literal text since the last piece known only when it runs
             for part in expr.parts:
-                piece = M.StepExpr(lit=part) if isinstance(part, str) else self.sx(part, scope)
-                if piece.lit is not None and parts and isinstance(parts[-1].lit, str):
-                    parts[-1] = M.StepExpr(lit=parts[-1].lit + _text(piece.lit))
-                elif piece.lit is not None:
-                    parts.append(M.StepExpr(lit=_text(piece.lit)))
-                else:
-                    parts.append(piece)
+                if isinstance(part, str):
+                    text.append(part)
+                    continue
+                piece = self.sx(part, scope)
+                if piece.lit is not None:
+                    text.append(_text(piece.lit))
+                    continue
+                if text:
+                    parts.append(self._lit("".join(text)))
+                    text = []
+                parts.append(piece)
             if not parts:
-                return M.StepExpr(lit="")
-            return (
-                parts[0]
-                if len(parts) == 1 and parts[0].lit is not None
-                else M.StepExpr(concat=parts)
-            )
-        if isinstance(expr, ast.IntLit | ast.BoolLit):
-            return M.StepExpr(lit=expr.value)
-        if isinstance(expr, ast.UnitLit):
-            return M.StepExpr(lit=expr.text)
-        if isinstance(expr, ast.ListExpr):
+                return self._lit("".join(text))
+            if text:
+                parts.append(self._lit("".join(text)))
+            return M.StepExpr(concat=parts)
+        if kind is ast.IntLit or kind is ast.BoolLit:
+            return self._lit(expr.value)  # type: ignore[union-attr]
+        if kind is ast.UnitLit:
+            return self._lit(expr.text)  # type: ignore[union-attr]
+        if kind is ast.ListExpr:
             items = []
             for item in expr.items:
                 if item.condition is not None and self._fold(item.condition, scope) is not True:
                     continue
                 items.append(self.sx(item.value, scope))
             return M.StepExpr(items=items)
-        if isinstance(expr, ast.MapExpr):
-            return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in expr.entries})
-        if isinstance(expr, ast.Unary):
-            return M.StepExpr(op="!", args=[self.sx(expr.operand, scope)])
-        from mora.contracts.requests import is_emptiness_test
-
-        if isinstance(expr, ast.Binary) and is_emptiness_test(expr):  # self.requests(C) != []
-            return M.StepExpr(lit=bool(self._fold(expr, scope)))
-        if isinstance(expr, ast.Binary) and ast.NoneLit in (type(expr.left), type(expr.right)):
-            return M.StepExpr(lit=bool(self._fold(expr, scope)))  # `args.x != none`: known now
-        if isinstance(expr, ast.Binary):
-            left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
-            # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
-            # known now, leaves the recorded condition as it reads without that test
-            neutral = expr.op == "&&"
-            if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
-                return M.StepExpr(lit=not neutral)  # `x || true` is true, `x && false` false
-            if expr.op in ("&&", "||") and right.lit is neutral:
-                return left
-            if expr.op in ("&&", "||") and left.lit is neutral:
-                return right
-            return M.StepExpr(op=expr.op, args=[left, right])  # type: ignore[arg-type]
-        if isinstance(expr, ast.Ref):
-            return self._ref(expr, scope)
+        if kind is ast.MapExpr:
+            entries = expr.entries  # type: ignore[union-attr]
+            return M.StepExpr(entries={e.key.text: self.sx(e.value, scope) for e in entries})
+        if kind is ast.Unary:
+            operand = expr.operand  # type: ignore[union-attr]
+            return M.StepExpr(op="!", args=[self.sx(operand, scope)])
+        if kind is ast.Binary:
+            return self._binary(expr, scope)  # type: ignore[arg-type]
         if isinstance(expr, ast.Call) and expr.func.dotted == "pick":
             args = [a.value for a in expr.args]
             cond = args[1]
@@ -259,18 +300,37 @@ class _Step:
                 op="pick",
                 args=[
                     self.sx(args[0], scope),
-                    M.StepExpr(lit=cond.left.dotted),
+                    self._lit(cond.left.dotted),
                     self.sx(cond.right, scope),
-                    M.StepExpr(lit=path.plain if isinstance(path, ast.StringLit) else ""),
+                    self._lit(path.plain if isinstance(path, ast.StringLit) else ""),
                 ],
             )
-        return M.StepExpr(lit=_text(self._fold(expr, scope)))
+        return self._lit(_text(self._fold(expr, scope)))
+
+    def _binary(self, expr: ast.Binary, scope: _Scope) -> M.StepExpr:
+        from mora.contracts.requests import is_emptiness_test
+
+        if is_emptiness_test(expr):  # self.requests(C) != []
+            return self._lit(bool(self._fold(expr, scope)))
+        if ast.NoneLit in (type(expr.left), type(expr.right)):
+            return self._lit(bool(self._fold(expr, scope)))  # `args.x != none`: known now
+        left, right = self.sx(expr.left, scope), self.sx(expr.right, scope)
+        # `x && true` is x (`x || false` likewise): an optional argument's `!= none` test,
+        # known now, leaves the recorded condition as it reads without that test
+        neutral = expr.op == "&&"
+        if expr.op in ("&&", "||") and any(x is (not neutral) for x in (left.lit, right.lit)):
+            return self._lit(not neutral)  # `x || true` is true, `x && false` false
+        if expr.op in ("&&", "||") and right.lit is neutral:
+            return left
+        if expr.op in ("&&", "||") and left.lit is neutral:
+            return right
+        return M.StepExpr(op=expr.op, args=[left, right])  # type: ignore[arg-type]
 
     def _ref(self, ref: ast.Ref, scope: _Scope) -> M.StepExpr:
         names = [p.text for p in ref.parts]
         head = names[0]
         if head in RESPONSE:
-            return M.StepExpr(ref=".".join(["response", *names]))
+            return self._ref_to(".".join(["response", *names]))
         if head == "each" and self.each is not None:
             key, value = self.each
             from mora.contracts.requests import RequestItem, each_field
@@ -278,26 +338,26 @@ class _Step:
             if isinstance(value, RequestItem):  # for_each = self.requests(C)
                 return each_field(self, value, names)  # type: ignore[return-value]
             picked = key if names[1:] == ["key"] else value
-            return M.StepExpr(lit=picked if isinstance(picked, bool | int) else _text(picked))
+            return self._lit(picked if isinstance(picked, bool | int) else _text(picked))
         if head == "self" and len(names) > 1 and names[1] == "setup":
             names = names[1:]
             head = "setup"
         if head == "setup":
-            return M.StepExpr(ref=".".join(["output", self.service, *names[1:]]))
+            return self._ref_to(".".join(["output", self.service, *names[1:]]))
         if len(names) == 4 and names[1] == "setup" and head not in ("secret", "input", "param"):
             if head != self.service:
                 self.needs.add(head)
-            return M.StepExpr(ref=".".join(["output", head, names[2], names[3]]))
+            return self._ref_to(".".join(["output", head, names[2], names[3]]))
         if head == "secret":
             name = self.ev._own(scope, "secrets", names[1])
             sym = self.ev.program.secrets[name]
             part = names[2] if len(names) > 2 else None
             if part is not None and part in sym.public_parts:
-                return M.StepExpr(lit=_text(self._fold(ref, scope)))
-            return M.StepExpr(ref=".".join(["secret", name, *([part] if part else [])]))
+                return self._lit(_text(self._fold(ref, scope)))
+            return self._ref_to(".".join(["secret", name, *([part] if part else [])]))
         if head == "input":
             name = self.ev._own(scope, "inputs", names[1])
-            return M.StepExpr(ref=f"input.{name}")
+            return self._ref_to(f"input.{name}")
         if head == "args" and len(names) == 1 + 1 and names[1] in scope.args:
             from mora.evaluator import _Scope
 
@@ -308,8 +368,8 @@ class _Step:
                 return field
         value = self._fold(ref, scope)
         if isinstance(value, bool | int):
-            return M.StepExpr(lit=value)
-        return M.StepExpr(lit=_text(value))
+            return self._lit(value)
+        return self._lit(_text(value))
 
     def _contract_field(self, arg: str, name: str, scope: _Scope) -> M.StepExpr | None:
         """`args.ARG.NAME` of a contract-typed argument, written where its value comes from: the
@@ -357,6 +417,34 @@ class _Step:
         return value
 
 
+def _static(expr: ast.Expr, ids: set[int]) -> bool:
+    """Whether `expr`'s step value is the same for every instance and item: it reads no
+    argument, name, secret, input, `each` or earlier step, only literals and the response.
+    Adds the ids of `expr` and of its parts for which that holds to `ids`."""
+    if isinstance(expr, ast.StringLit):
+        static = all([isinstance(p, str) or _static(p, ids) for p in expr.parts])
+    elif isinstance(expr, ast.IntLit | ast.BoolLit | ast.UnitLit):
+        static = True
+    elif isinstance(expr, ast.ListExpr):
+        static = all([_static(i.value, ids) and i.condition is None for i in expr.items])
+    elif isinstance(expr, ast.MapExpr):
+        static = all([_static(e.value, ids) for e in expr.entries])
+    elif isinstance(expr, ast.Unary):
+        static = _static(expr.operand, ids)
+    elif isinstance(expr, ast.Binary):
+        sides = [_static(x, ids) for x in (expr.left, expr.right)]
+        static = all(sides) and ast.NoneLit not in (type(expr.left), type(expr.right))
+    elif isinstance(expr, ast.Ref):
+        static = expr.parts[0].text in RESPONSE
+    else:
+        for arg in expr.args if isinstance(expr, ast.Call) else ():
+            _static(arg.value, ids)
+        static = False
+    if static:
+        ids.add(id(expr))
+    return static
+
+
 def _output_type(value: M.StepExpr) -> str:
     if value.op is not None and value.op != "pick":
         return "bool"
@@ -373,7 +461,4 @@ def _plain(value: M.StepExpr) -> str:
     return _text(value.lit) if value.lit is not None else ""
 
 
-def _text(value: object) -> str:
-    from mora.evaluator import _text as text
-
-    return text(value)
+_text = _eval_text  # the evaluator's: booleans as true/false, a service by its name
