@@ -120,6 +120,7 @@ class _ModelMeta(type):
         ns["__slots__"] = tuple(f.name for f in fields if f.name not in _inherited(bases))
         ns["_fields"] = tuple(fields)
         ns["_rows"] = None
+        ns["_plans"] = None
         return super().__new__(mcs, name, bases, ns)
 
     @property
@@ -155,6 +156,86 @@ def _rows(cls: Any) -> tuple[_Row, ...]:
             built.append((f.name, check, f.default, f.default_factory))
         rows = cls._rows = tuple(built)
     return rows  # type: ignore[no-any-return]
+
+
+# A plan for the fields given in one order: per given field (its exact types, its check, its
+# slot's setter), then per other field (its slot's setter, its default, its factory). `exact`
+# None: any value is kept; a value whose type is in `exact` is one the check returns unchanged.
+_Given = tuple["frozenset[type] | None", "_Check", Callable[[Any, Any], None]]
+_Rest = tuple[Callable[[Any, Any], None], Any, "Callable[[], Any] | None"]
+_Plan = tuple[dict[str, _Given], tuple[_Rest, ...]]
+
+# (module, annotation as written, ge, le, pattern) -> the types its check keeps unchanged
+_EXACT: dict[tuple[str, str, Any, Any, Any], frozenset[type] | None] = {}
+_MAX_PLANS = 64  # per class: the evaluator's and backends' call sites use a handful each
+
+
+def _plan(cls: Any, keys: tuple[str, ...]) -> _Plan | None:
+    """The plan for constructing `cls` from `keys`, kept on the class; None (also kept): a key
+    that is not a field, or a required field left out, for `_checked` to report."""
+    rows = cls._rows or _rows(cls)
+    by_name = {row[0]: row for row in rows}
+    plan: _Plan | None = None
+    if set(keys) <= by_name.keys() and all(
+        name in keys for name, _, default, factory in rows if default is _MISSING and not factory
+    ):
+        setters = _setters(cls)
+        given = {name: (_exact_types(cls, name), by_name[name][1], setters[name]) for name in keys}
+        rest = tuple(
+            (setters[name], default, factory)
+            for name, _, default, factory in rows
+            if name not in keys
+        )
+        plan = (given, rest)
+    plans = cls._plans
+    if plans is None:
+        plans = cls._plans = {}
+    if len(plans) < _MAX_PLANS:
+        plans[keys] = plan
+    return plan
+
+
+def _setters(cls: Any) -> dict[str, Callable[[Any, Any], None]]:
+    """Each field's slot setter (the slot's descriptor, wherever in the classes it is)."""
+    found = {}
+    for f in cls._fields:
+        slot = next(c.__dict__[f.name] for c in cls.__mro__ if f.name in c.__dict__)
+        found[f.name] = slot.__set__
+    return found
+
+
+def _exact_types(cls: Any, name: str) -> frozenset[type] | None:
+    f = next(f for f in cls._fields if f.name == name)
+    key = (cls.__module__, f.source, f.ge, f.le, f.pattern)
+    if key not in _EXACT:
+        _EXACT[key] = _kept(f.annotation, f.ge, f.le, f.pattern)
+    return _EXACT[key]
+
+
+def _kept(t: Any, ge: int | None, le: int | None, pattern: str | None) -> frozenset[type] | None:
+    """The types of the values `_checker(t, ...)` returns unchanged, as they are (None: every
+    value, the field is not checked); a value of another type goes through the check."""
+    if t is object or t is Any:
+        return None
+    origin = get_origin(t)
+    if origin in (Union, type(int | None)):
+        members = get_args(t)
+        rest = tuple(m for m in members if m is not type(None))
+        if len(rest) == 1 and _kept(rest[0], ge, le, pattern) is None:
+            return None  # `_checker` passes anything: the nullable member does not matter
+        kept: set[type] = {type(None)} if len(rest) < len(members) else set()
+        if len(rest) == 1:
+            kept |= _kept(rest[0], ge, le, pattern) or set()
+        else:  # `_union`: a value of exactly one of the member classes is kept
+            kept |= {m for m in rest if isinstance(m, type)}
+        return frozenset(kept)
+    if t is str:
+        return frozenset({str}) if pattern is None else frozenset()
+    if t is int:
+        return frozenset({int}) if ge is None and le is None else frozenset()
+    if t in (bool, float) or isinstance(t, _ModelMeta):
+        return frozenset({t})
+    return frozenset()  # Literal (a value test), list and dict (always copied): checked
 
 
 def _fail(msg: str, kind: str) -> Any:
@@ -386,8 +467,35 @@ class _Model(metaclass=_ModelMeta):
     __slots__ = ()
     _fields: tuple[FieldInfo, ...]
     _rows: tuple[_Row, ...] | None
+    _plans: dict[tuple[str, ...], _Plan | None] | None
 
     def __init__(self, **data: Any) -> None:
+        # The fields given, in the order given, pick a plan (built on first use): each given
+        # value is kept as it is when its type is one its check returns unchanged (most values
+        # the evaluator and the backends pass), else checked; the others take their defaults.
+        # Anything a plan does not cover (an unknown or missing field, a refused value) goes
+        # through `_checked`, which reports every problem as before.
+        plans = type(self)._plans
+        keys = tuple(data)
+        plan = plans.get(keys, _MISSING) if plans is not None else _MISSING
+        if plan is _MISSING:
+            plan = _plan(type(self), keys)
+        if plan is None:
+            self._checked(data)
+            return
+        given, rest = plan
+        try:
+            for name, value in data.items():
+                exact, check, put = given[name]
+                put(self, value if exact is None or type(value) in exact else check(value))
+        except _Invalid:
+            self._checked(data)
+            raise AssertionError("unreachable: _checked raises") from None
+        for put, default, factory in rest:
+            put(self, default if factory is None else factory())
+
+    def _checked(self, data: dict[str, Any]) -> None:
+        """Every field checked one by one and every problem collected (pydantic's errors)."""
         rows = self._rows or _rows(type(self))
         errors: list[dict[str, Any]] = []
         put = object.__setattr__
