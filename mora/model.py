@@ -584,6 +584,23 @@ class _Model(metaclass=_ModelMeta):
         return cls(**obj)
 
     @classmethod
+    def _json_fields(cls) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[_JsonField, ...]]:
+        """How the manifest writes a model in one pass, without the plain dict `model_dump`
+        makes first: a function giving the field values in name order, and per field its name,
+        its default and whether it has one (`exclude_defaults`: a field equal to its default is
+        left out)."""
+        found = _JSON_FIELDS.get(cls)
+        if found is None:
+            from operator import attrgetter  # a builtin module
+
+            fields = sorted(_defaults(cls))
+            getter = attrgetter(*(name for name, _ in fields))
+            values = getter if len(fields) > 1 else lambda obj: (getter(obj),)
+            layout = tuple((name, default, default is not _MISSING) for name, default in fields)
+            found = _JSON_FIELDS[cls] = (values, layout)
+        return found
+
+    @classmethod
     def model_json_schema(cls) -> dict[str, Any]:
         """The JSON Schema pydantic writes for this class (from the generated mirror)."""
         schema: dict[str, Any] = _mirror()[cls.__name__].model_json_schema()
@@ -601,6 +618,8 @@ def _defaults(cls: Any) -> tuple[tuple[str, Any], ...]:
 
 
 _DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_JsonField = tuple[str, Any, bool]
+_JSON_FIELDS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[_JsonField, ...]]] = {}
 
 
 # Field values passed through as they are: most of a manifest's values, so they take no call of
