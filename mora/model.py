@@ -121,6 +121,7 @@ class _ModelMeta(type):
         ns["_fields"] = tuple(fields)
         ns["_rows"] = None
         ns["_plans"] = None
+        ns["_values"] = _values_getter(tuple(f.name for f in fields))
         return super().__new__(mcs, name, bases, ns)
 
     @property
@@ -128,6 +129,19 @@ class _ModelMeta(type):
         """Field name -> declaration, with `annotation` resolved (pydantic's attribute)."""
         _rows(cls)
         return {f.name: f for f in cls._fields}  # type: ignore[attr-defined]
+
+
+def _values_getter(names: tuple[str, ...]) -> Any:
+    """`model._values(model)`: every field's value in declaration order, as one tuple (`==` and
+    `hash`); an attrgetter reads two fields or more in one C call."""
+    from operator import attrgetter  # a builtin module
+
+    if len(names) > 1:
+        return staticmethod(attrgetter(*names))
+    if names:
+        one = attrgetter(names[0])
+        return staticmethod(lambda obj: (one(obj),))
+    return staticmethod(lambda obj: ())
 
 
 def _inherited(bases: tuple[type, ...]) -> set[str]:
@@ -468,6 +482,7 @@ class _Model(metaclass=_ModelMeta):
     _fields: tuple[FieldInfo, ...]
     _rows: tuple[_Row, ...] | None
     _plans: dict[tuple[str, ...], _Plan | None] | None
+    _values: Callable[[Any], tuple[Any, ...]]  # set per class: see `_values_getter`
 
     def __init__(self, **data: Any) -> None:
         # The fields given, in the order given, pick a plan (built on first use): each given
@@ -527,9 +542,6 @@ class _Model(metaclass=_ModelMeta):
         if errors:
             raise ValidationError(type(self).__name__, errors)
 
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in self._fields)
-
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: `{name}` cannot be set")
 
@@ -539,10 +551,10 @@ class _Model(metaclass=_ModelMeta):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values(self) == other._values(other)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((type(self), self._values()))
+        return hash((type(self), self._values(self)))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields)
