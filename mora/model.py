@@ -188,15 +188,14 @@ def _plan(cls: Any, keys: tuple[str, ...]) -> _Plan | None:
     """The plan for constructing `cls` from `keys`, kept on the class; None (also kept): a key
     that is not a field, or a required field left out, for `_checked` to report."""
     rows = cls._rows or _rows(cls)
-    by_name = {row[0]: row for row in rows}
+    entries = _GIVEN.get(cls) or _given(cls, rows)
     plan: _Plan | None = None
-    if set(keys) <= by_name.keys() and all(
+    if set(keys) <= entries.keys() and all(
         name in keys for name, _, default, factory in rows if default is _MISSING and not factory
     ):
-        setters = _setters(cls)
-        given = {name: (_exact_types(cls, name), by_name[name][1], setters[name]) for name in keys}
+        given = {name: entries[name] for name in keys}
         rest = tuple(
-            (setters[name], default, factory)
+            (entries[name][2], default, factory)
             for name, _, default, factory in rows
             if name not in keys
         )
@@ -209,21 +208,22 @@ def _plan(cls: Any, keys: tuple[str, ...]) -> _Plan | None:
     return plan
 
 
-def _setters(cls: Any) -> dict[str, Callable[[Any, Any], None]]:
-    """Each field's slot setter (the slot's descriptor, wherever in the classes it is)."""
-    found = {}
-    for f in cls._fields:
-        slot = next(c.__dict__[f.name] for c in cls.__mro__ if f.name in c.__dict__)
-        found[f.name] = slot.__set__
-    return found
+# class -> field name -> (exact types, check, slot setter): what every plan of the class uses
+_GIVEN: dict[type, dict[str, _Given]] = {}
 
 
-def _exact_types(cls: Any, name: str) -> frozenset[type] | None:
-    f = next(f for f in cls._fields if f.name == name)
-    key = (cls.__module__, f.source, f.ge, f.le, f.pattern)
-    if key not in _EXACT:
-        _EXACT[key] = _kept(f.annotation, f.ge, f.le, f.pattern)
-    return _EXACT[key]
+def _given(cls: Any, rows: tuple[_Row, ...]) -> dict[str, _Given]:
+    """Each field's exact types, check and slot setter (the slot's descriptor, wherever in the
+    classes it is), made once per class."""
+    entries = {}
+    for f, (name, check, _, _) in zip(cls._fields, rows, strict=True):
+        slot = next(c.__dict__[name] for c in cls.__mro__ if name in c.__dict__)
+        key = (cls.__module__, f.source, f.ge, f.le, f.pattern)
+        if key not in _EXACT:
+            _EXACT[key] = _kept(f.annotation, f.ge, f.le, f.pattern)
+        entries[name] = (_EXACT[key], check, slot.__set__)
+    _GIVEN[cls] = entries
+    return entries
 
 
 def _kept(t: Any, ge: int | None, le: int | None, pattern: str | None) -> frozenset[type] | None:
