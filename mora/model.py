@@ -120,6 +120,8 @@ class _ModelMeta(type):
         ns["__slots__"] = tuple(f.name for f in fields if f.name not in _inherited(bases))
         ns["_fields"] = tuple(fields)
         ns["_rows"] = None
+        ns["_plans"] = None
+        ns["_values"] = _values_getter(tuple(f.name for f in fields))
         return super().__new__(mcs, name, bases, ns)
 
     @property
@@ -127,6 +129,19 @@ class _ModelMeta(type):
         """Field name -> declaration, with `annotation` resolved (pydantic's attribute)."""
         _rows(cls)
         return {f.name: f for f in cls._fields}  # type: ignore[attr-defined]
+
+
+def _values_getter(names: tuple[str, ...]) -> Any:
+    """`model._values(model)`: every field's value in declaration order, as one tuple (`==` and
+    `hash`); an attrgetter reads two fields or more in one C call."""
+    from operator import attrgetter  # a builtin module
+
+    if len(names) > 1:
+        return staticmethod(attrgetter(*names))
+    if names:
+        one = attrgetter(names[0])
+        return staticmethod(lambda obj: (one(obj),))
+    return staticmethod(lambda obj: ())
 
 
 def _inherited(bases: tuple[type, ...]) -> set[str]:
@@ -155,6 +170,86 @@ def _rows(cls: Any) -> tuple[_Row, ...]:
             built.append((f.name, check, f.default, f.default_factory))
         rows = cls._rows = tuple(built)
     return rows  # type: ignore[no-any-return]
+
+
+# A plan for the fields given in one order: per given field (its exact types, its check, its
+# slot's setter), then per other field (its slot's setter, its default, its factory). `exact`
+# None: any value is kept; a value whose type is in `exact` is one the check returns unchanged.
+_Given = tuple["frozenset[type] | None", "_Check", Callable[[Any, Any], None]]
+_Rest = tuple[Callable[[Any, Any], None], Any, "Callable[[], Any] | None"]
+_Plan = tuple[dict[str, _Given], tuple[_Rest, ...]]
+
+# (module, annotation as written, ge, le, pattern) -> the types its check keeps unchanged
+_EXACT: dict[tuple[str, str, Any, Any, Any], frozenset[type] | None] = {}
+_MAX_PLANS = 64  # per class: the evaluator's and backends' call sites use a handful each
+
+
+def _plan(cls: Any, keys: tuple[str, ...]) -> _Plan | None:
+    """The plan for constructing `cls` from `keys`, kept on the class; None (also kept): a key
+    that is not a field, or a required field left out, for `_checked` to report."""
+    rows = cls._rows or _rows(cls)
+    entries = _GIVEN.get(cls) or _given(cls, rows)
+    plan: _Plan | None = None
+    if set(keys) <= entries.keys() and all(
+        name in keys for name, _, default, factory in rows if default is _MISSING and not factory
+    ):
+        given = {name: entries[name] for name in keys}
+        rest = tuple(
+            (entries[name][2], default, factory)
+            for name, _, default, factory in rows
+            if name not in keys
+        )
+        plan = (given, rest)
+    plans = cls._plans
+    if plans is None:
+        plans = cls._plans = {}
+    if len(plans) < _MAX_PLANS:
+        plans[keys] = plan
+    return plan
+
+
+# class -> field name -> (exact types, check, slot setter): what every plan of the class uses
+_GIVEN: dict[type, dict[str, _Given]] = {}
+
+
+def _given(cls: Any, rows: tuple[_Row, ...]) -> dict[str, _Given]:
+    """Each field's exact types, check and slot setter (the slot's descriptor, wherever in the
+    classes it is), made once per class."""
+    entries = {}
+    for f, (name, check, _, _) in zip(cls._fields, rows, strict=True):
+        slot = next(c.__dict__[name] for c in cls.__mro__ if name in c.__dict__)
+        key = (cls.__module__, f.source, f.ge, f.le, f.pattern)
+        if key not in _EXACT:
+            _EXACT[key] = _kept(f.annotation, f.ge, f.le, f.pattern)
+        entries[name] = (_EXACT[key], check, slot.__set__)
+    _GIVEN[cls] = entries
+    return entries
+
+
+def _kept(t: Any, ge: int | None, le: int | None, pattern: str | None) -> frozenset[type] | None:
+    """The types of the values `_checker(t, ...)` returns unchanged, as they are (None: every
+    value, the field is not checked); a value of another type goes through the check."""
+    if t is object or t is Any:
+        return None
+    origin = get_origin(t)
+    if origin in (Union, type(int | None)):
+        members = get_args(t)
+        rest = tuple(m for m in members if m is not type(None))
+        if len(rest) == 1 and _kept(rest[0], ge, le, pattern) is None:
+            return None  # `_checker` passes anything: the nullable member does not matter
+        kept: set[type] = {type(None)} if len(rest) < len(members) else set()
+        if len(rest) == 1:
+            kept |= _kept(rest[0], ge, le, pattern) or set()
+        else:  # `_union`: a value of exactly one of the member classes is kept
+            kept |= {m for m in rest if isinstance(m, type)}
+        return frozenset(kept)
+    if t is str:
+        return frozenset({str}) if pattern is None else frozenset()
+    if t is int:
+        return frozenset({int}) if ge is None and le is None else frozenset()
+    if t in (bool, float) or isinstance(t, _ModelMeta):
+        return frozenset({t})
+    return frozenset()  # Literal (a value test), list and dict (always copied): checked
 
 
 def _fail(msg: str, kind: str) -> Any:
@@ -386,8 +481,36 @@ class _Model(metaclass=_ModelMeta):
     __slots__ = ()
     _fields: tuple[FieldInfo, ...]
     _rows: tuple[_Row, ...] | None
+    _plans: dict[tuple[str, ...], _Plan | None] | None
+    _values: Callable[[Any], tuple[Any, ...]]  # set per class: see `_values_getter`
 
     def __init__(self, **data: Any) -> None:
+        # The fields given, in the order given, pick a plan (built on first use): each given
+        # value is kept as it is when its type is one its check returns unchanged (most values
+        # the evaluator and the backends pass), else checked; the others take their defaults.
+        # Anything a plan does not cover (an unknown or missing field, a refused value) goes
+        # through `_checked`, which reports every problem as before.
+        plans = type(self)._plans
+        keys = tuple(data)
+        plan = plans.get(keys, _MISSING) if plans is not None else _MISSING
+        if plan is _MISSING:
+            plan = _plan(type(self), keys)
+        if plan is None:
+            self._checked(data)
+            return
+        given, rest = plan
+        try:
+            for name, value in data.items():
+                exact, check, put = given[name]
+                put(self, value if exact is None or type(value) in exact else check(value))
+        except _Invalid:
+            self._checked(data)
+            raise AssertionError("unreachable: _checked raises") from None
+        for put, default, factory in rest:
+            put(self, default if factory is None else factory())
+
+    def _checked(self, data: dict[str, Any]) -> None:
+        """Every field checked one by one and every problem collected (pydantic's errors)."""
         rows = self._rows or _rows(type(self))
         errors: list[dict[str, Any]] = []
         put = object.__setattr__
@@ -419,9 +542,6 @@ class _Model(metaclass=_ModelMeta):
         if errors:
             raise ValidationError(type(self).__name__, errors)
 
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in self._fields)
-
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: `{name}` cannot be set")
 
@@ -431,10 +551,10 @@ class _Model(metaclass=_ModelMeta):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values(self) == other._values(other)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((type(self), self._values()))
+        return hash((type(self), self._values(self)))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields)
@@ -476,6 +596,23 @@ class _Model(metaclass=_ModelMeta):
         return cls(**obj)
 
     @classmethod
+    def _json_fields(cls) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[_JsonField, ...]]:
+        """How the manifest writes a model in one pass, without the plain dict `model_dump`
+        makes first: a function giving the field values in name order, and per field its name,
+        its default and whether it has one (`exclude_defaults`: a field equal to its default is
+        left out)."""
+        found = _JSON_FIELDS.get(cls)
+        if found is None:
+            from operator import attrgetter  # a builtin module
+
+            fields = sorted(_defaults(cls))
+            getter = attrgetter(*(name for name, _ in fields))
+            values = getter if len(fields) > 1 else lambda obj: (getter(obj),)
+            layout = tuple((name, default, default is not _MISSING) for name, default in fields)
+            found = _JSON_FIELDS[cls] = (values, layout)
+        return found
+
+    @classmethod
     def model_json_schema(cls) -> dict[str, Any]:
         """The JSON Schema pydantic writes for this class (from the generated mirror)."""
         schema: dict[str, Any] = _mirror()[cls.__name__].model_json_schema()
@@ -493,6 +630,8 @@ def _defaults(cls: Any) -> tuple[tuple[str, Any], ...]:
 
 
 _DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_JsonField = tuple[str, Any, bool]
+_JSON_FIELDS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[_JsonField, ...]]] = {}
 
 
 # Field values passed through as they are: most of a manifest's values, so they take no call of

@@ -77,6 +77,9 @@ class Record:
     _required: ClassVar[tuple[str, ...]] = ()
     _frozen: ClassVar[bool] = False
     _post_init: ClassVar[bool] = False
+    # the compared fields' values, a tuple, from an instance's __dict__ (one C call for two
+    # fields or more: `==`, `hash` and the order methods of many records, fourteenth round)
+    _cmp: ClassVar[Any] = staticmethod(lambda d: ())
 
     def __init_subclass__(
         cls, frozen: bool = False, eq: bool = True, order: bool = False, **kwargs: Any
@@ -106,6 +109,7 @@ class Record:
         cls._required = tuple(
             f.name for f in cls._fields if f.default is _MISSING and f.default_factory is _MISSING
         )
+        cls._cmp = _getter(tuple(f.name for f in cls._fields if f.compare))
         cls._frozen = frozen or cls._frozen
         cls._post_init = hasattr(cls, "__post_init__")
         cls.__match_args__ = cls._names  # type: ignore[misc]
@@ -125,7 +129,7 @@ class Record:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = self._names
         if not kwargs and len(args) == len(names):  # every field given in order: the common case
-            self.__dict__.update(zip(names, args, strict=True))
+            self.__dict__.update(zip(names, args))  # noqa: B905 (lengths equal; strict costs)
             if self._post_init:
                 self.__post_init__()  # type: ignore[attr-defined]
             return
@@ -158,14 +162,14 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._compared() == other._compared()  # type: ignore[attr-defined]
+        cmp = self._cmp
+        return bool(cmp(self.__dict__) == cmp(other.__dict__))
 
     def _compared(self) -> tuple[object, ...]:
-        d = self.__dict__
-        return tuple(d[f.name] for f in self._fields if f.compare)
+        return self._cmp(self.__dict__)  # type: ignore[no-any-return]
 
     def _field_hash(self) -> int:
-        return hash(self._compared())
+        return hash(self._cmp(self.__dict__))
 
     def __repr__(self) -> str:
         d = self.__dict__
@@ -173,11 +177,24 @@ class Record:
         return f"{type(self).__qualname__}({inner})"
 
 
+def _getter(names: tuple[str, ...]) -> Any:
+    """A function from an instance's __dict__ to the tuple of `names`' values."""
+    if len(names) > 1:
+        from operator import itemgetter  # a builtin module: no start-up cost
+
+        return staticmethod(itemgetter(*names))
+    if names:
+        name = names[0]
+        return staticmethod(lambda d: (d[name],))
+    return staticmethod(lambda d: ())
+
+
 def _ordered(op: Any) -> Any:
     def compare(self: Record, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return bool(op(self._compared(), other._compared()))  # type: ignore[attr-defined]
+        cmp = self._cmp
+        return bool(op(cmp(self.__dict__), cmp(other.__dict__)))
 
     return compare
 

@@ -68,9 +68,13 @@ def _value(value: Any, indent: str, parts: list[str]) -> None:
 
 
 def _other(value: Any, indent: str, parts: list[str]) -> None:
-    """Subclasses, in the order json tests them (str, None, bools, int, float, list or tuple,
-    dict); anything else is refused as json refuses it."""
-    if isinstance(value, str):
+    """A model (`mora.model`: a class with `_json_fields`) as its `model_dump(mode="json",
+    exclude_defaults=True)` would be written; subclasses, in the order json tests them (str,
+    None, bools, int, float, list or tuple, dict); anything else is refused as json refuses it."""
+    fields = getattr(type(value), "_json_fields", None)
+    if fields is not None:
+        _model(value, *fields(), indent, parts)
+    elif isinstance(value, str):
         parts.append(encode_basestring(value))
     elif isinstance(value, int):
         parts.append(_INT(value))
@@ -110,6 +114,20 @@ def _object(items: dict[Any, Any], indent: str, parts: list[str]) -> None:
         separator = ",\n" + inner
         _value(item, inner, parts)
     parts.append("\n" + indent + "}")
+
+
+def _model(value: Any, values: Any, fields: Any, indent: str, parts: list[str]) -> None:
+    """The fields that differ from their defaults, in name order (the keys `json` would sort):
+    one pass over the model, with no plain dict made first."""
+    inner = indent + _STEP
+    first = separator = "{\n" + inner
+    for (name, default, has_default), item in zip(fields, values(value)):  # noqa: B905
+        if has_default and item == default:
+            continue
+        parts.append(separator + '"' + name + '": ')  # a field's name is an identifier
+        separator = ",\n" + inner
+        _value(item, inner, parts)
+    parts.append("{}" if separator is first else "\n" + indent + "}")
 
 
 def _key_text(name: Any) -> str:

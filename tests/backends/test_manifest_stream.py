@@ -16,13 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mora import model as M
 from mora.api import compile_project
 from mora.backends import Options, write_target
+from mora.backends._json import dumps
 from mora.backends.manifest import Lazy, json_chunks, manifest_chunks
 from mora.diagnostics import Diagnostics
 from mora.model import manifest_json
 from mora.output import UnsafeOutput, write_chunks, write_file
 from mora.secrets.provider import MemoryProvider
+from tests.unit.test_model import _accepted
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +83,33 @@ def test_lazy_values_are_made_plain_one_at_a_time() -> None:
     next(pieces)
     assert made == ["1"]
     assert "".join(pieces) and made == ["1", "2"]
+
+
+@st.composite
+def _models(draw: st.DrawFn) -> Any:
+    """A model of any class, made from values its fields accept (`test_model._accepted`)."""
+    cls = draw(st.sampled_from(M._model_classes()))
+    made = draw(_accepted(cls))
+    return made if isinstance(made, M._Model) else cls(**made)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_models(), st.sampled_from(["", "    "]))
+def test_a_model_is_written_in_one_pass_as_its_plain_data_is(model: Any, indent: str) -> None:
+    """`_json` writes a model's fields itself (defaults left out, names in order) instead of
+    `model_dump(mode="json", exclude_defaults=True)` first: the same text."""
+    plain = model.model_dump(mode="json", exclude_defaults=True)
+    assert dumps(model, indent) == dumps(plain, indent)
+    assert dumps(model) == _dumps(plain)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_accepted(M.Service).map(lambda d: M.Service.model_validate(d)), max_size=3))
+def test_manifest_chunks_of_random_services_are_manifest_json(services: list[Any]) -> None:
+    manifest = M.Manifest(
+        project="p", domain="example.org", services={f"s{i}": s for i, s in enumerate(services)}
+    )
+    assert "".join(manifest_chunks(manifest)) == manifest_json(manifest)
 
 
 @pytest.mark.parametrize("project", ["media", "homelab", "identity"])

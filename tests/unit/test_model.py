@@ -13,7 +13,8 @@ import copy
 import json
 import pickle
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pytest
 from hypothesis import given, settings
@@ -180,3 +181,123 @@ def test_a_float_given_for_a_boolean_is_refused_or_read_as_pydantic_does(value: 
     data = {"run_as_root": value}
     mirror = M._mirror()["Security"]
     assert _outcome(M.Security, data) == _outcome(mirror, data)
+
+
+def _fields_of(obj: Any) -> Any:
+    """Every field's value with its exact type, nested models and containers included: what
+    `==` alone would not tell apart (1 and 1.0 and True, a tuple and a list)."""
+    if isinstance(obj, M._Model):
+        return (type(obj), tuple((f.name, _fields_of(getattr(obj, f.name))) for f in obj._fields))
+    if isinstance(obj, list | tuple):
+        return (type(obj), tuple(_fields_of(v) for v in obj))
+    if isinstance(obj, dict):
+        return (type(obj), tuple((k, _fields_of(v)) for k, v in obj.items()))
+    return (type(obj), obj)
+
+
+def _built(make: Any) -> tuple[str, Any]:
+    try:
+        return "made", _fields_of(make())
+    except M.ValidationError as err:
+        return "refused", err.errors()
+
+
+def _checked(cls: Any, data: dict[str, Any]) -> Any:
+    """`cls(**data)` through the field-by-field check only (no plan)."""
+    made = object.__new__(cls)
+    made._checked(data)
+    return made
+
+
+def _accepted(t: Any, field: Any = None, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Values a field of annotation `t` accepts: of its own type, and of the types lax mode
+    converts (an int for a float, a tuple for a list, a dict for a model, text for a number)."""
+    origin, args = get_origin(t), get_args(t)
+    if t is object:
+        return _LEAVES
+    if origin in (Union, UnionType):
+        return st.one_of(*(_accepted(a, field, depth) for a in args))
+    if t is type(None):
+        return st.none()
+    if origin is Literal:
+        return st.sampled_from(args)
+    if origin is list:
+        inner = _accepted(args[0], None, depth + 1)
+        return st.lists(inner, max_size=2) | st.tuples(inner)
+    if origin is dict:
+        return st.dictionaries(
+            st.sampled_from(["a", "b"]), _accepted(args[1], None, depth + 1), max_size=2
+        )
+    if t is str:
+        if field is not None and field.pattern:
+            return st.sampled_from(["host", "service:db"])
+        return st.text(max_size=3)
+    if t is bool:
+        return st.booleans() | st.sampled_from([0, 1, "yes", "off"])
+    if t is int:
+        low = field.ge if field is not None and field.ge is not None else -5
+        high = field.le if field is not None and field.le is not None else 70_000
+        number = st.integers(min_value=low, max_value=high)
+        return number | number.map(str) | number.map(float) | st.just(True)
+    if t is float:
+        return st.floats(allow_nan=False, width=32) | st.integers(-5, 5) | st.just("2.5")
+    if isinstance(t, M._ModelMeta):
+        fields = t.model_fields
+        required = {
+            n: _accepted(f.annotation, f, depth + 1) for n, f in fields.items() if f.is_required()
+        }
+        optional = (
+            {}
+            if depth > 1
+            else {
+                n: _accepted(f.annotation, f, depth + 1)
+                for n, f in fields.items()
+                if not f.is_required()
+            }
+        )
+        data = st.fixed_dictionaries(required, optional=optional)
+        return data | data.map(lambda d: t(**d))
+    raise AssertionError(f"no strategy for {t!r}")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(M._model_classes()).flatmap(lambda c: st.tuples(st.just(c), _accepted(c))))
+def test_the_planned_constructor_builds_what_the_field_by_field_check_builds(
+    case: tuple[Any, Any],
+) -> None:
+    """`_Model.__init__` keeps a value of a type its check returns unchanged and sets the other
+    fields' defaults from a plan per set of given names; `_checked` checks every field: the two
+    must give the same fields with the same types (or the same errors), for every class."""
+    cls, data = case
+    if isinstance(data, M._Model):
+        data = {f.name: getattr(data, f.name) for f in cls._fields}
+    assert _built(lambda: cls(**data)) == _built(lambda: _checked(cls, data))
+    assert _built(lambda: cls(**data)) == _built(lambda: cls(**data))  # the plan, kept, again
+
+
+@settings(max_examples=400, deadline=None)
+@given(_kwargs())
+def test_the_planned_constructor_refuses_what_the_field_by_field_check_refuses(
+    case: tuple[Any, dict],
+) -> None:
+    """Mostly refused data (unknown and missing fields, values of no field's type): the same
+    errors, or the same fields."""
+    cls, data = case
+    assert _built(lambda: cls(**data)) == _built(lambda: _checked(cls, data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([None, "x", 3, True, 2.5]),
+    st.sampled_from([None, "secret.a", 7]),
+    st.lists(st.sampled_from(["a", 1, None]), max_size=2) | st.none() | st.tuples(st.just("a")),
+)
+def test_the_planned_constructor_keeps_step_expressions_as_checked(
+    lit: Any, ref: Any, items: Any
+) -> None:
+    """The evaluator's most frequent model (`StepExpr`, with nested items), both paths."""
+    nested = None if items is None else [M.StepExpr(lit=v) for v in items]
+    for data in ({"lit": lit}, {"ref": ref, "items": nested}, {"concat": items, "lit": lit}):
+        assert _built(lambda d=data: M.StepExpr(**d)) == _built(
+            lambda d=data: _checked(M.StepExpr, d)
+        )

@@ -221,3 +221,46 @@ def test_an_ordered_record_compares_and_sorts_as_the_ordered_dataclass(specs: li
     assert by_record == [(d.major, d.minor, d.note) for d in sorted(ds)]
     with pytest.raises(TypeError):
         ROrdered(1) < DOrdered(1)  # noqa: B015 - another class does not compare, as dataclasses
+
+
+class ROne(Record, frozen=True, order=True):
+    rank: int
+    note: str = field(default="", compare=False)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class DOne:
+    rank: int
+    note: str = dataclasses.field(default="", compare=False)
+
+
+class RNone(Record, frozen=True, order=True):
+    note: str = field(default="", compare=False)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class DNone:
+    note: str = dataclasses.field(default="", compare=False)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["", "a"])), max_size=4))
+def test_one_and_no_compared_field_compare_and_hash_as_the_dataclass(specs: list[Any]) -> None:
+    """The compared fields are read as one tuple (an itemgetter for two or more fields); with
+    one field or none the tuple is made by hand: `==`, `hash` and order as dataclasses."""
+    for make_r, make_d, args in (
+        (ROne, DOne, lambda s: s),
+        (RNone, DNone, lambda s: s[1:]),
+    ):
+        rs = [make_r(*args(s)) for s in specs]
+        ds = [make_d(*args(s)) for s in specs]
+        for r1, d1 in zip(rs, ds, strict=True):
+            assert hash(r1) == hash(d1)
+            for r2, d2 in zip(rs, ds, strict=True):
+                assert (r1 == r2, r1 != r2, r1 < r2, r1 <= r2, r1 > r2, r1 >= r2) == (
+                    d1 == d2,
+                    d1 != d2,
+                    d1 < d2,
+                    d1 <= d2,
+                    d1 > d2,
+                    d1 >= d2,
+                )
