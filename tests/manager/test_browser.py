@@ -173,7 +173,8 @@ def wait_for_run(page: object) -> str:
     """On a run page: wait until the live view says the run ended; its status."""
     status = page.locator("#run-status")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => ['ok', 'failed'].includes(document.getElementById('run-status').textContent)",
+        # the page may still be loading after the click that led here: no element yet is "not yet"
+        "() => ['ok', 'failed'].includes(document.getElementById('run-status')?.textContent)",
         timeout=120_000,
     )
     return str(status.inner_text())
@@ -277,6 +278,9 @@ def test_the_manager_in_a_browser(served: Served, browser: object) -> None:
 
     # 8. the history: every run, newest first
     page.click("text=History")
+    # the click only starts the navigation: wait for the history page to load before reading its
+    # rows (reading at once saw the run page's log or a half-parsed table under load)
+    page.wait_for_url(re.compile(r".*/history$"))
     history = rows(page, "tbody tr")
     assert len(history) == 4 and all("ok" in r for r in history), history
     assert [r.split()[1] for r in history] == ["answer", "apply", "answer", "apply"]
