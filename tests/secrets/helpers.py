@@ -24,16 +24,17 @@ def subprocess_env(config: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def write_v1_store(path: Path, key: bytes, entries: dict[str, dict[str, object]]) -> None:
-    """A store exactly as the first format (one project per file) wrote it, per docs/secrets.md."""
+def write_store(path: Path, key: bytes, content: object, *, version: int, store_id: str) -> None:
+    """A store file of format `version` holding `content` as its decrypted document, encrypted
+    with `key` the way docs/secrets.md describes (the header is the AES-GCM associated data)."""
     header = {
         "cipher": "AES-256-GCM",
         "format": "mora-secrets",
-        "store_id": "ab" * 16,
-        "version": 1,
+        "store_id": store_id,
+        "version": version,
     }
     aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    plain = json.dumps({"entries": entries}, sort_keys=True, separators=(",", ":")).encode()
+    plain = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     nonce = secrets.token_bytes(12)
     doc = {
         **header,
@@ -41,6 +42,11 @@ def write_v1_store(path: Path, key: bytes, entries: dict[str, dict[str, object]]
         "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
     }
     path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+
+
+def write_v1_store(path: Path, key: bytes, entries: dict[str, dict[str, object]]) -> None:
+    """A store exactly as the first format (one project per file) wrote it, per docs/secrets.md."""
+    write_store(path, key, {"entries": entries}, version=1, store_id="ab" * 16)
 
 
 def v1_entry(value: str) -> dict[str, object]:

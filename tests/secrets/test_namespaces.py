@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mora.secrets.errors import StoreError
 from mora.secrets.identity import ProjectIdentity, normalize_origin, project_identity
 from mora.secrets.store import SecretStore
 
-from .helpers import v1_entry, write_v1_store
+from .helpers import v1_entry, write_store, write_v1_store
 
 MEDIA = ProjectIdentity(path="/home/me/lab/media", origin="github.com/me/lab", subdir="media")
 MOVED = ProjectIdentity(path="/srv/ci/lab/media", origin="github.com/me/lab", subdir="media")
@@ -130,27 +128,13 @@ def test_a_version_1_store_is_only_read_until_something_is_written(
 
 def test_malformed_namespace_content_is_refused(tmp_path: Path, key: bytes) -> None:
     path = tmp_path / "home.secrets"
-    header = {
-        "cipher": "AES-256-GCM",
-        "format": "mora-secrets",
-        "store_id": "cd" * 16,
-        "version": 2,
-    }
-    aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     for content in (
         {"namespaces": {"m": {"entries": {}, "identity": {"path": 1}}}},
         {"namespaces": {"": {"entries": {}, "identity": None}}},
         {"namespaces": []},
         {"entries": {}},
     ):
-        nonce = secrets.token_bytes(12)
-        plain = json.dumps(content).encode()
-        doc = {
-            **header,
-            "nonce": base64.b64encode(nonce).decode(),
-            "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
-        }
-        path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+        write_store(path, key, content, version=2, store_id="cd" * 16)
         with pytest.raises(StoreError):
             SecretStore.open(path, namespace="m")
 
@@ -207,24 +191,6 @@ def test_identity_of_a_git_worktree_reads_the_main_repository_config(tmp_path: P
     assert not ident.matches(ProjectIdentity("/elsewhere/x", "github.com/me/lab", "other"))
 
 
-def _write_v2_store(path: Path, key: bytes, content: object) -> None:
-    header = {
-        "cipher": "AES-256-GCM",
-        "format": "mora-secrets",
-        "store_id": "cd" * 16,
-        "version": 2,
-    }
-    aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    nonce = secrets.token_bytes(12)
-    plain = json.dumps(content).encode()
-    doc = {
-        **header,
-        "nonce": base64.b64encode(nonce).decode(),
-        "ciphertext": base64.b64encode(AESGCM(key).encrypt(nonce, plain, aad)).decode(),
-    }
-    path.write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
-
-
 def test_opening_a_namespace_reads_only_its_own_entries(
     tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,7 +243,7 @@ def test_a_malformed_entry_of_another_namespace_is_refused_before_a_write(
         "created": "2026-01-01T00:00:00Z",
         "rotated": None,
     }
-    _write_v2_store(
+    write_store(
         path,
         key,
         {
@@ -286,6 +252,8 @@ def test_a_malformed_entry_of_another_namespace_is_refused_before_a_write(
                 "other": {"entries": {"x": {**good, "kind": "bogus"}}, "identity": None},
             }
         },
+        version=2,
+        store_id="cd" * 16,
     )
     before = path.read_bytes()
     store = SecretStore.open(path, namespace="m")
