@@ -226,15 +226,22 @@ def _given(cls: Any, rows: tuple[_Row, ...]) -> dict[str, _Given]:
     return entries
 
 
+def _union_members(t: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """A union's members, and those that are not None; None when `t` is no union."""
+    if get_origin(t) not in (Union, type(int | None)):
+        return None
+    members = get_args(t)
+    return members, tuple(m for m in members if m is not type(None))
+
+
 def _kept(t: Any, ge: int | None, le: int | None, pattern: str | None) -> frozenset[type] | None:
     """The types of the values `_checker(t, ...)` returns unchanged, as they are (None: every
     value, the field is not checked); a value of another type goes through the check."""
     if t is object or t is Any:
         return None
-    origin = get_origin(t)
-    if origin in (Union, type(int | None)):
-        members = get_args(t)
-        rest = tuple(m for m in members if m is not type(None))
+    union = _union_members(t)
+    if union is not None:
+        members, rest = union
         if len(rest) == 1 and _kept(rest[0], ge, le, pattern) is None:
             return None  # `_checker` passes anything: the nullable member does not matter
         kept: set[type] = {type(None)} if len(rest) < len(members) else set()
@@ -262,9 +269,9 @@ def _checker(t: Any, ge: int | None, le: int | None, pattern: str | None) -> _Ch
     if t is object or t is Any:
         return None
     origin = get_origin(t)
-    if origin in (Union, type(int | None)):
-        members = get_args(t)
-        rest = tuple(m for m in members if m is not type(None))
+    union = _union_members(t)
+    if union is not None:
+        members, rest = union
         nullable = len(rest) < len(members)
         if len(rest) == 1:
             inner = _checker(rest[0], ge, le, pattern)
