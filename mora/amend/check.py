@@ -42,16 +42,6 @@ class _Amend:
         self.instance = instance
 
 
-def has_amends(modules: list[ast.Module]) -> bool:
-    """Whether any file amends a service (else the pass is skipped: nothing to do)."""
-    return any(
-        isinstance(d, ast.AmendDecl)
-        or (isinstance(d, ast.ServiceDecl) and d.instance is not None and d.body is not None)
-        for m in modules
-        for d in m.decls
-    )
-
-
 def apply_amends(ck: Checker) -> None:
     """Check every instance body and `amend`, then give each amended service its merged body."""
     # Imported here: a project without instance bodies or `amend` (most) never merges, and
