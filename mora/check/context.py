@@ -57,3 +57,5 @@ class CheckState:
         # parameters as the argument binding sees them): `DeclarationsPass._check_instance`
         self._param_views: dict[tuple[int, frozenset[str]], tuple[TemplateSym, list[_ParamView]]]
         self._param_views = {}
+        # body -> (the body, its port names): `ExpressionsPass._port_names`
+        self._ports: dict[int, tuple[object, list[str]]] = {}

@@ -241,3 +241,42 @@ def test_an_instance_s_arguments_are_checked_without_a_context_each(
         assert "E0362" in codes(result.diagnostics)
         counts.append(len(made))
     assert counts[0] == counts[1]
+
+
+def test_a_body_s_ports_are_read_once_for_all_its_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`self.internal_url` and `X.ports.NAME` need the body's port names: read once per body,
+    not once per reference (a template's steps ask for them in every URL). A body without
+    ports, and a port it lacks, are still refused at each reference."""
+    from mora.check import expressions
+
+    asked: list[object] = []
+    real = expressions.static_keys
+
+    def counting(body: ast.Body, attr: str) -> list[ast.Key]:
+        asked.append((id(body), attr))
+        return real(body, attr)
+
+    monkeypatch.setattr(expressions, "static_keys", counting)
+    steps = "\n".join(
+        f'    s{i} {{ url = "${{self.internal_url}}/{i}" method = "POST" }}' for i in range(6)
+    )
+    src = f"""
+    template t() {{
+      {IMG} user = "1000" ports {{ http = 80 }}
+      environment {{ A = self.ports.http  B = self.ports.other }}
+      setup {{
+    {steps}
+      }}
+    }}
+    service a = t()
+    service b = t()
+    service bare {{ {IMG} user = "1000" environment {{ U = self.internal_url  V = a.internal_url }} }}
+    """
+    found = [(d.code, d.message) for d in check_src(tmp_path, src).diagnostics.sorted()]
+    assert found == [
+        ("E0210", "`self` has no port `other`"),
+        ("E0210", "`self` has no ports, so it has no `internal_url`"),
+    ]
+    assert len(asked) == len(set(asked)) == 2  # the template's body (also a's), bare's
