@@ -22,6 +22,10 @@ from mora.check.program import (
 )
 from mora.diagnostics import Label, closest, did_you_mean
 
+# A builtin function (by identity, held) -> its parameters as the argument binding sees them:
+# made on the function's first call, not on every call (media: 27 calls, 111 records).
+_VIEWS: dict[int, tuple[object, list[_ParamView]]] = {}
+
 
 class CallsPass(CheckState):
     """Calls to functions and templates: arguments bound, checked and rendered."""
@@ -62,7 +66,11 @@ class CallsPass(CheckState):
             for arg in call.args:
                 self.type_of(arg.value, ctx)
             return T.ANY
-        params = [_ParamView(p.name, p.type, p.required, p.positional) for p in fn.params]
+        seen = _VIEWS.get(id(fn))
+        if seen is None:  # a function's views, made once per process (they are frozen)
+            views = [_ParamView(p.name, p.type, p.required, p.positional) for p in fn.params]
+            seen = _VIEWS[id(fn)] = (fn, views)
+        params = seen[1]
         bound = self._bind_args(call, params, f"`{fname}()`")
         if fn.returns.kind == "file":
             for arg in bound.values():

@@ -280,3 +280,32 @@ def test_a_body_s_ports_are_read_once_for_all_its_references(
         ("E0210", "`self` has no ports, so it has no `internal_url`"),
     ]
     assert len(asked) == len(set(asked)) == 2  # the template's body (also a's), bare's
+
+
+def test_a_builtin_function_s_parameters_are_viewed_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The argument binding's views of a builtin function's parameters are made on its first
+    call, not on every call: `mora.builtins` does not change while a process runs."""
+    from mora.builtins import FUNCTIONS
+    from mora.check.context import _ParamView
+
+    made: list[object] = []
+    real = _ParamView.__init__
+
+    def counting(self: object, *args: object, **kwargs: object) -> None:
+        made.append(args[0] if args else kwargs.get("name"))
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_ParamView, "__init__", counting)
+    services = "\n".join(
+        f'service s{i} {{ {IMG} user = "1000" volumes {{ "/d" = volume(size: 1Gi) }} }}'
+        for i in range(6)
+    )
+    bad = "service t { " + IMG + ' user = "1000" volumes { "/d" = volume(size: "x") } }'
+    for n, src in enumerate((services, services + "\n" + bad)):
+        made.clear()
+        (tmp_path / str(n)).mkdir()
+        found = [d.code for d in check_src(tmp_path / str(n), src).diagnostics.sorted()]
+        assert found == ([] if n == 0 else ["E0308"])  # still a wrong size per call
+        assert len(made) <= len(FUNCTIONS["volume"].params)  # the first check only
