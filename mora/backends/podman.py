@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import BIND_FUNCTIONS, bind_dirs, bind_lines
@@ -34,10 +34,12 @@ from mora.backends._podman_common import (
     volume_mounts,
     volume_owners,
 )
-from mora.backends._podman_jobs import N_NO_SCHEDULE, JobRun
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
+
+if TYPE_CHECKING:  # (the jobs' module loads only for a project with jobs)
+    from mora.backends._podman_jobs import JobRun
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -112,6 +114,8 @@ def schedule_notes(hd: HostDeployment, diags: Diagnostics) -> None:
     for r in hd.jobs:
         if r.job.schedule is None:
             continue
+        from mora.backends._podman_jobs import N_NO_SCHEDULE
+
         diags.note(
             N_NO_SCHEDULE,
             f"the podman target cannot schedule job `{r.owner.service.name}.{r.job.name}`"

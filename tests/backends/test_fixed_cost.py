@@ -3,8 +3,9 @@
 A media compile writes ~100 files; what it pays besides is fixed: the backends' imports and the
 regular expressions compiled when they load. A pattern only some texts need is compiled when such
 a text comes (or replaced by a set or a string method that answers the same); a module only some
-projects need (`copy` for jobs, the cron converter for scheduled jobs) is imported where it is
-used. The hand-written checks are held to the patterns they replace, copied here as they were.
+projects need (the jobs' modules with `copy`, the cron converter for scheduled jobs) is imported
+where it is used. The hand-written checks are held to the patterns they replace, copied here as
+they were.
 """
 
 from __future__ import annotations
@@ -130,15 +131,17 @@ def _run(args: list[str], cwd: Path) -> dict[str, object]:
 def test_a_media_compile_loads_no_job_only_module_and_compiles_no_replaced_pattern(
     tmp_path: Path,
 ) -> None:
-    """The media project has no jobs: `copy` (jobs copy their service's pod) and the cron
-    converter (scheduled jobs' timers) are not imported; its texts are ASCII, so the class of
+    """The media project has no jobs: the Kubernetes and podman jobs' modules, `copy` (jobs
+    copy their service's pod) and the cron converter (scheduled jobs' timers) are not imported; its texts are ASCII, so the class of
     characters `own_scalar` leaves to PyYAML is not compiled; the words are sets."""
     args = ["compile", str(MEDIA), "--domain", "example.org"]
     _run([*args, "--out", str(tmp_path / "first")], tmp_path)  # fills the caches, makes the store
     result = _run([*args, "--out", str(tmp_path / "out")], tmp_path)
     assert (tmp_path / "out" / "kubernetes" / "kustomization.yaml").is_file()
     modules = set(result["modules"])  # type: ignore[call-overload]
-    assert {"mora.backends.kubernetes.jobs", "mora.backends.quadlet"} <= modules  # the probe works
+    assert {"mora.backends.kubernetes", "mora.backends.quadlet"} <= modules  # the probe works
+    jobs_only = {"mora.backends.kubernetes.jobs", "mora.backends._podman_jobs"}
+    assert jobs_only & modules == set()
     bare = subprocess.run(
         [sys.executable, "-c", "import sys; print(repr(sorted(sys.modules)))"],
         capture_output=True,
