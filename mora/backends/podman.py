@@ -66,6 +66,8 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
 
 def _manager_script(compiled: Compiled) -> dict[str, tuple[str, int]]:
     """`manager.sh` when the site deploys the manager (site `manager:`)."""
+    if "manager" not in compiled.manifest.targets:
+        return {}  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, Diagnostics())  # reported by the manifest backend

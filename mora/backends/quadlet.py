@@ -111,6 +111,8 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
 
 def _manager_host(compiled: Compiled, hosts: list[str], diags: Diagnostics) -> str | None:
     """The control host that gets the manager's unit (site `manager:`), if any."""
+    if "manager" not in compiled.manifest.targets:
+        return None  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, Diagnostics())  # reported by the manifest backend

@@ -131,8 +131,9 @@ def _run(args: list[str], cwd: Path) -> dict[str, object]:
 def test_a_media_compile_loads_no_job_only_module_and_compiles_no_replaced_pattern(
     tmp_path: Path,
 ) -> None:
-    """The media project has no jobs: the Kubernetes and podman jobs' modules, `copy` (jobs
-    copy their service's pod) and the cron converter (scheduled jobs' timers) are not imported; its texts are ASCII, so the class of
+    """The media project has no jobs and its site no manager: the Kubernetes and podman jobs'
+    modules, `copy` (jobs copy their service's pod), the cron converter (scheduled jobs' timers)
+    and the manager's files (`manager_service`) are not imported; its texts are ASCII, so the class of
     characters `own_scalar` leaves to PyYAML is not compiled; the words are sets."""
     args = ["compile", str(MEDIA), "--domain", "example.org"]
     _run([*args, "--out", str(tmp_path / "first")], tmp_path)  # fills the caches, makes the store
@@ -142,6 +143,8 @@ def test_a_media_compile_loads_no_job_only_module_and_compiles_no_replaced_patte
     assert {"mora.backends.kubernetes", "mora.backends.quadlet"} <= modules  # the probe works
     jobs_only = {"mora.backends.kubernetes.jobs", "mora.backends._podman_jobs"}
     assert jobs_only & modules == set()
+    # no `manager:` in the site: the manager's Containerfile, manifests and units are not made
+    assert "mora.backends.manager_service" not in modules
     bare = subprocess.run(
         [sys.executable, "-c", "import sys; print(repr(sorted(sys.modules)))"],
         capture_output=True,

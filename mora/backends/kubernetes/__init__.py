@@ -248,6 +248,8 @@ def _service_documents(
 
 def _manager_documents(compiled: Compiled, settings: Any, diags: Diagnostics) -> list[Document]:
     """The manager itself, when the site's `manager:` section asks for it."""
+    if "manager" not in compiled.manifest.targets:
+        return []  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, diags)
