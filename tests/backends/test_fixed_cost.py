@@ -145,6 +145,7 @@ def test_a_media_compile_loads_no_job_only_module_and_compiles_no_replaced_patte
     assert jobs_only & modules == set()
     # no `manager:` in the site: the manager's Containerfile, manifests and units are not made
     assert "mora.backends.manager_service" not in modules
+    assert "mora.backends.kubernetes.placement" not in modules  # no service has a `placement`
     bare = subprocess.run(
         [sys.executable, "-c", "import sys; print(repr(sorted(sys.modules)))"],
         capture_output=True,
