@@ -260,14 +260,12 @@ def test_kubernetes_not_plain_class_matches_exactly_the_characters_outside_its_r
 def test_own_scalar_text_class_excludes_exactly_what_pyyaml_does_not_write_as_itself() -> None:
     """`own_scalar`'s class is written as the excluded characters (cheap to compile): every code
     point is checked against the ranges PyYAML writes as themselves with `allow_unicode`."""
-    from mora.backends.kubernetes.emit import _NOT_OWN_TEXT
+    from mora.backends.kubernetes.emit import _own_text
 
     own = ((0x0A, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE))
     own += ((0xFF00, 0xFFFD),)
     wrong = [
-        hex(c)
-        for c in range(0x110000)
-        if bool(_NOT_OWN_TEXT.search(chr(c))) == any(lo <= c <= hi for lo, hi in own)
+        hex(c) for c in range(0x110000) if _own_text(chr(c)) != any(lo <= c <= hi for lo, hi in own)
     ]
     assert wrong == []
 

@@ -26,9 +26,13 @@ _ENTRIES = ("services", "secrets", "inputs")
 
 
 def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+    written = [write_chunks(out, "manifest.json", manifest_chunks(compiled.manifest))]
+    if "manager" not in compiled.manifest.targets and not (out / "manager").is_dir():
+        # no `manager:` in the site and no Containerfile written before: nothing to write or
+        # remove, and `manager_service` (most sites') is not imported
+        return written
     from mora.backends.manager_service import write_containerfile
 
-    written = [write_chunks(out, "manifest.json", manifest_chunks(compiled.manifest))]
     return written + write_containerfile(compiled.manifest, out, diags)
 
 

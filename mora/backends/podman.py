@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import BIND_FUNCTIONS, bind_dirs, bind_lines
@@ -34,10 +34,12 @@ from mora.backends._podman_common import (
     volume_mounts,
     volume_owners,
 )
-from mora.backends._podman_jobs import N_NO_SCHEDULE, JobRun
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
+
+if TYPE_CHECKING:  # (the jobs' module loads only for a project with jobs)
+    from mora.backends._podman_jobs import JobRun
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -64,6 +66,8 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
 
 def _manager_script(compiled: Compiled) -> dict[str, tuple[str, int]]:
     """`manager.sh` when the site deploys the manager (site `manager:`)."""
+    if "manager" not in compiled.manifest.targets:
+        return {}  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, Diagnostics())  # reported by the manifest backend
@@ -112,6 +116,8 @@ def schedule_notes(hd: HostDeployment, diags: Diagnostics) -> None:
     for r in hd.jobs:
         if r.job.schedule is None:
             continue
+        from mora.backends._podman_jobs import N_NO_SCHEDULE
+
         diags.note(
             N_NO_SCHEDULE,
             f"the podman target cannot schedule job `{r.owner.service.name}.{r.job.name}`"

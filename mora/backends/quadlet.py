@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
@@ -44,7 +44,6 @@ from mora.backends._podman_common import (
     volume_mounts,
     volume_owners,
 )
-from mora.backends._podman_jobs import JobRun
 from mora.backends.systemd import (
     UnitFile,
     UnitValueError,
@@ -59,7 +58,9 @@ from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Job, Mount
 from mora.output import finish_target, write_file
-from mora.vocabulary.cron import on_calendar
+
+if TYPE_CHECKING:  # the jobs' module, and the cron converter below, load only for jobs
+    from mora.backends._podman_jobs import JobRun
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -110,6 +111,8 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
 
 def _manager_host(compiled: Compiled, hosts: list[str], diags: Diagnostics) -> str | None:
     """The control host that gets the manager's unit (site `manager:`), if any."""
+    if "manager" not in compiled.manifest.targets:
+        return None  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, Diagnostics())  # reported by the manifest backend
@@ -310,6 +313,8 @@ def _timer_unit(dep: Deployment, run: JobRun, header: list[str]) -> str:
     generates from the `.container` of the same name. Times are the host's local time, as
     cron's are.
     """
+    from mora.vocabulary.cron import on_calendar  # here: only scheduled jobs need it
+
     job = run.job
     assert job.schedule is not None
     u = UnitFile(list(header))

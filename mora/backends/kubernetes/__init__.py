@@ -25,7 +25,6 @@ from mora.record import Record
 
 from . import ingress, objects
 from .emit import BlockWriter
-from .jobs import job_documents
 from .plan import plan_services, project_labels
 from .settings import read_settings
 from .workload import build_workload
@@ -216,8 +215,11 @@ def _service_documents(
         data = objects.config_data(plan)
         workload = build_workload(plan, plans, settings, data, diags)
         docs.append(Document(f"{folder}/{workload.kind.lower()}.yaml", workload.doc))
-        for file, body in job_documents(plan, workload.doc, settings, diags):
-            docs.append(Document(f"{folder}/{file}", body))
+        if plan.svc.jobs:  # `jobs` (with `copy`) is imported only for a service that has some
+            from .jobs import job_documents
+
+            for file, body in job_documents(plan, workload.doc, settings, diags):
+                docs.append(Document(f"{folder}/{file}", body))
         parts = {
             "service.yaml": objects.cluster_service(plan, diags),
             "service-published.yaml": objects.published_service(plan),
@@ -246,6 +248,8 @@ def _service_documents(
 
 def _manager_documents(compiled: Compiled, settings: Any, diags: Diagnostics) -> list[Document]:
     """The manager itself, when the site's `manager:` section asks for it."""
+    if "manager" not in compiled.manifest.targets:
+        return []  # (as `ms.read` says, without importing it)
     from mora.backends import manager_service as ms
 
     wanted = ms.read(compiled.manifest, diags)

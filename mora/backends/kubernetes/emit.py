@@ -30,15 +30,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mora.types import LazyPattern
+
 _Scalar = str | tuple[str, list[str]]  # inline text, or a literal's header and its lines
 
 
 # Text PyYAML always writes plain (as itself): a letter, then letters, digits and `._/-` (no
 # indicator, space or `:`), unless it would read back as another type (`yes`, `null`, `on`...).
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
-_TYPED = re.compile(
-    r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)"
-)
+# (sets of words, not alternations of them: nothing to compile at start-up)
+_WORDS = ("yes", "no", "true", "false", "on", "off", "null")  # each also Capitalised and UPPER
+_TYPED = frozenset(w for word in ("y", "n", *_WORDS) for w in (word, word.title(), word.upper()))
 
 # Line breaks but \n (compiled on first use: a class with characters past U+00FF compiles to a
 # bitmap, ~2 ms, and `own_scalar` already declines any text holding one).
@@ -46,12 +48,14 @@ _OTHER_BREAKS = "[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
 
 # What PyYAML's resolver reads as another type than text when written plain (YAML 1.1 as PyYAML
 # implements it: booleans, null, `<<`, `=`, integers in bases 2, 8, 10, 16 and 60, floats,
-# timestamps). Such text is quoted.
-_IMPLICIT = re.compile(
+# timestamps). Such text is quoted (`_implicit`). The words are a set; the numbers and
+# timestamps, which all start with a sign, a dot or a digit, a pattern compiled when such a text
+# is first seen (~0.6 ms).
+_IMPLICIT_WORDS = (_TYPED - {"y", "Y", "n", "N"}) | {"~", "<<", "="}
+_NUMBER_FIRST = frozenset("+-.0123456789")
+_NUMBER = LazyPattern(
     r"""(?:
-      yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
-    | ~|null|Null|NULL|<<|=
-    | [-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*(?::[0-5]?[0-9])*)
+      [-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*(?::[0-5]?[0-9])*)
     | [-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
     | \.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
     | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
@@ -62,11 +66,21 @@ _IMPLICIT = re.compile(
     )""",
     re.X,
 )
+
+
+def _implicit(text: str) -> bool:
+    """Whether PyYAML reads `text`, written plain, as another type than text."""
+    if text in _IMPLICIT_WORDS:
+        return True
+    return text[:1] in _NUMBER_FIRST and _NUMBER.fullmatch(text) is not None
+
+
 # Text `own_scalar` decides: printable ASCII, \n and the Unicode PyYAML writes as itself with
 # `allow_unicode` (the BMP but surrogates, U+2028/9, BOM and U+FFFE/F); anything else is PyYAML's.
 # Written as the characters it excludes, with a range past the BMP: a class of BMP ranges only
-# compiles to a bitmap of the whole BMP (~8 ms at start-up), this one in well under 1 ms.
-_NOT_OWN_TEXT = re.compile(
+# compiles to a bitmap of the whole BMP (~8 ms at start-up), this one in ~0.3 ms, paid only
+# when a text is not ASCII (`_own_text`).
+_NOT_OWN_TEXT = LazyPattern(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]"
 )
 # What keeps text from being written plain in a block: a document marker, an indicator first,
@@ -78,18 +92,25 @@ _NOT_BLOCK_PLAIN = re.compile(
 _LONGEST_OWN = 100_000
 
 
+def _own_text(text: str) -> bool:
+    """Whether every character of `text` is one `own_scalar` decides (none in `_NOT_OWN_TEXT`)."""
+    if text.isascii():  # most texts: on ASCII, `isprintable` is exactly \x20-\x7e
+        return text.isprintable() or text.replace("\n", "").isprintable()
+    return _NOT_OWN_TEXT.search(text) is None
+
+
 def own_scalar(value: object) -> _Scalar | None:
     """The text PyYAML writes for `value` in a block (as `_dump` configures it), or None when
     PyYAML must be asked (double-quoted text, `|+` literals, other characters, other types)."""
     kind = type(value)
     if kind is str:
         text: str = value  # type: ignore[assignment]
-        if len(text) > _LONGEST_OWN or _NOT_OWN_TEXT.search(text):
+        if len(text) > _LONGEST_OWN or not _own_text(text):
             return None
         if "\n" not in text:
             if not text:
                 return "''"
-            if _NOT_BLOCK_PLAIN.match(text) or _IMPLICIT.fullmatch(text):
+            if _NOT_BLOCK_PLAIN.match(text) or _implicit(text):
                 return "'" + text.replace("'", "''") + "'"
             return text
         # a literal (the dumper asks for `|` when there is a line break), unless a space ends a
@@ -119,7 +140,7 @@ def own_scalar(value: object) -> _Scalar | None:
         written = repr(number).lower()
         if "." not in written and "e" in written:
             written = written.replace("e", ".0e", 1)
-        return written if _IMPLICIT.fullmatch(written) else None
+        return written if _implicit(written) else None
     return None
 
 
@@ -174,9 +195,7 @@ class BlockWriter:
         if found is None:
             if key[0] not in (str, int, float, bool, type(None)):
                 raise Unsupported
-            if key[0] is int or (
-                key[0] is str and _PLAIN.fullmatch(value) and not _TYPED.fullmatch(value)
-            ):  # type: ignore[arg-type]
+            if key[0] is int or (key[0] is str and _PLAIN.fullmatch(value) and value not in _TYPED):  # type: ignore[arg-type]
                 found = self._scalars[key] = str(value)
                 return found
             found = own_scalar(value)

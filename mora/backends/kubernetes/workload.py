@@ -174,11 +174,12 @@ def build_workload(
         pod_spec["initContainers"] = init
     if volumes:
         pod_spec["volumes"] = [volumes[name] for name in sorted(volumes)]
-    from .placement import node_selector  # `placement`: node labels (its jobs copy the pod)
+    if svc.placement:  # `placement`: node labels (its jobs copy the pod); loaded when asked for
+        from .placement import node_selector
 
-    selector = node_selector(svc, diags)
-    if selector:
-        pod_spec["nodeSelector"] = selector
+        selector = node_selector(svc, diags)
+        if selector:
+            pod_spec["nodeSelector"] = selector
     template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": pod_spec}
     if pod_annotations:
         template["metadata"]["annotations"] = pod_annotations
