@@ -43,7 +43,8 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-FORMAT = "mora-check-cache-2"  # 2: nodes pickled as Class._unpickle (mora.ast)
+# 2: nodes pickled as Class._unpickle (mora.ast); 3: a program's file named by its BLAKE2b
+FORMAT = "mora-check-cache-3"
 MAX_ENTRIES = 2000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger than any file the loader accepts: a miss
 #: environment variables the loader's result depends on (where fetched modules live)
@@ -342,7 +343,7 @@ def store(
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         if program is not None:
-            name = _sha256(program).hexdigest()
+            name = _program_name(program)
             write_whole(os.path.join(folder, f"{name}.pickle"), lambda f: f.write(program))
             entry["program"] = name
         import json  # here: a check run without the cache (--no-cache) needs none
@@ -384,9 +385,19 @@ def pickled_program(program: object, diagnostics: list[Any]) -> bytes | None:
         return None
 
 
+def _program_name(data: bytes) -> str:
+    """A pickled program's file name: its BLAKE2b digest (64 hex digits), which a load checks.
+    The builtin `_blake2`, not `_sha256`: ~0.3 ms for a media program against ~0.8 ms."""
+    try:
+        from _blake2 import blake2b  # here: a `mora check` reads no program
+    except ImportError:  # pragma: no cover - a Python built without it
+        from hashlib import blake2b
+    return blake2b(data, digest_size=32).hexdigest()
+
+
 def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
     """The program and diagnostics a verified entry's check stored, or None (none kept, or the
-    file is not the one the entry names: its SHA-256 is its name)."""
+    file is not the one the entry names: its BLAKE2b digest is its name)."""
     name = entry.get("program")
     if not isinstance(name, str) or len(name) != 64:
         return None
@@ -397,7 +408,7 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
     try:
         with open(os.path.join(cache_dir(), f"{name}.pickle"), "rb") as f:
             data = f.read()
-        if _sha256(data).hexdigest() != name:
+        if _program_name(data) != name:
             return None
         program, diagnostics = loads(data)
     except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
