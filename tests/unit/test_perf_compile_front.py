@@ -132,3 +132,24 @@ def test_a_command_freezes_its_objects_before_the_interpreter_exits(tmp_path: Pa
     before, after = map(int, proc.stdout.split())
     assert before == 0  # nothing frozen while the command ran
     assert after > 1000  # the modules' objects at least
+
+
+def test_a_check_after_an_edit_and_a_replayed_check_load_no_json(tmp_path: Path) -> None:
+    """The check cache's entries are marshal's format (builtin), not JSON: a check that reads a
+    stale entry and writes a new one, and a check replayed from its entry, import no `json`
+    (~1.5 ms); only `--format json` does."""
+    project = tmp_path / "media"
+    shutil.copytree(MEDIA, project)
+    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
+    assert code == 0
+    with open(project / "media.mora", "a") as f:
+        f.write("# an edit\n")
+    code, modules = _loaded(["check", str(project)], tmp_path)  # the stale entry: checks again
+    assert code == 0 and "mora.checker" in modules
+    bare = _bare(tmp_path)
+    assert not {"json", "json.decoder", "json.encoder"} & (modules - bare)
+    code, modules = _loaded(["check", str(project)], tmp_path)  # replayed
+    assert code == 0 and "mora.checker" not in modules
+    assert not {"json", "json.decoder", "json.encoder"} & (modules - bare)
+    code, modules = _loaded(["check", "--format", "json", str(project)], tmp_path)
+    assert code == 0 and "json" in modules
