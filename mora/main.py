@@ -11,6 +11,7 @@ and `run_compile`.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -262,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a Python traceback reach the user."""
     before = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    # At exit the interpreter collects every object still alive, some passes more than once
+    # (~8 ms of a media compile or check); freezing them first skips that (the OS frees them).
+    atexit.register(gc.freeze)
     try:
         _main(argv)
     finally:

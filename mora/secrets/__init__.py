@@ -4,7 +4,6 @@ Importing this package is cheap (standard library only): cryptography, bcrypt an
 loaded when a value is actually generated, encrypted or decrypted.
 """
 
-import importlib
 from typing import Any
 
 # Names resolve on first use (PEP 562), so `import mora.secrets.generators` on every
@@ -32,6 +31,8 @@ _HOME = {
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
+        import importlib  # here: a compile imports its modules by name
+
         return getattr(importlib.import_module(f"mora.secrets.{_HOME[name]}"), name)
     raise AttributeError(f"module 'mora.secrets' has no attribute {name!r}")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -782,7 +781,8 @@ def _tls_cert(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> 
 
 
 def _ssh_string(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
+    # int.to_bytes, not struct.pack(">I"): `struct` is not loaded on every compile
+    return len(data).to_bytes(4, "big") + data
 
 
 def _check_ssh(args: Mapping[str, Any]) -> None:
@@ -823,7 +823,7 @@ def _ssh_key(args: Mapping[str, Any], _src: Mapping[str, str], ent: Entropy) -> 
         + _ssh_string(b"none")
         + _ssh_string(b"none")
         + _ssh_string(b"")
-        + struct.pack(">I", 1)
+        + (1).to_bytes(4, "big")
         + _ssh_string(pub_blob)
         + _ssh_string(private)
     )

@@ -15,11 +15,9 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import base64
-import binascii
+import binascii  # not base64, which also loads struct: b64decode/b64encode are these calls
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
@@ -195,7 +193,7 @@ def default_key_path(store_id: str) -> Path:
 
 def _decode_key(text: str, where: str) -> bytes:
     try:
-        key = base64.b64decode(text.strip(), validate=True)
+        key = binascii.a2b_base64(text.strip(), strict_mode=True)
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != KEY_BYTES:
@@ -258,7 +256,7 @@ def _create_key_file(path: Path) -> bytes:
     except OSError as exc:
         raise StoreError(f"cannot create key file {path}: {exc.strerror}") from None
     try:
-        os.write(fd, base64.b64encode(key) + b"\n")
+        os.write(fd, binascii.b2a_base64(key))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -301,7 +299,7 @@ def _render_envelope(doc: Mapping[str, object]) -> bytes:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, bytes]:
@@ -332,8 +330,8 @@ def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, 
     if not isinstance(nonce, str) or not isinstance(ciphertext, str):
         raise StoreError(modified)
     try:
-        raw_nonce = base64.b64decode(nonce, validate=True)
-        raw_ct = base64.b64decode(ciphertext, validate=True)
+        raw_nonce = binascii.a2b_base64(nonce, strict_mode=True)
+        raw_ct = binascii.a2b_base64(ciphertext, strict_mode=True)
     except (binascii.Error, ValueError):
         raise StoreError(modified) from None
     if len(raw_nonce) != NONCE_BYTES or len(raw_ct) < TAG_BYTES:
@@ -881,6 +879,8 @@ class SecretStore:
             finally:
                 self._lock_depth -= 1
             return
+        import fcntl  # here: a compile that only reads the store takes no lock
+
         target = self._target()
         _make_private_dir(target.parent)
         # Hidden, next to the real store (flock needs the same file system; two names for one

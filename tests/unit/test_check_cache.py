@@ -8,7 +8,7 @@ diagnostics (and stores them over the marker).
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -36,7 +36,7 @@ def _check(capsys: pytest.CaptureFixture[str], *args: str, fmt: str = "text", ca
 def _poison(project: str) -> None:
     """Replace the stored diagnostics of `project` (checked from here) by the marker."""
     path = Path(check_cache.entry_path(project))
-    entry = json.loads(path.read_text())
+    entry = marshal.loads(path.read_bytes())
     entry["diagnostics"] = [
         {
             "key": ["", 0, "W9999"],
@@ -46,7 +46,7 @@ def _poison(project: str) -> None:
             "json": {"message": MARKER},
         }
     ]
-    path.write_text(json.dumps(entry))
+    path.write_bytes(marshal.dumps(entry))
 
 
 def _replayed(capsys: pytest.CaptureFixture[str], project: str) -> tuple[bool, str]:
@@ -345,7 +345,7 @@ def _poison_in(cwd: Path, root: Path) -> None:
         text=True,
         check=True,
     ).stdout.strip()
-    entry = json.loads(Path(path).read_text())
+    entry = marshal.loads(Path(path).read_bytes())
     entry["diagnostics"] = [
         {
             "key": ["", 0, "W9999"],
@@ -355,7 +355,7 @@ def _poison_in(cwd: Path, root: Path) -> None:
             "json": {},
         }
     ]
-    Path(path).write_text(json.dumps(entry))
+    Path(path).write_bytes(marshal.dumps(entry))
 
 
 # --- the recorder sees every read ----------------------------------------------------------------
@@ -460,7 +460,7 @@ def test_a_compile_from_the_stored_program_writes_what_a_full_compile_writes(
         monkeypatch.chdir(CASES / name)
         site = Path("site.yaml")
         fresh = _compiled(site, cache=True)  # a miss: checks (as without the cache), keeps it
-        entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+        entry = marshal.loads(Path(check_cache.entry_path(Path("input"))).read_bytes())
         replayed += "program" in entry
         assert _compiled(site, cache=True) == fresh, name  # a hit: the stored program
     assert replayed > 40  # (cases whose check has errors keep no program)
@@ -508,7 +508,7 @@ def test_a_large_projects_program_is_not_kept(
     monkeypatch.setattr(check_cache, "PROGRAM_MAX_SERVICES", 1)
     first = _compiled(site, cache=True)
     assert first[0]
-    entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+    entry = marshal.loads(Path(check_cache.entry_path(Path("input"))).read_bytes())
     assert "program" not in entry
     checked = []
     real = mora.checker.check
@@ -527,7 +527,7 @@ def test_the_stored_program_holds_no_secret_value(
     site = tmp_path / "site.yaml"
     site.write_text("domain: example.org\n")
     _, material, _ = _compiled(site, cache=True)
-    entry = json.loads(Path(check_cache.entry_path(Path("input"))).read_text())
+    entry = marshal.loads(Path(check_cache.entry_path(Path("input"))).read_bytes())
     stored = (Path(check_cache.cache_dir()) / f"{entry['program']}.pickle").read_bytes()
     assert len(material) > 5
     leaked = [name for name, value in material.items() if value.encode() in stored]
