@@ -259,6 +259,24 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
 GC_THRESHOLDS = (20_000, 50, 1_000)
 
 
+def _exit(code: int, fast: bool) -> None:
+    """End a fast-path command. As the console script (`fast`), flush the standard streams and
+    leave with `os._exit`: the interpreter's own shutdown frees every module and object one by
+    one (the program, the model, the documents), 15-18% of a media compile or check, all of it
+    for memory the kernel takes back anyway (mypy's `hard_exit` does the same). Every file mora
+    writes is closed and flushed before this point (outputs, caches, the secret store); only
+    the standard streams hold buffered data. Called in-process (`main(argv)`: tests, the
+    manager), it raises SystemExit as usual."""
+    if not fast:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`mora check | head`): the output has gone nowhere anyway
+        code = code or EXIT_INTERNAL
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a Python traceback reach the user."""
     before = gc.get_threshold()
@@ -277,10 +295,10 @@ def _main(argv: list[str] | None) -> None:
     try:
         plain = _plain_check(args)
         if plain is not None:
-            sys.exit(run_check(*plain))
+            _exit(run_check(*plain), fast=argv is None)
         plain_compile = _plain_compile(args)
         if plain_compile is not None:
-            sys.exit(run_compile(**plain_compile))
+            _exit(run_compile(**plain_compile), fast=argv is None)
         from mora.cli import cli
 
         cli.main(args=args, prog_name="mora", standalone_mode=True)
