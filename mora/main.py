@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     # At exit the interpreter collects every object still alive, some passes more than once
     # (~8 ms of a media compile or check); freezing them first skips that (the OS frees them).
+    # `check` and `compile` skip the shutdown altogether (`_exit`); this serves the commands
+    # click runs. Registered once however often `main` is called in-process.
+    atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
     try:
         _main(argv)
