@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 from mora.record import Record, field
 from mora.source import Span
 from mora.types import LazyPattern
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any
 
 
 class Severity(enum.Enum):

@@ -128,6 +128,49 @@ def test_check_without_caches_loads_neither_pickle_nor_lark(tmp_path: Path) -> N
     assert [m for m in _under(modules, later) if m not in bare] == []
 
 
+def test_check_after_an_edit_writes_its_caches_without_tempfile(tmp_path: Path) -> None:
+    """A check after an edit parses the edited file and writes its tree and the check result
+    (mora.cache_files): the temporary file is made with `os.open`, so neither `tempfile` nor
+    what it imports (`shutil` with zlib, bz2 and lzma, `random`, `weakref`: ~4 ms) is loaded
+    (fifteenth round)."""
+    import shutil
+
+    project = tmp_path / "media"
+    shutil.copytree(MEDIA, project)
+    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
+    assert code == 0
+    with open(project / "media.mora", "a") as f:
+        f.write("# an edit\n")
+    code, modules = _loaded(["check", str(project)], tmp_path)
+    assert code == 0
+    # the probe is sound: the edited file was parsed and both caches written (with pickle)
+    assert {"mora.checker", "mora.parser", "mora.cache_files", "pickle"} <= modules
+    bare = _bare_modules(tmp_path)
+    later = ("tempfile", "shutil", "random", "weakref", "bz2", "lzma")
+    assert [m for m in _under(modules, later) if m not in bare] == []
+
+
+# mora's core modules: the check's path (source, tree, diagnostics, loader, API) and the site's
+_CORE = ("mora.record", "mora.source", "mora.ast", "mora.types", "mora.diagnostics")
+_CORE += ("mora.api", "mora.loader", "mora.parse_cache", "mora.cache_files", "mora.site")
+_CORE += ("mora.vocabulary.service", "mora.main")
+
+
+def test_the_core_modules_do_not_import_typing() -> None:
+    """`typing` (with contextlib and collections.abc, ~3 ms) is for type checkers: the core
+    modules name it under TYPE_CHECKING, and the records' and nodes' `dataclass_transform` is
+    a no-op at run time (fifteenth round). The checker's, evaluator's and backends' modules
+    still import it (docs/performance.md)."""
+    code = f"import sys\nfor m in {_CORE!r}:\n    __import__(m)\nprint(repr(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    import ast as pyast
+
+    modules = set(pyast.literal_eval(proc.stdout.strip().splitlines()[-1]))
+    assert set(_CORE) <= modules
+    assert [m for m in ("typing", "_typing", "contextlib") if m in modules] == []
+
+
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     """`mora compile` builds the model and writes outputs, but loads no other command's code."""
     # the first compile fills the parse cache and creates the site's store (key and values)
