@@ -171,6 +171,8 @@ def printable(text: str) -> str:
     Project text (a prompt, a name, a quoted line, a path) may come from a stranger's
     repository; an escape sequence in it must be seen, not obeyed by the terminal.
     """
+    if text.isprintable():  # every character the pattern matches is unprintable: none here,
+        return text  # and no pattern compiled (~0.3 ms) for a compile's plain notes
     return _UNPRINTABLE.sub(_escape, text)
 
 

@@ -461,6 +461,8 @@ _LAZY_PATTERNS = (
     "mora.secrets.generators:_DNS_LABEL",
     "mora.secrets.generators:_PEM_BLOCK",
     "mora.site:_CONTROL",
+    # the notes a media compile prints are plain text: `printable` needs no pattern for them
+    "mora.diagnostics:_UNPRINTABLE",
 )
 
 _REGEX_PROBE = (
@@ -558,3 +560,17 @@ def test_a_lazy_pattern_answers_as_the_compiled_pattern_does(text: str) -> None:
     assert diagnostics.printable(text) == re.sub(
         diagnostics._UNPRINTABLE.pattern, diagnostics._escape, text
     )
+
+
+def test_printable_text_is_returned_without_the_pattern_exactly_when_nothing_is_escaped() -> None:
+    """`printable` skips the pattern for text `str.isprintable` accepts: sound only because no
+    character the pattern escapes is printable (every code point checked)."""
+    import re
+
+    from mora import diagnostics
+
+    pattern = re.compile(diagnostics._UNPRINTABLE.pattern)
+    escaped_yet_printable = [
+        hex(c) for c in range(0x110000) if chr(c).isprintable() and pattern.match(chr(c))
+    ]
+    assert escaped_yet_printable == []
