@@ -145,7 +145,7 @@ def test_check_after_an_edit_writes_its_caches_without_tempfile_or_pickle_py(
     trees = Path(os.environ["XDG_CACHE_HOME"]) / "mora" / "ast"
     before = set(trees.iterdir())
     with open(project / "media.mora", "a") as f:
-        f.write("# an edit\n")
+        f.write("# an edit no other test makes (its tree is not cached yet)\n")
     code, modules = _loaded(["check", str(project)], tmp_path)
     assert code == 0
     # the probe is sound: the edited file was parsed, and its tree written
