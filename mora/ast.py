@@ -10,11 +10,16 @@ the same constructor signatures a dataclass would have.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from mora.source import SourceFile, Span
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, ClassVar, TypeVar, dataclass_transform
+else:
+    from mora.record import dataclass_transform  # a no-op at run time
 
 _set = object.__setattr__  # nodes are immutable: their own __setattr__ refuses
 
@@ -111,7 +116,8 @@ def _values_getter(fields: tuple[str, ...]) -> Callable[[Node], tuple[object, ..
     return staticmethod(lambda node: ())  # type: ignore[return-value]
 
 
-N = TypeVar("N", bound=Node)
+if TYPE_CHECKING:
+    N = TypeVar("N", bound=Node)
 
 
 def positional(cls: type[N]) -> Callable[..., N]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from mora import ast
 from mora.check_cache import NoReads, Reads
@@ -26,6 +25,10 @@ from mora.parse_cache import load_module
 from mora.record import Record, field
 from mora.resources import stdlib_dir
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_FILE_BYTES = 1024 * 1024  # one source file; the largest real module is ~20 KB
 NAME_MAX = 255  # bytes in one path component (Linux and macOS)

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - other Pythons
 # 2: slotted nodes, pickled as their field values; 3: packed spans; 4: rebuilt by Class._unpickle
 _FORMAT = b"mora-ast-cache-4"
 _MAX_ENTRIES = 4000
+_PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL (Python 3.8 and later)
 
 
 def cache_dir() -> Path:
@@ -63,7 +64,10 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     """Parse `file`, or take its tree from the cache when the same text was parsed before."""
     if os.environ.get("MORA_NO_CACHE"):
         return _parse(file, diags)
-    import pickle  # here: a check without the cache never needs it (~2 ms of its start-up)
+    # The C pickler straight, here: a check without the cache never needs it, and `pickle.py`
+    # (its pure-Python classes, `_compat_pickle`, `struct`, a Jython probe: ~1 ms) only
+    # re-exports these.
+    from _pickle import UnpicklingError, load
 
     try:
         key = _key(file.text)
@@ -72,13 +76,13 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     path = cache_dir() / f"{key}.pickle"
     try:
         with path.open("rb") as f:
-            module = pickle.load(f)
+            module = load(f)
         if isinstance(module, ast.Module):
             module.file.path = file.path  # shown as the user named it this time
             return module
     except (
         OSError,
-        pickle.UnpicklingError,
+        UnpicklingError,
         EOFError,
         AttributeError,
         ImportError,
@@ -101,15 +105,13 @@ def _parse(file: SourceFile, diags: Diagnostics) -> ast.Module:
 
 
 def _store(path: Path, module: ast.Module) -> None:
-    import pickle
+    from _pickle import PicklingError, dump  # what `pickle.dump` is (see load_module)
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_whole(
-            str(path), lambda f: pickle.dump(module, f, protocol=pickle.HIGHEST_PROTOCOL)
-        )
+        write_whole(str(path), lambda f: dump(module, f, protocol=_PROTOCOL))
         _prune(path.parent)
-    except (OSError, RecursionError, pickle.PicklingError):
+    except (OSError, RecursionError, PicklingError):
         pass  # a cache that cannot be written is only slower (the parser bounds the depth)
 
 

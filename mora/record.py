@@ -19,7 +19,16 @@ them): `kw_only` (keyword construction works, positional is not refused), `InitV
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, dataclass_transform
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, dataclass_transform
+else:
+
+    def dataclass_transform(**_: object) -> object:
+        """At run time a no-op: the decorator only tells type checkers how a record's class
+        is constructed (`mora.ast` uses it too)."""
+        return lambda cls: cls
+
 
 __all__ = ["FrozenRecordError", "Record", "field", "replace"]
 

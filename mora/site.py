@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from mora import types as T
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.record import Record, field
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from typing import Any
 
 E_SITE = "E0501"
 # `manager:` deploys the manager itself (mora/backends/manager_service.py reads it).

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
-from typing import Any
 
 from mora.record import Record, field
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SourceFile(Record, eq=False):

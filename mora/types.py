@@ -8,7 +8,10 @@ e-mail, host names, URLs, image references) live here so the checker and the sit
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+if TYPE_CHECKING:
+    from typing import Any
 
 # Scalar kinds and what they may be used as (their supertypes).
 SCALARS = ("string", "int", "bool", "port", "path", "email", "hostname", "url", "duration", "size")

@@ -128,6 +128,57 @@ def test_check_without_caches_loads_neither_pickle_nor_lark(tmp_path: Path) -> N
     assert [m for m in _under(modules, later) if m not in bare] == []
 
 
+def test_check_after_an_edit_writes_its_caches_without_tempfile_or_pickle_py(
+    tmp_path: Path,
+) -> None:
+    """A check after an edit parses the edited file and writes its tree and the check result
+    (mora.cache_files): the temporary file is made with `os.open`, so neither `tempfile` nor
+    what it imports (`shutil` with zlib, bz2 and lzma, `random`, `weakref`: ~4 ms) is loaded,
+    and the tree is written and the others read with the C pickler, `_pickle`, without
+    `pickle.py` (~1 ms with `_compat_pickle`; fifteenth round)."""
+    import shutil
+
+    project = tmp_path / "media"
+    shutil.copytree(MEDIA, project)
+    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
+    assert code == 0
+    trees = Path(os.environ["XDG_CACHE_HOME"]) / "mora" / "ast"
+    before = set(trees.iterdir())
+    with open(project / "media.mora", "a") as f:
+        f.write("# an edit no other test makes (its tree is not cached yet)\n")
+    code, modules = _loaded(["check", str(project)], tmp_path)
+    assert code == 0
+    # the probe is sound: the edited file was parsed, and its tree written
+    assert {"mora.checker", "mora.parser", "mora.cache_files", "_pickle"} <= modules
+    assert [p.suffix for p in set(trees.iterdir()) - before] == [".pickle"]
+    bare = _bare_modules(tmp_path)
+    later = ("tempfile", "shutil", "random", "weakref", "bz2", "lzma", "pickle")
+    assert [m for m in _under(modules, later) if m not in bare] == []
+
+
+# mora's core modules: the check's path (source, tree, diagnostics, loader, API) and the site's
+_CORE = ("mora.record", "mora.source", "mora.ast", "mora.types", "mora.diagnostics")
+_CORE += ("mora.api", "mora.loader", "mora.parse_cache", "mora.cache_files", "mora.site")
+_CORE += ("mora.vocabulary.service", "mora.main")
+
+
+def test_the_core_modules_do_not_import_typing(tmp_path: Path) -> None:
+    """`typing` (with contextlib and collections.abc, ~3 ms) is for type checkers: the core
+    modules name it under TYPE_CHECKING, and the records' and nodes' `dataclass_transform` is
+    a no-op at run time (fifteenth round). The checker's, evaluator's and backends' modules
+    still import it (docs/performance.md)."""
+    code = f"import sys\nfor m in {_CORE!r}:\n    __import__(m)\nprint(repr(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = [sys.executable, "-c", code]
+    proc = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    import ast as pyast
+
+    modules = set(pyast.literal_eval(proc.stdout.strip().splitlines()[-1]))
+    assert set(_CORE) <= modules
+    bare = _bare_modules(tmp_path)  # (a .pth file may load typing before any mora code)
+    assert [m for m in ("typing", "_typing", "contextlib") if m in modules - bare] == []
+
+
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
     """`mora compile` builds the model and writes outputs, but loads no other command's code."""
     # the first compile fills the parse cache and creates the site's store (key and values)
@@ -410,6 +461,8 @@ _LAZY_PATTERNS = (
     "mora.secrets.generators:_DNS_LABEL",
     "mora.secrets.generators:_PEM_BLOCK",
     "mora.site:_CONTROL",
+    # the notes a media compile prints are plain text: `printable` needs no pattern for them
+    "mora.diagnostics:_UNPRINTABLE",
 )
 
 _REGEX_PROBE = (
@@ -507,3 +560,17 @@ def test_a_lazy_pattern_answers_as_the_compiled_pattern_does(text: str) -> None:
     assert diagnostics.printable(text) == re.sub(
         diagnostics._UNPRINTABLE.pattern, diagnostics._escape, text
     )
+
+
+def test_printable_text_is_returned_without_the_pattern_exactly_when_nothing_is_escaped() -> None:
+    """`printable` skips the pattern for text `str.isprintable` accepts: sound only because no
+    character the pattern escapes is printable (every code point checked)."""
+    import re
+
+    from mora import diagnostics
+
+    pattern = re.compile(diagnostics._UNPRINTABLE.pattern)
+    escaped_yet_printable = [
+        hex(c) for c in range(0x110000) if chr(c).isprintable() and pattern.match(chr(c))
+    ]
+    assert escaped_yet_printable == []

@@ -10,11 +10,10 @@ never a unit that waits for nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mora import ast
 from mora.diagnostics import Label
 
+TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
 if TYPE_CHECKING:
     from mora import model as M
     from mora.eval import Evaluator
