@@ -17,49 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.probe import bare_modules as _bare_modules
+from tests.probe import loaded as _loaded
+
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "projects" / "media"
 
-# Runs `mora ARGS...` in-process, then prints the names of the loaded modules as JSON on stdout
-# (the command's own output goes to stderr, or is discarded).
-_PROBE = (
-    "import json, sys\n"
-    "from mora.main import main\n"
-    "try:\n"
-    "    main(sys.argv[1:])\n"
-    "except SystemExit as exit_:\n"
-    "    code = exit_.code\n"
-    "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
-)
-
 # Packages a check or a compile never needs: the other commands' code.
 OTHER_COMMANDS = ("mora.manager", "mora.lsp", "mora.fmt", "mora.deploy", "mora.importer")
-
-
-def _loaded(args: list[str], cwd: Path, no_cache: bool = False) -> tuple[int, set[str]]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("MORA_NO_CACHE", None)
-    if no_cache:
-        env["MORA_NO_CACHE"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        check=True,
-    )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result["code"], set(result["modules"])
-
-
-def _bare_modules(cwd: Path) -> set[str]:
-    """What this interpreter has loaded before running any mora code (site, .pth files)."""
-    code = "import json, sys; print(json.dumps(sorted(sys.modules)))"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=True
-    )
-    return set(json.loads(proc.stdout))
 
 
 def _under(modules: set[str], packages: tuple[str, ...]) -> list[str]:

@@ -7,7 +7,6 @@ modules it loaded; docs/performance.md says what each of them costs.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,46 +16,11 @@ from pathlib import Path
 import pytest
 
 from mora import check_cache
+from tests.probe import bare_modules as _bare
+from tests.probe import loaded as _loaded
 
 REPO = Path(__file__).resolve().parents[2]
 MEDIA = REPO / "projects" / "media"
-
-_PROBE = (
-    "import json, sys\n"
-    "from mora.main import main\n"
-    "try:\n"
-    "    main(sys.argv[1:])\n"
-    "except SystemExit as exit_:\n"
-    "    code = exit_.code\n"
-    "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
-)
-
-
-def _loaded(args: list[str], cwd: Path, no_cache: bool = False) -> tuple[int, set[str]]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("MORA_NO_CACHE", None)
-    if no_cache:
-        env["MORA_NO_CACHE"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        check=True,
-    )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result["code"], set(result["modules"])
-
-
-def _bare(cwd: Path) -> set[str]:
-    """What this interpreter loads before any mora code (site, .pth files)."""
-    code = "import json, sys; print(json.dumps(sorted(sys.modules)))"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=True
-    )
-    return set(json.loads(proc.stdout))
-
 
 def test_a_warm_compile_loads_no_lock_and_no_module_names(tmp_path: Path) -> None:
     """A compile that finds every secret in the store reads it without taking its lock
