@@ -29,7 +29,7 @@ import os
 import stat
 import sys
 
-from mora.cache_files import prune, write_whole
+from mora.cache_files import load_kept, prune, write_whole
 
 TYPE_CHECKING = False  # typing costs ~7 ms: a hit does not import it
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
             data = f.read()
         if _program_name(data) != name:
             return None
-        program, diagnostics = loads(data)
+        program, diagnostics = load_kept(loads, data)
     except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
         return None
     except (ImportError, TypeError, RecursionError):
