@@ -88,12 +88,31 @@ def _kind(path: str) -> str:
     return "f" if stat.S_ISREG(mode) else "o"
 
 
-def _probe(path: str) -> list[str]:
+def _probe(path: str, resolved: dict[str, str]) -> list[str]:
+    """Where `path` (absolute, normalised) leads and what it is. `resolved`: the folders this
+    lookup or check has already resolved (see `_realpath`)."""
     try:
-        real = os.path.realpath(path)
+        real = _realpath(path, resolved)
     except (OSError, ValueError):
         real = ""
     return [real, _kind(path)]
+
+
+def _realpath(path: str, resolved: dict[str, str]) -> str:
+    """`os.path.realpath(path)`, its folder resolved once for all the paths in it: realpath
+    looks at every component (an `lstat` each, 6 for a stdlib file here), and a check probes
+    dozens of paths in a few folders. A path that is itself a symlink is resolved whole."""
+    folder, name = os.path.split(path)
+    try:
+        link = stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:  # absent, or below a file: realpath keeps such a name as it is
+        link = False
+    if link or not name:
+        return os.path.realpath(path)
+    real = resolved.get(folder)
+    if real is None:
+        real = resolved[folder] = _realpath(folder, resolved)
+    return os.path.join(real, name)
 
 
 def _mora_names(directory: str) -> list[str] | None:
@@ -179,6 +198,7 @@ class Reads:
         self.folders: dict[str, list[str]] = {}  # folder -> all its names
         self.probes: dict[str, list[str]] = {}  # path -> [where it leads, what it is]
         self.trees: dict[str, str] = {}  # a verified dependency folder -> its tree digest
+        self._resolved: dict[str, str] = {}  # folder -> where it leads (`_realpath`)
         self.cacheable = True
 
     def file(self, path: object, data: bytes | None = None) -> None:
@@ -211,7 +231,7 @@ class Reads:
             self.refuse()
             return
         if where not in self.probes:  # a file is probed when listed and again when read
-            self.probes[where] = _probe(where)
+            self.probes[where] = _probe(where, self._resolved)
 
     def tree(self, directory: object) -> None:
         """A locked module's folder, verified against its hash: all of it counts."""
@@ -254,7 +274,8 @@ class NoReads(Reads):
 def unchanged(entry: dict[str, Any]) -> bool:
     """Whether everything the entry's check read is still what it was (cheapest first)."""
     try:
-        if any(_probe(p) != v for p, v in entry["probes"].items()):
+        resolved: dict[str, str] = {}
+        if any(_probe(p, resolved) != v for p, v in entry["probes"].items()):
             return False
         if any(_mora_names(d) != v for d, v in entry["listings"].items()):
             return False
