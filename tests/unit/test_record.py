@@ -265,3 +265,17 @@ def test_one_and_no_compared_field_compare_and_hash_as_the_dataclass(specs: list
                     d1 > d2,
                     d1 >= d2,
                 )
+
+
+def test_tainting_or_clearing_a_type_that_already_is_so_makes_no_new_type() -> None:
+    """A `Type` is an immutable value: `tainted` and `public` hand back the same object when its
+    secrecy would not change (the checker calls them ~500 times a media check), and an equal
+    new value when it does."""
+    from mora.types import Type
+
+    plain = Type("list", (Type("string"),))
+    secret = plain.tainted()
+    assert secret == Type("list", (Type("string"),), (), True) and secret is not plain
+    assert plain.tainted(False) is plain and plain.public() is plain
+    assert secret.tainted() is secret and secret.tainted(False) is secret
+    assert secret.public() == plain and secret.public() is not secret
