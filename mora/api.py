@@ -161,9 +161,13 @@ def open_store(
     Without --site/--secrets the store is `./.mora/site.secrets`; a store from before
     namespaces at `./.mora/<project>.secrets` is moved into it once.
     """
-    from mora.secrets.commands import default_store_path, legacy_store_path, migrate_legacy
     from mora.secrets.identity import project_identity
-    from mora.secrets.store import SecretStore
+    from mora.secrets.store import (
+        SecretStore,
+        default_store_path,
+        legacy_store_path,
+        migrate_legacy,
+    )
 
     cwd = Path.cwd()
     path = default_store_path(

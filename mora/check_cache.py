@@ -6,7 +6,7 @@ depended on, and replayed when all of that is still the same. An entry, one file
 `$XDG_CACHE_HOME/mora/check/` per (project as given, its absolute path, working directory,
 the environment the loader reads, mora's own code), holds:
 
-- every file the loader read, with the SHA-256 of its bytes (`-` for one that was absent);
+- every file the loader read, with the BLAKE2b of its bytes (`-` for one that was absent);
 - every folder it listed, with the `.mora` names it saw (a new file must invalidate);
 - every path it probed (`is_dir`, `exists`, `resolve`): where it leads and what it is;
 - every locked dependency folder it verified, as a digest of its whole tree;
@@ -29,7 +29,7 @@ import os
 import stat
 import sys
 
-from mora.cache_files import prune, write_whole
+from mora.cache_files import load_kept, prune, write_whole
 
 TYPE_CHECKING = False  # typing costs ~7 ms: a hit does not import it
 if TYPE_CHECKING:
@@ -38,17 +38,22 @@ if TYPE_CHECKING:
 
     Stored = dict[str, Any]  # one diagnostic as the cache keeps it (see `stored_diagnostics`)
 
-try:  # the builtin SHA-256: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`)
-    from _sha256 import sha256 as _sha256  # Python 3.11
-except ImportError:  # pragma: no cover - other Pythons
-    try:
-        from _sha2 import sha256 as _sha256  # Python 3.12 and later
-    except ImportError:
-        from hashlib import sha256 as _sha256
+# The builtin BLAKE2b: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`), and
+# it hashes the 88 KB a media check reads in 0.10 ms where the builtin SHA-256 takes 0.29 ms (a
+# check after an edit hashes them twice: verifying the entry, then recording the new one).
+try:
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
+
+def _hasher(data: bytes = b"") -> Any:
+    return blake2b(data, digest_size=32)
+
 
 # 2: nodes pickled as Class._unpickle (mora.ast); 3: a program's file named by its BLAKE2b;
-# 4: the entry in marshal's format, not JSON
-FORMAT = "mora-check-cache-4"
+# 4: the entry in marshal's format, not JSON; 5: BLAKE2b digests, not SHA-256
+FORMAT = "mora-check-cache-5"
 MAX_ENTRIES = 2000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger than any file the loader accepts: a miss
 #: environment variables the loader's result depends on (where fetched modules live)
@@ -83,12 +88,31 @@ def _kind(path: str) -> str:
     return "f" if stat.S_ISREG(mode) else "o"
 
 
-def _probe(path: str) -> list[str]:
+def _probe(path: str, resolved: dict[str, str]) -> list[str]:
+    """Where `path` (absolute, normalised) leads and what it is. `resolved`: the folders this
+    lookup or check has already resolved (see `_realpath`)."""
     try:
-        real = os.path.realpath(path)
+        real = _realpath(path, resolved)
     except (OSError, ValueError):
         real = ""
     return [real, _kind(path)]
+
+
+def _realpath(path: str, resolved: dict[str, str]) -> str:
+    """`os.path.realpath(path)`, its folder resolved once for all the paths in it: realpath
+    looks at every component (an `lstat` each, 6 for a stdlib file here), and a check probes
+    dozens of paths in a few folders. A path that is itself a symlink is resolved whole."""
+    folder, name = os.path.split(path)
+    try:
+        link = stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:  # absent, or below a file: realpath keeps such a name as it is
+        link = False
+    if link or not name:
+        return os.path.realpath(path)
+    real = resolved.get(folder)
+    if real is None:
+        real = resolved[folder] = _realpath(folder, resolved)
+    return os.path.join(real, name)
 
 
 def _mora_names(directory: str) -> list[str] | None:
@@ -114,7 +138,7 @@ def _all_names(directory: str) -> list[str] | None:
 
 
 def _file_digest(path: str) -> str | None:
-    """SHA-256 of a regular file's bytes, `-` when it is absent, None when unusable (a miss).
+    """BLAKE2b of a regular file's bytes, `-` when it is absent, None when unusable (a miss).
 
     Opened without blocking and checked to be a regular file first: a path that became a fifo
     must not hang a pre-commit hook."""
@@ -128,7 +152,7 @@ def _file_digest(path: str) -> str | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
             return None
-        h = _sha256()
+        h = _hasher()
         while chunk := os.read(fd, 1 << 20):
             h.update(chunk)
         return h.hexdigest()
@@ -141,7 +165,7 @@ def _file_digest(path: str) -> str | None:
 def _tree_digest(directory: str) -> str:
     """One digest of a folder tree as `deps.lock.read_module_files` sees it: every name with
     its kind (a symlink is refused there), and the bytes of every `.mora` file."""
-    h = _sha256()
+    h = _hasher()
 
     def walk(path: str) -> None:
         with os.scandir(path) as listing:
@@ -169,17 +193,18 @@ class Reads:
     """What one check read, recorded by the loader as it reads (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.files: dict[str, str] = {}  # absolute path -> SHA-256 hex, or "-" (absent)
+        self.files: dict[str, str] = {}  # absolute path -> BLAKE2b hex, or "-" (absent)
         self.listings: dict[str, list[str]] = {}  # folder -> its `.mora` names
         self.folders: dict[str, list[str]] = {}  # folder -> all its names
         self.probes: dict[str, list[str]] = {}  # path -> [where it leads, what it is]
         self.trees: dict[str, str] = {}  # a verified dependency folder -> its tree digest
+        self._resolved: dict[str, str] = {}  # folder -> where it leads (`_realpath`)
         self.cacheable = True
 
     def file(self, path: object, data: bytes | None = None) -> None:
         """A file the check read (`data`: its bytes), or looked for (read here, or absent)."""
         where = os.path.abspath(os.fspath(path))  # type: ignore[call-overload]
-        digest = _sha256(data).hexdigest() if data is not None else _file_digest(where)
+        digest = _hasher(data).hexdigest() if data is not None else _file_digest(where)
         if digest is None:
             self.refuse()
         else:
@@ -206,7 +231,7 @@ class Reads:
             self.refuse()
             return
         if where not in self.probes:  # a file is probed when listed and again when read
-            self.probes[where] = _probe(where)
+            self.probes[where] = _probe(where, self._resolved)
 
     def tree(self, directory: object) -> None:
         """A locked module's folder, verified against its hash: all of it counts."""
@@ -249,7 +274,8 @@ class NoReads(Reads):
 def unchanged(entry: dict[str, Any]) -> bool:
     """Whether everything the entry's check read is still what it was (cheapest first)."""
     try:
-        if any(_probe(p) != v for p, v in entry["probes"].items()):
+        resolved: dict[str, str] = {}
+        if any(_probe(p, resolved) != v for p, v in entry["probes"].items()):
             return False
         if any(_mora_names(d) != v for d, v in entry["listings"].items()):
             return False
@@ -272,7 +298,7 @@ def code_digest() -> str:
     edit in a development checkout changes it."""
     if _code:
         return _code[0]
-    h = _sha256(FORMAT.encode())
+    h = _hasher(FORMAT.encode())
 
     def walk(path: str) -> None:
         with os.scandir(path) as listing:
@@ -307,7 +333,7 @@ def entry_path(project: object) -> str:
         os.path.abspath(given),
         *(f"{name}={os.environ.get(name)}" for name in ENVIRONMENT),
     ]
-    key = _sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    key = _hasher("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
     return os.path.join(cache_dir(), f"{key}.entry")
 
 
@@ -387,13 +413,9 @@ def pickled_program(program: object, diagnostics: list[Any]) -> bytes | None:
 
 
 def _program_name(data: bytes) -> str:
-    """A pickled program's file name: its BLAKE2b digest (64 hex digits), which a load checks.
-    The builtin `_blake2`, not `_sha256`: ~0.3 ms for a media program against ~0.8 ms."""
-    try:
-        from _blake2 import blake2b  # here: a `mora check` reads no program
-    except ImportError:  # pragma: no cover - a Python built without it
-        from hashlib import blake2b
-    return blake2b(data, digest_size=32).hexdigest()
+    """A pickled program's file name: its BLAKE2b digest (64 hex digits), which a load checks
+    (~0.3 ms for a media program, where SHA-256 took ~0.8 ms)."""
+    return _hasher(data).hexdigest()
 
 
 def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
@@ -411,7 +433,7 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
             data = f.read()
         if _program_name(data) != name:
             return None
-        program, diagnostics = loads(data)
+        program, diagnostics = load_kept(loads, data)
     except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
         return None
     except (ImportError, TypeError, RecursionError):

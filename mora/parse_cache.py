@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from mora import ast
-from mora.cache_files import prune, write_whole
+from mora.cache_files import load_kept, prune, write_whole
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
 
@@ -76,7 +76,7 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     path = cache_dir() / f"{key}.pickle"
     try:
         with path.open("rb") as f:
-            module = load(f)
+            module = load_kept(load, f)
         if isinstance(module, ast.Module):
             module.file.path = file.path  # shown as the user named it this time
             return module

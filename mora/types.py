@@ -81,9 +81,13 @@ class Type:
         return Type, (self.kind, self.args, self.values, self.secret)
 
     def tainted(self, secret: bool = True) -> Type:
-        return Type(self.kind, self.args, self.values, self.secret or secret)
+        if self.secret or not secret:  # the same value: a type is immutable, keep this one
+            return self
+        return Type(self.kind, self.args, self.values, True)
 
     def public(self) -> Type:
+        if not self.secret:
+            return self
         return Type(self.kind, self.args, self.values, False)
 
     def __str__(self) -> str:

@@ -6,9 +6,7 @@ is what the person asked for.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Sequence
-from pathlib import Path
 
 from mora.record import Record
 from mora.secrets.errors import CommandError, GeneratorError, StoreError
@@ -23,7 +21,12 @@ from mora.secrets.provider import (
     source_text,
     undeclared,
 )
-from mora.secrets.store import SecretStore
+from mora.secrets.store import (  # where a compile finds the store: kept importable from here
+    SecretStore,
+    default_store_path,
+    legacy_store_path,
+    migrate_legacy,
+)
 
 __all__ = [
     "Row",
@@ -42,9 +45,6 @@ __all__ = [
 
 #: how inputs are named in the store (the evaluator's INPUT_PREFIX; not imported from there)
 INPUT_PREFIX = "input."
-
-#: the store in `./.mora/` when there is no site file
-DEFAULT_SITE_STORE = "site.secrets"
 
 #: what `list_entries` reports per secret
 STATUSES = ("ok", "missing", "stale", "outdated", "orphaned")
@@ -284,70 +284,3 @@ def prune(
         for name in removed:
             store.remove(name)
     return removed
-
-
-def default_store_path(
-    project_dir: Path,
-    project_name: str,
-    site_file: Path | None,
-    explicit: Path | None,
-    cwd: Path,
-) -> Path:
-    """Where a site's store lives: --secrets PATH, else next to the site file, else ./.mora/.
-
-    A store inside the project directory is refused unless asked for explicitly: the project is
-    what people share (on GitHub), and a site's secrets must never travel with it.
-    """
-    if explicit is not None:
-        return _absolute(explicit, cwd)
-    if site_file is not None:
-        site = _absolute(site_file, cwd)
-        path = site.parent / f"{site.stem}.secrets"
-        how = f"next to the site file {site}"
-    else:
-        # The site is "wherever you run mora from"; every project gets a namespace in it.
-        path = _absolute(Path(".mora") / DEFAULT_SITE_STORE, cwd)
-        how = f"in {path.parent} (you ran mora from {cwd})"
-    project = _absolute(project_dir, cwd)
-    if path.resolve().is_relative_to(project.resolve()):
-        raise StoreError(
-            f"refusing to keep site secrets {how}: {path} is inside the project {project}, "
-            "which is meant to be shared and must never hold a site's secrets",
-            help="pass --secrets PATH outside the project, keep your site file outside the "
-            "project (its secrets go next to it), or run mora from outside the project "
-            f"directory (e.g. `cd {project.parent} && mora compile {project.name}`)",
-        )
-    return path
-
-
-def legacy_store_path(project_name: str, cwd: Path) -> Path:
-    """Where a store lived before namespaces when there was no site file: one per project."""
-    return _absolute(Path(".mora") / f"{project_name}.secrets", cwd)
-
-
-def migrate_legacy(store: SecretStore, legacy: Path) -> bool:
-    """Move a pre-namespace `./.mora/<project>.secrets` into `store`'s namespace, once.
-
-    Only when the namespace does not exist yet; values already in the namespace win. The old
-    file is renamed to `<name>.migrated`, never deleted. Sets `store.migrated_from`.
-    """
-    if store.path is None or store.namespace in store.namespaces:
-        return False
-    if os.path.realpath(legacy) == os.path.realpath(store.path) or not legacy.is_file():
-        return False
-    old = SecretStore.open(legacy, namespace=store.namespace)
-    with store.transaction():
-        if store.namespace in store.namespaces:  # another process migrated it meanwhile
-            return False
-        for name in old.names():
-            entry = old.get(name)
-            if entry is not None and store.get(name) is None:
-                store.put(entry)
-    os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
-    store.migrated_from = legacy
-    return True
-
-
-def _absolute(path: Path, cwd: Path) -> Path:
-    path = Path(os.path.expanduser(path))
-    return path if path.is_absolute() else Path(cwd) / path

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from mora.cache_files import prune, write_whole
+from mora.cache_files import load_kept, prune, write_whole
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_failed_write_leaves_the_old_entry_and_no_temporary_file(tmp_path: Path) -> None:
@@ -53,3 +59,78 @@ def test_a_cache_entry_is_written_whole_and_private(tmp_path: Path) -> None:
     write_whole(str(entry), lambda f: f.write(b"new"))
     assert victim.read_bytes() == b"untouched" and entry.read_bytes() == b"new"
     assert not entry.is_symlink()
+
+
+@pytest.fixture
+def collections_inside_loads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Where collections start: inside an unpickle of the C unpickler (the parse cache's trees,
+    the check cache's program) or elsewhere, with the young generation collected every 100
+    allocations so that an unpaused load meets several."""
+    import _pickle
+
+    seen: list[str] = []
+    inside: list[str] = []
+
+    def watched(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def unpickle(*args: object, **kwargs: object) -> object:
+            inside.append(name)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return unpickle
+
+    for name in ("load", "loads"):  # mora imports them from `_pickle` when it unpickles
+        monkeypatch.setattr(_pickle, name, watched(name, getattr(_pickle, name)))
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(inside[-1] if inside else "elsewhere")
+
+    before = gc.get_threshold()
+    gc.set_threshold(100, 10, 10)
+    gc.callbacks.append(record)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*before)
+
+
+def test_a_kept_load_runs_no_collection_and_leaves_the_collector_as_it_was(
+    collections_inside_loads: list[str],
+) -> None:
+    import _pickle
+
+    data = pickle.dumps([[i, str(i)] for i in range(20_000)])
+    for running in (True, False):
+        (gc.enable if running else gc.disable)()
+        try:
+            loaded = load_kept(_pickle.loads, data)
+            assert gc.isenabled() is running
+        finally:
+            gc.enable()
+        assert len(loaded) == 20_000
+        assert gc.get_freeze_count() == 0  # promoted to the oldest generation, not frozen
+    assert "loads" not in collections_inside_loads
+
+
+def test_a_check_after_an_edit_and_a_compile_unpickle_with_no_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collections_inside_loads: list[str]
+) -> None:
+    """The parsed stdlib trees (a check after an edit) and the checked program (a compile of an
+    unchanged project) are kept whole: no collection scans them while they are unpickled."""
+    from mora.api import cached_check, check_and_keep
+
+    project = tmp_path / "media"
+    shutil.copytree(REPO / "projects" / "media", project)
+    monkeypatch.chdir(tmp_path)
+    check_and_keep(project, keep_program=True)  # fills the parse cache and the program
+    with (project / "media.mora").open("a") as f:
+        f.write("# an edit\n")
+    collections_inside_loads.clear()
+    assert check_and_keep(project, keep_program=True).program is not None  # trees from the cache
+    assert cached_check(project).program is not None  # the program from the check cache
+    assert "elsewhere" in collections_inside_loads  # the collector did run meanwhile
+    assert [c for c in collections_inside_loads if c != "elsewhere"] == []

@@ -542,3 +542,76 @@ def test_one_project_spelt_differently_shares_one_entry() -> None:
     assert check_cache.entry_path("proj/") == check_cache.entry_path(Path("proj"))
     assert check_cache.entry_path("./proj") == check_cache.entry_path("proj")
     assert check_cache.entry_path("proj") != check_cache.entry_path("other")
+
+
+def test_the_files_read_are_recorded_by_their_blake2b(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file the check read is kept as hashlib's BLAKE2b (32 bytes) of its bytes: the builtin
+    `_blake2` hashes about three times as fast as SHA-256 and is what the program's name uses."""
+    import hashlib
+
+    monkeypatch.chdir(REPO)
+    assert _check(capsys, "projects/media")[0] == 0
+    entry = marshal.loads(Path(check_cache.entry_path("projects/media")).read_bytes())
+    files = {path: digest for path, digest in entry["files"].items() if digest != "-"}
+    assert len(files) > 5
+    for path, digest in files.items():
+        assert digest == hashlib.blake2b(Path(path).read_bytes(), digest_size=32).hexdigest()
+
+
+def test_a_probe_resolves_every_path_as_realpath_does(tmp_path: Path) -> None:
+    """The probes resolve each folder once (`_realpath`) and must say what `os.path.realpath`
+    says for every kind of path: plain, through a linked folder, a link to a file, a dangling
+    link, a loop, a missing name, a name below a file, the root."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "sub" / "a.mora").write_text("")
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dirlink").symlink_to(tmp_path / "real")
+    (tmp_path / "rellink").symlink_to("real/sub")
+    (tmp_path / "real" / "sub" / "up").symlink_to("../..")
+    (tmp_path / "filelink").symlink_to(tmp_path / "real" / "sub" / "a.mora")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    names = ["real", "real/sub", "real/sub/a.mora", "real/sub/missing.mora", "file", "file/x"]
+    names += ["dirlink", "dirlink/sub/a.mora", "dirlink/sub/up/file", "rellink/a.mora"]
+    names += ["rellink/up/dirlink/sub", "filelink", "dangling", "dangling/more", "loop1"]
+    names += ["loop1/x", "missing/deeper/still", "real/sub/up/real/sub/up/filelink"]
+    resolved: dict[str, str] = {}
+    paths = ["/", str(tmp_path), *(os.path.join(tmp_path, n) for n in names)]
+    for path in paths * 2:  # the second time, from the folders already resolved
+        assert check_cache._realpath(path, resolved) == os.path.realpath(path), path
+    assert check_cache._probe(str(tmp_path / "a\0b"), {})[0] == ""  # as realpath raises
+
+
+def test_a_lookup_resolves_each_folder_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verifying the media check's probes looks at each path and each of its folders once, not
+    at every component of every path as `os.path.realpath` does."""
+    monkeypatch.chdir(REPO)
+    assert _check(capsys, "projects/media")[0] == 0
+    entry = check_cache.lookup_entry("projects/media")
+    assert entry is not None
+    probes = list(entry["probes"])
+    folders = {f for p in probes for f in _folders_of(p)}
+    looked: list[str] = []
+    real_lstat = os.lstat
+
+    def lstat(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        looked.append(os.fspath(path))
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    assert check_cache.unchanged(entry)
+    assert len(probes) > 10
+    assert len(looked) <= len(probes) + len(folders)
+
+
+def _folders_of(path: str) -> list[str]:
+    out = []
+    while (parent := os.path.dirname(path)) != path:
+        out.append(parent)
+        path = parent
+    return out

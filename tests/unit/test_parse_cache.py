@@ -182,3 +182,23 @@ def test_an_entry_is_the_pickle_that_pickle_dump_writes() -> None:
     loaded = parse_cache.load_module(SourceFile("x.mora", text), Diagnostics())
     assert loaded is not module and pickle.dumps(loaded, protocol=5) == written
 
+
+def test_a_file_is_indexed_by_line_only_when_a_position_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file read (and a tree's file in the cache) carries no line index until a line or
+    column is asked for: a check after an edit takes most trees, with their own files, from
+    the cache, and a clean check asks no position."""
+    text = (REPO / "stdlib" / "postgres.mora").read_text()
+    file = SourceFile("postgres.mora", text)
+    assert file._line_starts == []
+    parse_cache.load_module(file, Diagnostics())  # a miss: parsed and stored
+    stored = parse_cache.load_module(SourceFile("again.mora", text), Diagnostics())
+    assert stored.file._line_starts == []  # pickled without it
+    lines = text.splitlines(keepends=True)
+    line = next(n for n, t in enumerate(lines, 1) if n > 1 and len(t) > 3)
+    offset = sum(len(t) for t in lines[: line - 1]) + 2
+    assert stored.file.line_col(offset) == (line, 3) == file.line_col(offset)
+    assert stored.file.line_text(line) == lines[line - 1].rstrip("\n")
+    assert stored.file.offset_of(line, 3) == offset
+    assert len(stored.file._line_starts) == text.count("\n") + 1

@@ -36,6 +36,23 @@ def test_a_warm_compile_loads_no_lock_and_no_module_names(tmp_path: Path) -> Non
     assert "fcntl" not in modules - _bare(tmp_path)
 
 
+def test_a_compile_finds_its_store_without_the_secrets_commands(tmp_path: Path) -> None:
+    """Where the store is (`default_store_path`, the legacy store's migration) lives in
+    mora.secrets.store: a compile, the first one that makes the store included, imports no
+    `mora secrets` command logic; the old names still import from mora.secrets.commands."""
+    from mora.secrets import commands, store
+
+    args = ["compile", str(MEDIA), "--domain", "example.org"]
+    for out in ("first", "second"):
+        code, modules = _loaded([*args, "--out", str(tmp_path / out)], tmp_path)
+        assert code == 0
+        assert "mora.secrets.store" in modules  # the probe is sound
+        assert "mora.secrets.commands" not in modules
+    assert (tmp_path / ".mora" / store.DEFAULT_SITE_STORE).is_file()
+    for name in ("default_store_path", "legacy_store_path", "migrate_legacy"):
+        assert getattr(commands, name) is getattr(store, name)
+
+
 def test_a_check_without_caches_loads_neither_struct_nor_importlib(tmp_path: Path) -> None:
     """The checker reads the generator catalogue (mora.secrets.generators), whose SSH key
     writer packs lengths with `int.to_bytes`, not `struct`; the `mora.secrets` package loads

@@ -155,7 +155,8 @@ def test_a_span_is_the_frozen_value_the_dataclass_was() -> None:
     back = pickle.loads(pickle.dumps(s))
     assert (back.start, back.end, back.file.text) == (1, 5, f.text)
     assert f != SourceFile("a.mora", "one\ntwo\n")  # files compare by identity
-    assert f._line_starts == [0, 4, 8]
+    assert f._line_starts == []  # indexed on the first position asked (mora.source)
+    assert f.line_col(5) == (2, 2) and f._line_starts == [0, 4, 8]
     match s:
         case Span(file, start, end):
             assert (file, start, end) == (f, 1, 5)
@@ -264,3 +265,17 @@ def test_one_and_no_compared_field_compare_and_hash_as_the_dataclass(specs: list
                     d1 > d2,
                     d1 >= d2,
                 )
+
+
+def test_tainting_or_clearing_a_type_that_already_is_so_makes_no_new_type() -> None:
+    """A `Type` is an immutable value: `tainted` and `public` hand back the same object when its
+    secrecy would not change (the checker calls them ~500 times a media check), and an equal
+    new value when it does."""
+    from mora.types import Type
+
+    plain = Type("list", (Type("string"),))
+    secret = plain.tainted()
+    assert secret == Type("list", (Type("string"),), (), True) and secret is not plain
+    assert plain.tainted(False) is plain and plain.public() is plain
+    assert secret.tainted() is secret and secret.tainted(False) is secret
+    assert secret.public() == plain and secret.public() is not secret
