@@ -22,9 +22,12 @@ import marshal
 import os
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _FORMAT = "mora-lalr-tables-4"  # 3: a literal terminal's text; 4: stored with marshal
 
@@ -55,7 +58,8 @@ class Tok(str):
 # A lexer's candidate at one character: (terminal, its text if a plain string, else its
 # pattern's `match`, role). Roles: a token, an ignored text (blanks, comments), a NAME that may
 # be a keyword (lark's `UnlessCallback`).
-_Candidate = tuple[str, "str | None", Any, int]
+if TYPE_CHECKING:
+    _Candidate = tuple[str, str | None, Any, int]
 _TOKEN, _IGNORED, _UNLESS = 0, 1, 2
 _new_str = str.__new__
 

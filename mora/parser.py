@@ -17,17 +17,19 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Callable
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora import ast, parse_tables
 from mora.diagnostics import Diagnostics, Label
 from mora.source import _LOW, SourceFile, Span, span_at
 
+TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
 if TYPE_CHECKING:  # lark is imported only to build the tables or to report a syntax error
+    from collections.abc import Callable
+    from typing import Any
+
     import lark
     from lark import Token
 

@@ -8,7 +8,7 @@ backend writes `out/manifest.json`). The manifest is always written.
 
 from __future__ import annotations
 
-import importlib
+import sys
 from pathlib import Path
 
 from mora.compiled import Compiled
@@ -31,12 +31,14 @@ class NotBuilt(Exception):
 def write_target(
     target: str, compiled: Compiled, out: Path, options: Options, diags: Diagnostics
 ) -> list[Path]:
-    try:
-        module = importlib.import_module(f"mora.backends.{target}")
+    name = f"mora.backends.{target}"
+    try:  # `__import__`, not `importlib.import_module`: no importlib package at start-up
+        __import__(name)
     except ModuleNotFoundError as err:
-        if err.name == f"mora.backends.{target}":
+        if err.name == name:
             raise NotBuilt(target) from None
         raise
+    module = sys.modules[name]
     from mora.output import session
 
     with session():

@@ -8,11 +8,14 @@ skips the fields that can hold none of the kinds asked for (docs/performance.md,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
 
 from mora import ast
+
+TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def find(root: object, kinds: tuple[type[ast.Node], ...], source_order: bool = False) -> list[Any]:
@@ -51,7 +54,8 @@ def find(root: object, kinds: tuple[type[ast.Node], ...], source_order: bool = F
 
 # (kinds, source order) -> node class -> (is one of kinds, getter of the fields to enter or
 # None, whether the getter returns several fields).
-_Plan = tuple[bool, Callable[[Any], Any] | None, bool]
+if TYPE_CHECKING:
+    _Plan = tuple[bool, Callable[[Any], Any] | None, bool]
 _PLANS: dict[tuple[tuple[type, ...], bool], dict[type, _Plan]] = {}
 _SCALARS = frozenset(("str", "int", "bool", "None", "tuple", "Span", "SourceFile"))
 _BELOW: dict[tuple[type, str], frozenset[type] | None] = {}

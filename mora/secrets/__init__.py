@@ -4,7 +4,9 @@ Importing this package is cheap (standard library only): cryptography, bcrypt an
 loaded when a value is actually generated, encrypted or decrypted.
 """
 
-from typing import Any
+TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Names resolve on first use (PEP 562), so `import mora.secrets.generators` on every
 # `mora check` does not also load the store and the provider.
@@ -29,7 +31,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     if name in _HOME:
         import importlib  # here: a compile imports its modules by name
 

@@ -6,7 +6,7 @@ service's plan so the workload that mounts or dials them agrees.
 
 from __future__ import annotations
 
-import base64
+import binascii  # not base64, which also loads struct: b64encode is this call
 from typing import Any
 
 from mora.diagnostics import Diagnostics
@@ -257,7 +257,8 @@ def secret(plan: ServicePlan, material: dict[str, str]) -> dict[str, Any] | None
     for key, ref in sorted(refs.items()):
         if ref not in material:
             raise MissingMaterial(ref)
-        data[key] = base64.b64encode(material[ref].encode("utf-8")).decode("ascii")
+        value = material[ref].encode("utf-8")
+        data[key] = binascii.b2a_base64(value, newline=False).decode("ascii")
     return {
         "apiVersion": "v1",
         "kind": "Secret",
