@@ -7,6 +7,7 @@ of one copy differs from every one of the other, and the compile reports no erro
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -54,7 +55,9 @@ def _module(services: list[str]) -> str:
     services=st.lists(WORDS, min_size=1, max_size=4, unique=True),
 )
 def test_two_aliases_are_disjoint(tmp_path: Path, aliases: list[str], services: list[str]) -> None:
-    root = tmp_path / f"{aliases[0]}-{aliases[1]}-{'-'.join(services)}"
+    # A folder of its own per example: hypothesis may draw the same names again (a replayed or
+    # shrunk example), and tmp_path is shared by every example of one test.
+    root = Path(tempfile.mkdtemp(dir=tmp_path)) / f"{aliases[0]}-{aliases[1]}-{'-'.join(services)}"
     (root / "lib").mkdir(parents=True)
     (root / ".git").mkdir()  # the boundary of imports: this directory
     (root / "lib" / "lib.mora").write_text(_module(services))
