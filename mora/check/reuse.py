@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mora.check.context import CheckState
     from mora.check.program import SecretSym, TemplateSym
 
-FORMAT = "mora-template-checks 1"
+FORMAT = "mora-template-checks 2"
 MAX_FILES = 64  # key contexts kept (a stdlib version, a lock) before the oldest half goes
 MAX_ENTRIES = 4096  # entries of one context (20 for the media project) before it starts again
 
@@ -252,12 +252,16 @@ class Reuse:
         return repr((phase, name, where, p.name, str(p.root), params, secrets, inputs))
 
     def _contract_of(self, name: str) -> str | None:
-        """Where contract `name` is declared ("" when it is not one), None when in the project."""
+        """Contract `name` as a check reads it: its file and its fields' types ("" when there
+        is no such contract); None when it is declared in the project."""
         sym = dict.get(self.state.program.contracts, name)
         if sym is None:
             return ""
         path = sym.decl.span.file.path  # type: ignore[attr-defined]
-        return path if path in self.outside else None
+        if path not in self.outside:
+            return None
+        fields = [(f, repr(t), d.span.start) for f, (t, d) in sym.fields.items()]  # type: ignore[attr-defined]
+        return f"{path}\0{sym.decl.span.start}\0{fields!r}"  # type: ignore[attr-defined]
 
     def _reads_hold(self, reads: list[tuple[str, str]]) -> bool:
         contracts = self.state.program.contracts
