@@ -15,6 +15,7 @@ from mora.source import Span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from mora.check.reuse import Reuse
     from mora.loader import LoadedProject
 
 
@@ -59,3 +60,5 @@ class CheckState:
         self._param_views = {}
         # body -> (the body, its port names): `ExpressionsPass._port_names`
         self._ports: dict[int, tuple[object, list[str]]] = {}
+        # The templates' checks kept from earlier checks (mora.check.reuse), when caches are on.
+        self.reuse: Reuse | None = None

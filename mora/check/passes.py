@@ -15,7 +15,8 @@ from mora.check.declarations import DeclarationsPass
 from mora.check.expressions import ExpressionsPass
 from mora.check.graph import GraphPass
 from mora.check.inputs import InputsPass
-from mora.check.program import Program
+from mora.check.program import Program, TemplateSym
+from mora.check.reuse import Reuse, enabled
 from mora.check.secrets import SecretsPass
 from mora.check.services import ServicesPass
 from mora.check.unused import UnusedPass
@@ -60,15 +61,13 @@ class Checker(
         for sym in p.secrets.values():
             if sym.instance is None:
                 self._check_secret(sym)
-        for tmpl in p.templates.values():
-            for ptype, tp in tmpl.params.values():
-                if tp.default is not None:
-                    self._expect_param(tp.default, ptype, tp, f"the default of `{tp.name.text}`")
-            for sym in tmpl.secrets.values():
-                self._check_secret(sym, _Ctx(template=tmpl))
-            self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
-            for isym in tmpl.inputs.values():
-                self._check_input(isym, _Ctx(template=tmpl))
+        if enabled():  # a template from outside the project: its check is kept (reuse.py)
+            self.reuse = Reuse(self)
+            for name, tmpl in p.templates.items():
+                self.reuse.run("body", name, tmpl, lambda t=tmpl: self._check_template(t))
+        else:
+            for tmpl in p.templates.values():
+                self._check_template(tmpl)
         for sym in p.secrets.values():
             if sym.instance is not None:  # a copy: same generator and parts as its template's
                 self._check_secret_early(sym)
@@ -101,4 +100,18 @@ class Checker(
         self._check_static_clashes()
         self._report_unused()
         self._note_unknown_users()
+        if self.reuse is not None:
+            self.reuse.save()
         return p
+
+    def _check_template(self, tmpl: TemplateSym) -> None:
+        """A template's parameter defaults, secrets, body and inputs, once for all its
+        instances (the steps: `mora.steps.check`)."""
+        for ptype, tp in tmpl.params.values():
+            if tp.default is not None:
+                self._expect_param(tp.default, ptype, tp, f"the default of `{tp.name.text}`")
+        for sym in tmpl.secrets.values():
+            self._check_secret(sym, _Ctx(template=tmpl))
+        self._check_body(tmpl.decl.body, _Ctx(template=tmpl), service_name=None)
+        for isym in tmpl.inputs.values():
+            self._check_input(isym, _Ctx(template=tmpl))

@@ -115,8 +115,17 @@ class _StepChecker:
         from mora.checker import _Ctx
 
         p = self.c.program
-        for tmpl in p.templates.values():
-            self._body(tmpl.decl.body, _Ctx(template=tmpl), None, tmpl)
+        reuse = self.c.reuse  # a template's steps: kept like the rest of its check
+        for name, tmpl in p.templates.items():
+            if reuse is None:
+                self._body(tmpl.decl.body, _Ctx(template=tmpl), None, tmpl)
+            else:
+                reuse.run(
+                    "steps",
+                    name,
+                    tmpl,
+                    lambda t=tmpl: self._body(t.decl.body, _Ctx(template=t), None, t),
+                )
         for name, svc in p.services.items():
             if svc.decl.instance is None:
                 self._body(svc.body, _Ctx(service=svc), name, None)
