@@ -46,13 +46,23 @@ def prune(folder: str, suffixes: tuple[str, ...], max_entries: int) -> None:
             os.unlink(old.path)
 
 
-def load_kept(load: Callable[[T], Any], source: T) -> Any:
-    """`load(source)` for an unpickle whose every object is kept (a parsed tree, a checked
-    program). A collection of the young generation that falls inside it would scan all of
-    them to free nothing (~1.5 ms of a media compile, ~2.4 ms of a check after an edit):
-    the collector is paused while they are made, and they are then moved to the oldest
-    generation, as if they had survived the collections they skipped (`freeze` and `unfreeze`
-    only splice its lists). The collector is left running or paused, as it was."""
+# The largest pickle `load_kept` unpickles with the collector paused (bytes). Promoting a load
+# to the oldest generation leaves whatever cyclic garbage the load made to the full collection,
+# which a command never reaches: harmless for a small project's trees and program (the media
+# program is 259 KB), but at 10,000 services it kept ~35-60 MiB alive and took the peak past
+# the 300 MiB target (docs/performance.md, sixteenth round). Larger loads are collected as usual.
+PROMOTE_MAX = 1024 * 1024
+
+
+def load_kept(load: Callable[[T], Any], source: T, size: int) -> Any:
+    """`load(source)` for an unpickle of `size` bytes whose every object is kept (a parsed tree,
+    a checked program). A collection of the young generation that falls inside it would scan
+    all of them to free nothing (~1.5 ms of a media compile, ~2.4 ms of a check after an edit):
+    up to PROMOTE_MAX, the collector is paused while they are made, and they are then moved to
+    the oldest generation, as if they had survived the collections they skipped (`freeze` and
+    `unfreeze` only splice its lists). The collector is left running or paused, as it was."""
+    if size > PROMOTE_MAX:
+        return load(source)
     running = gc.isenabled()
     gc.disable()
     try:

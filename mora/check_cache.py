@@ -433,7 +433,7 @@ def load_program(entry: dict[str, Any]) -> tuple[Any, list[Any]] | None:
             data = f.read()
         if _program_name(data) != name:
             return None
-        program, diagnostics = load_kept(loads, data)
+        program, diagnostics = load_kept(loads, data, len(data))
     except (OSError, ValueError, EOFError, UnpicklingError, AttributeError):
         return None
     except (ImportError, TypeError, RecursionError):

@@ -76,7 +76,7 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     path = cache_dir() / f"{key}.pickle"
     try:
         with path.open("rb") as f:
-            module = load_kept(load, f)
+            module = load_kept(load, f, os.fstat(f.fileno()).st_size)
         if isinstance(module, ast.Module):
             module.file.path = file.path  # shown as the user named it this time
             return module

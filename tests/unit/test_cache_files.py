@@ -107,13 +107,37 @@ def test_a_kept_load_runs_no_collection_and_leaves_the_collector_as_it_was(
     for running in (True, False):
         (gc.enable if running else gc.disable)()
         try:
-            loaded = load_kept(_pickle.loads, data)
+            loaded = load_kept(_pickle.loads, data, len(data))
             assert gc.isenabled() is running
         finally:
             gc.enable()
         assert len(loaded) == 20_000
         assert gc.get_freeze_count() == 0  # promoted to the oldest generation, not frozen
     assert "loads" not in collections_inside_loads
+
+
+def test_only_a_small_load_is_promoted_to_the_oldest_generation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Promotion leaves a load's cyclic garbage to the full collection, which a command never
+    reaches: at 10,000 services that took the peak past 300 MiB. A load larger than
+    PROMOTE_MAX is left in the young generation, to the collections as usual."""
+    import _pickle
+
+    from mora import cache_files
+
+    data = pickle.dumps([[i] for i in range(100)])
+
+    def oldest_holds(loaded: object) -> bool:
+        return any(o is loaded for o in gc.get_objects(generation=2))
+
+    gc.disable()  # no collection moves the result between generations meanwhile
+    try:
+        assert oldest_holds(load_kept(_pickle.loads, data, len(data)))
+        monkeypatch.setattr(cache_files, "PROMOTE_MAX", len(data) - 1)
+        assert not oldest_holds(load_kept(_pickle.loads, data, len(data)))
+    finally:
+        gc.enable()
 
 
 def test_a_check_after_an_edit_and_a_compile_unpickle_with_no_collection(
