@@ -29,6 +29,7 @@ import os
 import stat
 import sys
 
+from mora.cache_files import digest as _hasher
 from mora.cache_files import load_kept, prune, write_whole
 
 TYPE_CHECKING = False  # typing costs ~7 ms: a hit does not import it
@@ -37,19 +38,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     Stored = dict[str, Any]  # one diagnostic as the cache keeps it (see `stored_diagnostics`)
-
-# The builtin BLAKE2b: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`), and
-# it hashes the 88 KB a media check reads in 0.10 ms where the builtin SHA-256 takes 0.29 ms (a
-# check after an edit hashes them twice: verifying the entry, then recording the new one).
-try:
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - a Python built without it
-    from hashlib import blake2b
-
-
-def _hasher(data: bytes = b"") -> Any:
-    return blake2b(data, digest_size=32)
-
 
 # 2: nodes pickled as Class._unpickle (mora.ast); 3: a program's file named by its BLAKE2b;
 # 4: the entry in marshal's format, not JSON; 5: BLAKE2b digests, not SHA-256

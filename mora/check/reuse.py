@@ -187,10 +187,10 @@ class Reuse:
     """The kept template checks of one project's check: `run` replays one or checks it."""
 
     def __init__(self, state: CheckState) -> None:
-        # The check cache's builtin BLAKE2b (hashlib would load OpenSSL, ~3-7 ms at start-up)
-        # and its digest of mora's own code (computed once per process, shared with it).
-        from mora.check_cache import _hasher as digest
+        # The check cache's digest of mora's own code (computed once per process, shared).
         from mora.check_cache import code_digest
+
+        digest = cache_files.digest  # the caches' builtin BLAKE2b (no OpenSSL at start-up)
 
         loaded = state.loaded
         self.state = state
