@@ -3,13 +3,14 @@ returns the diagnostics with the result; none of them prints or exits."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mora.diagnostics import Diagnostics
 from mora.record import Record, field
 
 TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
 if TYPE_CHECKING:  # a compile of an unchanged project needs neither loader nor checker
+    from os import PathLike
+    from pathlib import Path  # (a check never imports pathlib: ~5 ms of start-up)
+
     from mora.check_cache import Reads
     from mora.checker import Program
 
@@ -25,7 +26,7 @@ class CompileResult(Record):
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-def check_project(path: Path, reads: Reads | None = None) -> CheckResult:
+def check_project(path: str | PathLike[str], reads: Reads | None = None) -> CheckResult:
     """Parse and check a project: no site, no secrets, no files written. `reads` records what
     the result depends on (`mora check`'s result cache, mora.check_cache)."""
     from mora.checker import check
@@ -39,7 +40,7 @@ def check_project(path: Path, reads: Reads | None = None) -> CheckResult:
     return CheckResult(program, diags)
 
 
-def cached_check(path: Path) -> CheckResult:
+def cached_check(path: str | PathLike[str]) -> CheckResult:
     """`check_project`, or the program and diagnostics of the last clean check of `path` when
     nothing it read has changed (mora.check_cache); a miss checks and keeps both. The
     evaluator gets a program equal to a fresh check's (tests/unit/test_check_cache.py)."""
@@ -55,7 +56,7 @@ def cached_check(path: Path) -> CheckResult:
     return check_and_keep(path, keep_program=True)
 
 
-def check_and_keep(path: Path, keep_program: bool = False) -> CheckResult:
+def check_and_keep(path: str | PathLike[str], keep_program: bool = False) -> CheckResult:
     """`check_project`, its result stored in the check cache with what the check read; with
     `keep_program` (a compile), also a clean check's program (mora.check_cache)."""
     from mora import check_cache
@@ -161,6 +162,8 @@ def open_store(
     Without --site/--secrets the store is `./.mora/site.secrets`; a store from before
     namespaces at `./.mora/<project>.secrets` is moved into it once.
     """
+    from pathlib import Path
+
     from mora.secrets.identity import project_identity
     from mora.secrets.store import (
         SecretStore,

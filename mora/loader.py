@@ -9,13 +9,18 @@ A shared project is untrusted input, so reading is confined: an import stays ins
 project's boundary (see `boundary_of`) or the standard library, never follows a symlink out of
 it, reads only regular `.mora` files up to `MAX_FILE_BYTES`, and a file that is not text (not
 UTF-8, or with control characters) is refused without quoting any of it back.
+
+Paths are `str`s, compared and joined as pathlib would (`_pure`, `_resolve`, `_mode`, `inside`):
+`mora check` never imports pathlib, which with the `urllib.parse` and `ipaddress` it pulls in is
+~5 ms of its start-up. Public functions also take any `os.PathLike`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from mora import ast
 from mora.check_cache import NoReads, Reads
@@ -23,12 +28,14 @@ from mora.deps.lock import STDLIB, LockEntry, LockError, module_dir, read_lock, 
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.parse_cache import load_module
 from mora.record import Record, field
-from mora.resources import stdlib_dir
+from mora.resources import stdlib_folder
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
 TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
 if TYPE_CHECKING:
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 MAX_FILE_BYTES = 1024 * 1024  # one source file; the largest real module is ~20 KB
 NAME_MAX = 255  # bytes in one path component (Linux and macOS)
@@ -41,10 +48,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class LoadedProject(Record):
-    root: Path  # the project directory (the file's directory for a one-file project)
+    root: str  # the project directory, resolved (the file's directory for a one-file project)
     modules: list[ast.Module] = field(default_factory=list)
     stdlib_modules: set[str] = field(default_factory=set)  # display paths of stdlib files
-    boundary: Path = Path(".")  # imports may not reach outside this directory (or the stdlib)
+    boundary: str = "."  # imports may not reach outside this directory (or the stdlib)
     lock: dict[str, LockEntry] = field(default_factory=dict)  # mora.lock beside the project
     dependency_modules: set[str] = field(default_factory=set)  # display paths of locked modules
     locked_imports: list[ast.ImportDecl] = field(default_factory=list)  # `import NAME` of a lock
@@ -57,16 +64,77 @@ class LoadedProject(Record):
     defaults_used: set[tuple[str, str]] = field(default_factory=set)  # (file, name) a module took
 
 
-def display_path(path: Path) -> str:
+# --- paths as pathlib treats them ---------------------------------------------------------------
+
+# The errors for which pathlib's `exists()`, `is_dir()`... answer False rather than raise.
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _pure(path: StrPath) -> str:
+    """`str(Path(path))`: no `.` parts, no repeated or trailing slashes (`..` kept), "" as "."."""
+    text = os.fspath(path)
+    if not text:
+        return "."
+    root = "//" if text[:2] == "//" and text[:3] != "///" else "/" if text[:1] == "/" else ""
+    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+
+
+def _join(directory: str, name: str) -> str:
+    """`Path(directory) / name` for a `_pure` directory and a relative name."""
+    if directory == ".":
+        return _pure(name)
+    return _pure(f"{directory.rstrip('/')}/{name}")
+
+
+def _parents(path: str) -> list[str]:
+    """`[path, *Path(path).parents]` of an absolute, normalised path."""
+    out = [path]
+    while (parent := os.path.dirname(out[-1])) != out[-1]:
+        out.append(parent)
+    return out
+
+
+def _resolve(path: StrPath) -> str:
+    """`Path.resolve()`: absolute, every symlink followed; a symlink loop raises RuntimeError."""
+    resolved = os.path.realpath(path)
+    try:
+        os.stat(resolved)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise RuntimeError(f"Symlink loop from {err.filename!r}") from None
+    return resolved
+
+
+def _mode(path: StrPath) -> int:
+    """The `st_mode` of what `path` names (symlinks followed), 0 where pathlib's `exists()` is
+    False; other errors raise, as from pathlib."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as err:
+        if err.errno not in _MISSING:
+            raise
+    except ValueError:  # a NUL in the path
+        pass
+    return 0
+
+
+def _is_mora(path: str) -> bool:
+    """`Path(path).suffix == ".mora"`."""
+    name = os.path.basename(path)
+    return name.endswith(".mora") and name != ".mora"
+
+
+def display_path(path: StrPath) -> str:
     """A path as users typed it: relative to the working directory when below it."""
+    path = os.fspath(path)
     try:
         rel = os.path.relpath(path)
     except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return path
+    return path if rel.startswith("..") else rel
 
 
-def boundary_of(root: Path) -> Path:
+def boundary_of(root: StrPath) -> str:
     """How far imports may reach: the enclosing Git work tree, else the project directory.
 
     A cloned repository is one unit of trust (all of it comes from the same hands), so the
@@ -74,26 +142,51 @@ def boundary_of(root: Path) -> Path:
     `../media`); nothing outside the clone is ever reachable. Without a Git work tree the
     project directory itself is the limit.
     """
-    for d in (root, *root.parents):
-        if (d / ".git").exists():
+    root = _pure(root)
+    for d in _parents(root):
+        if _mode(os.path.join(d, ".git")):
             return d
     return root
 
 
-def inside(path: Path, directory: Path) -> bool:
-    return path == directory or directory in path.parents
+def inside(path: StrPath, directory: StrPath) -> bool:
+    """Whether `path` is `directory` or below it (`directory in Path(path).parents`)."""
+    path, directory = _pure(path), _pure(directory)
+    if directory == ".":  # the parent of every relative path
+        return not path.startswith("/")
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _entries(directory: str) -> list[os.DirEntry[str]]:
+    """The entries named `*.mora` in `directory`, as pathlib's `glob("*.mora")` lists them
+    (hidden names too; none when it is not a directory or may not be listed)."""
+    if not S_ISDIR(_mode(directory)):
+        return []
+    try:
+        with os.scandir(directory) as listing:
+            return [e for e in listing if e.name.endswith(".mora")]
+    except PermissionError:
+        return []
 
 
 def stdlib_modules() -> list[str]:
-    base = stdlib_dir()
-    if not base.is_dir():
-        return []
-    return sorted(p.stem for p in base.glob("*.mora"))
+    names = (e.name for e in _entries(stdlib_folder()))
+    return sorted(name[:-5] if name != ".mora" else name for name in names)  # `Path.stem`
 
 
-def _mora_files(directory: Path) -> list[Path]:
+def _mora_files(directory: StrPath) -> list[str]:
     """Every entry named `*.mora` but directories: a special file is reported, not skipped."""
-    return sorted(p for p in directory.glob("*.mora") if p.is_symlink() or not p.is_dir())
+    directory = _pure(directory)
+    return sorted(
+        _join(directory, e.name)
+        for e in _entries(directory)
+        if e.is_symlink() or not e.is_dir()
+    )
+
+
+def _relative(path: str, directory: str) -> str:
+    """`Path(path).relative_to(directory).as_posix()` for a path below `directory`."""
+    return path[len(directory.rstrip("/")) :].lstrip("/") or "."
 
 
 def _mask(text: str) -> str:
@@ -116,23 +209,23 @@ class _Loader:
     def __init__(self, diags: Diagnostics, reads: Reads | None = None) -> None:
         self.diags = diags
         self.reads = reads or NoReads()  # what the check result depends on (mora.check_cache)
-        self.seen: set[tuple[str, Path]] = set()  # (scope, file): a file is read once per alias
+        self.seen: set[tuple[str, str]] = set()  # (scope, file): a file is read once per alias
         self.scope = ""  # the alias the files being read belong to ("" for the project)
         self.importer = ""  # the display path of the file whose imports are being followed
-        self.project = LoadedProject(Path("."))
-        self.stdlib = stdlib_dir().resolve()
+        self.project = LoadedProject(".")
+        self.stdlib = _resolve(stdlib_folder())
         self.stdlib_label = "<stdlib>"
-        self.dep_prefix: dict[Path, str] = {}  # a locked module's directory -> `<name@version>`
+        self.dep_prefix: dict[str, str] = {}  # a locked module's directory -> `<name@version>`
 
-    def open_lock(self, root: Path) -> None:
+    def open_lock(self, root: str) -> None:
         """Read `mora.lock`; a locked stdlib replaces the bundled one when its hash matches."""
-        self.reads.file(root / "mora.lock")
+        self.reads.file(os.path.join(root, "mora.lock"))
         try:
             self.project.lock = read_lock(root)
         except LockError as err:
             self.diags.error(
                 "E0132",
-                f"cannot use `{display_path(root / 'mora.lock')}`: {err}",
+                f"cannot use `{display_path(os.path.join(root, 'mora.lock'))}`: {err}",
                 None,
                 help="run `mora get` to write it again",
             )
@@ -141,17 +234,17 @@ class _Loader:
         if entry is not None:
             self.reads.tree(module_dir(entry.hash))
             try:
-                self.stdlib = verified_dir(entry).resolve()
+                self.stdlib = _resolve(verified_dir(entry))
                 self.stdlib_label = f"<stdlib@{entry.version}>"
             except LockError as err:
                 self.project.stdlib_problem = str(err)
 
-    def _display(self, path: Path, limit: Path) -> str:
+    def _display(self, path: str, limit: str) -> str:
         """A locked module's file as `<name@version>/file.mora`; others as `display_path`."""
         if limit in self.dep_prefix:
-            return f"{self.dep_prefix[limit]}/{path.relative_to(limit).as_posix()}"
+            return f"{self.dep_prefix[limit]}/{_relative(path, limit)}"
         if limit == self.stdlib and self.stdlib_label != "<stdlib>":
-            return f"{self.stdlib_label}/{path.relative_to(limit).as_posix()}"
+            return f"{self.stdlib_label}/{_relative(path, limit)}"
         return display_path(path)
 
     def load_dependency(self, decl: ast.ImportDecl) -> None:
@@ -160,7 +253,7 @@ class _Loader:
         self.project.locked_imports.append(decl)
         self.reads.tree(module_dir(entry.hash))
         try:
-            directory = verified_dir(entry).resolve()
+            directory = _resolve(verified_dir(entry))
         except LockError as err:
             self.diags.error(
                 "E0130",
@@ -176,7 +269,7 @@ class _Loader:
                 "E0101", f"dependency `{decl.target}` has no .mora files", decl.span, "here"
             )
 
-    def _read(self, path: Path, display: str) -> bytes | None:
+    def _read(self, path: StrPath, display: str) -> bytes | None:
         """The bytes of a regular file of at most MAX_FILE_BYTES; a diagnostic otherwise."""
         try:
             return read_bounded(path, MAX_FILE_BYTES)
@@ -228,10 +321,10 @@ class _Loader:
         return text[1:] if text.startswith("\ufeff") else text
 
     def load_file(
-        self, path: Path, display: str, from_stdlib: bool = False, limit: Path | None = None
+        self, path: StrPath, display: str, from_stdlib: bool = False, limit: str | None = None
     ) -> None:
         """Read one file; `limit` is the locked module it belongs to (None: project/stdlib)."""
-        resolved = path.resolve()
+        resolved = _resolve(path)
         self.reads.probe(path)
         if (self.scope, resolved) in self.seen:
             return
@@ -255,15 +348,16 @@ class _Loader:
         for decl in module.decls:
             if isinstance(decl, ast.ImportDecl):
                 self.importer = display
-                self.load_import(decl, resolved.parent, from_stdlib, limit)
+                self.load_import(decl, os.path.dirname(resolved), from_stdlib, limit)
 
-    def load_dir(self, directory: Path, limit: Path, span: Span | None = None) -> int:
+    def load_dir(self, directory: StrPath, limit: StrPath, span: Span | None = None) -> int:
         """Every `.mora` file of `directory`; one that is a symlink out of `limit` is refused."""
+        limit = os.fspath(limit)
         files = _mora_files(directory)
-        self.reads.listing(directory, [f.name for f in files])
+        self.reads.listing(directory, [os.path.basename(f) for f in files])
         for f in files:
             self.reads.probe(f)
-            if not inside(f.resolve(), limit):
+            if not inside(_resolve(f), limit):
                 self.diags.error(
                     E_OUTSIDE,
                     f"`{display_path(f)}` is a symlink to a file outside the project",
@@ -291,7 +385,7 @@ class _Loader:
         )
 
     def load_import(
-        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, limit: Path | None = None
+        self, decl: ast.ImportDecl, base: str, from_stdlib: bool, limit: str | None = None
     ) -> None:
         """Follow one import: under its alias's scope, a flat stdlib/locked name in the
         project's (shared by every alias), a flat path in the importing file's own scope."""
@@ -311,7 +405,7 @@ class _Loader:
             self.scope = outer
 
     def _load_import(
-        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, limit: Path | None = None
+        self, decl: ast.ImportDecl, base: str, from_stdlib: bool, limit: str | None = None
     ) -> None:
         if decl.is_path:
             self.load_path_import(decl, base, from_stdlib, limit)
@@ -322,19 +416,19 @@ class _Loader:
             if decl.target != STDLIB:
                 self.load_dependency(decl)
                 return
-        path = self.stdlib / f"{decl.target}.mora"
+        path = _join(self.stdlib, f"{decl.target}.mora")
         self.reads.probe(path)
-        if path.is_file():
+        if S_ISREG(_mode(path)):
             self.load_file(path, f"{self.stdlib_label}/{decl.target}.mora", from_stdlib=True)
             return
         if limit is None and not from_stdlib:  # a required name not locked yet: E0131 instead
             self.project.unknown_modules.append(decl)
             return
-        self.reads.folder(stdlib_dir())  # its names are the did-you-mean candidates
+        self.reads.folder(stdlib_folder())  # its names are the did-you-mean candidates
         unknown_module(decl, self.diags)
 
     def load_path_import(
-        self, decl: ast.ImportDecl, base: Path, from_stdlib: bool, module: Path | None = None
+        self, decl: ast.ImportDecl, base: str, from_stdlib: bool, module: str | None = None
     ) -> None:
         """`import "PATH"`: confined to the project (or the stdlib, or the locked module)."""
         limit = module or (self.stdlib if from_stdlib else self.project.boundary)
@@ -352,11 +446,10 @@ class _Loader:
             )
             return
         try:
-            self.reads.probe(base / decl.target)
-            target = (base / decl.target).resolve()
-            if not inside(target, limit) and not inside(
-                Path(os.path.normpath(base / decl.target)), limit
-            ):
+            joined = _join(base, decl.target)
+            self.reads.probe(joined)
+            target = _resolve(joined)
+            if not inside(target, limit) and not inside(os.path.normpath(joined), limit):
                 self._outside(
                     decl,
                     "it is outside the project",
@@ -371,24 +464,24 @@ class _Loader:
                     "a project reads only its own files: copy the file into the project",
                 )
                 return
-            if target.is_dir():
+            if S_ISDIR(_mode(target)):
                 if self.load_dir(target, limit, decl.span) == 0:
                     self.diags.error(
                         "E0101", f"`{decl.target}` has no .mora files", decl.span, "imported here"
                     )
                 return
-            if target.suffix != ".mora" and not target.exists():  # `.mora` may be left out
-                self.reads.probe(target.with_name(target.name + ".mora"))
-                named = target.with_name(target.name + ".mora").resolve()
-                if named.exists() and not inside(named, limit):
+            if not _is_mora(target) and not _mode(target):  # `.mora` may be left out
+                self.reads.probe(target + ".mora")
+                named = _resolve(target + ".mora")
+                if _mode(named) and not inside(named, limit):
                     self._outside(
                         decl,
                         "a symlink that leads outside the project",
                         "a project reads only its own files: copy the file into the project",
                     )
                     return
-                target = named if named.exists() else target
-            if target.exists() and target.suffix != ".mora":
+                target = named if _mode(named) else target
+            if _mode(target) and not _is_mora(target):
                 self.diags.error(
                     E_NOT_SOURCE,
                     f"`{decl.target}` is not a .mora file",
@@ -396,7 +489,7 @@ class _Loader:
                     "only .mora files can be imported",
                 )
                 return
-            if target.exists():
+            if _mode(target):
                 self.load_file(target, self._display(target, limit), from_stdlib, module)
                 return
         except (OSError, RuntimeError) as err:  # a symlink loop, a name the OS refuses
@@ -434,13 +527,17 @@ def resolve_modules(project: LoadedProject, diags: Diagnostics) -> None:
         rewrite(project, diags)
 
 
-def load_project(path: Path, diags: Diagnostics, reads: Reads | None = None) -> LoadedProject:
+def load_project(
+    path: StrPath, diags: Diagnostics, reads: Reads | None = None
+) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`, and what
     was read to `reads` (mora.check_cache)."""
+    path = _pure(path)
     loader = _Loader(diags, reads)
     loader.reads.probe(path)
-    if path.is_dir():
-        root = path.resolve()
+    mode = _mode(path)
+    if S_ISDIR(mode):
+        root = _resolve(path)
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
         loader.open_lock(root)
@@ -452,8 +549,8 @@ def load_project(path: Path, diags: Diagnostics, reads: Reads | None = None) -> 
                 help="a project is a directory of .mora files: give the directory that holds "
                 "them, or write one (`project NAME` first)",
             )
-    elif path.is_file():
-        root = path.resolve().parent
+    elif S_ISREG(mode):
+        root = os.path.dirname(_resolve(path))
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
         loader.open_lock(root)
@@ -467,12 +564,12 @@ def load_project(path: Path, diags: Diagnostics, reads: Reads | None = None) -> 
             "from the current directory",
         )
         return loader.project
-    for d in (loader.project.root, *loader.project.root.parents):  # what boundary_of asked
-        loader.reads.probe(d / ".git")
-        if (d / ".git").exists():
+    for d in _parents(loader.project.root):  # what boundary_of asked
+        loader.reads.probe(os.path.join(d, ".git"))
+        if _mode(os.path.join(d, ".git")):
             break
     if loader.project.unknown_modules:  # reported with the stdlib's names as candidates
-        loader.reads.folder(stdlib_dir())
+        loader.reads.folder(stdlib_folder())
     from mora.deps.requirements import check_requirements
 
     check_requirements(loader.project, diags)

@@ -47,24 +47,20 @@ def run_check(projects: list[Path] | list[str], fmt: str, cache: bool = True) ->
     from mora import check_cache  # (json only when an entry is read or written)
 
     if not cache or not check_cache.enabled():
-        from pathlib import Path
-
         from mora.api import check_project
         from mora.diagnostics import Diagnostics
 
         diags = Diagnostics()
-        for project in projects or ["."]:
-            diags.extend(check_project(Path(project)).diagnostics)
+        for project in projects or ["."]:  # `str` paths: the check never imports pathlib
+            diags.extend(check_project(project).diagnostics)
         return report(diags, fmt)
     items: list[check_cache.Stored] = []
     for project in projects or ["."]:
         found = check_cache.lookup(project)
         if found is None:  # a miss: check, and keep the result with what it read
-            from pathlib import Path
-
             from mora.api import check_and_keep
 
-            found = check_cache.stored_diagnostics(check_and_keep(Path(project)).diagnostics)
+            found = check_cache.stored_diagnostics(check_and_keep(project).diagnostics)
         items += found
     return check_cache.report(items, fmt)
 

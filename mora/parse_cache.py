@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from pathlib import Path
 
 from mora import ast
 from mora.cache_files import load_kept, prune, write_whole
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
+
+TYPE_CHECKING = False  # pathlib only for type checkers: `mora check` works on `str` paths
+if TYPE_CHECKING:  # (pathlib, with `urllib.parse` and `ipaddress`, is ~5 ms of start-up)
+    from pathlib import Path
 
 try:  # the builtin SHA-256: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`)
     from _sha256 import sha256 as _sha256  # Python 3.11
@@ -33,26 +36,30 @@ _MAX_ENTRIES = 4000
 _PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL (Python 3.8 and later)
 
 
+def folder() -> str:
+    """Where the trees are kept: `$XDG_CACHE_HOME/mora/ast`, by default `~/.cache/mora/ast`."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mora", "ast")
+
+
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mora" / "ast"
+    """`folder()` as a `Path` (tests, tools)."""
+    from pathlib import Path
+
+    return Path(folder())
 
 
 @cache
 def _toolchain_digest() -> bytes:
     """What the tree depends on besides the text: grammar, parser and AST definitions."""
-    from mora.resources import grammar_path
+    from mora.resources import grammar_file
 
-    here = Path(__file__).resolve().parent
+    here = os.path.dirname(os.path.realpath(__file__))
     h = _sha256(_FORMAT)
-    for path in (
-        grammar_path(),
-        here / "parser.py",
-        here / "parse_tables.py",
-        here / "ast.py",
-        here / "source.py",
-    ):
-        h.update(path.read_bytes())
+    modules = ("parser.py", "parse_tables.py", "ast.py", "source.py")
+    for path in (grammar_file(), *(os.path.join(here, name) for name in modules)):
+        with open(path, "rb") as f:
+            h.update(f.read())
     return h.digest()
 
 
@@ -73,9 +80,9 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
         key = _key(file.text)
     except OSError:
         return _parse(file, diags)
-    path = cache_dir() / f"{key}.pickle"
+    path = os.path.join(folder(), f"{key}.pickle")
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             module = load_kept(load, f, os.fstat(f.fileno()).st_size)
         if isinstance(module, ast.Module):
             module.file.path = file.path  # shown as the user named it this time
@@ -104,21 +111,21 @@ def _parse(file: SourceFile, diags: Diagnostics) -> ast.Module:
     return parse_module(file, diags)
 
 
-def _store(path: Path, module: ast.Module) -> None:
+def _store(path: str, module: ast.Module) -> None:
     from _pickle import PicklingError, dump  # what `pickle.dump` is (see load_module)
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_whole(str(path), lambda f: dump(module, f, protocol=_PROTOCOL))
-        _prune(path.parent)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_whole(path, lambda f: dump(module, f, protocol=_PROTOCOL))
+        _prune(os.path.dirname(path))
     except (OSError, RecursionError, PicklingError):
         pass  # a cache that cannot be written is only slower (the parser bounds the depth)
 
 
-_pruned: list[Path] = []  # the folders this process has already looked at
+_pruned: list[str] = []  # the folders this process has already looked at
 
 
-def _prune(directory: Path) -> None:
+def _prune(directory: str) -> None:
     """Keep the cache bounded: past the limit, drop the least recently written half.
 
     Looked at once per process, with `os.scandir`: a check that missed on eleven files listed
@@ -126,4 +133,4 @@ def _prune(directory: Path) -> None:
     if directory in _pruned:
         return
     _pruned.append(directory)
-    prune(str(directory), (".pickle",), _MAX_ENTRIES)
+    prune(directory, (".pickle",), _MAX_ENTRIES)

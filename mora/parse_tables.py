@@ -22,7 +22,6 @@ import marshal
 import os
 import re
 import sys
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing only for type checkers (~3 ms of start-up)
 if TYPE_CHECKING:
@@ -538,14 +537,15 @@ def _first_of(items: list[Any], c: Any) -> set[str] | None:
     return None
 
 
-def tables_path(folder: Path, digest: str) -> Path:
+def tables_path(folder: str | os.PathLike[str], digest: str) -> str:
     """Where the tables of a grammar (`digest`) are kept; marshal's format is the running
-    Python's, so its version is part of the name."""
+    Python's, so its version is part of the name. (`str` paths: a check never imports pathlib,
+    ~5 ms of start-up with the `urllib.parse` and `ipaddress` it pulls in.)"""
     python = f"py{sys.version_info[0]}{sys.version_info[1]}m{marshal.version}"
-    return folder / f"grammar-tables-{digest}-{_FORMAT}-{python}.marshal"
+    return os.path.join(folder, f"grammar-tables-{digest}-{_FORMAT}-{python}.marshal")
 
 
-def load(path: Path) -> Tables | None:
+def load(path: str | os.PathLike[str]) -> Tables | None:
     """The tables stored at `path`, or None when there are none (or they are unreadable).
 
     Stored with `marshal`, which reads and writes only plain data (dicts, lists, tuples,
@@ -554,7 +554,7 @@ def load(path: Path) -> Tables | None:
     cannot be stored at all. Read whole, then `marshal.loads`: `marshal.load` of a file object
     asks the file for every object's bytes in turn (~3 ms for these 46 KB, against ~0.4)."""
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             data = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
@@ -563,18 +563,22 @@ def load(path: Path) -> Tables | None:
     return Tables(data)
 
 
-def store(path: Path, data: dict[str, Any]) -> None:
+def store(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
     """Write the tables atomically; a folder that cannot be written (or data that is not
     plain) only costs lark's import on the next parse."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    folder, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")
     try:
         blob = marshal.dumps(data)
     except ValueError:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as f:
+        os.makedirs(folder or ".", exist_ok=True)
+        with open(tmp, "wb") as f:
             f.write(blob)
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        from contextlib import suppress
+
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)

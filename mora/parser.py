@@ -19,7 +19,6 @@ import os
 import re
 from functools import cache
 from operator import attrgetter
-from pathlib import Path
 
 from mora import ast, parse_tables
 from mora.diagnostics import Diagnostics, Label
@@ -507,8 +506,10 @@ def _grammar_digest(grammar: str) -> str:
     return _sha256(grammar.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _cache_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "mora"
+def _cache_folder() -> str:
+    """`$XDG_CACHE_HOME/mora` (`str`: a check never imports pathlib, ~5 ms of start-up)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mora")
 
 
 def _cache_path(grammar: str = "") -> str:
@@ -518,7 +519,7 @@ def _cache_path(grammar: str = "") -> str:
     import lark
 
     name = f"grammar-lark{lark.__version__}-{_grammar_digest(grammar)}.cache"
-    return str(_cache_folder() / name)
+    return os.path.join(_cache_folder(), name)
 
 
 _BUILDER = _Builder()
@@ -528,7 +529,7 @@ _BUILDER = _Builder()
 def _parser() -> lark.Lark:
     import lark
 
-    from mora.resources import grammar_path
+    from mora.resources import grammar_file
 
     kwargs: dict[str, Any] = dict(
         parser="lalr",
@@ -537,14 +538,14 @@ def _parser() -> lark.Lark:
         start=["start", "expression"],
         transformer=_BUILDER,
     )
-    grammar = grammar_path().read_text(encoding="utf-8")
+    grammar = _read_grammar(grammar_file())
     cache_file = _cache_path(grammar)
     try:
-        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(cache_file), exist_ok=True)
         built = lark.Lark(grammar, cache=cache_file, **kwargs)
     except OSError:
         return lark.Lark(grammar, **kwargs)
-    _prune_grammar_caches(Path(cache_file).parent)
+    _prune_grammar_caches(os.path.dirname(cache_file))
     return built
 
 
@@ -554,10 +555,10 @@ def _tables() -> parse_tables.Tables | None:
     lark (and stored) on the first parse after the grammar changed. None: parse with lark."""
     if os.environ.get("MORA_LARK_ONLY"):  # the comparison tests parse with lark itself
         return None
-    from mora.resources import grammar_path
+    from mora.resources import grammar_file
 
     try:
-        grammar = grammar_path().read_text(encoding="utf-8")
+        grammar = _read_grammar(grammar_file())
     except OSError:
         return None
     path = parse_tables.tables_path(_cache_folder(), _grammar_digest(grammar + _lark_stamp()))
@@ -577,8 +578,14 @@ def _tables() -> parse_tables.Tables | None:
     ):
         return None  # a lark whose internals differ: lark parses, as before
     parse_tables.store(path, data)
-    _prune_grammar_caches(path.parent, pattern="grammar-tables-*")  # .pickle: before marshal
+    _prune_grammar_caches(os.path.dirname(path), pattern="grammar-tables-*")  # .pickle: before marshal
     return parse_tables.Tables(data)
+
+
+def _read_grammar(path: str) -> str:
+    """The grammar's text, as `Path.read_text` read it (universal newlines)."""
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def _lark_stamp() -> str:
@@ -618,14 +625,20 @@ def _unexpected_input() -> type[Exception]:
 
 
 def _prune_grammar_caches(
-    folder: Path, keep: int = 8, pattern: str = "grammar-lark*.cache"
+    folder: str | os.PathLike[str], keep: int = 8, pattern: str = "grammar-lark*.cache"
 ) -> None:
     """One cache file per grammar text: keep the most recently written few, not every grammar
-    a checkout ever had."""
+    a checkout ever had. (Only after lark built a parser or tables: fnmatch is imported then.)"""
+    from contextlib import suppress
+    from fnmatch import fnmatchcase
+
     try:
-        files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[keep:]:
-            old.unlink(missing_ok=True)
+        with os.scandir(folder) as listing:
+            entries = [e for e in listing if fnmatchcase(e.name, pattern)]
+        entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+        for old in entries[keep:]:
+            with suppress(FileNotFoundError):
+                os.unlink(old.path)
     except OSError:
         pass  # a cache that cannot be tidied is only larger
 

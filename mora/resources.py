@@ -2,26 +2,50 @@
 
 In an installed wheel they sit in `mora/_data/`; in a source checkout they are the top-level
 `grammar/`, `stdlib/` and `schemas/` folders next to the package.
+
+The check path uses the `str` forms (`data_folder`, `grammar_file`, `stdlib_folder`): `mora
+check` never imports pathlib (with the `urllib.parse` and `ipaddress` it pulls in, ~5 ms of
+start-up); the `Path` forms import it when called.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+TYPE_CHECKING = False  # only type checkers read pathlib here (see above)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
 @cache
-def data_dir(name: str) -> Path:
-    installed = _PACKAGE / "_data" / name
-    if installed.is_dir():
+def data_folder(name: str) -> str:
+    installed = os.path.join(_PACKAGE, "_data", name)
+    if os.path.isdir(installed):
         return installed
-    return _PACKAGE.parent / name
+    return os.path.join(os.path.dirname(_PACKAGE), name)
+
+
+def grammar_file() -> str:
+    return os.path.join(data_folder("grammar"), "mora.lark")
+
+
+def stdlib_folder() -> str:
+    return data_folder("stdlib")
+
+
+def data_dir(name: str) -> Path:
+    from pathlib import Path
+
+    return Path(data_folder(name))
 
 
 def grammar_path() -> Path:
-    return data_dir("grammar") / "mora.lark"
+    from pathlib import Path
+
+    return Path(grammar_file())
 
 
 def stdlib_dir() -> Path:

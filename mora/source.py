@@ -7,13 +7,15 @@ on demand so that nodes stay small and cheap to create.
 from __future__ import annotations
 
 import bisect
-from pathlib import Path
 
 from mora.record import Record, field
 
 TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
 if TYPE_CHECKING:
+    from os import PathLike
     from typing import Any
+
+    StrPath = str | PathLike[str]  # (no pathlib: ~5 ms of a check's start-up)
 
 
 class SourceFile(Record, eq=False):
@@ -41,8 +43,9 @@ class SourceFile(Record, eq=False):
         return starts
 
     @classmethod
-    def read(cls, path: Path, display: str | None = None) -> SourceFile:
-        data = path.read_bytes()
+    def read(cls, path: StrPath, display: str | None = None) -> SourceFile:
+        with open(path, "rb") as f:
+            data = f.read()
         text = data.decode("utf-8", errors="replace")
         return cls(display or str(path), text)
 
@@ -173,13 +176,13 @@ def span_at(file: SourceFile, start: int, end: int) -> Span:
 class ReadRefused(OSError):
     """A file read_bounded would not read: `why` is "not-regular" or "too-large"."""
 
-    def __init__(self, path: Path, why: str, limit: int) -> None:
+    def __init__(self, path: StrPath, why: str, limit: int) -> None:
         reason = "not a regular file" if why == "not-regular" else f"larger than {limit} bytes"
         super().__init__(reason)
         self.path, self.why, self.limit = path, why, limit
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
+def read_bounded(path: StrPath, limit: int) -> bytes:
     """The bytes of a regular file of at most `limit` bytes.
 
     Every file a project, a site or a store names is read through here: opened without blocking

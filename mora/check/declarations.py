@@ -6,7 +6,7 @@ any body is; the tables this fills are what every later pass looks names up in.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from mora import ast
 from mora import types as T
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _name_from_path(path: Path) -> str:
-    name = "".join(c if c.isalnum() else "-" for c in path.name.lower()).strip("-")
+def _name_from_path(path: str) -> str:
+    name = "".join(c if c.isalnum() else "-" for c in os.path.basename(path).lower()).strip("-")
     return name or "project"
 
 

@@ -6,8 +6,6 @@ they need none of the checking passes' internals.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mora import ast
 from mora import types as T
 from mora.record import Record, field
@@ -140,7 +138,7 @@ class Program(Record):
     """The checked project: symbol tables in source order, over the AST."""
 
     name: str
-    root: Path
+    root: str  # the project directory, resolved (a `str`: a check never imports pathlib)
     params: dict[str, ParamSym] = field(default_factory=dict)
     secrets: dict[str, SecretSym] = field(default_factory=dict)
     inputs: dict[str, InputSym] = field(default_factory=dict)

@@ -65,7 +65,7 @@ def project_requires(project: Path, diags: Diagnostics) -> tuple[Path, list[ast.
     from mora.source import SourceFile
 
     if project.is_dir():
-        root, files = project.resolve(), _mora_files(project)
+        root, files = project.resolve(), [Path(f) for f in _mora_files(project)]
     else:
         root, files = project.resolve().parent, [project]
     out: list[ast.RequireDecl] = []

@@ -74,8 +74,8 @@ class _OverlayLoader(_Loader):
         self.overlay = overlay
         self.paths: dict[str, Path] = {}
 
-    def _read(self, path: Path, display: str) -> bytes | None:
-        resolved = path.resolve()
+    def _read(self, path: str | Path, display: str) -> bytes | None:
+        resolved = Path(path).resolve()  # (the loader passes `str` paths)
         self.paths[display] = resolved
         text = self.overlay.get(resolved)
         if text is not None:
@@ -115,7 +115,7 @@ def analyse(path: Path | None, text: str, overlay: dict[Path, str]) -> Analysis:
     loader.project.boundary = boundary_of(root)
     if root.is_dir():
         loader.load_dir(root, loader.project.boundary)
-    if ("", path.resolve()) not in loader.seen:  # a new file, not saved yet
+    if ("", str(path.resolve())) not in loader.seen:  # a new file, not saved yet
         loader.load_file(path, display_path(path))
     resolve_modules(loader.project, diags)  # `import ... as NAME` (mora.modules)
     program = check(loader.project, diags) if loader.project.modules else None

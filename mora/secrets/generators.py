@@ -7,7 +7,6 @@ at import time: cryptography, bcrypt and argon2 are imported inside the function
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from types import MappingProxyType
 
@@ -557,6 +556,8 @@ def _check_tls_ca(args: Mapping[str, Any]) -> None:
 
 
 def _check_tls_cert(args: Mapping[str, Any]) -> None:
+    import ipaddress  # here and in _tls_cert only: ~1-2 ms of every check's start-up
+
     _int_range("tls_cert", args, "days", 1, 3650)
     hosts = args["hosts"]
     if not hosts:
@@ -714,6 +715,7 @@ def _load_ca(text: str) -> tuple[Any, x509.Certificate]:
 
 
 def _tls_cert(args: Mapping[str, Any], src: Mapping[str, str], ent: Entropy) -> dict[str, str]:
+    import ipaddress
     from datetime import timedelta
 
     from cryptography import x509
