@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from mora.backends._json import dumps, key
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.model import Manifest
 from mora.output import write_chunks
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: the manifest's collections of models, each entry dumped only when it is written (their
 #: default is empty: `exclude_defaults` leaves out an empty one, as `manifest_json` does)

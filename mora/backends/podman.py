@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import BIND_FUNCTIONS, bind_dirs, bind_lines
@@ -38,7 +37,10 @@ from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:  # (the jobs' module loads only for a project with jobs)
+    from typing import Any
+
     from mora.backends._podman_jobs import JobRun
 
 # Every `model.Service` field: the shared container options plus the restart policy

@@ -21,7 +21,6 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
@@ -59,7 +58,10 @@ from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Job, Mount
 from mora.output import finish_target, write_file
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:  # the jobs' module, and the cron converter below, load only for jobs
+    from typing import Any
+
     from mora.backends._podman_jobs import JobRun
 
 # Every `model.Service` field: the shared container options plus the restart policy
