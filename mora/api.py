@@ -32,7 +32,7 @@ def check_project(path: Path, reads: Reads | None = None) -> CheckResult:
     from mora.loader import load_project
 
     diags = Diagnostics()
-    loaded = load_project(path, diags, reads)
+    loaded = load_project(Path(path), diags, reads)  # (`mora compile` gives the path as text)
     if not loaded.modules:
         return CheckResult(None, diags)
     program = check(loaded, diags)

@@ -393,8 +393,21 @@ def test_the_click_free_compile_reads_arguments_as_click_does(parts: list[object
     params = dict(ctx.params)
     assert params.pop("gitops") is False
     params["sets"] = list(params["sets"])
+    # the project and the output folder are given as text, the text of click's `Path`s
+    for name in ("project", "out_dir"):
+        assert isinstance(plain[name], str) and isinstance(params[name], Path)
+        params[name] = str(params[name])
     assert plain == params
     del click
+
+
+@given(st.text(alphabet="/.a\x00 ", max_size=12))
+def test_the_fast_compile_writes_paths_as_pathlib_does(text: str) -> None:
+    """`mora compile` names its project and output folder without pathlib (seventeenth round):
+    the same text as `str(Path(...))`, which its messages print (`wrote N file(s) to OUT`)."""
+    from mora.main import _path_text
+
+    assert _path_text(text) == str(Path(text))
 
 
 def test_the_click_free_compile_writes_what_the_click_command_writes(tmp_path: Path) -> None:

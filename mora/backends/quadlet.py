@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
@@ -63,6 +62,7 @@ if TYPE_CHECKING:  # the jobs' module, and the cron converter below, load only f
     from typing import Any
 
     from mora.backends._podman_jobs import JobRun
+    from mora.output import Where  # text, or a `Path` (mora.backends)
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -73,7 +73,7 @@ JOB_TIMEOUT = 3600  # seconds a job may run (pulling its image included) before 
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
-def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+def write(compiled: Compiled, out: Where, options: Any, diags: Diagnostics) -> list[Where]:
     """Write `out/quadlet/<host>/` for every host that runs a service."""
     settings = read_settings(compiled.manifest, diags)
     if settings.version < QUADLET_FIRST:
@@ -85,7 +85,7 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
         )
         return []
     deployment = shared_plan(compiled, settings, diags, one_host=False)
-    written: list[Path] = []
+    written: list[Where] = []
     manager = _manager_host(compiled, [hd.host.name for hd in deployment.hosts], diags)
     no_secrets = getattr(options, "no_secrets", False)
     for hd in deployment.hosts:
