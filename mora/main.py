@@ -66,22 +66,23 @@ def run_check(projects: list[Path] | list[str], fmt: str, cache: bool = True) ->
 
 
 def run_compile(
-    project: Path,
+    project: Path | str,
     domain: str | None,
     sets: list[str],
     site_file: Path | None,
-    out_dir: Path,
+    out_dir: Path | str,
     targets: tuple[str, ...],
     secrets_path: Path | None,
     no_secrets: bool,
     fmt: str,
     gitops: bool = False,
 ) -> int:
-    """`mora compile`: check and evaluate, then write the manifest and the chosen targets."""
+    """`mora compile`: check and evaluate, then write the manifest and the chosen targets.
+    `project` and `out_dir` are a `Path` (click) or the same path's text (`_plain_compile`)."""
     from mora.api import compile_project
 
     result = compile_project(
-        project,
+        project,  # type: ignore[arg-type]
         domain=domain,
         sets=list(sets),
         site_file=site_file,
@@ -111,7 +112,7 @@ def run_compile(
 
 
 def write_outputs(
-    compiled: object, out_dir: Path, targets: tuple[str, ...], no_secrets: bool, diags: Any
+    compiled: object, out_dir: Path | str, targets: tuple[str, ...], no_secrets: bool, diags: Any
 ) -> tuple[int, list[str]]:
     """Run the chosen backends (the manifest always); returns how many files they wrote and the
     targets not built. Only the count is kept: each backend's list of paths (~100,000 `Path`s,
@@ -154,7 +155,7 @@ def write_outputs(
     return written, not_built
 
 
-def say_written(written: int, not_built: list[str], out_dir: Path) -> None:
+def say_written(written: int, not_built: list[str], out_dir: Path | str) -> None:
     if written:
         print(f"wrote {written} file(s) to {out_dir}", file=sys.stderr)
     for target in not_built:
@@ -197,11 +198,12 @@ _COMPILE_VALUES = ("--domain", "--set", "--site", "--out", "--target", "--secret
 def _plain_compile(args: list[str]) -> dict[str, Any] | None:
     """The arguments of a plain `mora compile` call (the options of `mora.cli.compile_cmd`,
     spelled `--opt VALUE` or `--opt=VALUE`), or None to leave parsing and errors to click: click
-    alone costs ~45 ms, a sixth of a small compile (docs/performance.md)."""
+    alone costs ~45 ms, a sixth of a small compile (docs/performance.md). The project and the
+    output folder are text (`_path_text`): `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5
+    ms) is imported only for a `--site` or `--secrets` file, which the site and the store read
+    as `Path`s."""
     if not args or args[0] != "compile":
         return None
-    from pathlib import Path
-
     given: dict[str, list[str]] = {opt: [] for opt in _COMPILE_VALUES}
     flags: set[str] = set()
     paths: list[str] = []
@@ -226,16 +228,18 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
         return None
     if any(f not in ("text", "json") for f in given["--format"]):
         return None
-    out = Path(given["--out"][-1] if given["--out"] else "build")
-    files = [Path(p) for p in given["--site"][-1:] + given["--secrets"][-1:]]
-    if (out.exists() and not out.is_dir()) or any(p.is_dir() for p in files):
+    out = _path_text(given["--out"][-1] if given["--out"] else "build")
+    files = given["--site"][-1:] + given["--secrets"][-1:]
+    if (os.path.exists(out) and not os.path.isdir(out)) or any(map(os.path.isdir, files)):
         return None  # click's "is a file" / "is a directory" usage errors
     if any(not p for opt in given.values() for p in opt) or (paths and not paths[0]):
         return None
     site = given["--site"][-1:]
     secrets = given["--secrets"][-1:]
+    if files:
+        from pathlib import Path
     return {
-        "project": Path(paths[0] if paths else "."),
+        "project": _path_text(paths[0] if paths else "."),
         "domain": given["--domain"][-1] if given["--domain"] else None,
         "sets": given["--set"],
         "site_file": Path(site[0]) if site else None,
@@ -245,6 +249,15 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
         "no_secrets": "--no-secrets" in flags,
         "fmt": given["--format"][-1] if given["--format"] else "text",
     }
+
+
+def _path_text(arg: str) -> str:
+    """`str(Path(arg))` on POSIX without pathlib: repeated slashes and `.` names go, `..` and
+    a leading `//` stay, and the empty path is `.` (the messages print it as click's `Path`)."""
+    root = "/" if arg.startswith("/") else ""
+    if arg.startswith("//") and not arg.startswith("///"):
+        root = "//"
+    return root + "/".join(n for n in arg.split("/") if n and n != ".") or "."
 
 
 # The cyclic garbage collector's young generation is collected every 700 allocations by default:

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, Union, get_args, get_origin
 
 from mora.record import Record
+
+# `typing` (with `contextlib`, ~2 ms of a compile's start-up) is not imported: the fields' checks
+# read the annotations through `_Literal` and `_Either` below; `model_fields` imports it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 MANIFEST_FORMAT = "mora-manifest"
 MANIFEST_VERSION = 1
@@ -98,9 +103,10 @@ def Field(
     return FieldInfo(default, default_factory, description, ge, le, pattern)
 
 
-_Check = Callable[[Any], Any]
-# name, check (None: anything), default, factory: one row per field, in declaration order
-_Row = tuple[str, "_Check | None", Any, "Callable[[], Any] | None"]
+if TYPE_CHECKING:  # aliases for type checkers only (they name `Any`)
+    _Check = Callable[[Any], Any]
+    # name, check (None: anything), default, factory: one row per field, in declaration order
+    _Row = tuple[str, "_Check | None", Any, "Callable[[], Any] | None"]
 
 
 class _ModelMeta(type):
@@ -126,9 +132,48 @@ class _ModelMeta(type):
 
     @property
     def model_fields(cls) -> dict[str, FieldInfo]:
-        """Field name -> declaration, with `annotation` resolved (pydantic's attribute)."""
-        _rows(cls)
-        return {f.name: f for f in cls._fields}  # type: ignore[attr-defined]
+        """Field name -> declaration, with `annotation` resolved as `typing` spells it
+        (pydantic's attribute: the schema and the tests, never a compile)."""
+        import typing  # (see the module's imports)
+
+        names = {"Literal": typing.Literal}
+        fields: tuple[FieldInfo, ...] = cls._fields  # type: ignore[attr-defined]
+        for f in fields:
+            if f.annotation is None:
+                f.annotation = eval(f.source, vars(sys.modules[cls.__module__]), names)
+        return {f.name: f for f in fields}
+
+
+class _Literal:
+    """`Literal[...]` as the fields' checks read it, without `typing`: the values (`__args__`);
+    `Literal[...] | None` is an `_Either`, as `int | None` is a `types.UnionType`."""
+
+    __slots__ = ("__args__",)
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.__args__ = values
+
+    def __class_getitem__(cls, values: Any) -> _Literal:
+        return cls(values if isinstance(values, tuple) else (values,))
+
+    def __or__(self, other: Any) -> _Either:
+        return _Either((self, type(None) if other is None else other))
+
+    def __ror__(self, other: Any) -> _Either:
+        return _Either((type(None) if other is None else other, self))
+
+
+class _Either:
+    """A union with a `_Literal` member: its members (`__args__`)."""
+
+    __slots__ = ("__args__",)
+
+    def __init__(self, members: tuple[Any, ...]) -> None:
+        self.__args__ = members
+
+
+# The names an annotation is read with, beside its module's: `Literal` without `typing`
+_NAMES = {"Literal": _Literal}
 
 
 def _values_getter(names: tuple[str, ...]) -> Any:
@@ -163,10 +208,10 @@ def _rows(cls: Any) -> tuple[_Row, ...]:
             key = (module, f.source, f.ge, f.le, f.pattern)
             resolved = _RESOLVED.get(key)
             if resolved is None:
-                annotation = eval(f.source, vars(sys.modules[module]))
+                annotation = eval(f.source, vars(sys.modules[module]), _NAMES)
                 resolved = (annotation, _checker(annotation, f.ge, f.le, f.pattern))
                 _RESOLVED[key] = resolved
-            f.annotation, check = resolved
+            check = resolved[1]
             built.append((f.name, check, f.default, f.default_factory))
         rows = cls._rows = tuple(built)
     return rows  # type: ignore[no-any-return]
@@ -175,9 +220,10 @@ def _rows(cls: Any) -> tuple[_Row, ...]:
 # A plan for the fields given in one order: per given field (its exact types, its check, its
 # slot's setter), then per other field (its slot's setter, its default, its factory). `exact`
 # None: any value is kept; a value whose type is in `exact` is one the check returns unchanged.
-_Given = tuple["frozenset[type] | None", "_Check", Callable[[Any, Any], None]]
-_Rest = tuple[Callable[[Any, Any], None], Any, "Callable[[], Any] | None"]
-_Plan = tuple[dict[str, _Given], tuple[_Rest, ...]]
+if TYPE_CHECKING:
+    _Given = tuple["frozenset[type] | None", "_Check", Callable[[Any, Any], None]]
+    _Rest = tuple[Callable[[Any, Any], None], Any, "Callable[[], Any] | None"]
+    _Plan = tuple[dict[str, _Given], tuple[_Rest, ...]]
 
 # (module, annotation as written, ge, le, pattern) -> the types its check keeps unchanged
 _EXACT: dict[tuple[str, str, Any, Any, Any], frozenset[type] | None] = {}
@@ -220,24 +266,27 @@ def _given(cls: Any, rows: tuple[_Row, ...]) -> dict[str, _Given]:
         slot = next(c.__dict__[name] for c in cls.__mro__ if name in c.__dict__)
         key = (cls.__module__, f.source, f.ge, f.le, f.pattern)
         if key not in _EXACT:
-            _EXACT[key] = _kept(f.annotation, f.ge, f.le, f.pattern)
+            _EXACT[key] = _kept(_RESOLVED[key][0], f.ge, f.le, f.pattern)
         entries[name] = (_EXACT[key], check, slot.__set__)
     _GIVEN[cls] = entries
     return entries
 
 
+_UNION = type(int | None)  # types.UnionType
+
+
 def _union_members(t: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     """A union's members, and those that are not None; None when `t` is no union."""
-    if get_origin(t) not in (Union, type(int | None)):
+    if type(t) is not _UNION and type(t) is not _Either:
         return None
-    members = get_args(t)
+    members = t.__args__
     return members, tuple(m for m in members if m is not type(None))
 
 
 def _kept(t: Any, ge: int | None, le: int | None, pattern: str | None) -> frozenset[type] | None:
     """The types of the values `_checker(t, ...)` returns unchanged, as they are (None: every
     value, the field is not checked); a value of another type goes through the check."""
-    if t is object or t is Any:
+    if t is object:
         return None
     union = _union_members(t)
     if union is not None:
@@ -266,9 +315,9 @@ def _fail(msg: str, kind: str) -> Any:
 def _checker(t: Any, ge: int | None, le: int | None, pattern: str | None) -> _Check | None:
     """A function that returns the value as the field holds it or raises `_Invalid`; pydantic's
     lax mode for the types the model uses. None: any value passes unchanged."""
-    if t is object or t is Any:
+    if t is object:
         return None
-    origin = get_origin(t)
+    origin = getattr(t, "__origin__", None)  # list[X] and dict[K, V]: `types.GenericAlias`
     union = _union_members(t)
     if union is not None:
         members, rest = union
@@ -281,12 +330,12 @@ def _checker(t: Any, ge: int | None, le: int | None, pattern: str | None) -> _Ch
                 return inner
             return lambda v: None if v is None else inner(v)
         return _union(rest, nullable)
-    if origin is Literal:
-        return _literal(get_args(t))
+    if type(t) is _Literal:
+        return _literal(t.__args__)
     if origin is list:
-        return _list(_checker(get_args(t)[0], None, None, None))
+        return _list(_checker(t.__args__[0], None, None, None))
     if origin is dict:
-        return _dict(_checker(get_args(t)[1], None, None, None))
+        return _dict(_checker(t.__args__[1], None, None, None))
     if t is str:
         return _str(pattern)
     if t is bool:
@@ -637,7 +686,8 @@ def _defaults(cls: Any) -> tuple[tuple[str, Any], ...]:
 
 
 _DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
-_JsonField = tuple[str, Any, bool]
+if TYPE_CHECKING:
+    _JsonField = tuple[str, Any, bool]
 _JSON_FIELDS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[_JsonField, ...]]] = {}
 
 
@@ -664,9 +714,7 @@ def _dump(value: Any, exclude_defaults: bool) -> Any:
     if isinstance(value, (list, tuple)):
         return [v if type(v) in _AS_IS else _dump(v, exclude_defaults) for v in value]
     if isinstance(value, dict):
-        return {
-            k: v if type(v) in _AS_IS else _dump(v, exclude_defaults) for k, v in value.items()
-        }
+        return {k: v if type(v) in _AS_IS else _dump(v, exclude_defaults) for k, v in value.items()}
     return value
 
 

@@ -25,7 +25,15 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path, PurePosixPath
+
+# Paths are text here: `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5 ms of a compile's
+# start-up) is imported only for a relative path `_parts` cannot split itself. A caller that
+# gives the output directory as a `Path` gets `Path`s back, as before.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path, PurePosixPath
+
+    Where = str | Path  # the output directory: a `Path` or a path's text as `str(Path)` gives it
 
 RECORD = ".mora-outputs.json"
 _RECORD_FORMAT = 1
@@ -37,9 +45,9 @@ _unsynced = 0  # files replaced since the last sync()
 _open_dirs: dict[tuple[str, tuple[str, ...]], int] | None = None
 # ...and those this session made: nothing of a previous compile can be there to compare with.
 _made_dirs: set[tuple[str, tuple[str, ...]]] = set()
-# ...and the `Path` of the folder written last, which its next file's `Path` is made from without
-# parsing again (one, not one per folder: 10,000 of them would be ~5 MiB at 10,000 services).
-_last_dir: list[object] = [None, None]  # [(output directory, folder names), its Path]
+# ...and the path of the folder written last, which its next file's path is made from (one, not
+# one per folder: 10,000 of them would be ~5 MiB at 10,000 services).
+_last_dir: list[object] = [None, None]  # [(output directory, folder names), its path]
 _umask: int | None = None  # the process's, read once a session
 _tmp_count = 0
 _pid: int | None = None  # the process id in temporary names: one `getpid` call, not one a file
@@ -57,7 +65,7 @@ if hasattr(os, "register_at_fork"):
 class UnsafeOutput(OSError):
     """A symlink (or a non-directory) where the output tree needs a directory or a file."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: str | Path, what: str) -> None:
         super().__init__(errno.ELOOP, what, str(path))
         self.path = path
 
@@ -68,6 +76,8 @@ def _parts(rel: str | PurePosixPath) -> tuple[str, ...]:
         names = tuple(rel.split("/"))
         if all(n and n != "." and n != ".." and "\x00" not in n for n in names):
             return names
+    from pathlib import PurePosixPath  # (see the module's imports)
+
     parts = PurePosixPath(rel).parts
     if not parts or any(p in ("", ".", "..") or "/" in p or "\x00" in p for p in parts):
         raise ValueError(f"not a path inside the output directory: {rel!r}")
@@ -76,30 +86,42 @@ def _parts(rel: str | PurePosixPath) -> tuple[str, ...]:
     return parts
 
 
-def _open_out(out: Path, create: bool) -> int:
+def _join(folder: str, *names: str) -> str:
+    """`folder` and names, as `Path(folder).joinpath(*names)` writes it for names `_parts`
+    accepted and a `folder` written as `str(Path)` writes it (no trailing `/` but the root's)."""
+    if not names:
+        return folder
+    return folder + ("/".join(names) if folder.endswith("/") else "/" + "/".join(names))
+
+
+def _open_out(out: Where, create: bool) -> int:
     """A descriptor of the output directory itself, refusing a symlink there too.
 
     A relative `--out` (`build/site`) lies in the working directory, often the shared project's
     checkout: no part of it may be a symlink either."""
-    prefix = Path()
-    for part in () if out.is_absolute() else out.parts:
-        prefix /= part
-        if part != ".." and prefix.is_symlink():
-            raise UnsafeOutput(prefix, "a symlink on the way to the output directory")
-    if out.is_symlink():
+    base = os.fspath(out)
+    if not base.startswith("/"):
+        prefix = ""
+        for part in base.split("/"):
+            if not part or part == ".":  # what `Path.parts` leaves out
+                continue
+            prefix = f"{prefix}/{part}" if prefix else part
+            if part != ".." and os.path.islink(prefix):
+                raise UnsafeOutput(prefix, "a symlink on the way to the output directory")
+    if os.path.islink(base):
         raise UnsafeOutput(out, "the output directory is a symlink (mora never writes through one)")
     if create:
-        out.mkdir(parents=True, exist_ok=True)
+        os.makedirs(base, exist_ok=True)
     try:
-        return os.open(out, _DIR_FLAGS)
+        return os.open(base, _DIR_FLAGS)
     except OSError as err:
-        if err.errno in (errno.ELOOP, errno.ENOTDIR) and out.is_symlink():
+        if err.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(base):
             raise UnsafeOutput(out, "the output directory is a symlink") from None
         raise
 
 
 def _open_dir(
-    parent: int, name: str, where: Path, create: bool, made: list[bool] | None = None
+    parent: int, name: str, where: str, create: bool, made: list[bool] | None = None
 ) -> int | None:
     """Open (or make) directory `name` under `parent` without following a symlink.
 
@@ -122,13 +144,13 @@ def _open_dir(
         raise UnsafeOutput(where, "not a directory, where the output tree needs one") from None
 
 
-def _walk(out: Path, dirs: tuple[str, ...], create: bool) -> int | None:
+def _walk(out: Where, dirs: tuple[str, ...], create: bool) -> int | None:
     """A descriptor of OUT/dirs..., every step without following symlinks (None: missing)."""
     fd: int | None = _open_out(out, create)
-    where = out
+    where = os.fspath(out)
     for name in dirs:
         assert fd is not None
-        where = where / name
+        where = _join(where, name)
         try:
             child = _open_dir(fd, name, where, create)
         finally:
@@ -139,7 +161,7 @@ def _walk(out: Path, dirs: tuple[str, ...], create: bool) -> int | None:
     return fd
 
 
-def _same(dirfd: int, name: str, data: bytes, mode: int, where: Path) -> bool:
+def _same(dirfd: int, name: str, data: bytes, mode: int, where: str) -> bool:
     """Whether the file already holds exactly these bytes and mode (a symlink is refused)."""
     try:
         info = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
@@ -191,19 +213,19 @@ def _close_dirs() -> None:
         _open_dirs.clear()
 
 
-def _dir_for_write(out: Path, dirs: tuple[str, ...]) -> tuple[int, bool]:
+def _dir_for_write(out: Where, dirs: tuple[str, ...]) -> tuple[int, bool]:
     """A descriptor of OUT/dirs (made when missing) and whether the caller must close it."""
     if _open_dirs is None:
         fd = _walk(out, dirs, create=True)
         assert fd is not None
         return fd, True
-    key = (str(out), dirs)
+    key = (os.fspath(out), dirs)
     fd = _open_dirs.get(key)
     if fd is None:
         if dirs:
             parent, _ = _dir_for_write(out, dirs[:-1])
             made: list[bool] = []
-            child = _open_dir(parent, dirs[-1], out.joinpath(*dirs), create=True, made=made)
+            child = _open_dir(parent, dirs[-1], _join(key[0], *dirs), create=True, made=made)
             assert child is not None
             fd = child
             if made:
@@ -214,38 +236,26 @@ def _dir_for_write(out: Path, dirs: tuple[str, ...]) -> tuple[int, bool]:
     return fd, False
 
 
-def _child_path(folder: Path, name: str) -> Path:
-    """`folder / name` for a name `_parts` accepted (no `/`, `.`, `..` or NUL)."""
-    return folder / name
-
-
-# pathlib's own "child of a parsed path" (Python 3.11 and 3.12): no parsing of the parent again,
-# ~0.3 us against ~2.3 us for `joinpath` of three names; used only if it gives the same path.
-_make_child = getattr(Path, "_make_child_relpath", None)
-if _make_child is not None:
-    try:
-        if _make_child(Path("/o/k"), "f.yaml") == Path("/o/k/f.yaml"):
-            _child_path = _make_child
-    except Exception:  # pragma: no cover - another pathlib
-        pass
-
-
-def _path_in(out: Path, dirs: tuple[str, ...], name: str) -> Path:
-    """OUT/dirs/name; in a session from the folder's `Path`, made once for the files a backend
-    writes into one folder in a row."""
+def _path_in(out: Where, dirs: tuple[str, ...], name: str) -> Where:
+    """OUT/dirs/name, of the type of `out` (text, or a `Path` for a caller that gave one); in a
+    session from the folder's, made once for the files a backend writes into one folder in a
+    row."""
+    if type(out) is not str:  # a `Path` (a library caller): joined by pathlib, as before
+        return out.joinpath(*dirs, name)  # type: ignore[union-attr]
     if _open_dirs is None:
-        return out.joinpath(*dirs, name)
-    key = (str(out), dirs)
+        return _join(out, *dirs, name)
+    key = (out, dirs)
     if _last_dir[0] == key:
         folder = _last_dir[1]
     else:
-        folder = out.joinpath(*dirs)
+        folder = _join(out, *dirs)
         _last_dir[:] = [key, folder]
-    return _child_path(folder, name)  # type: ignore[arg-type]
+    return _join(folder, name)  # type: ignore[arg-type]
 
 
-def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644) -> Path:
-    """Write OUT/REL atomically, unless it already holds `text`; returns OUT/REL.
+def write_file(out: Where, rel: str | PurePosixPath, text: str, mode: int = 0o644) -> Where:
+    """Write OUT/REL atomically, unless it already holds `text`; returns OUT/REL (text when
+    `out` is text, else a `Path`).
 
     Raises `UnsafeOutput` when any part of the way below OUT (or OUT itself) is a symlink.
     """
@@ -258,8 +268,8 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
     try:
         # In a folder this session made there is no old file to compare with (and a symlink
         # planted there since would be replaced by the rename, never written through).
-        fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
-        if not fresh and _same(dirfd, name, data, mode, path):
+        fresh = _open_dirs is not None and (os.fspath(out), parts[:-1]) in _made_dirs
+        if not fresh and _same(dirfd, name, data, mode, os.fspath(path)):
             return path
         if _install(dirfd, name, mode, lambda fd: _write_all(fd, data), None, fresh):
             _unsynced += 1
@@ -270,19 +280,20 @@ def write_file(out: Path, rel: str | PurePosixPath, text: str, mode: int = 0o644
 
 
 def write_chunks(
-    out: Path, rel: str | PurePosixPath, chunks: Iterable[str], mode: int = 0o644
-) -> Path:
+    out: Where, rel: str | PurePosixPath, chunks: Iterable[str], mode: int = 0o644
+) -> Where:
     """`write_file` for text made in pieces (a large manifest): each piece goes to the temporary
     file as it comes, so the whole text is never held; an old file with the same bytes and mode
     is kept as it was (its modification time too), as `write_file` keeps it."""
     global _unsynced
     parts = _parts(rel)
-    path = out.joinpath(*parts)
+    path = _join(out, *parts) if type(out) is str else out.joinpath(*parts)
     dirfd, close = _dir_for_write(out, parts[:-1])
     name = parts[-1]
     try:
-        fresh = _open_dirs is not None and (str(out), parts[:-1]) in _made_dirs
-        same = None if fresh else (lambda tmp: _same_as_temp(dirfd, name, tmp, mode, path))
+        fresh = _open_dirs is not None and (os.fspath(out), parts[:-1]) in _made_dirs
+        where = os.fspath(path)
+        same = None if fresh else (lambda tmp: _same_as_temp(dirfd, name, tmp, mode, where))
         if _install(dirfd, name, mode, lambda fd: _write_pieces(fd, chunks), same, fresh):
             _unsynced += 1
     finally:
@@ -366,7 +377,7 @@ def _write_view(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _same_as_temp(dirfd: int, name: str, tmp: str, mode: int, where: Path) -> bool:
+def _same_as_temp(dirfd: int, name: str, tmp: str, mode: int, where: str) -> bool:
     """Whether file `name` holds the bytes just written to `tmp`, with this mode (a symlink at
     `name` is refused, as `_same` refuses it)."""
     try:
@@ -464,7 +475,7 @@ def sync() -> None:
 # --- the record of generated files ---------------------------------------------------------------
 
 
-def _read_record(out: Path) -> dict[str, list[str]]:
+def _read_record(out: Where) -> dict[str, list[str]]:
     """The previous record (a damaged or foreign one counts as empty: nothing is deleted)."""
     try:
         dirfd = _open_out(out, create=False)
@@ -504,7 +515,7 @@ def _owned_by(target: str, rel: str) -> bool:
     return len(parts) > 1 and parts[0] == target
 
 
-def _remove(out: Path, rel: str, target: str) -> None:
+def _remove(out: Where, rel: str, target: str) -> None:
     """Delete OUT/REL if it is a regular file reached without symlinks; then empty folders."""
     parts = _parts(rel)
     try:
@@ -539,17 +550,19 @@ def _remove(out: Path, rel: str, target: str) -> None:
             os.close(parent)
 
 
-def _relative(out: Path, path: Path) -> str:
+def _relative(out: Where, path: Where) -> str:
     """`path` below `out` as a POSIX path (what `relative_to` gives), by cutting the text of
     `out` off the front: the paths `write_file` returns are `out` joined with names, already
     normalised, and three pathlib parses a file were ~4 ms of a media compile under cProfile."""
-    text, base = str(path), str(out)
+    text, base = os.fspath(path), os.fspath(out)
     if base != "." and text.startswith(base) and text[len(base) : len(base) + 1] == "/":
         return text[len(base) + 1 :]
+    from pathlib import Path, PurePosixPath  # (see the module's imports)
+
     return PurePosixPath(Path(path).relative_to(out)).as_posix()
 
 
-def finish_target(out: Path, target: str, written: Iterable[Path]) -> None:
+def finish_target(out: Where, target: str, written: Iterable[Where]) -> None:
     """Record what `target` wrote this time and delete what it wrote last time but not now."""
     new = sorted(_relative(out, p) for p in written)
     _close_dirs()  # removal may empty and delete folders: walk afresh from here on

@@ -8,15 +8,17 @@ param's declared type; values from the site file keep their YAML types and are c
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from mora import types as T
 from mora.diagnostics import Diagnostics, Label, did_you_mean
 from mora.record import Record, field
 from mora.source import ReadRefused, SourceFile, Span, read_bounded
 
-TYPE_CHECKING = False  # `typing` is ~3 ms of start-up: only type checkers read it here
+# `typing` is ~3 ms of start-up, `pathlib` (with `urllib.parse` and `ipaddress`) ~3-5 ms: only
+# type checkers read them here (an SSH host's key paths import pathlib)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 E_SITE = "E0501"
@@ -491,6 +493,8 @@ def _read_ssh_access(
     diags: Diagnostics,
 ) -> None:
     """Check a host's SSH keys (a caret on each bad one); a host with an address is reachable."""
+    from pathlib import Path  # (see the module's imports)
+
     base = site.file.parent if site.file is not None else Path(".")
     address = host.get("address")
     bad = False

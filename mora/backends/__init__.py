@@ -1,7 +1,8 @@
 """Backends: each turns the resolved model into files under the output directory.
 
 They read only `mora.model` (through `Compiled`), never syntax, and report problems as
-diagnostics. Each backend module has `write(compiled, out, options, diags) -> list[Path]`, is
+diagnostics. Each backend module has `write(compiled, out, options, diags) -> list[Path]` (or text paths for
+a text `out`), is
 imported only when its target is asked for, and writes below `out/<target>/` (the manifest
 backend writes `out/manifest.json`). The manifest is always written.
 """
@@ -9,11 +10,16 @@ backend writes `out/manifest.json`). The manifest is always written.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.record import Record
+
+# A backend writes below the output directory as it is given: text from `mora compile`, which
+# imports no `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5 ms), or a `Path`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mora.output import Where
 
 TARGETS = ("manifest", "kubernetes", "quadlet", "podman")
 
@@ -29,8 +35,8 @@ class NotBuilt(Exception):
 
 
 def write_target(
-    target: str, compiled: Compiled, out: Path, options: Options, diags: Diagnostics
-) -> list[Path]:
+    target: str, compiled: Compiled, out: Where, options: Options, diags: Diagnostics
+) -> list[Where]:
     name = f"mora.backends.{target}"
     try:  # `__import__`, not `importlib.import_module`: no importlib package at start-up
         __import__(name)
@@ -42,5 +48,5 @@ def write_target(
     from mora.output import session
 
     with session():
-        written: list[Path] = module.write(compiled, out, options, diags)
+        written: list[Where] = module.write(compiled, out, options, diags)
     return written

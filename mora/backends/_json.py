@@ -13,7 +13,10 @@ with `json.dumps` on random JSON values.
 from __future__ import annotations
 
 from json.encoder import encode_basestring
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 _STEP = "  "  # indent=2
 _INT = int.__repr__

@@ -10,13 +10,11 @@ become podman secrets (`Delivery`: secret values and config files alike).
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import json
 import math
 import re
 import shlex
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from mora import types as T
 from mora.backends._digest import sha256
@@ -37,6 +35,7 @@ from mora.model import (
 )
 from mora.record import Record, field
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:
     from mora.backends._podman_jobs import JobRun
 
@@ -877,6 +876,9 @@ def nfs_options(m: Mount) -> tuple[str, str]:
     An address goes into `addr=` with the device `:/share` (the form Docker documents for
     `type=nfs,o=addr=...`); a host name stays in the device, `server:/share`, which mount.nfs
     resolves itself (the kernel's `addr=` takes addresses only)."""
+    # `ipaddress` (~1 ms at start-up) is imported only here and for a host's address
+    import ipaddress
+
     try:
         ipaddress.ip_address(m.server or "")
         device, opts = f":{m.share}", [f"addr={m.server}"]
@@ -1037,8 +1039,13 @@ _MENTION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 def host_ip(host: Host) -> str | None:
     """The host's address when it is an IP address (what `--add-host` takes), else None."""
+    text = (host.address or "").strip("[]")
+    if not text:  # no address (the local host): no IP address, and no `ipaddress` import
+        return None
+    import ipaddress  # (see `nfs_options`)
+
     try:
-        return str(ipaddress.ip_address((host.address or "").strip("[]")))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 

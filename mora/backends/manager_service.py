@@ -10,13 +10,17 @@ checkout's wheel). See docs/manager.md.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from typing import Any
 
 from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Manifest
 from mora.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mora.output import Where  # text, or a `Path` (mora.backends)
 
 E_MANAGER = "E0670"
 W_MANAGER = "W0670"
@@ -486,12 +490,12 @@ CMD ["manager", "--site", "{STATE_DIR}/site/site.yaml", "--state", "{STATE_DIR}/
 """
 
 
-def write_containerfile(manifest: Manifest, out: Path, diags: Diagnostics) -> list[Path]:
+def write_containerfile(manifest: Manifest, out: Where, diags: Diagnostics) -> list[Where]:
     """`out/manager/Containerfile` when the site deploys the manager (the manifest backend)."""
     from mora.output import finish_target, write_file
 
     settings = read(manifest, diags)
-    if settings is None and not (out / "manager").is_dir():
+    if settings is None and not os.path.isdir(os.path.join(out, "manager")):
         return []  # never deployed it here: the output record stays as it was
     written = []
     if settings is not None:

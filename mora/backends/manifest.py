@@ -10,9 +10,8 @@ fields, without the plain dict `model_dump` would make first (fourteenth round).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
 
 from mora.backends._json import dumps, key
 from mora.compiled import Compiled
@@ -20,14 +19,22 @@ from mora.diagnostics import Diagnostics
 from mora.model import Manifest
 from mora.output import write_chunks
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mora.output import Where  # text, or a `Path` (mora.backends)
+
 #: the manifest's collections of models, each entry dumped only when it is written (their
 #: default is empty: `exclude_defaults` leaves out an empty one, as `manifest_json` does)
 _ENTRIES = ("services", "secrets", "inputs")
 
 
-def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+def write(compiled: Compiled, out: Where, options: Any, diags: Diagnostics) -> list[Where]:
     written = [write_chunks(out, "manifest.json", manifest_chunks(compiled.manifest))]
-    if "manager" not in compiled.manifest.targets and not (out / "manager").is_dir():
+    if "manager" not in compiled.manifest.targets and not os.path.isdir(
+        os.path.join(out, "manager")
+    ):
         # no `manager:` in the site and no Containerfile written before: nothing to write or
         # remove, and `manager_service` (most sites') is not imported
         return written

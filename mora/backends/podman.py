@@ -17,8 +17,6 @@ is for the quadlet target). The containers, options and names are the quadlet ba
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import BIND_FUNCTIONS, bind_dirs, bind_lines
@@ -38,8 +36,12 @@ from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
 from mora.output import finish_target, write_file
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:  # (the jobs' module loads only for a project with jobs)
+    from typing import Any
+
     from mora.backends._podman_jobs import JobRun
+    from mora.output import Where  # text, or a `Path` (mora.backends)
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -48,14 +50,14 @@ IGNORES = _podman_common.IGNORES
 RESTART = {"always": "always", "unless-stopped": "unless-stopped", "on-failure": "on-failure"}
 
 
-def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+def write(compiled: Compiled, out: Where, options: Any, diags: Diagnostics) -> list[Where]:
     """Write `out/podman/`: run.sh, down.sh and the files its secrets are made from."""
     settings = read_settings(compiled.manifest, diags)
     deployment = shared_plan(compiled, settings, diags, one_host=True)
     for hd in deployment.hosts:
         schedule_notes(hd, diags)
     no_secrets = getattr(options, "no_secrets", False)
-    written: list[Path] = []
+    written: list[Where] = []
     files = bundle_files(deployment, no_secrets)
     files.update(_manager_script(compiled))
     for rel, (text, mode) in sorted(files.items()):

@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora.backends import _podman_common
 from mora.backends._podman_binds import bind_dirs, tmpfiles_conf
@@ -59,8 +57,12 @@ from mora.diagnostics import Diagnostics, did_you_mean
 from mora.model import Job, Mount
 from mora.output import finish_target, write_file
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:  # the jobs' module, and the cron converter below, load only for jobs
+    from typing import Any
+
     from mora.backends._podman_jobs import JobRun
+    from mora.output import Where  # text, or a `Path` (mora.backends)
 
 # Every `model.Service` field: the shared container options plus the restart policy
 # (tests/unit/test_vocabulary.py).
@@ -71,7 +73,7 @@ JOB_TIMEOUT = 3600  # seconds a job may run (pulling its image included) before 
 _STRV_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
-def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+def write(compiled: Compiled, out: Where, options: Any, diags: Diagnostics) -> list[Where]:
     """Write `out/quadlet/<host>/` for every host that runs a service."""
     settings = read_settings(compiled.manifest, diags)
     if settings.version < QUADLET_FIRST:
@@ -83,7 +85,7 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
         )
         return []
     deployment = shared_plan(compiled, settings, diags, one_host=False)
-    written: list[Path] = []
+    written: list[Where] = []
     manager = _manager_host(compiled, [hd.host.name for hd in deployment.hosts], diags)
     no_secrets = getattr(options, "no_secrets", False)
     for hd in deployment.hosts:

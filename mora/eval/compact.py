@@ -16,9 +16,11 @@ every backend has run). The output is the same, byte for byte.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mora import model as M
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The memo of texts starts afresh past this many entries: most texts that repeat repeat across
 # neighbouring services (a template's copies), and a memo of every text would itself be large.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mora import ast
 from mora import types as T
 from mora.builtins import RENDERERS
@@ -36,6 +34,10 @@ from mora.eval.values import (
 from mora.reserved import normal_path, path_problem, system_dir
 from mora.routes import RouteVal
 from mora.site import coerce
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ExpressionsPass(EvalState):

@@ -5,7 +5,6 @@ codes the pass reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from mora import ast
 from mora.check.program import Program, ServiceSym
@@ -15,7 +14,10 @@ from mora.record import Record, field
 from mora.site import Site
 from mora.source import Span
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:
+    from typing import Any
+
     from mora.eval.secrets import Provider
 
 

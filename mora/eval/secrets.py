@@ -7,7 +7,6 @@ package imports no cryptography; diagnostics name secrets, never show their valu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 from mora import ast
 from mora.eval.scope import (
@@ -24,6 +23,12 @@ from mora.eval.values import (
     _Abort,
     _jsonable,
 )
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the structural types are for type checkers only
 
 
 class Resolution(Protocol):

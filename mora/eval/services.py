@@ -7,7 +7,6 @@ name, and the manifest keeps only that name; pending values keep only the input 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from mora import ast
 from mora import model as M
@@ -42,6 +41,10 @@ from mora.moved import volume_owner
 from mora.reserved import normal_path, path_problem, reserved_label
 from mora.source import Span
 from mora.vocabulary import service as V
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 # What shapes a deployment cannot wait for an input; everything else holds the service instead.
 # Read from the vocabulary (mora/vocabulary/service.py, `fixed_before_inputs`).
@@ -399,10 +402,11 @@ class ServicesPass(EvalState):
 # builder gets the attribute's evaluated value, public and answered (the pending ones never get
 # here), and sets its field.
 
-BlockBuilder = Callable[
-    [ServicesPass, ServiceSym, ast.Attr | ast.Block, _Scope, dict[str, Any], set[str]], None
-]
-ValueBuilder = Callable[[ServicesPass, str, object, Span, dict[str, Any]], None]
+if TYPE_CHECKING:  # (they name `Any`)
+    BlockBuilder = Callable[
+        [ServicesPass, ServiceSym, ast.Attr | ast.Block, _Scope, dict[str, Any], set[str]], None
+    ]
+    ValueBuilder = Callable[[ServicesPass, str, object, Span, dict[str, Any]], None]
 
 
 def _environment(

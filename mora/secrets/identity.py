@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from mora.record import Record
+
+# Paths are text here (`os.path`): `pathlib`, with `urllib.parse` and `ipaddress`, is ~3-5 ms of
+# a compile's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
 
@@ -96,37 +101,49 @@ def normalize_origin(url: str) -> str | None:
     return f"{host}/{path}"
 
 
-def _git_dir(start: Path) -> tuple[Path, Path] | None:
+def _folders(start: str) -> list[str]:
+    """`start` (absolute, normalised) and each folder above it, up to `/`."""
+    found = [start]
+    while (parent := os.path.dirname(found[-1])) != found[-1]:
+        found.append(parent)
+    return found
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _git_dir(start: str) -> tuple[str, str] | None:
     """(work tree root, directory holding the repository's `config`) for `start`, if any."""
-    for folder in (start, *start.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
+    for folder in _folders(start):
+        dot_git = os.path.join(folder, ".git")
+        if os.path.isdir(dot_git):
             return folder, dot_git
-        if dot_git.is_file():  # a worktree or submodule: `gitdir: <path>`
+        if os.path.isfile(dot_git):  # a worktree or submodule: `gitdir: <path>`
             try:
-                text = dot_git.read_text(encoding="utf-8", errors="replace")[:4096]
+                text = _read_text(dot_git)[:4096]
             except OSError:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = Path(text[len("gitdir:") :].strip().splitlines()[0])
-            if not git_dir.is_absolute():
-                git_dir = folder / git_dir
-            common = git_dir / "commondir"
-            if common.is_file():
+            # (`join` keeps an absolute second path as it is)
+            git_dir = os.path.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
+            common = os.path.join(git_dir, "commondir")
+            if os.path.isfile(common):
                 try:
-                    rel = common.read_text(encoding="utf-8", errors="replace").strip()
+                    rel = _read_text(common).strip()
                 except OSError:
                     rel = ""
                 if rel:
-                    git_dir = git_dir / rel if not Path(rel).is_absolute() else Path(rel)
+                    git_dir = os.path.join(git_dir, rel)
             return folder, git_dir
     return None
 
 
-def _origin_url(config: Path) -> str | None:
+def _origin_url(config: str) -> str | None:
     try:
-        with config.open("rb") as handle:
+        with open(config, "rb") as handle:
             raw = handle.read(_CONFIG_LIMIT)
     except OSError:
         return None
@@ -140,16 +157,16 @@ def _origin_url(config: Path) -> str | None:
     return None
 
 
-def project_identity(project_dir: Path) -> ProjectIdentity:
+def project_identity(project_dir: Path | str) -> ProjectIdentity:
     """The identity of the project in `project_dir` (resolved; symlinks followed)."""
-    root = Path(os.path.realpath(project_dir))
+    root = os.path.realpath(project_dir)
     found = _git_dir(root)
     if found is None:
-        return ProjectIdentity(path=str(root))
+        return ProjectIdentity(path=root)
     top, git_dir = found
-    url = _origin_url(git_dir / "config")
+    url = _origin_url(os.path.join(git_dir, "config"))
     origin = normalize_origin(url) if url else None
     if origin is None:
-        return ProjectIdentity(path=str(root))
-    subdir = root.relative_to(top).as_posix()
-    return ProjectIdentity(path=str(root), origin=origin, subdir=subdir)
+        return ProjectIdentity(path=root)
+    subdir = os.path.relpath(root, top)  # `top` is `root` or a folder above it
+    return ProjectIdentity(path=root, origin=origin, subdir=subdir)

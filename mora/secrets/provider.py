@@ -9,7 +9,6 @@ report every missing input at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Protocol
 
 from mora.record import Record, field
 from mora.secrets.errors import GeneratorError, ProviderError
@@ -22,6 +21,12 @@ from mora.secrets.generators import (
     join_parts,
 )
 from mora.secrets.store import Entry, SecretStore, now_iso
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the structural types are for type checkers only
 
 __all__ = [
     "MemoryProvider",

@@ -8,6 +8,7 @@ temporary name needs no random bytes.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -280,3 +281,32 @@ def test_the_returned_path_is_out_joined_with_the_names(
     assert got == [base.joinpath(*rel.split("/")) for rel in rels]
     assert [str(p) for p in got] == [os.path.join(str(base), rel) for rel in rels]
     assert all(p.read_text() == rel for p, rel in zip(got, rels, strict=True))
+
+
+@pytest.mark.parametrize("out", ["build", "a/b", "absolute"])
+def test_a_text_output_folder_gives_text_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """`mora compile` gives the output folder as text (no pathlib at start-up): the paths come
+    back as text, `os.path.join` of the folder and the names, in a session and outside one,
+    and the record lists them as it lists a `Path` folder's."""
+    monkeypatch.chdir(tmp_path)
+    base = str(tmp_path / "abs") if out == "absolute" else out
+    rels = ["manifest.json", "k/a.yaml", "k/b.yaml", "k/app/c.yaml", "q/.hidden", "k/a.yaml"]
+    with output.session():
+        got = [output.write_file(base, rel, rel) for rel in rels]
+    got.append(output.write_file(base, "k/d.yaml", "k/d.yaml"))
+    got.append(output.write_chunks(base, "k/e.yaml", iter(["k/e", ".yaml"])))
+    rels += ["k/d.yaml", "k/e.yaml"]
+    assert all(type(p) is str for p in got)
+    assert got == [os.path.join(base, rel) for rel in rels]
+    assert all(Path(p).read_text() == rel for p, rel in zip(got, rels, strict=True))
+    output.finish_target(base, "k", sorted({p for p in got if "/k/" in p}))
+    record = json.loads(Path(base, output.RECORD).read_text())
+    assert record["targets"]["k"] == [
+        "k/a.yaml",
+        "k/app/c.yaml",
+        "k/b.yaml",
+        "k/d.yaml",
+        "k/e.yaml",
+    ]

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mora.compiled import Compiled
 from mora.diagnostics import Diagnostics
@@ -29,8 +27,13 @@ from .plan import plan_services, project_labels
 from .settings import read_settings
 from .workload import build_workload
 
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
 if TYPE_CHECKING:
+    from typing import Any
+
     import yaml
+
+    from mora.output import Where  # text, or a `Path` (mora.backends)
 
 __all__ = ["E_MATERIAL", "render", "write"]
 
@@ -321,7 +324,7 @@ class _Spill:
             del text[:size]
 
 
-def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> list[Path]:
+def write(compiled: Compiled, out: Where, options: Any, diags: Diagnostics) -> list[Where]:
     """Write the project's manifests below `out/kubernetes/`; nothing when a problem is found.
 
     Every document is checked before the first file is written. A small project's text is
@@ -350,7 +353,7 @@ def write(compiled: Compiled, out: Path, options: Any, diags: Diagnostics) -> li
         return []
     docs: Iterable[Document] = held if spill is None else spill.documents()
     project = compiled.manifest.project
-    written: dict[str, Path] = {}
+    written: dict[str, Where] = {}
     for doc in docs:
         text = _header(project, doc.secret) + doc.body
         mode = SECRET_MODE if doc.secret else FILE_MODE

@@ -7,7 +7,6 @@ service's plan so the workload that mounts or dials them agrees.
 from __future__ import annotations
 
 import binascii  # not base64, which also loads struct: b64encode is this call
-from typing import Any
 
 from mora.diagnostics import Diagnostics
 from mora.model import File, Mount
@@ -15,6 +14,10 @@ from mora.model import File, Mount
 from .naming import claim_name, dns_label, size_bytes, size_quantity, with_suffix
 from .plan import ServicePlan
 from .settings import Settings
+
+TYPE_CHECKING = False  # `typing` is ~2 ms of a compile's start-up (see mora.model)
+if TYPE_CHECKING:
+    from typing import Any
 
 W_DUPLICATE_PORT = "W0609"
 E_VOLUME = "E0630"  # two mounts of one claim disagree on its storage class or access mode
