@@ -259,10 +259,9 @@ def test_a_warm_compile_loads_no_typing(tmp_path: Path) -> None:
 
 
 # The modules of a warm compile that still import pathlib as they load (seventeenth round): the
-# check path's (the loader works in `Path`s; a program's `root`, pickled in the check cache, is
-# one) and the secret store's (`SecretStore.path` is a `Path` its callers and the deploy records
-# use).
-PATHLIB_AT_LOAD = {"mora.api", "mora.check.program", "mora.source", "mora.secrets.store"}
+# secret store's (`SecretStore.path` is a `Path` its callers and the deploy records use). The
+# check path's (the loader, `Program.root`) work in text since nopath17.
+PATHLIB_AT_LOAD = {"mora.secrets.store"}
 
 
 def _imports_pathlib_at_load(module: str) -> bool:
