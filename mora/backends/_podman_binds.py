@@ -39,10 +39,11 @@ def bind_dirs(hd: HostDeployment) -> list[BindDir]:
         for m in c.binds:
             if not m.host_path:
                 continue
-            entry = found.setdefault(m.host_path, {"owner": None, "readonly": True, "by": []})
-            by: list[str] = entry["by"]  # type: ignore[assignment]
-            if c.service.name not in by:
-                by.append(c.service.name)
+            entry = found.setdefault(m.host_path, {"owner": None, "readonly": True, "by": {}})
+            # Who mounts it, in order, as a dict's keys: a list's `in` made a directory that
+            # every service binds (a `param.root`) quadratic, 2.2 s at 10,000 services.
+            by: dict[str, None] = entry["by"]  # type: ignore[assignment]
+            by[c.service.name] = None
             if not m.readonly:
                 entry["readonly"] = False
                 if entry["owner"] is None and who.numeric and who.gid is not None:
