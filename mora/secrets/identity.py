@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from mora.record import Record
+from mora.secrets import _paths
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
+if TYPE_CHECKING:
+    from os import PathLike
 
 __all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
 
@@ -96,37 +101,42 @@ def normalize_origin(url: str) -> str | None:
     return f"{host}/{path}"
 
 
-def _git_dir(start: Path) -> tuple[Path, Path] | None:
-    """(work tree root, directory holding the repository's `config`) for `start`, if any."""
-    for folder in (start, *start.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
+def _git_dir(start: str) -> tuple[str, str] | None:
+    """(work tree root, directory holding the repository's `config`) for the resolved `start`,
+    if any (text paths, as `pathlib` spells them: mora.secrets._paths)."""
+    for folder in _paths.parents(start):
+        dot_git = _paths.join(folder, ".git")
+        kind = _paths.mode(dot_git)
+        if S_ISDIR(kind):
             return folder, dot_git
-        if dot_git.is_file():  # a worktree or submodule: `gitdir: <path>`
+        if S_ISREG(kind):  # a worktree or submodule: `gitdir: <path>`
             try:
-                text = dot_git.read_text(encoding="utf-8", errors="replace")[:4096]
+                text = _read_text(dot_git)[:4096]
             except OSError:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = Path(text[len("gitdir:") :].strip().splitlines()[0])
-            if not git_dir.is_absolute():
-                git_dir = folder / git_dir
-            common = git_dir / "commondir"
-            if common.is_file():
+            git_dir = _paths.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
+            common = _paths.join(git_dir, "commondir")
+            if S_ISREG(_paths.mode(common)):
                 try:
-                    rel = common.read_text(encoding="utf-8", errors="replace").strip()
+                    rel = _read_text(common).strip()
                 except OSError:
                     rel = ""
                 if rel:
-                    git_dir = git_dir / rel if not Path(rel).is_absolute() else Path(rel)
+                    git_dir = _paths.join(git_dir, rel)  # an absolute `rel` replaces it
             return folder, git_dir
     return None
 
 
-def _origin_url(config: Path) -> str | None:
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _origin_url(config: str) -> str | None:
     try:
-        with config.open("rb") as handle:
+        with open(config, "rb") as handle:
             raw = handle.read(_CONFIG_LIMIT)
     except OSError:
         return None
@@ -140,16 +150,15 @@ def _origin_url(config: Path) -> str | None:
     return None
 
 
-def project_identity(project_dir: Path) -> ProjectIdentity:
+def project_identity(project_dir: str | PathLike[str]) -> ProjectIdentity:
     """The identity of the project in `project_dir` (resolved; symlinks followed)."""
-    root = Path(os.path.realpath(project_dir))
+    root = os.path.realpath(project_dir)
     found = _git_dir(root)
     if found is None:
-        return ProjectIdentity(path=str(root))
+        return ProjectIdentity(path=root)
     top, git_dir = found
-    url = _origin_url(git_dir / "config")
+    url = _origin_url(_paths.join(git_dir, "config"))
     origin = normalize_origin(url) if url else None
     if origin is None:
-        return ProjectIdentity(path=str(root))
-    subdir = root.relative_to(top).as_posix()
-    return ProjectIdentity(path=str(root), origin=origin, subdir=subdir)
+        return ProjectIdentity(path=root)
+    return ProjectIdentity(path=root, origin=origin, subdir=_paths.relative(root, top))
