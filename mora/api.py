@@ -162,7 +162,7 @@ def open_store(
     Without --site/--secrets the store is `./.mora/site.secrets`; a store from before
     namespaces at `./.mora/<project>.secrets` is moved into it once.
     """
-    from pathlib import Path
+    import os
 
     from mora.secrets.identity import project_identity
     from mora.secrets.store import (
@@ -172,7 +172,7 @@ def open_store(
         migrate_legacy,
     )
 
-    cwd = Path.cwd()
+    cwd = os.getcwd()  # `Path.cwd()` as text: the store's paths are text (no pathlib)
     path = default_store_path(
         project_dir=program.root,
         project_name=program.name,

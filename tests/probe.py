@@ -53,3 +53,20 @@ def bare_modules(cwd: Path) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=True
     )
     return set(json.loads(proc.stdout))
+
+
+def loaded_by(code: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """(what `code` printed, loaded modules) of `code` run in a fresh interpreter (this checkout
+    on the path): what one library call loads, where `loaded` runs a whole command."""
+    report = "\nimport json as _j, sys as _s\nprint(_j.dumps(sorted(_s.modules)))\n"
+    environment = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    proc = subprocess.run(
+        [sys.executable, "-c", code + report],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        check=True,
+    )
+    *printed, modules = proc.stdout.strip().splitlines()
+    return "\n".join(printed), set(json.loads(modules))

@@ -105,9 +105,10 @@ def secret_digests(material: dict[str, str], key: bytes | None) -> dict[str, str
     return {name: secret_digest(key, name, value) for name, value in sorted(material.items())}
 
 
-def record_path(store_path: Path, project: str) -> Path:
-    """`<store dir>/<store name>.deployed/<project>.json`."""
-    return store_path.parent / f"{store_path.name}.deployed" / f"{project}.json"
+def record_path(store_path: str | Path, project: str) -> Path:
+    """`<store dir>/<store name>.deployed/<project>.json` (`SecretStore.path` is text)."""
+    store = Path(store_path)
+    return store.parent / f"{store.name}.deployed" / f"{project}.json"
 
 
 def load_record(path: Path) -> Record | None:

@@ -94,10 +94,12 @@ def store_path(program: object, site_file: Path | None, secrets_path: Path | Non
     """The store `mora compile` opened for this project and site (the one to commit)."""
     from mora.secrets.commands import default_store_path
 
-    return default_store_path(
-        project_dir=program.root,  # type: ignore[attr-defined]
-        project_name=program.name,  # type: ignore[attr-defined]
-        site_file=site_file,
-        explicit=secrets_path,
-        cwd=Path.cwd(),
+    return Path(
+        default_store_path(
+            project_dir=program.root,  # type: ignore[attr-defined]
+            project_name=program.name,  # type: ignore[attr-defined]
+            site_file=site_file,
+            explicit=secrets_path,
+            cwd=Path.cwd(),
+        )
     )

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+from stat import S_ISDIR, S_ISREG
 
 from mora.record import Record
+from mora.secrets import _paths
 
-# Paths are text here (`os.path`): `pathlib`, with `urllib.parse` and `ipaddress`, is ~3-5 ms of
-# a compile's start-up
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
 if TYPE_CHECKING:
-    from pathlib import Path
+    from os import PathLike
 
 __all__ = ["ProjectIdentity", "normalize_origin", "project_identity"]
 
@@ -101,44 +101,37 @@ def normalize_origin(url: str) -> str | None:
     return f"{host}/{path}"
 
 
-def _folders(start: str) -> list[str]:
-    """`start` (absolute, normalised) and each folder above it, up to `/`."""
-    found = [start]
-    while (parent := os.path.dirname(found[-1])) != found[-1]:
-        found.append(parent)
-    return found
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return handle.read()
-
-
 def _git_dir(start: str) -> tuple[str, str] | None:
-    """(work tree root, directory holding the repository's `config`) for `start`, if any."""
-    for folder in _folders(start):
-        dot_git = os.path.join(folder, ".git")
-        if os.path.isdir(dot_git):
+    """(work tree root, directory holding the repository's `config`) for the resolved `start`,
+    if any (text paths, as `pathlib` spells them: mora.secrets._paths)."""
+    for folder in _paths.parents(start):
+        dot_git = _paths.join(folder, ".git")
+        kind = _paths.mode(dot_git)
+        if S_ISDIR(kind):
             return folder, dot_git
-        if os.path.isfile(dot_git):  # a worktree or submodule: `gitdir: <path>`
+        if S_ISREG(kind):  # a worktree or submodule: `gitdir: <path>`
             try:
                 text = _read_text(dot_git)[:4096]
             except OSError:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            # (`join` keeps an absolute second path as it is)
-            git_dir = os.path.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
-            common = os.path.join(git_dir, "commondir")
-            if os.path.isfile(common):
+            git_dir = _paths.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
+            common = _paths.join(git_dir, "commondir")
+            if S_ISREG(_paths.mode(common)):
                 try:
                     rel = _read_text(common).strip()
                 except OSError:
                     rel = ""
                 if rel:
-                    git_dir = os.path.join(git_dir, rel)
+                    git_dir = _paths.join(git_dir, rel)  # an absolute `rel` replaces it
             return folder, git_dir
     return None
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
 
 
 def _origin_url(config: str) -> str | None:
@@ -157,16 +150,15 @@ def _origin_url(config: str) -> str | None:
     return None
 
 
-def project_identity(project_dir: Path | str) -> ProjectIdentity:
+def project_identity(project_dir: str | PathLike[str]) -> ProjectIdentity:
     """The identity of the project in `project_dir` (resolved; symlinks followed)."""
     root = os.path.realpath(project_dir)
     found = _git_dir(root)
     if found is None:
         return ProjectIdentity(path=root)
     top, git_dir = found
-    url = _origin_url(os.path.join(git_dir, "config"))
+    url = _origin_url(_paths.join(git_dir, "config"))
     origin = normalize_origin(url) if url else None
     if origin is None:
         return ProjectIdentity(path=root)
-    subdir = os.path.relpath(root, top)  # `top` is `root` or a folder above it
-    return ProjectIdentity(path=root, origin=origin, subdir=subdir)
+    return ProjectIdentity(path=root, origin=origin, subdir=_paths.relative(root, top))

@@ -23,13 +23,20 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from mora.record import Record, field, replace
+from mora.secrets import _paths
 from mora.secrets.errors import StoreError
 from mora.secrets.generators import GENERATORS
 from mora.secrets.identity import ProjectIdentity
 from mora.source import ReadRefused, read_bounded
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
+if TYPE_CHECKING:
+    from os import PathLike
+
+    StrPath = str | PathLike[str]
 
 __all__ = [
     "CIPHER",
@@ -180,18 +187,18 @@ def _str_map(value: object) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def default_key_path(store_id: str) -> Path:
+def default_key_path(store_id: str) -> str:
     """`$XDG_CONFIG_HOME/mora/keys/<store-id>.key` (or ~/.config/...): never inside a project."""
     base = os.environ.get("XDG_CONFIG_HOME", "")
     if not base or not os.path.isabs(base):  # the XDG spec says to ignore relative values
-        try:
-            base = str(Path.home() / ".config")
-        except RuntimeError as exc:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # where `Path.home()` raises
             raise StoreError(
                 "cannot find a home directory for the secrets key file",
                 help=f"set {KEY_ENV}, XDG_CONFIG_HOME, or pass a key file",
-            ) from exc
-    return Path(base) / "mora" / "keys" / f"{store_id}.key"
+            )
+        base = _paths.join(home, ".config")
+    return _paths.join(base, "mora", "keys", f"{store_id}.key")
 
 
 def _decode_key(text: str, where: str) -> bytes:
@@ -207,7 +214,7 @@ def _decode_key(text: str, where: str) -> bytes:
     return key
 
 
-def _read_key_file(path: Path) -> bytes:
+def _read_key_file(path: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
@@ -230,16 +237,16 @@ def _read_key_file(path: Path) -> bytes:
     return _decode_key(text, f"key file {path}")
 
 
-def _make_private_dir(path: Path) -> None:
-    if path.is_dir():
+def _make_private_dir(path: str) -> None:
+    if S_ISDIR(_paths.mode(path)):
         return
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:  # as `Path.mkdir(0o700, parents=True)`: only the last folder is made private
+        os.makedirs(path, 0o700, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create directory {path}: {exc.strerror}") from None
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -247,8 +254,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _create_key_file(path: Path) -> bytes:
-    _make_private_dir(path.parent)
+def _create_key_file(path: str) -> bytes:
+    _make_private_dir(_paths.parent(path))
     import secrets  # (random, hmac...): only where a key, nonce or name is made
 
     key = secrets.token_bytes(KEY_BYTES)
@@ -263,7 +270,7 @@ def _create_key_file(path: Path) -> bytes:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    _fsync_dir(_paths.parent(path))
     return key
 
 
@@ -305,7 +312,7 @@ def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def _parse_envelope(path: Path, data: bytes) -> tuple[dict[str, object], bytes, bytes]:
+def _parse_envelope(path: str, data: bytes) -> tuple[dict[str, object], bytes, bytes]:
     """Header, nonce and ciphertext; anything not exactly as mora writes it is refused."""
     modified = f"{path} is not a valid mora secrets store: it was truncated or modified"
     try:
@@ -356,14 +363,14 @@ class _Namespace(Record, frozen=True):
     entries: dict[str, Entry]
 
 
-def _parse_entries(path: Path, where: str, entries: object) -> dict[str, Entry]:
+def _parse_entries(path: str, where: str, entries: object) -> dict[str, Entry]:
     if not isinstance(entries, dict):
         raise StoreError(f"{path}: decrypted content has an unexpected shape")
     return {name: Entry.from_json(name, data, where) for name, data in entries.items()}
 
 
 def _parse_namespaces(
-    path: Path, plaintext: bytes, version: int, legacy_namespace: str, only: str | None = None
+    path: str, plaintext: bytes, version: int, legacy_namespace: str, only: str | None = None
 ) -> dict[str, _Namespace | None]:
     """Namespaces of a decrypted store; a version 1 store is one unclaimed namespace.
 
@@ -421,7 +428,7 @@ def _namespaces_json(spaces: Mapping[str, _Namespace]) -> dict[str, object]:
 MAX_STORE_BYTES = 64 * 1024 * 1024
 
 
-def _read_store_file(path: Path) -> bytes | None:
+def _read_store_file(path: str) -> bytes | None:
     """The file's bytes, None if it does not exist; only a regular file of bounded size."""
     try:
         return read_bounded(path, MAX_STORE_BYTES)
@@ -438,15 +445,16 @@ def _read_store_file(path: Path) -> bytes | None:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: StrPath, data: bytes) -> None:
     """Write a sibling temp file, fsync it, rename it over `path`, fsync the directory.
 
     A reader (or a crash at any instant) sees either the old file or the new one, never a mix.
     """
-    directory = path.parent
+    path = _paths.pure(path)
+    directory = _paths.parent(path)
     import secrets
 
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    tmp = _paths.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
@@ -460,7 +468,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise
     _fsync_dir(directory)
 
@@ -480,10 +488,10 @@ class SecretStore:
 
     def __init__(
         self,
-        path: Path | None,
+        path: StrPath | None,
         *,
         key_env: str | None = KEY_ENV,
-        key_file: Path | None = None,
+        key_file: StrPath | None = None,
         lock_timeout: float = 60.0,
         namespace: str = DEFAULT_NAMESPACE,
         identity: ProjectIdentity | None = None,
@@ -491,12 +499,13 @@ class SecretStore:
     ) -> None:
         if not isinstance(namespace, str) or not namespace:
             raise StoreError("a secrets namespace needs a non-empty name")
-        self.path = path
+        #: the store file as given (`str(Path(path))`); None for a store in memory
+        self.path = _paths.pure(path) if path is not None else None
         self.namespace = namespace
         self.identity = identity
         self._adopt = adopt
         self._key_env = key_env
-        self._key_file = Path(key_file) if key_file is not None else None
+        self._key_file = _paths.pure(key_file) if key_file is not None else None
         self._lock_timeout = lock_timeout
         self._keys: dict[str, bytes] = {}
         self._store_id: str | None = None
@@ -512,17 +521,17 @@ class SecretStore:
         #: set by the `save()` that created the file (the CLI says so once)
         self.created_file = False
         #: a pre-namespace store moved into this one (see `commands.migrate_legacy`)
-        self.migrated_from: Path | None = None
+        self.migrated_from: str | None = None
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
     def open(
         cls,
-        path: Path | str,
+        path: StrPath,
         *,
         key_env: str | None = KEY_ENV,
-        key_file: Path | str | None = None,
+        key_file: StrPath | None = None,
         lock_timeout: float = 60.0,
         namespace: str = DEFAULT_NAMESPACE,
         identity: ProjectIdentity | None = None,
@@ -535,9 +544,9 @@ class SecretStore:
         `namespace` and `identity` say whose part of the store this is (see the class).
         """
         store = cls(
-            Path(path),
+            path,
             key_env=key_env,
-            key_file=Path(key_file) if key_file is not None else None,
+            key_file=key_file,
             lock_timeout=lock_timeout,
             namespace=namespace,
             identity=identity,
@@ -769,7 +778,7 @@ class SecretStore:
             return None
         return _decode_key(text, f"environment variable {self._key_env}")
 
-    def _key_path(self, store_id: str) -> Path:
+    def _key_path(self, store_id: str) -> str:
         return self._key_file if self._key_file is not None else default_key_path(store_id)
 
     def _key_description(self, store_id: str) -> str:
@@ -794,7 +803,7 @@ class SecretStore:
         if store_id in self._keys:
             return self._keys[store_id]
         path = self._key_path(store_id)
-        if path.exists():
+        if _paths.mode(path):  # `Path.exists()`
             key = _read_key_file(path)
         elif create:
             key = _create_key_file(path)
@@ -855,23 +864,28 @@ class SecretStore:
         except OSError as exc:
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from None
 
-    def _target(self) -> Path:
+    def _target(self) -> str:
         """The file the store really is: `--secrets link.secrets` writes through the link.
 
         Replacing the link itself would turn it into a regular file and leave the real store
         with the old values.
         """
         assert self.path is not None
-        return Path(os.path.realpath(self.path))
+        return os.path.realpath(self.path)
 
     def _remove_stale_temps(self) -> None:
         # Only called under the lock: any temp file left is from a writer that died.
         target = self._target()
-        import glob
-
-        for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        directory, name = _paths.parent(target), os.path.basename(target)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return  # as `Path.glob`: no folder, or one that may not be listed, has none
+        prefix = f".{name}."
+        for tmp in names:  # `.NAME.*.tmp`, as `atomic_write` names them
+            if tmp.startswith(prefix) and tmp[len(prefix) :].endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(_paths.join(directory, tmp))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -885,10 +899,11 @@ class SecretStore:
         import fcntl  # here: a compile that only reads the store takes no lock
 
         target = self._target()
-        _make_private_dir(target.parent)
+        directory = _paths.parent(target)
+        _make_private_dir(directory)
         # Hidden, next to the real store (flock needs the same file system; two names for one
         # store must take one lock).
-        lock_path = target.with_name("." + target.name + ".lock")
+        lock_path = _paths.join(directory, f".{os.path.basename(target)}.lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -928,12 +943,12 @@ DEFAULT_SITE_STORE = "site.secrets"
 
 
 def default_store_path(
-    project_dir: Path,
+    project_dir: StrPath,
     project_name: str,
-    site_file: Path | None,
-    explicit: Path | None,
-    cwd: Path,
-) -> Path:
+    site_file: StrPath | None,
+    explicit: StrPath | None,
+    cwd: StrPath,
+) -> str:
     """Where a site's store lives: --secrets PATH, else next to the site file, else ./.mora/.
 
     A store inside the project directory is refused unless asked for explicitly: the project is
@@ -943,38 +958,42 @@ def default_store_path(
         return _absolute(explicit, cwd)
     if site_file is not None:
         site = _absolute(site_file, cwd)
-        path = site.parent / f"{site.stem}.secrets"
+        path = _paths.join(_paths.parent(site), f"{_stem(os.path.basename(site))}.secrets")
         how = f"next to the site file {site}"
     else:
         # The site is "wherever you run mora from"; every project gets a namespace in it.
-        path = _absolute(Path(".mora") / DEFAULT_SITE_STORE, cwd)
-        how = f"in {path.parent} (you ran mora from {cwd})"
+        path = _absolute(os.path.join(".mora", DEFAULT_SITE_STORE), cwd)
+        how = f"in {_paths.parent(path)} (you ran mora from {cwd})"
     project = _absolute(project_dir, cwd)
-    if path.resolve().is_relative_to(project.resolve()):
+    if _paths.inside(_paths.resolve(path), _paths.resolve(project)):
         raise StoreError(
             f"refusing to keep site secrets {how}: {path} is inside the project {project}, "
             "which is meant to be shared and must never hold a site's secrets",
             help="pass --secrets PATH outside the project, keep your site file outside the "
             "project (its secrets go next to it), or run mora from outside the project "
-            f"directory (e.g. `cd {project.parent} && mora compile {project.name}`)",
+            f"directory (e.g. `cd {_paths.parent(project)} && mora compile "
+            f"{os.path.basename(project)}`)",
         )
     return path
 
 
-def legacy_store_path(project_name: str, cwd: Path) -> Path:
+def legacy_store_path(project_name: str, cwd: StrPath) -> str:
     """Where a store lived before namespaces when there was no site file: one per project."""
-    return _absolute(Path(".mora") / f"{project_name}.secrets", cwd)
+    return _absolute(os.path.join(".mora", f"{project_name}.secrets"), cwd)
 
 
-def migrate_legacy(store: SecretStore, legacy: Path) -> bool:
+def migrate_legacy(store: SecretStore, legacy: StrPath) -> bool:
     """Move a pre-namespace `./.mora/<project>.secrets` into `store`'s namespace, once.
 
     Only when the namespace does not exist yet; values already in the namespace win. The old
     file is renamed to `<name>.migrated`, never deleted. Sets `store.migrated_from`.
     """
+    legacy = _paths.pure(legacy)
     if store.path is None or store.namespace in store.namespaces:
         return False
-    if os.path.realpath(legacy) == os.path.realpath(store.path) or not legacy.is_file():
+    if os.path.realpath(legacy) == os.path.realpath(store.path):
+        return False
+    if not S_ISREG(_paths.mode(legacy)):  # `Path.is_file()`
         return False
     old = SecretStore.open(legacy, namespace=store.namespace)
     with store.transaction():
@@ -984,11 +1003,18 @@ def migrate_legacy(store: SecretStore, legacy: Path) -> bool:
             entry = old.get(name)
             if entry is not None and store.get(name) is None:
                 store.put(entry)
-    os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
+    os.replace(legacy, legacy + ".migrated")
     store.migrated_from = legacy
     return True
 
 
-def _absolute(path: Path, cwd: Path) -> Path:
-    path = Path(os.path.expanduser(path))
-    return path if path.is_absolute() else Path(cwd) / path
+def _absolute(path: StrPath, cwd: StrPath) -> str:
+    """`~` expanded, then relative to `cwd` (as the `Path` it was: `str(Path(cwd) / path)`)."""
+    path = _paths.pure(os.path.expanduser(path))
+    return path if path.startswith("/") else _paths.join(cwd, path)
+
+
+def _stem(name: str) -> str:
+    """`Path.stem`: the name without its last suffix (`a.` and `.a` have none)."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name

@@ -148,19 +148,27 @@ def test_default_store_path(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
 
+    # Text paths (the store imports no pathlib), spelled as `str(Path)` spells them.
     explicit = default_store_path(project, "media", None, Path("my.secrets"), home)
-    assert explicit == home / "my.secrets"
+    assert explicit == str(home / "my.secrets")
     # explicit wins even inside the project: the person asked for it
     inside = default_store_path(project, "media", None, project / "x.secrets", home)
-    assert inside == project / "x.secrets"
+    assert inside == str(project / "x.secrets")
+    assert default_store_path(project, "media", None, "./a//b/../x.secrets/", str(home)) == (
+        f"{home}/a/b/../x.secrets"
+    )
 
     site = home / "sites" / "example.mora-site"
-    assert default_store_path(project, "media", site, None, home) == site.parent / "example.secrets"
+    assert default_store_path(project, "media", site, None, home) == str(
+        site.parent / "example.secrets"
+    )
     relative = default_store_path(project, "media", Path("sites/example.yaml"), None, home)
-    assert relative == home / "sites" / "example.secrets"
+    assert relative == str(home / "sites" / "example.secrets")
+    # `Path.stem`: a name ending in a dot keeps it
+    assert default_store_path(project, "media", "x.", None, home) == f"{home}/x..secrets"
 
     repo_root = tmp_path / "repo"
-    assert default_store_path(project, "media", None, None, repo_root) == (
+    assert default_store_path(project, "media", None, None, repo_root) == str(
         repo_root / ".mora" / "site.secrets"
     )
 

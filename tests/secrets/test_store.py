@@ -58,7 +58,7 @@ def test_file_layout_and_permissions(tmp_path: Path, isolated_env: Path) -> None
     assert len(base64.b64decode(doc["nonce"])) == 12
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    key = default_key_path(doc["store_id"])
+    key = Path(default_key_path(doc["store_id"]))  # text: the store imports no pathlib
     assert key.is_relative_to(isolated_env / "mora" / "keys")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
@@ -164,7 +164,7 @@ def test_explicit_key_file_is_created_private(tmp_path: Path) -> None:
 def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.secrets"
     store = make_store(path)
-    key = default_key_path(store.store_id or "")
+    key = Path(default_key_path(store.store_id or ""))
     key.chmod(0o644)
     with pytest.raises(StoreError, match="can be read by other users") as info:
         SecretStore.open(path)

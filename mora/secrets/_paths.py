@@ -1,0 +1,81 @@
+"""Paths as text, the way `pathlib` treats them, for the secret store and the project identity.
+
+Both run on every compile that reads secrets, and `pathlib` (which imports `urllib.parse`,
+`ipaddress`, `fnmatch`...) is ~3-5 ms of that compile's start-up (docs/performance.md). Each
+helper names the `pathlib` call it stands for: the store's file names, messages and refusals
+stay exactly what they were.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
+if TYPE_CHECKING:
+    from os import PathLike
+
+    StrPath = str | PathLike[str]
+
+# The errors for which pathlib's `exists()`, `is_dir()`, `is_file()` answer False rather than raise.
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def pure(path: StrPath) -> str:
+    """`str(Path(path))`: no `.` parts, no repeated or trailing slashes (`..` kept), "" as "."."""
+    text = os.fspath(path)
+    root = "//" if text[:2] == "//" and text[:3] != "///" else "/" if text[:1] == "/" else ""
+    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+
+
+def join(directory: StrPath, *names: str) -> str:
+    """`Path(directory).joinpath(*names)` (an absolute name starts over, as there)."""
+    return pure(os.path.join(os.fspath(directory), *names))
+
+
+def parent(path: str) -> str:
+    """`Path(path).parent` of a `pure` path."""
+    return os.path.dirname(path) or "."
+
+
+def parents(path: str) -> list[str]:
+    """`[path, *Path(path).parents]` of a resolved (absolute) path."""
+    out = [path]
+    while (up := os.path.dirname(out[-1])) != out[-1]:
+        out.append(up)
+    return out
+
+
+def mode(path: str) -> int:
+    """The `st_mode` of what `path` names (symlinks followed), 0 where pathlib's `exists()` is
+    False; other errors raise, as from pathlib."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as err:
+        if err.errno not in _MISSING:
+            raise
+    except ValueError:  # a NUL in the path
+        pass
+    return 0
+
+
+def resolve(path: str) -> str:
+    """`Path(path).resolve()`: absolute, every symlink followed (a missing rest kept as it is);
+    a symlink loop raises RuntimeError."""
+    resolved = os.path.realpath(path)
+    try:
+        os.stat(resolved)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise RuntimeError(f"Symlink loop from {err.filename!r}") from None
+    return resolved
+
+
+def inside(path: str, directory: str) -> bool:
+    """`Path(path).is_relative_to(directory)` for two resolved (absolute) paths."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def relative(path: str, directory: str) -> str:
+    """`Path(path).relative_to(directory).as_posix()` for a resolved path below `directory`."""
+    return path[len(directory.rstrip("/")) :].lstrip("/") or "."
