@@ -10,19 +10,18 @@ project's boundary (see `boundary_of`) or the standard library, never follows a 
 it, reads only regular `.mora` files up to `MAX_FILE_BYTES`, and a file that is not text (not
 UTF-8, or with control characters) is refused without quoting any of it back.
 
-Paths are `str`s, compared and joined as pathlib would (`_pure`, `_resolve`, `_mode`, `inside`):
+Paths are `str`s, compared and joined as pathlib would (`mora.paths`):
 `mora check` never imports pathlib, which with the `urllib.parse` and `ipaddress` it pulls in is
 ~5 ms of its start-up. Public functions also take any `os.PathLike`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from stat import S_ISDIR, S_ISREG
 
-from mora import ast
+from mora import ast, paths
 from mora.check_cache import NoReads, Reads
 from mora.deps.lock import STDLIB, LockEntry, LockError, module_dir, read_lock, verified_dir
 from mora.diagnostics import Diagnostics, did_you_mean
@@ -64,60 +63,6 @@ class LoadedProject(Record):
     defaults_used: set[tuple[str, str]] = field(default_factory=set)  # (file, name) a module took
 
 
-# --- paths as pathlib treats them ---------------------------------------------------------------
-
-# The errors for which pathlib's `exists()`, `is_dir()`... answer False rather than raise.
-_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
-
-
-def _pure(path: StrPath) -> str:
-    """`str(Path(path))`: no `.` parts, no repeated or trailing slashes (`..` kept), "" as "."."""
-    text = os.fspath(path)
-    if not text:
-        return "."
-    root = "//" if text[:2] == "//" and text[:3] != "///" else "/" if text[:1] == "/" else ""
-    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
-
-
-def _join(directory: str, name: str) -> str:
-    """`Path(directory) / name` for a `_pure` directory and a relative name."""
-    if directory == ".":
-        return _pure(name)
-    return _pure(f"{directory.rstrip('/')}/{name}")
-
-
-def _parents(path: str) -> list[str]:
-    """`[path, *Path(path).parents]` of an absolute, normalised path."""
-    out = [path]
-    while (parent := os.path.dirname(out[-1])) != out[-1]:
-        out.append(parent)
-    return out
-
-
-def _resolve(path: StrPath) -> str:
-    """`Path.resolve()`: absolute, every symlink followed; a symlink loop raises RuntimeError."""
-    resolved = os.path.realpath(path)
-    try:
-        os.stat(resolved)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise RuntimeError(f"Symlink loop from {err.filename!r}") from None
-    return resolved
-
-
-def _mode(path: StrPath) -> int:
-    """The `st_mode` of what `path` names (symlinks followed), 0 where pathlib's `exists()` is
-    False; other errors raise, as from pathlib."""
-    try:
-        return os.stat(path).st_mode
-    except OSError as err:
-        if err.errno not in _MISSING:
-            raise
-    except ValueError:  # a NUL in the path
-        pass
-    return 0
-
-
 def _is_mora(path: str) -> bool:
     """`Path(path).suffix == ".mora"`."""
     name = os.path.basename(path)
@@ -142,25 +87,17 @@ def boundary_of(root: StrPath) -> str:
     `../media`); nothing outside the clone is ever reachable. Without a Git work tree the
     project directory itself is the limit.
     """
-    root = _pure(root)
-    for d in _parents(root):
-        if _mode(os.path.join(d, ".git")):
+    root = paths.pure(root)
+    for d in paths.parents(root):
+        if paths.mode(os.path.join(d, ".git")):
             return d
     return root
-
-
-def inside(path: StrPath, directory: StrPath) -> bool:
-    """Whether `path` is `directory` or below it (`directory in Path(path).parents`)."""
-    path, directory = _pure(path), _pure(directory)
-    if directory == ".":  # the parent of every relative path
-        return not path.startswith("/")
-    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _entries(directory: str) -> list[os.DirEntry[str]]:
     """The entries named `*.mora` in `directory`, as pathlib's `glob("*.mora")` lists them
     (hidden names too; none when it is not a directory or may not be listed)."""
-    if not S_ISDIR(_mode(directory)):
+    if not S_ISDIR(paths.mode(directory)):
         return []
     try:
         with os.scandir(directory) as listing:
@@ -176,9 +113,9 @@ def stdlib_modules() -> list[str]:
 
 def _mora_files(directory: StrPath) -> list[str]:
     """Every entry named `*.mora` but directories: a special file is reported, not skipped."""
-    directory = _pure(directory)
+    directory = paths.pure(directory)
     return sorted(
-        _join(directory, e.name)
+        paths.join(directory, e.name)
         for e in _entries(directory)
         if e.is_symlink() or not e.is_dir()
     )
@@ -213,7 +150,7 @@ class _Loader:
         self.scope = ""  # the alias the files being read belong to ("" for the project)
         self.importer = ""  # the display path of the file whose imports are being followed
         self.project = LoadedProject(".")
-        self.stdlib = _resolve(stdlib_folder())
+        self.stdlib = paths.resolve(stdlib_folder())
         self.stdlib_label = "<stdlib>"
         self.dep_prefix: dict[str, str] = {}  # a locked module's directory -> `<name@version>`
 
@@ -234,7 +171,7 @@ class _Loader:
         if entry is not None:
             self.reads.tree(module_dir(entry.hash))
             try:
-                self.stdlib = _resolve(verified_dir(entry))
+                self.stdlib = paths.resolve(verified_dir(entry))
                 self.stdlib_label = f"<stdlib@{entry.version}>"
             except LockError as err:
                 self.project.stdlib_problem = str(err)
@@ -253,7 +190,7 @@ class _Loader:
         self.project.locked_imports.append(decl)
         self.reads.tree(module_dir(entry.hash))
         try:
-            directory = _resolve(verified_dir(entry))
+            directory = paths.resolve(verified_dir(entry))
         except LockError as err:
             self.diags.error(
                 "E0130",
@@ -324,7 +261,7 @@ class _Loader:
         self, path: StrPath, display: str, from_stdlib: bool = False, limit: str | None = None
     ) -> None:
         """Read one file; `limit` is the locked module it belongs to (None: project/stdlib)."""
-        resolved = _resolve(path)
+        resolved = paths.resolve(path)
         self.reads.probe(path)
         if (self.scope, resolved) in self.seen:
             return
@@ -357,7 +294,7 @@ class _Loader:
         self.reads.listing(directory, [os.path.basename(f) for f in files])
         for f in files:
             self.reads.probe(f)
-            if not inside(_resolve(f), limit):
+            if not paths.inside(paths.resolve(f), limit):
                 self.diags.error(
                     E_OUTSIDE,
                     f"`{display_path(f)}` is a symlink to a file outside the project",
@@ -416,9 +353,9 @@ class _Loader:
             if decl.target != STDLIB:
                 self.load_dependency(decl)
                 return
-        path = _join(self.stdlib, f"{decl.target}.mora")
+        path = paths.join(self.stdlib, f"{decl.target}.mora")
         self.reads.probe(path)
-        if S_ISREG(_mode(path)):
+        if S_ISREG(paths.mode(path)):
             self.load_file(path, f"{self.stdlib_label}/{decl.target}.mora", from_stdlib=True)
             return
         if limit is None and not from_stdlib:  # a required name not locked yet: E0131 instead
@@ -446,10 +383,10 @@ class _Loader:
             )
             return
         try:
-            joined = _join(base, decl.target)
+            joined = paths.join(base, decl.target)
             self.reads.probe(joined)
-            target = _resolve(joined)
-            if not inside(target, limit) and not inside(os.path.normpath(joined), limit):
+            target = paths.resolve(joined)
+            if not paths.inside(target, limit) and not paths.inside(os.path.normpath(joined), limit):
                 self._outside(
                     decl,
                     "it is outside the project",
@@ -457,31 +394,31 @@ class _Loader:
                     "`import postgres`)",
                 )
                 return
-            if not inside(target, limit):
+            if not paths.inside(target, limit):
                 self._outside(
                     decl,
                     "a symlink that leads outside the project",
                     "a project reads only its own files: copy the file into the project",
                 )
                 return
-            if S_ISDIR(_mode(target)):
+            if S_ISDIR(paths.mode(target)):
                 if self.load_dir(target, limit, decl.span) == 0:
                     self.diags.error(
                         "E0101", f"`{decl.target}` has no .mora files", decl.span, "imported here"
                     )
                 return
-            if not _is_mora(target) and not _mode(target):  # `.mora` may be left out
+            if not _is_mora(target) and not paths.mode(target):  # `.mora` may be left out
                 self.reads.probe(target + ".mora")
-                named = _resolve(target + ".mora")
-                if _mode(named) and not inside(named, limit):
+                named = paths.resolve(target + ".mora")
+                if paths.mode(named) and not paths.inside(named, limit):
                     self._outside(
                         decl,
                         "a symlink that leads outside the project",
                         "a project reads only its own files: copy the file into the project",
                     )
                     return
-                target = named if _mode(named) else target
-            if _mode(target) and not _is_mora(target):
+                target = named if paths.mode(named) else target
+            if paths.mode(target) and not _is_mora(target):
                 self.diags.error(
                     E_NOT_SOURCE,
                     f"`{decl.target}` is not a .mora file",
@@ -489,7 +426,7 @@ class _Loader:
                     "only .mora files can be imported",
                 )
                 return
-            if _mode(target):
+            if paths.mode(target):
                 self.load_file(target, self._display(target, limit), from_stdlib, module)
                 return
         except (OSError, RuntimeError) as err:  # a symlink loop, a name the OS refuses
@@ -532,12 +469,12 @@ def load_project(
 ) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`, and what
     was read to `reads` (mora.check_cache)."""
-    path = _pure(path)
+    path = paths.pure(path)
     loader = _Loader(diags, reads)
     loader.reads.probe(path)
-    mode = _mode(path)
+    mode = paths.mode(path)
     if S_ISDIR(mode):
-        root = _resolve(path)
+        root = paths.resolve(path)
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
         loader.open_lock(root)
@@ -550,7 +487,7 @@ def load_project(
                 "them, or write one (`project NAME` first)",
             )
     elif S_ISREG(mode):
-        root = os.path.dirname(_resolve(path))
+        root = os.path.dirname(paths.resolve(path))
         loader.project.root = root
         loader.project.boundary = boundary_of(root)
         loader.open_lock(root)
@@ -564,9 +501,9 @@ def load_project(
             "from the current directory",
         )
         return loader.project
-    for d in _parents(loader.project.root):  # what boundary_of asked
+    for d in paths.parents(loader.project.root):  # what boundary_of asked
         loader.reads.probe(os.path.join(d, ".git"))
-        if _mode(os.path.join(d, ".git")):
+        if paths.mode(os.path.join(d, ".git")):
             break
     if loader.project.unknown_modules:  # reported with the stdlib's names as candidates
         loader.reads.folder(stdlib_folder())

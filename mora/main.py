@@ -199,11 +199,13 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
     """The arguments of a plain `mora compile` call (the options of `mora.cli.compile_cmd`,
     spelled `--opt VALUE` or `--opt=VALUE`), or None to leave parsing and errors to click: click
     alone costs ~45 ms, a sixth of a small compile (docs/performance.md). The project and the
-    output folder are text (`_path_text`): `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5
+    output folder are text (`mora.paths.pure`): `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5
     ms) is imported only for a `--site` or `--secrets` file, which the site and the store read
     as `Path`s."""
     if not args or args[0] != "compile":
         return None
+    from mora.paths import pure as _pure_path
+
     given: dict[str, list[str]] = {opt: [] for opt in _COMPILE_VALUES}
     flags: set[str] = set()
     paths: list[str] = []
@@ -228,7 +230,7 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
         return None
     if any(f not in ("text", "json") for f in given["--format"]):
         return None
-    out = _path_text(given["--out"][-1] if given["--out"] else "build")
+    out = _pure_path(given["--out"][-1] if given["--out"] else "build")
     files = given["--site"][-1:] + given["--secrets"][-1:]
     if (os.path.exists(out) and not os.path.isdir(out)) or any(map(os.path.isdir, files)):
         return None  # click's "is a file" / "is a directory" usage errors
@@ -239,7 +241,7 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
     if files:
         from pathlib import Path
     return {
-        "project": _path_text(paths[0] if paths else "."),
+        "project": _pure_path(paths[0] if paths else "."),
         "domain": given["--domain"][-1] if given["--domain"] else None,
         "sets": given["--set"],
         "site_file": Path(site[0]) if site else None,
@@ -249,15 +251,6 @@ def _plain_compile(args: list[str]) -> dict[str, Any] | None:
         "no_secrets": "--no-secrets" in flags,
         "fmt": given["--format"][-1] if given["--format"] else "text",
     }
-
-
-def _path_text(arg: str) -> str:
-    """`str(Path(arg))` on POSIX without pathlib: repeated slashes and `.` names go, `..` and
-    a leading `//` stay, and the empty path is `.` (the messages print it as click's `Path`)."""
-    root = "/" if arg.startswith("/") else ""
-    if arg.startswith("//") and not arg.startswith("///"):
-        root = "//"
-    return root + "/".join(n for n in arg.split("/") if n and n != ".") or "."
 
 
 # The cyclic garbage collector's young generation is collected every 700 allocations by default:

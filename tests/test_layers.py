@@ -21,6 +21,7 @@ GROUND = (
     "mora.record",
     "mora.comments",
     "mora.cache_files",
+    "mora.paths",  # paths as text, as pathlib spells them (the loader, the store, the CLI)
 )
 
 ALLOWED: dict[str, tuple[str, ...]] = {

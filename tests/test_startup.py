@@ -452,9 +452,9 @@ def test_the_click_free_compile_reads_arguments_as_click_does(parts: list[object
 def test_the_fast_compile_writes_paths_as_pathlib_does(text: str) -> None:
     """`mora compile` names its project and output folder without pathlib (seventeenth round):
     the same text as `str(Path(...))`, which its messages print (`wrote N file(s) to OUT`)."""
-    from mora.main import _path_text
+    from mora.paths import pure
 
-    assert _path_text(text) == str(Path(text))
+    assert pure(text) == str(Path(text))
 
 
 def test_the_click_free_compile_writes_what_the_click_command_writes(tmp_path: Path) -> None:

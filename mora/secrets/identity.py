@@ -16,8 +16,8 @@ import os
 import re
 from stat import S_ISDIR, S_ISREG
 
+from mora import paths
 from mora.record import Record
-from mora.secrets import _paths
 
 TYPE_CHECKING = False  # `typing` is ~3 ms of start-up
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ def normalize_origin(url: str) -> str | None:
 
 def _git_dir(start: str) -> tuple[str, str] | None:
     """(work tree root, directory holding the repository's `config`) for the resolved `start`,
-    if any (text paths, as `pathlib` spells them: mora.secrets._paths)."""
-    for folder in _paths.parents(start):
-        dot_git = _paths.join(folder, ".git")
-        kind = _paths.mode(dot_git)
+    if any (text paths, as `pathlib` spells them: mora.paths)."""
+    for folder in paths.parents(start):
+        dot_git = paths.join(folder, ".git")
+        kind = paths.mode(dot_git)
         if S_ISDIR(kind):
             return folder, dot_git
         if S_ISREG(kind):  # a worktree or submodule: `gitdir: <path>`
@@ -116,15 +116,15 @@ def _git_dir(start: str) -> tuple[str, str] | None:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = _paths.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
-            common = _paths.join(git_dir, "commondir")
-            if S_ISREG(_paths.mode(common)):
+            git_dir = paths.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
+            common = paths.join(git_dir, "commondir")
+            if S_ISREG(paths.mode(common)):
                 try:
                     rel = _read_text(common).strip()
                 except OSError:
                     rel = ""
                 if rel:
-                    git_dir = _paths.join(git_dir, rel)  # an absolute `rel` replaces it
+                    git_dir = paths.join(git_dir, rel)  # an absolute `rel` replaces it
             return folder, git_dir
     return None
 
@@ -157,8 +157,8 @@ def project_identity(project_dir: str | PathLike[str]) -> ProjectIdentity:
     if found is None:
         return ProjectIdentity(path=root)
     top, git_dir = found
-    url = _origin_url(_paths.join(git_dir, "config"))
+    url = _origin_url(paths.join(git_dir, "config"))
     origin = normalize_origin(url) if url else None
     if origin is None:
         return ProjectIdentity(path=root)
-    return ProjectIdentity(path=root, origin=origin, subdir=_paths.relative(root, top))
+    return ProjectIdentity(path=root, origin=origin, subdir=paths.relative(root, top))

@@ -25,8 +25,8 @@ import time
 from collections.abc import Iterator, Mapping
 from stat import S_ISDIR, S_ISREG
 
+from mora import paths
 from mora.record import Record, field, replace
-from mora.secrets import _paths
 from mora.secrets.errors import StoreError
 from mora.secrets.generators import GENERATORS
 from mora.secrets.identity import ProjectIdentity
@@ -197,8 +197,8 @@ def default_key_path(store_id: str) -> str:
                 "cannot find a home directory for the secrets key file",
                 help=f"set {KEY_ENV}, XDG_CONFIG_HOME, or pass a key file",
             )
-        base = _paths.join(home, ".config")
-    return _paths.join(base, "mora", "keys", f"{store_id}.key")
+        base = paths.join(home, ".config")
+    return paths.join(base, "mora", "keys", f"{store_id}.key")
 
 
 def _decode_key(text: str, where: str) -> bytes:
@@ -238,7 +238,7 @@ def _read_key_file(path: str) -> bytes:
 
 
 def _make_private_dir(path: str) -> None:
-    if S_ISDIR(_paths.mode(path)):
+    if S_ISDIR(paths.mode(path)):
         return
     try:  # as `Path.mkdir(0o700, parents=True)`: only the last folder is made private
         os.makedirs(path, 0o700, exist_ok=True)
@@ -255,7 +255,7 @@ def _fsync_dir(path: str) -> None:
 
 
 def _create_key_file(path: str) -> bytes:
-    _make_private_dir(_paths.parent(path))
+    _make_private_dir(paths.parent(path))
     import secrets  # (random, hmac...): only where a key, nonce or name is made
 
     key = secrets.token_bytes(KEY_BYTES)
@@ -270,7 +270,7 @@ def _create_key_file(path: str) -> bytes:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(_paths.parent(path))
+    _fsync_dir(paths.parent(path))
     return key
 
 
@@ -450,11 +450,11 @@ def atomic_write(path: StrPath, data: bytes) -> None:
 
     A reader (or a crash at any instant) sees either the old file or the new one, never a mix.
     """
-    path = _paths.pure(path)
-    directory = _paths.parent(path)
+    path = paths.pure(path)
+    directory = paths.parent(path)
     import secrets
 
-    tmp = _paths.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    tmp = paths.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
@@ -500,12 +500,12 @@ class SecretStore:
         if not isinstance(namespace, str) or not namespace:
             raise StoreError("a secrets namespace needs a non-empty name")
         #: the store file as given (`str(Path(path))`); None for a store in memory
-        self.path = _paths.pure(path) if path is not None else None
+        self.path = paths.pure(path) if path is not None else None
         self.namespace = namespace
         self.identity = identity
         self._adopt = adopt
         self._key_env = key_env
-        self._key_file = _paths.pure(key_file) if key_file is not None else None
+        self._key_file = paths.pure(key_file) if key_file is not None else None
         self._lock_timeout = lock_timeout
         self._keys: dict[str, bytes] = {}
         self._store_id: str | None = None
@@ -803,7 +803,7 @@ class SecretStore:
         if store_id in self._keys:
             return self._keys[store_id]
         path = self._key_path(store_id)
-        if _paths.mode(path):  # `Path.exists()`
+        if paths.mode(path):  # `Path.exists()`
             key = _read_key_file(path)
         elif create:
             key = _create_key_file(path)
@@ -876,7 +876,7 @@ class SecretStore:
     def _remove_stale_temps(self) -> None:
         # Only called under the lock: any temp file left is from a writer that died.
         target = self._target()
-        directory, name = _paths.parent(target), os.path.basename(target)
+        directory, name = paths.parent(target), os.path.basename(target)
         try:
             names = os.listdir(directory)
         except (FileNotFoundError, NotADirectoryError, PermissionError):
@@ -885,7 +885,7 @@ class SecretStore:
         for tmp in names:  # `.NAME.*.tmp`, as `atomic_write` names them
             if tmp.startswith(prefix) and tmp[len(prefix) :].endswith(".tmp"):
                 with contextlib.suppress(OSError):
-                    os.unlink(_paths.join(directory, tmp))
+                    os.unlink(paths.join(directory, tmp))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -899,11 +899,11 @@ class SecretStore:
         import fcntl  # here: a compile that only reads the store takes no lock
 
         target = self._target()
-        directory = _paths.parent(target)
+        directory = paths.parent(target)
         _make_private_dir(directory)
         # Hidden, next to the real store (flock needs the same file system; two names for one
         # store must take one lock).
-        lock_path = _paths.join(directory, f".{os.path.basename(target)}.lock")
+        lock_path = paths.join(directory, f".{os.path.basename(target)}.lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -958,20 +958,20 @@ def default_store_path(
         return _absolute(explicit, cwd)
     if site_file is not None:
         site = _absolute(site_file, cwd)
-        path = _paths.join(_paths.parent(site), f"{_stem(os.path.basename(site))}.secrets")
+        path = paths.join(paths.parent(site), f"{_stem(os.path.basename(site))}.secrets")
         how = f"next to the site file {site}"
     else:
         # The site is "wherever you run mora from"; every project gets a namespace in it.
         path = _absolute(os.path.join(".mora", DEFAULT_SITE_STORE), cwd)
-        how = f"in {_paths.parent(path)} (you ran mora from {cwd})"
+        how = f"in {paths.parent(path)} (you ran mora from {cwd})"
     project = _absolute(project_dir, cwd)
-    if _paths.inside(_paths.resolve(path), _paths.resolve(project)):
+    if paths.inside(paths.resolve(path), paths.resolve(project)):
         raise StoreError(
             f"refusing to keep site secrets {how}: {path} is inside the project {project}, "
             "which is meant to be shared and must never hold a site's secrets",
             help="pass --secrets PATH outside the project, keep your site file outside the "
             "project (its secrets go next to it), or run mora from outside the project "
-            f"directory (e.g. `cd {_paths.parent(project)} && mora compile "
+            f"directory (e.g. `cd {paths.parent(project)} && mora compile "
             f"{os.path.basename(project)}`)",
         )
     return path
@@ -988,12 +988,12 @@ def migrate_legacy(store: SecretStore, legacy: StrPath) -> bool:
     Only when the namespace does not exist yet; values already in the namespace win. The old
     file is renamed to `<name>.migrated`, never deleted. Sets `store.migrated_from`.
     """
-    legacy = _paths.pure(legacy)
+    legacy = paths.pure(legacy)
     if store.path is None or store.namespace in store.namespaces:
         return False
     if os.path.realpath(legacy) == os.path.realpath(store.path):
         return False
-    if not S_ISREG(_paths.mode(legacy)):  # `Path.is_file()`
+    if not S_ISREG(paths.mode(legacy)):  # `Path.is_file()`
         return False
     old = SecretStore.open(legacy, namespace=store.namespace)
     with store.transaction():
@@ -1010,8 +1010,8 @@ def migrate_legacy(store: SecretStore, legacy: StrPath) -> bool:
 
 def _absolute(path: StrPath, cwd: StrPath) -> str:
     """`~` expanded, then relative to `cwd` (as the `Path` it was: `str(Path(cwd) / path)`)."""
-    path = _paths.pure(os.path.expanduser(path))
-    return path if path.startswith("/") else _paths.join(cwd, path)
+    path = paths.pure(os.path.expanduser(path))
+    return path if path.startswith("/") else paths.join(cwd, path)
 
 
 def _stem(name: str) -> str:

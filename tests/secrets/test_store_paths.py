@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mora.secrets import _paths
+from mora import paths
 from mora.secrets.identity import ProjectIdentity
 from mora.secrets.store import SecretStore, _stem, default_store_path
 from tests.probe import loaded_by
@@ -102,13 +102,13 @@ _SPELLINGS = [
 @pytest.mark.parametrize("text", _SPELLINGS)
 def test_text_paths_are_spelled_as_pathlib_spells_them(text: str) -> None:
     path = Path(text)
-    assert _paths.pure(text) == str(path)
-    assert _paths.pure(path) == str(path)
-    assert _paths.parent(_paths.pure(text)) == str(path.parent)
-    absolute = _paths.join("/srv", text)  # where a site file's stem is taken
+    assert paths.pure(text) == str(path)
+    assert paths.pure(path) == str(path)
+    assert paths.parent(paths.pure(text)) == str(path.parent)
+    absolute = paths.join("/srv", text)  # where a site file's stem is taken
     assert _stem(os.path.basename(absolute)) == Path(absolute).stem == Path("/srv", text).stem
     for base in ("/srv", "srv/", ".", "//x"):
-        assert _paths.join(base, text) == str(Path(base) / text)
+        assert paths.join(base, text) == str(Path(base) / text)
 
 
 def test_resolve_and_inside_answer_as_pathlib_does(tmp_path: Path) -> None:
@@ -118,12 +118,12 @@ def test_resolve_and_inside_answer_as_pathlib_does(tmp_path: Path) -> None:
     cases = ["link/in", "link/missing/x", "real/../link", "missing/../x", "link/in/../..", "/"]
     for rel in cases:
         path = str(tmp_path / rel) if rel != "/" else rel
-        assert _paths.resolve(path) == str(Path(path).resolve())
+        assert paths.resolve(path) == str(Path(path).resolve())
         for other in ("real", "link", "real/in", "missing"):
-            got = _paths.inside(_paths.resolve(path), _paths.resolve(str(tmp_path / other)))
+            got = paths.inside(paths.resolve(path), paths.resolve(str(tmp_path / other)))
             assert got == Path(path).resolve().is_relative_to((tmp_path / other).resolve())
     with pytest.raises(RuntimeError) as ours:
-        _paths.resolve(str(tmp_path / "loop" / "x"))
+        paths.resolve(str(tmp_path / "loop" / "x"))
     with pytest.raises(RuntimeError) as theirs:
         (tmp_path / "loop" / "x").resolve()
     assert str(ours.value) == str(theirs.value)

@@ -1,9 +1,11 @@
-"""Paths as text, the way `pathlib` treats them, for the secret store and the project identity.
+"""Paths as text, the way `pathlib` treats them, without importing it.
 
-Both run on every compile that reads secrets, and `pathlib` (which imports `urllib.parse`,
-`ipaddress`, `fnmatch`...) is ~3-5 ms of that compile's start-up (docs/performance.md). Each
-helper names the `pathlib` call it stands for: the store's file names, messages and refusals
-stay exactly what they were.
+`pathlib` imports `urllib.parse` (which imports `ipaddress` and builds ~9 namedtuples),
+`fnmatch` and `ntpath`: ~5 ms of a ~50 ms `mora check` after an edit and of a ~75 ms compile
+(docs/performance.md, seventeenth round). The loader, the secret store, the project's identity
+and the command line work on `str` paths through these helpers instead; each names the `pathlib`
+call it stands for, so file names, messages and refusals stay exactly what they were
+(tests/secrets/test_store_paths.py compares them with pathlib).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def parents(path: str) -> list[str]:
     return out
 
 
-def mode(path: str) -> int:
+def mode(path: StrPath) -> int:
     """The `st_mode` of what `path` names (symlinks followed), 0 where pathlib's `exists()` is
     False; other errors raise, as from pathlib."""
     try:
@@ -59,7 +61,7 @@ def mode(path: str) -> int:
     return 0
 
 
-def resolve(path: str) -> str:
+def resolve(path: StrPath) -> str:
     """`Path(path).resolve()`: absolute, every symlink followed (a missing rest kept as it is);
     a symlink loop raises RuntimeError."""
     resolved = os.path.realpath(path)
@@ -71,8 +73,11 @@ def resolve(path: str) -> str:
     return resolved
 
 
-def inside(path: str, directory: str) -> bool:
-    """`Path(path).is_relative_to(directory)` for two resolved (absolute) paths."""
+def inside(path: StrPath, directory: StrPath) -> bool:
+    """Whether `path` is `directory` or below it (`directory in Path(path).parents`, or equal)."""
+    path, directory = pure(path), pure(directory)
+    if directory == ".":  # the parent of every relative path
+        return not path.startswith("/")
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
