@@ -144,36 +144,19 @@ def test_the_core_modules_do_not_import_typing(tmp_path: Path) -> None:
     assert [m for m in ("typing", "_typing", "contextlib") if m in modules - bare] == []
 
 
-def test_a_check_after_an_edit_and_a_check_without_caches_load_no_typing(tmp_path: Path) -> None:
-    """The checker's passes, the parser, the grammar tables' loop and the generator catalogue
-    name `typing` (and their type aliases) under TYPE_CHECKING only: neither a check after an
-    edit nor a cold check loads it, nor `contextlib` with it (~3 ms; sixteenth round)."""
-    import shutil
-
-    project = tmp_path / "media"
-    shutil.copytree(MEDIA, project)
-    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
-    assert code == 0
-    with open(project / "media.mora", "a") as f:
-        f.write("# an edit for the typing probe\n")
-    bare = _bare_modules(tmp_path)
-    for no_cache in (False, True):
-        code, modules = _loaded(["check", str(project)], tmp_path, no_cache=no_cache)
-        assert code == 0
-        # the probe is sound: the checker ran and the edited file was parsed
-        assert {"mora.checker", "mora.parser", "mora.secrets.generators"} <= modules
-        assert [m for m in ("typing", "_typing", "contextlib") if m in modules - bare] == []
-
-
 # pathlib and what it pulls in (urllib.parse builds ~9 namedtuples and imports ipaddress):
-# ~5.6 ms of a check's start-up (seventeenth round).
+# ~5.6 ms of a check's or a compile's start-up (seventeenth round).
 _PATHLIB = ("pathlib", "urllib", "urllib.parse", "ipaddress", "fnmatch", "ntpath")
 
 
-def test_a_check_after_an_edit_and_a_check_without_caches_load_no_pathlib(tmp_path: Path) -> None:
-    """The loader, the parse cache, the grammar tables and the resources work on `str` paths,
-    and the generator catalogue imports `ipaddress` only for a `tls_cert`: a check that runs
-    the checker (after an edit, or without caches) loads none of pathlib's modules."""
+def test_a_check_after_an_edit_and_a_check_without_caches_load_no_typing_or_pathlib(
+    tmp_path: Path,
+) -> None:
+    """A check that runs the checker (after an edit, or without caches) loads neither `typing`
+    (with `contextlib`, ~3 ms: the passes, the parser, the tables and the generator catalogue
+    name it under TYPE_CHECKING only; sixteenth round) nor pathlib's modules (the loader, the
+    parse cache, the tables and the resources work on `str` paths, and the catalogue imports
+    `ipaddress` only for a `tls_cert`; seventeenth round)."""
     import shutil
 
     project = tmp_path / "media"
@@ -188,7 +171,8 @@ def test_a_check_after_an_edit_and_a_check_without_caches_load_no_pathlib(tmp_pa
         assert code == 0
         # the probe is sound: the loader and checker ran and the edited file was parsed
         assert {"mora.loader", "mora.checker", "mora.parser", "mora.secrets.generators"} <= modules
-        assert [m for m in _PATHLIB if m in modules - bare] == []
+        unwanted = ("typing", "_typing", "contextlib", *_PATHLIB)
+        assert [m for m in unwanted if m in modules - bare] == []
 
 
 def test_compile_loads_only_what_compiling_needs(tmp_path: Path) -> None:
@@ -275,8 +259,7 @@ def test_a_warm_compile_names_its_outputs_without_pathlib(tmp_path: Path) -> Non
     assert written | {"mora.secrets.identity"} <= modules
     assert {"mora.secrets.store", "mora.secrets.provider"} <= modules  # the store was read
     bare = _bare_modules(tmp_path)
-    heavy = ("pathlib", "urllib.parse", "ipaddress", "fnmatch", "ntpath")
-    assert [m for m in heavy if m in modules - bare] == []
+    assert [m for m in _PATHLIB if m in modules - bare] == []
 
 
 def test_compile_of_one_target_loads_only_that_targets_backend(tmp_path: Path) -> None:
