@@ -38,10 +38,37 @@ def test_past_the_limit_the_older_half_goes(tmp_path: Path) -> None:
         p.write_text("{}")
         os.utime(p, (1000 + i, 1000 + i))
     (tmp_path / "keep.txt").write_text("not an entry")
-    prune(str(tmp_path), (".json",), 6)
+    prune(str(tmp_path), (".json",), 6, every=1)
     assert len(list(tmp_path.glob("*.json"))) == 6  # at the limit: nothing goes
-    prune(str(tmp_path), (".json",), 5)
+    prune(str(tmp_path), (".json",), 5, every=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["3.json", "4.json", "5.json", "keep.txt"]
+
+
+@pytest.mark.parametrize(("drawn", "looked"), [(b"\x00", True), (b"\x10", True), (b"\x07", False)])
+def test_a_store_looks_at_its_folder_one_time_in_sixteen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drawn: bytes, looked: bool
+) -> None:
+    """Listing a folder of a few thousand entries on every store was ~2.4 ms of each check after
+    an edit: the folder is listed only when the random draw says so (one call in 16)."""
+    import mora.cache_files as cache_files
+
+    for i in range(6):
+        p = tmp_path / f"{i}.json"
+        p.write_text("{}")
+        os.utime(p, (1000 + i, 1000 + i))
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path: str) -> object:
+        listed.append(path)
+        return scandir(path)
+
+    monkeypatch.setattr(cache_files.os, "urandom", lambda n: drawn[:n])
+    monkeypatch.setattr(cache_files.os, "scandir", counting)
+    assert cache_files.PRUNE_EVERY == 16
+    prune(str(tmp_path), (".json",), 5)
+    assert listed == ([str(tmp_path)] if looked else [])
+    assert len(list(tmp_path.glob("*.json"))) == (3 if looked else 6)
 
 
 def test_a_cache_entry_is_written_whole_and_private(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ def test_prune_drops_the_older_half_past_the_limit(
 ) -> None:
     monkeypatch.setattr(parse_cache, "_MAX_ENTRIES", 4)
     monkeypatch.setattr(parse_cache, "_pruned", [])
+    monkeypatch.setattr("mora.cache_files.PRUNE_EVERY", 1)  # look every time (one in 16 else)
     for i in range(6):
         entry = tmp_path / f"{i}.pickle"
         entry.write_bytes(b"x")
@@ -113,6 +114,7 @@ def test_a_process_lists_the_cache_folder_once_however_many_files_miss(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("MORA_NO_CACHE", raising=False)
     monkeypatch.setattr(parse_cache, "_pruned", [], raising=False)
+    monkeypatch.setattr("mora.cache_files.PRUNE_EVERY", 1)  # look every time (one in 16 else)
     listings = []
     scandir = os.scandir
 
