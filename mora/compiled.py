@@ -14,6 +14,10 @@ class Compiled(Record):
 
     manifest: M.Manifest
     material: dict[str, str] = field(default_factory=dict)
+    # What the backends of this one compile share, by name (the quadlet and podman backends'
+    # plan: mora.backends._podman_common.shared_plan): it lives and dies with this compile's
+    # model, never in a module-level memo. Not part of the value (==, repr).
+    shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (

@@ -403,14 +403,14 @@ def shared_plan(
     deployment (and lets it go) when the compiled model is the same object and the settings,
     hosts and placement are equal, and adds the diagnostics the first call's plan added, at the
     same point, so `diags` ends as it would have. The backends only read the deployment; other
-    callers (mora/deploy) use `plan`, which never shares one.
+    callers (mora/deploy) use `plan`, which never shares one. The first plan waits in
+    `compiled.shared` (this compile's, not a module's), and the second takes it out.
     """
-    memo = dict(_SHARED_PLAN)
-    _SHARED_PLAN.clear()  # at most one deployment is held, and only until it is taken
-    return _plan(compiled, settings, diags, one_host, memo)
+    memo = compiled.shared.pop(_SHARED_PLAN, None)  # held only until it is taken
+    return _plan(compiled, settings, diags, one_host, memo or {})
 
 
-_SHARED_PLAN: dict[str, object] = {}  # the last shared plan: its inputs, parts, diagnostics
+_SHARED_PLAN = "podman plan"  # its key in `Compiled.shared`: the inputs, parts and diagnostics
 
 
 def _plan(
@@ -425,7 +425,6 @@ def _plan(
     placed = {n: hosts[0] for n in manifest.services} if one_host else place(manifest, hosts, diags)
     if (
         memo
-        and memo["compiled"] is compiled
         and memo["settings"] == settings
         and memo["hosts"] == hosts
         and memo["placed"] == placed
@@ -445,8 +444,7 @@ def _plan(
     first = len(diags.items)
     result = _deploy(compiled, settings, diags, hosts, deployed, reach)
     if memo is not None:
-        _SHARED_PLAN.update(
-            compiled=compiled,
+        compiled.shared[_SHARED_PLAN] = dict(
             settings=settings,
             hosts=hosts,
             placed=placed,

@@ -182,10 +182,10 @@ _SHARED_SOURCE = (
 
 def _separately(compiled: object, out: Path, target: str) -> tuple[dict[str, bytes], list[str]]:
     """A target written on its own (nothing shared), its files and diagnostics."""
-    common._SHARED_PLAN.clear()
+    compiled.shared.clear()  # type: ignore[attr-defined]
     diags = Diagnostics()
     write_target(target, compiled, out, Options(), diags)  # type: ignore[arg-type]
-    common._SHARED_PLAN.clear()
+    compiled.shared.clear()  # type: ignore[attr-defined]
     return _tree(out / target), [f"{d.code} {d.message}" for d in diags]
 
 
@@ -210,11 +210,38 @@ def test_quadlet_and_podman_share_one_plan(tmp_path: Path, monkeypatch: pytest.M
         write_target(target, result.compiled, tmp_path / "both", Options(), diags)  # type: ignore[arg-type]
         seen[target] = [f"{d.code} {d.message}" for d in diags.items[before:]]
     assert len(made) == 1
-    assert not common._SHARED_PLAN  # taken by podman: nothing held after the compile
+    assert not result.compiled.shared  # taken by podman: nothing held after the compile
     for target in ("quadlet", "podman"):
         assert _tree(tmp_path / "both" / target) == alone[target][0]
         assert seen[target] == alone[target][1]
     assert any(line.startswith("W0706") for line in seen["podman"])  # `cron` waits for input
+
+
+def test_a_plan_is_shared_within_one_compile_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan waits on the compile's own model (`Compiled.shared`), not in a module: a second
+    compile's podman backend plans its own even when quadlet ran just before on the first, and
+    the first's plan goes with the first's model."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = compile_src(tmp_path / "a", _SHARED_SOURCE).compiled
+    second = compile_src(tmp_path / "b", _SHARED_SOURCE).compiled
+    assert first is not None and second is not None and first == second
+    made: list[bool] = []
+    real = common._deploy
+
+    def counting(*args: object) -> object:
+        made.append(True)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(common, "_deploy", counting)
+    write_target("quadlet", first, tmp_path / "out1", Options(), Diagnostics())  # type: ignore[arg-type]
+    assert list(first.shared) == [common._SHARED_PLAN] and not second.shared
+    write_target("podman", second, tmp_path / "out2", Options(), Diagnostics())  # type: ignore[arg-type]
+    assert len(made) == 2  # the second compile planned its own
+    assert list(first.shared) == [common._SHARED_PLAN]  # still the first's, until it is taken
+    assert list(second.shared) == [common._SHARED_PLAN]  # podman's plan, left for quadlet
 
 
 def test_a_plan_is_not_shared_across_hosts(tmp_path: Path) -> None:
