@@ -26,6 +26,23 @@ except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
 
+def cache_root() -> str | None:
+    """`$XDG_CACHE_HOME/mora`, by default `~/.cache/mora`; None when that is not an absolute
+    path. A relative `XDG_CACHE_HOME` is ignored, as the XDG spec says; a home directory that
+    cannot be found (no `HOME`, a user id without a passwd entry: `~` stays `~`) leaves no
+    folder at all. Either would put the caches in the working directory, often a shared
+    project's checkout, and the caches would then unpickle whatever the project ships there."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mora") if os.path.isabs(base) else None
+
+
+def enabled() -> bool:
+    """Whether the caches are used: not turned off (`MORA_NO_CACHE=1`) and with a folder."""
+    return not os.environ.get("MORA_NO_CACHE") and cache_root() is not None
+
+
 def digest(data: bytes = b"") -> Any:
     """A BLAKE2b-256 hash object over `data` (`update`, `digest`, `hexdigest`): the check
     cache's entries and the kept template checks (`mora.check.reuse`) are named with it."""

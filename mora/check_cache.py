@@ -29,6 +29,7 @@ import os
 import stat
 import sys
 
+from mora import cache_files
 from mora.cache_files import digest as _hasher
 from mora.cache_files import load_kept, prune, write_whole
 
@@ -50,12 +51,14 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def enabled() -> bool:
-    return not os.environ.get("MORA_NO_CACHE")
+    return cache_files.enabled()
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mora", "check")
+    root = cache_files.cache_root()
+    if root is None:  # callers ask `enabled()` first; a cache that cannot be kept is only slower
+        raise OSError("no cache folder")
+    return os.path.join(root, "check")
 
 
 # --- what a check read ---------------------------------------------------------------------------

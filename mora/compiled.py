@@ -16,7 +16,8 @@ class Compiled(Record):
     material: dict[str, str] = field(default_factory=dict)
     # What the backends of this one compile share, by name (the quadlet and podman backends'
     # plan: mora.backends._podman_common.shared_plan): it lives and dies with this compile's
-    # model, never in a module-level memo. Not part of the value (==, repr).
+    # model, never in a module-level memo (a plan refers back to this object: a cycle, freed
+    # with the compile; the second backend takes it out). Not part of the value (==, repr).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:

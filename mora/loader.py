@@ -121,11 +121,6 @@ def _mora_files(directory: StrPath) -> list[str]:
     )
 
 
-def _relative(path: str, directory: str) -> str:
-    """`Path(path).relative_to(directory).as_posix()` for a path below `directory`."""
-    return path[len(directory.rstrip("/")) :].lstrip("/") or "."
-
-
 def _mask(text: str) -> str:
     """The text with every character but line breaks blanked: a span without a quote."""
     return re.sub(r"[^\n]", " ", text)
@@ -179,9 +174,9 @@ class _Loader:
     def _display(self, path: str, limit: str) -> str:
         """A locked module's file as `<name@version>/file.mora`; others as `display_path`."""
         if limit in self.dep_prefix:
-            return f"{self.dep_prefix[limit]}/{_relative(path, limit)}"
+            return f"{self.dep_prefix[limit]}/{paths.relative(path, limit)}"
         if limit == self.stdlib and self.stdlib_label != "<stdlib>":
-            return f"{self.stdlib_label}/{_relative(path, limit)}"
+            return f"{self.stdlib_label}/{paths.relative(path, limit)}"
         return display_path(path)
 
     def load_dependency(self, decl: ast.ImportDecl) -> None:
@@ -294,7 +289,18 @@ class _Loader:
         self.reads.listing(directory, [os.path.basename(f) for f in files])
         for f in files:
             self.reads.probe(f)
-            if not paths.inside(paths.resolve(f), limit):
+            try:
+                resolved = paths.resolve(f)
+            except RuntimeError:  # a symlink loop (a shared project can commit one)
+                self.diags.error(
+                    E_NOT_SOURCE,
+                    f"`{display_path(f)}` is a symlink loop",
+                    span,
+                    "imported here" if span else "",
+                    help="a project is made of ordinary .mora files",
+                )
+                continue
+            if not paths.inside(resolved, limit):
                 self.diags.error(
                     E_OUTSIDE,
                     f"`{display_path(f)}` is a symlink to a file outside the project",
@@ -386,7 +392,9 @@ class _Loader:
             joined = paths.join(base, decl.target)
             self.reads.probe(joined)
             target = paths.resolve(joined)
-            if not paths.inside(target, limit) and not paths.inside(os.path.normpath(joined), limit):
+            if not paths.inside(target, limit) and not paths.inside(
+                os.path.normpath(joined), limit
+            ):
                 self._outside(
                     decl,
                     "it is outside the project",
@@ -464,9 +472,7 @@ def resolve_modules(project: LoadedProject, diags: Diagnostics) -> None:
         rewrite(project, diags)
 
 
-def load_project(
-    path: StrPath, diags: Diagnostics, reads: Reads | None = None
-) -> LoadedProject:
+def load_project(path: StrPath, diags: Diagnostics, reads: Reads | None = None) -> LoadedProject:
     """Read and parse a project and everything it imports; problems go to `diags`, and what
     was read to `reads` (mora.check_cache)."""
     path = paths.pure(path)

@@ -26,6 +26,8 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 
+from mora import paths
+
 # Paths are text here: `pathlib` (with `urllib.parse` and `ipaddress`, ~3-5 ms of a compile's
 # start-up) is imported only for a relative path `_parts` cannot split itself. A caller that
 # gives the output directory as a `Path` gets `Path`s back, as before.
@@ -91,6 +93,8 @@ def _join(folder: str, *names: str) -> str:
     accepted and a `folder` written as `str(Path)` writes it (no trailing `/` but the root's)."""
     if not names:
         return folder
+    if folder == ".":  # `Path(".") / "kubernetes"` is `kubernetes`
+        return "/".join(names)
     return folder + ("/".join(names) if folder.endswith("/") else "/" + "/".join(names))
 
 
@@ -98,8 +102,9 @@ def _open_out(out: Where, create: bool) -> int:
     """A descriptor of the output directory itself, refusing a symlink there too.
 
     A relative `--out` (`build/site`) lies in the working directory, often the shared project's
-    checkout: no part of it may be a symlink either."""
-    base = os.fspath(out)
+    checkout: no part of it may be a symlink either. The text is normalised first (`build/`,
+    `link/.` name the folder `link` itself, which must not be a symlink)."""
+    base = paths.pure(out)
     if not base.startswith("/"):
         prefix = ""
         for part in base.split("/"):
@@ -496,9 +501,9 @@ def _read_record(out: Where) -> dict[str, list[str]]:
             doc = json.loads(f.read(_RECORD_MAX_BYTES))
         targets = doc["targets"] if doc.get("format") == _RECORD_FORMAT else {}
         return {
-            str(t): [str(p) for p in paths]
-            for t, paths in targets.items()
-            if isinstance(paths, list)
+            str(t): [str(p) for p in files]
+            for t, files in targets.items()
+            if isinstance(files, list)
         }
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return {}
@@ -557,6 +562,8 @@ def _relative(out: Where, path: Where) -> str:
     text, base = os.fspath(path), os.fspath(out)
     if base != "." and text.startswith(base) and text[len(base) : len(base) + 1] == "/":
         return text[len(base) + 1 :]
+    if base == "." and not text.startswith(("/", "./", "../")) and text not in (".", ".."):
+        return text  # joined below `.` (`_join`)
     from pathlib import Path, PurePosixPath  # (see the module's imports)
 
     return PurePosixPath(Path(path).relative_to(out)).as_posix()

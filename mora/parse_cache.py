@@ -14,7 +14,7 @@ import os
 from functools import cache
 
 from mora import ast
-from mora.cache_files import load_kept, prune, write_whole
+from mora.cache_files import cache_root, enabled, load_kept, prune, write_whole
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
 
@@ -38,8 +38,7 @@ _PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL (Python 3.8 and later)
 
 def folder() -> str:
     """Where the trees are kept: `$XDG_CACHE_HOME/mora/ast`, by default `~/.cache/mora/ast`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mora", "ast")
+    return os.path.join(cache_root() or "", "ast")  # (used when `enabled()` only)
 
 
 def cache_dir() -> Path:
@@ -69,7 +68,7 @@ def _key(text: str) -> str:
 
 def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     """Parse `file`, or take its tree from the cache when the same text was parsed before."""
-    if os.environ.get("MORA_NO_CACHE"):
+    if not enabled():  # MORA_NO_CACHE=1, or no cache folder (mora.cache_files.cache_root)
         return _parse(file, diags)
     # The C pickler straight, here: a check without the cache never needs it, and `pickle.py`
     # (its pure-Python classes, `_compat_pickle`, `struct`, a Jython probe: ~1 ms) only

@@ -506,10 +506,12 @@ def _grammar_digest(grammar: str) -> str:
     return _sha256(grammar.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _cache_folder() -> str:
-    """`$XDG_CACHE_HOME/mora` (`str`: a check never imports pathlib, ~5 ms of start-up)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mora")
+def _cache_folder() -> str | None:
+    """`$XDG_CACHE_HOME/mora`, or None: no folder to keep lark's parser and the tables in
+    (`mora.cache_files.cache_root`); they are then built for this process only."""
+    from mora.cache_files import cache_root
+
+    return cache_root()
 
 
 def _cache_path(grammar: str = "") -> str:
@@ -519,7 +521,10 @@ def _cache_path(grammar: str = "") -> str:
     import lark
 
     name = f"grammar-lark{lark.__version__}-{_grammar_digest(grammar)}.cache"
-    return os.path.join(_cache_folder(), name)
+    folder = _cache_folder()
+    if folder is None:
+        raise OSError("no cache folder")
+    return os.path.join(folder, name)
 
 
 _BUILDER = _Builder()
@@ -539,8 +544,8 @@ def _parser() -> lark.Lark:
         transformer=_BUILDER,
     )
     grammar = _read_grammar(grammar_file())
-    cache_file = _cache_path(grammar)
     try:
+        cache_file = _cache_path(grammar)
         os.makedirs(os.path.dirname(cache_file), exist_ok=True)
         built = lark.Lark(grammar, cache=cache_file, **kwargs)
     except OSError:
@@ -561,10 +566,13 @@ def _tables() -> parse_tables.Tables | None:
         grammar = _read_grammar(grammar_file())
     except OSError:
         return None
-    path = parse_tables.tables_path(_cache_folder(), _grammar_digest(grammar + _lark_stamp()))
-    tables = parse_tables.load(path)
-    if tables is not None:
-        return tables
+    folder = _cache_folder()
+    path = None
+    if folder is not None:
+        path = parse_tables.tables_path(folder, _grammar_digest(grammar + _lark_stamp()))
+        tables = parse_tables.load(path)
+        if tables is not None:
+            return tables
     try:
         data = parse_tables.extract(_parser())
     except (
@@ -577,8 +585,9 @@ def _tables() -> parse_tables.Tables | None:
         ImportError,
     ):
         return None  # a lark whose internals differ: lark parses, as before
-    parse_tables.store(path, data)
-    _prune_grammar_caches(os.path.dirname(path), pattern="grammar-tables-*")  # .pickle: before marshal
+    if path is not None:
+        parse_tables.store(path, data)
+        _prune_grammar_caches(os.path.dirname(path), pattern="grammar-tables-*")  # .pickle: before marshal
     return parse_tables.Tables(data)
 
 

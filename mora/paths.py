@@ -23,11 +23,16 @@ if TYPE_CHECKING:
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
+def _root(path: str) -> str:
+    """The root of a `pure` path as pathlib has it: `//` (POSIX lets it differ from `/`), `/`,
+    or none."""
+    return "//" if path[:2] == "//" and path[:3] != "///" else "/" if path[:1] == "/" else ""
+
+
 def pure(path: StrPath) -> str:
     """`str(Path(path))`: no `.` parts, no repeated or trailing slashes (`..` kept), "" as "."."""
     text = os.fspath(path)
-    root = "//" if text[:2] == "//" and text[:3] != "///" else "/" if text[:1] == "/" else ""
-    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+    return _root(text) + "/".join(part for part in text.split("/") if part and part != ".") or "."
 
 
 def join(directory: StrPath, *names: str) -> str:
@@ -41,9 +46,9 @@ def parent(path: str) -> str:
 
 
 def parents(path: str) -> list[str]:
-    """`[path, *Path(path).parents]` of a resolved (absolute) path."""
+    """`[path, *Path(path).parents]` of a `pure` path (a relative one ends at `.`)."""
     out = [path]
-    while (up := os.path.dirname(out[-1])) != out[-1]:
+    while (up := os.path.dirname(out[-1]) or ".") != out[-1]:
         out.append(up)
     return out
 
@@ -78,6 +83,8 @@ def inside(path: StrPath, directory: StrPath) -> bool:
     path, directory = pure(path), pure(directory)
     if directory == ".":  # the parent of every relative path
         return not path.startswith("/")
+    if _root(path) != _root(directory):
+        return False
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 

@@ -175,12 +175,11 @@ class _ProjectFile(Exception):
 
 
 def enabled() -> bool:
-    return not os.environ.get("MORA_NO_CACHE")
+    return cache_files.enabled()
 
 
 def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mora", "templates")
+    return os.path.join(cache_files.cache_root() or "", "templates")  # (when `enabled()` only)
 
 
 class Reuse:

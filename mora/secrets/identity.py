@@ -114,9 +114,12 @@ def _git_dir(start: str) -> tuple[str, str] | None:
                 text = _read_text(dot_git)[:4096]
             except OSError:
                 return None
-            if not text.startswith("gitdir:"):
+            named = (
+                text[len("gitdir:") :].strip().splitlines() if text.startswith("gitdir:") else []
+            )
+            if not named:  # not a `gitdir:` file, or one naming no folder
                 return None
-            git_dir = paths.join(folder, text[len("gitdir:") :].strip().splitlines()[0])
+            git_dir = paths.join(folder, named[0])
             common = paths.join(git_dir, "commondir")
             if S_ISREG(paths.mode(common)):
                 try:

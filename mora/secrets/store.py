@@ -963,7 +963,7 @@ def default_store_path(
     else:
         # The site is "wherever you run mora from"; every project gets a namespace in it.
         path = _absolute(os.path.join(".mora", DEFAULT_SITE_STORE), cwd)
-        how = f"in {paths.parent(path)} (you ran mora from {cwd})"
+        how = f"in {paths.parent(path)} (you ran mora from {paths.pure(cwd)})"
     project = _absolute(project_dir, cwd)
     if paths.inside(paths.resolve(path), paths.resolve(project)):
         raise StoreError(

@@ -122,6 +122,12 @@ def test_resolve_and_inside_answer_as_pathlib_does(tmp_path: Path) -> None:
         for other in ("real", "link", "real/in", "missing"):
             got = paths.inside(paths.resolve(path), paths.resolve(str(tmp_path / other)))
             assert got == Path(path).resolve().is_relative_to((tmp_path / other).resolve())
+    for path, directory in (("//a", "/"), ("/a", "//"), ("//a/b", "//a"), ("/a", "/"), ("a", ".")):
+        assert paths.inside(path, directory) == (
+            Path(directory) in Path(path).parents or Path(path) == Path(directory)
+        ), (path, directory)
+    for rel in ("a/b", "a", ".", "/a/b", "//a"):
+        assert paths.parents(paths.pure(rel))[1:] == [str(p) for p in Path(rel).parents]
     with pytest.raises(RuntimeError) as ours:
         paths.resolve(str(tmp_path / "loop" / "x"))
     with pytest.raises(RuntimeError) as theirs:

@@ -185,3 +185,71 @@ def test_a_check_after_an_edit_and_a_compile_unpickle_with_no_collection(
     assert cached_check(project).program is not None  # the program from the check cache
     assert "elsewhere" in collections_inside_loads  # the collector did run meanwhile
     assert [c for c in collections_inside_loads if c != "elsewhere"] == []
+
+
+@pytest.mark.parametrize(
+    ("xdg", "home", "root"),
+    [
+        ("/c", "/h", "/c/mora"),
+        ("", "/h", "/h/.cache/mora"),
+        ("rel", "/h", "/h/.cache/mora"),  # a relative XDG_CACHE_HOME is ignored (the XDG spec)
+        ("rel", "also-rel", None),  # no absolute folder: no caches at all
+        (None, None, "/from-passwd/.cache/mora"),
+    ],
+)
+def test_the_caches_live_only_in_an_absolute_folder(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None, root: str | None
+) -> None:
+    """A relative XDG_CACHE_HOME, or a home directory that is not found (`~` left as `~`), once
+    put the caches in the working directory: a shared project's checkout, whose planted pickles
+    a check then loaded."""
+    import mora.cache_files as cache_files
+
+    for name, value in (("XDG_CACHE_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    if home is None:
+        monkeypatch.setattr(cache_files.os.path, "expanduser", lambda p: "/from-passwd" + p[1:])
+    monkeypatch.delenv("MORA_NO_CACHE", raising=False)
+    assert cache_files.cache_root() == root
+    assert cache_files.enabled() == (root is not None)
+
+
+def test_a_project_cannot_plant_a_cache_entry_when_no_home_is_found(tmp_path: Path) -> None:
+    """With no absolute cache folder (here a relative HOME and XDG_CACHE_HOME, as for a user id
+    without a passwd entry), `mora check` run inside a project keeps no cache: a pickle the
+    project ships where the parse cache would look is never loaded."""
+    import subprocess
+    import sys
+
+    from mora import parse_cache
+
+    project = tmp_path / "project"
+    project.mkdir()
+    text = 'service a { image = "docker.io/library/busybox:1.36" }\n'
+    (project / "a.mora").write_text(text)
+    marker = tmp_path / "unpickled"
+
+    class Planted:
+        def __reduce__(self) -> tuple[object, tuple[str, str]]:
+            return (open, (str(marker), "w"))
+
+    for base in ("rel/mora/ast", "home/.cache/mora/ast"):
+        (project / base).mkdir(parents=True)
+        (project / base / f"{parse_cache._key(text)}.pickle").write_bytes(pickle.dumps(Planted()))
+    env = {k: v for k, v in os.environ.items() if k not in ("MORA_NO_CACHE",)}
+    env.update(XDG_CACHE_HOME="rel", HOME="home")
+    run = subprocess.run(
+        [sys.executable, "-m", "mora", "check", "."],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "no problems" in run.stderr
+    assert not marker.exists()
+    assert sorted(p.name for p in (project / "rel" / "mora").iterdir()) == ["ast"]  # nothing new

@@ -138,3 +138,26 @@ def test_unusable_import_paths_are_diagnostics(tmp_path: Path, path: str, word: 
     project = _project(tmp_path, f'import "{path}"\n')
     proc = run_mora(["check", str(project)], cwd=tmp_path)
     assert proc.returncode == 1 and "E0105" in proc.stderr and word in proc.stderr, proc.stderr
+
+
+def test_a_symlink_loop_in_the_project_folder_is_a_diagnostic(tmp_path: Path) -> None:
+    """A `*.mora` symlink loop committed to a project was an internal error (the loader's
+    resolve raised); it is refused like any unusable file, and the rest is checked."""
+    project = _project(tmp_path, "")
+    (project / "loop.mora").symlink_to(project / "loop.mora")
+    runs = _check(project, tmp_path)
+    _assert_refused(runs, "E0105")
+    assert "`proj/loop.mora` is a symlink loop" in runs[0][2]
+
+
+def test_a_gitdir_file_naming_no_folder_is_no_git_work_tree(tmp_path: Path) -> None:
+    """A project's `.git` file holding only `gitdir:` made the store's project identity raise
+    IndexError; it names no repository, so the project has no Git identity."""
+    from mora.secrets.identity import project_identity
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / ".git").write_text("gitdir:\n")
+    identity = project_identity(str(project))
+    assert identity.path == str(project.resolve())
+    assert identity.origin is None

@@ -173,3 +173,30 @@ def test_files_are_atomic_and_secret_files_private_and_one_sync_at_the_end(
     before = (tmp_path / "d" / "f0").stat().st_mtime_ns
     output.write_file(tmp_path, "d/f0", "x", 0o644)  # unchanged: not rewritten
     assert (tmp_path / "d" / "f0").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("spelling", ["{link}/", "{link}/.", "{link}//"])
+def test_a_text_output_folder_that_is_a_symlink_is_refused_however_spelled(
+    tmp_path: Path, spelling: str
+) -> None:
+    """A trailing `/` or `/.` made `os.open(O_NOFOLLOW)` follow the link (a `Path` normalised
+    it away, so the library's text paths must be normalised too)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(output.UnsafeOutput):
+        output.write_file(spelling.format(link=tmp_path / "link"), "x/y.txt", "hi")
+    assert list(real.iterdir()) == []
+
+
+def test_an_output_folder_of_dot_names_its_files_as_pathlib_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out .`: `kubernetes/x.yaml`, not `./kubernetes/x.yaml` (what the messages print and
+    the record lists, as with a `Path`)."""
+    monkeypatch.chdir(tmp_path)
+    written = output.write_file(".", "kubernetes/x.yaml", "a: 1\n")
+    assert written == "kubernetes/x.yaml" == str(Path(".") / "kubernetes/x.yaml")
+    output.finish_target(".", "kubernetes", [written])
+    record = json.loads((tmp_path / output.RECORD).read_text())
+    assert record["targets"]["kubernetes"] == ["kubernetes/x.yaml"]
