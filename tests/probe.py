@@ -70,3 +70,18 @@ def loaded_by(code: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[
     )
     *printed, modules = proc.stdout.strip().splitlines()
     return "\n".join(printed), set(json.loads(modules))
+
+
+MEDIA = REPO / "projects" / "media"
+
+
+def checked_media_copy(tmp_path: Path) -> Path:
+    """A copy of the media project under `tmp_path`, checked once from there so that the parse
+    and check caches hold it: what a probe of a check after an edit starts from."""
+    import shutil
+
+    project = tmp_path / "media"
+    shutil.copytree(MEDIA, project)
+    code, _ = loaded(["check", str(project)], tmp_path)
+    assert code == 0
+    return project

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.probe import bare_modules as _bare_modules
+from tests.probe import checked_media_copy
 from tests.probe import loaded as _loaded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,12 +102,7 @@ def test_check_after_an_edit_writes_its_caches_without_tempfile_or_pickle_py(
     what it imports (`shutil` with zlib, bz2 and lzma, `random`, `weakref`: ~4 ms) is loaded,
     and the tree is written and the others read with the C pickler, `_pickle`, without
     `pickle.py` (~1 ms with `_compat_pickle`; fifteenth round)."""
-    import shutil
-
-    project = tmp_path / "media"
-    shutil.copytree(MEDIA, project)
-    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
-    assert code == 0
+    project = checked_media_copy(tmp_path)
     trees = Path(os.environ["XDG_CACHE_HOME"]) / "mora" / "ast"
     before = set(trees.iterdir())
     with open(project / "media.mora", "a") as f:
@@ -157,12 +153,7 @@ def test_a_check_after_an_edit_and_a_check_without_caches_load_no_typing_or_path
     name it under TYPE_CHECKING only; sixteenth round) nor pathlib's modules (the loader, the
     parse cache, the tables and the resources work on `str` paths, and the catalogue imports
     `ipaddress` only for a `tls_cert`; seventeenth round)."""
-    import shutil
-
-    project = tmp_path / "media"
-    shutil.copytree(MEDIA, project)
-    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
-    assert code == 0
+    project = checked_media_copy(tmp_path)
     with open(project / "media.mora", "a") as f:
         f.write("# an edit for the pathlib probe\n")
     bare = _bare_modules(tmp_path)

@@ -17,6 +17,7 @@ import pytest
 
 from mora import check_cache
 from tests.probe import bare_modules as _bare
+from tests.probe import checked_media_copy
 from tests.probe import loaded as _loaded
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,10 +120,7 @@ def test_a_check_after_an_edit_and_a_replayed_check_load_no_json(tmp_path: Path)
     """The check cache's entries are marshal's format (builtin), not JSON: a check that reads a
     stale entry and writes a new one, and a check replayed from its entry, import no `json`
     (~1.5 ms); only `--format json` does."""
-    project = tmp_path / "media"
-    shutil.copytree(MEDIA, project)
-    code, _ = _loaded(["check", str(project)], tmp_path)  # fills both caches
-    assert code == 0
+    project = checked_media_copy(tmp_path)
     with open(project / "media.mora", "a") as f:
         f.write("# an edit\n")
     code, modules = _loaded(["check", str(project)], tmp_path)  # the stale entry: checks again

@@ -189,12 +189,8 @@ def _separately(compiled: object, out: Path, target: str) -> tuple[dict[str, byt
     return _tree(out / target), [f"{d.code} {d.message}" for d in diags]
 
 
-def test_quadlet_and_podman_share_one_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without site hosts the two backends' deployments are equal: the second takes the first's
-    (one `_deploy`, not two), with the same files and the same diagnostics as on its own."""
-    result = compile_src(tmp_path, _SHARED_SOURCE)
-    assert result.compiled is not None, [d.message for d in result.diagnostics]
-    alone = {t: _separately(result.compiled, tmp_path / t, t) for t in ("quadlet", "podman")}
+def _count_deploys(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """A list that grows by one for each deployment the backends make (`_deploy`)."""
     made: list[bool] = []
     real = common._deploy
 
@@ -203,6 +199,16 @@ def test_quadlet_and_podman_share_one_plan(tmp_path: Path, monkeypatch: pytest.M
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(common, "_deploy", counting)
+    return made
+
+
+def test_quadlet_and_podman_share_one_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without site hosts the two backends' deployments are equal: the second takes the first's
+    (one `_deploy`, not two), with the same files and the same diagnostics as on its own."""
+    result = compile_src(tmp_path, _SHARED_SOURCE)
+    assert result.compiled is not None, [d.message for d in result.diagnostics]
+    alone = {t: _separately(result.compiled, tmp_path / t, t) for t in ("quadlet", "podman")}
+    made = _count_deploys(monkeypatch)
     diags = Diagnostics()
     seen: dict[str, list[str]] = {}
     for target in ("quadlet", "podman"):
@@ -228,14 +234,7 @@ def test_a_plan_is_shared_within_one_compile_only(
     first = compile_src(tmp_path / "a", _SHARED_SOURCE).compiled
     second = compile_src(tmp_path / "b", _SHARED_SOURCE).compiled
     assert first is not None and second is not None and first == second
-    made: list[bool] = []
-    real = common._deploy
-
-    def counting(*args: object) -> object:
-        made.append(True)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(common, "_deploy", counting)
+    made = _count_deploys(monkeypatch)
     write_target("quadlet", first, tmp_path / "out1", Options(), Diagnostics())  # type: ignore[arg-type]
     assert list(first.shared) == [common._SHARED_PLAN] and not second.shared
     write_target("podman", second, tmp_path / "out2", Options(), Diagnostics())  # type: ignore[arg-type]
