@@ -43,6 +43,15 @@ def enabled() -> bool:
     return not os.environ.get("MORA_NO_CACHE") and cache_root() is not None
 
 
+def cache_folder(name: str) -> str:
+    """The folder of one cache (`ast`, `check`, `templates`) under `cache_root()`; OSError when
+    there is none, which every cache treats as a miss it cannot keep (callers ask `enabled()`)."""
+    root = cache_root()
+    if root is None:
+        raise OSError("no cache folder")
+    return os.path.join(root, name)
+
+
 def digest(data: bytes = b"") -> Any:
     """A BLAKE2b-256 hash object over `data` (`update`, `digest`, `hexdigest`): the check
     cache's entries and the kept template checks (`mora.check.reuse`) are named with it."""

@@ -55,10 +55,7 @@ def enabled() -> bool:
 
 
 def cache_dir() -> str:
-    root = cache_files.cache_root()
-    if root is None:  # callers ask `enabled()` first; a cache that cannot be kept is only slower
-        raise OSError("no cache folder")
-    return os.path.join(root, "check")
+    return cache_files.cache_folder("check")
 
 
 # --- what a check read ---------------------------------------------------------------------------

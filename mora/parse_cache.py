@@ -14,13 +14,9 @@ import os
 from functools import cache
 
 from mora import ast
-from mora.cache_files import cache_root, enabled, load_kept, prune, write_whole
+from mora.cache_files import cache_folder, enabled, load_kept, prune, write_whole
 from mora.diagnostics import Diagnostics
 from mora.source import SourceFile
-
-TYPE_CHECKING = False  # pathlib only for type checkers: `mora check` works on `str` paths
-if TYPE_CHECKING:  # (pathlib, with `urllib.parse` and `ipaddress`, is ~5 ms of start-up)
-    from pathlib import Path
 
 try:  # the builtin SHA-256: hashlib would load OpenSSL (_hashlib, ~3 ms of every `mora check`)
     from _sha256 import sha256 as _sha256  # Python 3.11
@@ -38,14 +34,7 @@ _PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL (Python 3.8 and later)
 
 def folder() -> str:
     """Where the trees are kept: `$XDG_CACHE_HOME/mora/ast`, by default `~/.cache/mora/ast`."""
-    return os.path.join(cache_root() or "", "ast")  # (used when `enabled()` only)
-
-
-def cache_dir() -> Path:
-    """`folder()` as a `Path` (tests, tools)."""
-    from pathlib import Path
-
-    return Path(folder())
+    return cache_folder("ast")
 
 
 @cache
@@ -76,10 +65,9 @@ def load_module(file: SourceFile, diags: Diagnostics) -> ast.Module:
     from _pickle import UnpicklingError, load
 
     try:
-        key = _key(file.text)
+        path = os.path.join(folder(), f"{_key(file.text)}.pickle")
     except OSError:
         return _parse(file, diags)
-    path = os.path.join(folder(), f"{key}.pickle")
     try:
         with open(path, "rb") as f:
             module = load_kept(load, f, os.fstat(f.fileno()).st_size)

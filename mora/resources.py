@@ -3,19 +3,14 @@
 In an installed wheel they sit in `mora/_data/`; in a source checkout they are the top-level
 `grammar/`, `stdlib/` and `schemas/` folders next to the package.
 
-The check path uses the `str` forms (`data_folder`, `grammar_file`, `stdlib_folder`): `mora
-check` never imports pathlib (with the `urllib.parse` and `ipaddress` it pulls in, ~5 ms of
-start-up); the `Path` forms import it when called.
+They are given as text: `mora check` never imports pathlib (with the `urllib.parse` and
+`ipaddress` it pulls in, ~5 ms of start-up).
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
-
-TYPE_CHECKING = False  # only type checkers read pathlib here (see above)
-if TYPE_CHECKING:
-    from pathlib import Path
 
 _PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
@@ -34,23 +29,3 @@ def grammar_file() -> str:
 
 def stdlib_folder() -> str:
     return data_folder("stdlib")
-
-
-def data_dir(name: str) -> Path:
-    from pathlib import Path
-
-    return Path(data_folder(name))
-
-
-def grammar_path() -> Path:
-    from pathlib import Path
-
-    return Path(grammar_file())
-
-
-def stdlib_dir() -> Path:
-    return data_dir("stdlib")
-
-
-def schemas_dir() -> Path:
-    return data_dir("schemas")

@@ -47,7 +47,7 @@ def test_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(unpacked), XDG_CACHE_HOME=str(tmp_path / "cache"))
     code = (
         "import mora.resources as r, sys; "
-        "assert '_data' in str(r.grammar_path()), r.grammar_path(); "
+        "assert '_data' in r.grammar_file(), r.grammar_file(); "
         "from mora.cli import main; main(['check', 'a.mora'])"
     )
     run = subprocess.run(

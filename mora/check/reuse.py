@@ -179,7 +179,7 @@ def enabled() -> bool:
 
 
 def _cache_dir() -> str:
-    return os.path.join(cache_files.cache_root() or "", "templates")  # (when `enabled()` only)
+    return cache_files.cache_folder("templates")
 
 
 class Reuse:

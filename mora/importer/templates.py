@@ -49,10 +49,12 @@ def repository(image: str) -> str:
 
 def stdlib_images() -> dict[str, str]:
     """Repository -> stdlib module, read from each template's default `image` argument."""
-    from mora.resources import stdlib_dir
+    from pathlib import Path
+
+    from mora.resources import stdlib_folder
 
     out: dict[str, str] = {}
-    stdlib = stdlib_dir()
+    stdlib = Path(stdlib_folder())
     if not stdlib.is_dir():
         return out
     for path in sorted(stdlib.glob("*.mora")):

@@ -294,9 +294,9 @@ def hover(an: Analysis, module: ast.Module, offset: int) -> str | None:
     ):
         return attribute_doc(chain[:-1], node.text)
     if isinstance(node, ast.ImportDecl) and not node.is_path:
-        from mora.resources import stdlib_dir
+        from mora.resources import stdlib_folder
 
-        path = stdlib_dir() / f"{node.target}.mora"
+        path = Path(stdlib_folder(), f"{node.target}.mora")
         if path.is_file():
             first = path.read_text(encoding="utf-8").split("\n\n", 1)[0]
             return _code(f"import {node.target}") + "\n\n" + _strip_comments(first)
@@ -364,7 +364,7 @@ def definition(an: Analysis, module: ast.Module, offset: int) -> list[dict[str, 
 def _import_location(
     an: Analysis, module: ast.Module, node: ast.ImportDecl
 ) -> list[dict[str, Any]]:
-    from mora.resources import stdlib_dir
+    from mora.resources import stdlib_folder
 
     if node.is_path:
         base = an.path_of(node.span)
@@ -374,7 +374,7 @@ def _import_location(
         if not path.exists() and path.with_name(path.name + ".mora").exists():
             path = path.with_name(path.name + ".mora")
     else:
-        path = (stdlib_dir() / f"{node.target}.mora").resolve()
+        path = Path(stdlib_folder(), f"{node.target}.mora").resolve()
     if not path.is_file():
         return []
     zero = {"line": 0, "character": 0}

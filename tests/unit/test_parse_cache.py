@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _entries() -> list[Path]:
-    return sorted(parse_cache.cache_dir().glob("*.pickle"))
+    return sorted(Path(parse_cache.folder()).glob("*.pickle"))
 
 
 def test_hit_returns_the_same_tree_with_this_runs_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +62,7 @@ def test_files_with_errors_are_not_cached_and_report_every_time() -> None:
 def test_a_damaged_entry_is_a_miss() -> None:
     text = SRC + "# damaged\n"
     parse_cache.load_module(SourceFile("a.mora", text), Diagnostics())
-    entry = parse_cache.cache_dir() / f"{parse_cache._key(text)}.pickle"
+    entry = Path(parse_cache.folder()) / f"{parse_cache._key(text)}.pickle"
     entry.write_bytes(b"\x80\x05garbage")
     module = parse_cache.load_module(SourceFile("a.mora", text), Diagnostics())
     assert module.decls and module.decls[0].name.text == "a"  # type: ignore[union-attr]
@@ -177,7 +177,7 @@ def test_an_entry_is_the_pickle_that_pickle_dump_writes() -> None:
 
     text = SRC + "# written by this test only\n"
     module = parse_cache.load_module(SourceFile("x.mora", text), Diagnostics())
-    entry = parse_cache.cache_dir() / f"{parse_cache._key(text)}.pickle"
+    entry = Path(parse_cache.folder()) / f"{parse_cache._key(text)}.pickle"
     written = entry.read_bytes()
     assert parse_cache._PROTOCOL == pickle.HIGHEST_PROTOCOL
     assert written == pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
